@@ -1,0 +1,1 @@
+"""openim_cli package."""

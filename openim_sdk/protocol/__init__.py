@@ -1,0 +1,1 @@
+"""Pure protocol layer (no I/O): messages, codecs, constants, route table."""

@@ -1,0 +1,1 @@
+"""openim_tui package."""
