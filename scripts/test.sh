@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs everything the tests need (a venv in .venv, the package with its test extra, and the
+# official OpenIM clients for the interop tests) and runs the whole suite: ruff, mypy, pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e '.[test]'
+if [ -f scripts/install_interop.sh ]; then
+  bash scripts/install_interop.sh
+fi
+echo "== ruff"
+.venv/bin/ruff check .
+echo "== mypy (openim_sdk)"
+.venv/bin/mypy
+echo "== pytest"
+.venv/bin/python -m pytest "$@"
