@@ -297,3 +297,9 @@ def error_for_code(code: int, message: str = "", detail: str = "", operation_id:
 
 def is_token_error(code: int) -> bool:
     return 1501 <= code <= 1507
+
+
+class InvalidResponseError(LocalError):
+    """The peer answered something that is not OpenIM's envelope (HTML, bad JSON, wrong shape)."""
+
+    default_code = 90007
