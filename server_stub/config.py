@@ -1,0 +1,135 @@
+"""Server configuration: defaults < TOML file < ``OPENIM_*`` environment < command-line flags."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+DEFAULT_SECRET = "openIM123"
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+
+
+def default_data_path() -> Path:
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("openim-py", appauthor=False)) / "server" / "openim.sqlite3"
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    host: str = "127.0.0.1"
+    api_port: int = 10002
+    ws_port: int = 10001
+    data_path: str | None = None  # None = platformdirs default; ":memory:" = throwaway
+    secret: str = DEFAULT_SECRET
+    admin_user_ids: tuple[str, ...] = ("imAdmin",)
+    token_expire_days: int = 90
+    multi_login_policy: int = 1
+    max_num_one_end: int = 30
+    ws_max_conn: int = 100000
+    ws_read_timeout: float = 30.0
+    ws_ping_period: float = 27.0
+    ws_max_frame: int = 51200
+    ws_queue_size: int = 256
+    sqlite_synchronous: str = "NORMAL"
+    log_level: str = "INFO"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def memory(self) -> bool:
+        return self.data_path == ":memory:"
+
+    def resolved_data_path(self) -> str:
+        if self.data_path is None:
+            return str(default_data_path())
+        return self.data_path
+
+    def check_secret_policy(self) -> None:
+        """Refuse a non-loopback bind with the well-known default secret."""
+        if self.host not in LOOPBACK_HOSTS and self.secret == DEFAULT_SECRET:
+            raise SystemExit(
+                f"refusing to listen on {self.host!r} with the default secret {DEFAULT_SECRET!r}: "
+                "set a secret with --secret, the OPENIM_SECRET environment variable or "
+                "'secret = \"...\"' in the config file"
+            )
+
+
+_ENV = {
+    "host": "OPENIM_HOST",
+    "api_port": "OPENIM_API_PORT",
+    "ws_port": "OPENIM_WS_PORT",
+    "data_path": "OPENIM_DATA",
+    "secret": "OPENIM_SECRET",
+    "admin_user_ids": "OPENIM_ADMIN_USER_IDS",
+    "token_expire_days": "OPENIM_TOKEN_EXPIRE_DAYS",
+    "multi_login_policy": "OPENIM_MULTI_LOGIN_POLICY",
+    "log_level": "OPENIM_LOG_LEVEL",
+}
+
+
+def _coerce(name: str, value: Any) -> Any:
+    kinds = {f.name: f.type for f in fields(ServerConfig)}
+    kind = str(kinds[name])
+    if name == "admin_user_ids":
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        return tuple(str(v) for v in value)
+    if kind.startswith("int"):
+        return int(value)
+    if kind.startswith("float"):
+        return float(value)
+    return None if value is None else str(value)
+
+
+def _toml_values(path: str) -> dict[str, Any]:
+    with open(path, "rb") as fh:
+        raw = tomllib.load(fh)
+    raw = raw.get("server", raw)
+    known = {f.name for f in fields(ServerConfig)} - {"extra"}
+    aliases = {"data": "data_path", "admins": "admin_user_ids", "policy": "multi_login_policy"}
+    out: dict[str, Any] = {}
+    for key, value in raw.items():
+        key = aliases.get(key, key.replace("-", "_"))
+        if key in known:
+            out[key] = _coerce(key, value)
+    return out
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m server_stub", description="Bundled OpenIM v3.8 reference server")
+    p.add_argument("--config", help="TOML config file (keys as the long flags, e.g. api_port = 10002)")
+    p.add_argument("--host")
+    p.add_argument("--api-port", type=int, help="REST port (0 = ephemeral)")
+    p.add_argument("--ws-port", type=int, help="WebSocket gateway port (0 = ephemeral)")
+    p.add_argument("--data", dest="data_path", help="SQLite file path")
+    p.add_argument("--memory", action="store_true", help="throwaway in-memory database")
+    p.add_argument("--secret", help="token signing / admin secret")
+    p.add_argument("--admin-user-ids", help="comma-separated admin user IDs")
+    p.add_argument("--token-expire-days", type=int)
+    p.add_argument("--multi-login-policy", type=int, choices=[0, 1, 4, 5])
+    p.add_argument("--log-level")
+    return p
+
+
+def load_config(argv: list[str] | None = None, env: dict[str, str] | None = None) -> ServerConfig:
+    env = dict(os.environ) if env is None else env
+    args = build_parser().parse_args(argv)
+    values: dict[str, Any] = {}
+    config_file = args.config or env.get("OPENIM_CONFIG")
+    if config_file:
+        values.update(_toml_values(config_file))
+    for name, var in _ENV.items():
+        if env.get(var):
+            values[name] = _coerce(name, env[var])
+    for name in ("host", "api_port", "ws_port", "data_path", "secret", "admin_user_ids",
+                 "token_expire_days", "multi_login_policy", "log_level"):
+        value = getattr(args, name)
+        if value is not None:
+            values[name] = _coerce(name, value)
+    if args.memory:
+        values["data_path"] = ":memory:"
+    return replace(ServerConfig(), **values)

@@ -1,0 +1,466 @@
+"""The msg-gateway WebSocket server (spec ws-protocol §1-4), on ``websockets``' asyncio server."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import json
+import logging
+import time
+import urllib.parse
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from google.protobuf.message import DecodeError
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.frames import Frame
+from websockets.http11 import Request, Response
+
+from openim_sdk.protocol.constants import ReqIdentifier, is_valid_platform
+from openim_sdk.protocol.envelope import WsRequest, WsResponse, decode_request, encode_response
+from openim_sdk.protocol.errors import (
+    ArgsError,
+    OpenIMError,
+    ServerInternalError,
+    TokenInvalidError,
+)
+from openim_sdk.protocol.pb.msg import msg_pb2
+from openim_sdk.protocol.pb.push import push_pb2
+from openim_sdk.protocol.pb.sdkws import sdkws_pb2
+
+from .push import next_conn_id
+from .services import msg as msg_service
+
+if TYPE_CHECKING:
+    from .app import ServerCore
+
+log = logging.getLogger("server_stub.gateway")
+
+_TRUE = {"1", "t", "T", "TRUE", "true", "True"}
+_FALSE = {"0", "f", "F", "FALSE", "false", "False"}
+_CLOSE = object()
+
+
+class ConnArgsError(OpenIMError):
+    default_code = 1602
+
+
+def parse_bool(text: str) -> bool:
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueError(f'strconv.ParseBool: parsing "{text}": invalid syntax')
+
+
+@dataclass
+class ConnArgs:
+    user_id: str = ""
+    token: str = ""
+    platform_id: int = 0
+    operation_id: str = ""
+    compress: bool = False
+    sdk_type: str = ""
+    msg_resp: bool = False
+    background: bool = False
+
+
+def parse_args(path: str, headers: Headers) -> ConnArgs:
+    """Steps 2-3 of the handshake validation (spec §1.3). Raises OpenIMError."""
+    query = urllib.parse.urlsplit(path).query
+    q: dict[str, str] = {}
+    for k, v in urllib.parse.parse_qsl(query, keep_blank_values=True):
+        q.setdefault(k, v)
+    a = ConnArgs()
+    present_op = True
+    if q.get("v"):
+        raw = q["v"]
+        try:
+            obj = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+            if not isinstance(obj, dict):
+                raise ValueError("not an object")
+            a.token = str(obj.get("token") or "")
+            a.user_id = str(obj.get("userID") or "")
+            pid = obj.get("platformID") or 0
+            if not isinstance(pid, int) or isinstance(pid, bool):
+                raise ValueError("platformID is not int")
+            a.platform_id = pid
+            a.operation_id = str(obj.get("operationID") or "")
+            a.compress = obj.get("compression") == "gzip"
+            a.sdk_type = str(obj.get("sdkType") or "")
+            a.msg_resp = bool(obj.get("sendResponse"))
+            a.background = bool(obj.get("background"))
+        except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+            raise ConnArgsError(detail=f"invalid v parameter: {exc}") from None
+    else:
+        try:
+            a.platform_id = int(q.get("platformID", ""))
+        except ValueError:
+            raise ConnArgsError(detail="platformID is not int") from None
+        if "isMsgResp" in q:
+            try:
+                a.msg_resp = parse_bool(q["isMsgResp"])
+            except ValueError:
+                raise ConnArgsError(detail="isMsgResp is not bool") from None
+        if "isBackground" in q:  # absent: accepted (pre-patch.14 clients)
+            try:
+                a.background = parse_bool(q["isBackground"])
+            except ValueError as exc:
+                raise ServerInternalError(detail=str(exc)) from None
+        a.token = q.get("token", "")
+        a.user_id = q.get("sendID", "")
+        present_op = "operationID" in q
+        a.operation_id = q.get("operationID", "")
+        comp = q.get("compression", "") or headers.get("compression", "")
+        a.compress = comp == "gzip"
+        a.sdk_type = q.get("sdkType", "")
+    if present_op and not a.operation_id:
+        raise ConnArgsError(detail="operationID is empty")
+    if not a.token:
+        raise ConnArgsError(detail="token is empty")
+    if not a.user_id:
+        raise ConnArgsError(detail="sendID is empty")
+    if not is_valid_platform(a.platform_id):
+        raise ConnArgsError(detail=f"platformID {a.platform_id} is invalid")
+    if a.sdk_type not in ("", "go", "js"):
+        raise ConnArgsError(detail=f"sdkType {a.sdk_type} is invalid")
+    return a
+
+
+def _error_json(err: OpenIMError) -> str:
+    return json.dumps({"errCode": err.code, "errMsg": err.message, "errDlt": err.detail}, separators=(",", ":"))
+
+
+class GatewayConnection(ServerConnection):
+    """Records the time of every received frame (data or control) for the read deadline."""
+
+    last_activity: float = 0.0
+    openim: Any = None
+
+    def process_event(self, event: Any) -> None:
+        if isinstance(event, Frame):
+            self.last_activity = time.monotonic()
+        super().process_event(event)
+
+
+@dataclass(eq=False)
+class Client:
+    ws: GatewayConnection
+    user_id: str
+    platform_id: int
+    token: str
+    encoding: str
+    compress: bool
+    operation_id: str
+    queue_size: int = 256
+    is_background: bool = False
+    conn_id: str = field(default_factory=next_conn_id)
+    subscriptions: set[str] = field(default_factory=set)
+    closed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def __post_init__(self) -> None:
+        self.out: asyncio.Queue[Any] = asyncio.Queue(maxsize=self.queue_size)
+        self._closing = False
+
+    def enqueue(self, frame: Any) -> None:
+        if self._closing:
+            return
+        try:
+            self.out.put_nowait(frame)
+        except asyncio.QueueFull:
+            log.warning("outbound queue full, closing %s/%s", self.user_id, self.conn_id)
+            self._closing = True
+            asyncio.ensure_future(self.ws.close(1011, "write queue full"))
+
+    def close_after_flush(self) -> None:
+        if not self._closing:
+            self._closing = True
+            try:
+                self.out.put_nowait(_CLOSE)
+            except asyncio.QueueFull:
+                asyncio.ensure_future(self.ws.close())
+
+    def kick(self) -> None:
+        resp = WsResponse(req_identifier=int(ReqIdentifier.KICK_ONLINE_MSG))
+        self.enqueue(encode_response(resp, self.encoding, self.compress))
+        self.close_after_flush()
+
+    async def writer(self) -> None:
+        try:
+            while True:
+                frame = await self.out.get()
+                if frame is _CLOSE:
+                    await self.ws.close()
+                    return
+                await self.ws.send(frame)
+        except ConnectionClosed:
+            return
+
+
+WsHandler = Callable[["Gateway", Client, WsRequest], Awaitable[tuple[bytes, Callable[[], Any] | None]]]
+
+
+class Gateway:
+    def __init__(self, core: ServerCore) -> None:
+        self.core = core
+        self.config = core.config
+        self.server: Server | None = None
+
+    async def start(self, host: str, port: int) -> int:
+        self.server = await serve(
+            self._handler, host, port,
+            process_request=self._process_request,
+            create_connection=GatewayConnection,
+            max_size=self.config.ws_max_frame,
+            ping_interval=None, ping_timeout=None, compression=None,
+            max_queue=64, close_timeout=2,
+        )
+        sock = next(iter(self.server.sockets))
+        return int(sock.getsockname()[1])
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            self.server.close(close_connections=True)
+            await self.server.wait_closed()
+            self.server = None
+
+    # -- handshake -------------------------------------------------------------------------
+
+    async def _process_request(self, conn: ServerConnection, request: Request) -> Response | None:
+        try:
+            if self.core.hub.count() >= self.config.ws_max_conn:
+                raise OpenIMError(1601, detail="too many connections")
+            args = parse_args(request.path, request.headers)
+        except OpenIMError as err:
+            return self._http_error(conn, err)
+        failure: OpenIMError | None = None
+        try:
+            claims = await self.core.tokens.parse(args.token)
+            if claims.user_id != args.user_id or claims.platform_id != args.platform_id:
+                raise TokenInvalidError(detail="token does not match sendID/platformID")
+        except OpenIMError as err:
+            if not args.msg_resp:
+                return self._http_error(conn, err)
+            failure = err
+        conn.openim = (args, failure)  # type: ignore[attr-defined]
+        return None
+
+    @staticmethod
+    def _http_error(conn: ServerConnection, err: OpenIMError) -> Response:
+        log.info("ws handshake refused: %s", err)
+        resp = conn.respond(200, _error_json(err))
+        del resp.headers["Content-Type"]
+        resp.headers["Content-Type"] = "application/json; charset=utf-8"
+        return resp
+
+    # -- connection --------------------------------------------------------------------------
+
+    async def _handler(self, ws: GatewayConnection) -> None:
+        args, failure = ws.openim
+        if failure is not None:
+            await ws.send(_error_json(failure))
+            await ws.close()
+            return
+        if args.msg_resp:
+            await ws.send('{"errCode":0,"errMsg":"","errDlt":""}')
+        client = Client(ws, args.user_id, args.platform_id, args.token,
+                        "json" if args.sdk_type == "js" else "gob", args.compress, args.operation_id,
+                        queue_size=self.config.ws_queue_size)
+        ws.last_activity = time.monotonic()
+        writer = asyncio.create_task(client.writer())
+        pinger = asyncio.create_task(self._pinger(client)) if args.platform_id == 5 else None
+        kicked = self.core.hub.register(client)
+        if kicked and self.config.multi_login_policy in (1, 4, 5):
+            pids = {c.platform_id for c in kicked} if self.config.multi_login_policy == 4 else {args.platform_id}
+            for pid in pids:
+                await self.core.tokens.invalidate_others(args.user_id, pid, args.token)
+        log.info("ws connected user=%s platform=%d conn=%s enc=%s gzip=%s", client.user_id, client.platform_id,
+                 client.conn_id, client.encoding, client.compress, extra={"operationID": args.operation_id})
+        try:
+            await self._read_loop(client)
+        finally:
+            self.core.hub.unregister(client)
+            if pinger:
+                pinger.cancel()
+            if not writer.done():
+                client.close_after_flush()
+                try:
+                    await asyncio.wait_for(writer, 2)
+                except (TimeoutError, asyncio.CancelledError):
+                    writer.cancel()
+            client.closed.set()
+            log.info("ws closed user=%s conn=%s", client.user_id, client.conn_id,
+                     extra={"operationID": args.operation_id})
+
+    async def _pinger(self, client: Client) -> None:
+        try:
+            while True:
+                await asyncio.sleep(self.config.ws_ping_period)
+                await client.ws.ping(b"")
+        except (ConnectionClosed, asyncio.CancelledError):
+            return
+
+    async def _read_loop(self, client: Client) -> None:
+        ws = client.ws
+        timeout = self.config.ws_read_timeout
+        while True:
+            remaining = ws.last_activity + timeout - time.monotonic()
+            if remaining <= 0:
+                log.info("read deadline passed, closing %s", client.conn_id)
+                await ws.close(1000, "read timeout")
+                return
+            try:
+                frame = await asyncio.wait_for(ws.recv(), remaining)
+            except TimeoutError:
+                continue
+            except ConnectionClosed:
+                return
+            if isinstance(frame, str):
+                if not self._on_text(client, frame):
+                    await ws.close(1003, "bad text frame")
+                    return
+                continue
+            try:
+                req = decode_request(frame, client.encoding, client.compress, self.config.ws_max_frame)  # type: ignore[arg-type]
+            except OpenIMError as err:
+                log.info("bad frame from %s: %s", client.conn_id, err)
+                await ws.close(1007, "bad frame")
+                return
+            if req.send_id != client.user_id:
+                await ws.close(1008, "sendID mismatch")
+                return
+            handler = HANDLERS.get(req.req_identifier)
+            if handler is None:
+                await ws.close(1008, "unknown reqIdentifier")
+                return
+            try:
+                data, after = await handler(self, client, req)
+                resp = WsResponse(req.req_identifier, req.msg_incr, req.operation_id, 0, "", data)
+            except OpenIMError as err:
+                after = None
+                resp = WsResponse(req.req_identifier, req.msg_incr, req.operation_id, err.code, err.message, b"")
+            except DecodeError as exc:
+                after = None
+                resp = WsResponse(req.req_identifier, req.msg_incr, req.operation_id, 500,
+                                  "ServerInternalError", b"")
+                log.info("protobuf decode failed: %s", exc)
+            client.enqueue(encode_response(resp, client.encoding, client.compress))
+            log.info("ws %d user=%s -> %d", req.req_identifier, client.user_id, resp.err_code,
+                     extra={"operationID": req.operation_id})
+            if after is not None:
+                after()
+            if req.req_identifier == ReqIdentifier.LOGOUT_MSG:
+                client.close_after_flush()
+                return
+
+    def _on_text(self, client: Client, text: str) -> bool:
+        try:
+            obj = json.loads(text)
+        except ValueError:
+            return False
+        if not isinstance(obj, dict):
+            return False
+        kind = obj.get("type")
+        if kind == "ping":
+            body = json.dumps(obj.get("body"), separators=(",", ":"), ensure_ascii=False)
+            client.enqueue('{"type":"pong","body":' + body + "}")
+            return True
+        return kind == "pong"
+
+
+# -- request handlers -----------------------------------------------------------------------
+
+
+def _parse(cls: Any, data: bytes) -> Any:
+    msg = cls()
+    msg.ParseFromString(data)
+    return msg
+
+
+async def _get_newest_seq(gw: Gateway, c: Client, req: WsRequest) -> tuple[bytes, None]:
+    r = _parse(sdkws_pb2.GetMaxSeqReq, req.data)
+    _check_user(gw, c, r.userID)
+    resp = await msg_service.get_max_seq(gw.core, r.userID)
+    return resp.SerializeToString(), None
+
+
+async def _pull_by_range(gw: Gateway, c: Client, req: WsRequest) -> tuple[bytes, None]:
+    r = _parse(sdkws_pb2.PullMessageBySeqsReq, req.data)
+    _check_user(gw, c, r.userID)
+    return (await msg_service.pull_by_ranges(gw.core, r)).SerializeToString(), None
+
+
+async def _send_msg(gw: Gateway, c: Client, req: WsRequest) -> tuple[bytes, Callable[[], Any] | None]:
+    m = _parse(sdkws_pb2.MsgData, req.data)
+    if m.sendID != c.user_id:
+        raise ArgsError(detail="MsgData.sendID must be the connected user")
+    resp, after = await msg_service.send_message(gw.core, m, req.operation_id, sender_is_admin=gw.core.tokens.is_admin(c.user_id))
+    return resp.SerializeToString(), after
+
+
+async def _send_signal(gw: Gateway, c: Client, req: WsRequest) -> tuple[bytes, None]:
+    raise ArgsError(detail="msgData is nil")
+
+
+async def _pull_by_seqs(gw: Gateway, c: Client, req: WsRequest) -> tuple[bytes, None]:
+    r = _parse(msg_pb2.GetSeqMessageReq, req.data)
+    _check_user(gw, c, r.userID)
+    return (await msg_service.pull_by_seqs(gw.core, r)).SerializeToString(), None
+
+
+async def _conv_max_read(gw: Gateway, c: Client, req: WsRequest) -> tuple[bytes, None]:
+    r = _parse(msg_pb2.GetConversationsHasReadAndMaxSeqReq, req.data)
+    _check_user(gw, c, r.userID)
+    return (await msg_service.has_read_and_max_seq(gw.core, r)).SerializeToString(), None
+
+
+async def _last_message(gw: Gateway, c: Client, req: WsRequest) -> tuple[bytes, None]:
+    r = _parse(msg_pb2.GetLastMessageReq, req.data)
+    _check_user(gw, c, r.userID)
+    return (await msg_service.last_messages(gw.core, r)).SerializeToString(), None
+
+
+async def _logout(gw: Gateway, c: Client, req: WsRequest) -> tuple[bytes, None]:
+    _parse(push_pb2.DelUserPushTokenReq, req.data)
+    return push_pb2.DelUserPushTokenResp().SerializeToString(), None
+
+
+async def _background(gw: Gateway, c: Client, req: WsRequest) -> tuple[bytes, None]:
+    r = _parse(sdkws_pb2.SetAppBackgroundStatusReq, req.data)
+    c.is_background = r.isBackground
+    return b"", None
+
+
+async def _sub_status(gw: Gateway, c: Client, req: WsRequest) -> tuple[bytes, None]:
+    r = _parse(sdkws_pb2.SubUserOnlineStatus, req.data)
+    new = gw.core.hub.subscribe(c, r.subscribeUserID, r.unsubscribeUserID)
+    return gw.core.hub.status_tips(new).SerializeToString(), None
+
+
+async def _server_only(gw: Gateway, c: Client, req: WsRequest) -> tuple[bytes, None]:
+    raise ArgsError(detail=f"reqIdentifier {req.req_identifier} is server-initiated")
+
+
+def _check_user(gw: Gateway, c: Client, user_id: str) -> None:
+    if user_id != c.user_id and not gw.core.tokens.is_admin(c.user_id):
+        raise OpenIMError(1002, detail=f"userID {user_id} is not the connected user")
+
+
+HANDLERS: dict[int, WsHandler] = {
+    ReqIdentifier.GET_NEWEST_SEQ: _get_newest_seq,
+    ReqIdentifier.PULL_MSG_BY_RANGE: _pull_by_range,
+    ReqIdentifier.SEND_MSG: _send_msg,
+    ReqIdentifier.SEND_SIGNAL_MSG: _send_signal,
+    ReqIdentifier.PULL_MSG_BY_SEQ_LIST: _pull_by_seqs,
+    ReqIdentifier.GET_CONV_MAX_READ_SEQ: _conv_max_read,
+    ReqIdentifier.PULL_CONV_LAST_MESSAGE: _last_message,
+    ReqIdentifier.PUSH_MSG: _server_only,
+    ReqIdentifier.KICK_ONLINE_MSG: _server_only,
+    ReqIdentifier.LOGOUT_MSG: _logout,
+    ReqIdentifier.SET_BACKGROUND_STATUS: _background,
+    ReqIdentifier.SUB_USER_ONLINE_STATUS: _sub_status,
+}

@@ -1,0 +1,140 @@
+"""Online connection registry: multi-login kicks, pushes (2001), online-status subscriptions (2005)."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from openim_sdk.protocol.constants import MultiLoginPolicy, PlatformClass, ReqIdentifier, platform_class
+from openim_sdk.protocol.envelope import WsResponse, encode_response
+from openim_sdk.protocol.pb.sdkws import sdkws_pb2
+
+if TYPE_CHECKING:
+    from .gateway import Client
+
+log = logging.getLogger("server_stub.push")
+_conn_ids = itertools.count(1)
+
+
+def next_conn_id() -> str:
+    return f"c{next(_conn_ids)}"
+
+
+@dataclass
+class Hub:
+    policy: int = 1
+    clients: dict[str, set[Client]] = field(default_factory=dict)
+    # subscriber user -> users it watches; watched user -> subscriber clients
+    watchers: dict[str, set[Client]] = field(default_factory=dict)
+
+    def count(self) -> int:
+        return sum(len(v) for v in self.clients.values())
+
+    def of(self, user_id: str) -> list[Client]:
+        return list(self.clients.get(user_id, ()))
+
+    def platforms(self, user_id: str) -> list[int]:
+        return sorted({c.platform_id for c in self.clients.get(user_id, ())})
+
+    def register(self, client: Client) -> list[Client]:
+        """Add ``client``; returns the existing connections the multi-login policy kicks."""
+        existing = [c for c in self.clients.get(client.user_id, ()) if c.token != client.token]
+        kicked = self._victims(existing, client.platform_id)
+        self.clients.setdefault(client.user_id, set()).add(client)
+        for c in kicked:
+            c.kick()
+        self._notify_status(client.user_id)
+        return kicked
+
+    def _victims(self, existing: list[Client], pid: int) -> list[Client]:
+        def cls(p: int) -> PlatformClass | None:
+            try:
+                return platform_class(p)
+            except KeyError:
+                return None
+
+        if self.policy == MultiLoginPolicy.ALL_LOGIN_BUT_SAME_TERM_KICK:
+            return [c for c in existing if c.platform_id == pid]
+        if self.policy == MultiLoginPolicy.ALL_LOGIN_BUT_SAME_CLASS_KICK:
+            return [c for c in existing if cls(c.platform_id) == cls(pid)]
+        if self.policy == MultiLoginPolicy.PC_AND_OTHER:
+            if cls(pid) == PlatformClass.PC:
+                return []
+            return [c for c in existing if cls(c.platform_id) != PlatformClass.PC]
+        return []
+
+    def unregister(self, client: Client) -> None:
+        conns = self.clients.get(client.user_id)
+        if conns is not None and client in conns:
+            conns.discard(client)
+            if not conns:
+                del self.clients[client.user_id]
+            self._notify_status(client.user_id)
+        for watched in list(client.subscriptions):
+            self.watchers.get(watched, set()).discard(client)
+
+    def kick_user(self, user_id: str, platform_id: int | None = None) -> int:
+        victims = [c for c in self.of(user_id) if platform_id is None or c.platform_id == platform_id]
+        for c in victims:
+            c.kick()
+        return len(victims)
+
+    # -- pushes --------------------------------------------------------------------------
+
+    def push_message(self, user_ids: Iterable[str], conversation_id: str, msg: sdkws_pb2.MsgData,
+                     operation_id: str = "") -> int:
+        """One 2001 frame with ``msg`` to every connection of every user; returns frames queued."""
+        pm = sdkws_pb2.PushMessages()
+        target = pm.notificationMsgs if conversation_id.startswith("n_") else pm.msgs
+        target[conversation_id].Msgs.append(msg)
+        payload = pm.SerializeToString()
+        resp = WsResponse(req_identifier=int(ReqIdentifier.PUSH_MSG), operation_id=operation_id, data=payload)
+        cache: dict[tuple[str, bool], bytes] = {}
+        sent = 0
+        for uid in dict.fromkeys(user_ids):
+            for c in self.of(uid):
+                if c.platform_id == 1 and c.is_background:
+                    continue  # iOS in background: vendor push territory (1604)
+                key = (c.encoding, c.compress)
+                if key not in cache:
+                    cache[key] = encode_response(resp, c.encoding, c.compress)
+                c.enqueue(cache[key])
+                sent += 1
+        return sent
+
+    # -- online status subscriptions ----------------------------------------------------
+
+    def subscribe(self, client: Client, subscribe: Iterable[str], unsubscribe: Iterable[str]) -> list[str]:
+        for uid in unsubscribe:
+            client.subscriptions.discard(uid)
+            self.watchers.get(uid, set()).discard(client)
+        new = []
+        for uid in subscribe:
+            if uid not in client.subscriptions:
+                new.append(uid)
+            client.subscriptions.add(uid)
+            self.watchers.setdefault(uid, set()).add(client)
+        return new
+
+    def status_tips(self, user_ids: Iterable[str]) -> sdkws_pb2.SubUserOnlineStatusTips:
+        tips = sdkws_pb2.SubUserOnlineStatusTips()
+        for uid in user_ids:
+            tips.subscribers.add(userID=uid, onlinePlatformIDs=self.platforms(uid))
+        return tips
+
+    def _notify_status(self, user_id: str) -> None:
+        watchers = self.watchers.get(user_id)
+        if not watchers:
+            return
+        data = self.status_tips([user_id]).SerializeToString()
+        resp = WsResponse(req_identifier=int(ReqIdentifier.SUB_USER_ONLINE_STATUS), data=data)
+        for c in list(watchers):
+            c.enqueue(encode_response(resp, c.encoding, c.compress))
+
+
+async def drain(clients: Iterable[Client]) -> None:
+    await asyncio.gather(*(c.closed.wait() for c in clients), return_exceptions=True)

@@ -1,0 +1,204 @@
+"""The REST API (starlette): OpenIM's middleware order, envelope and route-table dispatch."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from google.protobuf.message import DecodeError, Message
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route as StarletteRoute
+
+from openim_sdk.protocol import jsoncodec
+from openim_sdk.protocol.errors import ArgsError, CodecError, OpenIMError, ServerInternalError
+from openim_sdk.protocol.routes import ROUTES_BY_PATH, Route
+
+from .context import SERVICES, RawData, RequestContext
+
+if TYPE_CHECKING:
+    from .app import ServerCore
+
+log = logging.getLogger("server_stub.rest")
+
+CORS_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Headers": "*",
+    "Access-Control-Allow-Methods": "*",
+    "Access-Control-Expose-Headers": (
+        "Content-Length, Access-Control-Allow-Origin, Access-Control-Allow-Headers, Cache-Control, "
+        "Content-Language, Content-Type, Expires, Last-Modified, Pragma, FooBar"
+    ),
+    "Access-Control-Max-Age": "172800",
+    "Access-Control-Allow-Credentials": "false",
+}
+TOKEN_WHITELIST = ("/auth/get_admin_token", "/auth/parse_token")
+_PROTOBUF_TYPES = ("application/protobuf", "application/x-protobuf")
+_OMIT = object()
+
+
+def envelope(code: int = 0, msg: str = "", dlt: str = "", data: Any = _OMIT) -> bytes:
+    body: dict[str, Any] = {"errCode": code, "errMsg": msg, "errDlt": dlt}
+    if data is not _OMIT:
+        body["data"] = data
+    return jsoncodec.dumps(body, escape_html=True)
+
+
+def json_response(body: bytes, status: int = 200) -> Response:
+    return Response(body, status_code=status, headers=CORS_HEADERS, media_type="application/json")
+
+
+def error_response(err: OpenIMError, status: int = 200) -> Response:
+    return json_response(envelope(err.code, err.message, err.detail), status)
+
+
+def not_found() -> Response:
+    return Response(b"404 page not found", status_code=404, headers=CORS_HEADERS, media_type="text/plain")
+
+
+def _has_fields(msg: Message) -> bool:
+    return bool(msg.DESCRIPTOR.fields)
+
+
+def render_data(result: Any, route: Route, as_protobuf: bool) -> Any:
+    """The value of ``data`` for a handler result, or ``_OMIT``."""
+    if result is None:
+        return _OMIT
+    if isinstance(result, RawData):
+        return result.value
+    if isinstance(result, Message):
+        if as_protobuf:
+            return base64.b64encode(result.SerializeToString()).decode("ascii")
+        if not _has_fields(result):
+            return _OMIT
+        return jsoncodec.to_go_dict(result)
+    if isinstance(result, list):
+        if not result:
+            return None
+        return [jsoncodec.to_go_dict(x) if isinstance(x, Message) else x for x in result]
+    return result
+
+
+class RestApi:
+    def __init__(self, core: ServerCore) -> None:
+        self.core = core
+
+    def build(self) -> Starlette:
+        return Starlette(
+            routes=[StarletteRoute("/{path:path}", self.handle, methods=["GET", "POST", "PUT", "DELETE", "OPTIONS",
+                                                                          "PATCH", "HEAD"])],
+            middleware=[Middleware(GZipMiddleware, minimum_size=0)],
+        )
+
+    async def handle(self, request: Request) -> Response:
+        started = time.perf_counter()
+        path = request.url.path
+        op_id = request.headers.get("operationID", "")
+        resp: Response
+        user = ""
+        try:
+            resp, user = await self._dispatch(request, path, op_id)
+        except Exception:  # a panic: HTTP 500, empty body
+            log.exception("panic handling %s", path, extra={"operationID": op_id})
+            resp = Response(b"", status_code=500, headers=CORS_HEADERS)
+        log.info("%s %s -> %d %s user=%s %.1fms", request.method, path, resp.status_code,
+                 getattr(resp, "_openim_code", ""), user, (time.perf_counter() - started) * 1000,
+                 extra={"operationID": op_id})
+        return resp
+
+    async def _dispatch(self, request: Request, path: str, op_id: str) -> tuple[Response, str]:
+        method = request.method
+        if method == "OPTIONS":
+            return json_response(b'"Options Request!"'), ""
+        route = ROUTES_BY_PATH.get(path)
+        if method == "GET":
+            if path.startswith("/prometheus_discovery/"):
+                return Response(b"[]", headers=CORS_HEADERS, media_type="application/json"), ""
+            if path.startswith("/object/") or path == "/third/prometheus":
+                return Response(b"not implemented in the bundled server", status_code=404,
+                                headers=CORS_HEADERS, media_type="text/plain"), ""
+            return not_found(), ""
+        if method != "POST":
+            return not_found(), ""
+        ctx = RequestContext(core=self.core, operation_id=op_id, query=dict(request.query_params))
+        if not op_id:
+            return error_response(ArgsError(detail="header must have operationID")), ""
+        if not path.startswith(TOKEN_WHITELIST):
+            token = request.headers.get("token", "")
+            if not token:
+                return error_response(ArgsError(detail="header must have token")), ""
+            try:
+                claims = await self.core.tokens.parse(token)
+            except OpenIMError as err:
+                return error_response(err), ""
+            ctx.user_id, ctx.platform_id, ctx.token = claims.user_id, claims.platform_id, token
+        if route is None or route.method != "POST":
+            return not_found(), ctx.user_id
+        body = await request.body()
+        try:
+            result, as_pb = await self._call(ctx, route, request, body)
+        except _BindError as err:
+            return json_response(envelope(1001, "ArgsError", err.detail), 400), ctx.user_id
+        except OpenIMError as err:
+            resp = error_response(err)
+            resp._openim_code = err.code  # type: ignore[attr-defined]
+            return resp, ctx.user_id
+        data = render_data(result, route, as_pb)
+        return json_response(envelope(data=data)), ctx.user_id
+
+    async def _call(self, ctx: RequestContext, route: Route, request: Request, body: bytes) -> tuple[Any, bool]:
+        svc = SERVICES.get(route.path)
+        as_pb = False
+        req: Any = None
+        if route.body_binding == "gin_bindjson":
+            req = _bind_json(body)
+        elif route.request is not None and route.body_binding in ("a2r", "a2r_or_protobuf"):
+            ctype = request.headers.get("content-type", "")
+            if route.body_binding == "a2r_or_protobuf" and any(t in ctype for t in _PROTOBUF_TYPES):
+                as_pb = True
+                req = route.request()
+                try:
+                    req.ParseFromString(body)
+                except DecodeError as exc:
+                    raise ArgsError(detail=f"proto: {exc}") from None
+            elif route.body_binding == "a2r_or_protobuf" and ctype and "json" not in ctype:
+                raise ArgsError(detail="unsupported content type")
+            else:
+                try:
+                    req = jsoncodec.from_go_json(route.request, body)
+                except CodecError as exc:
+                    text = exc.message or exc.detail
+                    raise ArgsError(message=f"Error: {text}", detail="") from None
+        if svc is None:
+            raise ServerInternalError(detail=f"not implemented in the bundled server: {route.path}")
+        if svc.validate is not None and route.body_binding != "a2r_or_protobuf":
+            svc.validate(req)
+        if route.access == "admin" and route.body_binding != "gin_bindjson":
+            ctx.require_admin()
+        return await svc.fn(ctx, req), as_pb
+
+
+class _BindError(Exception):
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+def _bind_json(body: bytes) -> dict[str, Any]:
+    try:
+        value = jsoncodec.loads(body)
+    except CodecError as exc:
+        raise _BindError(exc.message or exc.detail) from None
+    if not isinstance(value, dict):
+        raise _BindError("json: cannot unmarshal non-object into Go value")
+    return value
+
+
+def bind_error(detail: str) -> _BindError:
+    """For BindJSON-route handlers: HTTP 400 with the validator text."""
+    return _BindError(detail)

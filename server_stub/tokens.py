@@ -1,0 +1,160 @@
+"""JWT tokens (HS256, Go claim names) and the per-(user, platform) token state table."""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass
+
+import jwt
+
+from openim_sdk.protocol.constants import MultiLoginPolicy, PlatformClass, platform_class
+from openim_sdk.protocol.errors import (
+    ArgsError,
+    TokenExpiredError,
+    TokenKickedError,
+    TokenMalformedError,
+    TokenNotExistError,
+    TokenNotValidYetError,
+    TokenUnknownError,
+)
+
+from .config import ServerConfig
+from .storage import Storage, TokenRow
+
+ADMIN_PLATFORM = 10
+warnings.filterwarnings("ignore", message="The HMAC key is .* below the minimum recommended")
+STATE_NORMAL, STATE_KICKED, STATE_TEMP = 0, 2, 4
+ADMIN_TOKEN_GRACE = 300  # seconds an older admin token keeps working (spec rest-api §6.3)
+
+
+@dataclass(frozen=True)
+class Claims:
+    user_id: str
+    platform_id: int
+    exp: int
+    token: str
+
+
+def _class(pid: int) -> PlatformClass | None:
+    try:
+        return platform_class(pid)
+    except KeyError:
+        return None
+
+
+class TokenManager:
+    def __init__(self, config: ServerConfig, storage: Storage) -> None:
+        self.config = config
+        self.storage = storage
+
+    @property
+    def expire_seconds(self) -> int:
+        return self.config.token_expire_days * 86400
+
+    def is_admin(self, user_id: str) -> bool:
+        return user_id in self.config.admin_user_ids
+
+    def sign(self, user_id: str, platform_id: int, now: float | None = None) -> tuple[str, int]:
+        now = time.time() if now is None else now
+        exp = int(now) + self.expire_seconds
+        claims = {"UserID": user_id, "PlatformID": platform_id, "exp": exp, "iat": int(now) - 5}
+        return jwt.encode(claims, self.config.secret, algorithm="HS256"), exp
+
+    def decode_jwt(self, token: str) -> Claims:
+        """Signature and time checks only (1501/1503/1504/1505)."""
+        try:
+            claims = jwt.decode(token, self.config.secret, algorithms=["HS256"],
+                                options={"require": ["exp"], "verify_iat": False})
+        except jwt.ExpiredSignatureError:
+            raise TokenExpiredError(detail="token is expired") from None
+        except jwt.ImmatureSignatureError:
+            raise TokenNotValidYetError(detail="token is not valid yet") from None
+        except jwt.InvalidSignatureError:
+            raise TokenUnknownError(message="signature is invalid") from None
+        except jwt.DecodeError as exc:
+            raise TokenMalformedError(detail=str(exc)) from None
+        except jwt.InvalidTokenError as exc:
+            raise TokenUnknownError(message=str(exc) or "TokenUnknownError") from None
+        user_id, pid = claims.get("UserID"), claims.get("PlatformID")
+        if not isinstance(user_id, str) or not isinstance(pid, int) or isinstance(pid, bool):
+            raise TokenUnknownError(message="token claims are invalid")
+        return Claims(user_id, pid, int(claims["exp"]), token)
+
+    async def parse(self, token: str) -> Claims:
+        """Full validation as the auth RPC ``parseToken`` (spec rest-api §6.4)."""
+        claims = self.decode_jwt(token)
+        row = await self.storage.get_token(claims.user_id, claims.platform_id, token)
+        if row is None:
+            raise TokenNotExistError(detail="token not exist")
+        if row.state == STATE_NORMAL:
+            return claims
+        if row.state == STATE_KICKED:
+            raise TokenKickedError(detail="token kicked")
+        if row.state == STATE_TEMP:
+            if row.temp_until >= time.time():
+                return claims
+            raise TokenNotExistError(detail="token not exist")
+        raise TokenUnknownError(detail=f"token state {row.state}")
+
+    async def issue(self, user_id: str, platform_id: int) -> tuple[str, int]:
+        """Mint a token, applying the multi-login policy to the older ones (controller/auth.go)."""
+        now = time.time()
+        token, exp = self.sign(user_id, platform_id, now)
+        rows = await self.storage.token_rows(user_id)
+        delete: list[str] = []
+        live: list[TokenRow] = []
+        temp: dict[str, int] = {}
+        for r in rows:
+            if r.state == STATE_TEMP and r.temp_until >= now:
+                continue
+            if r.state != STATE_NORMAL or r.exp < now:
+                delete.append(r.token)
+            else:
+                live.append(r)
+        kick: list[str] = []
+        if self.is_admin(user_id):
+            for r in live:
+                if r.platform_id == platform_id:
+                    temp[r.token] = int(now) + ADMIN_TOKEN_GRACE
+        else:
+            kick = self._kicked_by_policy(live, platform_id)
+        row = TokenRow(user_id, platform_id, token, STATE_NORMAL, exp, int(now * 1000), 0)
+        await self.storage.apply_token_changes(user_id, row, kick=kick, delete=delete, temp=temp)
+        return token, exp
+
+    def _kicked_by_policy(self, live: list[TokenRow], platform_id: int) -> list[str]:
+        policy = self.config.multi_login_policy
+        by_platform: dict[int, list[TokenRow]] = {}
+        for r in live:
+            by_platform.setdefault(r.platform_id, []).append(r)  # rows are oldest first
+        kick: list[str] = []
+        if policy == MultiLoginPolicy.DEFAULT_NOT_KICK:
+            same = by_platform.get(platform_id, [])
+            excess = len(same) + 1 - self.config.max_num_one_end
+            kick = [r.token for r in same[:max(excess, 0)]]
+        elif policy == MultiLoginPolicy.ALL_LOGIN_BUT_SAME_TERM_KICK:
+            for pid, toks in by_platform.items():
+                keep = 0 if pid == platform_id else 1
+                kick.extend(r.token for r in toks[:len(toks) - keep])
+        elif policy == MultiLoginPolicy.ALL_LOGIN_BUT_SAME_CLASS_KICK:
+            cls = _class(platform_id)
+            kick = [r.token for r in live if _class(r.platform_id) == cls]
+        elif policy == MultiLoginPolicy.PC_AND_OTHER:
+            if _class(platform_id) == PlatformClass.PC:
+                kick = [r.token for r in by_platform.get(platform_id, [])]
+            else:
+                kick = [r.token for r in live if _class(r.platform_id) != PlatformClass.PC]
+        return kick
+
+    async def force_logout(self, user_id: str, platform_id: int) -> None:
+        await self.storage.kick_platform_tokens(user_id, platform_id)
+
+    async def invalidate_others(self, user_id: str, platform_id: int, preserve: str) -> None:
+        await self.storage.kick_platform_tokens(user_id, platform_id, preserve)
+
+
+def require_token_header(token: str | None) -> str:
+    if not token:
+        raise ArgsError(detail="header must have token")
+    return token
