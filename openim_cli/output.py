@@ -1,0 +1,89 @@
+"""Output for people (rich) and scripts (``--json``), and the one place errors become exit codes.
+
+Exit codes: 0 ok; 1 an OpenIM error (code and name shown); 2 usage; 3 server unreachable;
+4 session kicked or expired (log in again).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+EXIT_OPENIM = 1
+EXIT_USAGE = 2
+EXIT_UNREACHABLE = 3
+EXIT_SESSION = 4
+
+
+def _console(stderr: bool = False) -> Any:
+    from rich.console import Console
+
+    return Console(stderr=stderr, no_color=bool(os.environ.get("NO_COLOR")), highlight=False)
+
+
+def to_jsonable(value: Any) -> Any:
+    from google.protobuf.message import Message
+
+    if isinstance(value, Message):
+        from openim_sdk.protocol import jsoncodec
+
+        return jsoncodec.to_go_dict(value)
+    if isinstance(value, dict):
+        return {k: to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_jsonable(v) for v in value]
+    return value
+
+
+def emit_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(to_jsonable(value), ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def say(text: str) -> None:
+    _console().print(text)
+
+
+def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    from rich.table import Table
+
+    t = Table(title=title, title_justify="left")
+    for c in columns:
+        t.add_column(c)
+    for r in rows:
+        t.add_row(*["" if v is None else str(v) for v in r])
+    _console().print(t)
+
+
+def fail(message: str, code: int) -> None:
+    import typer
+
+    _console(stderr=True).print(f"[bold red]error:[/] {message}", markup=True)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def errors() -> Iterator[None]:
+    """Turn SDK exceptions into one clear line and the documented exit code."""
+    from openim_sdk.protocol import errors as e
+
+    try:
+        yield
+    except e.TokenError as exc:
+        fail(f"{exc.code} {exc.name}: your session is no longer valid; run `openim login` again", EXIT_SESSION)
+    except e.KickedError:
+        fail("this session was kicked by another login; run `openim login` again", EXIT_SESSION)
+    except e.NetworkError as exc:
+        where = f" ({exc.detail})" if exc.detail else ""
+        fail(f"cannot reach the server: {exc.message}{where}", EXIT_UNREACHABLE)
+    except e.OpenIMError as exc:
+        text = f"{exc.code} {exc.name}"
+        if exc.message and exc.message != exc.name:
+            text += f": {exc.message}"
+        if exc.detail:
+            text += f" — {exc.detail}"
+        fail(text, EXIT_OPENIM)

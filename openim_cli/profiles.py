@@ -1,0 +1,99 @@
+"""Stored CLI sessions ("profiles") under the platformdirs config dir, mode 0600."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+APP = "openim-py"
+
+
+def config_dir() -> Path:
+    if os.environ.get("OPENIM_CONFIG_DIR"):
+        return Path(os.environ["OPENIM_CONFIG_DIR"])
+    from platformdirs import user_config_dir
+
+    return Path(user_config_dir(APP, appauthor=False))
+
+
+def data_dir() -> Path:
+    if os.environ.get("OPENIM_DATA_DIR"):
+        return Path(os.environ["OPENIM_DATA_DIR"])
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir(APP, appauthor=False))
+
+
+def profile_name(explicit: str | None) -> str:
+    return explicit or os.environ.get("OPENIM_PROFILE") or "default"
+
+
+@dataclass
+class Profile:
+    name: str
+    api_url: str
+    ws_url: str
+    user_id: str
+    platform_id: int
+    token: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def data_dir(self) -> Path:
+        """The SDK cache directory of this profile (shared by the CLI and the TUI)."""
+        return data_dir() / "profiles" / self.name
+
+
+def _path() -> Path:
+    return config_dir() / "profiles.json"
+
+
+def _load_all() -> dict[str, dict[str, Any]]:
+    p = _path()
+    if not p.exists():
+        return {}
+    try:
+        data = json.loads(p.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _save_all(data: dict[str, dict[str, Any]]) -> None:
+    p = _path()
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(data, fh, indent=2)
+    os.chmod(tmp, 0o600)
+    tmp.replace(p)
+
+
+def load(name: str | None = None) -> Profile | None:
+    pname = profile_name(name)
+    raw = _load_all().get(pname)
+    if not raw:
+        return None
+    return Profile(name=pname, **{k: v for k, v in raw.items() if k != "name"})
+
+
+def save(profile: Profile) -> None:
+    data = _load_all()
+    data[profile.name] = {k: v for k, v in asdict(profile).items() if k != "name"}
+    _save_all(data)
+
+
+def delete(name: str | None = None) -> bool:
+    data = _load_all()
+    if data.pop(profile_name(name), None) is None:
+        return False
+    _save_all(data)
+    return True
+
+
+def names() -> list[str]:
+    return sorted(_load_all())
