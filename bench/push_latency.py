@@ -1,0 +1,188 @@
+"""Send -> push delivery through the bundled server, against a bare websockets relay.
+
+N sender/receiver pairs; each sender sends M text messages over WS (1003), one at a time as
+the official SDK does (waiting for each ack). Each receiver timestamps the 2001 push of every
+message. The same clients then run against a bare ``websockets`` relay on this machine that
+just forwards each frame to the paired receiver and echoes it to the sender as the "ack": the
+ceiling for any WS server in Python here. Both runs happen in the same process, back to back,
+and the ratio is printed.
+
+    .venv/bin/python bench/push_latency.py --pairs 20 --messages 100
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import websockets  # noqa: E402
+
+from bench._server import bundled_server, free_port, make_users  # noqa: E402
+from openim_sdk.protocol.envelope import (  # noqa: E402
+    WsRequest,
+    decode_response,
+    encode_request,
+)
+from openim_sdk.protocol.pb.sdkws import sdkws_pb2  # noqa: E402
+
+ENC = "json"
+
+
+def text_msg(sender: str, receiver: str) -> sdkws_pb2.MsgData:
+    now = int(time.time() * 1000)
+    return sdkws_pb2.MsgData(
+        sendID=sender, recvID=receiver, clientMsgID=uuid.uuid4().hex, senderPlatformID=7,
+        sessionType=1, msgFrom=100, contentType=101, content=b'{"content":"bench"}', createTime=now,
+    )
+
+
+class Pair:
+    def __init__(self, sender: str, receiver: str) -> None:
+        self.sender, self.receiver = sender, receiver
+        self.sent_at: dict[str, float] = {}
+        self.latencies: list[float] = []
+        self.done = asyncio.Event()
+        self.expected = 0
+
+
+async def run_pair(url_for, pair: Pair, messages: int) -> None:
+    pair.expected = messages
+    async with websockets.connect(url_for(pair.receiver), max_size=None) as rx, \
+            websockets.connect(url_for(pair.sender), max_size=None) as tx:
+        for ws in (rx, tx):
+            first = await ws.recv()  # isMsgResp ack (text) on the server; relay sends one too
+            assert isinstance(first, str) and json.loads(first)["errCode"] == 0, first
+
+        async def receive() -> None:
+            async for frame in rx:
+                if isinstance(frame, str):
+                    continue
+                resp = decode_response(frame, ENC, False)
+                if resp.req_identifier != 2001:
+                    continue
+                push = sdkws_pb2.PushMessages.FromString(resp.data)
+                for pulled in push.msgs.values():
+                    for m in pulled.Msgs:
+                        t0 = pair.sent_at.get(m.clientMsgID)
+                        if t0 is not None:
+                            pair.latencies.append(time.perf_counter() - t0)
+                if len(pair.latencies) >= pair.expected:
+                    pair.done.set()
+                    return
+
+        rtask = asyncio.create_task(receive())
+        for i in range(messages):
+            msg = text_msg(pair.sender, pair.receiver)
+            req = WsRequest(1003, send_id=pair.sender, operation_id=f"op{i}",
+                            msg_incr=f"{pair.sender}_{i}", data=msg.SerializeToString())
+            pair.sent_at[msg.clientMsgID] = time.perf_counter()
+            await tx.send(encode_request(req, ENC, False))
+            while True:  # wait for the ack, skipping pushes to the sender's own connection
+                ack = decode_response(await tx.recv(), ENC, False)
+                if ack.req_identifier == 1003 and ack.msg_incr == req.msg_incr:
+                    if ack.err_code:
+                        raise RuntimeError(f"send failed: {ack.err_code} {ack.err_msg}")
+                    break
+        await asyncio.wait_for(pair.done.wait(), 60)
+        rtask.cancel()
+
+
+async def run(url_for, users: list[str], messages: int) -> dict[str, Any]:
+    pairs = [Pair(users[i], users[i + 1]) for i in range(0, len(users), 2)]
+    t0 = time.perf_counter()
+    await asyncio.gather(*(run_pair(url_for, p, messages) for p in pairs))
+    elapsed = time.perf_counter() - t0
+    lat = sorted(x for p in pairs for x in p.latencies)
+    return {
+        "messages": len(lat),
+        "seconds": round(elapsed, 3),
+        "msgs_per_s": round(len(lat) / elapsed, 1),
+        "p50_ms": round(statistics.median(lat) * 1000, 3),
+        "p99_ms": round(lat[int(len(lat) * 0.99) - 1] * 1000, 3),
+    }
+
+
+async def relay_server(port: int):
+    """A bare relay: frames from ?sendID=<s>&to=<r> go to r's connection, and back to s."""
+    conns: dict[str, Any] = {}
+
+    async def handler(ws):
+        from urllib.parse import parse_qs, urlparse
+
+        q = parse_qs(urlparse(ws.request.path).query)
+        me, to = q["sendID"][0], q.get("to", [""])[0]
+        conns[me] = ws
+        await ws.send('{"errCode":0,"errMsg":"","errDlt":""}')
+        async for frame in ws:
+            # forward as a "push" and echo as the "ack": the minimum any server must do
+            req_resp = _relay_frames(frame)
+            if to in conns:
+                await conns[to].send(req_resp[0])
+            await ws.send(req_resp[1])
+
+    return await websockets.serve(handler, "127.0.0.1", port, max_size=None)
+
+
+def _relay_frames(frame: bytes) -> tuple[bytes, bytes]:
+    from openim_sdk.protocol.envelope import WsResponse, decode_request, encode_response
+
+    req = decode_request(frame, ENC, False)
+    msg = sdkws_pb2.MsgData.FromString(req.data)
+    push = sdkws_pb2.PushMessages()
+    push.msgs["c"].Msgs.append(msg)
+    out = encode_response(WsResponse(2001, data=push.SerializeToString()), ENC, False)
+    ack = encode_response(WsResponse(1003, msg_incr=req.msg_incr, operation_id=req.operation_id), ENC, False)
+    return out, ack
+
+
+async def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--pairs", type=int, default=20)
+    ap.add_argument("--messages", type=int, default=100)
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    users = [f"bench{i}" for i in range(args.pairs * 2)]
+    partner = {users[i]: users[i ^ 1] for i in range(len(users))}
+
+    async with bundled_server() as (api_url, ws_url):
+        tokens = await make_users(api_url, users)
+
+        def server_url(u: str) -> str:
+            return (f"{ws_url}/?sendID={u}&token={tokens[u]}&platformID=7&operationID=b{u}"
+                    f"&isBackground=false&sdkType=js&isMsgResp=true")
+
+        server = await run(server_url, users, args.messages)
+
+    port = free_port()
+    relay = await relay_server(port)
+    try:
+        bare = await run(lambda u: f"ws://127.0.0.1:{port}/?sendID={u}&to={partner[u]}", users, args.messages)
+    finally:
+        relay.close()
+        await relay.wait_closed()
+
+    result = {
+        "pairs": args.pairs,
+        "messages_per_pair": args.messages,
+        "server": server,
+        "bare_relay": bare,
+        "throughput_ratio": round(server["msgs_per_s"] / bare["msgs_per_s"], 3),
+        "p50_ratio": round(server["p50_ms"] / bare["p50_ms"], 2),
+    }
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
