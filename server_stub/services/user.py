@@ -122,7 +122,7 @@ async def account_check(ctx: RequestContext, req: user_pb2.accountCheckReq) -> A
     users = await ctx.core.storage.get_users(req.checkUserIDs)
     resp = user_pb2.accountCheckResp()
     for uid in dict.fromkeys(req.checkUserIDs):
-        resp.results.add(userID=uid, accountStatus="registered" if uid in users else "unregistered")
+        resp.results.add(userID=uid, accountStatus=1 if uid in users else 0)
     return resp
 
 
