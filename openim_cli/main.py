@@ -261,3 +261,7 @@ def user_register(
 
 def main() -> None:  # pragma: no cover - console script
     app()
+
+
+# Command modules register themselves on the app when imported.
+from . import social  # noqa: E402,F401
