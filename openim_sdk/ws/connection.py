@@ -1,0 +1,869 @@
+"""The OpenIM long connection (msg-gateway WebSocket) client.
+
+Spec: docs/spec/ws-protocol.md §1 (handshake), §2 (framing), §3 (heartbeat), §4 (identifiers),
+§7.6 (reconnect and request behaviour).
+
+One :class:`LongConnection` owns a background loop that dials, keeps the socket alive with
+WS ping control frames, reconnects with backoff (1, 2, 4, 8, 16 s cycle with jitter, reset on
+success) and stops for good on token refusals (1501-1507) and kicks. Requests are correlated by
+``msgIncr`` and may run concurrently. Everything that happens is reported as an event
+(:mod:`openim_sdk.ws.events`), delivered in order by a separate dispatcher task, so a listener
+or an on-connect hook may itself send requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import json
+import logging
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Literal
+from urllib.parse import urlencode, urlsplit
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+from websockets.http11 import Response
+
+from openim_sdk.protocol.constants import SDK_MAX_FRAME, Platform, ReqIdentifier, is_valid_platform
+from openim_sdk.protocol.envelope import Encoding, WsRequest, WsResponse, decode_response, encode_request
+from openim_sdk.protocol.errors import (
+    CodecError,
+    InvalidResponseError,
+    KickedError,
+    NetworkError,
+    OpenIMError,
+    RequestTimeoutError,
+    TokenError,
+    error_for_code,
+    is_token_error,
+)
+from openim_sdk.protocol.pb.push import push_pb2
+from openim_sdk.protocol.pb.sdkws import sdkws_pb2
+from openim_sdk.rest._transport import new_operation_id
+from openim_sdk.ws.events import (
+    Connected,
+    Disconnected,
+    ErrorOccurred,
+    Event,
+    Kicked,
+    PushReceived,
+    Reconnecting,
+    StatusChange,
+    Stopped,
+    TokenInvalid,
+    UnsolicitedFrame,
+)
+
+__all__ = ["SDK_VERSION", "ConnState", "EventCallback", "ConnectedHook", "LongConnection"]
+
+log = logging.getLogger("openim_sdk.ws")
+
+SDK_VERSION = "openim-py/0.1.0"
+DEFAULT_BACKOFF: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0, 16.0)
+MAX_HEARTBEAT_INTERVAL = 24.0  # the Go SDK's period; the server drops a silent client after 30 s
+
+ConnState = Literal["idle", "connecting", "connected", "reconnecting", "stopped"]
+EventCallback = Callable[[Event], Awaitable[None] | None]
+ConnectedHook = Callable[["LongConnection"], Awaitable[None] | None]
+
+
+@dataclass
+class _Pending:
+    future: asyncio.Future[WsResponse]
+    operation_id: str
+    req_identifier: int
+
+
+class _SessionEnd(Exception):
+    """Internal: why a live session ended (``error`` fatal or not)."""
+
+    def __init__(self, reason: str, error: OpenIMError | None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.error = error
+
+
+def _log_extra(operation_id: str) -> dict[str, Any]:
+    return {"operationID": operation_id}
+
+
+def _is_fatal(error: OpenIMError | None) -> bool:
+    return isinstance(error, KickedError | TokenError) or (error is not None and is_token_error(error.code))
+
+
+def _copy_error(error: OpenIMError, operation_id: str) -> OpenIMError:
+    """A fresh instance of ``error`` (same class/code) carrying ``operation_id``."""
+    return type(error)(error.code, error.message, error.detail, operation_id)
+
+
+class LongConnection:
+    """An OpenIM v3.8 long connection for one user on one platform.
+
+    Parameters:
+        ws_url: the msg-gateway address, e.g. ``ws://host:10001`` (any path is accepted).
+        user_id, token: the user and their IM token for ``platform_id``.
+        platform_id: the platform the token was minted for (default 7 = Linux).
+        encoding: ``"json"`` (``sdkType=js``) or ``"gob"`` (no sdkType, the Go SDK default).
+        compress: gzip every binary frame (``compression=gzip``).
+        is_msg_resp: ask for the handshake result as a first text frame; default True for
+            JSON, False for gob.
+        request_timeout: default per-request timeout (seconds), includes waiting for a
+            connection if there is none at the time of the call.
+        heartbeat_interval: WS ping period, at most 24 s.
+        pong_timeout: how long to wait for the pong before the connection counts as dead
+            (default: ``heartbeat_interval``).
+        text_heartbeat: also send text ``{"type":"ping","body":<opid>}`` (server v3.8.2+ only).
+        backoff: reconnect delays, cycled, reset after each successful handshake.
+        jitter: relative random spread applied to each delay (0.2 -> +-20 %).
+        connect_timeout: TCP + WS handshake (+ isMsgResp first frame) timeout.
+        max_frame: largest frame accepted from the server (compressed size).
+        proxy: passed to :func:`websockets.asyncio.client.connect` (None: direct connection).
+    """
+
+    def __init__(
+        self,
+        ws_url: str,
+        user_id: str,
+        token: str,
+        *,
+        platform_id: int = int(Platform.LINUX),
+        encoding: Encoding = "json",
+        compress: bool = True,
+        is_msg_resp: bool | None = None,
+        request_timeout: float = 10.0,
+        heartbeat_interval: float = 20.0,
+        pong_timeout: float | None = None,
+        text_heartbeat: bool = False,
+        backoff: Sequence[float] = DEFAULT_BACKOFF,
+        jitter: float = 0.2,
+        connect_timeout: float = 10.0,
+        max_frame: int = SDK_MAX_FRAME,
+        sdk_version: str = SDK_VERSION,
+        proxy: str | None = None,
+    ) -> None:
+        scheme = urlsplit(ws_url).scheme
+        if scheme not in ("ws", "wss"):
+            raise ValueError(f"ws_url must be a ws:// or wss:// URL, got {ws_url!r}")
+        if not user_id or not token:
+            raise ValueError("user_id and token are required")
+        if not is_valid_platform(platform_id):
+            raise ValueError(f"unknown platform ID {platform_id}")
+        if platform_id == Platform.IOS:
+            log.warning("platform_id 1 (iOS) changes the server's offline-push behaviour; prefer 7 (Linux)")
+        if encoding not in ("json", "gob"):
+            raise ValueError(f"encoding must be 'json' or 'gob', got {encoding!r}")
+        if not 0 < heartbeat_interval <= MAX_HEARTBEAT_INTERVAL:
+            raise ValueError(f"heartbeat_interval must be in (0, {MAX_HEARTBEAT_INTERVAL}] seconds")
+        if request_timeout <= 0 or connect_timeout <= 0:
+            raise ValueError("timeouts must be positive")
+        if not backoff or any(d < 0 for d in backoff):
+            raise ValueError("backoff must be a non-empty sequence of non-negative delays")
+        if not 0 <= jitter < 1:
+            raise ValueError("jitter must be in [0, 1)")
+        self.ws_url = ws_url
+        self.user_id = user_id
+        self.token = token
+        self.platform_id = int(platform_id)
+        self.encoding: Encoding = encoding
+        self.compress = compress
+        self.is_msg_resp = (encoding == "json") if is_msg_resp is None else is_msg_resp
+        self.request_timeout = request_timeout
+        self.heartbeat_interval = heartbeat_interval
+        self.pong_timeout = heartbeat_interval if pong_timeout is None else pong_timeout
+        self.text_heartbeat = text_heartbeat
+        self.backoff: tuple[float, ...] = tuple(float(d) for d in backoff)
+        self.jitter = jitter
+        self.connect_timeout = connect_timeout
+        self.max_frame = max_frame
+        self.sdk_version = sdk_version
+        self.proxy = proxy
+
+        self._state: ConnState = "idle"
+        self._ws: ClientConnection | None = None
+        self._pending: dict[str, _Pending] = {}
+        self._connected = asyncio.Event()
+        self._stopped = asyncio.Event()
+        self._wakeup = asyncio.Event()  # set by close(): interrupts backoff sleeps
+        self._closing = False
+        self._fatal: OpenIMError | None = None
+        self._ever_connected = False
+        self._heartbeat_error: OpenIMError | None = None
+        self._subscriptions: set[str] = set()
+
+        self._events: asyncio.Queue[Event | None] = asyncio.Queue()
+        self._listeners: list[EventCallback] = []
+        self._push_listeners: list[EventCallback] = []
+        self._hooks: list[ConnectedHook] = []
+        self._queues: set[asyncio.Queue[Event]] = set()
+        self._run_task: asyncio.Task[None] | None = None
+        self._dispatch_task: asyncio.Task[None] | None = None
+
+    # --- public: lifecycle ------------------------------------------------------------------
+
+    @property
+    def state(self) -> ConnState:
+        return self._state
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    @property
+    def fatal_error(self) -> OpenIMError | None:
+        """The error that stopped the loop for good (token refusal, kick), else None."""
+        return self._fatal
+
+    async def start(self) -> None:
+        """Start the background connect/reconnect loop (idempotent); returns at once."""
+        if self._run_task is not None:
+            return
+        if self._stopped.is_set():
+            raise RuntimeError("this LongConnection was stopped; create a new one")
+        self._state = "connecting"
+        self._dispatch_task = asyncio.create_task(self._dispatch(), name=f"openim-ws-events-{self.user_id}")
+        self._run_task = asyncio.create_task(self._run(), name=f"openim-ws-{self.user_id}")
+
+    async def run(self) -> OpenIMError | None:
+        """Start (if needed) and wait until the loop stops; returns the fatal error, if any."""
+        await self.start()
+        await self._stopped.wait()
+        if self._dispatch_task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.shield(self._dispatch_task)
+        return self._fatal
+
+    async def wait_connected(self, timeout: float | None = None) -> None:
+        """Wait for a live connection.
+
+        Raises the fatal error (e.g. TokenKickedError) if the loop has stopped for good,
+        NetworkError if it was closed, RequestTimeoutError after ``timeout`` seconds.
+        """
+        if self._connected.is_set():
+            return
+        self._raise_if_stopped("")
+        waiters = [
+            asyncio.ensure_future(self._connected.wait()),
+            asyncio.ensure_future(self._stopped.wait()),
+        ]
+        try:
+            await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waiters:
+                w.cancel()
+        if self._connected.is_set():
+            return
+        self._raise_if_stopped("")
+        raise RequestTimeoutError(message="not connected", detail=f"no connection within {timeout} s")
+
+    async def close(self) -> None:
+        """Close the connection and stop the loop for good (idempotent)."""
+        self._closing = True
+        self._wakeup.set()
+        ws = self._ws
+        if ws is not None:
+            with contextlib.suppress(Exception):
+                await ws.close()
+        if self._run_task is None:
+            if not self._stopped.is_set():
+                self._state = "stopped"
+                self._stopped.set()
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(self._run_task), timeout=self.connect_timeout + 5)
+        except TimeoutError:
+            self._run_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._run_task
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the run task logs its own failures
+            pass
+        if self._dispatch_task is not None and self._dispatch_task is not asyncio.current_task():
+            try:
+                await asyncio.wait_for(asyncio.shield(self._dispatch_task), timeout=5)
+            except TimeoutError:
+                self._dispatch_task.cancel()
+
+    async def __aenter__(self) -> LongConnection:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # --- public: events ---------------------------------------------------------------------
+
+    def on_event(self, callback: EventCallback) -> Callable[[], None]:
+        """Call ``callback(event)`` (sync or async) for every event; returns an unsubscriber."""
+        self._listeners.append(callback)
+        return lambda: self._listeners.remove(callback) if callback in self._listeners else None
+
+    def on_push(self, callback: EventCallback) -> Callable[[], None]:
+        """Call ``callback(event)`` for every :class:`PushReceived`; returns an unsubscriber."""
+        self._push_listeners.append(callback)
+        return lambda: self._push_listeners.remove(callback) if callback in self._push_listeners else None
+
+    def on_connected(self, hook: ConnectedHook) -> Callable[[], None]:
+        """Await ``hook(conn)`` after every successful handshake, before later events are delivered.
+
+        The hook may send requests. If it raises, an :class:`ErrorOccurred` event follows and
+        the connection stays up.
+        """
+        self._hooks.append(hook)
+        return lambda: self._hooks.remove(hook) if hook in self._hooks else None
+
+    def subscribe(self) -> asyncio.Queue[Event]:
+        """A new unbounded queue that receives every later event (ends with :class:`Stopped`)."""
+        q: asyncio.Queue[Event] = asyncio.Queue()
+        self._queues.add(q)
+        return q
+
+    def unsubscribe(self, queue: asyncio.Queue[Event]) -> None:
+        self._queues.discard(queue)
+
+    async def events(self) -> AsyncIterator[Event]:
+        """Iterate over later events until (and including) :class:`Stopped`."""
+        q = self.subscribe()
+        try:
+            while True:
+                ev = await q.get()
+                yield ev
+                if isinstance(ev, Stopped):
+                    return
+        finally:
+            self.unsubscribe(q)
+
+    # --- public: requests -------------------------------------------------------------------
+
+    async def request(
+        self,
+        req_identifier: int,
+        data: bytes = b"",
+        timeout: float | None = None,
+        *,
+        operation_id: str | None = None,
+    ) -> WsResponse:
+        """Send one request envelope and wait for its reply (matched by ``msgIncr``).
+
+        Waits for a connection first if there is none (within the same timeout). Raises
+        RequestTimeoutError, NetworkError if the connection drops meanwhile, the loop's fatal
+        error once it has stopped, or the OpenIMError matching a non-zero ``errCode``.
+        """
+        opid = operation_id or new_operation_id()
+        limit = self.request_timeout if timeout is None else timeout
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + limit
+        try:
+            await self.wait_connected(limit)
+        except RequestTimeoutError:
+            raise RequestTimeoutError(
+                message="request timed out",
+                detail=f"reqIdentifier {req_identifier}: not connected within {limit} s",
+                operation_id=opid,
+            ) from None
+        except OpenIMError as e:
+            raise _copy_error(e, opid) from None
+        ws = self._ws
+        if ws is None:
+            raise NetworkError(message="not connected", detail="connection lost", operation_id=opid)
+
+        msg_incr = f"{self.user_id}_{opid}"
+        while msg_incr in self._pending:
+            msg_incr = f"{self.user_id}_{new_operation_id()}"
+        req = WsRequest(
+            req_identifier=int(req_identifier),
+            send_id=self.user_id,
+            operation_id=opid,
+            msg_incr=msg_incr,
+            data=bytes(data),
+        )
+        frame = encode_request(req, self.encoding, self.compress)
+        fut: asyncio.Future[WsResponse] = loop.create_future()
+        self._pending[msg_incr] = _Pending(fut, opid, int(req_identifier))
+        log.debug(
+            "ws request %s msgIncr=%s [operationID=%s]",
+            req_identifier,
+            msg_incr,
+            opid,
+            extra=_log_extra(opid),
+        )
+        try:
+            try:
+                await ws.send(frame)
+            except ConnectionClosed as e:
+                raise NetworkError(
+                    message="connection lost", detail=f"send failed: {e}", operation_id=opid
+                ) from None
+            remaining = deadline - loop.time()
+            try:
+                resp = await asyncio.wait_for(asyncio.shield(fut), timeout=max(remaining, 0))
+            except TimeoutError:
+                log.warning(
+                    "ws request %s timed out after %s s [operationID=%s]",
+                    req_identifier,
+                    limit,
+                    opid,
+                    extra=_log_extra(opid),
+                )
+                raise RequestTimeoutError(
+                    message="request timed out",
+                    detail=f"reqIdentifier {req_identifier}: no reply within {limit} s",
+                    operation_id=opid,
+                ) from None
+        finally:
+            self._pending.pop(msg_incr, None)
+            if not fut.done():
+                fut.cancel()
+        if resp.err_code != 0:
+            raise error_for_code(resp.err_code, resp.err_msg, "", resp.operation_id or opid)
+        return resp
+
+    async def logout(self, timeout: float | None = None) -> None:
+        """Send 2003 (``push.DelUserPushTokenReq``), then close for good."""
+        body = push_pb2.DelUserPushTokenReq(userID=self.user_id, platformID=self.platform_id)
+        self._closing = True  # the server closes after replying: do not reconnect
+        try:
+            if self._connected.is_set():
+                await self.request(ReqIdentifier.LOGOUT_MSG, body.SerializeToString(), timeout)
+        except NetworkError as e:
+            # The server may close before its reply is flushed (spec §4, 2003).
+            log.info("logout: %s", e, extra=_log_extra(e.operation_id))
+        finally:
+            await self.close()
+
+    async def set_background(self, is_background: bool, timeout: float | None = None) -> None:
+        """Send 2004 ``sdkws.SetAppBackgroundStatusReq``."""
+        body = sdkws_pb2.SetAppBackgroundStatusReq(userID=self.user_id, isBackground=is_background)
+        await self.request(ReqIdentifier.SET_BACKGROUND_STATUS, body.SerializeToString(), timeout)
+
+    async def subscribe_online_status(
+        self,
+        user_ids: Iterable[str],
+        unsubscribe: Iterable[str] = (),
+        timeout: float | None = None,
+    ) -> dict[str, list[int]]:
+        """Send 2005; returns userID -> online platform IDs of the newly subscribed users.
+
+        Subscriptions are remembered and re-sent after every reconnect. Later changes come as
+        :class:`StatusChange` events (the reply is reported as one too).
+        """
+        subs = [u for u in dict.fromkeys(user_ids) if u]
+        unsubs = [u for u in dict.fromkeys(unsubscribe) if u]
+        self._subscriptions.update(subs)
+        self._subscriptions.difference_update(unsubs)
+        body = sdkws_pb2.SubUserOnlineStatus(subscribeUserID=subs, unsubscribeUserID=unsubs)
+        resp = await self.request(ReqIdentifier.SUB_USER_ONLINE_STATUS, body.SerializeToString(), timeout)
+        return StatusChange(resp, solicited=True).statuses if resp.data else {}
+
+    async def unsubscribe_online_status(self, user_ids: Iterable[str], timeout: float | None = None) -> None:
+        """Send 2005 with ``unsubscribeUserID`` only."""
+        await self.subscribe_online_status((), unsubscribe=user_ids, timeout=timeout)
+
+    # --- internals: main loop ---------------------------------------------------------------
+
+    def _emit(self, event: Event) -> None:
+        self._events.put_nowait(event)
+
+    def _raise_if_stopped(self, operation_id: str) -> None:
+        if not self._stopped.is_set():
+            return
+        if self._fatal is not None:
+            raise _copy_error(self._fatal, operation_id or self._fatal.operation_id)
+        raise NetworkError(
+            message="connection closed", detail="the long connection was closed", operation_id=operation_id
+        )
+
+    def _build_url(self, operation_id: str) -> str:
+        params: dict[str, str] = {
+            "sendID": self.user_id,
+            "token": self.token,
+            "platformID": str(self.platform_id),
+            "operationID": operation_id,
+            "isBackground": "false",
+        }
+        if self.compress:
+            params["compression"] = "gzip"
+        if self.encoding == "json":
+            params["sdkType"] = "js"
+        if self.is_msg_resp:
+            params["isMsgResp"] = "true"
+        params["sdkVersion"] = self.sdk_version
+        sep = "&" if "?" in self.ws_url else "?"
+        return self.ws_url + sep + urlencode(params)
+
+    async def _run(self) -> None:
+        attempt = 0  # consecutive waits since the last successful handshake
+        try:
+            while not self._closing:
+                opid = new_operation_id()
+                try:
+                    ws, early = await self._handshake(opid)
+                except OpenIMError as err:
+                    if self._closing:
+                        break
+                    if _is_fatal(err):
+                        self._stop_fatal(err, refused=True)
+                        return
+                    log.warning("ws connect failed: %s", err, extra=_log_extra(opid))
+                    attempt += 1
+                    await self._sleep_backoff(attempt, err)
+                    continue
+                if self._closing:
+                    with contextlib.suppress(Exception):
+                        await ws.close()
+                    break
+                attempt = 0
+                try:
+                    end = await self._session(ws, opid, early)
+                finally:
+                    self._state = "reconnecting"
+                if self._closing:
+                    break
+                if _is_fatal(end.error):
+                    assert end.error is not None
+                    self._stop_fatal(end.error, refused=False)
+                    return
+                log.warning("ws disconnected: %s", end.reason, extra=_log_extra(opid))
+                self._emit(Disconnected(end.reason, end.error))
+                attempt = 1
+                await self._sleep_backoff(attempt, end.error)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:  # a bug: never die silently
+            log.exception("ws loop crashed")
+            crash = NetworkError(message="long connection loop crashed", detail=f"{type(e).__name__}: {e}")
+            self._fatal = crash
+            self._emit(ErrorOccurred(crash, where="loop"))
+        finally:
+            self._finish()
+
+    def _finish(self) -> None:
+        self._state = "stopped"
+        self._connected.clear()
+        self._fail_pending("the long connection stopped")
+        self._stopped.set()
+        self._emit(Stopped(self._fatal))
+        self._events.put_nowait(None)
+        log.info("ws stopped: %s", self._fatal or "closed")
+
+    def _stop_fatal(self, err: OpenIMError, *, refused: bool) -> None:
+        if isinstance(err, KickedError):
+            self._fatal = err
+            self._emit(Kicked(err))
+        elif err.code == 1506 and (self._ever_connected or not refused):
+            # Kicked: 1506 right after a live connection (the 2002 frame may have been lost, spec §1.8).
+            self._fatal = KickedError(
+                message=err.message, detail=err.detail or "token kicked", operation_id=err.operation_id
+            )
+            self._emit(Kicked(self._fatal))
+        else:
+            self._fatal = err
+            self._emit(TokenInvalid(err))
+        log.error("ws stopped for good: %s", self._fatal, extra=_log_extra(self._fatal.operation_id))
+
+    async def _sleep_backoff(self, attempt: int, error: OpenIMError | None) -> None:
+        base = self.backoff[(attempt - 1) % len(self.backoff)]
+        delay = base * (1 + random.uniform(-self.jitter, self.jitter)) if self.jitter else base
+        delay = max(delay, 0.0)
+        self._state = "reconnecting"
+        self._emit(Reconnecting(attempt, delay, error))
+        log.info("ws reconnect attempt %d in %.2f s", attempt, delay)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wakeup.wait(), timeout=delay)
+
+    # --- internals: handshake ---------------------------------------------------------------
+
+    async def _handshake(self, opid: str) -> tuple[ClientConnection, bytes | None]:
+        """Dial; returns the connection and an early binary frame, if one came before the result."""
+        self._state = "connecting" if not self._ever_connected else "reconnecting"
+        url = self._build_url(opid)
+        log.info(
+            "ws connecting to %s as %s/%d [operationID=%s]",
+            self.ws_url,
+            self.user_id,
+            self.platform_id,
+            opid,
+            extra=_log_extra(opid),
+        )
+        try:
+            ws = await connect(
+                url,
+                open_timeout=self.connect_timeout,
+                ping_interval=None,
+                compression=None,
+                max_size=self.max_frame,
+                close_timeout=2.0,
+                proxy=self.proxy,
+                user_agent_header=self.sdk_version,
+            )
+        except InvalidStatus as e:
+            raise self._refusal(e.response, opid) from None
+        except (OSError, TimeoutError, InvalidHandshake) as e:
+            raise NetworkError(
+                message="connect failed", detail=f"{type(e).__name__}: {e}", operation_id=opid
+            ) from None
+        except Exception as e:  # anything else from the client library is still a network failure
+            raise NetworkError(
+                message="connect failed", detail=f"{type(e).__name__}: {e}", operation_id=opid
+            ) from None
+        if not self.is_msg_resp:
+            return ws, None
+        try:
+            first = await asyncio.wait_for(ws.recv(), timeout=self.connect_timeout)
+        except (TimeoutError, ConnectionClosed) as e:
+            await ws.close()
+            raise NetworkError(
+                message="handshake failed",
+                detail=f"no handshake result frame: {type(e).__name__}",
+                operation_id=opid,
+            ) from None
+        if isinstance(first, bytes):
+            log.warning("server sent no isMsgResp result frame", extra=_log_extra(opid))
+            return ws, first
+        err = self._handshake_result(first, opid)
+        if err is not None:
+            await ws.close()
+            raise err
+        return ws, None
+
+    @staticmethod
+    def _refusal(response: Response, opid: str) -> OpenIMError:
+        """The OpenIMError for a non-101 handshake reply (normally HTTP 200 + JSON)."""
+        body = bytes(response.body or b"")
+        try:
+            doc = json.loads(body.decode("utf-8"))
+        except (ValueError, UnicodeDecodeError):
+            doc = None
+        if isinstance(doc, dict) and isinstance(doc.get("errCode"), int) and doc["errCode"] != 0:
+            return error_for_code(
+                doc["errCode"], str(doc.get("errMsg") or ""), str(doc.get("errDlt") or ""), opid
+            )
+        return InvalidResponseError(
+            message="handshake refused",
+            detail=f"HTTP {response.status_code}: {body[:200]!r}",
+            operation_id=opid,
+        )
+
+    @staticmethod
+    def _handshake_result(text: str, opid: str) -> OpenIMError | None:
+        try:
+            doc = json.loads(text)
+        except ValueError:
+            doc = None
+        if not isinstance(doc, dict) or not isinstance(doc.get("errCode"), int):
+            return InvalidResponseError(
+                message="bad handshake result frame", detail=text[:200], operation_id=opid
+            )
+        if doc["errCode"] == 0:
+            return None
+        return error_for_code(
+            doc["errCode"], str(doc.get("errMsg") or ""), str(doc.get("errDlt") or ""), opid
+        )
+
+    # --- internals: live session ------------------------------------------------------------
+
+    async def _session(self, ws: ClientConnection, opid: str, early: bytes | None) -> _SessionEnd:
+        reconnect = self._ever_connected
+        self._ever_connected = True
+        self._heartbeat_error = None
+        self._ws = ws
+        self._state = "connected"
+        self._connected.set()
+        log.info("ws connected [operationID=%s]", opid, extra=_log_extra(opid))
+        self._emit(Connected(opid, reconnect=reconnect))
+        heartbeat = asyncio.create_task(self._heartbeat(ws), name=f"openim-ws-heartbeat-{self.user_id}")
+        try:
+            if early is not None:
+                end = await self._on_binary(early)
+                if end is not None:
+                    return end
+            return await self._read_loop(ws)
+        finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await heartbeat
+            self._connected.clear()
+            self._ws = None
+            self._fail_pending("connection lost")
+            with contextlib.suppress(Exception):
+                await ws.close()
+
+    async def _read_loop(self, ws: ClientConnection) -> _SessionEnd:
+        try:
+            async for msg in ws:
+                if isinstance(msg, str):
+                    end = await self._on_text(ws, msg)
+                else:
+                    end = await self._on_binary(msg)
+                if end is not None:
+                    return end
+        except ConnectionClosed:
+            pass
+        if self._heartbeat_error is not None:
+            return _SessionEnd("heartbeat timeout", self._heartbeat_error)
+        code = ws.close_code
+        reason = f"connection closed (code {code}{', ' + ws.close_reason if ws.close_reason else ''})"
+        return _SessionEnd(reason, NetworkError(message="connection lost", detail=reason))
+
+    async def _on_binary(self, frame: bytes) -> _SessionEnd | None:
+        try:
+            resp = decode_response(frame, self.encoding, self.compress, max_size=self.max_frame)
+        except CodecError as e:
+            # A broken frame means a broken stream: drop this connection and redial.
+            log.error("ws undecodable frame: %s", e)
+            self._emit(ErrorOccurred(e, where="decode"))
+            return _SessionEnd("undecodable frame", NetworkError(message="undecodable frame", detail=str(e)))
+        return self._on_frame(resp)
+
+    def _on_frame(self, resp: WsResponse) -> _SessionEnd | None:
+        ident = resp.req_identifier
+        pending = self._pending.pop(resp.msg_incr, None) if resp.msg_incr else None
+        if pending is not None:
+            log.debug(
+                "ws reply %s errCode=%s [operationID=%s]",
+                ident,
+                resp.err_code,
+                pending.operation_id,
+                extra=_log_extra(pending.operation_id),
+            )
+            if not pending.future.done():
+                pending.future.set_result(resp)
+            if ident == ReqIdentifier.SUB_USER_ONLINE_STATUS and resp.err_code == 0 and resp.data:
+                self._emit(StatusChange(resp, solicited=True))
+            return None
+        if ident == ReqIdentifier.PUSH_MSG:
+            log.debug("ws push [operationID=%s]", resp.operation_id, extra=_log_extra(resp.operation_id))
+            self._emit(PushReceived(resp))
+            return None
+        if ident == ReqIdentifier.KICK_ONLINE_MSG:
+            err = KickedError(
+                message="kicked offline",
+                detail="the server sent 2002 KickOnlineMsg",
+                operation_id=resp.operation_id,
+            )
+            return _SessionEnd("kicked", err)
+        if ident == ReqIdentifier.SUB_USER_ONLINE_STATUS:
+            self._emit(StatusChange(resp))
+            return None
+        if ident == ReqIdentifier.LOGOUT_MSG and self._closing:
+            return _SessionEnd("logged out", None)
+        log.warning("ws unsolicited frame %s msgIncr=%r", ident, resp.msg_incr)
+        self._emit(UnsolicitedFrame(resp))
+        return None
+
+    async def _on_text(self, ws: ClientConnection, text: str) -> _SessionEnd | None:
+        try:
+            doc = json.loads(text)
+        except ValueError:
+            doc = None
+        if isinstance(doc, dict) and doc.get("type") == "ping":
+            reply = json.dumps({"type": "pong", "body": doc.get("body")}, separators=(",", ":"))
+            with contextlib.suppress(ConnectionClosed):
+                await ws.send(reply)
+            return None
+        if isinstance(doc, dict) and doc.get("type") == "pong":
+            return None
+        if isinstance(doc, dict) and isinstance(doc.get("errCode"), int):
+            err = self._handshake_result(text, "")
+            if err is None:  # a repeated success frame
+                return None
+            return _SessionEnd(f"server error {err.code}", err)
+        err2 = InvalidResponseError(message="unexpected text frame", detail=text[:200])
+        log.warning("ws %s", err2)
+        self._emit(ErrorOccurred(err2, where="text"))
+        return None
+
+    async def _heartbeat(self, ws: ClientConnection) -> None:
+        while True:
+            await asyncio.sleep(self.heartbeat_interval)
+            opid = new_operation_id()
+            try:
+                waiter = await ws.ping(opid.encode())
+                if self.text_heartbeat:
+                    await ws.send(json.dumps({"type": "ping", "body": opid}, separators=(",", ":")))
+                log.debug("ws ping [operationID=%s]", opid, extra=_log_extra(opid))
+                await asyncio.wait_for(waiter, timeout=self.pong_timeout)
+            except ConnectionClosed:
+                return
+            except TimeoutError:
+                self._heartbeat_error = NetworkError(
+                    message="heartbeat timeout",
+                    detail=f"no pong within {self.pong_timeout} s",
+                    operation_id=opid,
+                )
+                log.warning("ws %s", self._heartbeat_error, extra=_log_extra(opid))
+                await ws.close(code=1011, reason="keepalive ping timeout")
+                return
+
+    def _fail_pending(self, reason: str) -> None:
+        pending, self._pending = self._pending, {}
+        for p in pending.values():
+            if not p.future.done():
+                p.future.set_exception(
+                    NetworkError(
+                        message="connection lost",
+                        detail=f"{reason} (reqIdentifier {p.req_identifier})",
+                        operation_id=p.operation_id,
+                    )
+                )
+                p.future.exception()  # mark retrieved: the waiter may already be gone
+
+    # --- internals: event dispatch ----------------------------------------------------------
+
+    async def _dispatch(self) -> None:
+        while True:
+            event = await self._events.get()
+            if event is None:
+                return
+            if isinstance(event, Connected):
+                await self._on_connected_hooks(event)
+            for q in list(self._queues):
+                q.put_nowait(event)
+            for cb in list(self._listeners):
+                await self._call(cb, event)
+            if isinstance(event, PushReceived):
+                for cb in list(self._push_listeners):
+                    await self._call(cb, event)
+
+    async def _on_connected_hooks(self, event: Connected) -> None:
+        if self._subscriptions and self._connected.is_set():
+            body = sdkws_pb2.SubUserOnlineStatus(subscribeUserID=sorted(self._subscriptions))
+            try:
+                await self.request(ReqIdentifier.SUB_USER_ONLINE_STATUS, body.SerializeToString())
+            except OpenIMError as e:
+                self._emit(ErrorOccurred(e, where="resubscribe"))
+        for hook in list(self._hooks):
+            try:
+                result = hook(self)
+                if inspect.isawaitable(result):
+                    await result
+            except asyncio.CancelledError:
+                raise
+            except OpenIMError as e:
+                log.warning("on_connected hook failed: %s", e, extra=_log_extra(e.operation_id))
+                self._emit(ErrorOccurred(e, where="on_connected"))
+            except Exception as e:
+                log.exception("on_connected hook crashed", extra=_log_extra(event.operation_id))
+                err = OpenIMError(message="on_connected hook failed", detail=f"{type(e).__name__}: {e}")
+                self._emit(ErrorOccurred(err, where="on_connected"))
+
+    @staticmethod
+    async def _call(cb: EventCallback, event: Event) -> None:
+        try:
+            result = cb(event)
+            if inspect.isawaitable(result):
+                await result
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("ws event listener failed on %s", type(event).__name__)
