@@ -66,6 +66,43 @@ CREATE TABLE IF NOT EXISTS user_commands (
     ex TEXT NOT NULL, create_time INTEGER NOT NULL, PRIMARY KEY (user_id, type, uuid));
 CREATE TABLE IF NOT EXISTS client_config (
     user_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (user_id, key));
+-- part 2: relations, groups, files, third-party records (server_stub/relation_store.py)
+CREATE TABLE IF NOT EXISTS friends (
+    owner_user_id TEXT NOT NULL, friend_user_id TEXT NOT NULL, remark TEXT NOT NULL DEFAULT '',
+    create_time INTEGER NOT NULL, add_source INTEGER NOT NULL DEFAULT 0,
+    operator_user_id TEXT NOT NULL DEFAULT '', ex TEXT NOT NULL DEFAULT '', is_pinned INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (owner_user_id, friend_user_id));
+CREATE TABLE IF NOT EXISTS friend_requests (
+    from_user_id TEXT NOT NULL, to_user_id TEXT NOT NULL, handle_result INTEGER NOT NULL DEFAULT 0,
+    req_msg TEXT NOT NULL DEFAULT '', create_time INTEGER NOT NULL, handler_user_id TEXT NOT NULL DEFAULT '',
+    handle_msg TEXT NOT NULL DEFAULT '', handle_time INTEGER NOT NULL DEFAULT 0, ex TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (from_user_id, to_user_id));
+CREATE TABLE IF NOT EXISTS blacks (
+    owner_user_id TEXT NOT NULL, block_user_id TEXT NOT NULL, create_time INTEGER NOT NULL,
+    add_source INTEGER NOT NULL DEFAULT 0, operator_user_id TEXT NOT NULL DEFAULT '', ex TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (owner_user_id, block_user_id));
+CREATE TABLE IF NOT EXISTS im_groups (
+    group_id TEXT PRIMARY KEY, create_time INTEGER NOT NULL, status INTEGER NOT NULL DEFAULT 0, data BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS group_members (
+    group_id TEXT NOT NULL, user_id TEXT NOT NULL, role_level INTEGER NOT NULL, join_time INTEGER NOT NULL,
+    nickname TEXT NOT NULL DEFAULT '', face_url TEXT NOT NULL DEFAULT '', join_source INTEGER NOT NULL DEFAULT 0,
+    operator_user_id TEXT NOT NULL DEFAULT '', ex TEXT NOT NULL DEFAULT '', mute_end_time INTEGER NOT NULL DEFAULT 0,
+    inviter_user_id TEXT NOT NULL DEFAULT '', PRIMARY KEY (group_id, user_id));
+CREATE INDEX IF NOT EXISTS group_members_user ON group_members (user_id);
+CREATE TABLE IF NOT EXISTS group_requests (
+    group_id TEXT NOT NULL, user_id TEXT NOT NULL, handle_result INTEGER NOT NULL DEFAULT 0,
+    req_msg TEXT NOT NULL DEFAULT '', handle_msg TEXT NOT NULL DEFAULT '', req_time INTEGER NOT NULL,
+    handle_user_id TEXT NOT NULL DEFAULT '', handle_time INTEGER NOT NULL DEFAULT 0, ex TEXT NOT NULL DEFAULT '',
+    join_source INTEGER NOT NULL DEFAULT 0, inviter_user_id TEXT NOT NULL DEFAULT '', PRIMARY KEY (group_id, user_id));
+CREATE TABLE IF NOT EXISTS objects (
+    name TEXT PRIMARY KEY, hash TEXT NOT NULL, size INTEGER NOT NULL, content_type TEXT NOT NULL DEFAULT '',
+    grp TEXT NOT NULL DEFAULT '', create_time INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS client_logs (
+    log_id TEXT PRIMARY KEY, user_id TEXT NOT NULL, platform TEXT NOT NULL, url TEXT NOT NULL, filename TEXT NOT NULL,
+    system_type TEXT NOT NULL DEFAULT '', app_framework TEXT NOT NULL DEFAULT '', version TEXT NOT NULL DEFAULT '',
+    ex TEXT NOT NULL DEFAULT '', create_time INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS third_kv (
+    user_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (user_id, key));
 """
 
 

@@ -6,11 +6,10 @@ import hashlib
 import json
 from typing import Any
 
+from openim_sdk.protocol import jsoncodec
 from openim_sdk.protocol.pb.conversation import conversation_pb2
 from openim_sdk.protocol.pb.jssdk import jssdk_pb2
 from openim_sdk.protocol.pb.sdkws import sdkws_pb2
-
-from openim_sdk.protocol import jsoncodec
 
 from ..context import RawData, RequestContext, check_pagination, need, page_bounds, service
 from .msg import render_message
