@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
@@ -37,6 +36,8 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON out
 
 def run(coro_fn: Callable[[], Awaitable[T]]) -> T:
     """Run an async body with the CLI's error handling."""
+    import asyncio
+
     with output.errors():
         return asyncio.run(coro_fn())  # type: ignore[arg-type]
     raise AssertionError("unreachable")  # pragma: no cover
