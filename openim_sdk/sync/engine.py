@@ -1,0 +1,584 @@
+"""Sans-I/O message sync engine (spec ws-protocol §6, §7).
+
+The engine owns no socket, no clock and no database. It is fed decoded protocol objects and
+answers with *actions* (:mod:`openim_sdk.sync.actions`): "send this request", "deliver these
+messages", "merge this ack", "the server was reset", "this gap was given up". Same inputs give
+the same outputs, which is what lets the tests drive it with hypothesis against a model server.
+
+Connection phases
+-----------------
+::
+
+    OFFLINE --on_connected--> CONNECTING --on_newest_seqs--> SYNCING --(all settled)--> LIVE
+       ^                          |  on_newest_seqs_failed -> LIVE (pushes still handled)   |
+       +------------------------ on_disconnected (from any phase) ------------------------+
+
+``on_connected`` answers ``RequestNewestSeqs`` (1001) and ``RequestReadSeqs`` (1006). The
+1001 reply starts SYNCING (``SyncStarted``); when no live pull is outstanding and no
+conversation has an unrequested gap, ``SyncFinished`` is emitted and the phase is LIVE. Pulls
+are only emitted while connected; ``on_disconnected`` forgets outstanding requests (their seqs
+are asked again after the next connect, without being charged an attempt).
+
+Per-conversation state
+----------------------
+``synced``  every seq <= synced is settled: delivered, known missing, or deliberately skipped.
+            Seeded from the store's local max seqs.
+``target``  highest seq known to exist on the server (1001 maxSeqs, pushed or pulled seqs).
+``buffer``  messages received with seq > synced + 1, waiting for the seqs below them.
+``missing`` seqs > synced that will never come (status-4 placeholders, given-up seqs).
+``seen``    seqs delivered (or known to be placeholders) in this session: the (conversation,
+            seq) de-duplication set for history pages.
+
+Rules
+-----
+* Advancing: while ``synced + 1`` is buffered (deliver it) or missing (skip it), increment
+  ``synced``. Deliveries are therefore in seq order and each seq at most once.
+* Push (2001): seq 0 -> delivered at once (untracked). seq <= synced or already buffered ->
+  dropped. Otherwise buffered and ``target`` raised; seq == synced + 1 delivers immediately,
+  anything else leaves a gap that the pump pulls.
+* Window: a chat conversation never tracks more than ``page`` seqs behind ``target``: on
+  connect the range is ``[max(local+1, server_max-page+1), server_max]``; a push far ahead
+  moves ``synced`` up to ``target - page``. Skipped seqs are left to ``request_history``.
+  Notification (``n_``) conversations are never skipped (they carry state changes) except on
+  a fresh install (``fresh_install=True``: their old notifications are ignored, like the Go SDK);
+  they are caught up ``page`` seqs at a time, in seq order.
+* Pump: for every conversation with a gap, the lowest unrequested seqs inside
+  ``(synced, min(target, synced+page)]`` are requested: a first attempt of a contiguous run as a
+  1002 range (``Pull``), retries as explicit 1005 seqs (``PullSeqs``); at most
+  ``max_conversations_per_request`` conversations per request, ``max_inflight`` live requests.
+* Pull replies: returned messages are ingested like pushes; ``status 4`` entries mark their seq
+  missing (not delivered, never pulled again). A requested seq still absent after the reply is
+  asked again until it has been pulled ``max_attempts`` times, then marked missing and reported
+  (``GapGiveUp``). ``isEnd`` (1002: nothing past the highest returned seq; 1005 asc: nothing
+  past ``endSeq``) gives up the seqs beyond the end at once. A failed request counts as an
+  empty reply. Every seq is thus pulled a bounded number of times: no pull loop.
+* Reconnect: the 1001 maxSeqs are compared with ``synced``; only what is missing is pulled.
+  ``server_max < synced`` -> ``Resync`` and the conversation restarts from ``server_max``.
+* Own messages: ``on_send_ack`` (1003: clientMsgID, serverMsgID, sendTime, no seq) is
+  remembered; when the seq-bearing copy of that clientMsgID reaches its place in the stream, a
+  ``Merge`` is emitted instead of a ``Deliver`` entry. If the copy came first it was delivered
+  normally (the store merges rows by clientMsgID anyway).
+* De-duplication by clientMsgID: a message whose clientMsgID was already delivered or merged
+  (bounded memory of ``dedup_window`` IDs) is settled but not delivered again.
+* History: ``request_history(cid, before_seq, count)`` asks (1005, order desc) for the newest
+  ``count`` seqs below ``before_seq`` that are <= synced and not yet seen in this session.
+  Replies are delivered with ``source="history"``; ``HistoryEnd`` reports reaching the bottom.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from ..protocol.constants import MsgStatus
+from ..protocol.conversation_id import is_notification_conversation
+from ..protocol.pb.msg import msg_pb2
+from ..protocol.pb.sdkws import sdkws_pb2
+from ._intervals import IntervalSet
+from .actions import (
+    Action,
+    Deliver,
+    DeliverySource,
+    GapGiveUp,
+    HistoryEnd,
+    Merge,
+    Pull,
+    PullSeqs,
+    ReadSeq,
+    ReadSeqs,
+    RequestNewestSeqs,
+    RequestReadSeqs,
+    Resync,
+    SeqRange,
+    SyncConfig,
+    SyncFailed,
+    SyncFinished,
+    SyncStarted,
+)
+
+PullReply = sdkws_pb2.PullMessageBySeqsResp | msg_pb2.GetSeqMessageResp
+
+
+class Phase(StrEnum):
+    OFFLINE = "offline"
+    CONNECTING = "connecting"
+    SYNCING = "syncing"
+    LIVE = "live"
+
+
+@dataclass(slots=True)
+class _Conv:
+    cid: str
+    notification: bool
+    synced: int = 0
+    target: int = 0
+    min_seq: int = 0
+    epoch: int = 0
+    buffer: dict[int, tuple[sdkws_pb2.MsgData, DeliverySource]] = field(default_factory=dict)
+    missing: set[int] = field(default_factory=set)
+    inflight: dict[int, int] = field(default_factory=dict)  # seq -> request id
+    attempts: dict[int, int] = field(default_factory=dict)  # seq -> pulls issued
+    seen: IntervalSet = field(default_factory=IntervalSet)
+    history_inflight: set[int] = field(default_factory=set)
+
+
+@dataclass(slots=True)
+class _Request:
+    request_id: int
+    history: bool
+    by_seqs: bool  # 1005 (explicit seqs) rather than 1002 (ranges)
+    descending: bool
+    seqs: dict[str, tuple[int, ...]]
+    epochs: dict[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationState:
+    """A read-only snapshot of one conversation's sync state (for tests and diagnostics)."""
+
+    conversation_id: str
+    synced: int
+    target: int
+    buffered: tuple[int, ...]
+    missing: tuple[int, ...]
+    inflight: tuple[int, ...]
+
+
+class _Out:
+    """Collects actions; consecutive messages of one conversation/source become one Deliver."""
+
+    def __init__(self) -> None:
+        self._items: list[Action | tuple[str, DeliverySource, bool, list[sdkws_pb2.MsgData]]] = []
+
+    def add(self, action: Action) -> None:
+        self._items.append(action)
+
+    def message(self, cid: str, source: DeliverySource, notification: bool, msg: sdkws_pb2.MsgData) -> None:
+        last = self._items[-1] if self._items else None
+        if isinstance(last, tuple) and last[0] == cid and last[1] == source:
+            last[3].append(msg)
+        else:
+            self._items.append((cid, source, notification, [msg]))
+
+    def actions(self) -> list[Action]:
+        out: list[Action] = []
+        for item in self._items:
+            if isinstance(item, tuple):
+                cid, source, notification, msgs = item
+                out.append(Deliver(cid, tuple(msgs), source, notification))
+            else:
+                out.append(item)
+        return out
+
+
+class SyncEngine:
+    """The client side of OpenIM's seq sync as a deterministic state machine (no I/O).
+
+    ``local_max_seqs``: per conversation, the highest seq already held locally (store).
+    ``fresh_install``: nothing is stored locally yet; old notifications are then skipped.
+    """
+
+    def __init__(
+        self,
+        user_id: str,
+        local_max_seqs: Mapping[str, int] | None = None,
+        *,
+        config: SyncConfig | None = None,
+        fresh_install: bool = False,
+    ) -> None:
+        self.user_id = user_id
+        self.config = config or SyncConfig()
+        self._fresh_install = fresh_install
+        self._phase = Phase.OFFLINE
+        self._convs: dict[str, _Conv] = {}
+        self._requests: dict[int, _Request] = {}
+        self._next_request_id = 1
+        self._dirty: set[str] = set()
+        self._delivered_ids: OrderedDict[str, None] = OrderedDict()
+        self._pending_acks: OrderedDict[str, tuple[str, int]] = OrderedDict()
+        for cid, seq in sorted((local_max_seqs or {}).items()):
+            conv = self._conv(cid)
+            conv.synced = conv.target = max(0, int(seq))
+
+    # ------------------------------------------------------------------ introspection
+
+    @property
+    def phase(self) -> Phase:
+        return self._phase
+
+    def synced_seqs(self) -> dict[str, int]:
+        """Per conversation, the seq up to which everything is settled (persist it as max seq)."""
+        return {cid: c.synced for cid, c in sorted(self._convs.items())}
+
+    def conversation_state(self, conversation_id: str) -> ConversationState | None:
+        c = self._convs.get(conversation_id)
+        if c is None:
+            return None
+        return ConversationState(
+            conversation_id,
+            c.synced,
+            c.target,
+            tuple(sorted(c.buffer)),
+            tuple(sorted(c.missing)),
+            tuple(sorted(c.inflight)),
+        )
+
+    def outstanding_requests(self) -> tuple[int, ...]:
+        return tuple(sorted(self._requests))
+
+    # ------------------------------------------------------------------ connection events
+
+    def on_connected(self) -> list[Action]:
+        """A (re)connect succeeded: ask for the newest seqs (1001) and read state (1006)."""
+        self._release_requests()
+        self._phase = Phase.CONNECTING
+        return [RequestNewestSeqs(), RequestReadSeqs()]
+
+    def on_disconnected(self) -> list[Action]:
+        self._release_requests()
+        self._phase = Phase.OFFLINE
+        return []
+
+    def on_newest_seqs(self, resp: sdkws_pb2.GetMaxSeqResp) -> list[Action]:
+        """The 1001 reply: compare with what we hold and pull what is missing."""
+        out = _Out()
+        out.add(SyncStarted())
+        min_seqs = dict(resp.minSeqs)
+        for cid in sorted(resp.maxSeqs):
+            server_max = int(resp.maxSeqs[cid])
+            if server_max <= 0:
+                continue
+            conv = self._conv(cid)
+            if min_seqs.get(cid, 0) > 0:
+                conv.min_seq = int(min_seqs[cid])
+            if server_max < conv.synced:
+                out.add(Resync(cid, conv.synced, server_max))
+                self._reset(conv, server_max)
+                continue
+            if self._fresh_install and conv.notification and conv.synced == 0 and not conv.buffer:
+                conv.synced = conv.target = server_max
+                continue
+            conv.target = max(conv.target, server_max)
+            if conv.min_seq > conv.synced + 1:
+                self._skip_to(conv, conv.min_seq - 1)
+            self._apply_window(conv)
+            self._advance(conv, out)
+            self._dirty.add(cid)
+        self._fresh_install = False
+        self._phase = Phase.SYNCING
+        self._pump(out)
+        return out.actions()
+
+    def on_newest_seqs_failed(self, reason: str = "") -> list[Action]:
+        self._phase = Phase.LIVE
+        return [SyncFailed(reason)]
+
+    def on_read_seqs(self, resp: msg_pb2.GetConversationsHasReadAndMaxSeqResp) -> list[Action]:
+        """The 1006 reply, passed on as :class:`ReadSeqs`."""
+        entries = tuple(
+            ReadSeq(cid, int(s.hasReadSeq), int(s.maxSeq), int(s.maxSeqTime))
+            for cid, s in sorted(resp.seqs.items())
+        )
+        return [ReadSeqs(entries)] if entries else []
+
+    # ------------------------------------------------------------------ messages
+
+    def on_push(self, push: sdkws_pb2.PushMessages) -> list[Action]:
+        """A 2001 push: accept contiguous seqs, drop seen ones, buffer the rest and pull gaps."""
+        out = _Out()
+        for mapping in (push.msgs, push.notificationMsgs):
+            for cid in sorted(mapping):
+                conv = self._conv(cid)
+                for msg in sorted(mapping[cid].Msgs, key=lambda m: m.seq):
+                    if msg.seq <= 0:
+                        self._emit(conv, msg, "push", out)
+                    else:
+                        self._ingest(conv, msg, "push")
+                self._apply_window(conv)
+                self._advance(conv, out)
+                if self._needs(conv):
+                    self._dirty.add(cid)
+        self._pump(out)
+        return out.actions()
+
+    def on_send_ack(self, client_msg_id: str, server_msg_id: str, send_time: int) -> list[Action]:
+        """A 1003 ack for a message this device sent (no seq yet)."""
+        if not client_msg_id or client_msg_id in self._delivered_ids:
+            return []
+        self._pending_acks[client_msg_id] = (server_msg_id, int(send_time))
+        self._pending_acks.move_to_end(client_msg_id)
+        while len(self._pending_acks) > self.config.dedup_window:
+            self._pending_acks.popitem(last=False)
+        return []
+
+    def on_pull_reply(self, request_id: int, resp: PullReply) -> list[Action]:
+        """The reply (1002 or 1005) to a ``Pull``/``PullSeqs`` this engine emitted."""
+        req = self._requests.pop(request_id, None)
+        if req is None:
+            return []  # stale (disconnect, resync) or unknown
+        out = _Out()
+        if req.history:
+            self._history_reply(req, resp, out)
+        else:
+            self._live_reply(req, resp, out)
+        self._pump(out)
+        return out.actions()
+
+    def on_pull_failed(self, request_id: int) -> list[Action]:
+        """The request failed or timed out; counts as an empty reply."""
+        return self.on_pull_reply(request_id, sdkws_pb2.PullMessageBySeqsResp())
+
+    def request_history(self, conversation_id: str, before_seq: int, count: int) -> list[Action]:
+        """Fetch up to ``count`` (<= page) messages older than ``before_seq`` not yet seen."""
+        conv = self._convs.get(conversation_id)
+        if conv is None:
+            return []
+        count = max(1, min(count, self.config.page))
+        bottom = max(1, conv.min_seq)
+        hi = min(before_seq - 1, conv.synced)
+        seqs: list[int] = []
+        s = conv.seen.prev_absent(hi)
+        while s >= bottom and len(seqs) < count:
+            if s not in conv.history_inflight:
+                seqs.append(s)
+            s = conv.seen.prev_absent(s - 1)
+        if not seqs:
+            return [HistoryEnd(conversation_id, bottom)] if s < bottom else []
+        seqs.reverse()
+        conv.history_inflight.update(seqs)
+        rid = self._new_request_id()
+        self._requests[rid] = _Request(
+            rid, True, True, True, {conversation_id: tuple(seqs)}, {conversation_id: conv.epoch}
+        )
+        return [PullSeqs(rid, ((conversation_id, tuple(seqs)),), descending=True)]
+
+    # ------------------------------------------------------------------ internals
+
+    def _conv(self, cid: str) -> _Conv:
+        conv = self._convs.get(cid)
+        if conv is None:
+            conv = self._convs[cid] = _Conv(cid, is_notification_conversation(cid))
+        return conv
+
+    def _new_request_id(self) -> int:
+        rid = self._next_request_id
+        self._next_request_id += 1
+        return rid
+
+    def _release_requests(self) -> None:
+        for req in self._requests.values():
+            for cid, seqs in req.seqs.items():
+                conv = self._convs.get(cid)
+                if conv is None or conv.epoch != req.epochs[cid]:
+                    continue
+                if req.history:
+                    conv.history_inflight.difference_update(seqs)
+                    continue
+                for s in seqs:
+                    if conv.inflight.get(s) == req.request_id:
+                        del conv.inflight[s]
+                        if conv.attempts.get(s, 0) > 0:
+                            conv.attempts[s] -= 1  # never answered: not a failed attempt
+                self._dirty.add(cid)
+        self._requests.clear()
+
+    def _reset(self, conv: _Conv, server_max: int) -> None:
+        conv.epoch += 1
+        conv.synced = conv.target = server_max
+        conv.buffer.clear()
+        conv.missing.clear()
+        conv.inflight.clear()
+        conv.attempts.clear()
+        conv.history_inflight.clear()
+        conv.seen = IntervalSet()
+
+    def _skip_to(self, conv: _Conv, seq: int) -> None:
+        """Declare every seq <= ``seq`` settled without delivering it (left to history)."""
+        if seq <= conv.synced:
+            return
+        conv.synced = seq
+        for table in (conv.buffer, conv.attempts):
+            for s in [s for s in table if s <= seq]:
+                del table[s]
+        conv.missing = {s for s in conv.missing if s > seq}
+
+    def _apply_window(self, conv: _Conv) -> None:
+        if not conv.notification and conv.target - conv.synced > self.config.page:
+            self._skip_to(conv, conv.target - self.config.page)
+
+    def _ingest(self, conv: _Conv, msg: sdkws_pb2.MsgData, source: DeliverySource) -> None:
+        seq = int(msg.seq)
+        if seq <= conv.synced or seq in conv.buffer or seq in conv.missing:
+            return
+        if msg.status == MsgStatus.DELETED:
+            conv.missing.add(seq)
+            conv.seen.add(seq)
+        else:
+            conv.buffer[seq] = (msg, source)
+        conv.target = max(conv.target, seq)
+
+    def _advance(self, conv: _Conv, out: _Out) -> None:
+        while True:
+            nxt = conv.synced + 1
+            if nxt in conv.buffer:
+                msg, source = conv.buffer.pop(nxt)
+                conv.seen.add(nxt)
+                self._emit(conv, msg, source, out)
+            elif nxt in conv.missing:
+                conv.missing.discard(nxt)
+            else:
+                return
+            conv.synced = nxt
+            conv.attempts.pop(nxt, None)
+
+    def _remember(self, client_msg_id: str) -> None:
+        self._delivered_ids[client_msg_id] = None
+        self._delivered_ids.move_to_end(client_msg_id)
+        while len(self._delivered_ids) > self.config.dedup_window:
+            self._delivered_ids.popitem(last=False)
+
+    def _emit(self, conv: _Conv, msg: sdkws_pb2.MsgData, source: DeliverySource, out: _Out) -> None:
+        cmid = msg.clientMsgID
+        if cmid:
+            if cmid in self._delivered_ids:
+                return
+            self._remember(cmid)
+            ack = self._pending_acks.pop(cmid, None)
+            if ack is not None and msg.seq > 0:
+                server_msg_id = msg.serverMsgID or ack[0]
+                send_time = int(msg.sendTime) or ack[1]
+                out.add(Merge(conv.cid, cmid, int(msg.seq), server_msg_id, send_time, msg, source))
+                return
+        out.message(conv.cid, source, conv.notification, msg)
+
+    def _needs(self, conv: _Conv) -> list[int]:
+        hi = min(conv.target, conv.synced + self.config.page)
+        return [
+            s
+            for s in range(conv.synced + 1, hi + 1)
+            if s not in conv.buffer and s not in conv.missing and s not in conv.inflight
+        ]
+
+    def _pump(self, out: _Out) -> None:
+        if self._phase is not Phase.OFFLINE:
+            live = sum(1 for r in self._requests.values() if not r.history)
+            fresh: list[tuple[_Conv, list[int]]] = []
+            retry: list[tuple[_Conv, list[int]]] = []
+            for cid in sorted(self._dirty):
+                conv = self._convs[cid]
+                need = self._needs(conv)
+                if not need:
+                    self._dirty.discard(cid)
+                    continue
+                contiguous = need[-1] - need[0] + 1 == len(need)
+                if contiguous and all(conv.attempts.get(s, 0) == 0 for s in need):
+                    fresh.append((conv, need))
+                else:
+                    retry.append((conv, need))
+            per = self.config.max_conversations_per_request
+            for group, by_seqs in ((fresh, False), (retry, True)):
+                for i in range(0, len(group), per):
+                    if live >= self.config.max_inflight:
+                        break
+                    self._send(group[i : i + per], by_seqs, out)
+                    live += 1
+        if (
+            self._phase is Phase.SYNCING
+            and not self._dirty
+            and not any(not r.history for r in self._requests.values())
+        ):
+            self._phase = Phase.LIVE
+            out.add(SyncFinished())
+
+    def _send(self, chunk: Iterable[tuple[_Conv, list[int]]], by_seqs: bool, out: _Out) -> None:
+        rid = self._new_request_id()
+        seqs: dict[str, tuple[int, ...]] = {}
+        epochs: dict[str, int] = {}
+        for conv, need in chunk:
+            seqs[conv.cid] = tuple(need)
+            epochs[conv.cid] = conv.epoch
+            for s in need:
+                conv.inflight[s] = rid
+                conv.attempts[s] = conv.attempts.get(s, 0) + 1
+            self._dirty.discard(conv.cid)
+        self._requests[rid] = _Request(rid, False, by_seqs, False, seqs, epochs)
+        if by_seqs:
+            out.add(PullSeqs(rid, tuple(seqs.items())))
+        else:
+            out.add(Pull(rid, tuple(SeqRange(cid, s[0], s[-1], len(s)) for cid, s in seqs.items())))
+
+    @staticmethod
+    def _reply_for(resp: PullReply, cid: str) -> sdkws_pb2.PullMsgs | None:
+        if cid in resp.msgs:
+            return resp.msgs[cid]
+        if cid in resp.notificationMsgs:
+            return resp.notificationMsgs[cid]
+        return None
+
+    def _live_reply(self, req: _Request, resp: PullReply, out: _Out) -> None:
+        for cid, seqs in req.seqs.items():
+            conv = self._convs.get(cid)
+            if conv is None or conv.epoch != req.epochs[cid]:
+                continue
+            for s in seqs:
+                if conv.inflight.get(s) == req.request_id:
+                    del conv.inflight[s]
+            pm = self._reply_for(resp, cid)
+            returned: list[int] = []
+            end_cut: int | None = None
+            if pm is not None:
+                for msg in pm.Msgs:
+                    if msg.seq > 0:
+                        returned.append(int(msg.seq))
+                        self._ingest(conv, msg, "pull")
+                if pm.isEnd:
+                    if req.by_seqs:
+                        end_cut = int(pm.endSeq) if pm.endSeq > 0 else None
+                    elif returned:
+                        end_cut = max(returned)
+            gave_up_end: list[int] = []
+            gave_up_attempts: list[int] = []
+            for s in seqs:
+                if s <= conv.synced or s in conv.buffer or s in conv.missing or s in conv.inflight:
+                    continue
+                if end_cut is not None and s > end_cut:
+                    gave_up_end.append(s)
+                elif conv.attempts.get(s, 0) >= self.config.max_attempts:
+                    gave_up_attempts.append(s)
+                else:
+                    self._dirty.add(cid)
+            if gave_up_end:
+                conv.missing.update(gave_up_end)
+                out.add(GapGiveUp(cid, tuple(gave_up_end), "end"))
+            if gave_up_attempts:
+                conv.missing.update(gave_up_attempts)
+                out.add(GapGiveUp(cid, tuple(gave_up_attempts), "attempts"))
+            self._apply_window(conv)
+            self._advance(conv, out)
+            if self._needs(conv):
+                self._dirty.add(cid)
+
+    def _history_reply(self, req: _Request, resp: PullReply, out: _Out) -> None:
+        for cid, seqs in req.seqs.items():
+            conv = self._convs.get(cid)
+            if conv is None or conv.epoch != req.epochs[cid]:
+                continue
+            conv.history_inflight.difference_update(seqs)
+            wanted = set(seqs)
+            pm = self._reply_for(resp, cid)
+            reached_end = min(seqs) <= max(1, conv.min_seq)
+            if pm is not None:
+                for msg in sorted(pm.Msgs, key=lambda m: m.seq):
+                    seq = int(msg.seq)
+                    if seq not in wanted or seq in conv.seen:
+                        continue
+                    conv.seen.add(seq)
+                    if msg.status != MsgStatus.DELETED:
+                        self._emit(conv, msg, "history", out)
+                if pm.isEnd and pm.endSeq > 0 and req.descending:
+                    conv.min_seq = max(conv.min_seq, int(pm.endSeq))
+                    reached_end = True
+            if reached_end:
+                out.add(HistoryEnd(cid, max(1, conv.min_seq)))
