@@ -45,6 +45,7 @@ from openim_sdk.ws import (
     StatusChange,
     Stopped,
     TokenInvalid,
+    UnsolicitedFrame,
 )
 
 TIMEOUT = 5.0
@@ -337,6 +338,24 @@ async def test_request_timeout(peer_factory: Any) -> None:
         assert 0.15 < time.monotonic() - start < 2
         assert info.value.operation_id == "op-t"
         assert conn.connected  # a timeout does not drop the connection
+
+
+async def test_late_reply_is_reported_as_unsolicited(peer_factory: Any) -> None:
+    async def slow(peer: PeerConn) -> None:
+        req = await peer.recv_request()
+        await asyncio.sleep(0.3)
+        await peer.reply(req, data=b"late")
+        await echo(peer)
+
+    peer = await peer_factory([slow])
+    conn = make_conn(peer)
+    q = conn.subscribe()
+    async with conn:
+        with pytest.raises(RequestTimeoutError):
+            await conn.request(ReqIdentifier.PULL_CONV_LAST_MESSAGE, b"", timeout=0.1)
+        ev = await next_event(q, UnsolicitedFrame)
+        assert ev.resp.data == b"late" and ev.resp.req_identifier == 1007
+        assert (await conn.request(1001, b"next")).data == b"next"
 
 
 async def test_out_of_order_replies_are_correlated(peer_factory: Any) -> None:
