@@ -3,9 +3,9 @@
 N sender/receiver pairs; each sender sends M text messages over WS (1003), one at a time as
 the official SDK does (waiting for each ack). Each receiver timestamps the 2001 push of every
 message. The same clients then run against a bare ``websockets`` relay on this machine that
-just forwards each frame to the paired receiver and echoes it to the sender as the "ack": the
-ceiling for any WS server in Python here. Both runs happen in the same process, back to back,
-and the ratio is printed.
+decodes each request, forwards it as a push to the paired receiver and acks the sender: the
+ceiling for any WS server in Python here. Server and relay each run in a process of their own;
+both runs happen back to back in one invocation, and the ratio is printed.
 
     .venv/bin/python bench/push_latency.py --pairs 20 --messages 100
 """
@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import json
 import statistics
+import subprocess
 import sys
 import time
 import uuid
@@ -26,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import websockets  # noqa: E402
 
-from bench._server import bundled_server, free_port, make_users  # noqa: E402
+from bench._server import bundled_server, free_port, make_users, wait_port  # noqa: E402
 from openim_sdk.protocol.envelope import (  # noqa: E402
     WsRequest,
     decode_response,
@@ -149,7 +150,11 @@ async def main() -> None:
     ap.add_argument("--pairs", type=int, default=20)
     ap.add_argument("--messages", type=int, default=100)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--serve-relay", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.serve_relay:
+        await relay_server(args.serve_relay)
+        await asyncio.Event().wait()
     users = [f"bench{i}" for i in range(args.pairs * 2)]
     partner = {users[i]: users[i ^ 1] for i in range(len(users))}
 
@@ -162,13 +167,15 @@ async def main() -> None:
 
         server = await run(server_url, users, args.messages)
 
+    # the relay runs in its own process, like the server, so both get a core of their own
     port = free_port()
-    relay = await relay_server(port)
+    relay = subprocess.Popen([sys.executable, __file__, "--serve-relay", str(port)])
     try:
+        await asyncio.to_thread(wait_port, port)
         bare = await run(lambda u: f"ws://127.0.0.1:{port}/?sendID={u}&to={partner[u]}", users, args.messages)
     finally:
-        relay.close()
-        await relay.wait_closed()
+        relay.terminate()
+        relay.wait(10)
 
     result = {
         "pairs": args.pairs,
