@@ -1,0 +1,772 @@
+"""``LocalStore``: the on-disk cache of one logged-in user (stdlib sqlite3).
+
+Concurrency model
+-----------------
+* One connection per ``LocalStore``, guarded by a re-entrant lock, so the object can be used
+  from any thread (async callers use ``asyncio.to_thread``).
+* WAL journal: readers never block the writer and vice versa, across processes (the CLI and
+  the TUI may open the same data dir at once).
+* ``busy_timeout``: a writer waits for another process's write transaction instead of failing.
+* Every write is one short ``BEGIN IMMEDIATE`` transaction: the write lock is taken up front,
+  so a transaction never has to upgrade a read snapshot to a write (the case where SQLite
+  returns "database is locked" at once, whatever the timeout).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, fields
+from typing import Any, TypeVar
+
+from google.protobuf.message import Message
+
+from ..protocol.constants import MsgOption, MsgStatus, SessionType, is_notification_message, option_is_set
+from ..protocol.conversation_id import conversation_id_for, is_notification_conversation, session_type_of
+from ..protocol.pb.sdkws import sdkws_pb2
+from . import schema
+from .text import preview_text, search_text
+
+_M = TypeVar("_M", bound=Message)
+
+_SEQ_ZERO_LAST = 1 << 62
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    """One row of ``messages``. ``raw`` is the full MsgData as received (protobuf bytes)."""
+
+    client_msg_id: str
+    conversation_id: str
+    server_msg_id: str
+    send_id: str
+    recv_id: str
+    group_id: str
+    sender_nickname: str
+    sender_face_url: str
+    sender_platform_id: int
+    session_type: int
+    msg_from: int
+    content_type: int
+    content: str
+    seq: int
+    send_time: int
+    create_time: int
+    status: int
+    is_read: bool
+    attached_info: str
+    ex: str
+    local_ex: str
+    raw: bytes | None
+
+    def to_msg(self) -> sdkws_pb2.MsgData:
+        """The MsgData (from ``raw`` when present, with the row's current mutable fields)."""
+        msg = sdkws_pb2.MsgData()
+        if self.raw:
+            msg.ParseFromString(self.raw)
+        msg.clientMsgID = self.client_msg_id
+        msg.serverMsgID = self.server_msg_id
+        msg.sendID, msg.recvID, msg.groupID = self.send_id, self.recv_id, self.group_id
+        msg.sessionType, msg.msgFrom, msg.contentType = self.session_type, self.msg_from, self.content_type
+        msg.content = self.content.encode()
+        msg.seq, msg.sendTime, msg.createTime = self.seq, self.send_time, self.create_time
+        msg.status, msg.isRead, msg.ex = self.status, self.is_read, self.ex
+        return msg
+
+
+_MSG_COLUMNS = tuple(f.name for f in fields(StoredMessage))
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    conversation_id: str
+    conversation_type: int = 0
+    user_id: str = ""
+    group_id: str = ""
+    show_name: str = ""
+    face_url: str = ""
+    recv_msg_opt: int = 0
+    unread_count: int = 0
+    is_pinned: bool = False
+    draft: str = ""
+    draft_time: int = 0
+    latest_msg_client_id: str = ""
+    latest_msg_preview: str = ""
+    latest_msg_send_time: int = 0
+    has_read_seq: int = 0
+    max_seq: int = 0
+    min_seq: int = 0
+    ex: str = ""
+
+
+_CONV_COLUMNS = tuple(f.name for f in fields(Conversation))
+
+
+@dataclass(frozen=True, slots=True)
+class SyncVersion:
+    version_id: str
+    version: int
+
+
+def _is_placeholder_id(client_msg_id: str) -> bool:
+    return client_msg_id.startswith("[SEQ_GAP_")
+
+
+class LocalStore:
+    """The local SQLite cache. Thread-safe; safe to share a file between processes."""
+
+    def __init__(self, path: str | os.PathLike[str], *, busy_timeout_ms: int = 15_000) -> None:
+        self.path = os.fspath(path)
+        self._lock = threading.RLock()
+        self._busy_timeout_ms = busy_timeout_ms
+        if self.path != ":memory:":
+            parent = os.path.dirname(os.path.abspath(self.path))
+            os.makedirs(parent, exist_ok=True)
+        self._conn: sqlite3.Connection | None = sqlite3.connect(
+            self.path, timeout=busy_timeout_ms / 1000, isolation_level=None, check_same_thread=False
+        )
+        self._conn.row_factory = sqlite3.Row
+        self._setup()
+
+    # ------------------------------------------------------------------ plumbing
+
+    def _retry_locked(self, fn: Any) -> Any:
+        """Run a setup step, retrying while another process holds a lock SQLite won't wait on."""
+        deadline = time.monotonic() + self._busy_timeout_ms / 1000
+        delay = 0.005
+        while True:
+            try:
+                return fn()
+            except sqlite3.OperationalError as exc:
+                transient = "locked" in str(exc) or "busy" in str(exc)
+                if not transient or time.monotonic() > deadline:
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 0.1)
+
+    def _setup(self) -> None:
+        conn = self._db
+        conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
+        if self.path != ":memory:":
+            mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+            if str(mode).lower() != "wal":
+                self._retry_locked(lambda: conn.execute("PRAGMA journal_mode = WAL").fetchone())
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        self.schema_version: int = self._retry_locked(lambda: schema.migrate(conn))
+        row = conn.execute("SELECT value FROM meta WHERE key = 'fts'").fetchone()
+        self.fts_mode: str = row[0] if row else "none"
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise RuntimeError("LocalStore is closed")
+        return self._conn
+
+    @property
+    def fts_enabled(self) -> bool:
+        return self.fts_mode != "none"
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            conn = self._db
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def _query(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._db.execute(sql, tuple(params)).fetchall()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                try:
+                    self._conn.execute("PRAGMA optimize")
+                except sqlite3.Error:
+                    pass
+                self._conn.close()
+                self._conn = None
+
+    def __enter__(self) -> LocalStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ messages
+
+    @staticmethod
+    def conversation_id_of(msg: sdkws_pb2.MsgData) -> str:
+        return conversation_id_for(
+            msg.sessionType,
+            msg.sendID,
+            msg.recvID,
+            msg.groupID,
+            notification=is_notification_message(msg.options),
+        )
+
+    @staticmethod
+    def _row_values(cid: str, cmid: str, m: sdkws_pb2.MsgData) -> dict[str, Any]:
+        content = m.content.decode("utf-8", errors="replace")
+        return {
+            "client_msg_id": cmid,
+            "conversation_id": cid,
+            "server_msg_id": m.serverMsgID,
+            "send_id": m.sendID,
+            "recv_id": m.recvID,
+            "group_id": m.groupID,
+            "sender_nickname": m.senderNickname,
+            "sender_face_url": m.senderFaceURL,
+            "sender_platform_id": m.senderPlatformID,
+            "session_type": m.sessionType,
+            "msg_from": m.msgFrom,
+            "content_type": m.contentType,
+            "content": content,
+            "search_text": "" if m.status == MsgStatus.DELETED else search_text(m.contentType, content),
+            "seq": m.seq,
+            "send_time": m.sendTime,
+            "create_time": m.createTime,
+            "status": m.status,
+            "is_read": int(m.isRead),
+            "attached_info": m.attachedInfo,
+            "ex": m.ex,
+            "raw": m.SerializeToString(deterministic=True),
+        }
+
+    @staticmethod
+    def _to_stored(row: sqlite3.Row) -> StoredMessage:
+        values = {k: row[k] for k in _MSG_COLUMNS}
+        values["is_read"] = bool(values["is_read"])
+        return StoredMessage(**values)
+
+    def _free_seq_slot(self, conn: sqlite3.Connection, cid: str, seq: int, cmid: str) -> bool:
+        """Make (cid, seq) available for ``cmid``: a placeholder there is replaced; a real
+        message there means the incoming one is a duplicate (returns False)."""
+        other = conn.execute(
+            "SELECT id, client_msg_id FROM messages WHERE conversation_id = ? AND seq = ?", (cid, seq)
+        ).fetchone()
+        if other is None or other["client_msg_id"] == cmid:
+            return True
+        if _is_placeholder_id(other["client_msg_id"]):
+            conn.execute("DELETE FROM messages WHERE id = ?", (other["id"],))
+            return True
+        return False
+
+    def upsert_messages(
+        self, msgs: Iterable[sdkws_pb2.MsgData], conversation_id: str | None = None
+    ) -> list[StoredMessage]:
+        """Insert or merge messages; returns the rows that are new (not placeholders).
+
+        Idempotent by clientMsgID. A row without a seq (sent from this device) receives the
+        seq, serverMsgID, sendTime and status of an incoming copy that has one. A copy with the
+        same seq refreshes the server-side fields (content after a revoke, isRead, status).
+        Seq-less status-4 placeholders are stored under ``[SEQ_GAP_<seq>]<conversationID>``.
+        A different message claiming an occupied (conversation, seq) is ignored.
+        """
+        new_ids: list[str] = []
+        with self._write() as conn:
+            for m in msgs:
+                cid = conversation_id or self.conversation_id_of(m)
+                cmid = m.clientMsgID
+                if not cmid:
+                    if m.seq <= 0:
+                        continue
+                    cmid = f"[SEQ_GAP_{m.seq}]{cid}"
+                values = self._row_values(cid, cmid, m)
+                row = conn.execute("SELECT id, seq FROM messages WHERE client_msg_id = ?", (cmid,)).fetchone()
+                if row is None:
+                    if m.seq > 0 and not self._free_seq_slot(conn, cid, m.seq, cmid):
+                        continue
+                    cols = ", ".join(values)
+                    marks = ", ".join("?" for _ in values)
+                    conn.execute(f"INSERT INTO messages ({cols}) VALUES ({marks})", tuple(values.values()))
+                    if m.status != MsgStatus.DELETED and not _is_placeholder_id(cmid):
+                        new_ids.append(cmid)
+                    continue
+                old_seq = int(row["seq"])
+                if old_seq and m.seq and old_seq != m.seq:
+                    continue  # same clientMsgID under another seq: keep the first
+                if old_seq and not m.seq:
+                    continue  # a stale local (seq-less) copy of a row the server numbered
+                if m.seq and not old_seq and not self._free_seq_slot(conn, cid, m.seq, cmid):
+                    continue
+                if not m.serverMsgID:
+                    values.pop("server_msg_id")
+                if not m.sendTime:
+                    values.pop("send_time")
+                if not m.createTime:
+                    values.pop("create_time")
+                values.pop("client_msg_id")
+                sets = ", ".join(f"{k} = ?" for k in values)
+                conn.execute(f"UPDATE messages SET {sets} WHERE id = ?", (*values.values(), row["id"]))
+        return [m for m in (self.message(i) for i in new_ids) if m is not None]
+
+    def merge_sent(
+        self,
+        client_msg_id: str,
+        seq: int,
+        server_msg_id: str,
+        send_time: int,
+        status: int = MsgStatus.SEND_SUCCESS,
+    ) -> bool:
+        """Give a locally sent row its server identity (a sync ``Merge`` without full data)."""
+        with self._write() as conn:
+            row = conn.execute(
+                "SELECT id, conversation_id, seq FROM messages WHERE client_msg_id = ?", (client_msg_id,)
+            ).fetchone()
+            if row is None or (row["seq"] and row["seq"] != seq):
+                return False
+            if seq and not self._free_seq_slot(conn, row["conversation_id"], seq, client_msg_id):
+                return False
+            conn.execute(
+                "UPDATE messages SET seq = ?, server_msg_id = ?, send_time = ?, status = ? WHERE id = ?",
+                (seq, server_msg_id, send_time, status, row["id"]),
+            )
+            return True
+
+    def set_message_status(self, client_msg_id: str, status: int) -> None:
+        with self._write() as conn:
+            conn.execute("UPDATE messages SET status = ? WHERE client_msg_id = ?", (status, client_msg_id))
+
+    def set_local_ex(self, client_msg_id: str, local_ex: str) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE messages SET local_ex = ? WHERE client_msg_id = ?", (local_ex, client_msg_id)
+            )
+
+    def message(self, client_msg_id: str) -> StoredMessage | None:
+        rows = self._query("SELECT * FROM messages WHERE client_msg_id = ?", (client_msg_id,))
+        return self._to_stored(rows[0]) if rows else None
+
+    def messages(
+        self,
+        conversation_id: str,
+        before_seq: int | None = None,
+        limit: int = 50,
+        *,
+        include_deleted: bool = False,
+    ) -> list[StoredMessage]:
+        """The newest ``limit`` messages (below ``before_seq`` if given), ascending by seq.
+
+        Without ``before_seq``, messages not yet numbered (seq 0: sending/failed) come last.
+        """
+        where = ["conversation_id = ?"]
+        params: list[Any] = [conversation_id]
+        if before_seq is not None:
+            where.append("seq > 0 AND seq < ?")
+            params.append(before_seq)
+        if not include_deleted:
+            where.append("status != ?")
+            params.append(int(MsgStatus.DELETED))
+        params.append(max(0, limit))
+        rows = self._query(
+            f"SELECT * FROM messages WHERE {' AND '.join(where)} "
+            f"ORDER BY CASE WHEN seq = 0 THEN {_SEQ_ZERO_LAST} ELSE seq END DESC, create_time DESC, id DESC "
+            "LIMIT ?",
+            params,
+        )
+        return [self._to_stored(r) for r in reversed(rows)]
+
+    def clear_messages(self, conversation_id: str, above_seq: int = 0) -> int:
+        """Delete a conversation's messages with seq > ``above_seq`` (all when 0). Returns count."""
+        with self._write() as conn:
+            if above_seq > 0:
+                cur = conn.execute(
+                    "DELETE FROM messages WHERE conversation_id = ? AND seq > ?", (conversation_id, above_seq)
+                )
+            else:
+                cur = conn.execute("DELETE FROM messages WHERE conversation_id = ?", (conversation_id,))
+            conn.execute("DELETE FROM seq_state WHERE conversation_id = ?", (conversation_id,))
+            if above_seq > 0:
+                conn.execute(
+                    "INSERT INTO seq_state(conversation_id, max_seq) VALUES (?, ?)",
+                    (conversation_id, above_seq),
+                )
+            return int(cur.rowcount)
+
+    def search(self, text: str, conversation_id: str | None = None, limit: int = 50) -> list[StoredMessage]:
+        """Messages whose text contains ``text`` (case-insensitive), newest first."""
+        text = text.strip()
+        if not text:
+            return []
+        scope = ""
+        params: list[Any] = []
+        if conversation_id is not None:
+            scope = "AND m.conversation_id = ? "
+            params.append(conversation_id)
+        use_fts = (self.fts_mode == "trigram" and len(text) >= 3) or self.fts_mode == "unicode61"
+        if use_fts:
+            query = '"' + text.replace('"', '""') + '"'
+            sql = (
+                "SELECT m.* FROM messages_fts f JOIN messages m ON m.id = f.rowid "
+                f"WHERE messages_fts MATCH ? {scope}AND m.status != ? "
+                "ORDER BY m.send_time DESC, m.id DESC LIMIT ?"
+            )
+            rows = self._query(sql, [query, *params, int(MsgStatus.DELETED), limit])
+        else:
+            pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            sql = (
+                "SELECT m.* FROM messages m WHERE m.search_text LIKE ? ESCAPE '\\' "
+                f"{scope}AND m.status != ? ORDER BY m.send_time DESC, m.id DESC LIMIT ?"
+            )
+            rows = self._query(sql, [pattern, *params, int(MsgStatus.DELETED), limit])
+        return [self._to_stored(r) for r in rows]
+
+    # ------------------------------------------------------------------ seqs
+
+    def max_seqs(self) -> dict[str, int]:
+        """Per conversation, max(stored message seq, recorded max seq): seeds the sync engine."""
+        rows = self._query(
+            "SELECT conversation_id, max(s) AS s FROM ("
+            " SELECT conversation_id, max(seq) AS s FROM messages GROUP BY conversation_id"
+            " UNION ALL SELECT conversation_id, max_seq AS s FROM seq_state"
+            ") GROUP BY conversation_id"
+        )
+        return {r["conversation_id"]: int(r["s"]) for r in rows if r["s"]}
+
+    def set_max_seq(self, conversation_id: str, seq: int) -> None:
+        self.set_max_seqs({conversation_id: seq})
+
+    def set_max_seqs(self, seqs: Mapping[str, int]) -> None:
+        with self._write() as conn:
+            conn.executemany(
+                "INSERT INTO seq_state(conversation_id, max_seq) VALUES (?, ?) "
+                "ON CONFLICT(conversation_id) DO UPDATE SET max_seq = excluded.max_seq",
+                sorted(seqs.items()),
+            )
+
+    # ------------------------------------------------------------------ conversations
+
+    @staticmethod
+    def _to_conv(row: sqlite3.Row) -> Conversation:
+        values = {k: row[k] for k in _CONV_COLUMNS}
+        values["is_pinned"] = bool(values["is_pinned"])
+        return Conversation(**values)
+
+    def upsert_conversations(self, convs: Iterable[Conversation]) -> None:
+        cols = ", ".join(_CONV_COLUMNS)
+        marks = ", ".join("?" for _ in _CONV_COLUMNS)
+        updates = ", ".join(f"{c} = excluded.{c}" for c in _CONV_COLUMNS[1:])
+        with self._write() as conn:
+            conn.executemany(
+                f"INSERT INTO conversations ({cols}) VALUES ({marks}) "
+                f"ON CONFLICT(conversation_id) DO UPDATE SET {updates}",
+                [tuple(getattr(c, k) for k in _CONV_COLUMNS) for c in convs],
+            )
+
+    def upsert_conversation(self, conv: Conversation) -> None:
+        self.upsert_conversations([conv])
+
+    def update_conversation(self, conversation_id: str, **changes: Any) -> Conversation | None:
+        """Change some fields of an existing conversation; returns it (None if absent)."""
+        bad = set(changes) - set(_CONV_COLUMNS[1:])
+        if bad:
+            raise ValueError(f"unknown conversation fields: {sorted(bad)}")
+        if changes:
+            sets = ", ".join(f"{k} = ?" for k in changes)
+            with self._write() as conn:
+                conn.execute(
+                    f"UPDATE conversations SET {sets} WHERE conversation_id = ?",
+                    (*changes.values(), conversation_id),
+                )
+        return self.conversation(conversation_id)
+
+    def conversation(self, conversation_id: str) -> Conversation | None:
+        rows = self._query("SELECT * FROM conversations WHERE conversation_id = ?", (conversation_id,))
+        return self._to_conv(rows[0]) if rows else None
+
+    def conversations(self) -> list[Conversation]:
+        """Pinned first, then by latest activity (latest message or draft), newest first."""
+        rows = self._query(
+            "SELECT * FROM conversations ORDER BY is_pinned DESC, "
+            "max(latest_msg_send_time, draft_time) DESC, conversation_id"
+        )
+        return [self._to_conv(r) for r in rows]
+
+    def delete_conversation(self, conversation_id: str, *, with_messages: bool = False) -> None:
+        with self._write() as conn:
+            conn.execute("DELETE FROM conversations WHERE conversation_id = ?", (conversation_id,))
+            if with_messages:
+                conn.execute("DELETE FROM messages WHERE conversation_id = ?", (conversation_id,))
+                conn.execute("DELETE FROM seq_state WHERE conversation_id = ?", (conversation_id,))
+
+    def set_draft(self, conversation_id: str, draft: str, draft_time: int | None = None) -> None:
+        ts = int(time.time() * 1000) if draft_time is None else draft_time
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO conversations(conversation_id, draft, draft_time) VALUES (?, ?, ?) "
+                "ON CONFLICT(conversation_id) DO UPDATE SET draft = excluded.draft, draft_time = excluded.draft_time",
+                (conversation_id, draft, ts if draft else 0),
+            )
+
+    def update_conversation_from_message(
+        self, conversation_id: str, msg: sdkws_pb2.MsgData, *, self_user_id: str
+    ) -> Conversation:
+        """Create the conversation if needed and apply a new message to it.
+
+        Latest message: replaced when the message is at least as recent and its options allow
+        (``conversationUpdate``, or ``senderConversationUpdate`` for our own). Unread count:
+        +1 for someone else's message whose seq is above the recorded max seq and that has
+        ``unreadCount``. Our own message marks the conversation read up to its seq.
+        """
+        own = msg.sendID == self_user_id
+        update_key = MsgOption.SENDER_CONVERSATION_UPDATE if own else MsgOption.CONVERSATION_UPDATE
+        with self._write() as conn:
+            row = conn.execute(
+                "SELECT * FROM conversations WHERE conversation_id = ?", (conversation_id,)
+            ).fetchone()
+            if row is None:
+                ctype = msg.sessionType or session_type_of(conversation_id) or 0
+                peer = ""
+                if ctype in (SessionType.SINGLE_CHAT, SessionType.NOTIFICATION_CHAT):
+                    peer = msg.recvID if own else msg.sendID
+                conn.execute(
+                    "INSERT INTO conversations(conversation_id, conversation_type, user_id, group_id) "
+                    "VALUES (?, ?, ?, ?)",
+                    (conversation_id, ctype, peer, msg.groupID),
+                )
+                row = conn.execute(
+                    "SELECT * FROM conversations WHERE conversation_id = ?", (conversation_id,)
+                ).fetchone()
+            conv = self._to_conv(row)
+            changes: dict[str, Any] = {}
+            if (
+                msg.status != MsgStatus.DELETED
+                and option_is_set(msg.options, update_key)
+                and msg.sendTime >= conv.latest_msg_send_time
+            ):
+                changes["latest_msg_client_id"] = msg.clientMsgID
+                changes["latest_msg_preview"] = preview_text(
+                    msg.contentType, msg.content.decode("utf-8", errors="replace")
+                )
+                changes["latest_msg_send_time"] = msg.sendTime
+            if msg.seq > conv.max_seq:
+                changes["max_seq"] = msg.seq
+                if own:
+                    changes["has_read_seq"] = msg.seq
+                    changes["unread_count"] = 0
+                elif (
+                    msg.status != MsgStatus.DELETED
+                    and option_is_set(msg.options, MsgOption.UNREAD_COUNT)
+                    and not is_notification_conversation(conversation_id)
+                ):
+                    changes["unread_count"] = conv.unread_count + 1
+            if changes:
+                sets = ", ".join(f"{k} = ?" for k in changes)
+                conn.execute(
+                    f"UPDATE conversations SET {sets} WHERE conversation_id = ?",
+                    (*changes.values(), conversation_id),
+                )
+                row = conn.execute(
+                    "SELECT * FROM conversations WHERE conversation_id = ?", (conversation_id,)
+                ).fetchone()
+            return self._to_conv(row)
+
+    def mark_read(self, conversation_id: str, has_read_seq: int | None = None) -> int:
+        """Mark read up to ``has_read_seq`` (default: everything). Returns the new unread count."""
+        with self._write() as conn:
+            row = conn.execute(
+                "SELECT max_seq, has_read_seq FROM conversations WHERE conversation_id = ?",
+                (conversation_id,),
+            ).fetchone()
+            if row is None:
+                return 0
+            local_max = conn.execute(
+                "SELECT coalesce(max(seq), 0) FROM messages WHERE conversation_id = ?", (conversation_id,)
+            ).fetchone()[0]
+            max_seq = max(int(row["max_seq"]), int(local_max))
+            read = max_seq if has_read_seq is None else has_read_seq
+            read = max(read, int(row["has_read_seq"]))
+            unread = max(0, max_seq - read)
+            conn.execute(
+                "UPDATE conversations SET has_read_seq = ?, unread_count = ?, max_seq = ? WHERE conversation_id = ?",
+                (read, unread, max_seq, conversation_id),
+            )
+            conn.execute(
+                "UPDATE messages SET is_read = 1 WHERE conversation_id = ? AND seq > 0 AND seq <= ? AND is_read = 0",
+                (conversation_id, read),
+            )
+            return unread
+
+    def set_read_seqs(self, entries: Iterable[tuple[str, int, int]]) -> None:
+        """Apply server read state ``(conversationID, hasReadSeq, maxSeq)`` (a sync ``ReadSeqs``):
+        unread = maxSeq − hasReadSeq, as the Go SDK computes it."""
+        with self._write() as conn:
+            for cid, has_read, max_seq in entries:
+                unread = max(0, max_seq - has_read)
+                conn.execute(
+                    "INSERT INTO conversations(conversation_id, has_read_seq, max_seq, unread_count) "
+                    "VALUES (?, ?, ?, ?) ON CONFLICT(conversation_id) DO UPDATE SET "
+                    "has_read_seq = excluded.has_read_seq, max_seq = max(max_seq, excluded.max_seq), "
+                    "unread_count = excluded.unread_count",
+                    (cid, has_read, max_seq, unread),
+                )
+
+    def unread_counts(self) -> dict[str, int]:
+        rows = self._query("SELECT conversation_id, unread_count FROM conversations WHERE unread_count > 0")
+        return {r["conversation_id"]: int(r["unread_count"]) for r in rows}
+
+    def total_unread(self) -> int:
+        """Unread messages over conversations whose receive option is "receive" (0)."""
+        rows = self._query("SELECT coalesce(sum(unread_count), 0) FROM conversations WHERE recv_msg_opt = 0")
+        return int(rows[0][0])
+
+    # ------------------------------------------------------------------ incremental-sync versions
+
+    def get_version(self, kind: str, entity_id: str = "") -> SyncVersion | None:
+        rows = self._query(
+            "SELECT version_id, version FROM sync_versions WHERE kind = ? AND entity_id = ?",
+            (kind, entity_id),
+        )
+        return SyncVersion(rows[0]["version_id"], int(rows[0]["version"])) if rows else None
+
+    def set_version(self, kind: str, version_id: str, version: int, entity_id: str = "") -> None:
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO sync_versions(kind, entity_id, version_id, version) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(kind, entity_id) DO UPDATE SET version_id = excluded.version_id, "
+                "version = excluded.version",
+                (kind, entity_id, version_id, version),
+            )
+
+    def delete_version(self, kind: str, entity_id: str = "") -> None:
+        with self._write() as conn:
+            conn.execute("DELETE FROM sync_versions WHERE kind = ? AND entity_id = ?", (kind, entity_id))
+
+    # ------------------------------------------------------------------ users / friends / groups
+
+    @staticmethod
+    def _parse(cls: type[_M], raw: bytes) -> _M:
+        obj = cls()
+        obj.ParseFromString(raw)
+        return obj
+
+    def upsert_users(self, users: Iterable[sdkws_pb2.UserInfo]) -> None:
+        with self._write() as conn:
+            conn.executemany(
+                "INSERT OR REPLACE INTO users(user_id, nickname, face_url, raw) VALUES (?, ?, ?, ?)",
+                [(u.userID, u.nickname, u.faceURL, u.SerializeToString(deterministic=True)) for u in users],
+            )
+
+    def users(self, user_ids: Iterable[str] | None = None) -> list[sdkws_pb2.UserInfo]:
+        if user_ids is None:
+            rows = self._query("SELECT raw FROM users ORDER BY user_id")
+        else:
+            ids = list(user_ids)
+            marks = ", ".join("?" for _ in ids)
+            rows = self._query(f"SELECT raw FROM users WHERE user_id IN ({marks}) ORDER BY user_id", ids)
+        return [self._parse(sdkws_pb2.UserInfo, r["raw"]) for r in rows]
+
+    def user(self, user_id: str) -> sdkws_pb2.UserInfo | None:
+        found = self.users([user_id])
+        return found[0] if found else None
+
+    def upsert_friends(self, friends: Iterable[sdkws_pb2.FriendInfo]) -> None:
+        with self._write() as conn:
+            conn.executemany(
+                "INSERT OR REPLACE INTO friends(owner_user_id, friend_user_id, remark, nickname, is_pinned, raw) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        f.ownerUserID,
+                        f.friendUser.userID,
+                        f.remark,
+                        f.friendUser.nickname,
+                        int(f.isPinned),
+                        f.SerializeToString(deterministic=True),
+                    )
+                    for f in friends
+                ],
+            )
+
+    def friends(self, owner_user_id: str | None = None) -> list[sdkws_pb2.FriendInfo]:
+        if owner_user_id is None:
+            rows = self._query("SELECT raw FROM friends ORDER BY is_pinned DESC, friend_user_id")
+        else:
+            rows = self._query(
+                "SELECT raw FROM friends WHERE owner_user_id = ? ORDER BY is_pinned DESC, friend_user_id",
+                (owner_user_id,),
+            )
+        return [self._parse(sdkws_pb2.FriendInfo, r["raw"]) for r in rows]
+
+    def delete_friends(self, friend_user_ids: Iterable[str], owner_user_id: str | None = None) -> None:
+        with self._write() as conn:
+            for fid in friend_user_ids:
+                if owner_user_id is None:
+                    conn.execute("DELETE FROM friends WHERE friend_user_id = ?", (fid,))
+                else:
+                    conn.execute(
+                        "DELETE FROM friends WHERE owner_user_id = ? AND friend_user_id = ?",
+                        (owner_user_id, fid),
+                    )
+
+    def upsert_groups(self, groups: Iterable[sdkws_pb2.GroupInfo]) -> None:
+        with self._write() as conn:
+            conn.executemany(
+                "INSERT OR REPLACE INTO groups(group_id, group_name, owner_user_id, status, raw) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [
+                    (g.groupID, g.groupName, g.ownerUserID, g.status, g.SerializeToString(deterministic=True))
+                    for g in groups
+                ],
+            )
+
+    def groups(self) -> list[sdkws_pb2.GroupInfo]:
+        rows = self._query("SELECT raw FROM groups ORDER BY group_id")
+        return [self._parse(sdkws_pb2.GroupInfo, r["raw"]) for r in rows]
+
+    def group(self, group_id: str) -> sdkws_pb2.GroupInfo | None:
+        rows = self._query("SELECT raw FROM groups WHERE group_id = ?", (group_id,))
+        return self._parse(sdkws_pb2.GroupInfo, rows[0]["raw"]) if rows else None
+
+    def delete_groups(self, group_ids: Iterable[str]) -> None:
+        with self._write() as conn:
+            for gid in group_ids:
+                conn.execute("DELETE FROM groups WHERE group_id = ?", (gid,))
+                conn.execute("DELETE FROM group_members WHERE group_id = ?", (gid,))
+
+    def upsert_group_members(self, members: Iterable[sdkws_pb2.GroupMemberFullInfo]) -> None:
+        with self._write() as conn:
+            conn.executemany(
+                "INSERT OR REPLACE INTO group_members(group_id, user_id, nickname, role_level, join_time, raw) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        m.groupID,
+                        m.userID,
+                        m.nickname,
+                        m.roleLevel,
+                        m.joinTime,
+                        m.SerializeToString(deterministic=True),
+                    )
+                    for m in members
+                ],
+            )
+
+    def group_members(self, group_id: str) -> list[sdkws_pb2.GroupMemberFullInfo]:
+        """Members of a group: owner, admins, then members; each by join time."""
+        rows = self._query(
+            "SELECT raw FROM group_members WHERE group_id = ? ORDER BY role_level DESC, join_time, user_id",
+            (group_id,),
+        )
+        return [self._parse(sdkws_pb2.GroupMemberFullInfo, r["raw"]) for r in rows]
+
+    def delete_group_members(self, group_id: str, user_ids: Iterable[str] | None = None) -> None:
+        with self._write() as conn:
+            if user_ids is None:
+                conn.execute("DELETE FROM group_members WHERE group_id = ?", (group_id,))
+            else:
+                conn.executemany(
+                    "DELETE FROM group_members WHERE group_id = ? AND user_id = ?",
+                    [(group_id, u) for u in user_ids],
+                )

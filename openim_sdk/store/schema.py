@@ -1,0 +1,194 @@
+"""Schema of the local cache and its migrations.
+
+``schema_version`` holds one row with the current version. Each migration runs in its own
+``BEGIN IMMEDIATE`` transaction together with the version bump, so two processes opening the
+same fresh file cannot both apply it (the second sees the bumped version and skips).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+V1 = """
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS messages (
+    id                 INTEGER PRIMARY KEY,
+    client_msg_id      TEXT    NOT NULL UNIQUE,
+    conversation_id    TEXT    NOT NULL,
+    server_msg_id      TEXT    NOT NULL DEFAULT '',
+    send_id            TEXT    NOT NULL DEFAULT '',
+    recv_id            TEXT    NOT NULL DEFAULT '',
+    group_id           TEXT    NOT NULL DEFAULT '',
+    sender_nickname    TEXT    NOT NULL DEFAULT '',
+    sender_face_url    TEXT    NOT NULL DEFAULT '',
+    sender_platform_id INTEGER NOT NULL DEFAULT 0,
+    session_type       INTEGER NOT NULL DEFAULT 0,
+    msg_from           INTEGER NOT NULL DEFAULT 0,
+    content_type       INTEGER NOT NULL DEFAULT 0,
+    content            TEXT    NOT NULL DEFAULT '',
+    search_text        TEXT    NOT NULL DEFAULT '',
+    seq                INTEGER NOT NULL DEFAULT 0,
+    send_time          INTEGER NOT NULL DEFAULT 0,
+    create_time        INTEGER NOT NULL DEFAULT 0,
+    status             INTEGER NOT NULL DEFAULT 0,
+    is_read            INTEGER NOT NULL DEFAULT 0,
+    attached_info      TEXT    NOT NULL DEFAULT '',
+    ex                 TEXT    NOT NULL DEFAULT '',
+    local_ex           TEXT    NOT NULL DEFAULT '',
+    raw                BLOB
+);
+CREATE UNIQUE INDEX IF NOT EXISTS messages_conv_seq ON messages(conversation_id, seq) WHERE seq > 0;
+CREATE INDEX IF NOT EXISTS messages_conv_seq_all ON messages(conversation_id, seq);
+CREATE INDEX IF NOT EXISTS messages_conv_time ON messages(conversation_id, send_time);
+
+CREATE TABLE IF NOT EXISTS conversations (
+    conversation_id       TEXT PRIMARY KEY,
+    conversation_type     INTEGER NOT NULL DEFAULT 0,
+    user_id               TEXT    NOT NULL DEFAULT '',
+    group_id              TEXT    NOT NULL DEFAULT '',
+    show_name             TEXT    NOT NULL DEFAULT '',
+    face_url              TEXT    NOT NULL DEFAULT '',
+    recv_msg_opt          INTEGER NOT NULL DEFAULT 0,
+    unread_count          INTEGER NOT NULL DEFAULT 0,
+    is_pinned             INTEGER NOT NULL DEFAULT 0,
+    draft                 TEXT    NOT NULL DEFAULT '',
+    draft_time            INTEGER NOT NULL DEFAULT 0,
+    latest_msg_client_id  TEXT    NOT NULL DEFAULT '',
+    latest_msg_preview    TEXT    NOT NULL DEFAULT '',
+    latest_msg_send_time  INTEGER NOT NULL DEFAULT 0,
+    has_read_seq          INTEGER NOT NULL DEFAULT 0,
+    max_seq               INTEGER NOT NULL DEFAULT 0,
+    min_seq               INTEGER NOT NULL DEFAULT 0,
+    ex                    TEXT    NOT NULL DEFAULT ''
+);
+
+CREATE TABLE IF NOT EXISTS seq_state (
+    conversation_id TEXT PRIMARY KEY,
+    max_seq         INTEGER NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS sync_versions (
+    kind       TEXT NOT NULL,
+    entity_id  TEXT NOT NULL DEFAULT '',
+    version_id TEXT NOT NULL,
+    version    INTEGER NOT NULL,
+    PRIMARY KEY (kind, entity_id)
+);
+
+CREATE TABLE IF NOT EXISTS users (
+    user_id   TEXT PRIMARY KEY,
+    nickname  TEXT NOT NULL DEFAULT '',
+    face_url  TEXT NOT NULL DEFAULT '',
+    raw       BLOB NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS friends (
+    owner_user_id  TEXT NOT NULL,
+    friend_user_id TEXT NOT NULL,
+    remark         TEXT NOT NULL DEFAULT '',
+    nickname       TEXT NOT NULL DEFAULT '',
+    is_pinned      INTEGER NOT NULL DEFAULT 0,
+    raw            BLOB NOT NULL,
+    PRIMARY KEY (owner_user_id, friend_user_id)
+);
+
+CREATE TABLE IF NOT EXISTS groups (
+    group_id      TEXT PRIMARY KEY,
+    group_name    TEXT NOT NULL DEFAULT '',
+    owner_user_id TEXT NOT NULL DEFAULT '',
+    status        INTEGER NOT NULL DEFAULT 0,
+    raw           BLOB NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS group_members (
+    group_id   TEXT NOT NULL,
+    user_id    TEXT NOT NULL,
+    nickname   TEXT NOT NULL DEFAULT '',
+    role_level INTEGER NOT NULL DEFAULT 0,
+    join_time  INTEGER NOT NULL DEFAULT 0,
+    raw        BLOB NOT NULL,
+    PRIMARY KEY (group_id, user_id)
+);
+"""
+
+_FTS_TRIGGERS = """
+CREATE TRIGGER IF NOT EXISTS messages_fts_ai AFTER INSERT ON messages BEGIN
+    INSERT INTO messages_fts(rowid, search_text) VALUES (new.id, new.search_text);
+END;
+CREATE TRIGGER IF NOT EXISTS messages_fts_ad AFTER DELETE ON messages BEGIN
+    INSERT INTO messages_fts(messages_fts, rowid, search_text) VALUES ('delete', old.id, old.search_text);
+END;
+CREATE TRIGGER IF NOT EXISTS messages_fts_au AFTER UPDATE OF search_text ON messages BEGIN
+    INSERT INTO messages_fts(messages_fts, rowid, search_text) VALUES ('delete', old.id, old.search_text);
+    INSERT INTO messages_fts(rowid, search_text) VALUES (new.id, new.search_text);
+END;
+"""
+
+
+def _v1(conn: sqlite3.Connection) -> None:
+    for stmt in V1.split(";"):
+        if stmt.strip():
+            conn.execute(stmt)
+
+
+def _v2_fts(conn: sqlite3.Connection) -> None:
+    """Full-text index over message text: FTS5 trigram (substring, any script), else FTS5
+    unicode61, else none (search falls back to LIKE)."""
+    mode = "none"
+    for tokenizer in ("trigram", "unicode61"):
+        try:
+            conn.execute(
+                "CREATE VIRTUAL TABLE IF NOT EXISTS messages_fts USING fts5("
+                f"search_text, content='messages', content_rowid='id', tokenize='{tokenizer}')"
+            )
+        except sqlite3.OperationalError:
+            continue
+        mode = tokenizer
+        break
+    if mode != "none":
+        body = _FTS_TRIGGERS.strip()
+        for trig in body.split("END;"):
+            if trig.strip():
+                conn.execute(trig + "END;")
+        conn.execute("INSERT INTO messages_fts(messages_fts) VALUES ('rebuild')")
+    conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('fts', ?)", (mode,))
+
+
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_v1, _v2_fts)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def current_version(conn: sqlite3.Connection) -> int:
+    conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+    row = conn.execute("SELECT max(version) FROM schema_version").fetchone()
+    return int(row[0] or 0)
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Apply pending migrations (``conn`` in autocommit mode). Returns the resulting version."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        version = current_version(conn)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    if version > SCHEMA_VERSION:
+        raise RuntimeError(f"database schema v{version} is newer than this code (v{SCHEMA_VERSION})")
+    for target in range(version + 1, SCHEMA_VERSION + 1):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if current_version(conn) < target:  # another process may have done it meanwhile
+                MIGRATIONS[target - 1](conn)
+                conn.execute("DELETE FROM schema_version")
+                conn.execute("INSERT INTO schema_version(version) VALUES (?)", (target,))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return current_version(conn)
