@@ -1,0 +1,79 @@
+"""The input box: Enter sends, Shift+Enter / Ctrl+J inserts a newline."""
+
+from __future__ import annotations
+
+from textual import events
+from textual.binding import Binding
+from textual.message import Message
+from textual.widgets import TextArea
+
+
+class Composer(TextArea):
+    """A multi-line input that posts :class:`Composer.Submitted` on Enter."""
+
+    # Documented here so the help screen lists them; the keys are handled in ``_on_key``.
+    BINDINGS = [
+        Binding("enter", "submit", "Send the message"),
+        Binding("shift+enter,ctrl+j", "newline", "Insert a newline"),
+        Binding("ctrl+r", "retry", "Retry the last failed message"),
+        Binding("escape", "cancel", "Cancel reply / clear selection", show=False),
+    ]
+
+    class Submitted(Message):
+        def __init__(self, composer: Composer, text: str) -> None:
+            super().__init__()
+            self.composer = composer
+            self.text = text
+
+    class Typing(Message):
+        """The user edited the text (drives the typing indicator)."""
+
+    class Cancel(Message):
+        pass
+
+    class Retry(Message):
+        pass
+
+    def __init__(self, **kw: object) -> None:
+        super().__init__(soft_wrap=True, show_line_numbers=False, tab_behavior="focus",
+                         compact=True, **kw)  # type: ignore[arg-type]
+        self._programmatic = False
+
+    async def _on_key(self, event: events.Key) -> None:
+        if event.key == "enter":
+            event.stop()
+            event.prevent_default()
+            self.action_submit()
+            return
+        if event.key in ("shift+enter", "ctrl+j", "newline"):
+            event.stop()
+            event.prevent_default()
+            self.action_newline()
+            return
+        await super()._on_key(event)
+
+    def action_submit(self) -> None:
+        text = self.text
+        if text.strip():
+            self.post_message(self.Submitted(self, text))
+
+    def action_newline(self) -> None:
+        self.insert("\n")
+
+    def action_retry(self) -> None:
+        self.post_message(self.Retry())
+
+    def action_cancel(self) -> None:
+        self.post_message(self.Cancel())
+
+    def set_text(self, text: str) -> None:
+        self._programmatic = True
+        self.load_text(text)
+        self.move_cursor(self.document.end)
+
+    def on_text_area_changed(self, event: TextArea.Changed) -> None:
+        if self._programmatic:
+            self._programmatic = False
+            return
+        if self.text:
+            self.post_message(self.Typing())
