@@ -62,6 +62,9 @@ class ProcessAgent extends AgentBase {
     });
     this.ready = new Promise((resolve, reject) => {
       this.child.once('error', reject);
+      this.child.once('exit', (code, signal) =>
+        reject(new Error(`${name} worker exited before ready (${code ?? signal}); see ${logFile}`)),
+      );
       this.child.on('message', (msg) => {
         if (msg.type === 'ready') resolve();
         else if (msg.type === 'event') this.pushEvent(msg);

@@ -64,7 +64,12 @@ export async function runScenario(o) {
     if (kind === 'wasm') {
       if (!wasmEnv) {
         const { WasmEnv } = await import('./wasm_agent.mjs');
-        wasmEnv = await WasmEnv.start({ logDir: workDir, chromium: o.chromium });
+        try {
+          wasmEnv = await WasmEnv.start({ logDir: workDir, chromium: o.chromium });
+        } catch (e) {
+          out.browserUnavailable = errInfo(e);
+          throw e;
+        }
       }
       return wasmEnv.newAgent(name);
     }
@@ -155,6 +160,9 @@ export async function runScenario(o) {
 
     out.texts = { a: text1, b: text2 };
     out.ok = Object.values(out.steps).every((s) => s.ok);
+  } catch (e) {
+    out.ok = false;
+    out.fatal = errInfo(e);
   } finally {
     for (const [name, agent] of Object.entries(agents)) {
       out.events[name] = agent.events.map((e) => e.event);

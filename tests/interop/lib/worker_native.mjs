@@ -11,14 +11,14 @@
 //   void  logout(baseCb*, opID)
 //   baseCb = void(char* opID, int errCode, char* errMsg, char* data); sendMsgCb adds int progress.
 import fs from 'node:fs';
-import { createRequire } from 'node:module';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import koffi from 'koffi';
 import { errInfo, messagesOf, opID, slimMessage } from './common.mjs';
 import { runWorker } from './worker_base.mjs';
 
-const require = createRequire(import.meta.url);
-const pkgDir = path.dirname(require.resolve('@openim/electron-client-sdk/package.json'));
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const pkgDir = path.join(HERE, '..', 'node_modules', '@openim', 'electron-client-sdk');
 const libPath = process.env.OPENIM_NATIVE_LIB || path.join(pkgDir, 'assets', 'linux_x64', 'libopenimsdk.so');
 
 // Event numbers: openim-sdk-cpp go/constant.go order (mirrored by the Electron SDK's NativeEvent).
