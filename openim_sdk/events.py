@@ -62,6 +62,15 @@ class TypingChanged(Event):
 
 
 @dataclass(frozen=True)
+class ReadReceipt(Event):
+    """``user_id`` has read ``conversation_id`` up to ``has_read_seq`` (a peer, or another device)."""
+
+    conversation_id: str
+    user_id: str
+    has_read_seq: int
+
+
+@dataclass(frozen=True)
 class SyncFinished(Event):
     """The on-connect sync caught up (``new_messages`` delivered)."""
 

@@ -1,4 +1,4 @@
-"""What an app sees: messages and conversations as plain dataclasses, decoded from MsgData."""
+"""What an app sees: messages and conversations as plain dataclasses, built from cache rows."""
 
 from __future__ import annotations
 
@@ -6,22 +6,10 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from .protocol.constants import ContentType, MsgStatus, SessionType
-from .protocol.conversation_id import conversation_id_for, is_notification_conversation
-from .protocol.pb.sdkws import sdkws_pb2
-
-_LABELS = {
-    ContentType.PICTURE: "[picture]",
-    ContentType.VOICE: "[voice]",
-    ContentType.VIDEO: "[video]",
-    ContentType.FILE: "[file]",
-    ContentType.CARD: "[card]",
-    ContentType.LOCATION: "[location]",
-    ContentType.CUSTOM: "[custom]",
-    ContentType.MERGER: "[chat history]",
-    ContentType.FACE: "[sticker]",
-    ContentType.MSG_REVOKE_NOTIFICATION: "[message revoked]",
-}
+from .protocol.constants import ContentType, MsgStatus, SessionType, is_notification_content
+from .protocol.conversation_id import is_notification_conversation
+from .store import Conversation as ConversationRow
+from .store import StoredMessage, preview_text
 
 
 @dataclass
@@ -35,7 +23,7 @@ class Message:
     group_id: str = ""
     session_type: int = SessionType.SINGLE_CHAT
     content_type: int = ContentType.TEXT
-    content: dict[str, Any] = field(default_factory=dict)
+    content_json: str = "{}"
     seq: int = 0
     server_msg_id: str = ""
     send_time: int = 0
@@ -47,59 +35,44 @@ class Message:
     ex: str = ""
 
     @property
+    def content(self) -> dict[str, Any]:
+        """The content element (``{"content": "hi"}`` for a text), ``{}`` if unreadable."""
+        try:
+            value = json.loads(self.content_json) if self.content_json else {}
+        except ValueError:
+            return {}
+        return value if isinstance(value, dict) else {}
+
+    @property
     def text(self) -> str:
         """A one-line human preview of the content."""
-        return preview(self.content_type, self.content)
+        return preview_text(self.content_type, self.content_json)
 
     @property
     def is_notification(self) -> bool:
-        return ContentType.NOTIFICATION_BEGIN <= self.content_type <= ContentType.NOTIFICATION_END
+        return is_notification_content(self.content_type)
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.content_type == ContentType.MSG_REVOKE_NOTIFICATION
 
     @property
     def time(self) -> int:
         return self.send_time or self.create_time
 
     @classmethod
-    def from_msg_data(cls, md: sdkws_pb2.MsgData, conversation_id: str | None = None) -> Message:
-        try:
-            content = json.loads(md.content.decode("utf-8")) if md.content else {}
-        except (UnicodeDecodeError, ValueError):
-            content = {"raw": md.content.decode("utf-8", "replace")}
-        if not isinstance(content, dict):
-            content = {"value": content}
-        if conversation_id is None:
-            notif = dict(md.options).get("isNotNotification") is False
-            try:
-                conversation_id = conversation_id_for(md.sessionType, md.sendID, md.recvID, md.groupID,
-                                                      notification=notif)
-            except ValueError:
-                conversation_id = ""
+    def from_row(cls, row: StoredMessage) -> Message:
+        at: list[str] = []
+        if row.content_type == ContentType.AT_TEXT and row.raw:
+            at = list(row.to_msg().atUserIDList)
         return cls(
-            client_msg_id=md.clientMsgID, conversation_id=conversation_id, send_id=md.sendID,
-            recv_id=md.recvID, group_id=md.groupID, session_type=md.sessionType,
-            content_type=md.contentType, content=content, seq=md.seq, server_msg_id=md.serverMsgID,
-            send_time=md.sendTime, create_time=md.createTime, status=md.status or MsgStatus.SEND_SUCCESS,
-            is_read=md.isRead, sender_nickname=md.senderNickname, at_user_ids=list(md.atUserIDList), ex=md.ex,
+            client_msg_id=row.client_msg_id, conversation_id=row.conversation_id, send_id=row.send_id,
+            recv_id=row.recv_id, group_id=row.group_id, session_type=row.session_type,
+            content_type=row.content_type, content_json=row.content, seq=row.seq,
+            server_msg_id=row.server_msg_id, send_time=row.send_time, create_time=row.create_time,
+            status=row.status, is_read=row.is_read, sender_nickname=row.sender_nickname,
+            at_user_ids=at, ex=row.ex,
         )
-
-
-def preview(content_type: int, content: dict[str, Any]) -> str:
-    if content_type == ContentType.TEXT:
-        return str(content.get("content", ""))
-    if content_type in (ContentType.AT_TEXT, ContentType.QUOTE, ContentType.ADVANCED_TEXT,
-                        ContentType.MARKDOWN_TEXT):
-        return str(content.get("text", ""))
-    if content_type == ContentType.FILE:
-        return f"[file] {content.get('fileName', '')}".strip()
-    if content_type in _LABELS:
-        return _LABELS[ContentType(content_type)]
-    if ContentType.NOTIFICATION_BEGIN <= content_type <= ContentType.NOTIFICATION_END:
-        try:
-            name = ContentType(content_type).name.replace("_", " ").lower()
-        except ValueError:
-            name = f"notification {content_type}"
-        return f"[{name}]"
-    return f"[{content_type}]"
 
 
 @dataclass
@@ -131,5 +104,20 @@ class Conversation:
         return self.recv_msg_opt != 0
 
     @property
+    def is_group(self) -> bool:
+        return self.conversation_type == SessionType.READ_GROUP_CHAT
+
+    @property
     def is_notification(self) -> bool:
         return is_notification_conversation(self.conversation_id)
+
+    @classmethod
+    def from_row(cls, row: ConversationRow) -> Conversation:
+        return cls(
+            conversation_id=row.conversation_id, conversation_type=row.conversation_type,
+            user_id=row.user_id, group_id=row.group_id, show_name=row.show_name, face_url=row.face_url,
+            latest_text=row.latest_msg_preview, latest_time=max(row.latest_msg_send_time, row.draft_time),
+            latest_client_msg_id=row.latest_msg_client_id, unread_count=row.unread_count,
+            is_pinned=row.is_pinned, recv_msg_opt=row.recv_msg_opt, draft=row.draft, max_seq=row.max_seq,
+            has_read_seq=row.has_read_seq,
+        )

@@ -334,6 +334,16 @@ class LocalStore:
             )
             return True
 
+    def unsent_message_ids(self, send_id: str) -> list[str]:
+        """clientMsgIDs of ``send_id``'s messages still waiting to be sent (status sending, no seq),
+        oldest first: the offline outbox, which survives restarts."""
+        rows = self._query(
+            "SELECT client_msg_id FROM messages WHERE send_id = ? AND status = ? AND seq = 0 "
+            "ORDER BY create_time, id",
+            (send_id, int(MsgStatus.SENDING)),
+        )
+        return [r["client_msg_id"] for r in rows]
+
     def set_message_status(self, client_msg_id: str, status: int) -> None:
         with self._write() as conn:
             conn.execute("UPDATE messages SET status = ? WHERE client_msg_id = ?", (status, client_msg_id))

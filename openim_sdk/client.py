@@ -1,0 +1,934 @@
+"""``OpenIMClient``: the one object a bot or an app holds.
+
+It joins the pieces: the REST client (``api``), the long connection (``ws``), the sans-I/O sync
+engine (``sync``) and the local SQLite cache (``store``)::
+
+    async with OpenIMClient(api_url, ws_url, "alice", token, data_dir="~/.openim/alice") as client:
+        await client.send_text("bob", "hello")
+        async for event in client.events():
+            if isinstance(event, MessageReceived):
+                print(event.message.text)
+
+Promises: a message is stored before it is shown, delivered once and in seq order per
+conversation; what you send while offline waits in the cache (status "sending") and goes out
+when the connection returns, also after a restart; errors become :class:`ErrorEvent` and the
+session goes on, except token errors and kicks, which end it with :class:`SessionEnded`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import secrets
+import time
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any, TypeVar
+
+from . import events as ev
+from .models import Conversation, Message
+from .protocol import jsoncodec
+from .protocol.constants import (
+    ONLINE_ONLY_OPTIONS,
+    ContentType,
+    MsgFrom,
+    MsgStatus,
+    Platform,
+    ReqIdentifier,
+    SessionType,
+)
+from .protocol.conversation_id import (
+    group_conversation_id,
+    is_notification_conversation,
+    single_conversation_id,
+)
+from .protocol.errors import LocalError, NetworkError, OpenIMError
+from .protocol.pb.msg import msg_pb2
+from .protocol.pb.sdkws import sdkws_pb2
+from .rest import RestClient
+from .rest.files import Progress, download, upload_file
+from .store import Conversation as ConversationRow
+from .store import LocalStore
+from .sync import actions as sa
+from .sync.engine import SyncEngine
+from .ws import LongConnection
+from .ws import events as wse
+
+log = logging.getLogger(__name__)
+
+E = TypeVar("E", bound=ev.Event)
+Callback = Callable[[Any], Awaitable[None] | None]
+
+_TYPING_TTL = 6.0
+
+
+def new_client_msg_id(user_id: str) -> str:
+    """32 hex chars, like the official SDK (md5 of time, sender and randomness)."""
+    seed = f"{time.time_ns()}{user_id}{secrets.token_hex(8)}"
+    return hashlib.md5(seed.encode()).hexdigest()
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class OpenIMClient:
+    """An OpenIM session: sync, send, history, conversations, events. See the module docstring."""
+
+    def __init__(
+        self,
+        api_url: str,
+        ws_url: str,
+        user_id: str,
+        token: str,
+        *,
+        data_dir: str | os.PathLike[str],
+        platform_id: int = Platform.LINUX,
+        encoding: str = "json",
+        compress: bool = True,
+        sync_config: sa.SyncConfig | None = None,
+        request_timeout: float = 10.0,
+        heartbeat_interval: float = 20.0,
+        backoff: Sequence[float] = (1, 2, 4, 8, 16),
+        rest_sync: bool = True,
+    ) -> None:
+        if platform_id == Platform.IOS:
+            raise ValueError("platform 1 (iOS) has special server-side push rules; use another platform")
+        self.user_id = user_id
+        self.platform_id = int(platform_id)
+        self.data_dir = Path(data_dir).expanduser()
+        self.api = RestClient(api_url, token, timeout=request_timeout)
+        self.ws = LongConnection(
+            ws_url, user_id, token, platform_id=self.platform_id, encoding=encoding,  # type: ignore[arg-type]
+            compress=compress, request_timeout=request_timeout, heartbeat_interval=heartbeat_interval,
+            backoff=tuple(backoff),
+        )
+        self._sync_config = sync_config
+        self._rest_sync_enabled = rest_sync
+        self.store: LocalStore | None = None
+        self.sync: SyncEngine | None = None
+        self._state = ev.ConnectionState.STOPPED
+        self._lock = asyncio.Lock()
+        self._queues: list[asyncio.Queue[ev.Event]] = []
+        self._callbacks: list[tuple[type[ev.Event], Callback]] = []
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._outbox: asyncio.Queue[str] = asyncio.Queue()
+        self._outbox_ids: set[str] = set()
+        self._history_waiters: dict[int, asyncio.Future[None]] = {}
+        self._history_end: set[str] = set()
+        self._peer_read: dict[str, int] = {}
+        self._typing: dict[tuple[str, str], float] = {}
+        self._connected = asyncio.Event()
+        self._ended = False
+        self._started = False
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @property
+    def state(self) -> ev.ConnectionState:
+        return self._state
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    async def start(self) -> None:
+        """Open the cache, queue unsent messages, and start the connection (returns at once)."""
+        if self._started:
+            return
+        self._started = True
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.store = store = await asyncio.to_thread(LocalStore, self.data_dir / "openim.sqlite3")
+        local = await asyncio.to_thread(store.max_seqs)
+        self.sync = SyncEngine(self.user_id, local, config=self._sync_config, fresh_install=not local)
+        for cmid in await asyncio.to_thread(self._unsent_ids):
+            self._queue_send(cmid)
+        self.ws.on_connected(self._on_ws_connected)
+        self.ws.on_event(self._on_ws_event)
+        self._set_state(ev.ConnectionState.CONNECTING)
+        self._spawn(self._sender_loop())
+        await self.ws.start()
+
+    async def wait_synced(self, timeout: float | None = None) -> None:
+        """Wait until the on-connect sync has caught up (the state is CONNECTED)."""
+        await asyncio.wait_for(self._connected.wait(), timeout)
+
+    async def flush(self, timeout: float | None = None) -> None:
+        """Wait until every queued message has been answered by the server (sent or refused)."""
+
+        async def drained() -> None:
+            while self._outbox_ids:
+                await asyncio.sleep(0.02)
+
+        await asyncio.wait_for(drained(), timeout)
+
+    async def close(self) -> None:
+        """Stop the connection and background work and close the cache. Unsent messages stay queued
+        in the cache and go out on the next start."""
+        await self.ws.close()
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(BaseException):
+                await task
+        await self.api.aclose()
+        if self.store is not None:
+            await asyncio.to_thread(self.store.close)
+        if not self._ended:
+            self._end(ev.ConnectionState.STOPPED, None)
+
+    async def __aenter__(self) -> OpenIMClient:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    # ------------------------------------------------------------------ events
+
+    def events(self) -> EventStream:
+        """Every event from now on (from this call, not from the first ``anext``), in order;
+        the stream ends after :class:`SessionEnded`. ``close()`` it to stop listening early."""
+        return EventStream(self._queues)
+
+    def on(self, event_type: type[E]) -> Callable[[Callable[[E], Any]], Callable[[E], Any]]:
+        """Decorator: call ``fn(event)`` (sync or async) for every event of ``event_type``."""
+
+        def deco(fn: Callable[[E], Any]) -> Callable[[E], Any]:
+            self._callbacks.append((event_type, fn))
+            return fn
+
+        return deco
+
+    def _emit(self, event: ev.Event) -> None:
+        for queue in self._queues:
+            queue.put_nowait(event)
+        for etype, fn in self._callbacks:
+            if isinstance(event, etype):
+                try:
+                    result = fn(event)
+                    if asyncio.iscoroutine(result):
+                        self._spawn(self._guard(result, f"callback {getattr(fn, '__name__', fn)}"))
+                except Exception as exc:  # a user callback must not kill the session
+                    log.exception("event callback failed")
+                    if not isinstance(event, ev.ErrorEvent):
+                        self._emit(ev.ErrorEvent(_as_openim(exc), "callback"))
+
+    async def _guard(self, coro: Awaitable[Any], where: str) -> None:
+        try:
+            await coro
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.exception("%s failed", where)
+            self._emit(ev.ErrorEvent(_as_openim(exc), where))
+
+    def _spawn(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def _set_state(self, state: ev.ConnectionState, detail: str = "") -> None:
+        if state == self._state:
+            return
+        self._state = state
+        if state == ev.ConnectionState.CONNECTED:
+            self._connected.set()
+        else:
+            self._connected.clear()
+        self._emit(ev.ConnectionStateChanged(state, detail))
+
+    def _end(self, reason: ev.ConnectionState, error: OpenIMError | None) -> None:
+        if self._ended:
+            return
+        self._ended = True
+        self._set_state(reason, str(error or ""))
+        self._emit(ev.SessionEnded(reason, error))
+
+    # ------------------------------------------------------------------ the connection
+
+    async def _on_ws_connected(self, conn: LongConnection) -> None:
+        self._set_state(ev.ConnectionState.SYNCING)
+        await self._feed(lambda eng: eng.on_connected())
+        if self._rest_sync_enabled:
+            self._spawn(self._guard(self._rest_sync(), "login sync"))
+
+    async def _on_ws_event(self, event: wse.Event) -> None:
+        if isinstance(event, wse.PushReceived):
+            try:
+                push = event.push
+            except OpenIMError as exc:
+                self._emit(ev.ErrorEvent(exc, "push"))
+                return
+            await self._feed(lambda eng: eng.on_push(push))
+        elif isinstance(event, wse.Disconnected | wse.Reconnecting):
+            await self._feed(lambda eng: eng.on_disconnected())
+            if not self._ended:
+                self._set_state(ev.ConnectionState.RECONNECTING, getattr(event, "reason", ""))
+        elif isinstance(event, wse.Kicked):
+            self._end(ev.ConnectionState.KICKED, event.error)
+        elif isinstance(event, wse.TokenInvalid):
+            self._end(ev.ConnectionState.TOKEN_INVALID, event.error)
+        elif isinstance(event, wse.ErrorOccurred):
+            self._emit(ev.ErrorEvent(event.error, event.where))
+        elif isinstance(event, wse.Stopped):
+            self._end(ev.ConnectionState.STOPPED, event.error)
+
+    # ------------------------------------------------------------------ sync engine adapter
+
+    async def _feed(self, step: Callable[[SyncEngine], list[sa.Action]]) -> None:
+        """Run one engine step and apply its actions, in order, under the session lock."""
+        requests: list[sa.Action] = []
+        async with self._lock:
+            if self.sync is None:
+                return
+            actions = step(self.sync)
+            if not actions:
+                return
+            await self._apply(actions, requests)
+            seqs = self.sync.synced_seqs()
+            if seqs and self.store is not None:
+                await asyncio.to_thread(self.store.set_max_seqs, seqs)
+        for req in requests:
+            self._spawn(self._guard(self._send_request(req), "sync request"))
+
+    async def _apply(self, actions: list[sa.Action], requests: list[sa.Action]) -> None:
+        store = self.store
+        assert store is not None
+        for a in actions:
+            if isinstance(a, sa.RequestNewestSeqs | sa.RequestReadSeqs | sa.Pull | sa.PullSeqs):
+                requests.append(a)
+            elif isinstance(a, sa.Deliver):
+                await self._deliver(a)
+            elif isinstance(a, sa.Merge):
+                await asyncio.to_thread(store.upsert_messages, [a.message], a.conversation_id)
+                await asyncio.to_thread(store.merge_sent, a.client_msg_id, a.seq, a.server_msg_id, a.send_time)
+                row = await asyncio.to_thread(store.message, a.client_msg_id)
+                conv = await asyncio.to_thread(
+                    store.update_conversation_from_message, a.conversation_id, a.message, self_user_id=self.user_id
+                )
+                if row is not None:
+                    self._emit(ev.MessageUpdated(Message.from_row(row)))
+                self._emit(ev.ConversationChanged(Conversation.from_row(conv)))
+            elif isinstance(a, sa.ReadSeqs):
+                entries = [(e.conversation_id, e.has_read_seq, e.max_seq) for e in a.entries]
+                await asyncio.to_thread(store.set_read_seqs, entries)
+                for e in a.entries:
+                    row_c = await asyncio.to_thread(store.conversation, e.conversation_id)
+                    if row_c is not None and not is_notification_conversation(e.conversation_id):
+                        self._emit(ev.ConversationChanged(Conversation.from_row(row_c)))
+            elif isinstance(a, sa.Resync):
+                log.warning("server seq of %s went back (%d -> %d): dropping stale local copies",
+                            a.conversation_id, a.local_max, a.server_max)
+                await asyncio.to_thread(store.clear_messages, a.conversation_id, a.server_max)
+            elif isinstance(a, sa.GapGiveUp):
+                log.warning("gave up seqs %s of %s (%s)", a.seqs, a.conversation_id, a.reason)
+            elif isinstance(a, sa.HistoryEnd):
+                self._history_end.add(a.conversation_id)
+            elif isinstance(a, sa.SyncStarted):
+                self._set_state(ev.ConnectionState.SYNCING)
+            elif isinstance(a, sa.SyncFinished):
+                self._set_state(ev.ConnectionState.CONNECTED)
+                self._emit(ev.SyncFinished(0))
+            elif isinstance(a, sa.SyncFailed):
+                self._emit(ev.ErrorEvent(NetworkError(message="newest-seq request failed", detail=a.reason), "sync"))
+                self._set_state(ev.ConnectionState.CONNECTED)
+
+    async def _send_request(self, req: sa.Action) -> None:
+        sync = self.sync
+        assert sync is not None
+        uid = self.user_id
+        if isinstance(req, sa.RequestNewestSeqs):
+            try:
+                resp = await self.ws.request(ReqIdentifier.GET_NEWEST_SEQ, req.to_pb(uid).SerializeToString())
+                newest = sdkws_pb2.GetMaxSeqResp.FromString(resp.data)
+            except OpenIMError as exc:
+                reason = str(exc)
+                await self._feed(lambda eng: eng.on_newest_seqs_failed(reason))
+                return
+            await self._feed(lambda eng: eng.on_newest_seqs(newest))
+        elif isinstance(req, sa.RequestReadSeqs):
+            resp = await self.ws.request(ReqIdentifier.GET_CONV_MAX_READ_SEQ, req.to_pb(uid).SerializeToString())
+            reads = msg_pb2.GetConversationsHasReadAndMaxSeqResp.FromString(resp.data)
+            await self._feed(lambda eng: eng.on_read_seqs(reads))
+        elif isinstance(req, sa.Pull | sa.PullSeqs):
+            rid = req.request_id
+            try:
+                if isinstance(req, sa.Pull):
+                    r = await self.ws.request(ReqIdentifier.PULL_MSG_BY_RANGE, req.to_pb(uid).SerializeToString())
+                    reply: Any = sdkws_pb2.PullMessageBySeqsResp.FromString(r.data)
+                else:
+                    r = await self.ws.request(ReqIdentifier.PULL_MSG_BY_SEQ_LIST, req.to_pb(uid).SerializeToString())
+                    reply = msg_pb2.GetSeqMessageResp.FromString(r.data)
+            except (OpenIMError, ValueError) as exc:
+                log.info("pull %d failed: %s", rid, exc)
+                await self._feed(lambda eng: eng.on_pull_failed(rid))
+            else:
+                await self._feed(lambda eng: eng.on_pull_reply(rid, reply))
+            finally:
+                waiter = self._history_waiters.pop(rid, None)
+                if waiter is not None and not waiter.done():
+                    waiter.set_result(None)
+
+    async def _deliver(self, a: sa.Deliver) -> None:
+        store = self.store
+        assert store is not None
+        keep: list[sdkws_pb2.MsgData] = []
+        for m in a.messages:
+            if m.contentType == ContentType.TYPING:
+                self._on_typing(a.conversation_id, m)
+            else:
+                keep.append(m)
+        if not keep:
+            return
+        rows = await asyncio.to_thread(store.upsert_messages, keep, a.conversation_id)
+        if a.notification or is_notification_conversation(a.conversation_id):
+            for m in keep:
+                await self._on_notification(m)
+            return
+        if a.source == "history":
+            return  # older pages: the app asked for them through messages()
+        by_id = {m.clientMsgID: m for m in keep}
+        conv_row: ConversationRow | None = None
+        for row in rows:
+            md = by_id.get(row.client_msg_id) or row.to_msg()
+            conv_row = await asyncio.to_thread(
+                store.update_conversation_from_message, a.conversation_id, md, self_user_id=self.user_id
+            )
+            self._emit(ev.MessageReceived(Message.from_row(row), is_self=row.send_id == self.user_id))
+        if conv_row is not None:
+            if not conv_row.show_name:
+                self._spawn(self._guard(self._resolve_name(conv_row), "conversation name"))
+            self._emit(ev.ConversationChanged(Conversation.from_row(conv_row)))
+
+    def _on_typing(self, conversation_id: str, m: sdkws_pb2.MsgData) -> None:
+        if m.sendID == self.user_id:
+            return
+        try:
+            tips = json.loads(m.content or b"{}").get("msgTips", "")
+        except (ValueError, AttributeError):
+            tips = ""
+        typing = tips != "no"
+        cid = single_conversation_id(m.sendID, m.recvID) if m.sessionType == SessionType.SINGLE_CHAT else conversation_id
+        self._typing[(cid, m.sendID)] = time.monotonic() + _TYPING_TTL if typing else 0.0
+        self._emit(ev.TypingChanged(cid, m.sendID, typing))
+
+    def is_typing(self, conversation_id: str, user_id: str) -> bool:
+        return self._typing.get((conversation_id, user_id), 0.0) > time.monotonic()
+
+    async def _on_notification(self, m: sdkws_pb2.MsgData) -> None:
+        """Apply the state changes that notification messages carry."""
+        store = self.store
+        assert store is not None
+        try:
+            detail = json.loads(json.loads(m.content or b"{}").get("detail", "{}"))
+        except (ValueError, AttributeError, TypeError):
+            return
+        if not isinstance(detail, dict):
+            return
+        if m.contentType == ContentType.MSG_REVOKE_NOTIFICATION:
+            tips = jsoncodec.from_go_json(sdkws_pb2.RevokeMsgTips, detail)
+            row = await asyncio.to_thread(store.message, tips.clientMsgID)
+            if row is None:
+                return
+            md = row.to_msg()
+            md.contentType = ContentType.MSG_REVOKE_NOTIFICATION
+            md.content = m.content
+            await asyncio.to_thread(store.upsert_messages, [md], row.conversation_id)
+            updated = await asyncio.to_thread(store.message, tips.clientMsgID)
+            if updated is not None:
+                self._emit(ev.MessageUpdated(Message.from_row(updated)))
+        elif m.contentType == ContentType.HAS_READ_RECEIPT:
+            tips_r = jsoncodec.from_go_json(sdkws_pb2.MarkAsReadTips, detail)
+            cid = tips_r.conversationID
+            read = tips_r.hasReadSeq or max(tips_r.seqs, default=0)
+            if tips_r.markAsReadUserID == self.user_id:
+                await asyncio.to_thread(store.mark_read, cid, read)
+                conv = await asyncio.to_thread(store.conversation, cid)
+                if conv is not None:
+                    self._emit(ev.ConversationChanged(Conversation.from_row(conv)))
+            else:
+                self._peer_read[cid] = max(self._peer_read.get(cid, 0), read)
+            self._emit(ev.ReadReceipt(cid, tips_r.markAsReadUserID, read))
+
+    def peer_read_seq(self, conversation_id: str) -> int:
+        """The highest seq the other side of a single chat is known to have read."""
+        return self._peer_read.get(conversation_id, 0)
+
+    async def _resolve_name(self, conv: ConversationRow) -> None:
+        store = self.store
+        assert store is not None
+        name = face = ""
+        if conv.group_id:
+            resp = await self.api.group.get_groups_info(group_ids=[conv.group_id])
+            if resp.groupInfos:
+                name, face = resp.groupInfos[0].groupName, resp.groupInfos[0].faceURL
+                await asyncio.to_thread(store.upsert_groups, resp.groupInfos)
+        elif conv.user_id:
+            user = await self._user(conv.user_id)
+            if user is not None:
+                name, face = user.nickname, user.faceURL
+        if name:
+            row = await asyncio.to_thread(store.update_conversation, conv.conversation_id, show_name=name,
+                                          face_url=face)
+            if row is not None:
+                self._emit(ev.ConversationChanged(Conversation.from_row(row)))
+
+    async def _user(self, user_id: str) -> sdkws_pb2.UserInfo | None:
+        store = self.store
+        assert store is not None
+        user = await asyncio.to_thread(store.user, user_id)
+        if user is None:
+            resp = await self.api.user.get_users_info(user_ids=[user_id])
+            if resp.usersInfo:
+                await asyncio.to_thread(store.upsert_users, resp.usersInfo)
+                user = resp.usersInfo[0]
+        return user
+
+    # ------------------------------------------------------------------ login-time REST sync
+
+    async def _rest_sync(self) -> None:
+        """Self info, conversations, friends and groups through the incremental routes."""
+        store = self.store
+        assert store is not None
+        me = await self.api.user.get_users_info(user_ids=[self.user_id])
+        await asyncio.to_thread(store.upsert_users, me.usersInfo)
+        await self._sync_conversations()
+        for kind in ("friends", "groups"):
+            try:
+                await (self._sync_friends() if kind == "friends" else self._sync_groups())
+            except OpenIMError as exc:
+                self._emit(ev.ErrorEvent(exc, f"{kind} sync"))
+
+    async def _sync_conversations(self) -> None:
+        store = self.store
+        assert store is not None
+        ver = await asyncio.to_thread(store.get_version, "conversations")
+        resp = await self.api.conversation.get_incremental_conversations(
+            user_id=self.user_id, version_id=ver.version_id if ver else "", version=ver.version if ver else 0
+        )
+        if resp.full:
+            allc = await self.api.conversation.get_all_conversations(owner_user_id=self.user_id)
+            server = list(allc.conversations)
+        else:
+            server = [*resp.insert, *resp.update]
+        for c in server:
+            row = await asyncio.to_thread(store.conversation, c.conversationID)
+            if row is None:
+                row = ConversationRow(c.conversationID, c.conversationType, c.userID, c.groupID,
+                                      recv_msg_opt=c.recvMsgOpt, is_pinned=c.isPinned, ex=c.ex)
+                await asyncio.to_thread(store.upsert_conversation, row)
+            else:
+                row = await asyncio.to_thread(
+                    store.update_conversation, c.conversationID, conversation_type=c.conversationType,
+                    user_id=c.userID, group_id=c.groupID, recv_msg_opt=c.recvMsgOpt, is_pinned=c.isPinned, ex=c.ex,
+                ) or row
+            if not row.show_name:
+                await self._resolve_name(row)
+            elif not is_notification_conversation(row.conversation_id):
+                self._emit(ev.ConversationChanged(Conversation.from_row(row)))
+        await asyncio.to_thread(store.set_version, "conversations", resp.versionID, resp.version)
+
+    async def _sync_friends(self) -> None:
+        store = self.store
+        assert store is not None
+        ver = await asyncio.to_thread(store.get_version, "friends")
+        resp = await self.api.friend.get_incremental_friends(
+            user_id=self.user_id, version_id=ver.version_id if ver else "", version=ver.version if ver else 0
+        )
+        if resp.full:
+            friends = await self._all_pages(lambda p: self.api.friend.get_friend_list(user_id=self.user_id,
+                                                                                       pagination=p), "friendsInfo")
+            known = {f.friendUser.userID for f in await asyncio.to_thread(store.friends, self.user_id)}
+            gone = known - {f.friendUser.userID for f in friends}
+            await asyncio.to_thread(store.delete_friends, gone, self.user_id)
+            await asyncio.to_thread(store.upsert_friends, friends)
+        else:
+            await asyncio.to_thread(store.delete_friends, list(resp.delete), self.user_id)
+            await asyncio.to_thread(store.upsert_friends, [*resp.insert, *resp.update])
+        await asyncio.to_thread(store.set_version, "friends", resp.versionID, resp.version)
+
+    async def _sync_groups(self) -> None:
+        store = self.store
+        assert store is not None
+        ver = await asyncio.to_thread(store.get_version, "groups")
+        resp = await self.api.group.get_incremental_join_groups(
+            user_id=self.user_id, version_id=ver.version_id if ver else "", version=ver.version if ver else 0
+        )
+        if resp.full:
+            groups = await self._all_pages(lambda p: self.api.group.get_joined_group_list(from_user_id=self.user_id,
+                                                                                           pagination=p), "groups")
+            known = {g.groupID for g in await asyncio.to_thread(store.groups)}
+            await asyncio.to_thread(store.delete_groups, known - {g.groupID for g in groups})
+            await asyncio.to_thread(store.upsert_groups, groups)
+        else:
+            await asyncio.to_thread(store.delete_groups, list(resp.delete))
+            await asyncio.to_thread(store.upsert_groups, [*resp.insert, *resp.update])
+        await asyncio.to_thread(store.set_version, "groups", resp.versionID, resp.version)
+
+    @staticmethod
+    async def _all_pages(call: Callable[[dict[str, int]], Awaitable[Any]], field: str,
+                         page_size: int = 500) -> list[Any]:
+        out: list[Any] = []
+        page = 1
+        while True:
+            resp = await call({"pageNumber": page, "showNumber": page_size})
+            items = list(getattr(resp, field))
+            out.extend(items)
+            if len(items) < page_size or len(out) >= getattr(resp, "total", 0):
+                return out
+            page += 1
+
+    # ------------------------------------------------------------------ reading
+
+    async def conversations(self, *, include_notifications: bool = False) -> list[Conversation]:
+        """Cached conversations: pinned first, then the most recent activity first."""
+        store = self._store()
+        rows = await asyncio.to_thread(store.conversations)
+        return [Conversation.from_row(r) for r in rows
+                if include_notifications or not is_notification_conversation(r.conversation_id)]
+
+    async def conversation(self, conversation_id: str) -> Conversation | None:
+        row = await asyncio.to_thread(self._store().conversation, conversation_id)
+        return Conversation.from_row(row) if row else None
+
+    async def messages(self, conversation_id: str, before_seq: int | None = None, limit: int = 50) -> list[Message]:
+        """A page of history, ascending: the newest ``limit`` below ``before_seq`` (or the newest).
+
+        Served from the cache; when the cache has fewer, older messages are pulled from the server.
+        """
+        store = self._store()
+        rows = await asyncio.to_thread(store.messages, conversation_id, before_seq, limit)
+        if len(rows) < limit and self.connected and conversation_id not in self._history_end:
+            seqs = [r.seq for r in rows if r.seq > 0]
+            bottom = min(seqs) if seqs else (before_seq if before_seq is not None else None)
+            if bottom is None and self.sync is not None:
+                state = self.sync.conversation_state(conversation_id)
+                bottom = state.synced + 1 if state else None
+            if bottom is not None and bottom > 1:
+                await self._load_history(conversation_id, bottom, limit - len(rows))
+                rows = await asyncio.to_thread(store.messages, conversation_id, before_seq, limit)
+        return [Message.from_row(r) for r in rows]
+
+    async def _load_history(self, conversation_id: str, before_seq: int, count: int) -> None:
+        waiters: list[asyncio.Future[None]] = []
+
+        def step(eng: SyncEngine) -> list[sa.Action]:
+            acts = eng.request_history(conversation_id, before_seq, count)
+            for a in acts:
+                if isinstance(a, sa.PullSeqs):
+                    fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+                    self._history_waiters[a.request_id] = fut
+                    waiters.append(fut)
+            return acts
+
+        await self._feed(step)
+        if waiters:
+            await asyncio.wait_for(asyncio.gather(*waiters), timeout=30)
+
+    async def message(self, client_msg_id: str) -> Message | None:
+        row = await asyncio.to_thread(self._store().message, client_msg_id)
+        return Message.from_row(row) if row else None
+
+    async def search(self, text: str, conversation_id: str | None = None, limit: int = 50) -> list[Message]:
+        """Local full-text search over cached messages, newest first."""
+        rows = await asyncio.to_thread(self._store().search, text, conversation_id, limit)
+        return [Message.from_row(r) for r in rows]
+
+    async def friends(self) -> list[sdkws_pb2.FriendInfo]:
+        return await asyncio.to_thread(self._store().friends, self.user_id)
+
+    async def groups(self) -> list[sdkws_pb2.GroupInfo]:
+        return await asyncio.to_thread(self._store().groups)
+
+    async def group_members(self, group_id: str) -> list[sdkws_pb2.GroupMemberFullInfo]:
+        """Members of a group, refreshed from the server when reachable."""
+        store = self._store()
+        try:
+            members = await self._all_pages(
+                lambda p: self.api.group.get_group_member_list(group_id=group_id, pagination=p), "members")
+        except NetworkError:
+            return await asyncio.to_thread(store.group_members, group_id)
+        await asyncio.to_thread(store.delete_group_members, group_id)
+        await asyncio.to_thread(store.upsert_group_members, members)
+        return members
+
+    # ------------------------------------------------------------------ writing
+
+    async def open_conversation(self, user_id: str | None = None, group_id: str | None = None) -> Conversation:
+        """The conversation with a user or a group, created locally if new."""
+        store = self._store()
+        if bool(user_id) == bool(group_id):
+            raise ValueError("give exactly one of user_id and group_id")
+        if group_id:
+            cid, ctype, row = group_conversation_id(group_id), SessionType.READ_GROUP_CHAT, None
+        else:
+            assert user_id is not None
+            cid, ctype, row = single_conversation_id(self.user_id, user_id), SessionType.SINGLE_CHAT, None
+        row = await asyncio.to_thread(store.conversation, cid)
+        if row is None:
+            row = ConversationRow(cid, ctype, user_id or "", group_id or "")
+            await asyncio.to_thread(store.upsert_conversation, row)
+            with contextlib.suppress(OpenIMError):
+                await self._resolve_name(row)
+            row = await asyncio.to_thread(store.conversation, cid) or row
+        return Conversation.from_row(row)
+
+    async def _target(self, target: str, group: bool) -> tuple[str, int, str, str]:
+        """(conversationID, sessionType, recvID, groupID) for a user, a group or a conversation ID."""
+        if group:
+            return group_conversation_id(target), SessionType.READ_GROUP_CHAT, "", target
+        row = await asyncio.to_thread(self._store().conversation, target)
+        if row is not None and (row.user_id or row.group_id):
+            if row.group_id:
+                return row.conversation_id, SessionType.READ_GROUP_CHAT, "", row.group_id
+            return row.conversation_id, row.conversation_type or SessionType.SINGLE_CHAT, row.user_id, ""
+        if target.startswith("sg_"):
+            return target, SessionType.READ_GROUP_CHAT, "", target[3:]
+        return single_conversation_id(self.user_id, target), SessionType.SINGLE_CHAT, target, ""
+
+    async def send_text(
+        self,
+        target: str,
+        text: str,
+        *,
+        group: bool = False,
+        at_user_ids: Iterable[str] = (),
+        quote: Message | None = None,
+    ) -> Message:
+        """Send a text to a user ID, a group ID (``group=True``) or a conversation ID.
+
+        Returns the cached row at once (status SENDING); :class:`MessageUpdated` follows when
+        the server acknowledged it (SEND_SUCCESS) or refused it (SEND_FAILED).
+        """
+        at = list(at_user_ids)
+        if quote is not None:
+            content: dict[str, Any] = {"text": text, "quoteMessage": _quote_json(quote)}
+            return await self.send_message(target, ContentType.QUOTE, content, group=group)
+        if at:
+            content = {"text": text, "atUserList": at, "isAtSelf": False}
+            return await self.send_message(target, ContentType.AT_TEXT, content, group=group, at_user_ids=at)
+        return await self.send_message(target, ContentType.TEXT, {"content": text}, group=group)
+
+    async def send_message(
+        self,
+        target: str,
+        content_type: int,
+        content: dict[str, Any],
+        *,
+        group: bool = False,
+        at_user_ids: Iterable[str] = (),
+        options: dict[str, bool] | None = None,
+    ) -> Message:
+        """Send any content element (see docs/spec/ws-protocol.md §8 for the shapes)."""
+        store = self._store()
+        cid, session_type, recv_id, group_id = await self._target(target, group)
+        me = await asyncio.to_thread(store.user, self.user_id)
+        md = sdkws_pb2.MsgData(
+            sendID=self.user_id, recvID=recv_id, groupID=group_id, clientMsgID=new_client_msg_id(self.user_id),
+            senderPlatformID=self.platform_id, senderNickname=me.nickname if me else "",
+            senderFaceURL=me.faceURL if me else "", sessionType=session_type, msgFrom=MsgFrom.USER,
+            contentType=content_type, content=json.dumps(content, ensure_ascii=False).encode(),
+            createTime=now_ms(), sendTime=now_ms(), status=MsgStatus.SENDING, atUserIDList=list(at_user_ids),
+        )
+        md.options.update(options or {})
+        async with self._lock:
+            await asyncio.to_thread(store.upsert_messages, [md], cid)
+            conv = await asyncio.to_thread(store.update_conversation_from_message, cid, md,
+                                           self_user_id=self.user_id)
+        row = await asyncio.to_thread(store.message, md.clientMsgID)
+        assert row is not None
+        msg = Message.from_row(row)
+        self._emit(ev.MessageReceived(msg, is_self=True))
+        self._emit(ev.ConversationChanged(Conversation.from_row(conv)))
+        self._queue_send(md.clientMsgID)
+        return msg
+
+    async def retry(self, client_msg_id: str) -> Message:
+        """Send a failed message again."""
+        store = self._store()
+        row = await asyncio.to_thread(store.message, client_msg_id)
+        if row is None:
+            raise LocalError(message="no such message", detail=client_msg_id)
+        if row.status != MsgStatus.SEND_SUCCESS:
+            await asyncio.to_thread(store.set_message_status, client_msg_id, MsgStatus.SENDING)
+            self._queue_send(client_msg_id)
+            row = await asyncio.to_thread(store.message, client_msg_id) or row
+            self._emit(ev.MessageUpdated(Message.from_row(row)))
+        return Message.from_row(row)
+
+    def _queue_send(self, client_msg_id: str) -> None:
+        if client_msg_id not in self._outbox_ids:
+            self._outbox_ids.add(client_msg_id)
+            self._outbox.put_nowait(client_msg_id)
+
+    def _unsent_ids(self) -> list[str]:
+        store = self._store()
+        return store.unsent_message_ids(self.user_id)
+
+    async def _sender_loop(self) -> None:
+        """Send queued messages one at a time, in order, whenever connected (survives outages)."""
+        while True:
+            cmid = await self._outbox.get()
+            while True:
+                await self._connected.wait()
+                try:
+                    await self._send_one(cmid)
+                    break
+                except NetworkError:
+                    await asyncio.sleep(0.2)  # the connection dropped: wait for it and try again
+            self._outbox_ids.discard(cmid)
+
+    async def _send_one(self, client_msg_id: str) -> None:
+        store = self._store()
+        row = await asyncio.to_thread(store.message, client_msg_id)
+        if row is None or row.status == MsgStatus.SEND_SUCCESS:
+            return
+        md = row.to_msg()
+        md.status = 0
+        md.sendTime = 0
+        try:
+            resp = await self.ws.request(ReqIdentifier.SEND_MSG, md.SerializeToString())
+        except NetworkError:
+            raise
+        except OpenIMError as exc:
+            await asyncio.to_thread(store.set_message_status, client_msg_id, MsgStatus.SEND_FAILED)
+            failed = await asyncio.to_thread(store.message, client_msg_id)
+            if failed is not None:
+                self._emit(ev.MessageUpdated(Message.from_row(failed)))
+            self._emit(ev.ErrorEvent(exc, "send"))
+            return
+        ack = msg_pb2.SendMsgResp.FromString(resp.data)
+        async with self._lock:
+            current = await asyncio.to_thread(store.message, client_msg_id)
+            if current is not None and current.seq == 0:  # the push may already have numbered it
+                await asyncio.to_thread(store.merge_sent, client_msg_id, 0, ack.serverMsgID, ack.sendTime)
+            if self.sync is not None:
+                self.sync.on_send_ack(client_msg_id, ack.serverMsgID, ack.sendTime)
+        sent = await asyncio.to_thread(store.message, client_msg_id)
+        if sent is not None:
+            self._emit(ev.MessageUpdated(Message.from_row(sent)))
+
+    async def send_file(
+        self, target: str, path: str | os.PathLike[str], *, group: bool = False, image: bool = False,
+        progress: Progress | None = None,
+    ) -> Message:
+        """Upload a file (or a picture) and send it."""
+        p = Path(path)
+        size = p.stat().st_size
+        uid = new_client_msg_id(self.user_id)
+        state = await upload_file(self.api, p, f"{self.user_id}/{uid}/{p.name}",
+                                  cause="msg-picture" if image else "msg-file", progress=progress)
+        ext = p.suffix.lstrip(".")
+        if image:
+            pic = {"uuid": uid, "type": ext, "size": size, "width": 0, "height": 0, "url": state.url}
+            content: dict[str, Any] = {"sourcePath": "", "sourcePicture": pic, "bigPicture": pic,
+                                       "snapshotPicture": pic}
+            return await self.send_message(target, ContentType.PICTURE, content, group=group)
+        content = {"filePath": "", "uuid": uid, "sourceUrl": state.url, "fileName": p.name, "fileSize": size,
+                   "fileType": ext}
+        return await self.send_message(target, ContentType.FILE, content, group=group)
+
+    async def download(self, message: Message, dest_dir: str | os.PathLike[str],
+                       progress: Progress | None = None) -> Path:
+        """Download the file or picture of a message into ``dest_dir``; returns the path."""
+        c = message.content
+        url = c.get("sourceUrl") or (c.get("sourcePicture") or {}).get("url") or c.get("videoUrl")
+        if not url:
+            raise LocalError(message="this message has no file to download", detail=message.client_msg_id)
+        name = c.get("fileName") or os.path.basename(str(url).split("?")[0]) or message.client_msg_id
+        dest = Path(dest_dir) / os.path.basename(name)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        await download(self.api, str(url), dest, progress=progress)
+        return dest
+
+    async def mark_read(self, conversation_id: str) -> None:
+        """Mark a conversation read here and on the server (which sends the read receipt)."""
+        store = self._store()
+        await asyncio.to_thread(store.mark_read, conversation_id)
+        row = await asyncio.to_thread(store.conversation, conversation_id)
+        if row is None:
+            return
+        self._emit(ev.ConversationChanged(Conversation.from_row(row)))
+        if row.has_read_seq > 0:
+            try:
+                await self.api.msg.mark_conversation_as_read(
+                    conversation_id=conversation_id, user_id=self.user_id, has_read_seq=row.has_read_seq)
+            except OpenIMError as exc:
+                self._emit(ev.ErrorEvent(exc, "mark read"))
+
+    async def revoke(self, conversation_id: str, client_msg_id: str) -> None:
+        """Revoke a sent message (the server notifies everyone; the row becomes a placeholder)."""
+        row = await asyncio.to_thread(self._store().message, client_msg_id)
+        if row is None or row.seq == 0:
+            raise LocalError(message="the message is not on the server yet", detail=client_msg_id)
+        await self.api.msg.revoke_msg(conversation_id=conversation_id, seq=row.seq, user_id=self.user_id)
+
+    async def typing(self, conversation_id: str, typing: bool = True) -> None:
+        """Tell the other side you are typing (online only; never stored)."""
+        cid, session_type, recv_id, group_id = await self._target(conversation_id, False)
+        if session_type != SessionType.SINGLE_CHAT or not self.connected:
+            return
+        md = sdkws_pb2.MsgData(
+            sendID=self.user_id, recvID=recv_id, clientMsgID=new_client_msg_id(self.user_id),
+            senderPlatformID=self.platform_id, sessionType=session_type, msgFrom=MsgFrom.USER,
+            contentType=ContentType.TYPING, createTime=now_ms(),
+            content=json.dumps({"msgTips": "yes" if typing else "no"}).encode(),
+        )
+        md.options.update(ONLINE_ONLY_OPTIONS)
+        with contextlib.suppress(OpenIMError):
+            await self.ws.request(ReqIdentifier.SEND_MSG, md.SerializeToString())
+
+    async def set_draft(self, conversation_id: str, draft: str) -> None:
+        await asyncio.to_thread(self._store().set_draft, conversation_id, draft)
+
+    def _store(self) -> LocalStore:
+        if self.store is None:
+            raise LocalError(message="the client is not started: use `async with OpenIMClient(...)`")
+        return self.store
+
+
+class EventStream:
+    """An async iterator over a client's events, subscribed from the moment it is created."""
+
+    def __init__(self, registry: list[asyncio.Queue[ev.Event]]) -> None:
+        self._registry = registry
+        self._queue: asyncio.Queue[ev.Event] = asyncio.Queue()
+        self._done = False
+        registry.append(self._queue)
+
+    def __aiter__(self) -> EventStream:
+        return self
+
+    async def __anext__(self) -> ev.Event:
+        if self._done:
+            raise StopAsyncIteration
+        event = await self._queue.get()
+        if isinstance(event, ev.SessionEnded):
+            self.close()
+        return event
+
+    def close(self) -> None:
+        self._done = True
+        if self._queue in self._registry:
+            self._registry.remove(self._queue)
+
+
+def _quote_json(m: Message) -> dict[str, Any]:
+    return {"clientMsgID": m.client_msg_id, "serverMsgID": m.server_msg_id, "seq": m.seq, "sendID": m.send_id,
+            "senderNickname": m.sender_nickname, "contentType": m.content_type, "sendTime": m.send_time,
+            "textElem": {"content": m.text} if m.content_type == ContentType.TEXT else None}
+
+
+def _as_openim(exc: BaseException) -> OpenIMError:
+    if isinstance(exc, OpenIMError):
+        return exc
+    return LocalError(message=f"{type(exc).__name__}: {exc}")
