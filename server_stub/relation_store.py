@@ -1,0 +1,323 @@
+"""SQL and object rendering for friends, blacklists, groups and group requests (part 2).
+
+Every function taking ``conn`` runs on the storage writer thread (``await storage.run(fn)``);
+the tables are declared in :mod:`server_stub.storage`'s schema.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from typing import Any
+
+from openim_sdk.protocol.pb.conversation import conversation_pb2
+from openim_sdk.protocol.pb.relation import relation_pb2
+from openim_sdk.protocol.pb.sdkws import sdkws_pb2
+
+from .storage import bump_version, now_ms
+
+ROLE_OWNER, ROLE_ADMIN, ROLE_MEMBER = 100, 60, 20
+STATUS_OK, STATUS_DISMISSED, STATUS_MUTED = 0, 2, 3
+#: Element ID written to a group's member version log when the group itself changed.
+GROUP_CHANGED = "#group"
+#: Element ID written to a version log when the sort order changed (pinning).
+SORT_CHANGED = "#sort"
+MARKERS = (GROUP_CHANGED, SORT_CHANGED)
+
+
+def _in(ids: list[str]) -> str:
+    return ",".join("?" * len(ids))
+
+
+# --------------------------------------------------------------------------- users
+
+
+def users(conn: sqlite3.Connection, ids: Iterable[str]) -> dict[str, sdkws_pb2.UserInfo]:
+    ids = list(dict.fromkeys(ids))
+    out: dict[str, sdkws_pb2.UserInfo] = {}
+    for i in range(0, len(ids), 500):
+        chunk = ids[i:i + 500]
+        for r in conn.execute("SELECT user_id, nickname, face_url, ex, create_time, app_manger_level, "
+                              f"global_recv_msg_opt FROM users WHERE user_id IN ({_in(chunk)})", chunk):
+            out[r[0]] = sdkws_pb2.UserInfo(userID=r[0], nickname=r[1], faceURL=r[2], ex=r[3], createTime=r[4],
+                                           appMangerLevel=r[5], globalRecvMsgOpt=r[6])
+    return out
+
+
+def public(u: sdkws_pb2.UserInfo | None, uid: str = "") -> sdkws_pb2.PublicUserInfo:
+    if u is None:
+        return sdkws_pb2.PublicUserInfo(userID=uid)
+    return sdkws_pb2.PublicUserInfo(userID=u.userID, nickname=u.nickname, faceURL=u.faceURL, ex=u.ex)
+
+
+# --------------------------------------------------------------------------- friends
+
+_FRIEND_COLS = "owner_user_id, friend_user_id, remark, create_time, add_source, operator_user_id, ex, is_pinned"
+
+
+def friend_rows(conn: sqlite3.Connection, owner: str, ids: list[str] | None = None) -> list[tuple[Any, ...]]:
+    order = " ORDER BY create_time, friend_user_id"
+    if ids is None:
+        return conn.execute(f"SELECT {_FRIEND_COLS} FROM friends WHERE owner_user_id = ?{order}", (owner,)).fetchall()
+    if not ids:
+        return []
+    return conn.execute(f"SELECT {_FRIEND_COLS} FROM friends WHERE owner_user_id = ? AND friend_user_id IN "
+                        f"({_in(ids)}){order}", (owner, *ids)).fetchall()
+
+
+def friend_infos(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> list[sdkws_pb2.FriendInfo]:
+    us = users(conn, [r[1] for r in rows])
+    out = []
+    for r in rows:
+        info = sdkws_pb2.FriendInfo(ownerUserID=r[0], remark=r[2], createTime=r[3], addSource=r[4],
+                                    operatorUserID=r[5], ex=r[6], isPinned=bool(r[7]))
+        info.friendUser.CopyFrom(us.get(r[1]) or sdkws_pb2.UserInfo(userID=r[1]))
+        out.append(info)
+    return out
+
+
+def friend_only(r: tuple[Any, ...]) -> relation_pb2.FriendInfoOnly:
+    return relation_pb2.FriendInfoOnly(ownerUserID=r[0], friendUserID=r[1], remark=r[2], createTime=r[3],
+                                       addSource=r[4], operatorUserID=r[5], ex=r[6], isPinned=bool(r[7]))
+
+
+def friend_ids(conn: sqlite3.Connection, owner: str) -> list[str]:
+    return [r[1] for r in friend_rows(conn, owner)]
+
+
+def is_friend(conn: sqlite3.Connection, owner: str, friend: str) -> bool:
+    return conn.execute("SELECT 1 FROM friends WHERE owner_user_id = ? AND friend_user_id = ?",
+                        (owner, friend)).fetchone() is not None
+
+
+def add_friend(conn: sqlite3.Connection, owner: str, friend: str, source: int, operator: str) -> bool:
+    cur = conn.execute("INSERT OR IGNORE INTO friends (owner_user_id, friend_user_id, create_time, add_source, "
+                       "operator_user_id) VALUES (?,?,?,?,?)", (owner, friend, now_ms(), source, operator))
+    if cur.rowcount:
+        bump_version(conn, "friend", owner, [friend], 1)
+    return bool(cur.rowcount)
+
+
+def delete_friend(conn: sqlite3.Connection, owner: str, friend: str) -> bool:
+    cur = conn.execute("DELETE FROM friends WHERE owner_user_id = ? AND friend_user_id = ?", (owner, friend))
+    if cur.rowcount:
+        bump_version(conn, "friend", owner, [friend], 2)
+    return bool(cur.rowcount)
+
+
+_REQ_COLS = ("from_user_id, to_user_id, handle_result, req_msg, create_time, handler_user_id, handle_msg, "
+             "handle_time, ex")
+
+
+def friend_requests(conn: sqlite3.Connection, where: str, params: tuple[Any, ...],
+                    offset: int = 0, limit: int = -1) -> tuple[int, list[sdkws_pb2.FriendRequest]]:
+    total = conn.execute(f"SELECT COUNT(*) FROM friend_requests WHERE {where}", params).fetchone()[0]
+    rows = conn.execute(f"SELECT {_REQ_COLS} FROM friend_requests WHERE {where} ORDER BY create_time DESC, "
+                        "from_user_id, to_user_id LIMIT ? OFFSET ?", (*params, limit, offset)).fetchall()
+    us = users(conn, [r[0] for r in rows] + [r[1] for r in rows])
+    out = []
+    for r in rows:
+        f, t = us.get(r[0]), us.get(r[1])
+        out.append(sdkws_pb2.FriendRequest(
+            fromUserID=r[0], fromNickname=f.nickname if f else "", fromFaceURL=f.faceURL if f else "",
+            toUserID=r[1], toNickname=t.nickname if t else "", toFaceURL=t.faceURL if t else "",
+            handleResult=r[2], reqMsg=r[3], createTime=r[4], handlerUserID=r[5], handleMsg=r[6], handleTime=r[7],
+            ex=r[8]))
+    return total, out
+
+
+def is_black(conn: sqlite3.Connection, owner: str, other: str) -> bool:
+    return conn.execute("SELECT 1 FROM blacks WHERE owner_user_id = ? AND block_user_id = ?",
+                        (owner, other)).fetchone() is not None
+
+
+def black_infos(conn: sqlite3.Connection, owner: str, ids: list[str] | None = None,
+                offset: int = 0, limit: int = -1) -> tuple[int, list[sdkws_pb2.BlackInfo]]:
+    cols = "owner_user_id, block_user_id, create_time, add_source, operator_user_id, ex"
+    if ids is None:
+        total = conn.execute("SELECT COUNT(*) FROM blacks WHERE owner_user_id = ?", (owner,)).fetchone()[0]
+        rows = conn.execute(f"SELECT {cols} FROM blacks WHERE owner_user_id = ? ORDER BY create_time, block_user_id "
+                            "LIMIT ? OFFSET ?", (owner, limit, offset)).fetchall()
+    else:
+        rows = conn.execute(f"SELECT {cols} FROM blacks WHERE owner_user_id = ? AND block_user_id IN ({_in(ids)}) "
+                            "ORDER BY create_time, block_user_id", (owner, *ids)).fetchall() if ids else []
+        total = len(rows)
+    us = users(conn, [r[1] for r in rows])
+    return total, [sdkws_pb2.BlackInfo(ownerUserID=r[0], createTime=r[2], addSource=r[3], operatorUserID=r[4], ex=r[5],
+                                       blackUserInfo=public(us.get(r[1]), r[1])) for r in rows]
+
+
+# --------------------------------------------------------------------------- groups
+
+
+def group_row(conn: sqlite3.Connection, gid: str) -> sdkws_pb2.GroupInfo | None:
+    r = conn.execute("SELECT data, status FROM im_groups WHERE group_id = ?", (gid,)).fetchone()
+    if r is None:
+        return None
+    g = sdkws_pb2.GroupInfo.FromString(r[0])
+    g.status = r[1]
+    g.memberCount = conn.execute("SELECT COUNT(*) FROM group_members WHERE group_id = ?", (gid,)).fetchone()[0]
+    return g
+
+
+def groups(conn: sqlite3.Connection, gids: Iterable[str]) -> dict[str, sdkws_pb2.GroupInfo]:
+    out = {}
+    for gid in dict.fromkeys(gids):
+        g = group_row(conn, gid)
+        if g is not None:
+            out[gid] = g
+    return out
+
+
+def save_group(conn: sqlite3.Connection, g: sdkws_pb2.GroupInfo, insert: bool = False) -> None:
+    data = sdkws_pb2.GroupInfo()
+    data.CopyFrom(g)
+    data.memberCount = 0
+    if insert:
+        conn.execute("INSERT INTO im_groups VALUES (?,?,?,?)", (g.groupID, g.createTime, g.status,
+                                                                 data.SerializeToString()))
+    else:
+        conn.execute("UPDATE im_groups SET status = ?, data = ? WHERE group_id = ?",
+                     (g.status, data.SerializeToString(), g.groupID))
+
+
+_MEMBER_COLS = ("group_id, user_id, role_level, join_time, nickname, face_url, join_source, operator_user_id, ex, "
+                "mute_end_time, inviter_user_id")
+
+
+def member_rows(conn: sqlite3.Connection, gid: str, ids: list[str] | None = None) -> list[tuple[Any, ...]]:
+    order = " ORDER BY role_level DESC, join_time, user_id"
+    if ids is None:
+        return conn.execute(f"SELECT {_MEMBER_COLS} FROM group_members WHERE group_id = ?{order}", (gid,)).fetchall()
+    if not ids:
+        return []
+    return conn.execute(f"SELECT {_MEMBER_COLS} FROM group_members WHERE group_id = ? AND user_id IN ({_in(ids)})"
+                        f"{order}", (gid, *ids)).fetchall()
+
+
+def member_infos(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> list[sdkws_pb2.GroupMemberFullInfo]:
+    us = users(conn, [r[1] for r in rows])
+    out = []
+    for r in rows:
+        u = us.get(r[1])
+        out.append(sdkws_pb2.GroupMemberFullInfo(
+            groupID=r[0], userID=r[1], roleLevel=r[2], joinTime=r[3], nickname=r[4] or (u.nickname if u else ""),
+            faceURL=r[5] or (u.faceURL if u else ""), appMangerLevel=u.appMangerLevel if u else 0, joinSource=r[6],
+            operatorUserID=r[7], ex=r[8], muteEndTime=r[9], inviterUserID=r[10]))
+    return out
+
+
+def members(conn: sqlite3.Connection, gid: str, ids: list[str] | None = None) -> list[sdkws_pb2.GroupMemberFullInfo]:
+    return member_infos(conn, member_rows(conn, gid, ids))
+
+
+def member(conn: sqlite3.Connection, gid: str, uid: str) -> sdkws_pb2.GroupMemberFullInfo | None:
+    ms = members(conn, gid, [uid])
+    return ms[0] if ms else None
+
+
+def member_ids(conn: sqlite3.Connection, gid: str) -> list[str]:
+    return [r[1] for r in member_rows(conn, gid)]
+
+
+def joined_group_ids(conn: sqlite3.Connection, uid: str) -> list[str]:
+    return [r[0] for r in conn.execute("SELECT group_id FROM group_members WHERE user_id = ? ORDER BY join_time, "
+                                       "group_id", (uid,))]
+
+
+def add_member(conn: sqlite3.Connection, gid: str, uid: str, role: int, source: int, operator: str,
+               inviter: str = "") -> bool:
+    cur = conn.execute("INSERT OR IGNORE INTO group_members (group_id, user_id, role_level, join_time, join_source, "
+                       "operator_user_id, inviter_user_id) VALUES (?,?,?,?,?,?,?)",
+                       (gid, uid, role, now_ms(), source, operator, inviter))
+    if not cur.rowcount:
+        return False
+    bump_version(conn, "group_member", gid, [uid], 1)
+    bump_version(conn, "join_group", uid, [gid], 1)
+    _ensure_group_conversation(conn, gid, uid)
+    return True
+
+
+def remove_member(conn: sqlite3.Connection, gid: str, uid: str) -> bool:
+    cur = conn.execute("DELETE FROM group_members WHERE group_id = ? AND user_id = ?", (gid, uid))
+    if not cur.rowcount:
+        return False
+    bump_version(conn, "group_member", gid, [uid], 2)
+    bump_version(conn, "join_group", uid, [gid], 2)
+    _cap_group_conversation(conn, gid, uid)
+    return True
+
+
+def update_member(conn: sqlite3.Connection, gid: str, uid: str, **cols: Any) -> None:
+    sets = ", ".join(f"{k} = ?" for k in cols)
+    conn.execute(f"UPDATE group_members SET {sets} WHERE group_id = ? AND user_id = ?", (*cols.values(), gid, uid))
+    bump_version(conn, "group_member", gid, [uid], 3)
+
+
+def group_changed(conn: sqlite3.Connection, gid: str) -> None:
+    """Record a change of the group itself: every member's joined-group log and the member log marker."""
+    bump_version(conn, "group_member", gid, [GROUP_CHANGED], 3)
+    for uid in member_ids(conn, gid):
+        bump_version(conn, "join_group", uid, [gid], 3)
+
+
+def _ensure_group_conversation(conn: sqlite3.Connection, gid: str, uid: str) -> None:
+    cid = f"sg_{gid}"
+    row = conn.execute("SELECT data FROM conversations WHERE owner_user_id = ? AND conversation_id = ?",
+                       (uid, cid)).fetchone()
+    if row is None:
+        conv = conversation_pb2.Conversation(ownerUserID=uid, conversationID=cid, conversationType=3, groupID=gid)
+        conn.execute("INSERT INTO conversations VALUES (?,?,?,?,?)", (uid, cid, conv.SerializeToString(), 0, now_ms()))
+        bump_version(conn, "conversation", uid, [cid], 1)
+        return
+    conv = conversation_pb2.Conversation.FromString(row[0])
+    if conv.maxSeq:  # re-joined: lift the cap set when leaving
+        conv.maxSeq = 0
+        conn.execute("UPDATE conversations SET data = ? WHERE owner_user_id = ? AND conversation_id = ?",
+                     (conv.SerializeToString(), uid, cid))
+        bump_version(conn, "conversation", uid, [cid], 3)
+
+
+def _cap_group_conversation(conn: sqlite3.Connection, gid: str, uid: str) -> None:
+    """A member who left may pull up to the current seq only (per-user maxSeq, ws-protocol §6.3)."""
+    cid = f"sg_{gid}"
+    row = conn.execute("SELECT data FROM conversations WHERE owner_user_id = ? AND conversation_id = ?",
+                       (uid, cid)).fetchone()
+    if row is None:
+        return
+    seq = conn.execute("SELECT max_seq FROM seqs WHERE conversation_id = ?", (cid,)).fetchone()
+    conv = conversation_pb2.Conversation.FromString(row[0])
+    conv.maxSeq = max(seq[0] if seq else 0, 1)
+    conn.execute("UPDATE conversations SET data = ? WHERE owner_user_id = ? AND conversation_id = ?",
+                 (conv.SerializeToString(), uid, cid))
+    bump_version(conn, "conversation", uid, [cid], 3)
+
+
+_GREQ_COLS = ("group_id, user_id, handle_result, req_msg, handle_msg, req_time, handle_user_id, handle_time, ex, "
+              "join_source, inviter_user_id")
+
+
+def group_requests(conn: sqlite3.Connection, where: str, params: tuple[Any, ...], offset: int = 0,
+                   limit: int = -1) -> tuple[int, list[sdkws_pb2.GroupRequest]]:
+    total = conn.execute(f"SELECT COUNT(*) FROM group_requests WHERE {where}", params).fetchone()[0]
+    rows = conn.execute(f"SELECT {_GREQ_COLS} FROM group_requests WHERE {where} ORDER BY req_time DESC, group_id, "
+                        "user_id LIMIT ? OFFSET ?", (*params, limit, offset)).fetchall()
+    us = users(conn, [r[1] for r in rows])
+    gs = groups(conn, [r[0] for r in rows])
+    out = []
+    for r in rows:
+        req = sdkws_pb2.GroupRequest(
+            userInfo=public(us.get(r[1]), r[1]), handleResult=r[2], reqMsg=r[3], handleMsg=r[4], reqTime=r[5],
+            handleUserID=r[6], handleTime=r[7], ex=r[8], joinSource=r[9], inviterUserID=r[10])
+        req.groupInfo.CopyFrom(gs.get(r[0]) or sdkws_pb2.GroupInfo(groupID=r[0]))
+        out.append(req)
+    return total, out
+
+
+def managed_group_ids(conn: sqlite3.Connection, uid: str) -> list[str]:
+    return [r[0] for r in conn.execute("SELECT group_id FROM group_members WHERE user_id = ? AND role_level >= ?",
+                                       (uid, ROLE_ADMIN))]
+
+
+def in_clause(ids: list[str]) -> str:
+    return _in(ids)

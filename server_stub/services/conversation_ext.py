@@ -1,0 +1,125 @@
+"""Conversation routes part 1 does not cover (delete, update by user), conversation notifications
+(1300 ConversationChange, 1701 private chat) around part 1's set_conversations, and friend/group
+details in the /jssdk answers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from openim_sdk.protocol.constants import ContentType
+from openim_sdk.protocol.errors import ArgsError
+from openim_sdk.protocol.pb.conversation import conversation_pb2
+from openim_sdk.protocol.pb.sdkws import sdkws_pb2
+
+from .. import relation_store as rs
+from ..context import SERVICES, RequestContext, need
+from ..notify import p2service, send_notification
+from ..storage import bump_version
+from . import conversation as part1
+
+
+async def conversation_changed(ctx: RequestContext, user_id: str, cids: list[str]) -> None:
+    tips = sdkws_pb2.ConversationUpdateTips(userID=user_id, conversationIDList=cids)
+    await send_notification(ctx.core, user_id, user_id, ContentType.CONVERSATION_CHANGE, tips, ctx.operation_id)
+
+
+_part1_set = SERVICES["/conversation/set_conversations"]
+
+
+@p2service("/conversation/set_conversations", _part1_set.validate)
+async def set_conversations(ctx: RequestContext, req: conversation_pb2.SetConversationsReq) -> Any:
+    c = req.conversation
+    before: dict[str, bool] = {}
+    if c.HasField("isPrivateChat"):
+        for uid in dict.fromkeys(req.userIDs):
+            rows = await ctx.core.storage.conversations(uid, [c.conversationID])
+            before[uid] = bool(rows) and conversation_pb2.Conversation.FromString(rows[0].data).isPrivateChat
+    resp = await _part1_set.fn(ctx, req)
+    for uid in dict.fromkeys(req.userIDs):
+        await conversation_changed(ctx, uid, [c.conversationID])
+        if c.HasField("isPrivateChat") and before.get(uid) != c.isPrivateChat.value and c.conversationType == 1:
+            tips = sdkws_pb2.ConversationSetPrivateTips(recvID=c.userID, sendID=uid, isPrivate=c.isPrivateChat.value,
+                                                        conversationID=c.conversationID)
+            await send_notification(ctx.core, uid, c.userID, ContentType.CONVERSATION_PRIVATE_CHAT, tips,
+                                    ctx.operation_id)
+    return resp
+
+
+@p2service("/conversation/delete_conversations", lambda r: need(r.ownerUserID, "ownerUserID is empty"))
+async def delete_conversations(ctx: RequestContext, req: conversation_pb2.DeleteConversationsReq) -> Any:
+    ctx.check_access(req.ownerUserID)
+    cids = list(dict.fromkeys(req.conversationIDs))
+    if not cids:
+        raise ArgsError(detail="conversationIDs is empty")
+
+    def op(conn: Any) -> list[str]:
+        gone = []
+        for cid in cids:
+            cur = conn.execute("DELETE FROM conversations WHERE owner_user_id = ? AND conversation_id = ?",
+                               (req.ownerUserID, cid))
+            if cur.rowcount:
+                gone.append(cid)
+        if gone:
+            bump_version(conn, "conversation", req.ownerUserID, gone, 2)
+        return gone
+
+    gone = await ctx.core.storage.run(op)
+    if gone:
+        await conversation_changed(ctx, req.ownerUserID, gone)
+    return conversation_pb2.DeleteConversationsResp()
+
+
+@p2service("/conversation/update_conversations_by_user", lambda r: need(r.userID, "userID is empty"))
+async def update_by_user(ctx: RequestContext, req: conversation_pb2.UpdateConversationsByUserReq) -> Any:
+    ctx.check_access(req.userID)
+    if not req.HasField("ex"):
+        return conversation_pb2.UpdateConversationsByUserResp()
+
+    def op(conn: Any) -> list[str]:
+        changed = []
+        for cid, data in conn.execute("SELECT conversation_id, data FROM conversations WHERE owner_user_id = ?",
+                                      (req.userID,)).fetchall():
+            conv = conversation_pb2.Conversation.FromString(data)
+            if conv.ex == req.ex.value:
+                continue
+            conv.ex = req.ex.value
+            conn.execute("UPDATE conversations SET data = ? WHERE owner_user_id = ? AND conversation_id = ?",
+                         (conv.SerializeToString(), req.userID, cid))
+            changed.append(cid)
+        if changed:
+            bump_version(conn, "conversation", req.userID, changed, 3)
+        return changed
+
+    changed = await ctx.core.storage.run(op)
+    if changed:
+        await conversation_changed(ctx, req.userID, changed)
+    return conversation_pb2.UpdateConversationsByUserResp()
+
+
+def _wrap_jssdk(path: str) -> None:
+    orig = SERVICES[path]
+
+    async def handler(ctx: RequestContext, req: Any) -> Any:
+        resp = await orig.fn(ctx, req)
+
+        def fill(conn: Any) -> None:
+            for item in resp.conversations:
+                conv = item.conversation
+                if conv.userID:
+                    rows = rs.friend_rows(conn, ctx.user_id, [conv.userID])
+                    if rows:
+                        item.friend.CopyFrom(rs.friend_only(rows[0]))
+                if conv.groupID:
+                    g = rs.group_row(conn, conv.groupID)
+                    if g is not None:
+                        item.group.CopyFrom(g)
+
+        await ctx.core.storage.run(fill)
+        return resp
+
+    p2service(path, orig.validate)(handler)
+
+
+_wrap_jssdk("/jssdk/get_conversations")
+_wrap_jssdk("/jssdk/get_active_conversations")
+_ = part1
