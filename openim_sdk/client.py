@@ -682,8 +682,9 @@ class OpenIMClient:
             row = await asyncio.to_thread(store.conversation, cid) or row
         return Conversation.from_row(row)
 
-    async def _target(self, target: str, group: bool) -> tuple[str, int, str, str]:
-        """(conversationID, sessionType, recvID, groupID) for a user, a group or a conversation ID."""
+    async def resolve_target(self, target: str, group: bool = False) -> tuple[str, int, str, str]:
+        """(conversationID, sessionType, recvID, groupID) for a user ID, a group ID (``group=True``)
+        or a known conversation ID."""
         if group:
             return group_conversation_id(target), SessionType.READ_GROUP_CHAT, "", target
         row = await asyncio.to_thread(self._store().conversation, target)
@@ -730,7 +731,7 @@ class OpenIMClient:
     ) -> Message:
         """Send any content element (see docs/spec/ws-protocol.md §8 for the shapes)."""
         store = self._store()
-        cid, session_type, recv_id, group_id = await self._target(target, group)
+        cid, session_type, recv_id, group_id = await self.resolve_target(target, group)
         me = await asyncio.to_thread(store.user, self.user_id)
         md = sdkws_pb2.MsgData(
             sendID=self.user_id, recvID=recv_id, groupID=group_id, clientMsgID=new_client_msg_id(self.user_id),
@@ -874,7 +875,7 @@ class OpenIMClient:
 
     async def typing(self, conversation_id: str, typing: bool = True) -> None:
         """Tell the other side you are typing (online only; never stored)."""
-        cid, session_type, recv_id, group_id = await self._target(conversation_id, False)
+        cid, session_type, recv_id, group_id = await self.resolve_target(conversation_id, False)
         if session_type != SessionType.SINGLE_CHAT or not self.connected:
             return
         md = sdkws_pb2.MsgData(

@@ -20,7 +20,7 @@ from urllib.parse import urlencode
 
 import httpx
 
-from ..protocol.errors import FileError, NetworkError, OpenIMError
+from ..protocol.errors import FileError, NetworkError
 
 if TYPE_CHECKING:
     from .client import RestClient
@@ -141,17 +141,22 @@ async def upload_file(
         for attempt in range(part_retries + 1):
             try:
                 resp = await http.put(url, content=chunk, headers=headers)
-                if resp.status_code >= 300:
-                    raise NetworkError(message=f"part {number} upload failed: HTTP {resp.status_code}",
-                                       detail=resp.text[:200])
-                break
-            except (httpx.HTTPError, NetworkError) as exc:
+            except httpx.HTTPError as exc:
                 if attempt == part_retries:
-                    err = exc if isinstance(exc, OpenIMError) else NetworkError(
-                        message=f"part {number} upload failed", detail=str(exc))
+                    err = NetworkError(message=f"part {number} upload failed", detail=str(exc))
                     err.upload_state = state  # type: ignore[attr-defined]
                     raise err from exc
                 await asyncio.sleep(0.2 * (attempt + 1))
+                continue
+            if resp.status_code < 300:
+                break
+            if resp.status_code < 500 or attempt == part_retries:  # refused: do not hammer the storage
+                refused = FileError(code=500 if resp.status_code >= 500 else 1701,
+                                    message=f"part {number} upload failed: HTTP {resp.status_code}",
+                                    detail=resp.text[:200])
+                refused.upload_state = state  # type: ignore[attr-defined]
+                raise refused
+            await asyncio.sleep(0.2 * (attempt + 1))
         state.done_parts.append(number)
         sent += len(chunk)
         if progress:
