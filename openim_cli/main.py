@@ -265,4 +265,4 @@ def main() -> None:  # pragma: no cover - console script
 
 
 # Command modules register themselves on the app when imported.
-from . import messaging, social  # noqa: E402,F401
+from . import demo, messaging, social  # noqa: E402,F401

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The main job: install into .venv and run the bundled OpenIM server with its SQLite default.
-# Extra arguments go to `openim server` (see `openim server --help`).
+# The main job: install into .venv, start the bundled OpenIM server on its SQLite default,
+# sign in two users (alice, and bob as an echo bot) and open the chat as alice.
+# Without a terminal it runs a scripted two-user exchange instead. Extra arguments go to
+# `openim demo` (see `openim demo --help`); `openim server` runs the server alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ ! -x .venv/bin/python ]; then
@@ -8,4 +10,4 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e .
-exec .venv/bin/openim server "$@"
+exec .venv/bin/openim demo "$@"
