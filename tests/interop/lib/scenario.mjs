@@ -118,6 +118,11 @@ export async function runScenario(o) {
       step('login_a', () => agents.a.call('login', loginArgs(userA, tokA, platA, 'a'), stepTimeout)),
       step('login_b', () => agents.b.call('login', loginArgs(userB, tokB, platB, 'b'), stepTimeout)),
     ]);
+    if (o.onlyLogin) {
+      await sleep(2000); // let late connect/kick events arrive
+      out.ok = Object.values(out.steps).every((s) => s.ok);
+      return out;
+    }
     await Promise.all([
       step('connected_a', () => agents.a.waitEvent((e) => e.event === 'connect-success', stepTimeout, 'connect-success')),
       step('connected_b', () => agents.b.waitEvent((e) => e.event === 'connect-success', stepTimeout, 'connect-success')),
@@ -166,6 +171,10 @@ export async function runScenario(o) {
   } finally {
     for (const [name, agent] of Object.entries(agents)) {
       out.events[name] = agent.events.map((e) => e.event);
+      out.notices = out.notices || {};
+      out.notices[name] = agent.events
+        .filter((e) => e.event !== 'new-messages')
+        .map((e) => ({ event: e.event, data: e.data }));
     }
     await Promise.all(
       Object.values(agents).map((a) => withTimeout(a.close(), 8000, 'close').catch(() => undefined)),
