@@ -124,6 +124,8 @@ class OpenIMClient:
         self._peer_read: dict[str, int] = {}
         self._typing: dict[tuple[str, str], float] = {}
         self._connected = asyncio.Event()
+        self._unread_total = 0
+        self._sync_delivered = 0
         self._ended = False
         self._started = False
 
@@ -230,6 +232,16 @@ class OpenIMClient:
             log.exception("%s failed", where)
             self._emit(ev.ErrorEvent(_as_openim(exc), where))
 
+    async def _conversation_changed(self, row: ConversationRow | None) -> None:
+        """Report a changed conversation, and the unread total when it moved."""
+        if row is None or is_notification_conversation(row.conversation_id):
+            return
+        self._emit(ev.ConversationChanged(Conversation.from_row(row)))
+        total = await asyncio.to_thread(self._store().total_unread)
+        if total != self._unread_total:
+            self._unread_total = total
+            self._emit(ev.UnreadTotalChanged(total))
+
     def _spawn(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
@@ -251,6 +263,10 @@ class OpenIMClient:
             return
         self._ended = True
         self._set_state(reason, str(error or ""))
+        if reason == ev.ConnectionState.KICKED:
+            self._emit(ev.Kicked(error))
+        elif reason == ev.ConnectionState.TOKEN_INVALID:
+            self._emit(ev.TokenExpired(error))
         self._emit(ev.SessionEnded(reason, error))
 
     # ------------------------------------------------------------------ the connection
@@ -277,6 +293,14 @@ class OpenIMClient:
             self._end(ev.ConnectionState.KICKED, event.error)
         elif isinstance(event, wse.TokenInvalid):
             self._end(ev.ConnectionState.TOKEN_INVALID, event.error)
+        elif isinstance(event, wse.StatusChange):
+            try:
+                statuses = event.statuses
+            except OpenIMError as exc:
+                self._emit(ev.ErrorEvent(exc, "online status"))
+                return
+            for uid, platforms in statuses.items():
+                self._emit(ev.OnlineStatusChanged(uid, tuple(platforms)))
         elif isinstance(event, wse.ErrorOccurred):
             self._emit(ev.ErrorEvent(event.error, event.where))
         elif isinstance(event, wse.Stopped):
@@ -316,15 +340,13 @@ class OpenIMClient:
                     store.update_conversation_from_message, a.conversation_id, a.message, self_user_id=self.user_id
                 )
                 if row is not None:
-                    self._emit(ev.MessageUpdated(Message.from_row(row)))
-                self._emit(ev.ConversationChanged(Conversation.from_row(conv)))
+                    self._emit(ev.MessageSent(Message.from_row(row)))
+                await self._conversation_changed(conv)
             elif isinstance(a, sa.ReadSeqs):
                 entries = [(e.conversation_id, e.has_read_seq, e.max_seq) for e in a.entries]
                 await asyncio.to_thread(store.set_read_seqs, entries)
                 for e in a.entries:
-                    row_c = await asyncio.to_thread(store.conversation, e.conversation_id)
-                    if row_c is not None and not is_notification_conversation(e.conversation_id):
-                        self._emit(ev.ConversationChanged(Conversation.from_row(row_c)))
+                    await self._conversation_changed(await asyncio.to_thread(store.conversation, e.conversation_id))
             elif isinstance(a, sa.Resync):
                 log.warning("server seq of %s went back (%d -> %d): dropping stale local copies",
                             a.conversation_id, a.local_max, a.server_max)
@@ -334,10 +356,12 @@ class OpenIMClient:
             elif isinstance(a, sa.HistoryEnd):
                 self._history_end.add(a.conversation_id)
             elif isinstance(a, sa.SyncStarted):
+                self._sync_delivered = 0
                 self._set_state(ev.ConnectionState.SYNCING)
+                self._emit(ev.SyncStarted())
             elif isinstance(a, sa.SyncFinished):
                 self._set_state(ev.ConnectionState.CONNECTED)
-                self._emit(ev.SyncFinished(0))
+                self._emit(ev.SyncFinished(self._sync_delivered))
             elif isinstance(a, sa.SyncFailed):
                 self._emit(ev.ErrorEvent(NetworkError(message="newest-seq request failed", detail=a.reason), "sync"))
                 self._set_state(ev.ConnectionState.CONNECTED)
@@ -398,6 +422,7 @@ class OpenIMClient:
             return  # older pages: the app asked for them through messages()
         by_id = {m.clientMsgID: m for m in keep}
         conv_row: ConversationRow | None = None
+        self._sync_delivered += len(rows)
         for row in rows:
             md = by_id.get(row.client_msg_id) or row.to_msg()
             conv_row = await asyncio.to_thread(
@@ -407,7 +432,7 @@ class OpenIMClient:
         if conv_row is not None:
             if not conv_row.show_name:
                 self._spawn(self._guard(self._resolve_name(conv_row), "conversation name"))
-            self._emit(ev.ConversationChanged(Conversation.from_row(conv_row)))
+            await self._conversation_changed(conv_row)
 
     def _on_typing(self, conversation_id: str, m: sdkws_pb2.MsgData) -> None:
         if m.sendID == self.user_id:
@@ -432,6 +457,11 @@ class OpenIMClient:
             detail = json.loads(json.loads(m.content or b"{}").get("detail", "{}"))
         except (ValueError, AttributeError, TypeError):
             return
+        ct = m.contentType
+        if 1200 <= ct < 1300 and self._rest_sync_enabled:
+            self._spawn(self._guard(self._sync_friends(), "friends sync"))
+        elif 1500 <= ct < 1600 and self._rest_sync_enabled:
+            self._spawn(self._guard(self._sync_groups(), "groups sync"))
         if not isinstance(detail, dict):
             return
         if m.contentType == ContentType.MSG_REVOKE_NOTIFICATION:
@@ -445,16 +475,14 @@ class OpenIMClient:
             await asyncio.to_thread(store.upsert_messages, [md], row.conversation_id)
             updated = await asyncio.to_thread(store.message, tips.clientMsgID)
             if updated is not None:
-                self._emit(ev.MessageUpdated(Message.from_row(updated)))
+                self._emit(ev.MessageRevoked(Message.from_row(updated), tips.revokerUserID))
         elif m.contentType == ContentType.HAS_READ_RECEIPT:
             tips_r = jsoncodec.from_go_json(sdkws_pb2.MarkAsReadTips, detail)
             cid = tips_r.conversationID
             read = tips_r.hasReadSeq or max(tips_r.seqs, default=0)
             if tips_r.markAsReadUserID == self.user_id:
                 await asyncio.to_thread(store.mark_read, cid, read)
-                conv = await asyncio.to_thread(store.conversation, cid)
-                if conv is not None:
-                    self._emit(ev.ConversationChanged(Conversation.from_row(conv)))
+                await self._conversation_changed(await asyncio.to_thread(store.conversation, cid))
             else:
                 self._peer_read[cid] = max(self._peer_read.get(cid, 0), read)
             self._emit(ev.ReadReceipt(cid, tips_r.markAsReadUserID, read))
@@ -479,8 +507,7 @@ class OpenIMClient:
         if name:
             row = await asyncio.to_thread(store.update_conversation, conv.conversation_id, show_name=name,
                                           face_url=face)
-            if row is not None:
-                self._emit(ev.ConversationChanged(Conversation.from_row(row)))
+            await self._conversation_changed(row)
 
     async def _user(self, user_id: str) -> sdkws_pb2.UserInfo | None:
         store = self.store
@@ -533,8 +560,8 @@ class OpenIMClient:
                 ) or row
             if not row.show_name:
                 await self._resolve_name(row)
-            elif not is_notification_conversation(row.conversation_id):
-                self._emit(ev.ConversationChanged(Conversation.from_row(row)))
+            else:
+                await self._conversation_changed(row)
         await asyncio.to_thread(store.set_version, "conversations", resp.versionID, resp.version)
 
     async def _sync_friends(self) -> None:
@@ -555,6 +582,8 @@ class OpenIMClient:
             await asyncio.to_thread(store.delete_friends, list(resp.delete), self.user_id)
             await asyncio.to_thread(store.upsert_friends, [*resp.insert, *resp.update])
         await asyncio.to_thread(store.set_version, "friends", resp.versionID, resp.version)
+        if resp.full or resp.delete or resp.insert or resp.update:
+            self._emit(ev.FriendsChanged())
 
     async def _sync_groups(self) -> None:
         store = self.store
@@ -573,6 +602,8 @@ class OpenIMClient:
             await asyncio.to_thread(store.delete_groups, list(resp.delete))
             await asyncio.to_thread(store.upsert_groups, [*resp.insert, *resp.update])
         await asyncio.to_thread(store.set_version, "groups", resp.versionID, resp.version)
+        if resp.full or resp.delete or resp.insert or resp.update:
+            self._emit(ev.GroupsChanged())
 
     @staticmethod
     async def _all_pages(call: Callable[[dict[str, int]], Awaitable[Any]], field: str,
@@ -633,6 +664,61 @@ class OpenIMClient:
         await self._feed(step)
         if waiters:
             await asyncio.wait_for(asyncio.gather(*waiters), timeout=30)
+
+    history = messages
+
+    async def search_server(self, *, send_id: str = "", recv_id: str = "", content_type: int = 0,
+                            session_type: int = 0, send_time: str = "", page: int = 1,
+                            page_size: int = 50) -> list[Message]:
+        """Search on the server (``/msg/search_msg``; an admin route on OpenIM)."""
+        resp = await self.api.msg.search_msg(
+            send_id=send_id, recv_id=recv_id, content_type=content_type, session_type=session_type,
+            send_time=send_time, pagination={"pageNumber": page, "showNumber": page_size})
+        out = []
+        for item in resp.chatLogs:
+            log_ = item.chatLog
+            out.append(Message(
+                client_msg_id=log_.clientMsgID, conversation_id="", send_id=log_.sendID, recv_id=log_.recvID,
+                group_id=log_.groupID, session_type=log_.sessionType, content_type=log_.contentType,
+                content_json=log_.content, seq=log_.seq, server_msg_id=log_.serverMsgID,
+                send_time=log_.sendTime, create_time=log_.createTime, status=log_.status,
+                sender_nickname=log_.senderNickname))
+        return out
+
+    async def delete_message(self, conversation_id: str, client_msg_id: str) -> None:
+        """Delete a message for yourself, here and on the server (other devices sync it)."""
+        store = self._store()
+        row = await asyncio.to_thread(store.message, client_msg_id)
+        if row is None:
+            return
+        if row.seq > 0:
+            await self.api.msg.delete_msgs(conversation_id=conversation_id, seqs=[row.seq], user_id=self.user_id,
+                                           delete_sync_opt={"IsSyncSelf": True, "IsSyncOther": False})
+        await asyncio.to_thread(store.set_message_status, client_msg_id, MsgStatus.DELETED)
+        gone = await asyncio.to_thread(store.message, client_msg_id)
+        if gone is not None:
+            self._emit(ev.MessageUpdated(Message.from_row(gone)))
+
+    async def clear_conversation(self, conversation_id: str) -> None:
+        """Clear a conversation's history for yourself, here and on the server."""
+        store = self._store()
+        await self.api.msg.clear_conversation_msg(conversation_ids=[conversation_id], user_id=self.user_id,
+                                                  delete_sync_opt={"IsSyncSelf": True, "IsSyncOther": False})
+        seq = (await asyncio.to_thread(store.max_seqs)).get(conversation_id, 0)
+        await asyncio.to_thread(store.clear_messages, conversation_id)
+        if seq:
+            await asyncio.to_thread(store.set_max_seq, conversation_id, seq)  # never re-pull cleared seqs
+        await asyncio.to_thread(store.update_conversation, conversation_id, latest_msg_preview="",
+                                latest_msg_client_id="", unread_count=0)
+        await self._conversation_changed(await asyncio.to_thread(store.conversation, conversation_id))
+
+    async def subscribe_online_status(self, user_ids: Iterable[str]) -> dict[str, list[int]]:
+        """Follow users' online status (2005): returns their platforms now; changes come as
+        :class:`OnlineStatusChanged` events."""
+        return await self.ws.subscribe_online_status(user_ids)
+
+    async def unsubscribe_online_status(self, user_ids: Iterable[str]) -> None:
+        await self.ws.unsubscribe_online_status(user_ids)
 
     async def message(self, client_msg_id: str) -> Message | None:
         row = await asyncio.to_thread(self._store().message, client_msg_id)
@@ -749,7 +835,7 @@ class OpenIMClient:
         assert row is not None
         msg = Message.from_row(row)
         self._emit(ev.MessageReceived(msg, is_self=True))
-        self._emit(ev.ConversationChanged(Conversation.from_row(conv)))
+        await self._conversation_changed(conv)
         self._queue_send(md.clientMsgID)
         return msg
 
@@ -765,6 +851,29 @@ class OpenIMClient:
             row = await asyncio.to_thread(store.message, client_msg_id) or row
             self._emit(ev.MessageUpdated(Message.from_row(row)))
         return Message.from_row(row)
+
+    resend = retry
+
+    async def send_at_text(self, group_id: str, text: str, at_user_ids: Iterable[str]) -> Message:
+        """A group text mentioning users (``"AtAllTag"`` mentions everyone)."""
+        return await self.send_text(group_id, text, group=True, at_user_ids=at_user_ids)
+
+    async def send_quote(self, target: str, text: str, quote: Message, *, group: bool = False) -> Message:
+        """A reply quoting ``quote``."""
+        return await self.send_text(target, text, group=group, quote=quote)
+
+    async def send_custom(self, target: str, data: str, *, description: str = "", extension: str = "",
+                          group: bool = False) -> Message:
+        """A custom message (content type 110) carrying app-defined ``data``."""
+        content = {"data": data, "description": description, "extension": extension}
+        return await self.send_message(target, ContentType.CUSTOM, content, group=group)
+
+    async def send_image(self, target: str, path: str | os.PathLike[str], *, group: bool = False,
+                         progress: Progress | None = None) -> Message:
+        return await self.send_file(target, path, group=group, image=True, progress=progress)
+
+    async def send_typing(self, conversation_id: str, typing: bool = True) -> None:
+        await self.typing(conversation_id, typing)
 
     def _queue_send(self, client_msg_id: str) -> None:
         if client_msg_id not in self._outbox_ids:
@@ -804,8 +913,7 @@ class OpenIMClient:
             await asyncio.to_thread(store.set_message_status, client_msg_id, MsgStatus.SEND_FAILED)
             failed = await asyncio.to_thread(store.message, client_msg_id)
             if failed is not None:
-                self._emit(ev.MessageUpdated(Message.from_row(failed)))
-            self._emit(ev.ErrorEvent(exc, "send"))
+                self._emit(ev.MessageSendFailed(Message.from_row(failed), exc))
             return
         ack = msg_pb2.SendMsgResp.FromString(resp.data)
         async with self._lock:
@@ -816,7 +924,7 @@ class OpenIMClient:
                 self.sync.on_send_ack(client_msg_id, ack.serverMsgID, ack.sendTime)
         sent = await asyncio.to_thread(store.message, client_msg_id)
         if sent is not None:
-            self._emit(ev.MessageUpdated(Message.from_row(sent)))
+            self._emit(ev.MessageSent(Message.from_row(sent)))
 
     async def send_file(
         self, target: str, path: str | os.PathLike[str], *, group: bool = False, image: bool = False,
@@ -858,7 +966,7 @@ class OpenIMClient:
         row = await asyncio.to_thread(store.conversation, conversation_id)
         if row is None:
             return
-        self._emit(ev.ConversationChanged(Conversation.from_row(row)))
+        await self._conversation_changed(row)
         if row.has_read_seq > 0:
             try:
                 await self.api.msg.mark_conversation_as_read(

@@ -50,8 +50,52 @@ class MessageUpdated(Event):
 
 
 @dataclass(frozen=True)
+class MessageSent(MessageUpdated):
+    """The server accepted a message this device sent (``server_msg_id`` set; ``seq`` once pushed)."""
+
+
+@dataclass(frozen=True)
+class MessageSendFailed(MessageUpdated):
+    """The server refused a message this device sent; ``error`` says why. ``resend()`` retries."""
+
+    error: OpenIMError | None = None
+
+
+@dataclass(frozen=True)
+class MessageRevoked(MessageUpdated):
+    """A message was revoked; ``message`` is now the revoke placeholder."""
+
+    revoker_user_id: str = ""
+
+
+@dataclass(frozen=True)
 class ConversationChanged(Event):
     conversation: Conversation
+
+
+@dataclass(frozen=True)
+class UnreadTotalChanged(Event):
+    """The unread count over all conversations that notify (receive option 0) changed."""
+
+    total: int
+
+
+@dataclass(frozen=True)
+class FriendsChanged(Event):
+    """The cached friend list changed (login sync or a friend notification)."""
+
+
+@dataclass(frozen=True)
+class GroupsChanged(Event):
+    """The cached joined-group list changed (login sync or a group notification)."""
+
+
+@dataclass(frozen=True)
+class OnlineStatusChanged(Event):
+    """A subscribed user's online platforms (empty = offline)."""
+
+    user_id: str
+    platform_ids: tuple[int, ...]
 
 
 @dataclass(frozen=True)
@@ -71,6 +115,11 @@ class ReadReceipt(Event):
 
 
 @dataclass(frozen=True)
+class SyncStarted(Event):
+    """The on-connect message sync began."""
+
+
+@dataclass(frozen=True)
 class SyncFinished(Event):
     """The on-connect sync caught up (``new_messages`` delivered)."""
 
@@ -81,6 +130,20 @@ class SyncFinished(Event):
 class ErrorEvent(Event):
     error: OpenIMError
     where: str = ""
+
+
+@dataclass(frozen=True)
+class Kicked(Event):
+    """Another login took this session's place (WS 2002, or a 1506 refusal after a drop)."""
+
+    error: OpenIMError | None = None
+
+
+@dataclass(frozen=True)
+class TokenExpired(Event):
+    """The token was refused (1501-1507): log in again."""
+
+    error: OpenIMError | None = None
 
 
 @dataclass(frozen=True)
