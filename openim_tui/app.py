@@ -104,6 +104,8 @@ class ChatScreen(Screen[None]):
         self.query_one("#conversations", ConversationList).border_title = "Chats"
         self.query_one("#members", OptionList).border_title = "Members"
         self.log_view.clear("Connecting…")
+        if self.app.is_headless:
+            self.composer.cursor_blink = False  # steady pictures under test
         self.composer.focus()
         self.set_interval(1.0, self._expire_typing)
         self._send_loop()

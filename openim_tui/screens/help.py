@@ -19,7 +19,11 @@ def _rows(bindings: list[BindingType]) -> list[tuple[str, str]]:
         else:
             keys, desc = b[0], (b[2] if len(b) > 2 else b[1])
         pretty = " / ".join(_pretty(k) for k in keys.split(","))
-        out.append((pretty, desc))
+        if out and out[-1][1] == desc:  # Alt+1 … Alt+9 on one row
+            first = out[-1][0].split(" … ")[0]
+            out[-1] = (f"{first} … {pretty}", desc)
+        else:
+            out.append((pretty, desc))
     return out
 
 

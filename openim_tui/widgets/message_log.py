@@ -131,7 +131,7 @@ class MessageLog(ScrollView, can_focus=True):
         self.items = [Item(m) for m in messages]
         self._reindex(0)
         self._relayout()
-        self.scroll_end(animate=False, immediate=True)
+        self._to_end()
 
     def prepend(self, messages: list[Message], has_more: bool) -> None:
         """Insert an older page at the top, keeping the view where it was."""
@@ -173,7 +173,19 @@ class MessageLog(ScrollView, can_focus=True):
             self._regroup(pos + 1)
         self._relayout()
         if at_end:
+            self._to_end()
+
+    def _to_end(self) -> None:
+        """Scroll to the newest line now and again after the next refresh (scrollbars appear on layout)."""
+        self._follow = True
+        self.scroll_end(animate=False, immediate=True)
+        self.call_after_refresh(self._to_end_later)
+
+    def _to_end_later(self) -> None:
+        if self._follow:
             self.scroll_end(animate=False, immediate=True)
+        if self.items and self._offsets[-1] <= self.size.height:
+            self._maybe_load_older()  # the page doesn't fill the view: fetch more
 
     def get(self, client_msg_id: str) -> Message | None:
         idx = self._index.get(client_msg_id)
@@ -252,15 +264,17 @@ class MessageLog(ScrollView, can_focus=True):
             offsets.append(total)
         self._offsets = offsets
         self._layout_width = width
-        self.virtual_size = Size(width, total)
+        self.virtual_size = Size(0, total)
         self.refresh()
 
     def on_resize(self, event: events.Resize) -> None:
+        follow = self._follow
         if self._width() != self._layout_width:
             self._strips.clear()
             self._relayout()
-            if self._follow:
-                self.scroll_end(animate=False, immediate=True)
+        if follow:
+            self._follow = True
+            self._to_end()
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
@@ -344,7 +358,8 @@ class MessageLog(ScrollView, can_focus=True):
                 kind, fname, size = render.attachment_label(m)
                 out.append(indent)
                 out.append(f"[{kind}] {fname}" + (f" ({size})" if size else ""), st("attachment"))
-                out.append("  d download · o open", st("hint"))
+                if self.cursor == i:
+                    out.append("  d download · o open", st("hint"))
             else:
                 body = render.body_text(m)
                 lines = body.split("\n") or [""]
@@ -388,7 +403,8 @@ class MessageLog(ScrollView, can_focus=True):
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
-        self._follow = new_value >= self.max_scroll_y - 1
+        if self.size.height:
+            self._follow = new_value >= self.max_scroll_y - 1
         if new_value <= 1 and old_value != new_value:
             self._maybe_load_older()
 
