@@ -100,7 +100,7 @@ def _wrap_jssdk(path: str) -> None:
     orig = SERVICES[path]
 
     async def handler(ctx: RequestContext, req: Any) -> Any:
-        resp = await orig.fn(ctx, req)
+        resp: Any = await orig.fn(ctx, req)
 
         def fill(conn: Any) -> None:
             for item in resp.conversations:

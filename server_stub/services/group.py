@@ -156,7 +156,7 @@ async def _set_info(ctx: RequestContext, gid: str, changes: dict[str, Any]) -> N
             g.notificationUpdateTime, g.notificationUserID = now_ms(), ctx.user_id
         rs.save_group(conn, g)
         rs.group_changed(conn, gid)
-        g = rs.group_row(conn, gid)
+        g = _load(conn, gid)
         opu = _op_member(conn, gid, ctx.user_id)
         keys = set(changes)
         if keys == {"notification"}:
@@ -360,7 +360,11 @@ async def quit_group(ctx: RequestContext, req: group_pb2.QuitGroupReq) -> Any:
     tips = await ctx.core.storage.run(tips_op)
     # notify before removing, so the departing member receives it too (ws-protocol §5.2)
     await group_notification(ctx.core, uid, req.groupID, ContentType.MEMBER_QUIT, tips, ctx.operation_id)
-    await ctx.core.storage.run(lambda c: rs.remove_member(c, req.groupID, uid) and rs.group_changed(c, req.groupID))
+    def remove(conn: Any) -> None:
+        rs.remove_member(conn, req.groupID, uid)
+        rs.group_changed(conn, req.groupID)
+
+    await ctx.core.storage.run(remove)
     return group_pb2.QuitGroupResp()
 
 
@@ -485,7 +489,7 @@ async def _mute_member(ctx: RequestContext, gid: str, uid: str, seconds: int) ->
         g = _load(conn, gid)
         _target_check(ctx, conn, gid, uid)
         rs.update_member(conn, gid, uid, mute_end_time=now_ms() + seconds * 1000 if seconds else 0)
-        common = {"group": g, "opUser": _op_member(conn, gid, ctx.user_id), "operationTime": now_ms(),
+        common: dict[str, Any] = {"group": g, "opUser": _op_member(conn, gid, ctx.user_id), "operationTime": now_ms(),
                   "mutedUser": rs.member(conn, gid, uid)}
         if seconds:
             return _with_version(sdkws_pb2.GroupMemberMutedTips(mutedSeconds=seconds, **common), conn, gid)
@@ -548,7 +552,7 @@ def _v_member_info(req: Any) -> None:
 @p2service("/group/set_group_member_info", _v_member_info)
 async def set_member_info(ctx: RequestContext, req: group_pb2.SetGroupMemberInfoReq) -> Any:
     def op(conn: Any) -> list[tuple[str, int, Any]]:
-        out = []
+        out: list[tuple[str, int, Any]] = []
         for m in req.members:
             _load(conn, m.groupID)
             theirs = _role(conn, m.groupID, m.userID)
@@ -575,7 +579,7 @@ async def set_member_info(ctx: RequestContext, req: group_pb2.SetGroupMemberInfo
             if not cols:
                 continue
             rs.update_member(conn, m.groupID, m.userID, **cols)
-            ct = ContentType.GROUP_MEMBER_INFO_SET
+            ct: int = ContentType.GROUP_MEMBER_INFO_SET
             if "role_level" in cols and cols["role_level"] != theirs:
                 ct = (ContentType.GROUP_MEMBER_SET_TO_ADMIN if cols["role_level"] == rs.ROLE_ADMIN
                       else ContentType.GROUP_MEMBER_SET_TO_ORDINARY)
@@ -743,7 +747,8 @@ def _v_user_req(req: Any) -> None:
 async def user_req_applications(ctx: RequestContext, req: group_pb2.GetUserReqApplicationListReq) -> Any:
     ctx.check_access(req.userID)
     off, lim = page_bounds(req.pagination)
-    where, params = "user_id = ?", (req.userID,)
+    where: str = "user_id = ?"
+    params: tuple[Any, ...] = (req.userID,)
     if req.groupIDs:
         where += f" AND group_id IN ({rs.in_clause(list(req.groupIDs))})"
         params = (*params, *req.groupIDs)

@@ -494,7 +494,7 @@ async def delete_logs(ctx: RequestContext, req: third_pb2.DeleteLogsReq) -> Any:
 @p2service("/third/logs/search", check_pagination)
 async def search_logs(ctx: RequestContext, req: third_pb2.SearchLogsReq) -> Any:
     off, lim = page_bounds(req.pagination)
-    where, params = "1=1", []
+    where, params = "1=1", list[Any]()
     if req.keyword:
         where += " AND (user_id LIKE ? OR filename LIKE ? OR version LIKE ?)"
         params += [f"%{req.keyword}%"] * 3
