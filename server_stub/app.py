@@ -93,6 +93,9 @@ class ServerApp:
         await storage.open()
         core = ServerCore(cfg, storage, TokenManager(cfg, storage), Hub(policy=cfg.multi_login_policy))
         self.core = core
+        from .notify import install as install_part2
+
+        install_part2(core)  # friends/groups/files: send checks, group fan-out, raw file routes
         for uid in cfg.admin_user_ids:
             await storage.ensure_user(UserRow(uid, uid, "", "", now_ms(), 0, 0))
         self._gateway = Gateway(core)

@@ -37,6 +37,9 @@ class ServerConfig:
     ws_queue_size: int = 256
     sqlite_synchronous: str = "NORMAL"
     log_level: str = "INFO"
+    # TEST-ONLY: when > 0, user tokens expire this many seconds after minting instead of
+    # token_expire_days (env OPENIM_TEST_TOKEN_EXPIRE_SECONDS). Off (0) by default.
+    test_token_expire_seconds: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -68,6 +71,7 @@ _ENV = {
     "token_expire_days": "OPENIM_TOKEN_EXPIRE_DAYS",
     "multi_login_policy": "OPENIM_MULTI_LOGIN_POLICY",
     "log_level": "OPENIM_LOG_LEVEL",
+    "test_token_expire_seconds": "OPENIM_TEST_TOKEN_EXPIRE_SECONDS",
 }
 
 
@@ -96,6 +100,8 @@ def _toml_values(path: str) -> dict[str, Any]:
         key = aliases.get(key, key.replace("-", "_"))
         if key in known:
             out[key] = _coerce(key, value)
+    if isinstance(raw.get("extra"), dict):  # [server.extra]: friend_verify, max_file_size, grafana_url, ...
+        out["extra"] = dict(raw["extra"])
     return out
 
 
@@ -112,6 +118,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--token-expire-days", type=int)
     p.add_argument("--multi-login-policy", type=int, choices=[0, 1, 4, 5])
     p.add_argument("--log-level")
+    p.add_argument("--friend-verify", action="store_true", default=None,
+                   help="only friends may send each other messages (1303 NotPeersFriend otherwise)")
+    p.add_argument("--store-notifications", action="store_true", default=None,
+                   help="store friend/group notifications (reliability level 2) instead of online-only")
     return p
 
 
@@ -132,4 +142,9 @@ def load_config(argv: list[str] | None = None, env: dict[str, str] | None = None
             values[name] = _coerce(name, value)
     if args.memory:
         values["data_path"] = ":memory:"
-    return replace(ServerConfig(), **values)
+    extra = dict(values.pop("extra", {}))
+    for key, flag, var in (("friend_verify", args.friend_verify, "OPENIM_FRIEND_VERIFY"),
+                           ("notifications_stored", args.store_notifications, "OPENIM_STORE_NOTIFICATIONS")):
+        if flag or env.get(var, "").lower() in ("1", "true", "yes"):
+            extra[key] = True
+    return replace(ServerConfig(), **values, extra=extra)

@@ -112,6 +112,11 @@ class RestApi:
         return resp
 
     async def _dispatch(self, request: Request, path: str, op_id: str) -> tuple[Response, str]:
+        raw = self.core.extensions.get("http_raw")
+        if raw is not None:  # file PUT/GET routes and redirects (server_stub/notify.py)
+            resp = await raw(request)
+            if resp is not None:
+                return resp, ""
         method = request.method
         if method == "OPTIONS":
             return json_response(b'"Options Request!"'), ""

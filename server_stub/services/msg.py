@@ -71,6 +71,9 @@ async def send_message(core: ServerCore, msg: sdkws_pb2.MsgData, operation_id: s
     st = msg.sessionType
     if st not in (SessionType.SINGLE_CHAT, SessionType.READ_GROUP_CHAT, SessionType.NOTIFICATION_CHAT):
         raise ArgsError(detail="unknown sessionType")
+    check = core.extensions.get("check_send")
+    if check is not None:  # blacklist 1302, friend verification 1303, group state 1201/1203/1204, mutes 1402/1403
+        await check(msg, sender_is_admin)
     if st == SessionType.READ_GROUP_CHAT:
         members = await core.group_members(msg.groupID)
         if members is None:

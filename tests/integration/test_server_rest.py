@@ -133,4 +133,4 @@ async def test_user_routes(http: httpx.AsyncClient, admin: Api) -> None:
     await u1.ok("/friend/get_black_list", {"userID": "u1", "pagination": {"pageNumber": 1, "showNumber": 200}})
     await u1.ok("/conversation/get_not_notify_conversation_ids", {"userID": "u1"})
     env = await admin.call("/group/create_group", {})
-    assert env["errCode"] == 500 and "not implemented" in env["errDlt"]
+    assert env["errCode"] == 1001 and env["errDlt"] == "groupInfo is empty"
