@@ -9,9 +9,9 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[test]'
-if [ -f scripts/install_interop.sh ]; then
-  bash scripts/install_interop.sh
-fi
+# the official OpenIM clients for tests/interop: npm ci (no Electron or browser downloads) and
+# Debian's chromium for the wasm client, installed when missing and running as root
+bash tests/interop/install.sh
 echo "== ruff"
 .venv/bin/ruff check .
 echo "== mypy (openim_sdk)"
