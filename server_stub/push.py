@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -24,12 +25,26 @@ def next_conn_id() -> str:
     return f"c{next(_conn_ids)}"
 
 
+def _env_int(name: str) -> int:
+    try:
+        return max(0, int(os.environ.get(name, "") or 0))
+    except ValueError:
+        return 0
+
+
 @dataclass
 class Hub:
     policy: int = 1
     clients: dict[str, set[Client]] = field(default_factory=dict)
     # subscriber user -> users it watches; watched user -> subscriber clients
     watchers: dict[str, set[Client]] = field(default_factory=dict)
+    # TEST-ONLY fault injection, off by default: drop every k-th 2001 frame (counted per
+    # connection, frames that would have been queued are silently not sent) so that clients
+    # must fill the gaps by pulling. Set from the environment (OPENIM_TEST_DROP_PUSH_EVERY=k,
+    # read when the server starts) or on a running in-process server: ``srv.core.hub.drop_push_every = k``.
+    drop_push_every: int = field(default_factory=lambda: _env_int("OPENIM_TEST_DROP_PUSH_EVERY"))
+    _push_counts: dict[str, int] = field(default_factory=dict, repr=False)
+    dropped_pushes: int = 0
 
     def count(self) -> int:
         return sum(len(v) for v in self.clients.values())
@@ -74,6 +89,7 @@ class Hub:
             if not conns:
                 del self.clients[client.user_id]
             self._notify_status(client.user_id)
+        self._push_counts.pop(client.conn_id, None)
         for watched in list(client.subscriptions):
             self.watchers.get(watched, set()).discard(client)
 
@@ -99,12 +115,22 @@ class Hub:
             for c in self.of(uid):
                 if c.platform_id == 1 and c.is_background:
                     continue  # iOS in background: vendor push territory (1604)
+                if self.drop_push_every > 0 and self._drop(c):
+                    continue
                 key = (c.encoding, c.compress)
                 if key not in cache:
                     cache[key] = encode_response(resp, c.encoding, c.compress)
                 c.enqueue(cache[key])
                 sent += 1
         return sent
+
+    def _drop(self, c: Client) -> bool:
+        n = self._push_counts.get(c.conn_id, 0) + 1
+        self._push_counts[c.conn_id] = n
+        if n % self.drop_push_every:
+            return False
+        self.dropped_pushes += 1
+        return True
 
     # -- online status subscriptions ----------------------------------------------------
 

@@ -51,6 +51,8 @@ class TokenManager:
 
     @property
     def expire_seconds(self) -> int:
+        if self.config.test_token_expire_seconds > 0:  # test-only override (config.py)
+            return self.config.test_token_expire_seconds
         return self.config.token_expire_days * 86400
 
     def is_admin(self, user_id: str) -> bool:
