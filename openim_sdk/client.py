@@ -634,26 +634,57 @@ class OpenIMClient:
     async def messages(self, conversation_id: str, before_seq: int | None = None, limit: int = 50) -> list[Message]:
         """A page of history, ascending: the newest ``limit`` below ``before_seq`` (or the newest).
 
-        Served from the cache; when the cache has fewer, older messages are pulled from the server.
+        Served from the cache; where the cache has holes (older messages never fetched, or seqs
+        the on-connect sync window skipped after a long time offline) they are pulled from the
+        server first, newest first, so a page has no gaps except seqs that do not exist.
         """
         store = self._store()
         rows = await asyncio.to_thread(store.messages, conversation_id, before_seq, limit)
-        if len(rows) < limit and self.connected and conversation_id not in self._history_end:
-            seqs = [r.seq for r in rows if r.seq > 0]
-            bottom = min(seqs) if seqs else (before_seq if before_seq is not None else None)
-            if bottom is None and self.sync is not None:
-                state = self.sync.conversation_state(conversation_id)
-                bottom = state.synced + 1 if state else None
-            if bottom is not None and bottom > 1:
-                await self._load_history(conversation_id, bottom, limit - len(rows))
-                rows = await asyncio.to_thread(store.messages, conversation_id, before_seq, limit)
+        settled: list[tuple[int, int]] = []  # holes with nothing (left) to pull in this call
+        pulls = 0
+        while self.connected and pulls <= limit // 10 + 4:  # bounded, in case pulls keep failing
+            hole = self._page_hole(conversation_id, rows, before_seq, limit, settled)
+            if hole is None:
+                break
+            lo, hi, room = hole
+            pulls += 1
+            if not await self._load_history(conversation_id, hi + 1, min(room, hi - lo + 1), floor=lo):
+                settled.append((lo, hi))
+                continue
+            rows = await asyncio.to_thread(store.messages, conversation_id, before_seq, limit)
         return [Message.from_row(r) for r in rows]
 
-    async def _load_history(self, conversation_id: str, before_seq: int, count: int) -> None:
+    def _page_hole(self, conversation_id: str, rows: Sequence[Any], before_seq: int | None, limit: int,
+                   settled: list[tuple[int, int]]) -> tuple[int, int, int] | None:
+        """The highest run of seqs ``lo..hi`` missing from a cached page, and how many rows the
+        page still has room for below its complete upper part; None when the page is complete."""
+        state = self.sync.conversation_state(conversation_id) if self.sync is not None else None
+        if state is None:
+            return None
+        top = state.synced if before_seq is None else min(before_seq - 1, state.synced)
+        numbered = sorted((r.seq for r in rows if 0 < r.seq <= top), reverse=True)
+        above = len(rows) - len(numbered)  # unnumbered (sending) rows and anything above ``top``
+        expected = top
+        for s in [*numbered, 0]:
+            if above >= limit or expected < 1:
+                return None
+            if s < expected:
+                lo, hi = s + 1, expected
+                if lo == 1 and conversation_id in self._history_end:
+                    return None
+                if not any(a <= lo and hi <= b for a, b in settled):
+                    return lo, hi, limit - above
+            above += 1 if s else 0
+            expected = s - 1
+        return None
+
+    async def _load_history(self, conversation_id: str, before_seq: int, count: int, floor: int = 1) -> bool:
+        """Pull up to ``count`` older messages (none below ``floor``); False when there was
+        nothing to ask."""
         waiters: list[asyncio.Future[None]] = []
 
         def step(eng: SyncEngine) -> list[sa.Action]:
-            acts = eng.request_history(conversation_id, before_seq, count)
+            acts = eng.request_history(conversation_id, before_seq, count, floor)
             for a in acts:
                 if isinstance(a, sa.PullSeqs):
                     fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -664,6 +695,7 @@ class OpenIMClient:
         await self._feed(step)
         if waiters:
             await asyncio.wait_for(asyncio.gather(*waiters), timeout=30)
+        return bool(waiters)
 
     history = messages
 

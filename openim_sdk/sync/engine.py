@@ -60,8 +60,8 @@ Rules
   normally (the store merges rows by clientMsgID anyway).
 * De-duplication by clientMsgID: a message whose clientMsgID was already delivered or merged
   (bounded memory of ``dedup_window`` IDs) is settled but not delivered again.
-* History: ``request_history(cid, before_seq, count)`` asks (1005, order desc) for the newest
-  ``count`` seqs below ``before_seq`` that are <= synced and not yet seen in this session.
+* History: ``request_history(cid, before_seq, count, floor=1)`` asks (1005, order desc) for the
+  newest ``count`` seqs in ``[floor, before_seq)`` that are <= synced and not yet seen in this session.
   Replies are delivered with ``source="history"``; ``HistoryEnd`` reports reaching the bottom.
 """
 
@@ -330,17 +330,19 @@ class SyncEngine:
         """The request failed or timed out; counts as an empty reply."""
         return self.on_pull_reply(request_id, sdkws_pb2.PullMessageBySeqsResp())
 
-    def request_history(self, conversation_id: str, before_seq: int, count: int) -> list[Action]:
-        """Fetch up to ``count`` (<= page) messages older than ``before_seq`` not yet seen."""
+    def request_history(self, conversation_id: str, before_seq: int, count: int, floor: int = 1) -> list[Action]:
+        """Fetch up to ``count`` (<= page) messages older than ``before_seq`` not yet seen, none
+        below ``floor`` (to fill one hole of a cached page without re-pulling what is under it)."""
         conv = self._convs.get(conversation_id)
         if conv is None:
             return []
         count = max(1, min(count, self.config.page))
         bottom = max(1, conv.min_seq)
+        lowest = max(bottom, floor)
         hi = min(before_seq - 1, conv.synced)
         seqs: list[int] = []
         s = conv.seen.prev_absent(hi)
-        while s >= bottom and len(seqs) < count:
+        while s >= lowest and len(seqs) < count:
             if s not in conv.history_inflight:
                 seqs.append(s)
             s = conv.seen.prev_absent(s - 1)
