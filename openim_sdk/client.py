@@ -418,6 +418,7 @@ class OpenIMClient:
             for m in keep:
                 await self._on_notification(m)
             return
+        await self._settle_own_sends(keep, {r.client_msg_id for r in rows})
         if a.source == "history":
             return  # older pages: the app asked for them through messages()
         by_id = {m.clientMsgID: m for m in keep}
@@ -433,6 +434,18 @@ class OpenIMClient:
             if not conv_row.show_name:
                 self._spawn(self._guard(self._resolve_name(conv_row), "conversation name"))
             await self._conversation_changed(conv_row)
+
+    async def _settle_own_sends(self, msgs: list[sdkws_pb2.MsgData], new_ids: set[str]) -> None:
+        """A queued send of ours came back numbered before its ack (lost when the connection or
+        the server died after the commit): the row is now sent, and the outbox skips it; say so."""
+        store = self._store()
+        for m in msgs:
+            cmid = m.clientMsgID
+            if m.sendID != self.user_id or m.seq <= 0 or cmid in new_ids or cmid not in self._outbox_ids:
+                continue
+            row = await asyncio.to_thread(store.message, cmid)
+            if row is not None and row.status == MsgStatus.SEND_SUCCESS:
+                self._emit(ev.MessageSent(Message.from_row(row)))
 
     def _on_typing(self, conversation_id: str, m: sdkws_pb2.MsgData) -> None:
         if m.sendID == self.user_id:
