@@ -1,0 +1,98 @@
+"""Send throughput of one OpenIMClient, against a raw websockets + envelope sender.
+
+The bundled server runs as a subprocess (SQLite file, as in normal use). ``client``: one
+OpenIMClient (json + gzip, the defaults) queues N texts with ``send_text`` (each is written to the
+local cache first) and the outbox sends them one at a time; the time is from the first
+``send_text`` until ``flush()`` returns (every message acknowledged, 1003). ``raw``: the same N
+sends as bare 1003 requests over ``websockets`` with the envelope codec (json + gzip), one at a
+time waiting for each ack, no cache: the floor for a sequential sender in Python here. The
+ratio raw/client is the SDK's overhead factor. Both runs use fresh users, back to back.
+
+    .venv/bin/python bench/send_throughput.py [--messages 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import shutil
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import websockets  # noqa: E402
+
+from bench._server import bundled_server, make_users  # noqa: E402
+from openim_sdk.protocol.envelope import WsRequest, decode_response, encode_request  # noqa: E402
+from openim_sdk.protocol.pb.sdkws import sdkws_pb2  # noqa: E402
+
+
+async def client_run(api: str, ws: str, token: str, sender: str, receiver: str, n: int, data_dir: str) -> dict[str, Any]:
+    from openim_sdk.client import OpenIMClient
+
+    async with OpenIMClient(api, ws, sender, token, data_dir=data_dir) as client:
+        await client.wait_synced(20)
+        t0 = time.perf_counter()
+        for i in range(n):
+            await client.send_text(receiver, f"bench {i}")
+        t_queued = time.perf_counter() - t0
+        await client.flush(600)
+        elapsed = time.perf_counter() - t0
+    return {"messages": n, "seconds": round(elapsed, 3), "msgs_per_s": round(n / elapsed, 1),
+            "enqueue_seconds": round(t_queued, 3)}
+
+
+async def raw_run(ws_base: str, token: str, sender: str, receiver: str, n: int) -> dict[str, Any]:
+    url = (f"{ws_base}/?sendID={sender}&token={token}&platformID=7&operationID=bench&isBackground=false"
+           "&compression=gzip&sdkType=js&isMsgResp=true")
+    async with websockets.connect(url, max_size=None) as conn:
+        first = await conn.recv()
+        assert isinstance(first, str) and json.loads(first)["errCode"] == 0, first
+        t0 = time.perf_counter()
+        for i in range(n):
+            now = int(time.time() * 1000)
+            msg = sdkws_pb2.MsgData(
+                sendID=sender, recvID=receiver, clientMsgID=uuid.uuid4().hex, senderPlatformID=7, sessionType=1,
+                msgFrom=100, contentType=101, content=json.dumps({"content": f"bench {i}"}).encode(),
+                createTime=now)
+            req = WsRequest(1003, send_id=sender, operation_id=f"op{i}", msg_incr=f"{sender}_{i}",
+                            data=msg.SerializeToString())
+            await conn.send(encode_request(req, "json", True))
+            while True:  # skip the sender-sync pushes to our own connection
+                resp = decode_response(await conn.recv(), "json", True)  # type: ignore[arg-type]
+                if resp.req_identifier == 1003 and resp.msg_incr == req.msg_incr:
+                    if resp.err_code:
+                        raise RuntimeError(f"send failed: {resp.err_code} {resp.err_msg}")
+                    break
+        elapsed = time.perf_counter() - t0
+    return {"messages": n, "seconds": round(elapsed, 3), "msgs_per_s": round(n / elapsed, 1)}
+
+
+async def main_async(n: int) -> dict[str, Any]:
+    work = Path(tempfile.mkdtemp(prefix="openim-send-"))
+    try:
+        async with bundled_server(str(work / "server.sqlite3")) as (api, ws):
+            toks = await make_users(api, ["sa", "sb", "ra", "rb"])
+            raw = await raw_run(ws, toks["ra"], "ra", "rb", n)
+            client = await client_run(api, ws, toks["sa"], "sa", "sb", n, str(work / "client"))
+        return {"bench": "send_throughput", "client": client, "raw_websockets": raw,
+                "client_vs_raw": round(client["msgs_per_s"] / raw["msgs_per_s"], 3)}
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--messages", type=int, default=2000)
+    args = p.parse_args()
+    print(json.dumps(asyncio.run(main_async(args.messages)), indent=2))
+
+
+if __name__ == "__main__":
+    main()
