@@ -53,7 +53,7 @@ from .protocol.pb.sdkws import sdkws_pb2
 from .rest import RestClient
 from .rest.files import Progress, download, upload_file
 from .store import Conversation as ConversationRow
-from .store import LocalStore
+from .store import LocalStore, StoredMessage
 from .sync import actions as sa
 from .sync.engine import SyncEngine
 from .ws import LongConnection
@@ -125,6 +125,7 @@ class OpenIMClient:
         self._typing: dict[tuple[str, str], float] = {}
         self._connected = asyncio.Event()
         self._unread_total = 0
+        self._sent_reported: dict[str, None] = {}
         self._sync_delivered = 0
         self._ended = False
         self._started = False
@@ -340,7 +341,7 @@ class OpenIMClient:
                     store.update_conversation_from_message, a.conversation_id, a.message, self_user_id=self.user_id
                 )
                 if row is not None:
-                    self._emit(ev.MessageSent(Message.from_row(row)))
+                    self._report_sent(row)
                 await self._conversation_changed(conv)
             elif isinstance(a, sa.ReadSeqs):
                 entries = [(e.conversation_id, e.has_read_seq, e.max_seq) for e in a.entries]
@@ -435,6 +436,18 @@ class OpenIMClient:
                 self._spawn(self._guard(self._resolve_name(conv_row), "conversation name"))
             await self._conversation_changed(conv_row)
 
+    def _report_sent(self, row: StoredMessage) -> None:
+        """MessageSent once per message (at the ack, or at its numbered copy if that came first);
+        later changes of the row (the seq arriving) are plain MessageUpdated."""
+        msg = Message.from_row(row)
+        if row.client_msg_id in self._sent_reported:
+            self._emit(ev.MessageUpdated(msg))
+            return
+        self._sent_reported[row.client_msg_id] = None
+        while len(self._sent_reported) > 10_000:
+            self._sent_reported.pop(next(iter(self._sent_reported)))
+        self._emit(ev.MessageSent(msg))
+
     async def _settle_own_sends(self, msgs: list[sdkws_pb2.MsgData], new_ids: set[str]) -> None:
         """A queued send of ours came back numbered before its ack (lost when the connection or
         the server died after the commit): the row is now sent, and the outbox skips it; say so."""
@@ -445,7 +458,7 @@ class OpenIMClient:
                 continue
             row = await asyncio.to_thread(store.message, cmid)
             if row is not None and row.status == MsgStatus.SEND_SUCCESS:
-                self._emit(ev.MessageSent(Message.from_row(row)))
+                self._report_sent(row)
 
     def _on_typing(self, conversation_id: str, m: sdkws_pb2.MsgData) -> None:
         if m.sendID == self.user_id:
@@ -969,7 +982,7 @@ class OpenIMClient:
                 self.sync.on_send_ack(client_msg_id, ack.serverMsgID, ack.sendTime)
         sent = await asyncio.to_thread(store.message, client_msg_id)
         if sent is not None:
-            self._emit(ev.MessageSent(Message.from_row(sent)))
+            self._report_sent(sent)
 
     async def send_file(
         self, target: str, path: str | os.PathLike[str], *, group: bool = False, image: bool = False,
