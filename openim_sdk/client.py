@@ -591,45 +591,62 @@ class OpenIMClient:
         await asyncio.to_thread(store.set_version, "conversations", resp.versionID, resp.version)
 
     async def _sync_friends(self) -> None:
-        store = self.store
-        assert store is not None
-        ver = await asyncio.to_thread(store.get_version, "friends")
-        resp = await self.api.friend.get_incremental_friends(
-            user_id=self.user_id, version_id=ver.version_id if ver else "", version=ver.version if ver else 0
+        store = self._store()
+        me = self.user_id
+        await self._sync_relation(
+            "friends",
+            lambda vid, v: self.api.friend.get_incremental_friends(user_id=me, version_id=vid, version=v),
+            lambda p: self.api.friend.get_friend_list(user_id=me, pagination=p), "friendsInfo",
+            key=lambda f: f.friendUser.userID,
+            cached=lambda: store.friends(me),
+            delete=lambda ids: store.delete_friends(ids, me),
+            upsert=store.upsert_friends,
+            changed=ev.FriendsChanged(),
         )
-        if resp.full:
-            friends = await self._all_pages(lambda p: self.api.friend.get_friend_list(user_id=self.user_id,
-                                                                                       pagination=p), "friendsInfo")
-            known = {f.friendUser.userID for f in await asyncio.to_thread(store.friends, self.user_id)}
-            gone = known - {f.friendUser.userID for f in friends}
-            await asyncio.to_thread(store.delete_friends, gone, self.user_id)
-            await asyncio.to_thread(store.upsert_friends, friends)
-        else:
-            await asyncio.to_thread(store.delete_friends, list(resp.delete), self.user_id)
-            await asyncio.to_thread(store.upsert_friends, [*resp.insert, *resp.update])
-        await asyncio.to_thread(store.set_version, "friends", resp.versionID, resp.version)
-        if resp.full or resp.delete or resp.insert or resp.update:
-            self._emit(ev.FriendsChanged())
 
     async def _sync_groups(self) -> None:
-        store = self.store
-        assert store is not None
-        ver = await asyncio.to_thread(store.get_version, "groups")
-        resp = await self.api.group.get_incremental_join_groups(
-            user_id=self.user_id, version_id=ver.version_id if ver else "", version=ver.version if ver else 0
+        store = self._store()
+        me = self.user_id
+        await self._sync_relation(
+            "groups",
+            lambda vid, v: self.api.group.get_incremental_join_groups(user_id=me, version_id=vid, version=v),
+            lambda p: self.api.group.get_joined_group_list(from_user_id=me, pagination=p), "groups",
+            key=lambda g: g.groupID,
+            cached=store.groups,
+            delete=store.delete_groups,
+            upsert=store.upsert_groups,
+            changed=ev.GroupsChanged(),
         )
+
+    async def _sync_relation(
+        self,
+        kind: str,
+        incremental: Callable[[str, int], Awaitable[Any]],
+        page: Callable[[dict[str, int]], Awaitable[Any]],
+        page_field: str,
+        *,
+        key: Callable[[Any], str],
+        cached: Callable[[], list[Any]],
+        delete: Callable[[list[str]], None],
+        upsert: Callable[[list[Any]], None],
+        changed: ev.Event,
+    ) -> None:
+        """Incremental sync of one relation list with its stored version (rest-api §12):
+        apply the delta, or on ``full`` re-read every page and drop what the server no longer has."""
+        store = self._store()
+        ver = await asyncio.to_thread(store.get_version, kind)
+        resp = await incremental(ver.version_id if ver else "", ver.version if ver else 0)
         if resp.full:
-            groups = await self._all_pages(lambda p: self.api.group.get_joined_group_list(from_user_id=self.user_id,
-                                                                                           pagination=p), "groups")
-            known = {g.groupID for g in await asyncio.to_thread(store.groups)}
-            await asyncio.to_thread(store.delete_groups, known - {g.groupID for g in groups})
-            await asyncio.to_thread(store.upsert_groups, groups)
+            items = await self._all_pages(page, page_field)
+            known = {key(x) for x in await asyncio.to_thread(cached)}
+            await asyncio.to_thread(delete, sorted(known - {key(x) for x in items}))
+            await asyncio.to_thread(upsert, items)
         else:
-            await asyncio.to_thread(store.delete_groups, list(resp.delete))
-            await asyncio.to_thread(store.upsert_groups, [*resp.insert, *resp.update])
-        await asyncio.to_thread(store.set_version, "groups", resp.versionID, resp.version)
+            await asyncio.to_thread(delete, list(resp.delete))
+            await asyncio.to_thread(upsert, [*resp.insert, *resp.update])
+        await asyncio.to_thread(store.set_version, kind, resp.versionID, resp.version)
         if resp.full or resp.delete or resp.insert or resp.update:
-            self._emit(ev.GroupsChanged())
+            self._emit(changed)
 
     @staticmethod
     async def _all_pages(call: Callable[[dict[str, int]], Awaitable[Any]], field: str,
