@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
@@ -11,6 +12,10 @@ import typer
 from . import output
 
 T = TypeVar("T")
+
+# The SDK logs (e.g. "ws stopped for good: 1506 …") would reach stderr through logging's last-resort
+# handler and double the one-line error the CLI prints; keep them out unless a handler is configured.
+logging.getLogger("openim_sdk").addHandler(logging.NullHandler())
 
 app = typer.Typer(
     name="openim",
@@ -192,6 +197,8 @@ def api(
     route: Annotated[str, typer.Argument(help="Route path, e.g. /user/get_users_info (see --list).")] = "",
     body: Annotated[str | None, typer.Argument(help="JSON body; '-' or omitted with piped stdin reads stdin.")] = None,
     list_routes: Annotated[bool, typer.Option("--list", help="List every route.")] = False,
+    api_url: Annotated[str | None, typer.Option("--api", envvar="OPENIM_API",
+                                                help="REST API URL when no profile is used.")] = None,
     profile: ProfileOpt = None,
 ) -> None:
     """Call any of the 153 REST routes with a JSON body and print the JSON answer."""
@@ -223,7 +230,8 @@ def api(
     async def call() -> Any:
         from openim_sdk.rest import RestClient
 
-        async with RestClient(prof.api_url if prof else DEFAULT_API, prof.token if prof else None) as c:
+        url = prof.api_url if prof else (api_url or DEFAULT_API)
+        async with RestClient(url, prof.token if prof else None) as c:
             return await c.call(route, payload)
 
     output.emit_json(run(call))

@@ -29,6 +29,8 @@ def with_client(profile: str | None, body: Callable[[Any], Awaitable[T]], *, wai
     prof = need_profile(profile)
 
     async def main() -> T:
+        import asyncio
+
         from openim_sdk import events as ev
         from openim_sdk.client import OpenIMClient
         from openim_sdk.protocol import errors as e
@@ -38,10 +40,18 @@ def with_client(profile: str | None, body: Callable[[Any], Awaitable[T]], *, wai
         async with client:
             if synced:
                 ended: list[Any] = []
-                client.on(ev.SessionEnded)(ended.append)
-                try:
-                    await client.wait_synced(wait)
-                except TimeoutError:
+                gone = asyncio.Event()  # a kicked/expired session ends at once: don't wait the full timeout
+
+                @client.on(ev.SessionEnded)
+                def _ended(event: Any) -> None:
+                    ended.append(event)
+                    gone.set()
+
+                waits = [asyncio.ensure_future(client.wait_synced()), asyncio.ensure_future(gone.wait())]
+                done, _ = await asyncio.wait(waits, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
+                for w in waits:
+                    w.cancel()
+                if waits[0] not in done:
                     if ended and ended[0].error is not None:
                         raise ended[0].error from None
                     if client.ws.fatal_error is not None:

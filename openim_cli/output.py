@@ -22,7 +22,9 @@ EXIT_SESSION = 4
 def _console(stderr: bool = False) -> Any:
     from rich.console import Console
 
-    return Console(stderr=stderr, no_color=bool(os.environ.get("NO_COLOR")), highlight=False)
+    # NO_COLOR (https://no-color.org): no escapes at all, not only no colours (bold/dim too).
+    plain = bool(os.environ.get("NO_COLOR"))
+    return Console(stderr=stderr, no_color=plain, color_system=None if plain else "auto", highlight=False)
 
 
 def to_jsonable(value: Any) -> Any:
@@ -45,7 +47,8 @@ def emit_json(value: Any) -> None:
 
 
 def say(text: str) -> None:
-    _console().print(text)
+    # soft_wrap: a long line stays one line when piped (rich would wrap it at 80 columns).
+    _console().print(text, soft_wrap=True)
 
 
 def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
@@ -62,7 +65,7 @@ def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> 
 def fail(message: str, code: int) -> None:
     import typer
 
-    _console(stderr=True).print(f"[bold red]error:[/] {message}", markup=True)
+    _console(stderr=True).print(f"[bold red]error:[/] {message}", markup=True, soft_wrap=True)
     raise typer.Exit(code)
 
 

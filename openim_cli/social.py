@@ -178,7 +178,8 @@ def groups_list(profile: ProfileOpt = None, as_json: JsonOpt = False) -> None:
         output.emit_json(resp)
         return
     output.table(f"Groups ({resp.total})", ["group", "name", "members", "owner"],
-                 [(g.groupID, g.groupName, g.memberCount, g.ownerUserID) for g in resp.groups])
+                 [(g.groupID, g.groupName + (" (dismissed)" if g.status == 2 else ""), g.memberCount, g.ownerUserID)
+                  for g in resp.groups])
 
 
 @groups_app.command("create")
