@@ -52,6 +52,8 @@ def _free_port() -> int:
 @contextlib.contextmanager
 def _server(api_port: int, ws_port: int, data: str | None) -> Iterator[tuple[str, str]]:
     """Reuse a server already listening on the ports, or start the bundled one."""
+    api_port = api_port or _free_port()
+    ws_port = ws_port or _free_port()
     if _port_open(api_port) and _port_open(ws_port):
         yield f"http://127.0.0.1:{api_port}", f"ws://127.0.0.1:{ws_port}"
         return

@@ -894,6 +894,9 @@ class OpenIMClient:
         store = self._store()
         cid, session_type, recv_id, group_id = await self.resolve_target(target, group)
         me = await asyncio.to_thread(store.user, self.user_id)
+        if me is None:  # the login-time sync has not stored our profile yet
+            with contextlib.suppress(OpenIMError):
+                me = await self._user(self.user_id)
         md = sdkws_pb2.MsgData(
             sendID=self.user_id, recvID=recv_id, groupID=group_id, clientMsgID=new_client_msg_id(self.user_id),
             senderPlatformID=self.platform_id, senderNickname=me.nickname if me else "",

@@ -162,10 +162,6 @@ def test_pull(cli: Cli, users: Users, sent: list[Any]) -> None:
     assert [r["seq"] for r in rows] == [first["seq"]] and rows[0]["serverMsgID"] == first["serverMsgID"]
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "openim_sdk/client.py send_message takes senderNickname from the local store, which is empty until the "
-    "login-time _rest_sync task (spawned, not awaited by wait_synced) has stored the user's own info: the "
-    "first `openim send` on a fresh cache goes out with senderNickname ''"))
 def test_first_message_carries_sender_nickname(cli: Cli, sent: list[Any]) -> None:
     found = cli.server.admin_call("/msg/search_msg", {
         "sendID": "", "recvID": "", "msgType": 0, "sendTime": "", "sessionType": 0,
