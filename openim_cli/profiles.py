@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import asdict, dataclass, field
@@ -43,8 +44,11 @@ class Profile:
 
     @property
     def data_dir(self) -> Path:
-        """The SDK cache directory of this profile (shared by the CLI and the TUI)."""
-        return data_dir() / "profiles" / self.name
+        """The SDK cache of this user on this server, shared by every profile, the CLI and the TUI.
+
+        Keyed by server and user so that caches of different servers never mix."""
+        key = hashlib.sha256(f"{self.api_url.rstrip('/')}|{self.user_id}".encode()).hexdigest()[:12]
+        return data_dir() / "cache" / f"{self.user_id}-{key}"
 
 
 def _path() -> Path:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import json
 import logging
@@ -285,6 +286,7 @@ class OpenIMClient:
             except OpenIMError as exc:
                 self._emit(ev.ErrorEvent(exc, "push"))
                 return
+            await self._detect_server_reset(push)
             await self._feed(lambda eng: eng.on_push(push))
         elif isinstance(event, wse.Disconnected | wse.Reconnecting):
             await self._feed(lambda eng: eng.on_disconnected())
@@ -306,6 +308,27 @@ class OpenIMClient:
             self._emit(ev.ErrorEvent(event.error, event.where))
         elif isinstance(event, wse.Stopped):
             self._end(ev.ConnectionState.STOPPED, event.error)
+
+    async def _detect_server_reset(self, push: sdkws_pb2.PushMessages) -> None:
+        """A pushed message at a seq we already hold, under another clientMsgID, means the server's
+        history was replaced (e.g. its database was reset): drop the stale copy and resync, instead
+        of discarding the push as already seen."""
+        store, sync = self.store, self.sync
+        if store is None or sync is None:
+            return
+        for cid, pulled in push.msgs.items():
+            state = sync.conversation_state(cid)
+            if state is None:
+                continue
+            for m in pulled.Msgs:
+                if not 0 < m.seq <= state.synced:
+                    continue
+                held = await asyncio.to_thread(store.messages, cid, m.seq + 1, 1)
+                if held and held[-1].seq == m.seq and held[-1].client_msg_id != m.clientMsgID:
+                    log.warning("server history of %s differs at seq %d: resyncing", cid, m.seq)
+                    await self._feed(functools.partial(SyncEngine.on_server_reset, conversation_id=cid,
+                                                       server_max=m.seq - 1))
+                    break
 
     # ------------------------------------------------------------------ sync engine adapter
 

@@ -330,6 +330,16 @@ class SyncEngine:
         """The request failed or timed out; counts as an empty reply."""
         return self.on_pull_reply(request_id, sdkws_pb2.PullMessageBySeqsResp())
 
+    def on_server_reset(self, conversation_id: str, server_max: int) -> list[Action]:
+        """The adapter found proof that the server's history of a conversation is not the one held
+        locally (a different message at a seq we hold: the server's data was replaced). Forget the
+        conversation above ``server_max`` (answered with :class:`Resync`), as a 1001 reply would."""
+        conv = self._conv(conversation_id)
+        out = _Out()
+        out.add(Resync(conversation_id, conv.synced, server_max))
+        self._reset(conv, max(0, server_max))
+        return out.actions()
+
     def request_history(self, conversation_id: str, before_seq: int, count: int, floor: int = 1) -> list[Action]:
         """Fetch up to ``count`` (<= page) messages older than ``before_seq`` not yet seen, none
         below ``floor`` (to fill one hole of a cached page without re-pulling what is under it)."""

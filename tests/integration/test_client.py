@@ -210,3 +210,34 @@ async def test_friends_groups_and_group_chat(server, tmp_path):
         assert conv is not None and conv.is_group and conv.unread_count == 1
         members = await mx.group_members(gid)
         assert sorted(m.userID for m in members) == ["lea", "max", "ned"]
+
+
+async def test_cache_from_a_replaced_server_does_not_swallow_new_messages(tmp_path):
+    """The server's database is replaced under the same address: a push at a seq the cache holds
+    for another message must not be dropped as already seen."""
+    old = ServerApp(server_config(tmp_path / "old"))
+    async with old:
+        tok = await users(old, "oli", "pam")
+        async with make_client(old, tmp_path, "oli", tok["oli"]) as o, \
+                make_client(old, tmp_path, "pam", tok["pam"]) as p:
+            await o.wait_synced(10)
+            await p.wait_synced(10)
+            for text in ("old one", "old two"):
+                await o.send_text("pam", text)
+            await o.flush(10)
+            for _ in range(100):
+                if len(await p.messages("si_oli_pam")) == 2:
+                    break
+                await asyncio.sleep(0.05)
+    new = ServerApp(server_config(tmp_path / "new"))
+    async with new:
+        tok = await users(new, "oli", "pam")
+        async with make_client(new, tmp_path, "oli", tok["oli"]) as o, \
+                make_client(new, tmp_path, "pam", tok["pam"]) as p:
+            await o.wait_synced(10)
+            await p.wait_synced(10)
+            events = p.events()
+            fresh = await o.send_text("pam", "after the reset")
+            got = await next_event(events, lambda e: isinstance(e, ev.MessageReceived) and not e.is_self)
+            assert got.message.client_msg_id == fresh.client_msg_id and got.message.seq == 1
+            assert [m.text for m in await p.messages("si_oli_pam")] == ["after the reset"]
