@@ -15,4 +15,21 @@ def run_chat(profile_name: str | None = None, **overrides: Any) -> None:
     from .config import resolve
 
     spec = resolve(profile_name, **overrides)
+    _log_to_file(spec.data_dir / "tui.log")
     ChatApp(spec).run()
+
+
+def _log_to_file(path: Any) -> None:
+    """SDK warnings go to a file: anything written to the terminal would tear the screen."""
+    import logging
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    for h in list(root.handlers):
+        if isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler):
+            root.removeHandler(h)
+    root.addHandler(handler)
+    if root.level == logging.NOTSET or root.level > logging.INFO:
+        root.setLevel(logging.INFO)

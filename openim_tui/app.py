@@ -49,16 +49,19 @@ TYPING_TTL = 6.0
 class ChatScreen(Screen[None]):
     """Conversation list | title, messages, typing line, input | members; status bar below."""
 
+    # priority: these win over the input box's own editing keys (TextArea binds Ctrl+K, for one)
     BINDINGS = [
-        Binding("ctrl+up", "switch(-1)", "Previous conversation"),
-        Binding("ctrl+down", "switch(1)", "Next conversation"),
-        *[Binding(f"alt+{n}", f"jump({n})", "Jump to conversation 1–9", show=False) for n in range(1, 10)],
-        Binding("ctrl+k", "quick_switch", "Quick switcher"),
-        Binding("ctrl+n", "new_chat", "New chat (friend, group or ID)"),
-        Binding("ctrl+f", "search", "Search messages"),
-        Binding("ctrl+g", "toggle_members", "Group members panel"),
-        Binding("ctrl+l", "focus_list", "Focus the conversation list"),
-        Binding("ctrl+e", "focus_composer", "Focus the input box"),
+        Binding("ctrl+up", "switch(-1)", "Previous conversation", priority=True),
+        Binding("ctrl+down", "switch(1)", "Next conversation", priority=True),
+        *[Binding(f"alt+{n}", f"jump({n})", "Jump to conversation 1–9", show=False, priority=True)
+          for n in range(1, 10)],
+        Binding("ctrl+k", "quick_switch", "Quick switcher", priority=True),
+        Binding("ctrl+n", "new_chat", "New chat (friend, group or ID)", priority=True),
+        Binding("ctrl+f", "search", "Search messages", priority=True),
+        Binding("ctrl+g", "toggle_members", "Group members panel", priority=True),
+        Binding("ctrl+l", "focus_list", "Focus the conversation list", priority=True),
+        Binding("ctrl+e", "focus_composer", "Focus the input box", priority=True),
+        Binding("tab", "app.focus_next", "Next pane (list, messages, input)", show=False),
     ]
 
     current: reactive[str | None] = reactive(None)
@@ -390,7 +393,7 @@ class ChatScreen(Screen[None]):
         if not users:
             widget.update("")
             return
-        names = [self._name(u) for u in users]
+        names = [self._display_name(u) for u in users]
         verb = "is" if len(names) == 1 else "are"
         widget.update(Text(f"{', '.join(names[:3])} {verb} typing…", style="italic"))
 
@@ -405,7 +408,7 @@ class ChatScreen(Screen[None]):
         if changed:
             self._update_typing()
 
-    def _name(self, user_id: str) -> str:
+    def _display_name(self, user_id: str) -> str:
         conv = self.convs.get(self.current or "")
         if conv is not None and render.is_group(conv):
             for uid, nick in self.members.get(conv.group_id, []):

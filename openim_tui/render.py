@@ -81,7 +81,7 @@ def starts_run(prev: Message | None, msg: Message) -> bool:
 
 
 def is_revoked(msg: Message) -> bool:
-    return msg.content_type in REVOKED_TYPES or bool(msg.content.get("revoked"))
+    return msg.content_type in REVOKED_TYPES
 
 
 def is_attachment(msg: Message) -> bool:

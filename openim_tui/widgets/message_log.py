@@ -104,6 +104,7 @@ class MessageLog(ScrollView, can_focus=True):
         self._layout_width = -1
         self._strips: LRUCache[tuple[int, int, int, bool], list[Strip]] = LRUCache(512)
         self._style_cache: dict[str, Style] = {}
+        self._base_style: Style | None = None
         self.has_more = True
         self.loading = False
         self._follow = True
@@ -216,7 +217,11 @@ class MessageLog(ScrollView, can_focus=True):
     # ------------------------------------------------------------------ layout
 
     def _width(self) -> int:
-        return max(10, self.scrollable_content_region.width or self.size.width or 80)
+        """Content width: the widget minus padding and the (always reserved) scrollbar gutter."""
+        region = self.scrollable_content_region.width
+        if region > 0:
+            return max(10, region)
+        return self._layout_width if self._layout_width > 0 else 80
 
     def _reindex(self, start: int) -> None:
         for i in range(start, len(self.items)):
@@ -279,6 +284,7 @@ class MessageLog(ScrollView, can_focus=True):
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._style_cache.clear()
+        self._base_style = None
         self._strips.clear()
 
     def watch_peer_read_seq(self) -> None:
@@ -304,6 +310,11 @@ class MessageLog(ScrollView, can_focus=True):
             self._style_cache[name] = st
         return st
 
+    def _base(self) -> Style:
+        if self._base_style is None:
+            self._base_style = self.rich_style
+        return self._base_style
+
     def _item_strips(self, i: int, width: int) -> list[Strip]:
         it = self.items[i]
         selected = self.cursor == i
@@ -318,14 +329,14 @@ class MessageLog(ScrollView, can_focus=True):
         it = self.items[i]
         text = self._item_text(i)
         console = self.app.console
-        base = self.rich_style
+        base = self._base()
         if selected:
             base = base + self._style("cursor")
         opts = console.options.update(width=width, height=None, no_wrap=False, overflow="fold")
         lines = console.render_lines(text, opts, style=base, pad=True, new_lines=False)
         strips = [Strip(line, width) for line in lines]
         if it.run_start and i > 0:
-            strips.insert(0, Strip.blank(width, base if selected else self.rich_style))
+            strips.insert(0, Strip.blank(width, base if selected else self._base()))
         return strips
 
     def _item_text(self, i: int) -> Text:
@@ -386,18 +397,19 @@ class MessageLog(ScrollView, can_focus=True):
         scroll_x, scroll_y = self.scroll_offset
         width = self.size.width
         line_no = scroll_y + y
+        base = self._base()
         if not self.items:
             if y == self.size.height // 2 and self.placeholder:
                 text = self.placeholder.center(width)[:width]
-                return Strip([Segment(text, self.rich_style + self._style("hint"))], width)
-            return Strip.blank(width, self.rich_style)
+                return Strip([Segment(text, base + self._style("hint"))], width)
+            return Strip.blank(width, base)
         if line_no >= self._offsets[-1]:
-            return Strip.blank(width, self.rich_style)
+            return Strip.blank(width, base)
         idx = bisect_right(self._offsets, line_no) - 1
         strips = self._item_strips(idx, self._layout_width)
         off = line_no - self._offsets[idx]
-        strip = strips[off] if off < len(strips) else Strip.blank(self._layout_width, self.rich_style)
-        return strip.crop_extend(scroll_x, scroll_x + width, self.rich_style)
+        strip = strips[off] if off < len(strips) else Strip.blank(self._layout_width, base)
+        return strip.crop_extend(scroll_x, scroll_x + width, base)
 
     # ------------------------------------------------------------------ scrolling & keys
 

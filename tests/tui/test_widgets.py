@@ -1,0 +1,196 @@
+"""Widget-level behaviour with the in-memory fake client (fast, deterministic)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from openim_sdk.events import ConnectionState, ReadReceipt, TypingChanged
+from openim_sdk.protocol.constants import ContentType, MsgStatus
+from openim_tui.app import ChatApp
+from openim_tui.screens.help import HelpScreen
+from openim_tui.screens.pickers import NewChatScreen, QuickSwitcher, SearchScreen
+
+from .conftest import wait_for
+from .fake import BASE_MS, FakeClient, demo_client
+
+NOW = datetime.fromtimestamp((BASE_MS + 12 * 3600_000) / 1000, UTC)
+SIZE = (100, 30)
+
+
+def make(client: FakeClient | None = None, tmp_path: Path | None = None) -> tuple[ChatApp, FakeClient]:
+    c = client or demo_client()
+    return ChatApp(client=c, clock=lambda: NOW, tz=UTC, download_dir=tmp_path), c
+
+
+def text(app: ChatApp) -> str:
+    return "\n".join(app.chat.log_view.line_text())
+
+
+async def ready(pilot: Any, app: ChatApp) -> None:
+    await wait_for(pilot, lambda: app.chat.current and app.chat.log_view.items, 5, "first conversation")
+
+
+async def test_enter_sends_and_ctrl_j_inserts_newline() -> None:
+    app, c = make()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        await pilot.press("alt+2")  # Bob
+        await pilot.press(*"line one", "ctrl+j", *"line two")
+        assert app.chat.composer.text == "line one\nline two"
+        assert not c.sent
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: c.sent, 3, "sent")
+        assert c.sent[0].content["content"] == "line one\nline two"
+        assert c.sent[0].conversation_id == "si_alice_bob"
+        await wait_for(pilot, lambda: "line two" in text(app), 3, "shown")
+        assert "… sending" in text(app)
+        await c.complete(c.sent[0])
+        await wait_for(pilot, lambda: "✓ sent" in text(app), 3, "sent mark")
+
+
+async def test_typing_indicator_and_read_receipt() -> None:
+    app, c = make()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        await pilot.press("alt+2")
+        await wait_for(pilot, lambda: app.chat.current == "si_alice_bob")
+        await c.emit(TypingChanged("si_alice_bob", "bob", True))
+        typing = app.chat.query_one("#typing")
+        await wait_for(pilot, lambda: "typing" in str(typing.render()), 3, "typing shown")
+        assert "Bob is typing" in str(typing.render())
+        await c.emit(TypingChanged("si_alice_bob", "bob", False))
+        await wait_for(pilot, lambda: "typing" not in str(typing.render()), 3, "typing cleared")
+
+        # our own typing is reported to the peer
+        await pilot.press("h", "i")
+        await wait_for(pilot, lambda: ("si_alice_bob", True) in c.typing_calls, 3, "typing sent")
+
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: c.sent, 3)
+        await c.complete(c.sent[0])
+        await wait_for(pilot, lambda: "✓ sent" in text(app), 3)
+        await c.emit(ReadReceipt("si_alice_bob", "bob", c.sent[0].seq))
+        await wait_for(pilot, lambda: "✓ read" in text(app), 3, "read receipt")
+
+
+async def test_incoming_push_moves_conversation_up_and_counts_unread() -> None:
+    app, c = make()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        assert app.chat.conv_list.ids()[-1] == "si_alice_dave"
+        await c.push("si_alice_dave", "dave", "ping", minute=700, nickname="Dave")
+        await wait_for(pilot, lambda: app.chat.conv_list.ids()[1] == "si_alice_dave", 3, "moved up")
+        assert app.chat.conv_list.ids()[0] == "sg_team"  # pinned stays first
+        await wait_for(pilot, lambda: " 1 " in str(app.chat.conv_list.get_option_at_index(1).prompt), 3)
+        # pushes to the open conversation show at once and are marked read
+        await c.push("sg_team", "bob", "live in the group", minute=701, nickname="Bob")
+        await wait_for(pilot, lambda: "live in the group" in text(app), 3)
+        await wait_for(pilot, lambda: "sg_team" in c.read, 3, "mark read")
+
+
+async def test_failed_message_retry_key() -> None:
+    app, c = make()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        failed = next(m for m in c.msgs["sg_team"] if m.status == MsgStatus.SEND_FAILED)
+        c.sent.append(failed)
+        assert "✗ failed" in text(app)
+        await pilot.press("ctrl+r")  # from the input box: retries the last failed message
+        await wait_for(pilot, lambda: failed.status == MsgStatus.SENDING, 3, "retried")
+        await wait_for(pilot, lambda: "✗ failed" not in text(app), 3)
+
+
+async def test_message_selection_quote_and_download(tmp_path: Path) -> None:
+    app, c = make(tmp_path=tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        view = app.chat.log_view
+        view.focus()
+        await pilot.press("up")
+        assert view.selected is not None and view.selected.text == "sending this one offline"
+        while view.selected is not None and view.selected.content_type != ContentType.FILE:
+            await pilot.press("up")
+        assert view.selected is not None
+        await pilot.press("d")
+        await wait_for(pilot, lambda: (tmp_path / "file.bin").exists(), 3, "downloaded")
+        await pilot.press("q")
+        assert app.chat.reply_to is not None and app.chat.reply_to.content_type == ContentType.FILE
+        assert app.chat.focused is app.chat.composer
+        await pilot.press(*"thanks", "enter")
+        await wait_for(pilot, lambda: c.sent, 3)
+
+
+async def test_group_mentions_resolve_member_ids() -> None:
+    app, c = make()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        await pilot.press("ctrl+g")
+        await wait_for(pilot, lambda: "team" in app.chat.members, 3, "members")
+        await pilot.press(*"@bob @Carol look", "enter")
+        await wait_for(pilot, lambda: c.sent, 3)
+        assert c.sent[0].at_user_ids == ["bob", "carol"]
+
+
+async def test_quick_switcher_new_chat_and_search() -> None:
+    app, c = make()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        await pilot.press("ctrl+k")
+        assert isinstance(app.screen, QuickSwitcher)
+        await pilot.press(*"dav", "enter")
+        await wait_for(pilot, lambda: app.chat.current == "si_alice_dave", 3, "switched")
+
+        await pilot.press("ctrl+n")
+        assert isinstance(app.screen, NewChatScreen)
+        await pilot.press(*"erin")  # not a friend: a typed user ID
+        await pilot.pause(0.1)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.chat.current == "si_alice_erin", 3, "new chat")
+
+        await pilot.press("ctrl+f")
+        assert isinstance(app.screen, SearchScreen)
+        await pilot.press(*"lunch", "enter")
+        await wait_for(pilot, lambda: app.screen.results, 3, "results")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.chat.current == "si_alice_bob", 3, "opened result")
+
+
+async def test_keyboard_switching_help_theme_and_drafts() -> None:
+    app, c = make()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        first = app.chat.current
+        await pilot.press(*"half-typed")
+        await pilot.press("ctrl+down")
+        assert app.chat.current != first
+        assert app.chat.composer.text == ""
+        await pilot.press("ctrl+up")
+        assert app.chat.current == first
+        assert app.chat.composer.text == "half-typed"
+
+        await pilot.press("f1")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        app.chat.log_view.focus()
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+
+        theme = app.theme
+        await pilot.press("ctrl+t")
+        assert app.theme != theme
+
+
+async def test_offline_state_marks_queued() -> None:
+    app, c = make()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        await c.set_state(ConnectionState.RECONNECTING)
+        await wait_for(pilot, lambda: app.chat.conn_state == "reconnecting", 3)
+        await pilot.press(*"later", "enter")
+        await wait_for(pilot, lambda: "… queued" in text(app), 3, "queued")
+        assert app.chat.query_one("#status").queued == 1
+        await c.set_state(ConnectionState.CONNECTED)
+        await wait_for(pilot, lambda: "… sending" in text(app), 3)
