@@ -427,6 +427,15 @@ class ChatScreen(Screen[None]):
             self.notify("Open a conversation first (Ctrl+N for a new chat)", severity="warning")
             return
         text = event.text.rstrip("\n")
+        cmd, _, arg = text.strip().partition(" ")
+        if cmd in ("/file", "/image", "/img") and arg.strip():
+            path = Path(arg.strip()).expanduser()
+            if not path.is_file():
+                self.notify(f"no such file: {path}", severity="error")
+                return
+            self.composer.set_text("")
+            self._send_file(self.current, path, cmd != "/file")
+            return
         self.composer.set_text("")
         if self.drafts.get(self.current) or (self.convs.get(self.current) and self.convs[self.current].draft):
             self._save_draft(self.current, "")
@@ -450,6 +459,17 @@ class ChatScreen(Screen[None]):
                 self.notify(f"send failed: {exc}", severity="error")
                 continue
             self._apply_message(msg, new=True)
+
+    @work(group="files")
+    async def _send_file(self, cid: str, path: Path, image: bool) -> None:
+        conv = self.convs.get(cid)
+        self.notify(f"Uploading {path.name}…", timeout=3)
+        try:
+            msg = await self.client.send_file(cid, path, group=render.is_group(conv), image=image)
+        except Exception as exc:  # noqa: BLE001
+            self.notify(f"upload failed: {exc}", severity="error")
+            return
+        self._apply_message(msg, new=True)
 
     def _mentioned_ids(self, conv: Conversation | None, text: str) -> list[str]:
         if conv is None:

@@ -57,7 +57,7 @@ class HelpScreen(ModalScreen[None]):
         table.add_column(style="bold", no_wrap=True)
         table.add_column()
         for title, rows in binding_sections():
-            table.add_row(Text(title, style="bold underline"), "")
+            table.add_row(Text("▸ " + title, style="bold"), "")
             for keys, desc in rows:
                 table.add_row(keys, desc)
             table.add_row("", "")

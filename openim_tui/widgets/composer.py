@@ -13,7 +13,7 @@ class Composer(TextArea):
 
     # Documented here so the help screen lists them; the keys are handled in ``_on_key``.
     BINDINGS = [
-        Binding("enter", "submit", "Send the message"),
+        Binding("enter", "submit", "Send the message (/file PATH or /image PATH sends a file)"),
         Binding("shift+enter,ctrl+j", "newline", "Insert a newline"),
         Binding("ctrl+r", "retry", "Retry the last failed message"),
         Binding("escape", "cancel", "Cancel reply / clear selection", show=False),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, tzinfo
 
+from rich.cells import cell_len, set_cell_size
 from rich.text import Text
 from textual.binding import Binding
 from textual.message import Message
@@ -71,20 +72,20 @@ class ConversationList(OptionList):
         if unread:
             badge = f" {unread if unread < 100 else '99+'} "
         title = ("▴ " if c.is_pinned else "") + c.title
-        room = width - len(when) - 1
-        title = title if len(title) <= room else title[: max(1, room - 1)] + "…"
+        room = width - cell_len(when) - 1
+        title = _fit(title, room)
         t = Text(no_wrap=True, overflow="ellipsis")
         t.append(title, st("conversation-list--muted" if muted else "conversation-list--title", partial=True))
-        t.append(" " * max(1, width - len(title) - len(when)))
+        t.append(" " * max(1, width - cell_len(title) - cell_len(when)))
         t.append(when, st("conversation-list--time", partial=True))
         t.append("\n")
         draft = self.drafts.get(c.conversation_id, c.draft)
         preview = ("draft: " + draft.replace("\n", " ")) if draft and draft.strip() else (c.latest_text or "").replace("\n", " ")
         proom = width - len(badge) - (1 if badge else 0)
-        preview = preview if len(preview) <= proom else preview[: max(1, proom - 1)] + "…"
-        t.append(preview, st("conversation-list--preview", partial=True))
+        preview = _fit(preview, proom)
+        t.append(preview, st("conversation-list--muted" if muted else "conversation-list--preview", partial=True))
         if badge:
-            t.append(" " * max(1, width - len(preview) - len(badge)))
+            t.append(" " * max(1, width - cell_len(preview) - len(badge)))
             t.append(badge, st("conversation-list--muted-badge" if muted else "conversation-list--badge",
                                partial=True))
         return t
@@ -93,3 +94,10 @@ class ConversationList(OptionList):
         event.stop()
         if event.option.id:
             self.post_message(self.Chosen(event.option.id))
+
+
+def _fit(text: str, cells: int) -> str:
+    """``text`` cut to ``cells`` terminal cells with an ellipsis (wide characters count double)."""
+    if cell_len(text) <= cells:
+        return text
+    return set_cell_size(text, max(1, cells - 1)).rstrip() + "…"

@@ -145,9 +145,7 @@ class MessageLog(ScrollView, can_focus=True):
         self.items[0:0] = fresh
         if self.cursor is not None:
             self.set_reactive(MessageLog.cursor, self.cursor + len(fresh))
-        self._reindex(0)
-        if len(self.items) > len(fresh):
-            self._bump(len(fresh))  # its run header may change
+        self._reindex(0, regroup_until=len(fresh))  # the old first item's run header may change
         self._relayout()
         added = self._offsets[-1] - old_total
         self.scroll_to(y=self.scroll_y + added, animate=False, immediate=True)
@@ -168,10 +166,7 @@ class MessageLog(ScrollView, can_focus=True):
             while pos > 0 and self.items[pos - 1].msg.seq > msg.seq:
                 pos -= 1
         self.items.insert(pos, Item(msg))
-        self._reindex(pos)
-        self._regroup(pos)
-        if pos + 1 < len(self.items):
-            self._regroup(pos + 1)
+        self._reindex(pos, regroup_until=pos + 1)
         self._relayout()
         if at_end:
             self._to_end()
@@ -223,12 +218,14 @@ class MessageLog(ScrollView, can_focus=True):
             return max(10, region)
         return self._layout_width if self._layout_width > 0 else 80
 
-    def _reindex(self, start: int) -> None:
-        for i in range(start, len(self.items)):
-            self._index[self.items[i].msg.client_msg_id] = i
-        for i in range(start, len(self.items)):
+    def _reindex(self, start: int, regroup_until: int | None = None) -> None:
+        index = self._index
+        items = self.items
+        for i in range(start, len(items)):
+            index[items[i].msg.client_msg_id] = i
+        end = len(items) if regroup_until is None else min(len(items), regroup_until + 1)
+        for i in range(start, end):
             self._regroup(i)
-        self._find_last_own()
 
     def _find_last_own(self) -> None:
         old = self._last_own

@@ -118,6 +118,19 @@ class FakeClient:
             lst.append(m)
         await self.emit(MessageUpdated(m))
 
+    async def send_file(self, conversation_id: str, path: Path, *, group: bool = False, image: bool = False,
+                        progress: Any = None) -> Message:
+        n = next(self._ids)
+        conv = self.convs[conversation_id]
+        ct = ContentType.PICTURE if image else ContentType.FILE
+        body = ({"sourcePicture": {"url": f"http://x/{Path(path).name}", "size": Path(path).stat().st_size}}
+                if image else {"fileName": Path(path).name, "fileSize": Path(path).stat().st_size})
+        m = Message(client_msg_id=f"local-{n}", conversation_id=conversation_id, send_id=self.user_id,
+                    session_type=conv.conversation_type, group_id=conv.group_id, content_type=ct,
+                    content_json=json.dumps(body), send_time=self.clock_ms, status=MsgStatus.SENDING)
+        self.sent.append(m)
+        return m
+
     async def retry(self, client_msg_id: str) -> Message:
         for m in self.sent:
             if m.client_msg_id == client_msg_id:

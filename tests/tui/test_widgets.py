@@ -194,3 +194,16 @@ async def test_offline_state_marks_queued() -> None:
         assert app.chat.query_one("#status").queued == 1
         await c.set_state(ConnectionState.CONNECTED)
         await wait_for(pilot, lambda: "… sending" in text(app), 3)
+
+
+async def test_file_command_sends_a_file(tmp_path: Path) -> None:
+    doc = tmp_path / "report.pdf"
+    doc.write_bytes(b"%PDF" * 300)
+    app, c = make()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        app.chat.composer.set_text(f"/file {doc}")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: c.sent, 3, "file sent")
+        assert c.sent[0].content_type == ContentType.FILE
+        await wait_for(pilot, lambda: "[file] report.pdf (1.2 KB)" in text(app), 3)
