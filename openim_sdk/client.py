@@ -126,6 +126,7 @@ class OpenIMClient:
         self._typing: dict[tuple[str, str], float] = {}
         self._connected = asyncio.Event()
         self._unread_total = 0
+        self._nickname = ""
         self._sent_reported: dict[str, None] = {}
         self._sync_delivered = 0
         self._ended = False
@@ -140,6 +141,11 @@ class OpenIMClient:
     @property
     def connected(self) -> bool:
         return self._connected.is_set()
+
+    @property
+    def nickname(self) -> str:
+        """Your own nickname, once known (login-time sync or first send); "" before."""
+        return self._nickname
 
     async def start(self) -> None:
         """Open the cache, queue unsent messages, and start the connection (returns at once)."""
@@ -577,6 +583,8 @@ class OpenIMClient:
         assert store is not None
         me = await self.api.user.get_users_info(user_ids=[self.user_id])
         await asyncio.to_thread(store.upsert_users, me.usersInfo)
+        if me.usersInfo:
+            self._nickname = me.usersInfo[0].nickname
         await self._sync_conversations()
         for kind in ("friends", "groups"):
             try:
@@ -697,14 +705,19 @@ class OpenIMClient:
         row = await asyncio.to_thread(self._store().conversation, conversation_id)
         return Conversation.from_row(row) if row else None
 
-    async def messages(self, conversation_id: str, before_seq: int | None = None, limit: int = 50) -> list[Message]:
-        """A page of history, ascending: the newest ``limit`` below ``before_seq`` (or the newest).
+    async def messages(self, conversation_id: str, before_seq: int | None = None, limit: int = 50, *,
+                       after_seq: int | None = None) -> list[Message]:
+        """A page of history, ascending: the newest ``limit`` below ``before_seq`` (or the newest);
+        with ``after_seq``, the oldest ``limit`` above it, from the cache only (paging back down).
 
         Served from the cache; where the cache has holes (older messages never fetched, or seqs
         the on-connect sync window skipped after a long time offline) they are pulled from the
         server first, newest first, so a page has no gaps except seqs that do not exist.
         """
         store = self._store()
+        if after_seq is not None:
+            rows = await asyncio.to_thread(store.messages, conversation_id, None, limit, after_seq=after_seq)
+            return [Message.from_row(r) for r in rows]
         rows = await asyncio.to_thread(store.messages, conversation_id, before_seq, limit)
         settled: list[tuple[int, int]] = []  # holes with nothing (left) to pull in this call
         pulls = 0
@@ -920,6 +933,8 @@ class OpenIMClient:
         if me is None:  # the login-time sync has not stored our profile yet
             with contextlib.suppress(OpenIMError):
                 me = await self._user(self.user_id)
+        if me is not None:
+            self._nickname = me.nickname
         md = sdkws_pb2.MsgData(
             sendID=self.user_id, recvID=recv_id, groupID=group_id, clientMsgID=new_client_msg_id(self.user_id),
             senderPlatformID=self.platform_id, senderNickname=me.nickname if me else "",

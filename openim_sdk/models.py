@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from .protocol.constants import ContentType, MsgStatus, SessionType, is_notification_content
@@ -34,7 +35,7 @@ class Message:
     at_user_ids: list[str] = field(default_factory=list)
     ex: str = ""
 
-    @property
+    @cached_property
     def content(self) -> dict[str, Any]:
         """The content element (``{"content": "hi"}`` for a text), ``{}`` if unreadable."""
         try:

@@ -364,28 +364,36 @@ class LocalStore:
         before_seq: int | None = None,
         limit: int = 50,
         *,
+        after_seq: int | None = None,
         include_deleted: bool = False,
     ) -> list[StoredMessage]:
-        """The newest ``limit`` messages (below ``before_seq`` if given), ascending by seq.
+        """A page of a conversation, ascending by seq.
 
-        Without ``before_seq``, messages not yet numbered (seq 0: sending/failed) come last.
+        Default: the newest ``limit`` messages, those not yet numbered (seq 0: sending/failed)
+        last. ``before_seq``: the newest ``limit`` below it. ``after_seq``: the oldest ``limit``
+        above it (paging back down towards the newest).
         """
         where = ["conversation_id = ?"]
         params: list[Any] = [conversation_id]
-        if before_seq is not None:
-            where.append("seq > 0 AND seq < ?")
-            params.append(before_seq)
         if not include_deleted:
             where.append("status != ?")
             params.append(int(MsgStatus.DELETED))
+        if after_seq is not None:
+            where.append("seq > ?")
+            params.append(after_seq)
+            order, flip = "seq ASC", False
+        elif before_seq is not None:
+            where.append("seq > 0 AND seq < ?")
+            params.append(before_seq)
+            order, flip = "seq DESC", True  # served by the (conversation_id, seq) index
+        else:
+            order = f"CASE WHEN seq = 0 THEN {_SEQ_ZERO_LAST} ELSE seq END DESC, create_time DESC, id DESC"
+            flip = True
         params.append(max(0, limit))
-        rows = self._query(
-            f"SELECT * FROM messages WHERE {' AND '.join(where)} "
-            f"ORDER BY CASE WHEN seq = 0 THEN {_SEQ_ZERO_LAST} ELSE seq END DESC, create_time DESC, id DESC "
-            "LIMIT ?",
-            params,
-        )
-        return [self._to_stored(r) for r in reversed(rows)]
+        rows = self._query(f"SELECT * FROM messages WHERE {' AND '.join(where)} ORDER BY {order} LIMIT ?", params)
+        if flip:
+            rows.reverse()
+        return [self._to_stored(r) for r in rows]
 
     def clear_messages(self, conversation_id: str, above_seq: int = 0) -> int:
         """Delete a conversation's messages with seq > ``above_seq`` (all when 0). Returns count."""

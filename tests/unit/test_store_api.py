@@ -320,3 +320,18 @@ def test_text_helpers():
     assert preview_text(105, '{"fileName":"a.pdf"}') == "[File] a.pdf"
     assert preview_text(1501, '{"detail":"{}"}') == "[Notification]"
     assert preview_text(101, '{"content":"a\\n  b"}') == "a b"
+
+
+def test_pages_after_a_seq(tmp_path):
+    from openim_sdk.protocol.pb.sdkws import sdkws_pb2
+    from openim_sdk.store import LocalStore
+
+    store = LocalStore(tmp_path / "s.sqlite3")
+    msgs = [sdkws_pb2.MsgData(clientMsgID=f"c{i}", sendID="a", recvID="b", sessionType=1, contentType=101,
+                              content=b'{"content":"x"}', seq=i, sendTime=i) for i in range(1, 21)]
+    store.upsert_messages(msgs, "si_a_b")
+    assert [m.seq for m in store.messages("si_a_b", after_seq=5, limit=3)] == [6, 7, 8]
+    assert [m.seq for m in store.messages("si_a_b", before_seq=5, limit=3)] == [2, 3, 4]
+    assert [m.seq for m in store.messages("si_a_b", limit=3)] == [18, 19, 20]
+    assert store.messages("si_a_b", after_seq=20) == []
+    store.close()
