@@ -882,13 +882,13 @@ class OpenIMClient:
     async def resolve_target(self, target: str, group: bool = False) -> tuple[str, int, str, str]:
         """(conversationID, sessionType, recvID, groupID) for a user ID, a group ID (``group=True``)
         or a known conversation ID."""
-        if group:
-            return group_conversation_id(target), SessionType.READ_GROUP_CHAT, "", target
         row = await asyncio.to_thread(self._store().conversation, target)
-        if row is not None and (row.user_id or row.group_id):
+        if row is not None and (row.user_id or row.group_id):  # a known conversation ID
             if row.group_id:
                 return row.conversation_id, SessionType.READ_GROUP_CHAT, "", row.group_id
             return row.conversation_id, row.conversation_type or SessionType.SINGLE_CHAT, row.user_id, ""
+        if group:
+            return group_conversation_id(target), SessionType.READ_GROUP_CHAT, "", target
         if target.startswith("sg_"):
             return target, SessionType.READ_GROUP_CHAT, "", target[3:]
         return single_conversation_id(self.user_id, target), SessionType.SINGLE_CHAT, target, ""

@@ -183,3 +183,30 @@ async def test_survives_server_restart_and_sends_queued_message(live: LiveServer
             break
         await asyncio.sleep(0.1)
     assert any(m.text == "sent while offline" for m in page)
+
+
+async def test_group_chat_with_members_panel(live: LiveServer, sdk: Any, tmp_path: Path) -> None:
+    tokens = await live.users("alice", "bob", "carol")
+    bob = await sdk("bob", tokens["bob"])
+    created = await bob.api.group.create_group(owner_user_id="bob", member_user_ids=["alice", "carol"],
+                                               group_info={"groupName": "crew", "groupType": 2})
+    gid = created.groupInfo.groupID
+    cid = f"sg_{gid}"
+    received: list[Any] = []
+    bob.on(MessageReceived)(lambda ev: received.append(ev.message) if not ev.is_self else None)
+
+    app = ChatApp(spec_for(live, tmp_path, "alice", tokens["alice"]))
+    async with app.run_test(size=SIZE) as pilot:
+        await connected(pilot, app)
+        await bob.send_at_text(gid, "hi crew, @alice look", ["alice"])
+        await wait_for(pilot, lambda: entry(app, cid), 10, "group conversation")
+        app.chat.open_conversation(cid)
+        await wait_for(pilot, lambda: "hi crew" in log_text(app), 10, "group message in the view")
+        await wait_for(pilot, lambda: entry(app, cid).title == "crew", 10, "group name resolved")
+        await pilot.press("ctrl+g")
+        await wait_for(pilot, lambda: sorted(u for u, _ in app.chat.members.get(gid, [])) == ["alice", "bob", "carol"],
+                       10, "members panel")
+        app.chat.composer.focus()
+        await pilot.press(*"hello group", "enter")
+        await wait_for(pilot, lambda: any(m.text == "hello group" and m.group_id == gid for m in received),
+                       10, "bob receives the group message")
