@@ -18,6 +18,7 @@ session goes on, except token errors and kicks, which end it with :class:`Sessio
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import functools
 import hashlib
@@ -97,6 +98,7 @@ class OpenIMClient:
         heartbeat_interval: float = 20.0,
         backoff: Sequence[float] = (1, 2, 4, 8, 16),
         rest_sync: bool = True,
+        send_window: int = 8,
     ) -> None:
         if platform_id == Platform.IOS:
             raise ValueError("platform 1 (iOS) has special server-side push rules; use another platform")
@@ -118,8 +120,11 @@ class OpenIMClient:
         self._queues: list[asyncio.Queue[ev.Event]] = []
         self._callbacks: list[tuple[type[ev.Event], Callback]] = []
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._outbox: asyncio.Queue[str] = asyncio.Queue()
-        self._outbox_ids: set[str] = set()
+        self._outbox: collections.deque[str] = collections.deque()  # waiting, in the order typed
+        self._outbox_order: dict[str, int] = {}  # clientMsgID -> position when queued
+        self._outbox_ids: set[str] = set()  # queued or in flight
+        self._outbox_wake = asyncio.Event()
+        self._send_window = send_window
         self._history_waiters: dict[int, asyncio.Future[None]] = {}
         self._history_end: set[str] = set()
         self._peer_read: dict[str, int] = {}
@@ -127,6 +132,8 @@ class OpenIMClient:
         self._connected = asyncio.Event()
         self._unread_total = 0
         self._nickname = ""
+        self._persisted_seqs: dict[str, int] = {}
+        self._self_fetched = False
         self._sent_reported: dict[str, None] = {}
         self._sync_delivered = 0
         self._ended = False
@@ -244,11 +251,15 @@ class OpenIMClient:
         """Report a changed conversation, and the unread total when it moved."""
         if row is None or is_notification_conversation(row.conversation_id):
             return
+        self._emit_conversation(row, await asyncio.to_thread(self._store().total_unread))
+
+    def _emit_conversation(self, row: ConversationRow, unread_total: int) -> None:
+        if is_notification_conversation(row.conversation_id):
+            return
         self._emit(ev.ConversationChanged(Conversation.from_row(row)))
-        total = await asyncio.to_thread(self._store().total_unread)
-        if total != self._unread_total:
-            self._unread_total = total
-            self._emit(ev.UnreadTotalChanged(total))
+        if unread_total != self._unread_total:
+            self._unread_total = unread_total
+            self._emit(ev.UnreadTotalChanged(unread_total))
 
     def _spawn(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
         task = asyncio.ensure_future(coro)
@@ -349,8 +360,10 @@ class OpenIMClient:
                 return
             await self._apply(actions, requests)
             seqs = self.sync.synced_seqs()
-            if seqs and self.store is not None:
-                await asyncio.to_thread(self.store.set_max_seqs, seqs)
+            changed = {c: s for c, s in seqs.items() if self._persisted_seqs.get(c) != s}
+            if changed and self.store is not None:
+                await asyncio.to_thread(self.store.set_max_seqs, changed)
+                self._persisted_seqs.update(changed)
         for req in requests:
             self._spawn(self._guard(self._send_request(req), "sync request"))
 
@@ -443,27 +456,35 @@ class OpenIMClient:
                 keep.append(m)
         if not keep:
             return
-        rows = await asyncio.to_thread(store.upsert_messages, keep, a.conversation_id)
-        if a.notification or is_notification_conversation(a.conversation_id):
+        notification = a.notification or is_notification_conversation(a.conversation_id)
+        live = not notification and a.source != "history"  # history: the app asked through messages()
+        by_id = {m.clientMsgID: m for m in keep}
+
+        def write() -> tuple[list[StoredMessage], ConversationRow | None, int]:
+            """Store the messages and apply them to their conversation in one hop."""
+            rows = store.upsert_messages(keep, a.conversation_id)
+            conv = None
+            if live:
+                for row in rows:
+                    md = by_id.get(row.client_msg_id) or row.to_msg()
+                    conv = store.update_conversation_from_message(a.conversation_id, md, self_user_id=self.user_id)
+            return rows, conv, store.total_unread() if conv is not None else 0
+
+        rows, conv_row, total = await asyncio.to_thread(write)
+        if notification:
             for m in keep:
                 await self._on_notification(m)
             return
         await self._settle_own_sends(keep, {r.client_msg_id for r in rows})
-        if a.source == "history":
-            return  # older pages: the app asked for them through messages()
-        by_id = {m.clientMsgID: m for m in keep}
-        conv_row: ConversationRow | None = None
+        if not live:
+            return
         self._sync_delivered += len(rows)
         for row in rows:
-            md = by_id.get(row.client_msg_id) or row.to_msg()
-            conv_row = await asyncio.to_thread(
-                store.update_conversation_from_message, a.conversation_id, md, self_user_id=self.user_id
-            )
             self._emit(ev.MessageReceived(Message.from_row(row), is_self=row.send_id == self.user_id))
         if conv_row is not None:
             if not conv_row.show_name:
                 self._spawn(self._guard(self._resolve_name(conv_row), "conversation name"))
-            await self._conversation_changed(conv_row)
+            self._emit_conversation(conv_row, total)
 
     def _report_sent(self, row: StoredMessage) -> None:
         """MessageSent once per message (at the ack, or at its numbered copy if that came first);
@@ -882,7 +903,10 @@ class OpenIMClient:
     async def resolve_target(self, target: str, group: bool = False) -> tuple[str, int, str, str]:
         """(conversationID, sessionType, recvID, groupID) for a user ID, a group ID (``group=True``)
         or a known conversation ID."""
-        row = await asyncio.to_thread(self._store().conversation, target)
+        return await asyncio.to_thread(self._resolve_target, target, group)
+
+    def _resolve_target(self, target: str, group: bool) -> tuple[str, int, str, str]:
+        row = self._store().conversation(target)
         if row is not None and (row.user_id or row.group_id):  # a known conversation ID
             if row.group_id:
                 return row.conversation_id, SessionType.READ_GROUP_CHAT, "", row.group_id
@@ -928,31 +952,38 @@ class OpenIMClient:
     ) -> Message:
         """Send any content element (see docs/spec/ws-protocol.md §8 for the shapes)."""
         store = self._store()
-        cid, session_type, recv_id, group_id = await self.resolve_target(target, group)
-        me = await asyncio.to_thread(store.user, self.user_id)
-        if me is None:  # the login-time sync has not stored our profile yet
-            with contextlib.suppress(OpenIMError):
-                me = await self._user(self.user_id)
-        if me is not None:
-            self._nickname = me.nickname
-        md = sdkws_pb2.MsgData(
-            sendID=self.user_id, recvID=recv_id, groupID=group_id, clientMsgID=new_client_msg_id(self.user_id),
-            senderPlatformID=self.platform_id, senderNickname=me.nickname if me else "",
-            senderFaceURL=me.faceURL if me else "", sessionType=session_type, msgFrom=MsgFrom.USER,
-            contentType=content_type, content=json.dumps(content, ensure_ascii=False).encode(),
-            createTime=now_ms(), sendTime=now_ms(), status=MsgStatus.SENDING, atUserIDList=list(at_user_ids),
-        )
-        md.options.update(options or {})
+        if not self._nickname and self.connected and not self._self_fetched:
+            self._self_fetched = True  # the login-time sync has not stored our profile yet: ask once
+            with contextlib.suppress(OpenIMError, TimeoutError):
+                await asyncio.wait_for(self._user(self.user_id), 3)
+        body = json.dumps(content, ensure_ascii=False).encode()
+
+        def write() -> tuple[StoredMessage, ConversationRow, int]:
+            """Everything local in one hop: the row (status sending) before any network call."""
+            cid, session_type, recv_id, group_id = self._resolve_target(target, group)
+            me = store.user(self.user_id)
+            md = sdkws_pb2.MsgData(
+                sendID=self.user_id, recvID=recv_id, groupID=group_id,
+                clientMsgID=new_client_msg_id(self.user_id), senderPlatformID=self.platform_id,
+                senderNickname=me.nickname if me else "", senderFaceURL=me.faceURL if me else "",
+                sessionType=session_type, msgFrom=MsgFrom.USER, contentType=content_type, content=body,
+                createTime=now_ms(), sendTime=now_ms(), status=MsgStatus.SENDING, atUserIDList=list(at_user_ids),
+            )
+            md.options.update(options or {})
+            store.upsert_messages([md], cid)
+            conv = store.update_conversation_from_message(cid, md, self_user_id=self.user_id)
+            row = store.message(md.clientMsgID)
+            assert row is not None
+            return row, conv, store.total_unread()
+
         async with self._lock:
-            await asyncio.to_thread(store.upsert_messages, [md], cid)
-            conv = await asyncio.to_thread(store.update_conversation_from_message, cid, md,
-                                           self_user_id=self.user_id)
-        row = await asyncio.to_thread(store.message, md.clientMsgID)
-        assert row is not None
+            row, conv, total = await asyncio.to_thread(write)
+        if row.sender_nickname:
+            self._nickname = row.sender_nickname
         msg = Message.from_row(row)
         self._emit(ev.MessageReceived(msg, is_self=True))
-        await self._conversation_changed(conv)
-        self._queue_send(md.clientMsgID)
+        self._emit_conversation(conv, total)
+        self._queue_send(row.client_msg_id)
         return msg
 
     async def retry(self, client_msg_id: str) -> Message:
@@ -994,35 +1025,77 @@ class OpenIMClient:
     def _queue_send(self, client_msg_id: str) -> None:
         if client_msg_id not in self._outbox_ids:
             self._outbox_ids.add(client_msg_id)
-            self._outbox.put_nowait(client_msg_id)
+            self._outbox_order[client_msg_id] = len(self._outbox_order)
+            self._outbox.append(client_msg_id)
+            self._outbox_wake.set()
+
+    def _requeue(self, client_msg_id: str) -> None:
+        """Put a send that hit a broken connection back in its place (before those typed later)."""
+        pos = self._outbox_order.get(client_msg_id, 0)
+        waiting = sorted([*self._outbox, client_msg_id], key=lambda c: self._outbox_order.get(c, pos))
+        self._outbox.clear()
+        self._outbox.extend(waiting)
+        self._outbox_wake.set()
 
     def _unsent_ids(self) -> list[str]:
         store = self._store()
         return store.unsent_message_ids(self.user_id)
 
     async def _sender_loop(self) -> None:
-        """Send queued messages one at a time, in order, whenever connected (survives outages)."""
-        while True:
-            cmid = await self._outbox.get()
-            while True:
-                await self._connected.wait()
-                try:
-                    await self._send_one(cmid)
-                    break
-                except NetworkError:
-                    await asyncio.sleep(0.2)  # the connection dropped: wait for it and try again
-            self._outbox_ids.discard(cmid)
+        """Send queued messages in the order typed, whenever connected (survives outages).
 
-    async def _send_one(self, client_msg_id: str) -> None:
-        store = self._store()
-        row = await asyncio.to_thread(store.message, client_msg_id)
+        Up to ``send_window`` sends are in flight at once: the server handles one connection's
+        requests in order, so the order holds. A send that meets a broken connection goes back
+        into its place and leaves again after the reconnect."""
+        window = asyncio.Semaphore(self._send_window)
+        while True:
+            while not self._outbox:
+                self._outbox_wake.clear()
+                await self._outbox_wake.wait()
+            await self._connected.wait()
+            await window.acquire()
+            if not self._outbox or not self.connected:
+                window.release()
+                continue
+            cmid = self._outbox.popleft()
+            payload = await self._outgoing_payload(cmid)  # read in queue order: requests leave in order
+            if payload is None:
+                window.release()
+                self._outbox_ids.discard(cmid)
+                continue
+            self._spawn(self._send_in_window(cmid, payload, window))
+
+    async def _outgoing_payload(self, client_msg_id: str) -> bytes | None:
+        row = await asyncio.to_thread(self._store().message, client_msg_id)
         if row is None or row.status == MsgStatus.SEND_SUCCESS:
-            return
+            return None  # deleted meanwhile, or its numbered copy already arrived
         md = row.to_msg()
         md.status = 0
         md.sendTime = 0
+        return md.SerializeToString()
+
+    async def _send_in_window(self, cmid: str, payload: bytes, window: asyncio.Semaphore) -> None:
         try:
-            resp = await self.ws.request(ReqIdentifier.SEND_MSG, md.SerializeToString())
+            await self._send_one(cmid, payload)
+        except NetworkError:
+            self._requeue(cmid)  # the connection dropped: send again after the reconnect
+            await asyncio.sleep(0.2)
+            return
+        except Exception as exc:  # never lose the message or the sender loop
+            log.exception("send of %s failed", cmid)
+            self._emit(ev.ErrorEvent(_as_openim(exc), "send"))
+            self._requeue(cmid)
+            await asyncio.sleep(1.0)
+            return
+        finally:
+            window.release()
+        self._outbox_ids.discard(cmid)
+        self._outbox_order.pop(cmid, None)
+
+    async def _send_one(self, client_msg_id: str, payload: bytes) -> None:
+        store = self._store()
+        try:
+            resp = await self.ws.request(ReqIdentifier.SEND_MSG, payload)
         except NetworkError:
             raise
         except OpenIMError as exc:
@@ -1032,13 +1105,18 @@ class OpenIMClient:
                 self._emit(ev.MessageSendFailed(Message.from_row(failed), exc))
             return
         ack = msg_pb2.SendMsgResp.FromString(resp.data)
-        async with self._lock:
-            current = await asyncio.to_thread(store.message, client_msg_id)
+
+        def settle() -> StoredMessage | None:
+            current = store.message(client_msg_id)
             if current is not None and current.seq == 0:  # the push may already have numbered it
-                await asyncio.to_thread(store.merge_sent, client_msg_id, 0, ack.serverMsgID, ack.sendTime)
+                store.merge_sent(client_msg_id, 0, ack.serverMsgID, ack.sendTime)
+                current = store.message(client_msg_id)
+            return current
+
+        async with self._lock:
+            sent = await asyncio.to_thread(settle)
             if self.sync is not None:
                 self.sync.on_send_ack(client_msg_id, ack.serverMsgID, ack.sendTime)
-        sent = await asyncio.to_thread(store.message, client_msg_id)
         if sent is not None:
             self._report_sent(sent)
 
