@@ -1,14 +1,7 @@
-"""Shared fixtures/helpers for the part-2 tests (no tests here).
-
-``wire`` installs the part-2 extensions and, until part 1 calls them itself, shims the two
-hooks the colleague is asked to add (see the part-2 report): ``core.extensions["check_send"]``
-at the top of ``msg.send_message`` and ``core.extensions["http_raw"]`` at the top of
-``RestApi._dispatch``. Once part 1 has them, the shims are skipped automatically.
-"""
+"""Shared fixtures/helpers for the part-2 tests (no tests here)."""
 
 from __future__ import annotations
 
-import inspect
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -19,42 +12,13 @@ from websockets.asyncio.client import connect
 from openim_sdk.protocol.pb.sdkws import sdkws_pb2
 from openim_sdk.rest import RestClient
 from server_stub import ServerApp
-from server_stub.notify import install
-from server_stub.rest import RestApi
-from server_stub.services import msg as msg_service
 
 from .conftest import Api, WsClient, ws_url
 
 
-def wire(core: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    install(core)
-    if "check_send" not in inspect.getsource(msg_service.send_message):
-        orig = msg_service.send_message
-
-        async def send_message(core: Any, msg: Any, operation_id: str, sender_is_admin: bool = False) -> Any:
-            fn = core.extensions.get("check_send")
-            if fn is not None:
-                await fn(msg, sender_is_admin)
-            return await orig(core, msg, operation_id, sender_is_admin)
-
-        monkeypatch.setattr(msg_service, "send_message", send_message)
-    if "http_raw" not in inspect.getsource(RestApi._dispatch):
-        orig_dispatch = RestApi._dispatch
-
-        async def _dispatch(self: Any, request: Any, path: str, op_id: str) -> Any:
-            fn = self.core.extensions.get("http_raw")
-            if fn is not None:
-                resp = await fn(request)
-                if resp is not None:
-                    return resp, ""
-            return await orig_dispatch(self, request, path, op_id)
-
-        monkeypatch.setattr(RestApi, "_dispatch", _dispatch)
-
-
 @pytest.fixture
-async def p2(server: ServerApp, monkeypatch: pytest.MonkeyPatch) -> ServerApp:
-    wire(server.core, monkeypatch)
+async def p2(server: ServerApp) -> ServerApp:
+    """The server with its part-2 routes (installed at start-up by ``ServerApp``)."""
     return server
 
 
