@@ -1,7 +1,7 @@
 """Part-2 glue: server extensions (send-path checks, group fan-out, raw HTTP routes),
-OpenIM notifications for relation/group/conversation changes, and the service decorator.
+OpenIM notifications for relation/group/conversation changes.
 
-Wiring (see the part-2 report): ``install(core)`` fills ``core.extensions`` with
+``ServerApp.start`` calls ``install(core)``, which fills ``core.extensions`` with
 
 - ``group_members(group_id) -> list[str] | None``  (already consulted by ``msg.send_message``)
 - ``can_revoke_in_group(group_id, user_id, sender_id) -> bool``  (already consulted by revoke)
@@ -25,7 +25,6 @@ from openim_sdk.protocol.errors import (
 from openim_sdk.protocol.pb.sdkws import sdkws_pb2
 
 from . import relation_store as rs
-from .context import RequestContext, Validator, service
 from .storage import now_ms
 
 if TYPE_CHECKING:
@@ -75,20 +74,6 @@ def install(core: ServerCore) -> None:
     ext.setdefault("can_revoke_in_group", _revoke)
     ext.setdefault("check_send", _check)
     ext.setdefault("http_raw", _raw)
-
-
-def p2service(path: str, validate: Validator | None = None) -> Callable[[Any], Any]:
-    """``@service`` that makes sure the part-2 extensions are installed before the handler runs."""
-    def deco(fn: Any) -> Any:
-        async def handler(ctx: RequestContext, req: Any) -> Any:
-            install(ctx.core)
-            return await fn(ctx, req)
-
-        handler.__name__ = fn.__name__
-        service(path, validate)(handler)
-        return fn
-
-    return deco
 
 
 # --------------------------------------------------------------------------- extension functions

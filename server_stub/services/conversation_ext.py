@@ -12,8 +12,8 @@ from openim_sdk.protocol.pb.conversation import conversation_pb2
 from openim_sdk.protocol.pb.sdkws import sdkws_pb2
 
 from .. import relation_store as rs
-from ..context import SERVICES, RequestContext, need
-from ..notify import p2service, send_notification
+from ..context import SERVICES, RequestContext, need, service
+from ..notify import send_notification
 from ..storage import bump_version
 from . import conversation as part1
 
@@ -26,7 +26,7 @@ async def conversation_changed(ctx: RequestContext, user_id: str, cids: list[str
 _part1_set = SERVICES["/conversation/set_conversations"]
 
 
-@p2service("/conversation/set_conversations", _part1_set.validate)
+@service("/conversation/set_conversations", _part1_set.validate)
 async def set_conversations(ctx: RequestContext, req: conversation_pb2.SetConversationsReq) -> Any:
     c = req.conversation
     before: dict[str, bool] = {}
@@ -45,7 +45,7 @@ async def set_conversations(ctx: RequestContext, req: conversation_pb2.SetConver
     return resp
 
 
-@p2service("/conversation/delete_conversations", lambda r: need(r.ownerUserID, "ownerUserID is empty"))
+@service("/conversation/delete_conversations", lambda r: need(r.ownerUserID, "ownerUserID is empty"))
 async def delete_conversations(ctx: RequestContext, req: conversation_pb2.DeleteConversationsReq) -> Any:
     ctx.check_access(req.ownerUserID)
     cids = list(dict.fromkeys(req.conversationIDs))
@@ -69,7 +69,7 @@ async def delete_conversations(ctx: RequestContext, req: conversation_pb2.Delete
     return conversation_pb2.DeleteConversationsResp()
 
 
-@p2service("/conversation/update_conversations_by_user", lambda r: need(r.userID, "userID is empty"))
+@service("/conversation/update_conversations_by_user", lambda r: need(r.userID, "userID is empty"))
 async def update_by_user(ctx: RequestContext, req: conversation_pb2.UpdateConversationsByUserReq) -> Any:
     ctx.check_access(req.userID)
     if not req.HasField("ex"):
@@ -117,7 +117,7 @@ def _wrap_jssdk(path: str) -> None:
         await ctx.core.storage.run(fill)
         return resp
 
-    p2service(path, orig.validate)(handler)
+    service(path, orig.validate)(handler)
 
 
 _wrap_jssdk("/jssdk/get_conversations")

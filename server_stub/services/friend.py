@@ -10,8 +10,8 @@ from openim_sdk.protocol.pb.relation import relation_pb2
 from openim_sdk.protocol.pb.sdkws import sdkws_pb2
 
 from .. import relation_store as rs
-from ..context import RequestContext, check_pagination, need, page_bounds
-from ..notify import p2service, send_notification
+from ..context import RequestContext, check_pagination, need, page_bounds, service
+from ..notify import send_notification
 from ..storage import bump_version, now_ms
 from .conversation import id_hash, incremental, nil_lists
 
@@ -42,7 +42,7 @@ def _v_apply(req: Any) -> None:
     need(req.fromUserID, "fromUserID is empty")
 
 
-@p2service("/friend/add_friend", _v_apply)
+@service("/friend/add_friend", _v_apply)
 async def add_friend(ctx: RequestContext, req: relation_pb2.applyToAddFriendReq) -> Any:
     ctx.check_access(req.fromUserID)
     if req.fromUserID == req.toUserID:
@@ -64,7 +64,7 @@ async def add_friend(ctx: RequestContext, req: relation_pb2.applyToAddFriendReq)
     return relation_pb2.applyToAddFriendResp()
 
 
-@p2service("/friend/add_friend_response", _v_apply)
+@service("/friend/add_friend_response", _v_apply)
 async def respond(ctx: RequestContext, req: relation_pb2.respondFriendApplyReq) -> Any:
     ctx.check_access(req.toUserID)
     if req.handleResult not in (1, -1):
@@ -114,7 +114,7 @@ def _handled_filter(where: str, params: tuple[Any, ...], results: Any) -> tuple[
     return where, params
 
 
-@p2service("/friend/get_friend_apply_list", _v_user_page)
+@service("/friend/get_friend_apply_list", _v_user_page)
 async def apply_to(ctx: RequestContext, req: relation_pb2.getPaginationFriendsApplyToReq) -> Any:
     ctx.check_access(req.userID)
     where, params = _handled_filter("to_user_id = ?", (req.userID,), list(req.handleResults))
@@ -123,7 +123,7 @@ async def apply_to(ctx: RequestContext, req: relation_pb2.getPaginationFriendsAp
     return relation_pb2.getPaginationFriendsApplyToResp(FriendRequests=reqs, total=total)
 
 
-@p2service("/friend/get_self_friend_apply_list", _v_user_page)
+@service("/friend/get_self_friend_apply_list", _v_user_page)
 async def apply_from(ctx: RequestContext, req: relation_pb2.getPaginationFriendsApplyFromReq) -> Any:
     ctx.check_access(req.userID)
     where, params = _handled_filter("from_user_id = ?", (req.userID,), list(req.handleResults))
@@ -137,7 +137,7 @@ def _v_designated_apply(req: Any) -> None:
     need(req.toUserID, "toUserID is empty")
 
 
-@p2service("/friend/get_designated_friend_apply", _v_designated_apply)
+@service("/friend/get_designated_friend_apply", _v_designated_apply)
 async def designated_apply(ctx: RequestContext, req: relation_pb2.getDesignatedFriendsApplyReq) -> Any:
     if not ctx.is_admin and ctx.user_id not in (req.fromUserID, req.toUserID):
         ctx.check_access(req.fromUserID)
@@ -147,7 +147,7 @@ async def designated_apply(ctx: RequestContext, req: relation_pb2.getDesignatedF
     return relation_pb2.getDesignatedFriendsApplyResp(friendRequests=reqs)
 
 
-@p2service("/friend/get_self_unhandled_apply_count")
+@service("/friend/get_self_unhandled_apply_count")
 async def unhandled_count(ctx: RequestContext, req: relation_pb2.getSelfUnhandledApplyCountReq) -> Any:
     ctx.check_access(req.userID)
     n = await ctx.core.storage.run(lambda c: c.execute(
@@ -159,7 +159,7 @@ async def unhandled_count(ctx: RequestContext, req: relation_pb2.getSelfUnhandle
 # --------------------------------------------------------------------------- friends
 
 
-@p2service("/friend/get_friend_list", _v_user_page)
+@service("/friend/get_friend_list", _v_user_page)
 async def friend_list(ctx: RequestContext, req: relation_pb2.getPaginationFriendsReq) -> Any:
     ctx.check_access(req.userID)
     off, lim = page_bounds(req.pagination)
@@ -177,7 +177,7 @@ def _v_designated(req: Any) -> None:
     need(len(req.friendUserIDs) > 0, "friendUserIDS is empty")
 
 
-@p2service("/friend/get_designated_friends", _v_designated)
+@service("/friend/get_designated_friends", _v_designated)
 async def designated(ctx: RequestContext, req: relation_pb2.getDesignatedFriendsReq) -> Any:
     ctx.check_access(req.ownerUserID)
     ids = list(dict.fromkeys(req.friendUserIDs))
@@ -185,7 +185,7 @@ async def designated(ctx: RequestContext, req: relation_pb2.getDesignatedFriends
     return relation_pb2.getDesignatedFriendsResp(friendsInfo=infos)
 
 
-@p2service("/friend/get_friend_id", lambda r: need(r.userID, "userID is empty"))
+@service("/friend/get_friend_id", lambda r: need(r.userID, "userID is empty"))
 async def friend_id_list(ctx: RequestContext, req: relation_pb2.getFriendIDsReq) -> Any:
     ctx.check_access(req.userID)
     ids = await ctx.core.storage.run(lambda c: rs.friend_ids(c, req.userID))
@@ -197,7 +197,7 @@ def _v_is_friend(req: Any) -> None:
     need(req.userID2, "userID2 is empty")
 
 
-@p2service("/friend/is_friend", _v_is_friend)
+@service("/friend/is_friend", _v_is_friend)
 async def is_friend(ctx: RequestContext, req: relation_pb2.isFriendReq) -> Any:
     if ctx.user_id not in (req.userID1, req.userID2):
         ctx.check_access(req.userID1)
@@ -214,7 +214,7 @@ def _v_delete(req: Any) -> None:
     need(req.friendUserID, "userID2 is empty")
 
 
-@p2service("/friend/delete_friend", _v_delete)
+@service("/friend/delete_friend", _v_delete)
 async def delete_friend(ctx: RequestContext, req: relation_pb2.deleteFriendReq) -> Any:
     ctx.check_access(req.ownerUserID)
 
@@ -238,7 +238,7 @@ def _v_remark(req: Any) -> None:
     need(req.friendUserID, "fromUserID is empty")
 
 
-@p2service("/friend/set_friend_remark", _v_remark)
+@service("/friend/set_friend_remark", _v_remark)
 async def set_remark(ctx: RequestContext, req: relation_pb2.setFriendRemarkReq) -> Any:
     ctx.check_access(req.ownerUserID)
     await _update(ctx, req.ownerUserID, [req.friendUserID], {"remark": req.remark}, ContentType.FRIEND_REMARK_SET)
@@ -251,7 +251,7 @@ def _v_update(req: Any) -> None:
     need(len(req.friendUserIDs) <= 1000, "too many FriendUserIDs, need to be less than 1000")
 
 
-@p2service("/friend/update_friends", _v_update)
+@service("/friend/update_friends", _v_update)
 async def update_friends(ctx: RequestContext, req: relation_pb2.updateFriendsReq) -> Any:
     ctx.check_access(req.ownerUserID)
     cols: dict[str, Any] = {}
@@ -296,7 +296,7 @@ def _v_import(req: Any) -> None:
     need(len(req.friendUserIDs) <= 1000, "too many FriendUserIDs, need to be less than 1000")
 
 
-@p2service("/friend/import_friend", _v_import)
+@service("/friend/import_friend", _v_import)
 async def import_friend(ctx: RequestContext, req: relation_pb2.importFriendReq) -> Any:
     ids = list(req.friendUserIDs)
     if len(set(ids)) != len(ids):
@@ -330,7 +330,7 @@ def _v_specified_info(req: Any) -> None:
     need(len(req.userIDList) <= 1000, "too many UserIDs, need to be less than 1000")
 
 
-@p2service("/friend/get_specified_friends_info", _v_specified_info)
+@service("/friend/get_specified_friends_info", _v_specified_info)
 async def specified_info(ctx: RequestContext, req: relation_pb2.getSpecifiedFriendsInfoReq) -> Any:
     ctx.check_access(req.ownerUserID)
     ids = list(dict.fromkeys(req.userIDList))
@@ -362,7 +362,7 @@ def _v_black(req: Any) -> None:
     need(req.blackUserID, "blackUserID is empty")
 
 
-@p2service("/friend/add_black", _v_black)
+@service("/friend/add_black", _v_black)
 async def add_black(ctx: RequestContext, req: relation_pb2.addBlackReq) -> Any:
     ctx.check_access(req.ownerUserID)
     if req.ownerUserID == req.blackUserID:
@@ -377,7 +377,7 @@ async def add_black(ctx: RequestContext, req: relation_pb2.addBlackReq) -> Any:
     return relation_pb2.addBlackResp()
 
 
-@p2service("/friend/remove_black", _v_black)
+@service("/friend/remove_black", _v_black)
 async def remove_black(ctx: RequestContext, req: relation_pb2.removeBlackReq) -> Any:
     ctx.check_access(req.ownerUserID)
 
@@ -394,7 +394,7 @@ async def remove_black(ctx: RequestContext, req: relation_pb2.removeBlackReq) ->
     return relation_pb2.removeBlackResp()
 
 
-@p2service("/friend/get_black_list", _v_user_page)
+@service("/friend/get_black_list", _v_user_page)
 async def black_list(ctx: RequestContext, req: relation_pb2.getPaginationBlacksReq) -> Any:
     ctx.check_access(req.userID)
     off, lim = page_bounds(req.pagination)
@@ -402,7 +402,7 @@ async def black_list(ctx: RequestContext, req: relation_pb2.getPaginationBlacksR
     return relation_pb2.getPaginationBlacksResp(blacks=blacks, total=total)
 
 
-@p2service("/friend/get_specified_blacks")
+@service("/friend/get_specified_blacks")
 async def specified_blacks(ctx: RequestContext, req: relation_pb2.GetSpecifiedBlacksReq) -> Any:
     ctx.check_access(req.ownerUserID)
     ids = list(req.userIDList)
@@ -414,7 +414,7 @@ async def specified_blacks(ctx: RequestContext, req: relation_pb2.GetSpecifiedBl
     return relation_pb2.GetSpecifiedBlacksResp(blacks=blacks, total=total)
 
 
-@p2service("/friend/get_incremental_blacks")
+@service("/friend/get_incremental_blacks")
 async def incremental_blacks(ctx: RequestContext, req: Any) -> Any:
     # Routed, but the RPC is not implemented by the v3.8 server (spec §12).
     raise ServerInternalError(detail="rpc error: code = Unimplemented desc = method GetIncrementalBlacks not "
@@ -428,7 +428,7 @@ def _split_markers(ids: list[str]) -> tuple[list[str], bool]:
     return [i for i in ids if i not in rs.MARKERS], any(i == rs.SORT_CHANGED for i in ids)
 
 
-@p2service("/friend/get_incremental_friends")
+@service("/friend/get_incremental_friends")
 async def incremental_friends(ctx: RequestContext, req: relation_pb2.getIncrementalFriendsReq) -> Any:
     ctx.check_access(req.userID)
     vid, version, full, deleted, inserted, updated = await incremental(
@@ -447,7 +447,7 @@ async def incremental_friends(ctx: RequestContext, req: relation_pb2.getIncremen
     return nil_lists(resp, "delete", "insert", "update")
 
 
-@p2service("/friend/get_full_friend_user_ids", lambda r: need(r.userID, "userID is empty"))
+@service("/friend/get_full_friend_user_ids", lambda r: need(r.userID, "userID is empty"))
 async def full_friend_ids(ctx: RequestContext, req: relation_pb2.getFullFriendUserIDsReq) -> Any:
     ctx.check_access(req.userID)
     vid, version = await _version(ctx, req.userID)

@@ -17,8 +17,8 @@ from openim_sdk.protocol.pb.group import group_pb2
 from openim_sdk.protocol.pb.sdkws import sdkws_pb2
 
 from .. import relation_store as rs
-from ..context import RequestContext, check_pagination, need, page_bounds
-from ..notify import group_notification, p2service, send_notification
+from ..context import RequestContext, check_pagination, need, page_bounds, service
+from ..notify import group_notification, send_notification
 from ..storage import now_ms
 from .conversation import id_hash, incremental, nil_lists
 
@@ -101,7 +101,7 @@ def _v_create(req: Any) -> None:
     need(len(req.memberUserIDs) <= 1000, "too many MemberUserIDs, need to be less than 1000")
 
 
-@p2service("/group/create_group", _v_create)
+@service("/group/create_group", _v_create)
 async def create_group(ctx: RequestContext, req: group_pb2.CreateGroupReq) -> Any:
     ctx.check_access(req.ownerUserID)
     if req.groupInfo.groupType != 2:
@@ -138,7 +138,7 @@ async def create_group(ctx: RequestContext, req: group_pb2.CreateGroupReq) -> An
     return group_pb2.CreateGroupResp(groupInfo=g)
 
 
-@p2service("/group/get_groups_info", lambda r: need(len(r.groupIDs) > 0, "GroupIDs is empty"))
+@service("/group/get_groups_info", lambda r: need(len(r.groupIDs) > 0, "GroupIDs is empty"))
 async def groups_info(ctx: RequestContext, req: group_pb2.GetGroupsInfoReq) -> Any:
     gs = await ctx.core.storage.run(lambda c: rs.groups(c, req.groupIDs))
     return group_pb2.GetGroupsInfoResp(groupInfos=list(gs.values()))
@@ -177,7 +177,7 @@ def _v_set_info(req: Any) -> None:
     need(req.groupInfoForSet.groupID, "GroupID is empty")
 
 
-@p2service("/group/set_group_info", _v_set_info)
+@service("/group/set_group_info", _v_set_info)
 async def set_group_info(ctx: RequestContext, req: group_pb2.SetGroupInfoReq) -> Any:
     s = req.groupInfoForSet
     changes: dict[str, Any] = {k: getattr(s, k) for k in ("groupName", "notification", "introduction", "faceURL")
@@ -189,7 +189,7 @@ async def set_group_info(ctx: RequestContext, req: group_pb2.SetGroupInfoReq) ->
     return group_pb2.SetGroupInfoResp()
 
 
-@p2service("/group/set_group_info_ex", lambda r: need(r.groupID, "GroupID is empty"))
+@service("/group/set_group_info_ex", lambda r: need(r.groupID, "GroupID is empty"))
 async def set_group_info_ex(ctx: RequestContext, req: group_pb2.SetGroupInfoExReq) -> Any:
     changes = {k: getattr(req, k).value for k in ("groupName", "notification", "introduction", "faceURL", "ex",
                                                   "needVerification", "lookMemberInfo", "applyMemberFriend")
@@ -233,7 +233,7 @@ def _entered_tips(conn: Any, gid: str, uid: str) -> Any:
                                                    operationTime=now_ms()), conn, gid)
 
 
-@p2service("/group/join_group", _v_join)
+@service("/group/join_group", _v_join)
 async def join_group(ctx: RequestContext, req: group_pb2.JoinGroupReq) -> Any:
     uid = req.inviterUserID or ctx.user_id  # the joining user (misleading name; not checked against caller)
     await _missing_users(ctx, [uid])
@@ -264,7 +264,7 @@ def _v_response(req: Any) -> None:
     need(req.handleResult in (1, -1), "handleResult is invalid")
 
 
-@p2service("/group/group_application_response", _v_response)
+@service("/group/group_application_response", _v_response)
 async def application_response(ctx: RequestContext, req: group_pb2.GroupApplicationResponseReq) -> Any:
     agree = req.handleResult == 1
 
@@ -306,7 +306,7 @@ def _v_invite(req: Any) -> None:
     need(len(req.invitedUserIDs) <= 1000, "too many InvitedUserIDs, need to be less than 1000")
 
 
-@p2service("/group/invite_user_to_group", _v_invite)
+@service("/group/invite_user_to_group", _v_invite)
 async def invite(ctx: RequestContext, req: group_pb2.InviteUserToGroupReq) -> Any:
     ids = list(dict.fromkeys(req.invitedUserIDs))
     await _missing_users(ctx, ids)
@@ -343,7 +343,7 @@ async def invite(ctx: RequestContext, req: group_pb2.InviteUserToGroupReq) -> An
 # --------------------------------------------------------------------------- leave / kick / transfer / dismiss
 
 
-@p2service("/group/quit_group", lambda r: need(r.groupID, "groupID is empty"))
+@service("/group/quit_group", lambda r: need(r.groupID, "groupID is empty"))
 async def quit_group(ctx: RequestContext, req: group_pb2.QuitGroupReq) -> Any:
     uid = req.userID or ctx.user_id
     ctx.check_access(uid)
@@ -374,7 +374,7 @@ def _v_kick(req: Any) -> None:
     need(len(req.kickedUserIDs) <= 1000, "too many KickedUserIDs, need to be less than 1000")
 
 
-@p2service("/group/kick_group", _v_kick)
+@service("/group/kick_group", _v_kick)
 async def kick(ctx: RequestContext, req: group_pb2.KickGroupMemberReq) -> Any:
     ids = list(dict.fromkeys(req.kickedUserIDs))
 
@@ -412,7 +412,7 @@ def _v_transfer(req: Any) -> None:
     need(req.newOwnerUserID, "newOwnerUserID is empty")
 
 
-@p2service("/group/transfer_group", _v_transfer)
+@service("/group/transfer_group", _v_transfer)
 async def transfer(ctx: RequestContext, req: group_pb2.TransferGroupOwnerReq) -> Any:
     if req.oldOwnerUserID == req.newOwnerUserID:
         raise ArgsError(detail="OldOwnerUserID == NewOwnerUserID")
@@ -441,7 +441,7 @@ async def transfer(ctx: RequestContext, req: group_pb2.TransferGroupOwnerReq) ->
     return group_pb2.TransferGroupOwnerResp()
 
 
-@p2service("/group/dismiss_group", lambda r: need(r.groupID, "groupID is empty"))
+@service("/group/dismiss_group", lambda r: need(r.groupID, "groupID is empty"))
 async def dismiss(ctx: RequestContext, req: group_pb2.DismissGroupReq) -> Any:
     def check(conn: Any) -> Any:
         g = _load(conn, req.groupID)
@@ -500,7 +500,7 @@ async def _mute_member(ctx: RequestContext, gid: str, uid: str, seconds: int) ->
     await _notify(ctx, gid, ct, tips)
 
 
-@p2service("/group/mute_group_member", _v_mute_member)
+@service("/group/mute_group_member", _v_mute_member)
 async def mute_member(ctx: RequestContext, req: group_pb2.MuteGroupMemberReq) -> Any:
     await _mute_member(ctx, req.groupID, req.userID, req.mutedSeconds)
     return group_pb2.MuteGroupMemberResp()
@@ -511,7 +511,7 @@ def _v_cancel_member(req: Any) -> None:
     need(req.userID, "userID is empty")
 
 
-@p2service("/group/cancel_mute_group_member", _v_cancel_member)
+@service("/group/cancel_mute_group_member", _v_cancel_member)
 async def cancel_mute_member(ctx: RequestContext, req: group_pb2.CancelMuteGroupMemberReq) -> Any:
     await _mute_member(ctx, req.groupID, req.userID, 0)
     return group_pb2.CancelMuteGroupMemberResp()
@@ -532,13 +532,13 @@ async def _mute_group(ctx: RequestContext, gid: str, muted: bool) -> None:
     await _notify(ctx, gid, ContentType.GROUP_MUTED if muted else ContentType.GROUP_CANCEL_MUTED, tips)
 
 
-@p2service("/group/mute_group", lambda r: need(r.groupID, "groupID is empty"))
+@service("/group/mute_group", lambda r: need(r.groupID, "groupID is empty"))
 async def mute_group(ctx: RequestContext, req: group_pb2.MuteGroupReq) -> Any:
     await _mute_group(ctx, req.groupID, True)
     return group_pb2.MuteGroupResp()
 
 
-@p2service("/group/cancel_mute_group", lambda r: need(r.groupID, "groupID is empty"))
+@service("/group/cancel_mute_group", lambda r: need(r.groupID, "groupID is empty"))
 async def cancel_mute_group(ctx: RequestContext, req: group_pb2.CancelMuteGroupReq) -> Any:
     await _mute_group(ctx, req.groupID, False)
     return group_pb2.CancelMuteGroupResp()
@@ -549,7 +549,7 @@ def _v_member_info(req: Any) -> None:
     need(len(req.members) <= 1000, "too many Members, need to be less than 1000")
 
 
-@p2service("/group/set_group_member_info", _v_member_info)
+@service("/group/set_group_member_info", _v_member_info)
 async def set_member_info(ctx: RequestContext, req: group_pb2.SetGroupMemberInfoReq) -> Any:
     def op(conn: Any) -> list[tuple[str, int, Any]]:
         out: list[tuple[str, int, Any]] = []
@@ -601,7 +601,7 @@ def _v_members_info(req: Any) -> None:
     need(len(req.userIDs) > 0, "userIDs is empty")
 
 
-@p2service("/group/get_group_members_info", _v_members_info)
+@service("/group/get_group_members_info", _v_members_info)
 async def members_info(ctx: RequestContext, req: group_pb2.GetGroupMembersInfoReq) -> Any:
     def op(conn: Any) -> Any:
         _load(conn, req.groupID, alive=False)
@@ -617,7 +617,7 @@ def _v_member_list(req: Any) -> None:
     need(0 <= req.filter <= 5, "filter is invalid")
 
 
-@p2service("/group/get_group_member_list", _v_member_list)
+@service("/group/get_group_member_list", _v_member_list)
 async def member_list(ctx: RequestContext, req: group_pb2.GetGroupMemberListReq) -> Any:
     off, lim = page_bounds(req.pagination)
 
@@ -634,7 +634,7 @@ async def member_list(ctx: RequestContext, req: group_pb2.GetGroupMemberListReq)
     return group_pb2.GetGroupMemberListResp(total=total, members=ms)
 
 
-@p2service("/group/get_group_member_user_id", lambda r: need(r.groupID, "GroupID is empty"))
+@service("/group/get_group_member_user_id", lambda r: need(r.groupID, "GroupID is empty"))
 async def member_user_ids(ctx: RequestContext, req: group_pb2.GetGroupMemberUserIDsReq) -> Any:
     def op(conn: Any) -> list[str]:
         _load(conn, req.groupID, alive=False)
@@ -649,7 +649,7 @@ def _v_abstract(req: Any) -> None:
     need(len(req.groupIDs) <= 1000, "too many GroupIDs, need to be less than 1000")
 
 
-@p2service("/group/get_group_abstract_info", _v_abstract)
+@service("/group/get_group_abstract_info", _v_abstract)
 async def abstract_info(ctx: RequestContext, req: group_pb2.GetGroupAbstractInfoReq) -> Any:
     def op(conn: Any) -> list[group_pb2.GroupAbstractInfo]:
         out = []
@@ -669,7 +669,7 @@ def _v_joined(req: Any) -> None:
     need(req.fromUserID, "fromUserID is empty")
 
 
-@p2service("/group/get_joined_group_list", _v_joined)
+@service("/group/get_joined_group_list", _v_joined)
 async def joined_list(ctx: RequestContext, req: group_pb2.GetJoinedGroupListReq) -> Any:
     ctx.check_access(req.fromUserID)
     off, lim = page_bounds(req.pagination)
@@ -683,7 +683,7 @@ async def joined_list(ctx: RequestContext, req: group_pb2.GetJoinedGroupListReq)
     return group_pb2.GetJoinedGroupListResp(total=total, groups=gs)
 
 
-@p2service("/group/get_groups", check_pagination)
+@service("/group/get_groups", check_pagination)
 async def get_groups(ctx: RequestContext, req: group_pb2.GetGroupsReq) -> Any:
     off, lim = page_bounds(req.pagination)
 
@@ -718,7 +718,7 @@ def _v_recv(req: Any) -> None:
     need(req.fromUserID, "fromUserID is empty")
 
 
-@p2service("/group/get_recv_group_applicationList", _v_recv)
+@service("/group/get_recv_group_applicationList", _v_recv)
 async def recv_applications(ctx: RequestContext, req: group_pb2.GetGroupApplicationListReq) -> Any:
     ctx.check_access(req.fromUserID)
     off, lim = page_bounds(req.pagination)
@@ -743,7 +743,7 @@ def _v_user_req(req: Any) -> None:
     check_pagination(req)
 
 
-@p2service("/group/get_user_req_group_applicationList", _v_user_req)
+@service("/group/get_user_req_group_applicationList", _v_user_req)
 async def user_req_applications(ctx: RequestContext, req: group_pb2.GetUserReqApplicationListReq) -> Any:
     ctx.check_access(req.userID)
     off, lim = page_bounds(req.pagination)
@@ -763,7 +763,7 @@ def _v_users_req(req: Any) -> None:
     need(len(req.userIDs) <= 1000, "too many UserIDs, need to be less than 1000")
 
 
-@p2service("/group/get_group_users_req_application_list", _v_users_req)
+@service("/group/get_group_users_req_application_list", _v_users_req)
 async def users_req_applications(ctx: RequestContext, req: group_pb2.getGroupUsersReqApplicationListReq) -> Any:
     ids = list(dict.fromkeys(req.userIDs))
 
@@ -776,7 +776,7 @@ async def users_req_applications(ctx: RequestContext, req: group_pb2.getGroupUse
     return group_pb2.getGroupUsersReqApplicationListResp(total=total, groupRequests=reqs)
 
 
-@p2service("/group/get_specified_user_group_request_info")
+@service("/group/get_specified_user_group_request_info")
 async def specified_request_info(ctx: RequestContext, req: group_pb2.GetSpecifiedUserGroupRequestInfoReq) -> Any:
     def op(conn: Any) -> Any:
         if ctx.user_id != req.userID:
@@ -787,7 +787,7 @@ async def specified_request_info(ctx: RequestContext, req: group_pb2.GetSpecifie
     return group_pb2.GetSpecifiedUserGroupRequestInfoResp(total=total, groupRequests=reqs)
 
 
-@p2service("/group/get_group_application_unhandled_count")
+@service("/group/get_group_application_unhandled_count")
 async def unhandled_count(ctx: RequestContext, req: group_pb2.GetGroupApplicationUnhandledCountReq) -> Any:
     ctx.check_access(req.userID)
 
@@ -804,7 +804,7 @@ async def unhandled_count(ctx: RequestContext, req: group_pb2.GetGroupApplicatio
 # --------------------------------------------------------------------------- incremental sync
 
 
-@p2service("/group/get_incremental_join_groups")
+@service("/group/get_incremental_join_groups")
 async def incremental_join_groups(ctx: RequestContext, req: group_pb2.getIncrementalJoinGroupReq) -> Any:
     ctx.check_access(req.userID)
     vid, version, full, deleted, inserted, updated = await incremental(
@@ -849,13 +849,13 @@ async def _incremental_members(ctx: RequestContext, gid: str, version_id: str, v
     return resp
 
 
-@p2service("/group/get_incremental_group_members")
+@service("/group/get_incremental_group_members")
 async def incremental_members(ctx: RequestContext, req: group_pb2.getIncrementalGroupMemberReq) -> Any:
     resp = await _incremental_members(ctx, req.groupID, req.versionID, req.version)
     return nil_lists(resp, "delete", "insert", "update")
 
 
-@p2service("/group/get_incremental_group_members_batch")
+@service("/group/get_incremental_group_members_batch")
 async def incremental_members_batch(ctx: RequestContext, req: group_pb2.BatchGetIncrementalGroupMemberReq) -> Any:
     out: dict[str, Any] = {}
     changes = 0
@@ -874,7 +874,7 @@ async def incremental_members_batch(ctx: RequestContext, req: group_pb2.BatchGet
     return RawData({"respList": out} if out else {})
 
 
-@p2service("/group/get_full_group_member_user_ids", lambda r: need(r.groupID, "groupID is empty"))
+@service("/group/get_full_group_member_user_ids", lambda r: need(r.groupID, "groupID is empty"))
 async def full_member_ids(ctx: RequestContext, req: group_pb2.GetFullGroupMemberUserIDsReq) -> Any:
     def op(conn: Any) -> list[str]:
         _load(conn, req.groupID)
@@ -890,7 +890,7 @@ async def full_member_ids(ctx: RequestContext, req: group_pb2.GetFullGroupMember
     return nil_lists(resp, "userIDs")
 
 
-@p2service("/group/get_full_join_group_ids", lambda r: need(r.userID, "userID is empty"))
+@service("/group/get_full_join_group_ids", lambda r: need(r.userID, "userID is empty"))
 async def full_join_group_ids(ctx: RequestContext, req: group_pb2.GetFullJoinGroupIDsReq) -> Any:
     ctx.check_access(req.userID)
     ids = await ctx.core.storage.run(lambda c: rs.joined_group_ids(c, req.userID))

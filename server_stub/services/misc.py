@@ -7,8 +7,7 @@ from typing import Any
 
 from openim_sdk.protocol.errors import ArgsError, ServerInternalError
 
-from ..context import RawData, RequestContext
-from ..notify import p2service
+from ..context import RawData, RequestContext, service
 
 CONFIG_NAMES = ("share.yml", "openim-api.yml", "openim-msggateway.yml", "openim-rpc-third.yml", "notification.yml")
 VERSION = "v3.8.3"
@@ -36,12 +35,12 @@ def _bind_admin(ctx: RequestContext) -> None:
     ctx.require_admin()  # gin_bindjson routes: the dispatcher leaves the admin check to the handler
 
 
-@p2service("/config/get_config_list")
+@service("/config/get_config_list")
 async def get_config_list(ctx: RequestContext, req: Any) -> Any:
     return RawData({"environment": "standalone", "version": VERSION, "configNames": list(CONFIG_NAMES)})
 
 
-@p2service("/config/get_config")
+@service("/config/get_config")
 async def get_config(ctx: RequestContext, body: dict[str, Any]) -> Any:
     _bind_admin(ctx)
     name = body.get("configName")
@@ -56,28 +55,28 @@ async def get_config(ctx: RequestContext, body: dict[str, Any]) -> Any:
     return RawData(json.dumps(cfg, separators=(",", ":")))
 
 
-@p2service("/config/set_config")
+@service("/config/set_config")
 async def set_config(ctx: RequestContext, body: dict[str, Any]) -> Any:
     _bind_admin(ctx)
     raise ServerInternalError(detail="only etcd support set config")
 
 
-@p2service("/config/set_enable_config_manager")
+@service("/config/set_enable_config_manager")
 async def set_enable(ctx: RequestContext, body: dict[str, Any]) -> Any:
     _bind_admin(ctx)
     raise ServerInternalError(detail="only etcd support config manager")
 
 
-@p2service("/config/get_enable_config_manager")
+@service("/config/get_enable_config_manager")
 async def get_enable(ctx: RequestContext, req: Any) -> Any:
     return RawData({"enable": False})
 
 
-@p2service("/config/reset_config")
+@service("/config/reset_config")
 async def reset_config(ctx: RequestContext, req: Any) -> Any:
     return None  # accepted; nothing to reload without etcd
 
 
-@p2service("/restart")
+@service("/restart")
 async def restart(ctx: RequestContext, req: Any) -> Any:
     return None  # accepted at once like the real server; a standalone process is restarted by its supervisor

@@ -10,8 +10,7 @@ from openim_sdk.protocol.pb.msg import msg_pb2
 from openim_sdk.protocol.pb.user import user_pb2
 
 from .. import relation_store as rs
-from ..context import RequestContext, need, page_bounds
-from ..notify import p2service
+from ..context import RequestContext, need, page_bounds, service
 
 #: Chat messages only: notifications (1000-5000) are not activity.
 _CHAT = "content_type NOT BETWEEN 1000 AND 5000"
@@ -35,7 +34,7 @@ def _counts(conn: Any, table: str, col: str, start: int, end: int) -> tuple[int,
     return total, before, days
 
 
-@p2service("/statistics/user/register", _v_range)
+@service("/statistics/user/register", _v_range)
 async def user_register(ctx: RequestContext, req: user_pb2.userRegisterCountReq) -> Any:
     total, before, days = await ctx.core.storage.run(lambda c: _counts(c, "users", "create_time", req.start, req.end))
     resp = user_pb2.userRegisterCountResp(total=total, before=before)
@@ -43,7 +42,7 @@ async def user_register(ctx: RequestContext, req: user_pb2.userRegisterCountReq)
     return resp
 
 
-@p2service("/statistics/group/create", _v_range)
+@service("/statistics/group/create", _v_range)
 async def group_create(ctx: RequestContext, req: group_pb2.GroupCreateCountReq) -> Any:
     total, before, days = await ctx.core.storage.run(
         lambda c: _counts(c, "im_groups", "create_time", req.start, req.end))
@@ -63,7 +62,7 @@ def _activity(conn: Any, key: str, where: str, start: int, end: int) -> tuple[in
     return len(rows), per, {d: len(v) for d, v in days.items()}
 
 
-@p2service("/statistics/user/active")
+@service("/statistics/user/active")
 async def user_active(ctx: RequestContext, req: msg_pb2.GetActiveUserReq) -> Any:
     where = "session_type IN (1, 3)" if req.group else "session_type = 1"
     off, lim = page_bounds(req.pagination) if req.HasField("pagination") else (0, 10)
@@ -81,7 +80,7 @@ async def user_active(ctx: RequestContext, req: msg_pb2.GetActiveUserReq) -> Any
     return await ctx.core.storage.run(op)
 
 
-@p2service("/statistics/group/active")
+@service("/statistics/group/active")
 async def group_active(ctx: RequestContext, req: msg_pb2.GetActiveGroupReq) -> Any:
     off, lim = page_bounds(req.pagination) if req.HasField("pagination") else (0, 10)
 

@@ -39,8 +39,8 @@ from openim_sdk.protocol.errors import (
 from openim_sdk.protocol.pb.third import third_pb2
 
 from .. import relation_store as rs
-from ..context import RequestContext, check_pagination, need, page_bounds
-from ..notify import current_request, option, p2service, register_raw
+from ..context import RequestContext, check_pagination, need, page_bounds, service
+from ..notify import current_request, option, register_raw
 from ..storage import now_ms
 
 if TYPE_CHECKING:
@@ -166,7 +166,7 @@ async def _put_object(core: ServerCore, name: str, key: str, size: int, ctype: s
 # --------------------------------------------------------------------------- part sizes
 
 
-@p2service("/object/part_limit")
+@service("/object/part_limit")
 async def part_limit(ctx: RequestContext, req: third_pb2.PartLimitReq) -> Any:
     lo, hi, n = _limits(ctx.core)
     return third_pb2.PartLimitResp(minPartSize=lo, maxPartSize=hi, maxNumSize=n)
@@ -183,7 +183,7 @@ def part_size_for(core: ServerCore, size: int) -> int:
     return math.ceil(size / n)
 
 
-@p2service("/object/part_size")
+@service("/object/part_size")
 async def part_size(ctx: RequestContext, req: third_pb2.PartSizeReq) -> Any:
     return third_pb2.PartSizeResp(size=part_size_for(ctx.core, req.size))
 
@@ -204,7 +204,7 @@ def _part_signs(ctx: RequestContext, up: Upload, numbers: list[int], base: str) 
     return sign
 
 
-@p2service("/object/initiate_multipart_upload")
+@service("/object/initiate_multipart_upload")
 async def initiate(ctx: RequestContext, req: third_pb2.InitiateMultipartUploadReq) -> Any:
     _check_name(ctx, req.name)
     need(req.hash, "hash is empty")
@@ -252,14 +252,14 @@ def _get_upload(ctx: RequestContext, upload_id: str) -> Upload:
     return up
 
 
-@p2service("/object/auth_sign")
+@service("/object/auth_sign")
 async def auth_sign(ctx: RequestContext, req: third_pb2.AuthSignReq) -> Any:
     up = _get_upload(ctx, req.uploadID)
     sign = _part_signs(ctx, up, list(req.partNumbers), base_url(ctx))
     return third_pb2.AuthSignResp(url=sign.url, query=sign.query, header=sign.header, parts=sign.parts)
 
 
-@p2service("/object/complete_multipart_upload")
+@service("/object/complete_multipart_upload")
 async def complete(ctx: RequestContext, req: third_pb2.CompleteMultipartUploadReq) -> Any:
     up = _get_upload(ctx, req.uploadID)
     _check_name(ctx, req.name)
@@ -299,7 +299,7 @@ def _access(core: ServerCore, base: str, name: str) -> tuple[str, int]:
     return base + path[1:] + "?" + urllib.parse.urlencode(_signed_query(core, path, expires)), expires
 
 
-@p2service("/object/access_url")
+@service("/object/access_url")
 async def access_url(ctx: RequestContext, req: third_pb2.AccessURLReq) -> Any:
     need(req.name, "name is empty")
     if await _object(ctx.core, req.name) is None:
@@ -311,7 +311,7 @@ async def access_url(ctx: RequestContext, req: third_pb2.AccessURLReq) -> Any:
 # --------------------------------------------------------------------------- form data
 
 
-@p2service("/object/initiate_form_data")
+@service("/object/initiate_form_data")
 async def initiate_form(ctx: RequestContext, req: third_pb2.InitiateFormDataReq) -> Any:
     _check_name(ctx, req.name)
     if req.size <= 0:
@@ -335,7 +335,7 @@ async def initiate_form(ctx: RequestContext, req: third_pb2.InitiateFormDataReq)
     return resp
 
 
-@p2service("/object/complete_form_data")
+@service("/object/complete_form_data")
 async def complete_form(ctx: RequestContext, req: third_pb2.CompleteFormDataReq) -> Any:
     up = _uploads(ctx.core).get(req.id)
     if up is None or not up.form:
@@ -465,7 +465,7 @@ _PLATFORMS = {1: "IOS", 2: "Android", 3: "Windows", 4: "OSX", 5: "Web", 6: "Mini
               8: "AndroidPad", 9: "IPad", 10: "Admin", 11: "HarmonyOS"}
 
 
-@p2service("/third/logs/upload")
+@service("/third/logs/upload")
 async def upload_logs(ctx: RequestContext, req: third_pb2.UploadLogsReq) -> Any:
     need(len(req.fileURLs) > 0, "fileURLs is empty")
     rows = [(os.urandom(10).hex(), ctx.user_id, _PLATFORMS.get(req.platform, str(req.platform)), f.URL, f.filename,
@@ -475,7 +475,7 @@ async def upload_logs(ctx: RequestContext, req: third_pb2.UploadLogsReq) -> Any:
     return third_pb2.UploadLogsResp()
 
 
-@p2service("/third/logs/delete")
+@service("/third/logs/delete")
 async def delete_logs(ctx: RequestContext, req: third_pb2.DeleteLogsReq) -> Any:
     ids = list(dict.fromkeys(req.logIDs))
     need(ids, "logIDs is empty")
@@ -491,7 +491,7 @@ async def delete_logs(ctx: RequestContext, req: third_pb2.DeleteLogsReq) -> Any:
     return third_pb2.DeleteLogsResp()
 
 
-@p2service("/third/logs/search", check_pagination)
+@service("/third/logs/search", check_pagination)
 async def search_logs(ctx: RequestContext, req: third_pb2.SearchLogsReq) -> Any:
     off, lim = page_bounds(req.pagination)
     where, params = "1=1", list[Any]()
@@ -525,14 +525,14 @@ def _v_fcm(req: Any) -> None:
     need(req.account, "account is empty")
 
 
-@p2service("/third/fcm_update_token", _v_fcm)
+@service("/third/fcm_update_token", _v_fcm)
 async def fcm_update_token(ctx: RequestContext, req: third_pb2.FcmUpdateTokenReq) -> Any:
     await ctx.core.storage.run(lambda c: c.execute("INSERT OR REPLACE INTO third_kv VALUES (?,?,?)",
                                                    (req.account, f"fcm:{req.platformID}", req.fcmToken)))
     return third_pb2.FcmUpdateTokenResp()
 
 
-@p2service("/third/set_app_badge", lambda r: need(r.userID, "UserID is empty"))
+@service("/third/set_app_badge", lambda r: need(r.userID, "UserID is empty"))
 async def set_app_badge(ctx: RequestContext, req: third_pb2.SetAppBadgeReq) -> Any:
     ctx.check_access(req.userID)
     await ctx.core.storage.run(lambda c: c.execute("INSERT OR REPLACE INTO third_kv VALUES (?,?,?)",
