@@ -51,31 +51,17 @@ def conversations(
     if as_json:
         output.emit_json(resp)
         return
+    from openim_sdk.store import preview_text
+
     rows = []
     for c in resp.conversationElems:
         latest = c.msgInfo
-        preview = _preview(latest.contentType, latest.content) if latest else ""
+        preview = preview_text(latest.contentType, latest.content) if latest else ""
         who = latest.groupName or latest.senderName or c.conversationID
         rows.append(("📌" if c.IsPinned else "", c.conversationID, who, c.unreadCount or "",
                      preview[:40], _ts(latest.LatestMsgRecvTime)))
     output.table(f"Conversations ({resp.conversationTotal}, {resp.unreadTotal} unread)",
                  ["", "conversation", "with", "unread", "latest", "time"], rows)
-
-
-def _preview(content_type: int, content: str) -> str:
-    import json
-
-    try:
-        data = json.loads(content) if content else {}
-    except ValueError:
-        return content
-    if content_type == 101 and isinstance(data, dict):
-        return str(data.get("content", ""))
-    if content_type in (106, 114, 117, 118) and isinstance(data, dict):
-        return str(data.get("text", ""))
-    names = {102: "[picture]", 103: "[voice]", 104: "[video]", 105: "[file]", 108: "[card]",
-             109: "[location]", 110: "[custom]", 2101: "[revoked]"}
-    return names.get(content_type, f"[{content_type}]")
 
 
 # --------------------------------------------------------------------------- friends
