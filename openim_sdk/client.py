@@ -626,16 +626,10 @@ class OpenIMClient:
         else:
             server = [*resp.insert, *resp.update]
         for c in server:
-            row = await asyncio.to_thread(store.conversation, c.conversationID)
-            if row is None:
-                row = ConversationRow(c.conversationID, c.conversationType, c.userID, c.groupID,
-                                      recv_msg_opt=c.recvMsgOpt, is_pinned=c.isPinned, ex=c.ex)
-                await asyncio.to_thread(store.upsert_conversation, row)
-            else:
-                row = await asyncio.to_thread(
-                    store.update_conversation, c.conversationID, conversation_type=c.conversationType,
-                    user_id=c.userID, group_id=c.groupID, recv_msg_opt=c.recvMsgOpt, is_pinned=c.isPinned, ex=c.ex,
-                ) or row
+            row = await asyncio.to_thread(
+                store.merge_conversation, c.conversationID, conversation_type=c.conversationType,
+                user_id=c.userID, group_id=c.groupID, recv_msg_opt=c.recvMsgOpt, is_pinned=c.isPinned, ex=c.ex,
+            )
             if not row.show_name:
                 await self._resolve_name(row)
             else:
@@ -887,14 +881,14 @@ class OpenIMClient:
         if bool(user_id) == bool(group_id):
             raise ValueError("give exactly one of user_id and group_id")
         if group_id:
-            cid, ctype, row = group_conversation_id(group_id), SessionType.READ_GROUP_CHAT, None
+            cid, ctype = group_conversation_id(group_id), SessionType.READ_GROUP_CHAT
         else:
             assert user_id is not None
-            cid, ctype, row = single_conversation_id(self.user_id, user_id), SessionType.SINGLE_CHAT, None
+            cid, ctype = single_conversation_id(self.user_id, user_id), SessionType.SINGLE_CHAT
         row = await asyncio.to_thread(store.conversation, cid)
         if row is None:
-            row = ConversationRow(cid, ctype, user_id or "", group_id or "")
-            await asyncio.to_thread(store.upsert_conversation, row)
+            row = await asyncio.to_thread(store.merge_conversation, cid, conversation_type=ctype,
+                                          user_id=user_id or "", group_id=group_id or "")
             with contextlib.suppress(OpenIMError):
                 await self._resolve_name(row)
             row = await asyncio.to_thread(store.conversation, cid) or row

@@ -485,6 +485,25 @@ class LocalStore:
     def upsert_conversation(self, conv: Conversation) -> None:
         self.upsert_conversations([conv])
 
+    def merge_conversation(self, conversation_id: str, **fields: Any) -> Conversation:
+        """Create the conversation with ``fields`` if absent, else set only ``fields`` — atomically,
+        so a concurrent message update (unread count, latest message) is never overwritten."""
+        bad = set(fields) - set(_CONV_COLUMNS[1:])
+        if bad:
+            raise ValueError(f"unknown conversation fields: {sorted(bad)}")
+        cols = ["conversation_id", *fields]
+        marks = ", ".join("?" for _ in cols)
+        sets = ", ".join(f"{k} = excluded.{k}" for k in fields) or "conversation_id = conversation_id"
+        with self._write() as conn:
+            conn.execute(
+                f"INSERT INTO conversations ({', '.join(cols)}) VALUES ({marks}) "
+                f"ON CONFLICT(conversation_id) DO UPDATE SET {sets}",
+                (conversation_id, *fields.values()),
+            )
+        row = self.conversation(conversation_id)
+        assert row is not None
+        return row
+
     def update_conversation(self, conversation_id: str, **changes: Any) -> Conversation | None:
         """Change some fields of an existing conversation; returns it (None if absent)."""
         bad = set(changes) - set(_CONV_COLUMNS[1:])

@@ -335,3 +335,19 @@ def test_pages_after_a_seq(tmp_path):
     assert [m.seq for m in store.messages("si_a_b", limit=3)] == [18, 19, 20]
     assert store.messages("si_a_b", after_seq=20) == []
     store.close()
+
+
+def test_merge_conversation_keeps_message_state(tmp_path):
+    from openim_sdk.protocol.pb.sdkws import sdkws_pb2
+    from openim_sdk.store import LocalStore
+
+    store = LocalStore(tmp_path / "m.sqlite3")
+    msg = sdkws_pb2.MsgData(clientMsgID="c1", sendID="b", recvID="a", sessionType=1, contentType=101,
+                            content=b'{"content":"hi"}', seq=1, sendTime=5)
+    store.upsert_messages([msg], "si_a_b")
+    store.update_conversation_from_message("si_a_b", msg, self_user_id="a")
+    merged = store.merge_conversation("si_a_b", conversation_type=1, user_id="b", is_pinned=True)
+    assert (merged.unread_count, merged.max_seq, merged.latest_msg_preview, merged.is_pinned) == (1, 1, "hi", True)
+    fresh = store.merge_conversation("si_a_c", conversation_type=1, user_id="c")
+    assert (fresh.user_id, fresh.unread_count) == ("c", 0)
+    store.close()
