@@ -76,6 +76,8 @@ class ChatScreen(Screen[None]):
         self.download_dir = download_dir
         self.client: Any = None
         self.convs: dict[str, Conversation] = {}
+        self._conv_updates = 0  # counts ConversationChanged events applied
+        self._conv_stamps: dict[str, int] = {}  # conversation -> _conv_updates when last changed
         self.drafts: dict[str, str] = {}
         self.members: dict[str, list[tuple[str, str]]] = {}
         self.typing: dict[str, dict[str, float]] = {}
@@ -148,12 +150,18 @@ class ChatScreen(Screen[None]):
 
     @work(exclusive=True, group="conversations")
     async def reload_conversations(self) -> None:
+        started = self._conv_updates
         try:
             convs = await self.client.conversations()
         except Exception as exc:  # noqa: BLE001
             self.notify(f"conversations: {exc}", severity="error")
             return
-        self.convs = {c.conversation_id: c for c in convs}
+        fresh = {c.conversation_id: c for c in convs}
+        # a ConversationChanged that arrived while the snapshot was read is newer than the snapshot
+        for cid, stamp in self._conv_stamps.items():
+            if stamp > started and cid in self.convs:
+                fresh[cid] = self.convs[cid]
+        self.convs = fresh
         self._flush_list()
         if self.current is None:
             ordered = render.sort_conversations(self.convs.values())
@@ -251,6 +259,8 @@ class ChatScreen(Screen[None]):
     def _apply_conversation(self, conv: Conversation) -> None:
         if conv.conversation_id == self.current:
             conv.unread_count = 0
+        self._conv_updates += 1
+        self._conv_stamps[conv.conversation_id] = self._conv_updates
         self.convs[conv.conversation_id] = conv
         self._mark_list_dirty()
         if conv.conversation_id == self.current:
