@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -85,18 +88,33 @@ def load(name: str | None = None) -> Profile | None:
     return Profile(name=pname, **{k: v for k, v in raw.items() if k != "name"})
 
 
+@contextmanager
+def _locked() -> Iterator[None]:
+    """Serialise read-modify-write of profiles.json across processes (two logins at once)."""
+    lock = config_dir() / "profiles.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
 def save(profile: Profile) -> None:
-    data = _load_all()
-    data[profile.name] = {k: v for k, v in asdict(profile).items() if k != "name"}
-    _save_all(data)
+    with _locked():
+        data = _load_all()
+        data[profile.name] = {k: v for k, v in asdict(profile).items() if k != "name"}
+        _save_all(data)
 
 
 def delete(name: str | None = None) -> bool:
-    data = _load_all()
-    if data.pop(profile_name(name), None) is None:
-        return False
-    _save_all(data)
-    return True
+    with _locked():
+        data = _load_all()
+        if data.pop(profile_name(name), None) is None:
+            return False
+        _save_all(data)
+        return True
 
 
 def names() -> list[str]:
