@@ -56,8 +56,10 @@ class ServerConfig:
         if self.host not in LOOPBACK_HOSTS and self.secret == DEFAULT_SECRET:
             raise SystemExit(
                 f"refusing to listen on {self.host!r} with the default secret {DEFAULT_SECRET!r}: "
-                "set a secret with --secret, the OPENIM_SECRET environment variable or "
-                "'secret = \"...\"' in the config file"
+                "put a secret in a file readable only by you and pass --secret-file PATH "
+                "(or the OPENIM_SECRET_FILE / OPENIM_SECRET environment variable, or "
+                "'secret_file = \"...\"' in the config file); --secret also works but is visible "
+                "to other local users in the process list"
             )
 
 
@@ -102,7 +104,29 @@ def _toml_values(path: str) -> dict[str, Any]:
             out[key] = _coerce(key, value)
     if isinstance(raw.get("extra"), dict):  # [server.extra]: friend_verify, max_file_size, grafana_url, ...
         out["extra"] = dict(raw["extra"])
+    secret_file = raw.get("secret_file", raw.get("secret-file"))
+    if secret_file is not None:
+        _only_one("secret", "secret_file", "in the config file", "secret" in out)
+        out["secret"] = read_secret_file(Path(path).parent / str(secret_file))
     return out
+
+
+def read_secret_file(path: str | Path) -> str:
+    """The secret held in ``path``, without its trailing newline; a clear SystemExit if unusable."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            secret = fh.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SystemExit(f"cannot read the secret file {str(path)!r}: {exc}") from None
+    secret = secret.removesuffix("\n").removesuffix("\r")
+    if not secret:
+        raise SystemExit(f"the secret file {str(path)!r} is empty")
+    return secret
+
+
+def _only_one(a: str, b: str, where: str, both: bool) -> None:
+    if both:
+        raise SystemExit(f"give either {a} or {b} {where}, not both")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -113,7 +137,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ws-port", type=int, help="WebSocket gateway port (0 = ephemeral)")
     p.add_argument("--data", dest="data_path", help="SQLite file path")
     p.add_argument("--memory", action="store_true", help="throwaway in-memory database")
-    p.add_argument("--secret", help="token signing / admin secret")
+    p.add_argument("--secret", help="token signing / admin secret; visible to other local users in the "
+                   "process list (/proc/*/cmdline): prefer --secret-file or OPENIM_SECRET")
+    p.add_argument("--secret-file", help="read the secret from this file (one trailing newline is stripped; "
+                   "env OPENIM_SECRET_FILE, config key secret_file)")
     p.add_argument("--admin-user-ids", help="comma-separated admin user IDs")
     p.add_argument("--token-expire-days", type=int)
     p.add_argument("--multi-login-policy", type=int, choices=[0, 1, 4, 5])
@@ -135,6 +162,12 @@ def load_config(argv: list[str] | None = None, env: dict[str, str] | None = None
     for name, var in _ENV.items():
         if env.get(var):
             values[name] = _coerce(name, env[var])
+    if env.get("OPENIM_SECRET_FILE"):
+        _only_one("OPENIM_SECRET", "OPENIM_SECRET_FILE", "in the environment", bool(env.get("OPENIM_SECRET")))
+        values["secret"] = read_secret_file(env["OPENIM_SECRET_FILE"])
+    if args.secret_file is not None:
+        _only_one("--secret", "--secret-file", "on the command line", args.secret is not None)
+        values["secret"] = read_secret_file(args.secret_file)
     for name in ("host", "api_port", "ws_port", "data_path", "secret", "admin_user_ids",
                  "token_expire_days", "multi_login_policy", "log_level"):
         value = getattr(args, name)
