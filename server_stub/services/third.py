@@ -10,6 +10,15 @@ the parts of unfinished multipart uploads. Upload and download URLs point back a
 - ``GET  /object/<name>``  302 to ``/_files/<name>?expires=&signature=`` (like the real server's
   redirect to a presigned storage URL); ``GET /_files/...`` serves the bytes.
 - ``GET  /third/prometheus``  302 to ``ServerConfig.extra["grafana_url"]``.
+
+Safety rules (issue 12): storage keys are OpenIM hashes (32 hex chars, lower-cased) or IDs the
+server generated (32 hex chars); object names are normalised and refused when absolute, with
+``..`` segments (also once or twice URL-decoded), backslashes, control characters or over 1024
+bytes; names are only database keys, never paths. Every filesystem path is built by
+:func:`_safe_path`, which resolves it and refuses anything that leaves the objects dir or goes
+through a symlink. ``GET /object/`` and ``/_files/`` serve only names recorded in the ``objects``
+table whose key is a valid hash of a regular file under ``blobs/``. Directories are 0700 and
+files 0600 whatever the umask.
 """
 
 from __future__ import annotations
@@ -20,9 +29,12 @@ import hashlib
 import hmac
 import math
 import os
+import re
 import shutil
+import stat
 import tempfile
 import time
+import unicodedata
 import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +64,14 @@ MAX_NUM_SIZE = 10000
 UPLOAD_EXPIRE_MS = 7 * 24 * 3600 * 1000
 URL_EXPIRE_MS = 12 * 3600 * 1000
 FORM_FILE_FIELD = "file"
+MAX_NAME_BYTES = 1024
+MAX_PART_NUMBER = 100_000
+DIR_MODE = 0o700
+FILE_MODE = 0o600
+
+_HEX32 = re.compile(r"[0-9a-fA-F]{32}")
+_KEY = re.compile(r"[0-9a-f]{32}")  # a stored blob key / upload ID: lower-case hex, exactly 32
+_PART = re.compile(r"[1-9][0-9]{0,5}")
 
 
 @dataclass
@@ -83,18 +103,128 @@ def _max_file(core: ServerCore) -> int:
     return int(option(core, "max_file_size", hi * n))
 
 
+class UnsafePathError(ArgsError):
+    """A filesystem path that would leave the objects dir (or pass a symlink): refused, never followed."""
+
+
+def _bad_component(part: str) -> bool:
+    return (not isinstance(part, str) or part in ("", ".", "..") or "/" in part or "\\" in part
+            or any(unicodedata.category(c) in ("Cc", "Cs") for c in part) or len(part) > 255)
+
+
+def _safe_path(root: Path, *parts: str) -> Path:
+    """``root/part/...``, resolved; refused unless it stays under ``root`` without following a symlink.
+
+    Each part must be one plain path component (no separator, ``.``/``..``, NUL or control character).
+    The resolved path must equal the lexical one, so a symlink anywhere below ``root`` (pointing out or
+    not) is a violation, as is any part that would climb out.
+    """
+    for part in parts:
+        if _bad_component(part):
+            raise UnsafePathError(detail="invalid storage path")
+    base = Path(root).resolve()
+    target = base.joinpath(*parts)
+    resolved = target.resolve()
+    if resolved != target or not resolved.is_relative_to(base):
+        raise UnsafePathError(detail="invalid storage path")
+    return resolved
+
+
+def _mkdir(path: Path) -> None:
+    """Create ``path`` (one level) as a real directory with mode 0700 whatever the umask."""
+    try:
+        path.mkdir(mode=DIR_MODE)
+    except FileExistsError:
+        pass
+    st = os.lstat(path)
+    if not stat.S_ISDIR(st.st_mode):
+        raise UnsafePathError(detail="invalid storage path")
+    if stat.S_IMODE(st.st_mode) != DIR_MODE:
+        os.chmod(path, DIR_MODE)
+
+
+def _regular_file(path: Path) -> bool:
+    """True for an existing regular file that is not a symlink."""
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
+def _open_write(path: Path) -> int:
+    """An fd for writing ``path`` (created 0600, truncated; a symlink at ``path`` is refused)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(path, flags, FILE_MODE)
+    try:
+        os.fchmod(fd, FILE_MODE)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _write_atomic(tmp: Path, dest: Path, data: bytes) -> None:
+    """Write ``data`` to ``tmp`` (0600) and rename it over ``dest``; both already checked by _safe_path."""
+    fd = _open_write(tmp)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    os.replace(tmp, dest)
+
+
+def _open_read(path: Path) -> int:
+    return os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
+
+
 def files_dir(core: ServerCore) -> Path:
-    """``<dir of the SQLite file>/objects``; a per-server temp dir for ``:memory:``."""
+    """``<dir of the SQLite file>/objects``; a per-server temp dir for ``:memory:``.
+
+    The objects dir and its ``blobs``/``uploads`` subdirs are (re)set to 0700 when first used, so
+    files inside are unreachable for other OS users even if an older version created them 0644.
+    """
     d = core.extensions.get("_files_dir")
     if d is None:
         if core.config.memory:
             d = Path(tempfile.mkdtemp(prefix="openim-objects-"))
         else:
             d = Path(core.config.resolved_data_path()).parent / "objects"
-        (d / "blobs").mkdir(parents=True, exist_ok=True)
-        (d / "uploads").mkdir(parents=True, exist_ok=True)
+        d.parent.mkdir(parents=True, exist_ok=True)
+        _mkdir(d)
+        d = d.resolve()
+        _mkdir(_safe_path(d, "blobs"))
+        _mkdir(_safe_path(d, "uploads"))
         core.extensions["_files_dir"] = d
     return Path(d)
+
+
+def _blob_path(core: ServerCore, key: str) -> Path | None:
+    """The blob file of a stored key; None unless the key is a valid hash and a regular file under blobs/."""
+    if not isinstance(key, str) or not _KEY.fullmatch(key):
+        return None
+    try:
+        p = _safe_path(files_dir(core), "blobs", key)
+    except UnsafePathError:
+        return None
+    return p if _regular_file(p) else None
+
+
+def _check_hash(value: str) -> str:
+    """OpenIM's hash (md5 hex of the joined part md5s): 32 hex chars, stored lower-case."""
+    need(value, "hash is empty")
+    if not _HEX32.fullmatch(value):
+        raise ArgsError(detail="hash must be 32 hex characters")
+    return value.lower()
+
+
+def _check_id(value: str, what: str) -> str:
+    """An upload/form ID the server generated: 32 hex chars."""
+    need(value, f"{what} is empty")
+    if not _HEX32.fullmatch(value):
+        raise ArgsError(detail=f"invalid {what}")
+    return value.lower()
 
 
 def _uploads(core: ServerCore) -> dict[str, Upload]:
@@ -142,14 +272,52 @@ def _quote(name: str) -> str:
     return urllib.parse.quote(name, safe="/")
 
 
-def _check_name(ctx: RequestContext, name: str) -> None:
-    need(name, "name is empty")
-    if name.startswith("/"):
-        raise ArgsError(detail="name must not start with /")
-    if len(name.encode()) > 1024:
+def _name_problem(text: str) -> str | None:
+    if text.startswith("/"):
+        return "name must not be absolute"
+    if "\\" in text:
+        return "name must not contain a backslash"
+    if any(unicodedata.category(c) in ("Cc", "Cs") for c in text):
+        return "name must not contain control characters"
+    if ".." in text.split("/"):
+        return "name must not contain '..'"
+    return None
+
+
+def normalize_name(name: str) -> str:
+    """An object name, normalised (``.`` and empty segments dropped); 1001 ArgsError when unsafe.
+
+    Refused: empty, over ``MAX_NAME_BYTES`` bytes of UTF-8, absolute, a ``..`` segment, a backslash,
+    NUL or another control character, a lone surrogate, and the same in the name once or twice
+    URL-decoded (``%2e%2e%2f``, ``%252e%252e%252f``), so no later decoding step can turn it into a path.
+    """
+    need(isinstance(name, str) and name, "name is empty")
+    if len(name) > MAX_NAME_BYTES:
         raise ArgsError(detail="name too long")
+    problem = _name_problem(name)
+    if problem:
+        raise ArgsError(detail=problem)
+    if len(name.encode()) > MAX_NAME_BYTES:
+        raise ArgsError(detail="name too long")
+    text = name
+    for _ in range(3):
+        decoded = urllib.parse.unquote(text)
+        if decoded == text:
+            break
+        problem = _name_problem(decoded)
+        if problem:
+            raise ArgsError(detail=problem + " (URL-encoded)")
+        text = decoded
+    norm = "/".join(seg for seg in name.split("/") if seg not in ("", "."))
+    need(norm, "name is empty")
+    return norm
+
+
+def _check_name(ctx: RequestContext, name: str) -> str:
+    name = normalize_name(name)
     if not ctx.is_admin and not name.startswith(ctx.user_id + "/"):
         raise NoPermissionError(detail=f"name must start with {ctx.user_id}/")
+    return name
 
 
 async def _object(core: ServerCore, name: str) -> tuple[str, int, str] | None:
@@ -206,8 +374,8 @@ def _part_signs(ctx: RequestContext, up: Upload, numbers: list[int], base: str) 
 
 @service("/object/initiate_multipart_upload")
 async def initiate(ctx: RequestContext, req: third_pb2.InitiateMultipartUploadReq) -> Any:
-    _check_name(ctx, req.name)
-    need(req.hash, "hash is empty")
+    name = _check_name(ctx, req.name)
+    key = _check_hash(req.hash)
     if req.size <= 0:
         raise ArgsError(detail="size must be greater than 0")
     if req.size > _max_file(ctx.core):
@@ -225,16 +393,15 @@ async def initiate(ctx: RequestContext, req: third_pb2.InitiateMultipartUploadRe
         raise ArgsError(detail=f"too many parts: {parts} > {n}")
     base = base_url(ctx, req.urlPrefix)
     url_prefix = base + "object/"
-    key = req.hash.lower()
-    if (files_dir(ctx.core) / "blobs" / key).exists():
-        await _put_object(ctx.core, req.name, key, req.size, req.contentType, req.cause)
-        return third_pb2.InitiateMultipartUploadResp(url=url_prefix + _quote(req.name))
+    if _blob_path(ctx.core, key) is not None:
+        await _put_object(ctx.core, name, key, req.size, req.contentType, req.cause)
+        return third_pb2.InitiateMultipartUploadResp(url=url_prefix + _quote(name))
     if req.maxParts > parts:
         raise ServerInternalError(detail="too many parts")
-    up = Upload(os.urandom(16).hex(), key, req.size, psize, parts, req.name, req.contentType, ctx.user_id,
+    up = Upload(os.urandom(16).hex(), key, req.size, psize, parts, name, req.contentType, ctx.user_id,
                 now_ms() + UPLOAD_EXPIRE_MS)
+    _mkdir(_safe_path(files_dir(ctx.core), "uploads", up.upload_id))
     _uploads(ctx.core)[up.upload_id] = up
-    (files_dir(ctx.core) / "uploads" / up.upload_id).mkdir(parents=True, exist_ok=True)
     numbers = list(range(1, parts + 1)) if req.maxParts < 0 else list(range(1, req.maxParts + 1))
     info = third_pb2.UploadInfo(uploadID=up.upload_id, partSize=psize, expireTime=up.expire,
                                 sign=_part_signs(ctx, up, numbers, base))
@@ -242,6 +409,7 @@ async def initiate(ctx: RequestContext, req: third_pb2.InitiateMultipartUploadRe
 
 
 def _get_upload(ctx: RequestContext, upload_id: str) -> Upload:
+    upload_id = _check_id(upload_id, "uploadID")
     up = _uploads(ctx.core).get(upload_id)
     if up is None or up.form:
         raise NotFoundError(1004, detail=f"upload {upload_id} not found")
@@ -262,35 +430,43 @@ async def auth_sign(ctx: RequestContext, req: third_pb2.AuthSignReq) -> Any:
 @service("/object/complete_multipart_upload")
 async def complete(ctx: RequestContext, req: third_pb2.CompleteMultipartUploadReq) -> Any:
     up = _get_upload(ctx, req.uploadID)
-    _check_name(ctx, req.name)
+    name = _check_name(ctx, req.name)
     md5s = [p.lower() for p in req.parts]
     if hashlib.md5(",".join(md5s).encode()).hexdigest() != up.hash:
         raise ServerInternalError(detail="md5 mismatching")
     if len(md5s) != up.parts:
         raise ServerInternalError(detail=f"expected {up.parts} parts, got {len(md5s)}")
     root = files_dir(ctx.core)
-    pdir = root / "uploads" / up.upload_id
+    pdir = _safe_path(root, "uploads", up.upload_id)
     total = 0
     for i, want in enumerate(md5s, 1):
-        p = pdir / str(i)
-        if not p.exists():
+        p = _safe_path(root, "uploads", up.upload_id, str(i))
+        if not _regular_file(p):
             raise ServerInternalError(detail=f"part {i} not uploaded")
-        data = p.read_bytes()
-        if hashlib.md5(data).hexdigest() != want:
+        digest = hashlib.md5()
+        with os.fdopen(_open_read(p), "rb") as src:
+            for chunk in iter(lambda: src.read(1 << 20), b""):
+                digest.update(chunk)
+                total += len(chunk)
+        if digest.hexdigest() != want:
             raise ServerInternalError(detail=f"part {i} md5 mismatching")
-        total += len(data)
     if total != up.size:
         raise OpenIMError(90007, detail=f"file size mismatch: {total} != {up.size}")
-    tmp = root / "blobs" / f".{up.upload_id}.tmp"
-    with tmp.open("wb") as out:
-        for i in range(1, up.parts + 1):
-            with (pdir / str(i)).open("rb") as src:
-                shutil.copyfileobj(src, out)
-    tmp.replace(root / "blobs" / up.hash)
+    tmp = _safe_path(root, "blobs", f".{up.upload_id}.tmp")
+    blob = _safe_path(root, "blobs", up.hash)
+    try:
+        with os.fdopen(_open_write(tmp), "wb") as out:
+            for i in range(1, up.parts + 1):
+                with os.fdopen(_open_read(_safe_path(root, "uploads", up.upload_id, str(i))), "rb") as src:
+                    shutil.copyfileobj(src, out)
+        os.replace(tmp, blob)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     shutil.rmtree(pdir, ignore_errors=True)
     _uploads(ctx.core).pop(up.upload_id, None)
-    await _put_object(ctx.core, req.name, up.hash, up.size, req.contentType or up.content_type, req.cause)
-    return third_pb2.CompleteMultipartUploadResp(url=base_url(ctx, req.urlPrefix) + "object/" + _quote(req.name))
+    await _put_object(ctx.core, name, up.hash, up.size, req.contentType or up.content_type, req.cause)
+    return third_pb2.CompleteMultipartUploadResp(url=base_url(ctx, req.urlPrefix) + "object/" + _quote(name))
 
 
 def _access(core: ServerCore, base: str, name: str) -> tuple[str, int]:
@@ -301,10 +477,11 @@ def _access(core: ServerCore, base: str, name: str) -> tuple[str, int]:
 
 @service("/object/access_url")
 async def access_url(ctx: RequestContext, req: third_pb2.AccessURLReq) -> Any:
-    need(req.name, "name is empty")
-    if await _object(ctx.core, req.name) is None:
-        raise NotFoundError(1004, detail=f"object {req.name} not found")
-    url, expires = _access(ctx.core, base_url(ctx), req.name)
+    name = normalize_name(req.name)
+    obj = await _object(ctx.core, name)
+    if obj is None or _blob_path(ctx.core, obj[0]) is None:
+        raise NotFoundError(1004, detail=f"object {name} not found")
+    url, expires = _access(ctx.core, base_url(ctx), name)
     return third_pb2.AccessURLResp(url=url, expireTime=expires)
 
 
@@ -313,7 +490,7 @@ async def access_url(ctx: RequestContext, req: third_pb2.AccessURLReq) -> Any:
 
 @service("/object/initiate_form_data")
 async def initiate_form(ctx: RequestContext, req: third_pb2.InitiateFormDataReq) -> Any:
-    _check_name(ctx, req.name)
+    name = _check_name(ctx, req.name)
     if req.size <= 0:
         raise ArgsError(detail="size must be greater than 0")
     if req.size > _max_file(ctx.core):
@@ -321,7 +498,7 @@ async def initiate_form(ctx: RequestContext, req: third_pb2.InitiateFormDataReq)
     if (req.millisecond or req.absolute) and not ctx.is_admin:
         raise NoPermissionError(detail="only admin can set millisecond/absolute")
     expire = now_ms() + (req.millisecond if req.millisecond > 0 else URL_EXPIRE_MS)
-    up = Upload(os.urandom(16).hex(), "", req.size, req.size, 1, req.name, req.contentType, ctx.user_id, expire,
+    up = Upload(os.urandom(16).hex(), "", req.size, req.size, 1, name, req.contentType, ctx.user_id, expire,
                 form=True, group=req.group)
     _uploads(ctx.core)[up.upload_id] = up
     path = f"/_form/{up.upload_id}"
@@ -337,20 +514,24 @@ async def initiate_form(ctx: RequestContext, req: third_pb2.InitiateFormDataReq)
 
 @service("/object/complete_form_data")
 async def complete_form(ctx: RequestContext, req: third_pb2.CompleteFormDataReq) -> Any:
-    up = _uploads(ctx.core).get(req.id)
+    up = _uploads(ctx.core).get(_check_id(req.id, "id"))
     if up is None or not up.form:
         raise NotFoundError(1004, detail=f"form upload {req.id} not found")
     if up.user_id != ctx.user_id and not ctx.is_admin:
         raise NoPermissionError(detail="not your upload")
-    p = files_dir(ctx.core) / "uploads" / f"form-{up.upload_id}"
-    if not p.exists():
+    root = files_dir(ctx.core)
+    p = _safe_path(root, "uploads", f"form-{up.upload_id}")
+    if not _regular_file(p):
         raise OpenIMError(1004, detail="file not uploaded")
-    size = p.stat().st_size
+    size = os.lstat(p).st_size
     if size != up.size:
         raise OpenIMError(90007, detail=f"file size mismatch: {size} != {up.size}")
-    digest = hashlib.md5(p.read_bytes()).hexdigest()
-    key = hashlib.md5(digest.encode()).hexdigest()  # OpenIM hash of a one-part file
-    p.replace(files_dir(ctx.core) / "blobs" / key)
+    part = hashlib.md5()
+    with os.fdopen(_open_read(p), "rb") as src:
+        for chunk in iter(lambda: src.read(1 << 20), b""):
+            part.update(chunk)
+    key = hashlib.md5(part.hexdigest().encode()).hexdigest()  # OpenIM hash of a one-part file
+    os.replace(p, _safe_path(root, "blobs", key))
     _uploads(ctx.core).pop(up.upload_id, None)
     await _put_object(ctx.core, up.name, key, size, up.content_type, up.group)
     return third_pb2.CompleteFormDataResp(url=base_url(ctx, req.urlPrefix) + "object/" + _quote(up.name))
@@ -377,6 +558,12 @@ async def _read_limited(request: Any, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
+def _scope_path(request: Any) -> str:
+    """The request path decoded exactly once (the ASGI ``path``), never decoded again."""
+    path = request.scope.get("path")
+    return path if isinstance(path, str) else urllib.parse.unquote(request.url.path)
+
+
 @register_raw
 async def _raw_files(core: ServerCore, request: Any) -> Any:
     from starlette.responses import FileResponse, RedirectResponse, Response
@@ -385,32 +572,38 @@ async def _raw_files(core: ServerCore, request: Any) -> Any:
 
     path, method = request.url.path, request.method
     if method == "PUT" and path.startswith("/_upload/"):
-        bits = path.split("/")
-        if len(bits) != 4 or not bits[3].isdigit():
-            return _text(404, "not found")
-        err = _check_signature(core, path, request.query_params)
+        bits = _scope_path(request).split("/")
+        if len(bits) != 4 or bits[1] != "_upload" or not _KEY.fullmatch(bits[2]) or not _PART.fullmatch(bits[3]):
+            return _text(400, "invalid upload path")
+        upload_id, n = bits[2], int(bits[3])
+        err = _check_signature(core, f"/_upload/{upload_id}/{n}", request.query_params)
         if err:
             return _text(403, err)
-        up = _uploads(core).get(bits[2])
-        n = int(bits[3])
+        up = _uploads(core).get(upload_id)
         if up is None or up.form or not 1 <= n <= up.parts:
             return _text(404, "upload not found")
         expected = up.part_size if n < up.parts else up.size - up.part_size * (up.parts - 1)
         data = await _read_limited(request, expected)
         if data is None:
             return _text(413, f"part {n} larger than {expected} bytes")
-        pdir = files_dir(core) / "uploads" / up.upload_id
-        pdir.mkdir(parents=True, exist_ok=True)
-        tmp = pdir / f".{n}.tmp"
-        tmp.write_bytes(data)
-        tmp.replace(pdir / str(n))
+        try:
+            root = files_dir(core)
+            _mkdir(_safe_path(root, "uploads", upload_id))
+            _write_atomic(_safe_path(root, "uploads", upload_id, f".{n}.{os.urandom(4).hex()}.tmp"),
+                          _safe_path(root, "uploads", upload_id, str(n)), data)
+        except UnsafePathError:
+            return _text(400, "invalid upload path")
         up.done.add(n)
         return Response(b"", status_code=200, headers={**CORS_HEADERS, "ETag": f'"{hashlib.md5(data).hexdigest()}"'})
     if method == "POST" and path.startswith("/_form/"):
-        err = _check_signature(core, path, request.query_params)
+        bits = _scope_path(request).split("/")
+        if len(bits) != 3 or bits[1] != "_form" or not _KEY.fullmatch(bits[2]):
+            return _text(400, "invalid upload path")
+        upload_id = bits[2]
+        err = _check_signature(core, f"/_form/{upload_id}", request.query_params)
         if err:
             return _text(403, err)
-        up = _uploads(core).get(path.rsplit("/", 1)[1])
+        up = _uploads(core).get(upload_id)
         if up is None or not up.form:
             return _text(404, "upload not found")
         body = await _read_limited(request, up.size + 64 * 1024)
@@ -419,24 +612,34 @@ async def _raw_files(core: ServerCore, request: Any) -> Any:
         content = _form_file(request.headers.get("content-type", ""), body)
         if content is None:
             return _text(400, f"multipart form without a '{FORM_FILE_FIELD}' field")
-        (files_dir(core) / "uploads" / f"form-{up.upload_id}").write_bytes(content)
+        try:
+            root = files_dir(core)
+            _write_atomic(_safe_path(root, "uploads", f".form-{upload_id}.{os.urandom(4).hex()}.tmp"),
+                          _safe_path(root, "uploads", f"form-{upload_id}"), content)
+        except UnsafePathError:
+            return _text(400, "invalid upload path")
         return Response(b"", status_code=204, headers=CORS_HEADERS)
     if method in ("GET", "HEAD") and path.startswith("/object/"):
-        name = urllib.parse.unquote(path[len("/object/"):])
-        if not name:
-            return _text(400, "name is empty")
-        if await _object(core, name) is None:
+        try:
+            name = normalize_name(_scope_path(request)[len("/object/"):])
+        except ArgsError as exc:
+            return _text(400, exc.detail or "invalid name")
+        obj = await _object(core, name)
+        if obj is None or _blob_path(core, obj[0]) is None:
             return _text(404, "object not found")
         url, _ = _access(core, base_url(core), name)
         return RedirectResponse(url, status_code=302, headers=CORS_HEADERS)
     if method in ("GET", "HEAD") and path.startswith("/_files/"):
-        err = _check_signature(core, path, request.query_params)
+        try:
+            name = normalize_name(_scope_path(request)[len("/_files/"):])
+        except ArgsError as exc:
+            return _text(400, exc.detail or "invalid name")
+        err = _check_signature(core, "/_files/" + _quote(name), request.query_params)
         if err:
             return _text(403, err)
-        name = urllib.parse.unquote(path[len("/_files/"):])
         obj = await _object(core, name)
-        blob = files_dir(core) / "blobs" / obj[0] if obj else None
-        if obj is None or blob is None or not blob.exists():
+        blob = _blob_path(core, obj[0]) if obj else None
+        if obj is None or blob is None:
             return _text(404, "object not found")
         return FileResponse(blob, media_type=obj[2] or "application/octet-stream", headers=CORS_HEADERS,
                             filename=None)
