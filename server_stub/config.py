@@ -37,6 +37,8 @@ class ServerConfig:
     ws_queue_size: int = 256
     sqlite_synchronous: str = "NORMAL"
     log_level: str = "INFO"
+    # Largest REST request body accepted (JSON/protobuf routes); /_upload and /_form have their own limits.
+    max_body_bytes: int = 8 * 1024 * 1024
     # TEST-ONLY: when > 0, user tokens expire this many seconds after minting instead of
     # token_expire_days (env OPENIM_TEST_TOKEN_EXPIRE_SECONDS). Off (0) by default.
     test_token_expire_seconds: int = 0
@@ -73,6 +75,7 @@ _ENV = {
     "token_expire_days": "OPENIM_TOKEN_EXPIRE_DAYS",
     "multi_login_policy": "OPENIM_MULTI_LOGIN_POLICY",
     "log_level": "OPENIM_LOG_LEVEL",
+    "max_body_bytes": "OPENIM_MAX_BODY_BYTES",
     "test_token_expire_seconds": "OPENIM_TEST_TOKEN_EXPIRE_SECONDS",
 }
 
@@ -145,6 +148,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--token-expire-days", type=int)
     p.add_argument("--multi-login-policy", type=int, choices=[0, 1, 4, 5])
     p.add_argument("--log-level")
+    p.add_argument("--max-body-bytes", type=int,
+                   help="largest accepted REST request body in bytes (default 8 MiB); larger ones get HTTP 413")
     p.add_argument("--friend-verify", action="store_true", default=None,
                    help="only friends may send each other messages (1303 NotPeersFriend otherwise)")
     p.add_argument("--store-notifications", action="store_true", default=None,
@@ -169,7 +174,7 @@ def load_config(argv: list[str] | None = None, env: dict[str, str] | None = None
         _only_one("--secret", "--secret-file", "on the command line", args.secret is not None)
         values["secret"] = read_secret_file(args.secret_file)
     for name in ("host", "api_port", "ws_port", "data_path", "secret", "admin_user_ids",
-                 "token_expire_days", "multi_login_policy", "log_level"):
+                 "token_expire_days", "multi_login_policy", "log_level", "max_body_bytes"):
         value = getattr(args, name)
         if value is not None:
             values[name] = _coerce(name, value)
