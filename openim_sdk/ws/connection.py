@@ -4,8 +4,14 @@ Spec: docs/spec/ws-protocol.md §1 (handshake), §2 (framing), §3 (heartbeat), 
 §7.6 (reconnect and request behaviour).
 
 One :class:`LongConnection` owns a background loop that dials, keeps the socket alive with
-WS ping control frames, reconnects with backoff (1, 2, 4, 8, 16 s cycle with jitter, reset on
-success) and stops for good on token refusals (1501-1507) and kicks. Requests are correlated by
+WS ping control frames, reconnects with backoff and stops for good on token refusals (1501-1507)
+and kicks. The default reconnect schedule (:mod:`openim_sdk.ws.backoff`) is exponential with full
+jitter: after a drop the first retry comes within 0.5 s (uniform in [0, 0.5 s]), each further
+failure doubles the window (1, 2, 4, 8 s) up to 16 s, and every delay is drawn from the whole
+window so a crowd of clients dropped by one server restart does not return in step. The count
+resets once a connection has stayed up 5 s (a connection that drops sooner keeps growing the
+wait). A plain sequence of delays (``backoff=(1, 2, 4, 8, 16)``, the schedule before) is still
+accepted: cycled, spread by +-``jitter``, reset on every successful handshake. Requests are correlated by
 ``msgIncr`` and may run concurrently. Everything that happens is reported as an event
 (:mod:`openim_sdk.ws.events`), delivered in order by a separate dispatcher task, so a listener
 or an on-connect hook may itself send requests.
@@ -45,6 +51,7 @@ from openim_sdk.protocol.errors import (
 from openim_sdk.protocol.pb.push import push_pb2
 from openim_sdk.protocol.pb.sdkws import sdkws_pb2
 from openim_sdk.rest._transport import new_operation_id
+from openim_sdk.ws.backoff import DEFAULT_BACKOFF, BackoffPolicy, ReconnectSchedule, as_policy
 from openim_sdk.ws.events import (
     Connected,
     Disconnected,
@@ -59,12 +66,11 @@ from openim_sdk.ws.events import (
     UnsolicitedFrame,
 )
 
-__all__ = ["SDK_VERSION", "ConnState", "EventCallback", "ConnectedHook", "LongConnection"]
+__all__ = ["SDK_VERSION", "DEFAULT_BACKOFF", "ConnState", "EventCallback", "ConnectedHook", "LongConnection"]
 
 log = logging.getLogger("openim_sdk.ws")
 
 SDK_VERSION = "openim-py/0.1.0"
-DEFAULT_BACKOFF: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0, 16.0)
 MAX_HEARTBEAT_INTERVAL = 24.0  # the Go SDK's period; the server drops a silent client after 30 s
 
 ConnState = Literal["idle", "connecting", "connected", "reconnecting", "stopped"]
@@ -118,8 +124,14 @@ class LongConnection:
         pong_timeout: how long to wait for the pong before the connection counts as dead
             (default: ``heartbeat_interval``).
         text_heartbeat: also send text ``{"type":"ping","body":<opid>}`` (server v3.8.2+ only).
-        backoff: reconnect delays, cycled, reset after each successful handshake.
-        jitter: relative random spread applied to each delay (0.2 -> +-20 %).
+        backoff: the reconnect schedule: a :class:`~openim_sdk.ws.backoff.BackoffPolicy` (default
+            :data:`~openim_sdk.ws.backoff.DEFAULT_BACKOFF`, exponential with full jitter, first
+            retry within 0.5 s, capped at 16 s), or a sequence of delays in seconds, cycled and
+            reset after each successful handshake (the schedule before: ``(1, 2, 4, 8, 16)``).
+            Also settable later through the :attr:`backoff` property.
+        jitter: relative random spread applied to each delay of a *sequence* ``backoff``
+            (0.2 -> +-20 %); a policy brings its own jitter.
+        rng: the random source of the reconnect delays (default: a private ``random.Random``).
         connect_timeout: TCP + WS handshake (+ isMsgResp first frame) timeout.
         max_frame: largest frame accepted from the server (compressed size).
         proxy: passed to :func:`websockets.asyncio.client.connect` (None: direct connection).
@@ -139,8 +151,9 @@ class LongConnection:
         heartbeat_interval: float = 20.0,
         pong_timeout: float | None = None,
         text_heartbeat: bool = False,
-        backoff: Sequence[float] = DEFAULT_BACKOFF,
+        backoff: Sequence[float] | BackoffPolicy = DEFAULT_BACKOFF,
         jitter: float = 0.2,
+        rng: random.Random | None = None,
         connect_timeout: float = 10.0,
         max_frame: int = SDK_MAX_FRAME,
         sdk_version: str = SDK_VERSION,
@@ -161,8 +174,6 @@ class LongConnection:
             raise ValueError(f"heartbeat_interval must be in (0, {MAX_HEARTBEAT_INTERVAL}] seconds")
         if request_timeout <= 0 or connect_timeout <= 0:
             raise ValueError("timeouts must be positive")
-        if not backoff or any(d < 0 for d in backoff):
-            raise ValueError("backoff must be a non-empty sequence of non-negative delays")
         if not 0 <= jitter < 1:
             raise ValueError("jitter must be in [0, 1)")
         self.ws_url = ws_url
@@ -176,8 +187,8 @@ class LongConnection:
         self.heartbeat_interval = heartbeat_interval
         self.pong_timeout = heartbeat_interval if pong_timeout is None else pong_timeout
         self.text_heartbeat = text_heartbeat
-        self.backoff: tuple[float, ...] = tuple(float(d) for d in backoff)
         self.jitter = jitter
+        self._schedule = ReconnectSchedule(as_policy(backoff, jitter), rng)
         self.connect_timeout = connect_timeout
         self.max_frame = max_frame
         self.sdk_version = sdk_version
@@ -208,6 +219,15 @@ class LongConnection:
     @property
     def state(self) -> ConnState:
         return self._state
+
+    @property
+    def backoff(self) -> BackoffPolicy:
+        """The reconnect schedule; set a policy or a sequence of delays (then spread by :attr:`jitter`)."""
+        return self._schedule.policy
+
+    @backoff.setter
+    def backoff(self, value: Sequence[float] | BackoffPolicy) -> None:
+        self._schedule.policy = as_policy(value, self.jitter)
 
     @property
     def connected(self) -> bool:
@@ -502,7 +522,8 @@ class LongConnection:
         return self.ws_url + sep + urlencode(params)
 
     async def _run(self) -> None:
-        attempt = 0  # consecutive waits since the last successful handshake
+        schedule = self._schedule
+        loop = asyncio.get_running_loop()
         try:
             while not self._closing:
                 opid = new_operation_id()
@@ -515,14 +536,13 @@ class LongConnection:
                         self._stop_fatal(err, refused=True)
                         return
                     log.warning("ws connect failed: %s", err, extra=_log_extra(opid))
-                    attempt += 1
-                    await self._sleep_backoff(attempt, err)
+                    await self._sleep_backoff(*schedule.failed(), err)
                     continue
                 if self._closing:
                     with contextlib.suppress(Exception):
                         await ws.close()
                     break
-                attempt = 0
+                schedule.connected(loop.time())
                 try:
                     end = await self._session(ws, opid, early)
                 finally:
@@ -535,8 +555,7 @@ class LongConnection:
                     return
                 log.warning("ws disconnected: %s", end.reason, extra=_log_extra(opid))
                 self._emit(Disconnected(end.reason, end.error))
-                attempt = 1
-                await self._sleep_backoff(attempt, end.error)
+                await self._sleep_backoff(*schedule.dropped(loop.time()), end.error)
         except asyncio.CancelledError:
             raise
         except Exception as e:  # a bug: never die silently
@@ -571,10 +590,7 @@ class LongConnection:
             self._emit(TokenInvalid(err))
         log.error("ws stopped for good: %s", self._fatal, extra=_log_extra(self._fatal.operation_id))
 
-    async def _sleep_backoff(self, attempt: int, error: OpenIMError | None) -> None:
-        base = self.backoff[(attempt - 1) % len(self.backoff)]
-        delay = base * (1 + random.uniform(-self.jitter, self.jitter)) if self.jitter else base
-        delay = max(delay, 0.0)
+    async def _sleep_backoff(self, attempt: int, delay: float, error: OpenIMError | None) -> None:
         self._state = "reconnecting"
         self._emit(Reconnecting(attempt, delay, error))
         log.info("ws reconnect attempt %d in %.2f s", attempt, delay)
