@@ -19,10 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from .datadir import prepare_database, tighten
+from .token_store import TOKENS_SCHEMA, TokenStore, migrate_v1_tokens
+
 log = logging.getLogger("server_stub.storage")
 
 T = TypeVar("T")
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: tokens stored as SHA-256 hashes (token_store.migrate_v1_tokens)
 MAX_BATCH = 512
 
 _SCHEMA = """
@@ -31,10 +34,6 @@ CREATE TABLE IF NOT EXISTS users (
     user_id TEXT PRIMARY KEY, nickname TEXT NOT NULL DEFAULT '', face_url TEXT NOT NULL DEFAULT '',
     ex TEXT NOT NULL DEFAULT '', create_time INTEGER NOT NULL DEFAULT 0,
     app_manger_level INTEGER NOT NULL DEFAULT 0, global_recv_msg_opt INTEGER NOT NULL DEFAULT 0);
-CREATE TABLE IF NOT EXISTS tokens (
-    user_id TEXT NOT NULL, platform_id INTEGER NOT NULL, token TEXT NOT NULL,
-    state INTEGER NOT NULL DEFAULT 0, exp INTEGER NOT NULL, created INTEGER NOT NULL,
-    temp_until INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (user_id, platform_id, token));
 CREATE TABLE IF NOT EXISTS seqs (
     conversation_id TEXT PRIMARY KEY, max_seq INTEGER NOT NULL DEFAULT 0,
     min_seq INTEGER NOT NULL DEFAULT 0, max_seq_time INTEGER NOT NULL DEFAULT 0);
@@ -122,17 +121,6 @@ class UserRow:
 
 
 @dataclass
-class TokenRow:
-    user_id: str
-    platform_id: int
-    token: str
-    state: int
-    exp: int
-    created: int
-    temp_until: int
-
-
-@dataclass
 class MessageRow:
     conversation_id: str
     seq: int
@@ -166,7 +154,9 @@ class Storage:
     async def open(self) -> None:
         self._loop = asyncio.get_running_loop()
         if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            from .config import default_data_path
+
+            prepare_database(self.path, dedicated_dir=Path(self.path) == default_data_path())
         ready: asyncio.Future[None] = self._loop.create_future()
         self._thread = threading.Thread(target=self._main, args=(ready,), name="sqlite-writer", daemon=True)
         self._thread.start()
@@ -188,10 +178,36 @@ class Storage:
         conn.executescript(_SCHEMA)
         row = conn.execute("SELECT version FROM schema_version").fetchone()
         if row is None:
+            conn.executescript(TOKENS_SCHEMA)
             conn.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
         elif row[0] > SCHEMA_VERSION:
             raise RuntimeError(f"database schema version {row[0]} is newer than this server ({SCHEMA_VERSION})")
+        elif row[0] < SCHEMA_VERSION:
+            self._migrate(conn, row[0])
+        conn.executescript(TOKENS_SCHEMA)
+        if self.path != ":memory:":
+            for suffix in ("-wal", "-shm"):  # SQLite copies the database's mode; make sure anyway
+                tighten(Path(self.path + suffix), 0o600)
         return conn
+
+    def _migrate(self, conn: sqlite3.Connection, version: int) -> None:
+        log.info("migrating %s from schema %d to %d", self.path, version, SCHEMA_VERSION,
+                 extra={"operationID": ""})
+        conn.execute("PRAGMA secure_delete=ON")  # freed space must not keep the old plain-text tokens
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if version < 2:
+                migrate_v1_tokens(conn)
+            conn.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        if self.path != ":memory:":  # rewrite the file and empty the WAL: no old page survives anywhere
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            conn.execute("VACUUM")
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.execute("PRAGMA secure_delete=OFF")
 
     def _main(self, ready: asyncio.Future[None]) -> None:
         assert self._loop is not None
@@ -319,48 +335,6 @@ class Storage:
             return total, [UserRow(*r) for r in rows]
 
         return await self.run(op)
-
-    # -- tokens ------------------------------------------------------------------------
-
-    async def token_rows(self, user_id: str, platform_id: int | None = None) -> list[TokenRow]:
-        def op(conn: sqlite3.Connection) -> list[TokenRow]:
-            if platform_id is None:
-                cur = conn.execute("SELECT * FROM tokens WHERE user_id = ? ORDER BY created", (user_id,))
-            else:
-                cur = conn.execute("SELECT * FROM tokens WHERE user_id = ? AND platform_id = ? ORDER BY created",
-                                   (user_id, platform_id))
-            return [TokenRow(*r) for r in cur]
-
-        return await self.run(op)
-
-    async def get_token(self, user_id: str, platform_id: int, token: str) -> TokenRow | None:
-        row = await self.run(lambda c: c.execute(
-            "SELECT * FROM tokens WHERE user_id = ? AND platform_id = ? AND token = ?",
-            (user_id, platform_id, token)).fetchone())
-        return TokenRow(*row) if row else None
-
-    async def apply_token_changes(self, user_id: str, add: TokenRow | None, kick: Iterable[str] = (),
-                                  delete: Iterable[str] = (), temp: dict[str, int] | None = None) -> None:
-        kick, delete, temp = list(kick), list(delete), dict(temp or {})
-
-        def op(conn: sqlite3.Connection) -> None:
-            for tok in delete:
-                conn.execute("DELETE FROM tokens WHERE user_id = ? AND token = ?", (user_id, tok))
-            for tok in kick:
-                conn.execute("UPDATE tokens SET state = 2 WHERE user_id = ? AND token = ?", (user_id, tok))
-            for tok, until in temp.items():
-                conn.execute("UPDATE tokens SET state = 4, temp_until = ? WHERE user_id = ? AND token = ?",
-                             (until, user_id, tok))
-            if add is not None:
-                conn.execute("INSERT OR REPLACE INTO tokens VALUES (?,?,?,?,?,?,?)",
-                             (add.user_id, add.platform_id, add.token, add.state, add.exp, add.created, add.temp_until))
-
-        await self.run(op)
-
-    async def kick_platform_tokens(self, user_id: str, platform_id: int, preserve: str = "") -> None:
-        await self.run(lambda c: c.execute(
-            "UPDATE tokens SET state = 2 WHERE user_id = ? AND platform_id = ? AND token != ? AND state = 0",
-            (user_id, platform_id, preserve)))
 
     # -- misc key/value ----------------------------------------------------------------
 
@@ -625,5 +599,5 @@ class MessageStore:
         return await self.run(op)
 
 
-class SqliteStorage(Storage, MessageStore):
+class SqliteStorage(Storage, MessageStore, TokenStore):
     """The SQLite engine (the only one so far)."""

@@ -1,9 +1,17 @@
-"""JWT tokens (HS256, Go claim names) and the per-(user, platform) token state table."""
+"""JWT tokens (HS256, Go claim names) and the per-(user, platform) token state table.
+
+Each token carries a random ``jti`` (a registered JWT claim; clients treat the token as opaque and
+the Go verifier's claims embed ``RegisteredClaims``), so two tokens minted for the same user and
+platform within one second differ, and re-minting can never bring a kicked token's row back.
+The state table holds only each token's SHA-256 (token_store.py).
+"""
 
 from __future__ import annotations
 
+import secrets
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +29,7 @@ from openim_sdk.protocol.errors import (
 )
 
 from .config import ServerConfig
-from .storage import Storage, TokenRow
+from .token_store import TokenRow, TokenStore, hash_token
 
 ADMIN_PLATFORM = 10
 warnings.filterwarnings("ignore", message="The HMAC key is ")
@@ -45,9 +53,10 @@ def _class(pid: int) -> PlatformClass | None:
 
 
 class TokenManager:
-    def __init__(self, config: ServerConfig, storage: Storage) -> None:
+    def __init__(self, config: ServerConfig, storage: TokenStore, clock: Callable[[], float] = time.time) -> None:
         self.config = config
         self.storage = storage
+        self.clock = clock  # minting time and the admin grace window; tests pass a fixed clock
 
     @property
     def expire_seconds(self) -> int:
@@ -59,9 +68,10 @@ class TokenManager:
         return user_id in self.config.admin_user_ids
 
     def sign(self, user_id: str, platform_id: int, now: float | None = None) -> tuple[str, int]:
-        now = time.time() if now is None else now
+        now = self.clock() if now is None else now
         exp = int(now) + self.expire_seconds
-        claims = {"UserID": user_id, "PlatformID": platform_id, "exp": exp, "iat": int(now) - 5}
+        claims = {"UserID": user_id, "PlatformID": platform_id, "exp": exp, "iat": int(now) - 5,
+                  "jti": secrets.token_hex(16)}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return jwt.encode(claims, self.config.secret, algorithm="HS256"), exp
@@ -98,7 +108,7 @@ class TokenManager:
     async def parse(self, token: str) -> Claims:
         """Full validation as the auth RPC ``parseToken`` (spec rest-api §6.4)."""
         claims = self.decode_jwt(token)
-        row = await self.storage.get_token(claims.user_id, claims.platform_id, token)
+        row = await self.storage.get_token(claims.user_id, claims.platform_id, hash_token(token))
         if row is None:
             raise TokenNotExistError(detail="token not exist")
         if row.state == STATE_NORMAL:
@@ -106,14 +116,14 @@ class TokenManager:
         if row.state == STATE_KICKED:
             raise TokenKickedError(detail="token kicked")
         if row.state == STATE_TEMP:
-            if row.temp_until >= time.time():
+            if row.temp_until >= self.clock():
                 return claims
             raise TokenNotExistError(detail="token not exist")
         raise TokenUnknownError(detail=f"token state {row.state}")
 
     async def issue(self, user_id: str, platform_id: int) -> tuple[str, int]:
         """Mint a token, applying the multi-login policy to the older ones (controller/auth.go)."""
-        now = time.time()
+        now = self.clock()
         token, exp = self.sign(user_id, platform_id, now)
         rows = await self.storage.token_rows(user_id)
         delete: list[str] = []
@@ -123,17 +133,17 @@ class TokenManager:
             if r.state == STATE_TEMP and r.temp_until >= now:
                 continue
             if r.state != STATE_NORMAL or r.exp < now:
-                delete.append(r.token)
+                delete.append(r.token_hash)
             else:
                 live.append(r)
         kick: list[str] = []
         if self.is_admin(user_id):
             for r in live:
                 if r.platform_id == platform_id:
-                    temp[r.token] = int(now) + ADMIN_TOKEN_GRACE
+                    temp[r.token_hash] = int(now) + ADMIN_TOKEN_GRACE
         else:
             kick = self._kicked_by_policy(live, platform_id)
-        row = TokenRow(user_id, platform_id, token, STATE_NORMAL, exp, int(now * 1000), 0)
+        row = TokenRow(user_id, platform_id, hash_token(token), STATE_NORMAL, exp, int(now * 1000), 0)
         await self.storage.apply_token_changes(user_id, row, kick=kick, delete=delete, temp=temp)
         return token, exp
 
@@ -146,26 +156,26 @@ class TokenManager:
         if policy == MultiLoginPolicy.DEFAULT_NOT_KICK:
             same = by_platform.get(platform_id, [])
             excess = len(same) + 1 - self.config.max_num_one_end
-            kick = [r.token for r in same[:max(excess, 0)]]
+            kick = [r.token_hash for r in same[:max(excess, 0)]]
         elif policy == MultiLoginPolicy.ALL_LOGIN_BUT_SAME_TERM_KICK:
             for pid, toks in by_platform.items():
                 keep = 0 if pid == platform_id else 1
-                kick.extend(r.token for r in toks[:len(toks) - keep])
+                kick.extend(r.token_hash for r in toks[:len(toks) - keep])
         elif policy == MultiLoginPolicy.ALL_LOGIN_BUT_SAME_CLASS_KICK:
             cls = _class(platform_id)
-            kick = [r.token for r in live if _class(r.platform_id) == cls]
+            kick = [r.token_hash for r in live if _class(r.platform_id) == cls]
         elif policy == MultiLoginPolicy.PC_AND_OTHER:
             if _class(platform_id) == PlatformClass.PC:
-                kick = [r.token for r in by_platform.get(platform_id, [])]
+                kick = [r.token_hash for r in by_platform.get(platform_id, [])]
             else:
-                kick = [r.token for r in live if _class(r.platform_id) != PlatformClass.PC]
+                kick = [r.token_hash for r in live if _class(r.platform_id) != PlatformClass.PC]
         return kick
 
     async def force_logout(self, user_id: str, platform_id: int) -> None:
         await self.storage.kick_platform_tokens(user_id, platform_id)
 
     async def invalidate_others(self, user_id: str, platform_id: int, preserve: str) -> None:
-        await self.storage.kick_platform_tokens(user_id, platform_id, preserve)
+        await self.storage.kick_platform_tokens(user_id, platform_id, hash_token(preserve))
 
 
 def require_token_header(token: str | None) -> str:
