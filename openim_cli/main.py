@@ -100,8 +100,12 @@ def login(
     ws: Annotated[str, typer.Option(envvar="OPENIM_WS", help="WebSocket gateway URL.")] = DEFAULT_WS,
     platform: Annotated[str, typer.Option(help="Platform name or ID (default Linux).")] = "Linux",
     token: Annotated[str | None, typer.Option(envvar="OPENIM_TOKEN", help="An IM token for the user.")] = None,
-    secret: Annotated[str | None, typer.Option(envvar="OPENIM_SECRET",
-                                               help="Admin secret: mint a token through the admin routes.")] = None,
+    secret: Annotated[str | None, typer.Option(
+        envvar="OPENIM_SECRET", help="Admin secret: mint a token through the admin routes. On the command "
+        "line it is visible to other local users (process list): prefer --secret-file or OPENIM_SECRET.")] = None,
+    secret_file: Annotated[str | None, typer.Option(
+        envvar="OPENIM_SECRET_FILE", help="Read the admin secret from this file (one trailing newline is "
+        "stripped); takes precedence over --secret.")] = None,
     admin_user: Annotated[str, typer.Option(help="Admin user ID used with --secret.")] = "imAdmin",
     register: Annotated[bool, typer.Option(help="With --secret: register the user if it does not exist.")] = False,
     nickname: Annotated[str | None, typer.Option(help="Nickname when registering.")] = None,
@@ -114,6 +118,8 @@ def login(
     if user is None:
         user = typer.prompt("User ID")
     pid = parse_platform(platform)
+    if secret_file is not None:
+        secret = _read_secret_file(secret_file)
     if token is None and secret is None:
         if not sys.stdin.isatty():
             output.fail("give --token or --secret", output.EXIT_USAGE)
@@ -155,6 +161,18 @@ def login(
     else:
         output.say(f"Logged in as [bold]{result['userID']}[/] ({result['nickname']}) on platform "
                    f"{result['platformID']}, profile [bold]{result['profile']}[/].")
+
+
+def _read_secret_file(path: str) -> str:
+    secret = ""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            secret = fh.read().removesuffix("\n").removesuffix("\r")
+    except (OSError, UnicodeDecodeError) as exc:
+        output.fail(f"cannot read the secret file {path!r}: {exc}", output.EXIT_USAGE)
+    if not secret:
+        output.fail(f"the secret file {path!r} is empty", output.EXIT_USAGE)
+    return secret
 
 
 @app.command()
