@@ -17,6 +17,12 @@ ignored, the last occurrence of a key wins, ``null`` leaves a scalar alone and c
 integers, no 0/1 for bools) and range checks. Every failure raises
 :class:`~openim_sdk.protocol.errors.CodecError` (code 1001) and nothing else.
 
+Two deliberate differences from Go, so that hostile input is refused instead of half-accepted:
+
+* a lone surrogate escape (``"\\ud800"``) is an error (Go substitutes U+FFFD); like invalid
+  UTF-8 it is text that cannot be stored or re-encoded as UTF-8;
+* containers may nest at most :data:`MAX_DEPTH` levels (Go: 10000).
+
 Public API: :func:`to_go_dict`, :func:`dumps`, :func:`from_go_json`, :func:`loads`.
 """
 
@@ -28,7 +34,7 @@ import json
 import math
 import re
 import struct
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar, cast
 
 from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescriptor
@@ -42,8 +48,10 @@ M = TypeVar("M", bound=Message)
 
 #: Package of OpenIM's wrapper types (``StringValue`` & co), written as bare values.
 WRAPPER_PACKAGE = "openim.protobuf"
-#: Maximum nesting of JSON containers / messages accepted or produced.
-MAX_DEPTH = 200
+#: Maximum nesting of JSON containers / messages accepted or produced. Go's encoding/json allows
+#: 10000; OpenIM's real requests nest fewer than 10 levels. 100 is ample, and keeps the recursive
+#: walks here (about two Python frames per level) far below Python's recursion limit of 1000.
+MAX_DEPTH = 100
 
 _F = FieldDescriptor
 _INT_RANGES: dict[int, tuple[int, int, str]] = {
@@ -61,6 +69,8 @@ _INT_RANGES: dict[int, tuple[int, int, str]] = {
 }
 _FLOAT32_MAX = 3.4028234663852886e38
 _SURROGATES = re.compile("[\ud800-\udfff]")
+#: A ``\uD800``-``\uDFFF`` escape: only then can parsed text hold a lone surrogate.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 _SIGNED_KEY = re.compile(r"[+-]?[0-9]+\Z")
 _UNSIGNED_KEY = re.compile(r"[0-9]+\Z")
 
@@ -175,8 +185,22 @@ def _fold(name: str) -> str:
 
 
 def _clean_str(value: str) -> str:
-    """Lone surrogates (from ``\\udXXX`` escapes) become U+FFFD, as Go does."""
+    """Lone surrogates become U+FFFD, as Go does (encoding only)."""
     return _SURROGATES.sub("\ufffd", value) if _SURROGATES.search(value) else value
+
+
+def _surrogate_error(value: str, path: str = "") -> CodecError:
+    found = _SURROGATES.search(value)
+    code = f"\\u{ord(found.group(0)):04x}" if found else "?"
+    where = f" in field {path}" if path else ""
+    return _err(f"json: invalid Unicode{where}: lone surrogate {code} (not a valid UTF-8 string)", path)
+
+
+def _checked_str(value: str, path: str = "") -> str:
+    """``value`` unless it holds a lone surrogate, which is an error (see the module docstring)."""
+    if _SURROGATES.search(value):
+        raise _surrogate_error(value, path)
+    return value
 
 
 # --------------------------------------------------------------------------- encoding
@@ -326,36 +350,48 @@ def _parse(data: bytes | bytearray | memoryview | str, hook: Callable[[list[tupl
     text = _to_text(data)
     if not text.strip(" \t\r\n"):
         raise _err("unexpected end of JSON input")
+    if isinstance(data, str) and _SURROGATES.search(text):
+        raise _surrogate_error(text)
     try:
-        return json.loads(text, object_pairs_hook=hook, parse_constant=_reject_constant)
+        value = json.loads(text, object_pairs_hook=hook, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
         raise _err(f"json: invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
-    except RecursionError as exc:
-        raise _err("json: exceeded max depth") from exc
+    except RecursionError as exc:  # far deeper than MAX_DEPTH (the C parser recurses per level)
+        raise _err(f"json: exceeded max depth {MAX_DEPTH}") from exc
     except (ValueError, TypeError, OverflowError) as exc:
         raise _err(f"json: invalid JSON: {exc}") from exc
+    # Walk the value only when it may be too deep (more containers than MAX_DEPTH) or may hold a
+    # lone surrogate (a \uD800-\uDFFF escape in the text): both are cheap C-level scans.
+    if text.count("[") + text.count("{") > MAX_DEPTH or _SURROGATE_ESCAPE.search(text):
+        _check_tree(value)
+    return value
 
 
 def loads(data: bytes | bytearray | memoryview | str) -> Any:
     """Parse raw JSON like Go would accept it (no NaN/Infinity, non-empty, UTF-8).
 
     Returns plain Python values (dicts keep the last value of a duplicated key). Raises
-    :class:`CodecError` on any failure.
+    :class:`CodecError` on any failure, including nesting deeper than :data:`MAX_DEPTH` and lone
+    surrogate escapes.
     """
-    value = _parse(data, dict)
-    _check_depth(value)
-    return value
+    return _parse(data, dict)
 
 
-def _check_depth(value: Any) -> None:
+def _check_tree(value: Any) -> None:
+    """A parsed value nests at most MAX_DEPTH levels and holds no lone surrogate in a string or key."""
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         item, depth = stack.pop()
-        if isinstance(item, dict | list):
+        if isinstance(item, str):
+            _checked_str(item)
+        elif isinstance(item, dict | list):
             if depth > MAX_DEPTH:
                 raise _err(f"json: exceeded max depth {MAX_DEPTH}")
-            children: Iterable[Any] = item.values() if isinstance(item, dict) else item
-            stack.extend((c, depth + 1) for c in children)
+            pairs = item.items() if isinstance(item, dict) else item if isinstance(item, _Pairs) else None
+            if pairs is None:
+                stack.extend((c, depth + 1) for c in item)
+            else:
+                stack.extend(kv for k, v in pairs for kv in ((k, depth), (v, depth + 1)))
 
 
 # --------------------------------------------------------------------------- decoding
@@ -413,7 +449,7 @@ def _scalar_in(field: FieldDescriptor, value: Any, path: str) -> Any:
     if t == _F.TYPE_STRING:
         if not isinstance(value, str):
             raise _type_error(value, path, "string")
-        return _clean_str(value)
+        return _checked_str(value, path)
     if t == _F.TYPE_BYTES:
         if not isinstance(value, str):
             raise _type_error(value, path, "[]uint8")
@@ -439,7 +475,7 @@ def _scalar_in(field: FieldDescriptor, value: Any, path: str) -> Any:
 def _map_key_in(field: FieldDescriptor, key: str, path: str) -> Any:
     t = field.type
     if t == _F.TYPE_STRING:
-        return _clean_str(key)
+        return _checked_str(key, path)
     if t in _INT_RANGES and t != _F.TYPE_ENUM:
         lo, hi, type_name = _INT_RANGES[t]
         pattern = _UNSIGNED_KEY if lo == 0 else _SIGNED_KEY

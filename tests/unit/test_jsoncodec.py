@@ -377,11 +377,70 @@ def test_enum_ints() -> None:
     assert jc.to_go_dict(req)["order"] == 1
 
 
-def test_lone_surrogate_becomes_replacement_char() -> None:
-    req = jc.from_go_json(auth_pb2.getUserTokenReq, b'{"userID":"a\\ud800b"}')
-    assert req.userID == "a\ufffdb"
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"userID":"a\\ud800b"}',
+        b'{"userID":"\\uDFFF"}',
+        b'{"userID":"\\ude00\\ud83d"}',  # a pair in the wrong order is two lone surrogates
+        b'{"unknown":["x",{"k":"\\udc00"}],"userID":"a"}',  # even where nothing is decoded
+        b'{"\\ud800":1}',
+        '{"userID":"a\ud800"}',  # str input holding the surrogate itself
+    ],
+)
+def test_lone_surrogate_is_an_args_error(body: bytes | str) -> None:
+    """Deliberately stricter than Go (which substitutes U+FFFD): such text cannot be stored as UTF-8."""
+    for decode in (lambda: jc.from_go_json(auth_pb2.getUserTokenReq, body), lambda: jc.loads(body)):
+        with pytest.raises(CodecError) as info:
+            decode()
+        assert info.value.code == 1001 and "lone surrogate" in info.value.message
+
+
+def test_lone_surrogate_in_decoded_mapping_names_the_field() -> None:
+    with pytest.raises(CodecError) as info:
+        jc.from_go_json(auth_pb2.getUserTokenReq, {"userID": "a\ud800"})
+    assert info.value.detail == "userID" and "\\ud800" in info.value.message
+    with pytest.raises(CodecError):
+        jc.from_go_json(conversation_pb2.SetConversationsReq, {"userIDs": ["\udc00"]})
+
+
+def test_valid_surrogate_pairs_and_escaped_backslashes_still_decode() -> None:
     pair = jc.from_go_json(auth_pb2.getUserTokenReq, b'{"userID":"\\ud83d\\ude00"}')
     assert pair.userID == "\U0001f600"
+    literal = jc.from_go_json(auth_pb2.getUserTokenReq, b'{"userID":"\\\\ud800"}')
+    assert literal.userID == "\\ud800"
+    assert jc.loads(b'["\\\\ud800", "\\ud83d\\ude00"]') == ["\\ud800", "\U0001f600"]
+
+
+def _nested(depth: int, inner: bytes = b"1") -> bytes:
+    return b'{"a":' * depth + inner + b"}" * depth
+
+
+def test_depth_limit_is_exact() -> None:
+    limit = jc.MAX_DEPTH
+    assert limit == 100
+    assert jc.loads(b"[" * limit + b"]" * limit) is not None
+    assert jc.loads(_nested(limit)) is not None
+    for bad in (b"[" * (limit + 1) + b"]" * (limit + 1), _nested(limit + 1), _nested(limit, b"[]")):
+        with pytest.raises(CodecError) as info:
+            jc.loads(bad)
+        assert info.value.message == f"json: exceeded max depth {limit}"
+    # from_go_json checks the whole document, also under keys it ignores, like Go's scanner
+    ok = b'{"userID":"u","x":' + _nested(limit - 1) + b"}"
+    assert jc.from_go_json(auth_pb2.getUserTokenReq, ok).userID == "u"
+    with pytest.raises(CodecError) as info:
+        jc.from_go_json(auth_pb2.getUserTokenReq, b'{"userID":"u","x":' + _nested(limit) + b"}")
+    assert "exceeded max depth" in info.value.message
+
+
+@pytest.mark.parametrize("depth", [1_000, 20_000, 1_000_000])
+def test_very_deep_nesting_is_a_codec_error_not_recursion(depth: int) -> None:
+    for body in (b"[" * depth + b"]" * depth, b'{"a":' * depth + b"1" + b"}" * depth, b"[" * depth):
+        with pytest.raises(CodecError) as info:
+            jc.loads(body)
+        assert info.value.code == 1001
+        with pytest.raises(CodecError):
+            jc.from_go_json(sdkws_pb2.MsgData, body)
 
 
 def test_loads_helper() -> None:
