@@ -5,14 +5,15 @@ Spec: docs/spec/ws-protocol.md §1 (handshake), §2 (framing), §3 (heartbeat), 
 
 One :class:`LongConnection` owns a background loop that dials, keeps the socket alive with
 WS ping control frames, reconnects with backoff and stops for good on token refusals (1501-1507)
-and kicks. The default reconnect schedule (:mod:`openim_sdk.ws.backoff`) is exponential with full
-jitter: after a drop the first retry comes within 0.5 s (uniform in [0, 0.5 s]), each further
-failure doubles the window (1, 2, 4, 8 s) up to 16 s, and every delay is drawn from the whole
-window so a crowd of clients dropped by one server restart does not return in step. The count
-resets once a connection has stayed up 5 s (a connection that drops sooner keeps growing the
-wait). A plain sequence of delays (``backoff=(1, 2, 4, 8, 16)``, the schedule before) is still
-accepted: cycled, spread by +-``jitter``, reset on every successful handshake. Requests are correlated by
-``msgIncr`` and may run concurrently. Everything that happens is reported as an event
+and kicks. The default reconnect schedule (:mod:`openim_sdk.ws.backoff`) draws every wait
+uniformly from [0, window] ("full jitter"), the window being the time the outage has lasted,
+at least 0.5 s and at most 16 s: after a drop the first retry comes within 0.5 s, retries then
+thin out geometrically (each about 1.5 times later than the one before), a client is back at most
+max(0.5 s, outage) after the server is, and a crowd dropped by one server restart returns spread
+out, not in step. The count resets once a connection has stayed up 5 s (a connection that drops
+sooner continues the outage). A plain sequence of delays (``backoff=(1, 2, 4, 8, 16)``, the
+schedule before) is still accepted: cycled, spread by +-``jitter``, reset on every successful
+handshake. Requests are correlated by ``msgIncr`` and may run concurrently. Everything that happens is reported as an event
 (:mod:`openim_sdk.ws.events`), delivered in order by a separate dispatcher task, so a listener
 or an on-connect hook may itself send requests.
 """
@@ -125,9 +126,10 @@ class LongConnection:
             (default: ``heartbeat_interval``).
         text_heartbeat: also send text ``{"type":"ping","body":<opid>}`` (server v3.8.2+ only).
         backoff: the reconnect schedule: a :class:`~openim_sdk.ws.backoff.BackoffPolicy` (default
-            :data:`~openim_sdk.ws.backoff.DEFAULT_BACKOFF`, exponential with full jitter, first
-            retry within 0.5 s, capped at 16 s), or a sequence of delays in seconds, cycled and
-            reset after each successful handshake (the schedule before: ``(1, 2, 4, 8, 16)``).
+            :data:`~openim_sdk.ws.backoff.DEFAULT_BACKOFF`: full jitter over a window that grows
+            with the outage, first retry within 0.5 s, at most 16 s), or a sequence of delays in
+            seconds, cycled and reset after each successful handshake (the schedule before:
+            ``(1, 2, 4, 8, 16)``).
             Also settable later through the :attr:`backoff` property.
         jitter: relative random spread applied to each delay of a *sequence* ``backoff``
             (0.2 -> +-20 %); a policy brings its own jitter.
@@ -536,7 +538,7 @@ class LongConnection:
                         self._stop_fatal(err, refused=True)
                         return
                     log.warning("ws connect failed: %s", err, extra=_log_extra(opid))
-                    await self._sleep_backoff(*schedule.failed(), err)
+                    await self._sleep_backoff(*schedule.failed(loop.time()), err)
                     continue
                 if self._closing:
                     with contextlib.suppress(Exception):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -46,6 +47,13 @@ from openim_sdk.ws import (
     Stopped,
     TokenInvalid,
     UnsolicitedFrame,
+)
+from openim_sdk.ws.backoff import (
+    DEFAULT_BACKOFF,
+    LEGACY_BACKOFF,
+    FixedBackoff,
+    FullJitterBackoff,
+    ReconnectSchedule,
 )
 
 TIMEOUT = 5.0
@@ -583,6 +591,185 @@ async def test_jitter_spreads_delays(peer_factory: Any) -> None:
         await next_event(q, Connected)
     assert all(0.01 <= d <= 0.03 for d in delays)
     assert len(set(delays)) > 1
+
+
+# --- the reconnect schedule (pure: no sockets, no sleeping) ---------------------------------
+
+
+class Top(random.Random):
+    """The upper end of every window: the schedule made visible."""
+
+    def uniform(self, a: float, b: float) -> float:
+        return b
+
+
+class Low(random.Random):
+    """1 % into every window: real waits of a few ms."""
+
+    def uniform(self, a: float, b: float) -> float:
+        return a + (b - a) * 0.01
+
+
+def test_default_first_retry_is_quick_and_spread_across_a_crowd() -> None:
+    rng = random.Random(18)
+    firsts = []
+    for _ in range(1000):  # 1,000 clients dropped by the same restart
+        s = ReconnectSchedule(DEFAULT_BACKOFF, rng)
+        s.connected(0.0)
+        attempt, delay = s.dropped(60.0)
+        assert attempt == 1
+        firsts.append(delay)
+    assert all(0.0 <= d <= 0.5 for d in firsts)
+    # full jitter: the crowd is spread over the whole window, not bunched around one delay
+    bins = [0] * 10
+    for d in firsts:
+        bins[min(int(d / 0.05), 9)] += 1
+    assert all(60 <= b <= 140 for b in bins), bins  # ~100 per 50 ms
+    assert len({round(d, 4) for d in firsts}) > 900
+    # the schedule before: every client waited 0.8-1.2 s first
+    legacy = [LEGACY_BACKOFF.delay(1, 0.0, rng) for _ in range(1000)]
+    assert min(legacy) >= 0.8 and max(legacy) <= 1.2
+
+
+def test_default_window_grows_with_the_outage_and_is_capped() -> None:
+    p = DEFAULT_BACKOFF
+    assert [p.window(t) for t in (0.0, 0.3, 0.5, 2.0, 9.0, 16.0, 600.0)] == [0.5, 0.5, 0.5, 2.0, 9.0, 16.0, 16.0]
+    assert FullJitterBackoff(first=0.1, cap=1.0, factor=0.5).window(1.0) == 0.5
+    rng = random.Random(7)
+    for elapsed in (0.0, 3.0, 100.0):
+        draws = [p.delay(1, elapsed, rng) for _ in range(1000)]
+        assert all(0.0 <= d <= p.window(elapsed) for d in draws)
+        assert max(draws) > 0.9 * p.window(elapsed)  # the whole window is used
+    # one client through a long outage: retry instants grow geometrically, then one per <= 16 s
+    s = ReconnectSchedule(DEFAULT_BACKOFF, random.Random(5))
+    s.connected(0.0)
+    t = 100.0
+    _, d = s.dropped(t)
+    instants = []
+    for _ in range(40):
+        t += d
+        instants.append(t - 100.0)
+        attempt, d = s.failed(t)
+        assert 0.0 <= d <= min(16.0, max(0.5, t - 100.0))
+    assert attempt == 41
+    assert instants[9] > 4.0 and instants[-1] > 150.0  # backed off: 40 tries took minutes
+    gaps = [b - a for a, b in zip(instants, instants[1:], strict=False)]
+    assert max(gaps) <= 16.0
+    for bad in ({"first": 0.0}, {"first": 2.0, "cap": 1.0}, {"factor": -1.0}, {"cap": float("inf")}):
+        with pytest.raises(ValueError):
+            FullJitterBackoff(**bad)
+
+
+def _back_after(policy: Any, down_for: float, rng: random.Random) -> float:
+    """How long after the server listens again (``down_for`` s after the drop) a client is back."""
+    s = ReconnectSchedule(policy, rng)
+    s.connected(-60.0)
+    t = s.dropped(0.0)[1]
+    while t < down_for:
+        t += s.failed(t)[1]
+    return t - down_for
+
+
+@pytest.mark.parametrize("down_for", [0.3, 0.9, 1.5, 3.0])
+def test_a_short_restart_costs_a_crowd_little_and_spreads_it(down_for: float) -> None:
+    rng = random.Random(int(down_for * 10))
+    new = sorted(_back_after(DEFAULT_BACKOFF, down_for, rng) for _ in range(1000))
+    old = sorted(_back_after(LEGACY_BACKOFF, down_for, rng) for _ in range(1000))
+    # never later than max(first, outage) after the server is back, however the draws fall
+    assert new[-1] <= max(0.5, down_for)
+    assert new[500] < old[500] or down_for == 0.9  # (0.9: the old 0.8-1.2 s first try is lucky)
+    assert new[990] < old[990]
+    # not in step: the crowd spreads over the window, no 50 ms slice gets a quarter of it
+    slices: dict[int, int] = {}
+    for w in new:
+        slices[int(w / 0.05)] = slices.get(int(w / 0.05), 0) + 1
+    assert len(slices) >= 8 and max(slices.values()) <= 250, slices
+    if down_for == 0.9:  # the issue: whoever tried at 0.8-0.9 s waited 1.6-2.4 s more
+        assert old[990] > 1.4 and new[-1] <= 0.9
+
+
+def test_schedule_resets_only_after_a_stable_connection() -> None:
+    s = ReconnectSchedule(FullJitterBackoff(first=0.5, cap=4.0, stable_after=5.0), Top())
+    assert s.failed(10.0) == (1, 0.5)  # the outage begins with the first failure
+    assert s.failed(10.5) == (2, 0.5)
+    assert s.failed(11.0) == (3, 1.0)
+    assert s.failed(13.0) == (4, 3.0)
+    assert s.failed(20.0) == (5, 4.0)  # capped
+    s.connected(100.0)
+    assert s.attempt == 0
+    assert s.dropped(160.0) == (1, 0.5)  # up for a minute: a new outage, the quick first retry
+    s.connected(161.0)
+    assert s.dropped(162.0) == (2, 2.0)  # dropped at once: the outage of 160.0 goes on
+    s.connected(163.0)
+    assert s.dropped(163.5) == (3, 3.5)
+    assert s.failed(164.0) == (4, 4.0)
+    s.connected(170.0)
+    assert s.dropped(175.0) == (1, 0.5)  # up exactly stable_after: reset
+    s = ReconnectSchedule(FullJitterBackoff(stable_after=5.0), Top())
+    s.connected(0.0)  # the first connection, no failure before it, drops at once
+    assert s.dropped(1.0) == (1, 1.0)  # the outage counts from that handshake
+    # a sequence keeps the old meaning: cycled, reset by every handshake however short
+    legacy = ReconnectSchedule(FixedBackoff((1.0, 2.0), jitter=0.0))
+    assert [legacy.failed(0.0) for _ in range(3)] == [(1, 1.0), (2, 2.0), (3, 1.0)]
+    legacy.connected(0.0)
+    assert legacy.dropped(0.001) == (1, 1.0)
+
+
+def test_backoff_arguments() -> None:
+    conn = LongConnection("ws://127.0.0.1:1", "alice", "tok")
+    assert conn.backoff is DEFAULT_BACKOFF
+    conn = LongConnection("ws://127.0.0.1:1", "alice", "tok", backoff=[1, 2, 4, 8, 16])
+    assert conn.backoff == LEGACY_BACKOFF
+    conn = LongConnection("ws://127.0.0.1:1", "alice", "tok", backoff=(0.1,), jitter=0.0)
+    assert conn.backoff == FixedBackoff((0.1,), 0.0)
+    conn.backoff = FullJitterBackoff(first=0.2)
+    assert conn.backoff == FullJitterBackoff(first=0.2)
+    conn.backoff = (3.0,)
+    assert conn.backoff == FixedBackoff((3.0,), 0.0)
+    for bad in ((), (1.0, -1.0)):
+        with pytest.raises(ValueError):
+            LongConnection("ws://127.0.0.1:1", "alice", "tok", backoff=bad)
+    with pytest.raises(ValueError):
+        LongConnection("ws://127.0.0.1:1", "alice", "tok", jitter=1.0)
+
+
+async def test_policy_and_rng_drive_the_reconnect_loop(peer_factory: Any) -> None:
+    async def drop(peer: PeerConn) -> None:
+        peer.abort()
+
+    busy = {"errCode": 500, "errMsg": "ServerInternalError"}
+    peer = await peer_factory([echo, busy, busy, drop, busy, echo])
+    conn = make_conn(peer, backoff=FullJitterBackoff(first=0.5, stable_after=0.0), rng=Low())
+    q = conn.subscribe()
+    async with conn:
+        await next_event(q, Connected)
+        peer.conns[0].abort()  # the server goes away
+        await next_event(q, Disconnected)
+        got = [await next_event(q, Reconnecting) for _ in range(3)]
+        assert [(r.attempt, r.delay) for r in got] == [(1, 0.005), (2, 0.005), (3, 0.005)]
+        assert [r.error is not None and r.error.code for r in got[1:]] == [500, 500]
+        await next_event(q, Connected)
+        await next_event(q, Disconnected)  # "drop": stable_after=0, so a new outage
+        r = await next_event(q, Reconnecting)
+        assert (r.attempt, r.delay) == (1, 0.005)
+        r = await next_event(q, Reconnecting)
+        assert r.attempt == 2 and r.error is not None and r.error.code == 500
+        await next_event(q, Connected)
+        assert (await conn.request(1001, b"back")).data == b"back"
+
+
+async def test_a_connection_dropped_at_once_keeps_backing_off(peer_factory: Any) -> None:
+    async def drop(peer: PeerConn) -> None:
+        peer.abort()
+
+    peer = await peer_factory([drop, drop, drop, echo])
+    conn = make_conn(peer, backoff=FullJitterBackoff(first=0.01, stable_after=30.0), rng=Low())
+    q = conn.subscribe()
+    async with conn:
+        got = [await next_event(q, Reconnecting) for _ in range(3)]
+        assert [r.attempt for r in got] == [1, 2, 3]  # not 1, 1, 1: each short session continues
+        await next_event(q, Connected)
+        assert len(peer.attempts) == 4
 
 
 async def test_undecodable_frame_reconnects(peer_factory: Any) -> None:
