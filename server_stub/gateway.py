@@ -383,15 +383,15 @@ def _parse(cls: Any, data: bytes) -> Any:
 
 async def _get_newest_seq(gw: Gateway, c: Client, req: WsRequest) -> tuple[bytes, None]:
     r = _parse(sdkws_pb2.GetMaxSeqReq, req.data)
-    _check_user(gw, c, r.userID)
-    resp = await msg_service.get_max_seq(gw.core, r.userID)
+    admin = _check_user(gw, c, r.userID)
+    resp = await msg_service.get_max_seq(gw.core, r.userID, admin)
     return resp.SerializeToString(), None
 
 
 async def _pull_by_range(gw: Gateway, c: Client, req: WsRequest) -> tuple[bytes, None]:
     r = _parse(sdkws_pb2.PullMessageBySeqsReq, req.data)
-    _check_user(gw, c, r.userID)
-    return (await msg_service.pull_by_ranges(gw.core, r)).SerializeToString(), None
+    admin = _check_user(gw, c, r.userID)
+    return (await msg_service.pull_by_ranges(gw.core, r, admin)).SerializeToString(), None
 
 
 async def _send_msg(gw: Gateway, c: Client, req: WsRequest) -> tuple[bytes, Callable[[], Any] | None]:
@@ -408,20 +408,20 @@ async def _send_signal(gw: Gateway, c: Client, req: WsRequest) -> tuple[bytes, N
 
 async def _pull_by_seqs(gw: Gateway, c: Client, req: WsRequest) -> tuple[bytes, None]:
     r = _parse(msg_pb2.GetSeqMessageReq, req.data)
-    _check_user(gw, c, r.userID)
-    return (await msg_service.pull_by_seqs(gw.core, r)).SerializeToString(), None
+    admin = _check_user(gw, c, r.userID)
+    return (await msg_service.pull_by_seqs(gw.core, r, admin)).SerializeToString(), None
 
 
 async def _conv_max_read(gw: Gateway, c: Client, req: WsRequest) -> tuple[bytes, None]:
     r = _parse(msg_pb2.GetConversationsHasReadAndMaxSeqReq, req.data)
-    _check_user(gw, c, r.userID)
-    return (await msg_service.has_read_and_max_seq(gw.core, r)).SerializeToString(), None
+    admin = _check_user(gw, c, r.userID)
+    return (await msg_service.has_read_and_max_seq(gw.core, r, admin)).SerializeToString(), None
 
 
 async def _last_message(gw: Gateway, c: Client, req: WsRequest) -> tuple[bytes, None]:
     r = _parse(msg_pb2.GetLastMessageReq, req.data)
-    _check_user(gw, c, r.userID)
-    return (await msg_service.last_messages(gw.core, r)).SerializeToString(), None
+    admin = _check_user(gw, c, r.userID)
+    return (await msg_service.last_messages(gw.core, r, admin)).SerializeToString(), None
 
 
 async def _logout(gw: Gateway, c: Client, req: WsRequest) -> tuple[bytes, None]:
@@ -445,9 +445,12 @@ async def _server_only(gw: Gateway, c: Client, req: WsRequest) -> tuple[bytes, N
     raise ArgsError(detail=f"reqIdentifier {req.req_identifier} is server-initiated")
 
 
-def _check_user(gw: Gateway, c: Client, user_id: str) -> None:
-    if user_id != c.user_id and not gw.core.tokens.is_admin(c.user_id):
+def _check_user(gw: Gateway, c: Client, user_id: str) -> bool:
+    """1002 unless ``user_id`` is the connected user or the connection is an admin's; returns is-admin."""
+    admin = gw.core.tokens.is_admin(c.user_id)
+    if user_id != c.user_id and not admin:
         raise OpenIMError(1002, detail=f"userID {user_id} is not the connected user")
+    return admin
 
 
 HANDLERS: dict[int, WsHandler] = {

@@ -11,6 +11,7 @@ from openim_sdk.protocol.pb.conversation import conversation_pb2
 from openim_sdk.protocol.pb.jssdk import jssdk_pb2
 from openim_sdk.protocol.pb.sdkws import sdkws_pb2
 
+from .. import access
 from ..context import RawData, RequestContext, check_pagination, need, page_bounds, service
 from .msg import render_message
 from .user import user_info
@@ -151,6 +152,8 @@ async def get_sorted(ctx: RequestContext, req: conversation_pb2.GetSortedConvers
 
     ctx.check_access(req.userID)
     rows = await ctx.core.storage.conversations(req.userID, list(req.conversationIDs) or None)
+    scopes = await access.readable(ctx.core, req.userID, [r.conversation_id for r in rows], ctx.is_admin)
+    rows = [r for r in rows if r.conversation_id in scopes]
     if not rows:
         raise NotFoundError(1004, detail="")
     info = await ctx.core.storage.seq_info([r.conversation_id for r in rows])
@@ -200,6 +203,8 @@ async def set_conversations(ctx: RequestContext, req: conversation_pb2.SetConver
             userID=c.userID, groupID=c.groupID)
         for name in ("recvMsgOpt", "isPinned", "attachedInfo", "isPrivateChat", "ex", "burnDuration", "minSeq",
                      "maxSeq", "groupAtType", "msgDestructTime", "isMsgDestruct"):
+            if name == "maxSeq" and not ctx.is_admin:  # the read cap of a former member is the server's
+                continue
             if c.HasField(name):
                 setattr(conv, name, getattr(c, name).value)
         rows.append((uid, c.conversationID, conv.SerializeToString()))
@@ -210,6 +215,8 @@ async def set_conversations(ctx: RequestContext, req: conversation_pb2.SetConver
 async def _jssdk(ctx: RequestContext, cids: list[str] | None, limit: int = 0) -> tuple[int, list[Any]]:
     owner = ctx.user_id
     rows = await ctx.core.storage.conversations(owner, cids)
+    scopes = await access.readable(ctx.core, owner, [r.conversation_id for r in rows])
+    rows = [r for r in rows if r.conversation_id in scopes]  # a record for someone else's chat shows nothing
     info = await ctx.core.storage.seq_info([r.conversation_id for r in rows])
     out, unread_total = [], 0
     for r in rows:

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from openim_sdk.protocol import jsoncodec
-from openim_sdk.protocol.constants import SessionType
+from openim_sdk.protocol.constants import ContentType, MsgFrom, SessionType
 from openim_sdk.protocol.conversation_id import (
     conversation_id_for,
     notification_conversation_id,
@@ -30,6 +30,7 @@ from openim_sdk.protocol.pb.conversation import conversation_pb2
 from openim_sdk.protocol.pb.msg import msg_pb2
 from openim_sdk.protocol.pb.sdkws import sdkws_pb2
 
+from .. import access
 from ..context import RawData, RequestContext, check_pagination, need, page_bounds, service
 from ..storage import MessageRow, StoreRequest, now_ms
 
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("server_stub.msg")
 
+USER_CONTENT_MIN, USER_CONTENT_END = 100, ContentType.NOTIFICATION_BEGIN
 CT_REVOKE_NOTIFICATION = 2101
 CT_DELETE_NOTIFICATION = 2102
 CT_HAS_READ_RECEIPT = 2200
@@ -71,6 +73,8 @@ async def send_message(core: ServerCore, msg: sdkws_pb2.MsgData, operation_id: s
     st = msg.sessionType
     if st not in (SessionType.SINGLE_CHAT, SessionType.READ_GROUP_CHAT, SessionType.NOTIFICATION_CHAT):
         raise ArgsError(detail="unknown sessionType")
+    if not sender_is_admin:
+        check_user_message(msg)
     check = core.extensions.get("check_send")
     if check is not None:  # blacklist 1302, friend verification 1303, group state 1201/1203/1204, mutes 1402/1403
         await check(msg, sender_is_admin)
@@ -78,7 +82,7 @@ async def send_message(core: ServerCore, msg: sdkws_pb2.MsgData, operation_id: s
         members = await core.group_members(msg.groupID)
         if members is None:
             raise GroupNotFoundError(detail=f"group {msg.groupID} not found")
-        if msg.sendID not in members and not sender_is_admin and not (1000 <= msg.contentType <= 5000):
+        if msg.sendID not in members and not sender_is_admin:
             raise OpenIMError(1203, detail="you are not in this group")
         recipients = list(members)
     else:
@@ -122,6 +126,22 @@ async def send_message(core: ServerCore, msg: sdkws_pb2.MsgData, operation_id: s
             core.hub.push_message(recipients, pcid, pmsg, operation_id)
 
     return resp, push
+
+
+def check_user_message(msg: sdkws_pb2.MsgData) -> None:
+    """What an ordinary user may send (stricter than upstream, docs/spec/security-differences.md):
+    user content types only (no notification/system types 1000-5000, no legacy revoke 111), as a
+    user (``msgFrom`` 100), to a single or group chat, never flagged as a notification."""
+    ct = msg.contentType
+    if not USER_CONTENT_MIN <= ct < USER_CONTENT_END or ct == ContentType.REVOKE:
+        raise ArgsError(detail=f"contentType {ct} is reserved for the server")
+    if msg.sessionType == SessionType.NOTIFICATION_CHAT:
+        raise ArgsError(detail="sessionType 4 (notification chat) is reserved for notification accounts")
+    if msg.msgFrom not in (0, MsgFrom.USER):
+        raise ArgsError(detail=f"msgFrom {msg.msgFrom} is reserved for the server")
+    if is_notification(msg):
+        raise ArgsError(detail="options.isNotNotification=false is reserved for the server")
+    msg.msgFrom = MsgFrom.USER
 
 
 def _owners(msg: sdkws_pb2.MsgData, cid: str, recipients: list[str]) -> list[tuple[str, bytes]]:
@@ -172,22 +192,15 @@ async def notify(core: ServerCore, send_id: str, recv_id: str, content_type: int
 # --------------------------------------------------------------------------- reading
 
 
-async def _user_bounds(core: ServerCore, user_id: str, cids: list[str]) -> dict[str, tuple[int, int, int]]:
-    """cid -> (user minSeq, user maxSeq bound, hasReadSeq) for the user's conversation records."""
-    out = {}
-    for row in await core.storage.conversations(user_id, cids):
-        conv = conversation_pb2.Conversation.FromString(row.data)
-        out[row.conversation_id] = (conv.minSeq, conv.maxSeq, row.has_read_seq)
-    return out
-
-
 def _chat_to_notification_ids(cids: list[str]) -> list[str]:
     return [notification_conversation_id(c) for c in cids]
 
 
-async def get_max_seq(core: ServerCore, user_id: str) -> sdkws_pb2.GetMaxSeqResp:
+async def get_max_seq(core: ServerCore, user_id: str, admin: bool = False) -> sdkws_pb2.GetMaxSeqResp:
     convs = [r.conversation_id for r in await core.storage.conversations(user_id)]
-    ids = convs + _chat_to_notification_ids(convs) + [user_notification_conversation_id(user_id)]
+    candidates = convs + _chat_to_notification_ids(convs) + [user_notification_conversation_id(user_id)]
+    scopes = await access.readable(core, user_id, candidates, admin)
+    ids = [cid for cid in dict.fromkeys(candidates) if cid in scopes]
     info = await core.storage.seq_info(ids)
     resp = sdkws_pb2.GetMaxSeqResp()
     for cid in ids:
@@ -216,18 +229,20 @@ def render_message(row: MessageRow | None, seq: int, deleted: bool = False) -> s
     return m
 
 
-async def pull_by_ranges(core: ServerCore, req: sdkws_pb2.PullMessageBySeqsReq) -> sdkws_pb2.PullMessageBySeqsResp:
+async def pull_by_ranges(core: ServerCore, req: sdkws_pb2.PullMessageBySeqsReq,
+                         admin: bool = False) -> sdkws_pb2.PullMessageBySeqsResp:
     resp = sdkws_pb2.PullMessageBySeqsResp()
     cids = [r.conversationID for r in req.seqRanges]
-    info = await core.storage.seq_info(cids)
-    bounds = await _user_bounds(core, req.userID, cids)
+    scopes = await access.readable(core, req.userID, cids, admin)
+    info = await core.storage.seq_info(list(scopes))
     for rng in req.seqRanges:
         cid = rng.conversationID
         notif = cid.startswith("n_")
-        if not notif and cid not in bounds:
+        scope = scopes.get(cid)
+        if scope is None:
             continue
         max_seq, global_min, _ = info.get(cid, (0, 0, 0))
-        umin, umax, _ = bounds.get(cid, (0, 0, 0))
+        umin, umax = scope.min_seq, scope.max_seq
         eff_min = max(global_min, umin, 1)
         eff_max = min(max_seq, umax) if umax else max_seq
         if eff_min > rng.end:
@@ -250,15 +265,19 @@ async def pull_by_ranges(core: ServerCore, req: sdkws_pb2.PullMessageBySeqsReq) 
     return resp
 
 
-async def pull_by_seqs(core: ServerCore, req: msg_pb2.GetSeqMessageReq) -> msg_pb2.GetSeqMessageResp:
+async def pull_by_seqs(core: ServerCore, req: msg_pb2.GetSeqMessageReq,
+                       admin: bool = False) -> msg_pb2.GetSeqMessageResp:
     resp = msg_pb2.GetSeqMessageResp()
     cids = [c.conversationID for c in req.conversations]
-    info = await core.storage.seq_info(cids)
-    bounds = await _user_bounds(core, req.userID, cids)
+    scopes = await access.readable(core, req.userID, cids, admin)
+    info = await core.storage.seq_info(list(scopes))
     for conv in req.conversations:
         cid = conv.conversationID
+        scope = scopes.get(cid)
+        if scope is None:
+            continue
         max_seq, global_min, _ = info.get(cid, (0, 0, 0))
-        umin, umax, _ = bounds.get(cid, (0, 0, 0))
+        umin, umax = scope.min_seq, scope.max_seq
         eff_min = max(global_min, umin, 1)
         eff_max = min(max_seq, umax) if umax else max_seq
         seqs = sorted({s for s in conv.seqs if eff_min <= s <= eff_max})[:MAX_PULL]
@@ -275,11 +294,13 @@ async def pull_by_seqs(core: ServerCore, req: msg_pb2.GetSeqMessageReq) -> msg_p
     return resp
 
 
-async def has_read_and_max_seq(core: ServerCore, req: msg_pb2.GetConversationsHasReadAndMaxSeqReq
-                               ) -> msg_pb2.GetConversationsHasReadAndMaxSeqResp:
+async def has_read_and_max_seq(core: ServerCore, req: msg_pb2.GetConversationsHasReadAndMaxSeqReq,
+                               admin: bool = False) -> msg_pb2.GetConversationsHasReadAndMaxSeqResp:
     rows = await core.storage.conversations(req.userID, list(req.conversationIDs) or None)
     by_cid = {r.conversation_id: r for r in rows}
-    cids = list(req.conversationIDs) or list(by_cid)
+    wanted = list(req.conversationIDs) or list(by_cid)
+    scopes = await access.readable(core, req.userID, wanted, admin)
+    cids = [cid for cid in wanted if cid in scopes]
     info = await core.storage.seq_info(cids)
     resp = msg_pb2.GetConversationsHasReadAndMaxSeqResp()
     for cid in cids:
@@ -298,11 +319,16 @@ async def has_read_and_max_seq(core: ServerCore, req: msg_pb2.GetConversationsHa
     return resp
 
 
-async def last_messages(core: ServerCore, req: msg_pb2.GetLastMessageReq) -> msg_pb2.GetLastMessageResp:
+async def last_messages(core: ServerCore, req: msg_pb2.GetLastMessageReq,
+                        admin: bool = False) -> msg_pb2.GetLastMessageResp:
     resp = msg_pb2.GetLastMessageResp()
+    scopes = await access.readable(core, req.userID, list(req.conversationIDs), admin)
     for cid in dict.fromkeys(req.conversationIDs):
+        scope = scopes.get(cid)
+        if scope is None:
+            continue
         row = await core.storage.last_message(cid)
-        if row is None:
+        if row is None or (scope.max_seq and row.seq > scope.max_seq) or row.seq < scope.min_seq:
             continue
         deleted = await core.storage.deleted_for(req.userID, cid, [row.seq])
         resp.msgs[cid].CopyFrom(render_message(row, row.seq, row.seq in deleted))
@@ -315,13 +341,13 @@ async def last_messages(core: ServerCore, req: msg_pb2.GetLastMessageReq) -> msg
 @service("/msg/newest_seq")
 async def _newest_seq(ctx: RequestContext, req: sdkws_pb2.GetMaxSeqReq) -> Any:
     ctx.check_access(req.userID)
-    return await get_max_seq(ctx.core, req.userID)
+    return await get_max_seq(ctx.core, req.userID, ctx.is_admin)
 
 
 @service("/msg/pull_msg_by_seq")
 async def _pull_msg_by_seq(ctx: RequestContext, req: sdkws_pb2.PullMessageBySeqsReq) -> Any:
     ctx.check_access(req.userID)
-    return await pull_by_ranges(ctx.core, req)
+    return await pull_by_ranges(ctx.core, req, ctx.is_admin)
 
 
 def _v_has_read(req: Any) -> None:
@@ -331,7 +357,7 @@ def _v_has_read(req: Any) -> None:
 @service("/msg/get_conversations_has_read_and_max_seq", _v_has_read)
 async def _has_read(ctx: RequestContext, req: msg_pb2.GetConversationsHasReadAndMaxSeqReq) -> Any:
     ctx.check_access(req.userID)
-    return await has_read_and_max_seq(ctx.core, req)
+    return await has_read_and_max_seq(ctx.core, req, ctx.is_admin)
 
 
 @service("/msg/get_server_time")
@@ -344,7 +370,14 @@ async def _check_send(ctx: RequestContext, req: Any) -> Any:
     return msg_pb2.GetSendMsgStatusResp(status=await ctx.core.storage.get_send_status(ctx.operation_id))
 
 
+async def require_readable(ctx: RequestContext, user_id: str, cid: str) -> None:
+    """1002 unless ``user_id`` may read ``cid`` (server_stub/access.py; admins may read all)."""
+    if not await access.can_read(ctx.core, user_id, cid, ctx.is_admin):
+        raise NoPermissionError(detail=f"{user_id} is not in conversation {cid}")
+
+
 async def _conversation_of(ctx: RequestContext, user_id: str, cid: str) -> tuple[conversation_pb2.Conversation, int]:
+    await require_readable(ctx, user_id, cid)
     rows = await ctx.core.storage.conversations(user_id, [cid])
     if not rows:
         raise NotFoundError(1004, detail=f"conversation {cid} not found")
@@ -364,6 +397,7 @@ def _v_revoke(req: Any) -> None:
 @service("/msg/revoke_msg", _v_revoke)
 async def _revoke(ctx: RequestContext, req: msg_pb2.RevokeMsgReq) -> Any:
     ctx.check_access(req.userID)
+    await require_readable(ctx, req.userID, req.conversationID)
     rows = await ctx.core.storage.messages_by_seqs(req.conversationID, [req.seq])
     row = rows.get(req.seq)
     if row is None:
@@ -475,6 +509,8 @@ async def _set_has_read(ctx: RequestContext, req: msg_pb2.SetConversationHasRead
 
 
 async def _clear(ctx: RequestContext, user_id: str, cids: list[str], opt: msg_pb2.DeleteSyncOpt) -> None:
+    scopes = await access.readable(ctx.core, user_id, cids, ctx.is_admin)
+    cids = [cid for cid in cids if cid in scopes]
     info = await ctx.core.storage.seq_info(cids)
     rows = {r.conversation_id: r for r in await ctx.core.storage.conversations(user_id, cids)}
     updates = []
@@ -576,6 +612,11 @@ async def _search(ctx: RequestContext, req: msg_pb2.SearchMessageReq) -> Any:
         where.append("send_time >= ? AND send_time < ?")
         params += [start, start + int(timedelta(days=1).total_seconds() * 1000)]
     where.append("conversation_id NOT LIKE 'n\\_%' ESCAPE '\\'")
+    if not ctx.is_admin:  # an ordinary user searches the conversations they may read
+        own = [r.conversation_id for r in await ctx.core.storage.conversations(ctx.user_id)]
+        mine = list(await access.readable(ctx.core, ctx.user_id, own))
+        where.append(f"conversation_id IN ({','.join('?' * len(mine))})" if mine else "0")
+        params += mine
     offset, limit = page_bounds(req.pagination) if req.HasField("pagination") else (0, 20)
     total, rows = await ctx.core.storage.search_messages(" AND ".join(where), tuple(params), offset, limit)
     users = await ctx.core.storage.get_users(
