@@ -4,11 +4,29 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import signal
 import sys
+from typing import TextIO
 
 from .app import ServerApp
 from .config import ServerConfig, load_config
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s [op=%(operationID)s] %(message)s"
+# C0/C1 controls, DEL and the Unicode line/paragraph separators: everything that can break or
+# recolour a log line. Client-supplied strings (operationID, user IDs, paths) reach log messages.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape_char(match: re.Match[str]) -> str:
+    ch = match.group(0)
+    return _NAMED.get(ch) or (f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}")
+
+
+def escape_control(text: str) -> str:
+    """``text`` with control characters as visible escapes (``\\n``, ``\\x1b``, ``\\u2028``)."""
+    return _CONTROL.sub(_escape_char, text)
 
 
 class _OperationIDFilter(logging.Filter):
@@ -18,10 +36,24 @@ class _OperationIDFilter(logging.Filter):
         return True
 
 
-def setup_logging(level: str = "INFO") -> None:
-    handler = logging.StreamHandler(sys.stderr)
+class SafeFormatter(logging.Formatter):
+    """One record is always one line: control characters anywhere in the rendered record (message
+    arguments, operationID, an attached traceback) are escaped, so a client cannot forge records."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return escape_control(super().format(record))
+
+
+def log_handler(stream: TextIO) -> logging.Handler:
+    """The server's log handler: operationID in every record, control characters escaped."""
+    handler = logging.StreamHandler(stream)
     handler.addFilter(_OperationIDFilter())
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s [op=%(operationID)s] %(message)s"))
+    handler.setFormatter(SafeFormatter(LOG_FORMAT))
+    return handler
+
+
+def setup_logging(level: str = "INFO") -> None:
+    handler = log_handler(sys.stderr)
     root = logging.getLogger("server_stub")
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
