@@ -16,7 +16,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from openim_sdk.protocol.constants import SessionType, is_notification_content
+from openim_sdk.protocol.constants import SessionType
 from openim_sdk.protocol.errors import (
     GroupNotFoundError,
     NoPermissionError,
@@ -106,9 +106,10 @@ async def check_send(core: ServerCore, msg: sdkws_pb2.MsgData, sender_is_admin: 
     Single chat: 1302 when the receiver blacklisted the sender; 1303 when friend verification is
     on (``ServerConfig.extra["friend_verify"]``) and they are not friends. Group: 1201 unknown,
     1204 dismissed, 1203 not a member, 1402 muted member, 1403 muted group (owner/admins pass).
-    Skipped for app admins and notification content types (1000-5000).
+    Skipped for app admins and the server's own sends (``sender_is_admin``); an ordinary user's
+    notification content types are refused before this (``services.msg.check_user_message``).
     """
-    if sender_is_admin or is_notification_content(msg.contentType):
+    if sender_is_admin:
         return
     st = msg.sessionType
     if st == SessionType.SINGLE_CHAT:

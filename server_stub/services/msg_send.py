@@ -232,7 +232,7 @@ async def _simple(ctx: RequestContext, body: dict[str, Any]) -> Any:
     ctx.check_access(send_id)
     msg = _message(ctx, d, send_id, recv_id, group_id, {"content": text}, 118, session)
     msg.msgFrom = 100
-    resp = await send_and_push(ctx.core, msg, ctx.operation_id)
+    resp = await send_and_push(ctx.core, msg, ctx.operation_id, sender_is_admin=ctx.is_admin)
     return {"serverMsgID": resp.serverMsgID, "clientMsgID": resp.clientMsgID, "sendTime": resp.sendTime}
 
 
