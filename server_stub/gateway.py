@@ -20,10 +20,12 @@ from websockets.exceptions import ConnectionClosed
 from websockets.frames import Frame
 from websockets.http11 import Request, Response
 
+from openim_sdk.protocol import jsoncodec
 from openim_sdk.protocol.constants import ReqIdentifier, is_valid_platform
 from openim_sdk.protocol.envelope import WsRequest, WsResponse, decode_request, encode_response
 from openim_sdk.protocol.errors import (
     ArgsError,
+    CodecError,
     OpenIMError,
     ServerInternalError,
     TokenInvalidError,
@@ -320,8 +322,9 @@ class Gateway:
             except ConnectionClosed:
                 return
             if isinstance(frame, str):
-                if not self._on_text(client, frame):
-                    await ws.close(1003, "bad text frame")
+                refused = self._on_text(client, frame)
+                if refused is not None:
+                    await ws.close(*refused)
                     return
                 continue
             try:
@@ -343,11 +346,16 @@ class Gateway:
             except OpenIMError as err:
                 after = None
                 resp = WsResponse(req.req_identifier, req.msg_incr, req.operation_id, err.code, err.message, b"")
-            except DecodeError as exc:
+            except DecodeError as exc:  # upstream: non-coded 500; undecodable input is an ArgsError here
+                after = None
+                resp = WsResponse(req.req_identifier, req.msg_incr, req.operation_id, ArgsError.default_code,
+                                  "ArgsError", b"")
+                log.info("protobuf decode failed: %s", exc, extra={"operationID": req.operation_id})
+            except Exception:  # a bug must not take the connection down: 500, as upstream for non-coded errors
                 after = None
                 resp = WsResponse(req.req_identifier, req.msg_incr, req.operation_id, 500,
                                   "ServerInternalError", b"")
-                log.info("protobuf decode failed: %s", exc)
+                log.exception("ws %d handler failed", req.req_identifier, extra={"operationID": req.operation_id})
             client.enqueue(encode_response(resp, client.encoding, client.compress))
             log.info("ws %d user=%s -> %d", req.req_identifier, client.user_id, resp.err_code,
                      extra={"operationID": req.operation_id})
@@ -357,19 +365,21 @@ class Gateway:
                 client.close_after_flush()
                 return
 
-    def _on_text(self, client: Client, text: str) -> bool:
+    def _on_text(self, client: Client, text: str) -> tuple[int, str] | None:
+        """Answer a text heartbeat; for any other text frame, the close code and reason for this
+        connection: 1007 when it is not decodable JSON (malformed, nested deeper than
+        ``jsoncodec.MAX_DEPTH``, lone surrogates), 1003 when it is JSON but not a ping/pong."""
         try:
-            obj = json.loads(text)
-        except ValueError:
-            return False
-        if not isinstance(obj, dict):
-            return False
-        kind = obj.get("type")
-        if kind == "ping":
-            body = json.dumps(obj.get("body"), separators=(",", ":"), ensure_ascii=False)
-            client.enqueue('{"type":"pong","body":' + body + "}")
-            return True
-        return kind == "pong"
+            obj = jsoncodec.loads(text)
+            if not isinstance(obj, dict) or obj.get("type") not in ("ping", "pong"):
+                return 1003, "bad text frame: not a ping/pong"
+            if obj["type"] == "ping":
+                body = jsoncodec.dumps(obj.get("body")).decode("utf-8")
+                client.enqueue('{"type":"pong","body":' + body + "}")
+            return None
+        except (CodecError, RecursionError, ValueError, UnicodeError) as exc:
+            log.info("bad text frame from %s: %s", client.conn_id, exc)
+            return 1007, "bad text frame: invalid JSON"
 
 
 # -- request handlers -----------------------------------------------------------------------
