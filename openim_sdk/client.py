@@ -390,10 +390,11 @@ class OpenIMClient:
                 await asyncio.to_thread(store.set_read_seqs, entries)
                 for e in a.entries:
                     await self._conversation_changed(await asyncio.to_thread(store.conversation, e.conversation_id))
-            elif isinstance(a, sa.Resync):
-                log.warning("server seq of %s went back (%d -> %d): dropping stale local copies",
+            elif isinstance(a, sa.Resync):  # confirmed by the engine: the server's history went back
+                log.warning("server history of %s went back (%d -> %d): dropping local copies above it",
                             a.conversation_id, a.local_max, a.server_max)
-                await asyncio.to_thread(store.clear_messages, a.conversation_id, a.server_max)
+                await asyncio.to_thread(store.rewind_conversation, a.conversation_id, a.server_max)
+                self._emit(ev.ServerHistoryRewound(a.conversation_id, a.local_max, a.server_max))
             elif isinstance(a, sa.GapGiveUp):
                 log.warning("gave up seqs %s of %s (%s)", a.seqs, a.conversation_id, a.reason)
             elif isinstance(a, sa.HistoryEnd):
@@ -418,10 +419,10 @@ class OpenIMClient:
                 resp = await self.ws.request(ReqIdentifier.GET_NEWEST_SEQ, req.to_pb(uid).SerializeToString())
                 newest = sdkws_pb2.GetMaxSeqResp.FromString(resp.data)
             except OpenIMError as exc:
-                reason = str(exc)
-                await self._feed(lambda eng: eng.on_newest_seqs_failed(reason))
+                reason, rid0 = str(exc), req.request_id
+                await self._feed(lambda eng: eng.on_newest_seqs_failed(reason, rid0))
                 return
-            await self._feed(lambda eng: eng.on_newest_seqs(newest))
+            await self._feed(functools.partial(SyncEngine.on_newest_seqs, resp=newest, request_id=req.request_id))
         elif isinstance(req, sa.RequestReadSeqs):
             resp = await self.ws.request(ReqIdentifier.GET_CONV_MAX_READ_SEQ, req.to_pb(uid).SerializeToString())
             reads = msg_pb2.GetConversationsHasReadAndMaxSeqResp.FromString(resp.data)

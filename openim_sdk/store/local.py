@@ -412,6 +412,49 @@ class LocalStore:
                 )
             return int(cur.rowcount)
 
+    def rewind_conversation(self, conversation_id: str, server_max: int) -> int:
+        """The server's history went back to ``server_max`` (a confirmed sync ``Resync``): drop the
+        numbered messages above it (unsent rows stay), and bring the conversation's max seq, read
+        seq, unread count and latest message back within it, in one transaction. Returns count."""
+        server_max = max(0, server_max)
+        with self._write() as conn:
+            cur = conn.execute(
+                "DELETE FROM messages WHERE conversation_id = ? AND seq > ?", (conversation_id, server_max)
+            )
+            conn.execute(
+                "INSERT INTO seq_state(conversation_id, max_seq) VALUES (?, ?) "
+                "ON CONFLICT(conversation_id) DO UPDATE SET max_seq = excluded.max_seq",
+                (conversation_id, server_max),
+            )
+            row = conn.execute(
+                "SELECT * FROM conversations WHERE conversation_id = ?", (conversation_id,)
+            ).fetchone()
+            if row is None:
+                return int(cur.rowcount)
+            conv = self._to_conv(row)
+            max_seq, has_read = min(conv.max_seq, server_max), min(conv.has_read_seq, server_max)
+            changes: dict[str, Any] = {
+                "max_seq": max_seq,
+                "has_read_seq": has_read,
+                "unread_count": min(conv.unread_count, max(0, max_seq - has_read)),
+            }
+            if conv.latest_msg_client_id and conn.execute(
+                "SELECT 1 FROM messages WHERE client_msg_id = ?", (conv.latest_msg_client_id,)
+            ).fetchone() is None:
+                last = conn.execute(
+                    "SELECT client_msg_id, content_type, content, send_time FROM messages "
+                    "WHERE conversation_id = ? AND seq > 0 AND status != ? ORDER BY seq DESC LIMIT 1",
+                    (conversation_id, int(MsgStatus.DELETED)),
+                ).fetchone()
+                changes["latest_msg_client_id"] = last["client_msg_id"] if last else ""
+                changes["latest_msg_preview"] = preview_text(last["content_type"], last["content"]) if last else ""
+                changes["latest_msg_send_time"] = last["send_time"] if last else 0
+            sets = ", ".join(f"{k} = ?" for k in changes)
+            conn.execute(
+                f"UPDATE conversations SET {sets} WHERE conversation_id = ?", (*changes.values(), conversation_id)
+            )
+            return int(cur.rowcount)
+
     def search(self, text: str, conversation_id: str | None = None, limit: int = 50) -> list[StoredMessage]:
         """Messages whose text contains ``text`` (case-insensitive), newest first."""
         text = text.strip()

@@ -49,7 +49,11 @@ class SyncConfig:
 
 @dataclass(frozen=True, slots=True)
 class RequestNewestSeqs:
-    """Send a 1001 GetNewestSeq; feed the reply to ``on_newest_seqs``."""
+    """Send a 1001 GetNewestSeq; feed the reply to ``on_newest_seqs(resp, request_id)`` (a failure
+    to ``on_newest_seqs_failed(reason, request_id)``). The engine remembers what it held when it
+    asked, so a reply applied after later pushes is read as what it is: older than them."""
+
+    request_id: int = 0
 
     def to_pb(self, user_id: str) -> sdkws_pb2.GetMaxSeqReq:
         return sdkws_pb2.GetMaxSeqReq(userID=user_id)
@@ -161,10 +165,14 @@ class ReadSeqs:
 
 @dataclass(frozen=True, slots=True)
 class Resync:
-    """The server's max seq is below what we hold locally (server reset / history wiped).
+    """Confirmed: the server's history of the conversation went back (data reset, restore from
+    a backup). Emitted only after proof, never on a single 1001 reply: either a probe pull of the
+    seqs above ``server_max`` came back with the server's end below what we hold, or the adapter
+    saw a different message at a seq it holds (``on_server_reset``).
 
-    The engine now tracks the conversation from ``server_max``; the local copy of seqs above
-    it is stale and should be dropped by the application.
+    The engine now tracks the conversation from ``server_max`` and has forgotten the messages it
+    delivered above it (a re-pull of one of them is delivered again); the application drops its
+    local copies above ``server_max``. Messages the probe returned follow as a ``Deliver``.
     """
 
     conversation_id: str

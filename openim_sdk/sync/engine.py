@@ -53,7 +53,25 @@ Rules
   past ``endSeq``) gives up the seqs beyond the end at once. A failed request counts as an
   empty reply. Every seq is thus pulled a bounded number of times: no pull loop.
 * Reconnect: the 1001 maxSeqs are compared with ``synced``; only what is missing is pulled.
-  ``server_max < synced`` -> ``Resync`` and the conversation restarts from ``server_max``.
+* Replies know what they answer. Every 1001 carries a request id, and the engine keeps, per
+  request, each conversation's ``synced`` and ``epoch`` at the moment it asked (the *floor*).
+  Everything at or below the floor was seen from the server before the request left, so a
+  server whose history did not go back answers at least the floor. A reply is applied for a
+  conversation as follows: ``server_max >= synced`` -> pull what is missing, as above;
+  ``floor <= server_max < synced`` -> the reply is merely older than pushes or pulls applied
+  since the request (the race of issue 18): nothing to do; ``server_max < floor`` -> a rewind is
+  *suspected*; a reply for a conversation reset since the request (other epoch), a duplicate, or
+  a reply of a request forgotten at a reconnect is ignored. Failures are matched the same way.
+* Rewind: a suspicion is confirmed by a probe, a 1005 (asc) for the seqs just above
+  ``server_max`` (at most ``page``). The server answers seqs above its max with ``isEnd`` and
+  ``endSeq = max``; only ``isEnd`` with ``endSeq < synced`` (and no message above it) proves that
+  seqs we hold are gone. Then ``Resync(cid, synced, server_max)`` is emitted, the conversation
+  restarts from ``server_max`` (new epoch: older replies for it are ignored), the engine forgets
+  the clientMsgIDs it delivered above ``server_max`` and the seqs it saw there, and the probe's
+  messages (stored after the 1001 answer, so new on the server) are delivered, followed by pushes
+  that arrived during the probe above the server's end. Any other probe answer (everything
+  served, no ``isEnd``, a failure after ``max_attempts``) drops the suspicion: nothing is deleted
+  on a single observation, and nothing a fresh pull returns is ever deleted.
 * Own messages: ``on_send_ack`` (1003: clientMsgID, serverMsgID, sendTime, no seq) is
   remembered; when the seq-bearing copy of that clientMsgID reaches its place in the stream, a
   ``Merge`` is emitted instead of a ``Deliver`` entry. If the copy came first it was delivered
@@ -71,6 +89,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Literal
 
 from ..protocol.constants import MsgStatus
 from ..protocol.conversation_id import is_notification_conversation
@@ -109,6 +128,17 @@ class Phase(StrEnum):
 
 
 @dataclass(slots=True)
+class _Probe:
+    """A suspected rewind being checked: the 1001 said ``floor`` while we hold more."""
+
+    request_id: int
+    floor: int
+    attempts: int = 1
+    # pushes of seqs in (floor, synced] seen meanwhile: delivered if the rewind is confirmed
+    pushes: dict[int, tuple[sdkws_pb2.MsgData, DeliverySource]] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
 class _Conv:
     cid: str
     notification: bool
@@ -122,12 +152,16 @@ class _Conv:
     attempts: dict[int, int] = field(default_factory=dict)  # seq -> pulls issued
     seen: IntervalSet = field(default_factory=IntervalSet)
     history_inflight: set[int] = field(default_factory=set)
+    probe: _Probe | None = None
+
+
+_Kind = Literal["live", "history", "probe"]
 
 
 @dataclass(slots=True)
 class _Request:
     request_id: int
-    history: bool
+    kind: _Kind
     by_seqs: bool  # 1005 (explicit seqs) rather than 1002 (ranges)
     descending: bool
     seqs: dict[str, tuple[int, ...]]
@@ -196,7 +230,8 @@ class SyncEngine:
         self._requests: dict[int, _Request] = {}
         self._next_request_id = 1
         self._dirty: set[str] = set()
-        self._delivered_ids: OrderedDict[str, None] = OrderedDict()
+        self._delivered_ids: OrderedDict[str, tuple[str, int]] = OrderedDict()  # -> (cid, seq)
+        self._newest: dict[int, dict[str, tuple[int, int]]] = {}  # 1001 id -> cid -> (floor, epoch)
         self._pending_acks: OrderedDict[str, tuple[str, int]] = OrderedDict()
         for cid, seq in sorted((local_max_seqs or {}).items()):
             conv = self._conv(cid)
@@ -234,15 +269,27 @@ class SyncEngine:
         """A (re)connect succeeded: ask for the newest seqs (1001) and read state (1006)."""
         self._release_requests()
         self._phase = Phase.CONNECTING
-        return [RequestNewestSeqs(), RequestReadSeqs()]
+        rid = self._new_request_id()
+        self._newest[rid] = {cid: (c.synced, c.epoch) for cid, c in self._convs.items()}
+        return [RequestNewestSeqs(rid), RequestReadSeqs()]
 
     def on_disconnected(self) -> list[Action]:
         self._release_requests()
         self._phase = Phase.OFFLINE
         return []
 
-    def on_newest_seqs(self, resp: sdkws_pb2.GetMaxSeqResp) -> list[Action]:
-        """The 1001 reply: compare with what we hold and pull what is missing."""
+    def _take_newest(self, request_id: int | None) -> dict[str, tuple[int, int]] | None:
+        """The floors recorded for a 1001 still awaited (``None``: the latest one), or None."""
+        if request_id is None:
+            request_id = max(self._newest, default=0)
+        return self._newest.pop(request_id, None)
+
+    def on_newest_seqs(self, resp: sdkws_pb2.GetMaxSeqResp, request_id: int | None = None) -> list[Action]:
+        """The 1001 reply to ``RequestNewestSeqs(request_id)`` (``None``: the latest one): compare
+        with what we hold and pull what is missing. A reply to no awaited request is ignored."""
+        floors = self._take_newest(request_id)
+        if floors is None:
+            return []
         out = _Out()
         out.add(SyncStarted())
         min_seqs = dict(resp.minSeqs)
@@ -251,12 +298,16 @@ class SyncEngine:
             if server_max <= 0:
                 continue
             conv = self._conv(cid)
+            floor, epoch = floors.get(cid, (0, 0))
+            if conv.epoch != epoch:
+                continue  # reset since the request: this answer is about the old history
             if min_seqs.get(cid, 0) > 0:
                 conv.min_seq = int(min_seqs[cid])
-            if server_max < conv.synced:
-                out.add(Resync(cid, conv.synced, server_max))
-                self._reset(conv, server_max)
+            if server_max < floor:
+                self._suspect_rewind(conv, server_max, out)
                 continue
+            if server_max < conv.synced:
+                continue  # older than what was applied since the request: nothing is missing
             if self._fresh_install and conv.notification and conv.synced == 0 and not conv.buffer:
                 conv.synced = conv.target = server_max
                 continue
@@ -271,7 +322,10 @@ class SyncEngine:
         self._pump(out)
         return out.actions()
 
-    def on_newest_seqs_failed(self, reason: str = "") -> list[Action]:
+    def on_newest_seqs_failed(self, reason: str = "", request_id: int | None = None) -> list[Action]:
+        """The 1001 failed; ignored when it is not the one awaited (an older connection's)."""
+        if self._take_newest(request_id) is None:
+            return []
         self._phase = Phase.LIVE
         return [SyncFailed(reason)]
 
@@ -315,20 +369,25 @@ class SyncEngine:
 
     def on_pull_reply(self, request_id: int, resp: PullReply) -> list[Action]:
         """The reply (1002 or 1005) to a ``Pull``/``PullSeqs`` this engine emitted."""
+        return self._pull_reply(request_id, resp, failed=False)
+
+    def on_pull_failed(self, request_id: int) -> list[Action]:
+        """The request failed or timed out; counts as an empty reply (a probe is asked again)."""
+        return self._pull_reply(request_id, sdkws_pb2.PullMessageBySeqsResp(), failed=True)
+
+    def _pull_reply(self, request_id: int, resp: PullReply, failed: bool) -> list[Action]:
         req = self._requests.pop(request_id, None)
         if req is None:
-            return []  # stale (disconnect, resync) or unknown
+            return []  # stale (disconnect, resync), duplicate or unknown
         out = _Out()
-        if req.history:
+        if req.kind == "history":
             self._history_reply(req, resp, out)
+        elif req.kind == "probe":
+            self._probe_reply(req, resp, failed, out)
         else:
             self._live_reply(req, resp, out)
         self._pump(out)
         return out.actions()
-
-    def on_pull_failed(self, request_id: int) -> list[Action]:
-        """The request failed or timed out; counts as an empty reply."""
-        return self.on_pull_reply(request_id, sdkws_pb2.PullMessageBySeqsResp())
 
     def on_server_reset(self, conversation_id: str, server_max: int) -> list[Action]:
         """The adapter found proof that the server's history of a conversation is not the one held
@@ -362,7 +421,7 @@ class SyncEngine:
         conv.history_inflight.update(seqs)
         rid = self._new_request_id()
         self._requests[rid] = _Request(
-            rid, True, True, True, {conversation_id: tuple(seqs)}, {conversation_id: conv.epoch}
+            rid, "history", True, True, {conversation_id: tuple(seqs)}, {conversation_id: conv.epoch}
         )
         return [PullSeqs(rid, ((conversation_id, tuple(seqs)),), descending=True)]
 
@@ -380,13 +439,17 @@ class SyncEngine:
         return rid
 
     def _release_requests(self) -> None:
+        self._newest.clear()
         for req in self._requests.values():
             for cid, seqs in req.seqs.items():
                 conv = self._convs.get(cid)
                 if conv is None or conv.epoch != req.epochs[cid]:
                     continue
-                if req.history:
+                if req.kind == "history":
                     conv.history_inflight.difference_update(seqs)
+                    continue
+                if req.kind == "probe":
+                    conv.probe = None  # the next 1001 suspects again if there is reason to
                     continue
                 for s in seqs:
                     if conv.inflight.get(s) == req.request_id:
@@ -397,6 +460,8 @@ class SyncEngine:
         self._requests.clear()
 
     def _reset(self, conv: _Conv, server_max: int) -> None:
+        """Track ``conv`` from ``server_max`` again, forgetting everything known above it: the seqs
+        seen and the clientMsgIDs delivered there (so a re-pull of them is delivered again)."""
         conv.epoch += 1
         conv.synced = conv.target = server_max
         conv.buffer.clear()
@@ -404,7 +469,63 @@ class SyncEngine:
         conv.inflight.clear()
         conv.attempts.clear()
         conv.history_inflight.clear()
-        conv.seen = IntervalSet()
+        conv.probe = None
+        conv.seen.discard_above(server_max)
+        stale = [i for i, (c, s) in self._delivered_ids.items() if c == conv.cid and s > server_max]
+        for cmid in stale:
+            del self._delivered_ids[cmid]
+
+    def _suspect_rewind(self, conv: _Conv, server_max: int, out: _Out) -> None:
+        """A 1001 answered below what we held when asking: probe before believing it."""
+        if conv.probe is not None:
+            return
+        conv.probe = _Probe(0, server_max)
+        self._send_probe(conv, out)
+
+    def _send_probe(self, conv: _Conv, out: _Out) -> None:
+        probe = conv.probe
+        assert probe is not None
+        top = min(conv.synced, probe.floor + self.config.page)
+        seqs = tuple(range(probe.floor + 1, top + 1))
+        rid = self._new_request_id()
+        probe.request_id = rid
+        self._requests[rid] = _Request(rid, "probe", True, False, {conv.cid: seqs}, {conv.cid: conv.epoch})
+        out.add(PullSeqs(rid, ((conv.cid, seqs),)))
+
+    def _probe_reply(self, req: _Request, resp: PullReply, failed: bool, out: _Out) -> None:
+        for cid in req.seqs:
+            conv = self._convs.get(cid)
+            if conv is None or conv.epoch != req.epochs[cid] or conv.probe is None:
+                continue
+            probe = conv.probe
+            if probe.request_id != req.request_id:
+                continue
+            if failed:
+                if probe.attempts < self.config.max_attempts and self._phase is not Phase.OFFLINE:
+                    probe.attempts += 1
+                    self._send_probe(conv, out)
+                else:
+                    conv.probe = None
+                continue
+            conv.probe = None
+            pm = self._reply_for(resp, cid)
+            if pm is None or not pm.isEnd:
+                continue  # the server served what we asked: no proof of a rewind
+            end = int(pm.endSeq)
+            returned = [m for m in pm.Msgs if m.seq > 0]
+            if end >= conv.synced or any(m.seq > end for m in returned):
+                continue  # the server holds all we hold: the 1001 was wrong, not the history
+            out.add(Resync(cid, conv.synced, probe.floor))
+            self._reset(conv, probe.floor)
+            conv.target = max(conv.target, end)
+            for msg in sorted(returned, key=lambda m: m.seq):
+                self._ingest(conv, msg, "pull")
+            for seq, (msg, source) in sorted(probe.pushes.items()):
+                if seq > end:
+                    self._ingest(conv, msg, source)
+            self._apply_window(conv)
+            self._advance(conv, out)
+            self._dirty.add(cid)
 
     def _skip_to(self, conv: _Conv, seq: int) -> None:
         """Declare every seq <= ``seq`` settled without delivering it (left to history)."""
@@ -422,6 +543,9 @@ class SyncEngine:
 
     def _ingest(self, conv: _Conv, msg: sdkws_pb2.MsgData, source: DeliverySource) -> None:
         seq = int(msg.seq)
+        if seq <= conv.synced and conv.probe is not None and seq > conv.probe.floor:
+            conv.probe.pushes[seq] = (msg, source)  # kept until the suspected rewind is settled
+            return
         if seq <= conv.synced or seq in conv.buffer or seq in conv.missing:
             return
         if msg.status == MsgStatus.DELETED:
@@ -445,8 +569,8 @@ class SyncEngine:
             conv.synced = nxt
             conv.attempts.pop(nxt, None)
 
-    def _remember(self, client_msg_id: str) -> None:
-        self._delivered_ids[client_msg_id] = None
+    def _remember(self, client_msg_id: str, cid: str, seq: int) -> None:
+        self._delivered_ids[client_msg_id] = (cid, seq)
         self._delivered_ids.move_to_end(client_msg_id)
         while len(self._delivered_ids) > self.config.dedup_window:
             self._delivered_ids.popitem(last=False)
@@ -456,7 +580,7 @@ class SyncEngine:
         if cmid:
             if cmid in self._delivered_ids:
                 return
-            self._remember(cmid)
+            self._remember(cmid, conv.cid, int(msg.seq))
             ack = self._pending_acks.pop(cmid, None)
             if ack is not None and msg.seq > 0:
                 server_msg_id = msg.serverMsgID or ack[0]
@@ -475,7 +599,7 @@ class SyncEngine:
 
     def _pump(self, out: _Out) -> None:
         if self._phase is not Phase.OFFLINE:
-            live = sum(1 for r in self._requests.values() if not r.history)
+            live = sum(1 for r in self._requests.values() if r.kind == "live")
             fresh: list[tuple[_Conv, list[int]]] = []
             retry: list[tuple[_Conv, list[int]]] = []
             for cid in sorted(self._dirty):
@@ -499,7 +623,7 @@ class SyncEngine:
         if (
             self._phase is Phase.SYNCING
             and not self._dirty
-            and not any(not r.history for r in self._requests.values())
+            and not any(r.kind == "live" for r in self._requests.values())
         ):
             self._phase = Phase.LIVE
             out.add(SyncFinished())
@@ -515,7 +639,7 @@ class SyncEngine:
                 conv.inflight[s] = rid
                 conv.attempts[s] = conv.attempts.get(s, 0) + 1
             self._dirty.discard(conv.cid)
-        self._requests[rid] = _Request(rid, False, by_seqs, False, seqs, epochs)
+        self._requests[rid] = _Request(rid, "live", by_seqs, False, seqs, epochs)
         if by_seqs:
             out.add(PullSeqs(rid, tuple(seqs.items())))
         else:

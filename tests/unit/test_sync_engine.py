@@ -128,9 +128,9 @@ def pulls(actions: list[Action]) -> list[Pull | PullSeqs]:
 
 
 def connect(engine: SyncEngine, server: ModelServer) -> list[Action]:
-    acts = engine.on_connected()
-    assert acts == [RequestNewestSeqs(), RequestReadSeqs()]
-    return engine.on_newest_seqs(server.newest())
+    newest, reads = engine.on_connected()
+    assert isinstance(newest, RequestNewestSeqs) and reads == RequestReadSeqs()
+    return engine.on_newest_seqs(server.newest(), newest.request_id)
 
 
 def drain(engine: SyncEngine, server: ModelServer, actions: list[Action], limit: int = 200) -> list[Action]:
@@ -298,15 +298,104 @@ def test_empty_replies_never_loop():
     assert e.synced_seqs()[SI] == 5 and e.phase is Phase.LIVE
 
 
-def test_server_reset_reports_resync():
+def test_server_rewind_is_probed_then_confirmed():
     s = ModelServer()
     s.append(SI)
     e = SyncEngine(ME, {SI: 9})
     acts = connect(e, s)
+    assert not any(isinstance(a, Resync) for a in acts)  # one 1001 proves nothing yet
+    (probe,) = pulls(acts)
+    assert isinstance(probe, PullSeqs) and probe.seqs == ((SI, tuple(range(2, 10))),) and not probe.descending
+    assert e.synced_seqs()[SI] == 9
+    acts = e.on_pull_reply(probe.request_id, s.answer(probe))  # isEnd, endSeq 1
     assert Resync(SI, 9, 1) in acts
     assert e.synced_seqs()[SI] == 1
     m2 = s.append(SI)
     assert delivered(e.on_push(push_of(SI, m2))) == [2]
+
+
+def test_stale_newest_seq_reply_after_a_push_is_not_a_rewind():
+    """Issue 18: 1001 answered max 3, then seq 4 was pushed and applied, then the reply came."""
+    s = ModelServer()
+    for _ in range(3):
+        s.append(SI)
+    e = SyncEngine(ME, {SI: 3})
+    newest, _ = e.on_connected()
+    assert isinstance(newest, RequestNewestSeqs)
+    reply = s.newest()  # the server answers max 3 ...
+    m4 = s.append(SI)
+    assert delivered(e.on_push(push_of(SI, m4))) == [4]  # ... then pushes seq 4, applied first
+    acts = e.on_newest_seqs(reply, newest.request_id)
+    assert not any(isinstance(a, Resync) for a in acts) and pulls(acts) == []
+    assert e.synced_seqs()[SI] == 4 and acts[-1] == SyncFinished()
+    assert e.on_newest_seqs(reply, newest.request_id) == []  # a duplicate is ignored
+    m5 = s.append(SI)
+    assert delivered(e.on_push(push_of(SI, m5))) == [5]
+
+
+def test_probe_that_finds_the_messages_deletes_nothing():
+    s = ModelServer()
+    for _ in range(6):
+        s.append(SI)
+    e = SyncEngine(ME, {SI: 6})
+    newest, _ = e.on_connected()
+    acts = e.on_newest_seqs(sdkws_pb2.GetMaxSeqResp(maxSeqs={SI: 2}), newest.request_id)  # a wrong answer
+    (probe,) = pulls(acts)
+    acts = e.on_pull_reply(probe.request_id, s.answer(probe))  # all of 3..6 served, no isEnd
+    assert acts == [] or not any(isinstance(a, Resync) for a in acts)
+    assert delivered(acts) == [] and e.synced_seqs()[SI] == 6
+
+
+def test_probe_failures_never_confirm():
+    s = ModelServer()
+    s.append(SI)
+    e = SyncEngine(ME, {SI: 5}, config=SyncConfig(max_attempts=2))
+    (probe,) = pulls(connect(e, s))
+    (again,) = pulls(e.on_pull_failed(probe.request_id))
+    assert isinstance(again, PullSeqs) and again.seqs == probe.seqs
+    assert e.on_pull_failed(again.request_id) == []
+    assert e.synced_seqs()[SI] == 5
+    (probe,) = pulls(connect(e, s))  # the next connect suspects again, and this time it is proven
+    assert Resync(SI, 5, 1) in e.on_pull_reply(probe.request_id, s.answer(probe))
+
+
+def test_rewind_delivers_what_the_probe_and_pushes_found_and_forgets_old_ids():
+    s = ModelServer()
+    msgs = [s.append(SI) for _ in range(6)]
+    e = SyncEngine(ME, {SI: 0})
+    assert delivered(drain(e, s, connect(e, s))) == [1, 2, 3, 4, 5, 6]
+    # restore from a backup holding 1..3, then seq 4 is stored again with the same message
+    s.convs[SI][3:] = []
+    e.on_disconnected()
+    newest, _ = e.on_connected()
+    acts = e.on_newest_seqs(s.newest(), newest.request_id)
+    (probe,) = pulls(acts)
+    s.convs[SI].append(msgs[3])
+    reply = s.answer(probe)  # returns seq 4 (stored after the 1001 answer), isEnd, endSeq 4
+    m5 = s.append(SI)
+    assert e.on_push(push_of(SI, m5)) == []  # held while the rewind is checked
+    acts = e.on_pull_reply(probe.request_id, reply)
+    assert acts[0] == Resync(SI, 6, 3)
+    assert delivered(acts) == [4, 5]  # the re-pulled message is delivered again, then the push
+    assert e.synced_seqs()[SI] == 5
+
+
+def test_newest_reply_for_a_reset_conversation_and_old_failures_are_ignored():
+    s = ModelServer()
+    for _ in range(4):
+        s.append(SI)
+    e = SyncEngine(ME, {SI: 4})
+    newest, _ = e.on_connected()
+    e.on_server_reset(SI, 2)  # the adapter proved a reset meanwhile
+    assert pulls(e.on_newest_seqs(sdkws_pb2.GetMaxSeqResp(maxSeqs={SI: 1}), newest.request_id)) == []
+    assert e.synced_seqs()[SI] == 2
+    old, _ = e.on_connected()
+    fresh, _ = e.on_connected()  # a reconnect forgot ``old``
+    assert e.on_newest_seqs_failed("gone", old.request_id) == []
+    assert e.on_newest_seqs(s.newest(), old.request_id) == []
+    assert e.phase is Phase.CONNECTING
+    acts = e.on_newest_seqs(s.newest(), fresh.request_id)
+    assert acts[0] == SyncStarted() and e.phase is not Phase.CONNECTING
 
 
 def test_reconnect_pulls_only_missing_and_reissues_lost_requests():

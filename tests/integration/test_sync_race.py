@@ -1,0 +1,181 @@
+"""Replies that cross pushes, and real server rewinds, against the bundled server (issue 18).
+
+The race: on reconnect the client asks for the newest seqs (1001) and the server answers max 3;
+the server then stores seq 4 and pushes it; the session applies the push; the older 1001 reply
+is applied only now. It must not be read as the server's history going back.
+
+A real peer cannot be made to deliver its reply late on demand, so the one seam intercepted is
+the client's ``ws.request``: the 1001 reply (a real reply of the real server) is held until the
+test saw the push applied, with events, no sleeps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from openim_sdk import events as ev
+from openim_sdk.client import OpenIMClient
+from openim_sdk.protocol.constants import ReqIdentifier
+from openim_sdk.protocol.conversation_id import single_conversation_id
+from openim_sdk.protocol.pb.sdkws import sdkws_pb2
+from server_stub import ServerApp
+
+from .conftest import server_config
+from .test_client import make_client, next_event, users
+from .test_session_robustness import all_history
+
+
+class HoldNewestSeq:
+    """Wraps ``client.ws.request``: the next 1001 reply is held (after the server answered it)
+    until ``release`` is set. Only that one reply; everything else passes through."""
+
+    def __init__(self, client: OpenIMClient) -> None:
+        self._real = client.ws.request
+        self.answered = asyncio.Event()
+        self.release = asyncio.Event()
+        self.reply: sdkws_pb2.GetMaxSeqResp | None = None
+        self._armed = True
+        client.ws.request = self._request  # type: ignore[method-assign]
+
+    async def _request(self, req_identifier: int, data: bytes = b"", *args: Any, **kw: Any) -> Any:
+        resp = await self._real(req_identifier, data, *args, **kw)
+        if req_identifier == ReqIdentifier.GET_NEWEST_SEQ and self._armed:
+            self._armed = False
+            self.reply = sdkws_pb2.GetMaxSeqResp.FromString(resp.data)
+            self.answered.set()
+            await self.release.wait()
+        return resp
+
+
+def on_seq(client: OpenIMClient, cid: str, seq: int) -> asyncio.Event:
+    """Set once ``client`` emitted MessageReceived for ``cid``#``seq`` (stored, then shown)."""
+    seen = asyncio.Event()
+
+    def check(e: ev.MessageReceived) -> None:
+        if e.message.conversation_id == cid and e.message.seq == seq:
+            seen.set()
+
+    client.on(ev.MessageReceived)(check)
+    return seen
+
+
+async def _cached(client: OpenIMClient, cid: str) -> list[tuple[int, str]]:
+    rows = await client.messages(cid, limit=100)
+    return [(m.seq, m.client_msg_id) for m in rows]
+
+
+async def test_stale_newest_seq_reply_does_not_drop_a_pushed_message(server, tmp_path):
+    tok = await users(server, "xa", "xb")
+    cid = single_conversation_id("xa", "xb")
+    async with make_client(server, tmp_path, "xa", tok["xa"], rest_sync=False) as a, \
+            make_client(server, tmp_path, "xb", tok["xb"], rest_sync=False) as b:
+        await a.wait_synced(10)
+        await b.wait_synced(10)
+        third = on_seq(b, cid, 3)
+        sent = [await a.send_text("xb", f"m{i}") for i in range(3)]
+        await third.wait()
+        assert [s for s, _ in await _cached(b, cid)] == [1, 2, 3]
+
+        held = HoldNewestSeq(b)
+        events = b.events()
+        for conn in server.core.hub.of("xb"):  # a network blip: b reconnects and sends a 1001
+            await conn.ws.close()
+        await held.answered.wait()
+        assert held.reply is not None and held.reply.maxSeqs[cid] == 3  # the server's answer, now stale
+
+        pushed = on_seq(b, cid, 4)
+        m4 = await a.send_text("xb", "m3")
+        await pushed.wait()  # seq 4 was pushed, stored and shown
+        sent.append(m4)
+        assert (4, m4.client_msg_id) in await _cached(b, cid)
+
+        held.release.set()  # only now the 1001 reply (max 3) is applied
+        await next_event(events, lambda e: isinstance(e, ev.SyncFinished))
+        want = [(i + 1, m.client_msg_id) for i, m in enumerate(sent)]
+        assert await _cached(b, cid) == want  # seq 4 survives in the cache
+        history = await all_history(b, cid)
+        assert [(m.seq, m.client_msg_id) for m in history] == want
+        assert b.sync is not None and b.sync.synced_seqs()[cid] == 4
+
+        # and the stream goes on from there: seq 5 is delivered live, once
+        five = on_seq(b, cid, 5)
+        m5 = await a.send_text("xb", "m4")
+        await five.wait()
+        assert await _cached(b, cid) == [*want, (5, m5.client_msg_id)]
+        events.close()
+
+
+def _backup(db: Path, dest: Path) -> None:
+    """A consistent copy of the live server database (SQLite's online backup)."""
+    src = sqlite3.connect(db)
+    out = sqlite3.connect(dest)
+    try:
+        src.backup(out)
+    finally:
+        out.close()
+        src.close()
+
+
+def _restore(backup: Path, db: Path) -> None:
+    for suffix in ("-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    shutil.copyfile(backup, db)
+
+
+async def test_a_real_rewind_is_confirmed_reported_and_repulled_messages_are_stored_again(tmp_path):
+    db, backup = tmp_path / "openim.sqlite3", tmp_path / "backup.sqlite3"
+    srv = ServerApp(server_config(tmp_path))
+    await srv.start()
+    ports = {"api_port": srv.api_port, "ws_port": srv.ws_port}
+    tok = await users(srv, "ya", "yb")
+    cid = single_conversation_id("ya", "yb")
+    a = make_client(srv, tmp_path, "ya", tok["ya"], rest_sync=False)
+    b = make_client(srv, tmp_path, "yb", tok["yb"], rest_sync=False)
+    try:
+        await a.start()
+        await b.start()
+        await a.wait_synced(10)
+        await b.wait_synced(10)
+        third = on_seq(b, cid, 3)
+        kept = [await a.send_text("yb", f"kept {i}") for i in range(3)]
+        await third.wait()
+        await asyncio.to_thread(_backup, db, backup)  # the backup holds seqs 1..3
+        fifth = on_seq(b, cid, 5)
+        lost = [await a.send_text("yb", f"lost {i}") for i in range(2)]
+        await fifth.wait()
+        assert [s for s, _ in await _cached(b, cid)] == [1, 2, 3, 4, 5]
+        lost_md = (await asyncio.to_thread(b._store().message, lost[0].client_msg_id)).to_msg()  # type: ignore[union-attr]
+
+        events = b.events()
+        await srv.stop()  # the server is restored from the backup: seqs 4 and 5 are gone
+        await asyncio.to_thread(_restore, backup, db)
+        srv = ServerApp(server_config(tmp_path, **ports))
+        await srv.start()
+
+        rewound = await next_event(events, lambda e: isinstance(e, ev.ServerHistoryRewound))
+        assert rewound == ev.ServerHistoryRewound(cid, 5, 3)
+        want = [(i + 1, m.client_msg_id) for i, m in enumerate(kept)]
+        assert await _cached(b, cid) == want  # dropped only after the probe proved them gone
+        assert b.sync is not None and b.sync.synced_seqs()[cid] == 3
+
+        # the lost message is stored on the server again (same clientMsgID, seq 4): b, which
+        # delivered it before the rewind, stores and shows it again
+        from server_stub.services.msg import send_and_push
+
+        again = on_seq(b, cid, 4)
+        lost_md.seq, lost_md.status, lost_md.sendTime, lost_md.serverMsgID = 0, 0, 0, ""
+        await send_and_push(srv.core, lost_md, "replay")  # type: ignore[arg-type]
+        await again.wait()
+        want.append((4, lost[0].client_msg_id))
+        assert await _cached(b, cid) == want
+        history = await all_history(b, cid)
+        assert [(m.seq, m.client_msg_id) for m in history] == want
+        events.close()
+    finally:
+        await a.close()
+        await b.close()
+        await srv.stop()
