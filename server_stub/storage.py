@@ -178,13 +178,12 @@ class Storage:
         conn.executescript(_SCHEMA)
         row = conn.execute("SELECT version FROM schema_version").fetchone()
         if row is None:
-            conn.executescript(TOKENS_SCHEMA)
             conn.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
         elif row[0] > SCHEMA_VERSION:
             raise RuntimeError(f"database schema version {row[0]} is newer than this server ({SCHEMA_VERSION})")
         elif row[0] < SCHEMA_VERSION:
             self._migrate(conn, row[0])
-        conn.executescript(TOKENS_SCHEMA)
+        conn.executescript(TOKENS_SCHEMA)  # after the migration: schema 1 had a `token` column
         if self.path != ":memory:":
             for suffix in ("-wal", "-shm"):  # SQLite copies the database's mode; make sure anyway
                 tighten(Path(self.path + suffix), 0o600)
