@@ -269,11 +269,19 @@ def user_register(
     user_ids: Annotated[list[str], typer.Argument(help="User IDs to create.")],
     nickname: Annotated[str | None, typer.Option(help="Nickname (default: the user ID).")] = None,
     api: Annotated[str, typer.Option(envvar="OPENIM_API", help="REST API URL.")] = DEFAULT_API,
-    secret: Annotated[str, typer.Option(envvar="OPENIM_SECRET", prompt=True, hide_input=True,
-                                        help="Admin secret.")] = "openIM123",
+    secret: Annotated[str | None, typer.Option(
+        envvar="OPENIM_SECRET", help="Admin secret (asked for when neither this nor --secret-file is given). On "
+        "the command line it is visible to other local users: prefer --secret-file or OPENIM_SECRET.")] = None,
+    secret_file: Annotated[str | None, typer.Option(
+        envvar="OPENIM_SECRET_FILE", help="Read the admin secret from this file; takes precedence over --secret.")
+    ] = None,
     admin_user: Annotated[str, typer.Option(help="Admin user ID.")] = "imAdmin",
 ) -> None:
     """Register users (admin)."""
+    if secret_file is not None:
+        secret = _read_secret_file(secret_file)
+    if secret is None:
+        secret = typer.prompt("Admin secret", default="openIM123", hide_input=True, show_default=False)
 
     async def body() -> None:
         from openim_sdk.rest import RestClient

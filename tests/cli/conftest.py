@@ -28,7 +28,7 @@ OPENIM = shutil.which("openim", path=str(Path(sys.executable).parent)) or str(Pa
 SECRET = "openIM123"
 ANSI = "\x1b"
 # Variables of the caller's shell that would change what the CLI does.
-_SCRUB = ("OPENIM_PROFILE", "OPENIM_TOKEN", "OPENIM_SECRET", "OPENIM_API", "OPENIM_WS", "NO_COLOR", "FORCE_COLOR",
+_SCRUB = ("OPENIM_PROFILE", "OPENIM_TOKEN", "OPENIM_SECRET", "OPENIM_SECRET_FILE", "OPENIM_API", "OPENIM_WS", "NO_COLOR", "FORCE_COLOR",
           "OPENIM_CONFIG_DIR", "OPENIM_DATA_DIR", "OPENIM_DATA", "OPENIM_CONFIG", "COLUMNS", "TERM")
 
 

@@ -383,3 +383,19 @@ def test_demo_script(cli: Cli, tmp_path: Any) -> None:
     assert f"bob: bob heard: {said.removeprefix('alice: ')}" in lines
     assert any("2 message(s) in si_alice_bob" in line for line in lines)
     assert {"demo-alice", "demo-bob"} <= set(own.profiles())
+
+
+def test_user_register_with_secret_file(cli: Cli, tmp_path: Any) -> None:
+    """The admin secret comes from a file (not the process list); a wrong one is a clear OpenIM error."""
+    name = uid("reg")
+    good, bad = tmp_path / "secret", tmp_path / "wrong"
+    good.write_text(SECRET + "\n")
+    bad.write_text("not-the-secret\n")
+    cli.run("user", "register", name, "--secret-file", str(good), "--api", cli.server.api)
+    data = cli.server.admin_call("/user/get_users_info", {"userIDs": [name]})
+    assert [u["userID"] for u in data["usersInfo"]] == [name]
+    refused = cli.run("user", "register", uid("reg"), "--secret-file", str(bad), "--api", cli.server.api, code=1)
+    assert "1002" in refused.stderr + refused.stdout
+    missing = cli.run("user", "register", uid("reg"), "--secret-file", str(tmp_path / "nope"),
+                      "--api", cli.server.api, code=2)
+    assert "cannot read the secret file" in missing.stderr + missing.stdout
