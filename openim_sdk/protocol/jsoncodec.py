@@ -42,7 +42,7 @@ from google.protobuf.message import Message
 
 from openim_sdk.protocol.errors import CodecError
 
-__all__ = ["MAX_DEPTH", "WRAPPER_PACKAGE", "dumps", "from_go_json", "loads", "to_go_dict"]
+__all__ = ["MAX_DEPTH", "MAX_VALUES", "WRAPPER_PACKAGE", "dumps", "from_go_json", "loads", "to_go_dict"]
 
 M = TypeVar("M", bound=Message)
 
@@ -52,6 +52,10 @@ WRAPPER_PACKAGE = "openim.protobuf"
 #: 10000; OpenIM's real requests nest fewer than 10 levels. 100 is ample, and keeps the recursive
 #: walks here (about two Python frames per level) far below Python's recursion limit of 1000.
 MAX_DEPTH = 100
+#: Maximum number of values (array elements, object members: counted by their separators) in one
+#: document (Go: no limit). Real requests hold a few thousand; millions (``[[],[],...]``, ``[0,0,...]``)
+#: cost seconds of parsing and garbage collection that hold the GIL and so stall every other client.
+MAX_VALUES = 250_000
 
 _F = FieldDescriptor
 _INT_RANGES: dict[int, tuple[int, int, str]] = {
@@ -71,6 +75,8 @@ _FLOAT32_MAX = 3.4028234663852886e38
 _SURROGATES = re.compile("[\ud800-\udfff]")
 #: A ``\uD800``-``\uDFFF`` escape: only then can parsed text hold a lone surrogate.
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+#: A string literal, a bracket or a separator: what the structure pre-scan looks at.
+_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{},]')
 _SIGNED_KEY = re.compile(r"[+-]?[0-9]+\Z")
 _UNSIGNED_KEY = re.compile(r"[0-9]+\Z")
 
@@ -352,6 +358,7 @@ def _parse(data: bytes | bytearray | memoryview | str, hook: Callable[[list[tupl
         raise _err("unexpected end of JSON input")
     if isinstance(data, str) and _SURROGATES.search(text):
         raise _surrogate_error(text)
+    _check_structure(text)
     try:
         value = json.loads(text, object_pairs_hook=hook, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
@@ -360,11 +367,29 @@ def _parse(data: bytes | bytearray | memoryview | str, hook: Callable[[list[tupl
         raise _err(f"json: exceeded max depth {MAX_DEPTH}") from exc
     except (ValueError, TypeError, OverflowError) as exc:
         raise _err(f"json: invalid JSON: {exc}") from exc
-    # Walk the value only when it may be too deep (more containers than MAX_DEPTH) or may hold a
-    # lone surrogate (a \uD800-\uDFFF escape in the text): both are cheap C-level scans.
-    if text.count("[") + text.count("{") > MAX_DEPTH or _SURROGATE_ESCAPE.search(text):
-        _check_tree(value)
+    if _SURROGATE_ESCAPE.search(text):  # only then can a parsed string hold a lone surrogate
+        _check_strings(value)
     return value
+
+
+def _check_structure(text: str) -> None:
+    """Nesting depth and value count from the raw text, before anything is built. A Python token
+    loop holds the GIL only briefly at a time: on a worker thread it never stalls the event loop."""
+    if text.count("[") + text.count("{") <= MAX_DEPTH and text.count(",") < MAX_VALUES:  # C-speed bounds
+        return
+    depth = values = 0
+    for match in _TOKENS.finditer(text):
+        ch = text[match.start()]
+        if ch == ",":
+            values += 1
+            if values >= MAX_VALUES:
+                raise _err(f"json: more than {MAX_VALUES} values")
+        elif ch == "[" or ch == "{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise _err(f"json: exceeded max depth {MAX_DEPTH}")
+        elif ch != '"':
+            depth -= 1
 
 
 def loads(data: bytes | bytearray | memoryview | str) -> Any:
@@ -377,21 +402,17 @@ def loads(data: bytes | bytearray | memoryview | str) -> Any:
     return _parse(data, dict)
 
 
-def _check_tree(value: Any) -> None:
-    """A parsed value nests at most MAX_DEPTH levels and holds no lone surrogate in a string or key."""
-    stack: list[tuple[Any, int]] = [(value, 1)]
+def _check_strings(value: Any) -> None:
+    """No string or key of a parsed value holds a lone surrogate."""
+    stack: list[Any] = [value]
     while stack:
-        item, depth = stack.pop()
+        item = stack.pop()
         if isinstance(item, str):
             _checked_str(item)
-        elif isinstance(item, dict | list):
-            if depth > MAX_DEPTH:
-                raise _err(f"json: exceeded max depth {MAX_DEPTH}")
-            pairs = item.items() if isinstance(item, dict) else item if isinstance(item, _Pairs) else None
-            if pairs is None:
-                stack.extend((c, depth + 1) for c in item)
-            else:
-                stack.extend(kv for k, v in pairs for kv in ((k, depth), (v, depth + 1)))
+        elif isinstance(item, dict):
+            stack.extend(item.items())  # (key, value) tuples
+        elif isinstance(item, list | tuple):  # _Pairs too
+            stack.extend(item)
 
 
 # --------------------------------------------------------------------------- decoding

@@ -433,6 +433,18 @@ def test_depth_limit_is_exact() -> None:
     assert "exceeded max depth" in info.value.message
 
 
+def test_value_limit_is_exact_and_ignores_separators_in_strings() -> None:
+    limit = jc.MAX_VALUES
+    assert len(jc.loads(b"[" + b"0," * (limit - 1) + b"0]")) == limit
+    assert jc.from_go_json(auth_pb2.getUserTokenReq, b'{"userID":"' + b"," * (2 * limit) + b'"}').userID
+    for bad in (b"[" + b"0," * limit + b"0]", b"[" + b"[]," * limit + b"[]]", b'{"a":[' + b'{"b":1},' * limit + b"1]}"):
+        with pytest.raises(CodecError) as info:
+            jc.loads(bad)
+        assert info.value.message == f"json: more than {limit} values"
+        with pytest.raises(CodecError):
+            jc.from_go_json(auth_pb2.getUserTokenReq, bad.replace(b"[", b'{"userID":"u","x":[', 1) + b"}")
+
+
 @pytest.mark.parametrize("depth", [1_000, 20_000, 1_000_000])
 def test_very_deep_nesting_is_a_codec_error_not_recursion(depth: int) -> None:
     for body in (b"[" * depth + b"]" * depth, b'{"a":' * depth + b"1" + b"}" * depth, b"[" * depth):
