@@ -65,7 +65,6 @@ UPLOAD_EXPIRE_MS = 7 * 24 * 3600 * 1000
 URL_EXPIRE_MS = 12 * 3600 * 1000
 FORM_FILE_FIELD = "file"
 MAX_NAME_BYTES = 1024
-MAX_PART_NUMBER = 100_000
 DIR_MODE = 0o700
 FILE_MODE = 0o600
 
@@ -184,6 +183,8 @@ def files_dir(core: ServerCore) -> Path:
 
     The objects dir and its ``blobs``/``uploads`` subdirs are (re)set to 0700 when first used, so
     files inside are unreachable for other OS users even if an older version created them 0644.
+    The objects dir itself may be a symlink the operator made (resolved once, here); nothing below
+    it may be one.
     """
     d = core.extensions.get("_files_dir")
     if d is None:
@@ -192,8 +193,8 @@ def files_dir(core: ServerCore) -> Path:
         else:
             d = Path(core.config.resolved_data_path()).parent / "objects"
         d.parent.mkdir(parents=True, exist_ok=True)
-        _mkdir(d)
         d = d.resolve()
+        _mkdir(d)
         _mkdir(_safe_path(d, "blobs"))
         _mkdir(_safe_path(d, "uploads"))
         core.extensions["_files_dir"] = d
@@ -452,7 +453,7 @@ async def complete(ctx: RequestContext, req: third_pb2.CompleteMultipartUploadRe
             raise ServerInternalError(detail=f"part {i} md5 mismatching")
     if total != up.size:
         raise OpenIMError(90007, detail=f"file size mismatch: {total} != {up.size}")
-    tmp = _safe_path(root, "blobs", f".{up.upload_id}.tmp")
+    tmp = _safe_path(root, "blobs", f".{up.upload_id}.{os.urandom(4).hex()}.tmp")
     blob = _safe_path(root, "blobs", up.hash)
     try:
         with os.fdopen(_open_write(tmp), "wb") as out:

@@ -319,6 +319,15 @@ async def test_traversal_corpus_api_routes(server: ServerApp, admin: Api, user: 
     await round_trip(user, os.urandom(PART + 1234), f"{USER}/after/multi.bin")
     await round_trip(user, os.urandom(100), f"{USER}/after/small.bin")
     await form_round_trip(user, os.urandom(300), f"{USER}/after/form.bin")
+    # names needing URL quoting still round-trip (decoded once, signed on the canonical path)
+    await round_trip(user, os.urandom(200), f"{USER}/after/my file 50% #1?é.bin")
+    await round_trip(user, os.urandom(201), f"{USER}/after/%41%2e%2e.bin")
+    # names are normalised: empty and '.' segments dropped, the same object either way
+    data = os.urandom(150)
+    await round_trip(user, data, f"{USER}//after/./norm.bin")
+    async with httpx.AsyncClient(timeout=10) as http:
+        r = await http.get(f"{server.api_url}/object/{USER}/after/norm.bin", follow_redirects=True)
+        assert r.status_code == 200 and r.content == data
     await assert_store_clean(server, tmp_path)
 
 
