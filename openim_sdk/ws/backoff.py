@@ -25,8 +25,9 @@ passes the time in, so both can be tested without sleeping.
   before (1, 2, 4, 8, 16 s cycled, +-20 %); what a plain sequence passed as ``backoff=`` means.
 
 A connection that drops sooner than ``stable_after`` seconds after its handshake does not start
-a new outage: the attempt count and the outage clock go on from before it, so a server that
-accepts and closes at once is not redialled at the quick first-retry rate forever.
+a new outage: the attempt count and the outage clock (time spent disconnected) go on from before
+it, so a server that accepts and closes at once is not redialled at the quick first-retry rate
+forever.
 """
 
 from __future__ import annotations
@@ -157,9 +158,10 @@ class ReconnectSchedule:
         up_since, self._connected_at = self._connected_at, None
         if up_since is None or now - up_since >= self.policy.stable_after:
             self.attempt, self._since = 1, now  # a new outage
-        else:  # dropped at once: the outage it interrupted goes on
+        else:  # dropped at once: the outage it interrupted goes on (the time it was up not counted)
             attempt, since = self._carried
-            self.attempt, self._since = attempt + 1, (up_since if since is None else since)
+            down_before = 0.0 if since is None else up_since - since
+            self.attempt, self._since = attempt + 1, now - down_before
         return self.attempt, self._delay(now)
 
     def _delay(self, now: float) -> float:

@@ -698,16 +698,20 @@ def test_schedule_resets_only_after_a_stable_connection() -> None:
     s.connected(100.0)
     assert s.attempt == 0
     assert s.dropped(160.0) == (1, 0.5)  # up for a minute: a new outage, the quick first retry
-    s.connected(161.0)
-    assert s.dropped(162.0) == (2, 2.0)  # dropped at once: the outage of 160.0 goes on
-    s.connected(163.0)
-    assert s.dropped(163.5) == (3, 3.5)
-    assert s.failed(164.0) == (4, 4.0)
+    s.connected(161.5)
+    assert s.dropped(162.5) == (2, 1.5)  # dropped at once: the outage of 160.0 goes on (1.5 s down)
+    assert s.failed(164.0) == (3, 3.0)
+    s.connected(165.0)
+    assert s.dropped(169.0) == (4, 4.0)  # 4 s down in all (not the 4 s it was up): capped at 4
+    s.connected(169.0)
+    assert s.dropped(169.0) == (5, 4.0)
     s.connected(170.0)
     assert s.dropped(175.0) == (1, 0.5)  # up exactly stable_after: reset
     s = ReconnectSchedule(FullJitterBackoff(stable_after=5.0), Top())
     s.connected(0.0)  # the first connection, no failure before it, drops at once
-    assert s.dropped(1.0) == (1, 1.0)  # the outage counts from that handshake
+    assert s.dropped(1.0) == (1, 0.5)  # a fresh outage (nothing before it)
+    s.connected(1.25)
+    assert s.dropped(4.0) == (2, 0.5)  # 0.25 s down so far: still the quick window
     # a sequence keeps the old meaning: cycled, reset by every handshake however short
     legacy = ReconnectSchedule(FixedBackoff((1.0, 2.0), jitter=0.0))
     assert [legacy.failed(0.0) for _ in range(3)] == [(1, 1.0), (2, 2.0), (3, 1.0)]
