@@ -129,13 +129,13 @@ class Phase(StrEnum):
 
 @dataclass(slots=True)
 class _Probe:
-    """A suspected rewind being checked: the 1001 said ``floor`` while we hold more."""
+    """A suspected rewind being checked: the 1001 said ``floor`` below what we knew existed."""
 
     request_id: int
     floor: int
+    top: int = 0  # ``target`` when the probe was sent: the highest seq known to have existed
     attempts: int = 1
-    # pushes of seqs in (floor, synced] seen meanwhile: delivered if the rewind is confirmed
-    pushes: dict[int, tuple[sdkws_pb2.MsgData, DeliverySource]] = field(default_factory=dict)
+    pushed: int = 0  # highest seq <= synced pushed meanwhile: pulled again if confirmed
 
 
 @dataclass(slots=True)
@@ -270,7 +270,7 @@ class SyncEngine:
         self._release_requests()
         self._phase = Phase.CONNECTING
         rid = self._new_request_id()
-        self._newest[rid] = {cid: (c.synced, c.epoch) for cid, c in self._convs.items()}
+        self._newest[rid] = {cid: (c.target, c.epoch) for cid, c in self._convs.items()}
         return [RequestNewestSeqs(rid), RequestReadSeqs()]
 
     def on_disconnected(self) -> list[Action]:
@@ -485,8 +485,11 @@ class SyncEngine:
     def _send_probe(self, conv: _Conv, out: _Out) -> None:
         probe = conv.probe
         assert probe is not None
-        top = min(conv.synced, probe.floor + self.config.page)
-        seqs = tuple(range(probe.floor + 1, top + 1))
+        probe.top = conv.target
+        seqs = tuple(range(probe.floor + 1, min(conv.target, probe.floor + self.config.page) + 1))
+        if not seqs:
+            conv.probe = None
+            return
         rid = self._new_request_id()
         probe.request_id = rid
         self._requests[rid] = _Request(rid, "probe", True, False, {conv.cid: seqs}, {conv.cid: conv.epoch})
@@ -513,16 +516,19 @@ class SyncEngine:
                 continue  # the server served what we asked: no proof of a rewind
             end = int(pm.endSeq)
             returned = [m for m in pm.Msgs if m.seq > 0]
-            if end >= conv.synced or any(m.seq > end for m in returned):
-                continue  # the server holds all we hold: the 1001 was wrong, not the history
-            out.add(Resync(cid, conv.synced, probe.floor))
-            self._reset(conv, probe.floor)
-            conv.target = max(conv.target, end)
+            if end >= probe.top or any(m.seq > end for m in returned):
+                continue  # the server holds all we knew of: the 1001 was wrong, not the history
+            # Confirmed. What is held or buffered above the 1001's answer is gone from the server;
+            # what it holds there now was stored after that answer. Seqs pushed since (above the
+            # server's end, or not) are pulled again rather than trusted: the server decides.
+            base = min(probe.floor, conv.synced)
+            pending = max([probe.pushed, *conv.buffer], default=0)
+            if conv.synced > base:
+                out.add(Resync(cid, conv.synced, base))
+            self._reset(conv, base)
+            conv.target = max(base, end, pending)
             for msg in sorted(returned, key=lambda m: m.seq):
                 self._ingest(conv, msg, "pull")
-            for seq, (msg, source) in sorted(probe.pushes.items()):
-                if seq > end:
-                    self._ingest(conv, msg, source)
             self._apply_window(conv)
             self._advance(conv, out)
             self._dirty.add(cid)
@@ -543,8 +549,8 @@ class SyncEngine:
 
     def _ingest(self, conv: _Conv, msg: sdkws_pb2.MsgData, source: DeliverySource) -> None:
         seq = int(msg.seq)
-        if seq <= conv.synced and conv.probe is not None and seq > conv.probe.floor:
-            conv.probe.pushes[seq] = (msg, source)  # kept until the suspected rewind is settled
+        if seq <= conv.synced and conv.probe is not None:
+            conv.probe.pushed = max(conv.probe.pushed, seq)  # pulled again if the rewind is confirmed
             return
         if seq <= conv.synced or seq in conv.buffer or seq in conv.missing:
             return
@@ -685,7 +691,13 @@ class SyncEngine:
                     gave_up_attempts.append(s)
                 else:
                     self._dirty.add(cid)
-            if gave_up_end:
+            if gave_up_end and not any(b > min(gave_up_end) for b in conv.buffer):
+                # Nothing waits above: the server simply ends lower than we believed (the belief
+                # came before a rewind). Wait for those seqs instead of skipping them for good.
+                conv.target = max(conv.synced, min(gave_up_end) - 1, *conv.inflight)
+                for s in gave_up_end:
+                    conv.attempts.pop(s, None)
+            elif gave_up_end:
                 conv.missing.update(gave_up_end)
                 out.add(GapGiveUp(cid, tuple(gave_up_end), "end"))
             if gave_up_attempts:

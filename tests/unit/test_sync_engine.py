@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
@@ -373,10 +373,13 @@ def test_rewind_delivers_what_the_probe_and_pushes_found_and_forgets_old_ids():
     s.convs[SI].append(msgs[3])
     reply = s.answer(probe)  # returns seq 4 (stored after the 1001 answer), isEnd, endSeq 4
     m5 = s.append(SI)
-    assert e.on_push(push_of(SI, m5)) == []  # held while the rewind is checked
+    assert e.on_push(push_of(SI, m5)) == []  # a seq we hold: noted while the rewind is checked
     acts = e.on_pull_reply(probe.request_id, reply)
     assert acts[0] == Resync(SI, 6, 3)
-    assert delivered(acts) == [4, 5]  # the re-pulled message is delivered again, then the push
+    assert delivered(acts) == [4]  # the re-pulled message is delivered again
+    (p,) = pulls(acts)  # the push that came meanwhile is asked of the server, not trusted
+    assert isinstance(p, Pull) and p.ranges == (SeqRange(SI, 5, 5, 1),)
+    assert delivered(e.on_pull_reply(p.request_id, s.answer(p))) == [5]
     assert e.synced_seqs()[SI] == 5
 
 
@@ -569,9 +572,20 @@ CIDS = (SI, SG, NN)
 CFG = SyncConfig(page=3, max_conversations_per_request=2, max_inflight=2, max_attempts=2)
 
 
+Reply = sdkws_pb2.PullMessageBySeqsResp | msg_pb2.GetSeqMessageResp
+
+
 class SyncMachine(RuleBasedStateMachine):
-    """Random interleavings of pushes (dropped, duplicated, reordered), lossy pull replies,
-    reconnects and history requests against a model server."""
+    """Random interleavings against a model server: pushes dropped, duplicated and reordered;
+    every reply (1001 and pulls) computed by the server at one moment and applied at any later
+    one, before or after pushes of newer messages, duplicated, or after a reconnect made it
+    stale; lossy and failed pulls; history requests; and real rewinds (the server restored from
+    a backup that lacks its newest messages).
+
+    The model cache applies the engine's actions like the client does (``Resync`` drops the
+    cached seqs above ``server_max``). Invariants: only messages the server held are delivered,
+    each clientMsgID at most once, live ones in seq order; a ``Resync`` never drops a message the
+    server still holds; at the end every message the server holds is cached exactly once."""
 
     @initialize(
         pre=st.lists(st.sampled_from(CIDS), max_size=8),
@@ -583,21 +597,24 @@ class SyncMachine(RuleBasedStateMachine):
             self.server.append(cid)
         self.local = {c: min(n, self.server.max_seq(c)) for c, n in local.items()}
         self.engine = SyncEngine(ME, self.local, config=CFG)
+        self.ever: dict[str, sdkws_pb2.MsgData] = {}  # every message the server ever held
+        for msgs in self.server.convs.values():
+            self.ever.update((m.clientMsgID, m) for m in msgs if m is not None)
         self.pushes: list[sdkws_pb2.PushMessages] = []
-        self.requests: list[Pull | PullSeqs] = []
+        self.requests: list[Pull | PullSeqs] = []  # sent, not yet answered by the server
+        self.replies: list[tuple[Pull | PullSeqs, Reply]] = []  # answered, not yet applied
+        self.newest: list[int] = []  # 1001 sent, not yet answered
+        self.newest_replies: list[tuple[int, sdkws_pb2.GetMaxSeqResp]] = []
+        self.cache: dict[str, dict[int, str]] = defaultdict(dict)  # cid -> seq -> clientMsgID
         self.live: dict[str, list[int]] = defaultdict(list)
-        self.counts: dict[tuple[str, int], int] = defaultdict(int)
-        self.ids: set[str] = set()
-        self.connected = False
-        self.handle(self.connect_actions())
-
-    def connect_actions(self) -> list[Action]:
-        self.connected = True
-        self.engine.on_connected()
-        return self.engine.on_newest_seqs(self.server.newest())
+        self.delivered: dict[str, int] = defaultdict(int)
+        self.rewound: set[str] = set()  # rewound on the server, not yet resynced by the engine
+        self.handle(self.engine.on_connected())
 
     def handle(self, actions: list[Action]) -> None:
         for a in actions:
+            if isinstance(a, RequestNewestSeqs):
+                self.newest.append(a.request_id)
             if isinstance(a, Pull | PullSeqs):
                 self.requests.append(a)
                 if isinstance(a, Pull):
@@ -605,6 +622,8 @@ class SyncMachine(RuleBasedStateMachine):
                     assert all(r.end - r.begin + 1 <= CFG.page for r in a.ranges)
                 else:
                     assert all(len(s) <= CFG.page for _, s in a.seqs)
+            if isinstance(a, Resync):
+                self.resync(a)
             msgs: tuple[sdkws_pb2.MsgData, ...] = ()
             cid, source = "", ""
             if isinstance(a, Deliver):
@@ -612,15 +631,31 @@ class SyncMachine(RuleBasedStateMachine):
             elif isinstance(a, Merge):
                 msgs, cid, source = (a.message,), a.conversation_id, a.source
             for m in msgs:
-                assert m == self.server.convs[cid][m.seq - 1], "delivered what the server holds"
-                self.counts[(cid, m.seq)] += 1
-                assert self.counts[(cid, m.seq)] == 1, f"{cid}#{m.seq} delivered twice"
-                assert m.clientMsgID not in self.ids
-                self.ids.add(m.clientMsgID)
+                assert m == self.ever.get(m.clientMsgID), "delivered what the server held"
+                self.delivered[m.clientMsgID] += 1
+                assert self.delivered[m.clientMsgID] == 1, f"{m.clientMsgID} delivered twice"
+                assert self.cache[cid].get(m.seq, m.clientMsgID) == m.clientMsgID, (cid, m.seq)
+                self.cache[cid][m.seq] = m.clientMsgID
                 if source != "history":
                     prev = self.live[cid]
                     assert not prev or prev[-1] < m.seq, f"{cid}: {prev[-1:]} then {m.seq}"
                     prev.append(m.seq)
+
+    def held(self, cid: str, seq: int) -> str | None:
+        msgs = self.server.convs[cid]
+        m = msgs[seq - 1] if 1 <= seq <= len(msgs) else None
+        return m.clientMsgID if m is not None else None
+
+    def resync(self, a: Resync) -> None:
+        cid = a.conversation_id
+        assert a.server_max < a.local_max
+        for seq in [s for s in self.cache[cid] if s > a.server_max]:
+            cmid = self.cache[cid].pop(seq)
+            assert self.held(cid, seq) != cmid, f"{cid}#{seq} dropped while the server holds it"
+            self.delivered[cmid] -= 1  # dropped from the cache: a re-pull may deliver it again
+        self.live[cid] = [s for s in self.live[cid] if s <= a.server_max]
+        self.rewound.discard(cid)
+        event("rewind confirmed")
 
     @rule(
         cid=st.sampled_from(CIDS),
@@ -628,8 +663,14 @@ class SyncMachine(RuleBasedStateMachine):
         own=st.booleans(),
     )
     def new_message(self, cid, fate, own):
+        if cid in self.rewound:
+            # A rewind refilled past the local max cannot be told by seqs alone (the client
+            # compares clientMsgIDs of pushes with the cache for that): wait for the resync.
+            return
         m = self.server.append(cid, missing=fate == "missing", sender=ME if own else "u2")
-        if own and self.connected:
+        if fate != "missing":
+            self.ever[m.clientMsgID] = m
+        if own:
             self.handle(self.engine.on_send_ack(m.clientMsgID, m.serverMsgID, m.sendTime))
         if fate in ("push", "dup"):
             self.pushes.append(push_of(cid, m))
@@ -641,24 +682,69 @@ class SyncMachine(RuleBasedStateMachine):
         if self.pushes:
             self.handle(self.engine.on_push(self.pushes.pop(i % len(self.pushes))))
 
-    @rule(i=st.integers(0, 100), mode=st.sampled_from(["full", "full", "lossy", "empty", "fail"]))
-    def answer(self, i, mode):
+    @rule(i=st.integers(0, 100), mode=st.sampled_from(["full", "full", "lossy", "empty"]))
+    def server_answers(self, i, mode):
+        """The server computes a reply now; it is applied later (``apply_reply``)."""
         if not self.requests:
             return
         req = self.requests.pop(i % len(self.requests))
-        if mode == "fail":
-            self.handle(self.engine.on_pull_failed(req.request_id))
-            return
         keep = {"full": lambda c, s: True, "lossy": lambda c, s: s % 2 == 0, "empty": lambda c, s: False}[
             mode
         ]
-        self.handle(self.engine.on_pull_reply(req.request_id, self.server.answer(req, keep)))
+        self.replies.append((req, self.server.answer(req, keep)))
+
+    @rule(i=st.integers(0, 100), dup=st.booleans())
+    def apply_reply(self, i, dup):
+        if self.replies:
+            req, resp = self.replies[i % len(self.replies)] if dup else self.replies.pop(i % len(self.replies))
+            self.handle(self.engine.on_pull_reply(req.request_id, resp))
+
+    @rule(i=st.integers(0, 100))
+    def pull_fails(self, i):
+        if self.requests:
+            self.handle(self.engine.on_pull_failed(self.requests.pop(i % len(self.requests)).request_id))
+
+    @rule(i=st.integers(0, 100))
+    def server_answers_newest(self, i):
+        if self.newest:
+            rid = self.newest.pop(i % len(self.newest))
+            self.newest_replies.append((rid, self.server.newest()))
+
+    @rule(i=st.integers(0, 100), dup=st.booleans())
+    def apply_newest(self, i, dup):
+        if self.newest_replies:
+            k = i % len(self.newest_replies)
+            rid, resp = self.newest_replies[k] if dup else self.newest_replies.pop(k)
+            acts = self.engine.on_newest_seqs(resp, rid)
+            if acts and any(resp.maxSeqs.get(c, 0) < s for c, s in self.engine.synced_seqs().items()):
+                event("1001 applied below what is held")
+            self.handle(acts)
+
+    @rule(i=st.integers(0, 100))
+    def newest_fails(self, i):
+        if self.newest:
+            self.handle(self.engine.on_newest_seqs_failed("timeout", self.newest.pop(i % len(self.newest))))
 
     @rule()
     def reconnect(self):
+        """Requests not yet answered are lost; replies already on their way may still arrive."""
         self.handle(self.engine.on_disconnected())
-        self.requests.clear()  # replies of the old connection are lost
-        self.handle(self.connect_actions())
+        self.requests.clear()
+        self.newest.clear()
+        self.handle(self.engine.on_connected())
+
+    @rule(cid=st.sampled_from(CIDS), keep=st.integers(1, 6))
+    def rewind(self, cid, keep):
+        """The server is restored from a backup holding only its first ``keep`` seqs (at least
+        one: a 1001 leaves out conversations at 0, as it does those the user deleted)."""
+        msgs = self.server.convs[cid]
+        if keep >= len(msgs):
+            return
+        del msgs[keep:]
+        self.rewound.add(cid)
+        # the restart lost the pushes still on their way
+        self.pushes = [p for p in self.pushes if all(m.seq <= keep for pm in (p.msgs, p.notificationMsgs)
+                                                      for c, ms in pm.items() if c == cid for m in ms.Msgs)]
 
     @rule(cid=st.sampled_from(CIDS), back=st.integers(0, 5), count=st.integers(1, 4))
     def history(self, cid, back, count):
@@ -669,18 +755,26 @@ class SyncMachine(RuleBasedStateMachine):
     @invariant()
     def bounded_inflight(self):
         if hasattr(self, "engine"):
-            live = [r for r in self.requests if not (isinstance(r, PullSeqs) and r.descending)]
+            live = [r for r in self.engine._requests.values() if r.kind == "live"]
             assert len(live) <= CFG.max_inflight
 
     def teardown(self):
         if not hasattr(self, "engine"):
             return
-        # Quiesce: every pending push arrives, replies are perfect; must terminate.
-        self.requests.clear()
+        # Quiesce: late replies arrive, then every pending push; the next connect's replies are
+        # perfect and immediate; must terminate.
+        for req, resp in self.replies:
+            self.handle(self.engine.on_pull_reply(req.request_id, resp))
+        for rid, newest in self.newest_replies:
+            self.handle(self.engine.on_newest_seqs(newest, rid))
         self.engine.on_disconnected()
+        self.requests.clear()
         for p in self.pushes:
             self.handle(self.engine.on_push(p))
-        self.handle(self.connect_actions())
+        self.newest.clear()
+        self.handle(self.engine.on_connected())
+        (rid,) = self.newest
+        self.handle(self.engine.on_newest_seqs(self.server.newest(), rid))
         for _ in range(500):
             if not self.requests:
                 break
@@ -704,9 +798,8 @@ class SyncMachine(RuleBasedStateMachine):
             else:
                 raise AssertionError("history sweep did not end")
         for cid in CIDS:
-            real = {i + 1 for i, m in enumerate(self.server.convs[cid]) if m is not None}
-            got = {s for (c, s), n in self.counts.items() if c == cid and n}
-            assert got == real, (cid, sorted(real - got))
+            real = {i + 1: m.clientMsgID for i, m in enumerate(self.server.convs[cid]) if m is not None}
+            assert self.cache[cid] == real, (cid, self.cache[cid], real)
 
 
 SyncMachine.TestCase.settings = settings(
