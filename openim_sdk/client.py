@@ -58,6 +58,8 @@ from .store import Conversation as ConversationRow
 from .store import LocalStore, StoredMessage
 from .sync import actions as sa
 from .sync.engine import SyncEngine
+from .sync.paging import page_hole
+from .sync.pending import PendingEdits
 from .ws import LongConnection
 from .ws import events as wse
 
@@ -128,6 +130,7 @@ class OpenIMClient:
         self._history_waiters: dict[int, asyncio.Future[None]] = {}
         self._history_end: set[str] = set()
         self._peer_read: dict[str, int] = {}
+        self._pending = PendingEdits()  # revokes/deletes that came before their message
         self._typing: dict[tuple[str, str], float] = {}
         self._connected = asyncio.Event()
         self._unread_total = 0
@@ -455,6 +458,7 @@ class OpenIMClient:
                 self._on_typing(a.conversation_id, m)
             else:
                 keep.append(m)
+        keep = self._pending.apply(a.conversation_id, keep) if self._pending else keep
         if not keep:
             return
         notification = a.notification or is_notification_conversation(a.conversation_id)
@@ -544,7 +548,8 @@ class OpenIMClient:
         if m.contentType == ContentType.MSG_REVOKE_NOTIFICATION:
             tips = jsoncodec.from_go_json(sdkws_pb2.RevokeMsgTips, detail)
             row = await asyncio.to_thread(store.message, tips.clientMsgID)
-            if row is None:
+            if row is None:  # the message is not here yet: revoke it on arrival
+                self._pending.revoke_later(tips.clientMsgID, m.content)
                 return
             md = row.to_msg()
             md.contentType = ContentType.MSG_REVOKE_NOTIFICATION
@@ -553,6 +558,12 @@ class OpenIMClient:
             updated = await asyncio.to_thread(store.message, tips.clientMsgID)
             if updated is not None:
                 self._emit(ev.MessageRevoked(Message.from_row(updated), tips.revokerUserID))
+        elif m.contentType == ContentType.DELETE_MSGS_NOTIFICATION:
+            tips_d = jsoncodec.from_go_json(sdkws_pb2.DeleteMsgsTips, detail)
+            rows = await asyncio.to_thread(store.mark_deleted, tips_d.conversationID, tips_d.seqs)
+            self._pending.delete_later(tips_d.conversationID, set(tips_d.seqs) - {r.seq for r in rows})
+            for r in rows:
+                self._emit(ev.MessageUpdated(Message.from_row(r)))
         elif m.contentType == ContentType.HAS_READ_RECEIPT:
             tips_r = jsoncodec.from_go_json(sdkws_pb2.MarkAsReadTips, detail)
             cid = tips_r.conversationID
@@ -751,27 +762,9 @@ class OpenIMClient:
 
     def _page_hole(self, conversation_id: str, rows: Sequence[Any], before_seq: int | None, limit: int,
                    settled: list[tuple[int, int]]) -> tuple[int, int, int] | None:
-        """The highest run of seqs ``lo..hi`` missing from a cached page, and how many rows the
-        page still has room for below its complete upper part; None when the page is complete."""
         state = self.sync.conversation_state(conversation_id) if self.sync is not None else None
-        if state is None:
-            return None
-        top = state.synced if before_seq is None else min(before_seq - 1, state.synced)
-        numbered = sorted((r.seq for r in rows if 0 < r.seq <= top), reverse=True)
-        above = len(rows) - len(numbered)  # unnumbered (sending) rows and anything above ``top``
-        expected = top
-        for s in [*numbered, 0]:
-            if above >= limit or expected < 1:
-                return None
-            if s < expected:
-                lo, hi = s + 1, expected
-                if lo == 1 and conversation_id in self._history_end:
-                    return None
-                if not any(a <= lo and hi <= b for a, b in settled):
-                    return lo, hi, limit - above
-            above += 1 if s else 0
-            expected = s - 1
-        return None
+        return None if state is None else page_hole(state.synced, [r.seq for r in rows], before_seq, limit,
+                                                    settled, conversation_id in self._history_end)
 
     async def _load_history(self, conversation_id: str, before_seq: int, count: int, floor: int = 1) -> bool:
         """Pull up to ``count`` older messages (none below ``floor``); False when there was

@@ -25,7 +25,14 @@ from typing import Any, TypeVar
 
 from google.protobuf.message import Message
 
-from ..protocol.constants import MsgOption, MsgStatus, SessionType, is_notification_message, option_is_set
+from ..protocol.constants import (
+    ContentType,
+    MsgOption,
+    MsgStatus,
+    SessionType,
+    is_notification_message,
+    option_is_set,
+)
 from ..protocol.conversation_id import conversation_id_for, is_notification_conversation, session_type_of
 from ..protocol.pb.sdkws import sdkws_pb2
 from . import schema
@@ -283,7 +290,9 @@ class LocalStore:
                         continue
                     cmid = f"[SEQ_GAP_{m.seq}]{cid}"
                 values = self._row_values(cid, cmid, m)
-                row = conn.execute("SELECT id, seq FROM messages WHERE client_msg_id = ?", (cmid,)).fetchone()
+                row = conn.execute(
+                    "SELECT id, seq, content_type, status FROM messages WHERE client_msg_id = ?", (cmid,)
+                ).fetchone()
                 if row is None:
                     if m.seq > 0 and not self._free_seq_slot(conn, cid, m.seq, cmid):
                         continue
@@ -306,6 +315,11 @@ class LocalStore:
                     values.pop("send_time")
                 if not m.createTime:
                     values.pop("create_time")
+                if row["content_type"] == ContentType.MSG_REVOKE_NOTIFICATION != m.contentType:
+                    for k in ("content_type", "content", "search_text"):  # a revoke is final: a copy
+                        values.pop(k)  # made before it (a late reply, a history page) keeps it
+                if row["status"] == MsgStatus.DELETED and not _is_placeholder_id(cmid):
+                    values.pop("status")  # so is a delete
                 values.pop("client_msg_id")
                 sets = ", ".join(f"{k} = ?" for k in values)
                 conn.execute(f"UPDATE messages SET {sets} WHERE id = ?", (*values.values(), row["id"]))
@@ -347,6 +361,22 @@ class LocalStore:
     def set_message_status(self, client_msg_id: str, status: int) -> None:
         with self._write() as conn:
             conn.execute("UPDATE messages SET status = ? WHERE client_msg_id = ?", (status, client_msg_id))
+
+    def mark_deleted(self, conversation_id: str, seqs: Iterable[int]) -> list[StoredMessage]:
+        """Mark the messages at these seqs deleted (a delete notification); returns those found."""
+        wanted = sorted({int(s) for s in seqs if s > 0})
+        if not wanted:
+            return []
+        marks = ", ".join("?" for _ in wanted)
+        with self._write() as conn:
+            conn.execute(
+                f"UPDATE messages SET status = ?, search_text = '' WHERE conversation_id = ? AND seq IN ({marks})",
+                (int(MsgStatus.DELETED), conversation_id, *wanted),
+            )
+            rows = conn.execute(
+                f"SELECT * FROM messages WHERE conversation_id = ? AND seq IN ({marks})", (conversation_id, *wanted)
+            ).fetchall()
+        return [self._to_stored(r) for r in rows]
 
     def set_local_ex(self, client_msg_id: str, local_ex: str) -> None:
         with self._write() as conn:
@@ -683,12 +713,15 @@ class LocalStore:
         unread = maxSeq − hasReadSeq, as the Go SDK computes it."""
         with self._write() as conn:
             for cid, has_read, max_seq in entries:
+                # A reply older than a later read, or than messages delivered since, moves
+                # nothing backwards: read seq and max seq only grow; unread follows from both.
                 unread = max(0, max_seq - has_read)
                 conn.execute(
                     "INSERT INTO conversations(conversation_id, has_read_seq, max_seq, unread_count) "
                     "VALUES (?, ?, ?, ?) ON CONFLICT(conversation_id) DO UPDATE SET "
-                    "has_read_seq = excluded.has_read_seq, max_seq = max(max_seq, excluded.max_seq), "
-                    "unread_count = excluded.unread_count",
+                    "has_read_seq = max(has_read_seq, excluded.has_read_seq), "
+                    "max_seq = max(max_seq, excluded.max_seq), "
+                    "unread_count = max(0, max(max_seq, excluded.max_seq) - max(has_read_seq, excluded.has_read_seq))",
                     (cid, has_read, max_seq, unread),
                 )
 

@@ -14,13 +14,15 @@ from __future__ import annotations
 import asyncio
 import shutil
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from openim_sdk import events as ev
 from openim_sdk.client import OpenIMClient
-from openim_sdk.protocol.constants import ReqIdentifier
-from openim_sdk.protocol.conversation_id import single_conversation_id
+from openim_sdk.protocol.constants import ContentType, ReqIdentifier
+from openim_sdk.protocol.conversation_id import notification_conversation_id, single_conversation_id
+from openim_sdk.protocol.pb.msg import msg_pb2
 from openim_sdk.protocol.pb.sdkws import sdkws_pb2
 from server_stub import ServerApp
 
@@ -29,26 +31,40 @@ from .test_client import make_client, next_event, users
 from .test_session_robustness import all_history
 
 
-class HoldNewestSeq:
-    """Wraps ``client.ws.request``: the next 1001 reply is held (after the server answered it)
-    until ``release`` is set. Only that one reply; everything else passes through."""
+class HoldReply:
+    """Wraps ``client.ws.request``: the next reply to a request ``ident`` (whose body satisfies
+    ``match``) is held, after the server answered it, until ``release`` is set. Only that one."""
 
-    def __init__(self, client: OpenIMClient) -> None:
+    def __init__(self, client: OpenIMClient, ident: int, match: Callable[[bytes], bool] = lambda _: True) -> None:
         self._real = client.ws.request
+        self._ident, self._match = ident, match
         self.answered = asyncio.Event()
         self.release = asyncio.Event()
-        self.reply: sdkws_pb2.GetMaxSeqResp | None = None
+        self.reply = b""
         self._armed = True
         client.ws.request = self._request  # type: ignore[method-assign]
 
     async def _request(self, req_identifier: int, data: bytes = b"", *args: Any, **kw: Any) -> Any:
         resp = await self._real(req_identifier, data, *args, **kw)
-        if req_identifier == ReqIdentifier.GET_NEWEST_SEQ and self._armed:
+        if req_identifier == self._ident and self._armed and self._match(data):
             self._armed = False
-            self.reply = sdkws_pb2.GetMaxSeqResp.FromString(resp.data)
+            self.reply = resp.data
             self.answered.set()
             await self.release.wait()
         return resp
+
+
+def on_push_applied(client: OpenIMClient, cid: str) -> asyncio.Event:
+    """Set once a push for ``cid`` was handled by the client (push listeners run after it)."""
+    done = asyncio.Event()
+
+    def check(e: Any) -> None:
+        push = e.push
+        if cid in push.msgs or cid in push.notificationMsgs:
+            done.set()
+
+    client.ws.on_push(check)
+    return done
 
 
 def on_seq(client: OpenIMClient, cid: str, seq: int) -> asyncio.Event:
@@ -80,12 +96,12 @@ async def test_stale_newest_seq_reply_does_not_drop_a_pushed_message(server, tmp
         await third.wait()
         assert [s for s, _ in await _cached(b, cid)] == [1, 2, 3]
 
-        held = HoldNewestSeq(b)
+        held = HoldReply(b, ReqIdentifier.GET_NEWEST_SEQ)
         events = b.events()
         for conn in server.core.hub.of("xb"):  # a network blip: b reconnects and sends a 1001
             await conn.ws.close()
         await held.answered.wait()
-        assert held.reply is not None and held.reply.maxSeqs[cid] == 3  # the server's answer, now stale
+        assert sdkws_pb2.GetMaxSeqResp.FromString(held.reply).maxSeqs[cid] == 3  # the answer, now stale
 
         pushed = on_seq(b, cid, 4)
         m4 = await a.send_text("xb", "m3")
@@ -179,3 +195,70 @@ async def test_a_real_rewind_is_confirmed_reported_and_repulled_messages_are_sto
         await a.close()
         await b.close()
         await srv.stop()
+
+
+async def test_a_revoke_that_arrives_before_its_message_is_applied_when_the_message_comes(server, tmp_path):
+    tok = await users(server, "va", "vb")
+    cid = single_conversation_id("va", "vb")
+    async with make_client(server, tmp_path, "vb", tok["vb"], rest_sync=False) as b:
+        await b.wait_synced(10)  # vb has a cache, then goes offline
+    async with make_client(server, tmp_path, "va", tok["va"], rest_sync=False) as a:
+        await a.wait_synced(10)
+        m = await a.send_text("vb", "soon revoked")
+        await a.flush(10)
+        b = make_client(server, tmp_path, "vb", tok["vb"], rest_sync=False)
+
+        def pulls_chat(data: bytes) -> bool:
+            return any(r.conversationID == cid for r in sdkws_pb2.PullMessageBySeqsReq.FromString(data).seqRanges)
+
+        held = HoldReply(b, ReqIdentifier.PULL_MSG_BY_RANGE, pulls_chat)
+        notified = on_push_applied(b, notification_conversation_id(cid))
+        async with b:
+            await held.answered.wait()  # the server answered the pull with the message as sent
+            await a.api.msg.revoke_msg(conversation_id=cid, seq=1, user_id="va")
+            await notified.wait()  # the revoke notification was applied: the message is not here
+            assert await b.message(m.client_msg_id) is None
+            arrived = on_seq(b, cid, 1)
+            held.release.set()
+            await arrived.wait()
+            got = await b.message(m.client_msg_id)
+            assert got is not None and got.content_type == ContentType.MSG_REVOKE_NOTIFICATION, got
+            assert [x.content_type for x in await b.messages(cid)] == [ContentType.MSG_REVOKE_NOTIFICATION]
+
+
+async def test_an_older_read_state_reply_does_not_undo_a_later_read(server, tmp_path):
+    tok = await users(server, "wa", "wb")
+    cid = single_conversation_id("wa", "wb")
+    async with make_client(server, tmp_path, "wa", tok["wa"], rest_sync=False) as a, \
+            make_client(server, tmp_path, "wb", tok["wb"], rest_sync=False) as b:
+        await a.wait_synced(10)
+        await b.wait_synced(10)
+        third = on_seq(b, cid, 3)
+        for i in range(3):
+            await a.send_text("wb", f"r{i}")
+        await third.wait()
+        conv = await b.conversation(cid)
+        assert conv is not None and conv.unread_count == 3
+
+        held = HoldReply(b, ReqIdentifier.GET_CONV_MAX_READ_SEQ)
+        for conn in server.core.hub.of("wb"):  # reconnect: b asks for its read state (1006)
+            await conn.ws.close()
+        await held.answered.wait()  # the server answered: read up to 0 of 3
+        stale = msg_pb2.GetConversationsHasReadAndMaxSeqResp.FromString(held.reply).seqs[cid]
+        assert (stale.hasReadSeq, stale.maxSeq) == (0, 3), stale
+        receipt = asyncio.Event()
+        b.on(ev.ReadReceipt)(lambda e: receipt.set() if e.conversation_id == cid else None)
+        await b.mark_read(cid)  # then b reads everything,
+        await receipt.wait()  # and the server's read receipt for it was applied too
+        conv = await b.conversation(cid)
+        assert conv is not None and conv.unread_count == 0
+        events = b.events()  # from here on, only the held reply changes the conversation
+        held.release.set()  # only now the older read state is applied
+        await next_event(events, lambda e: isinstance(e, ev.ConversationChanged)
+                         and e.conversation.conversation_id == cid)
+        conv = await b.conversation(cid)
+        assert conv is not None and conv.unread_count == 0
+        assert b.store is not None
+        row = await asyncio.to_thread(b.store.conversation, cid)
+        assert row is not None and row.has_read_seq == 3
+        events.close()

@@ -1,0 +1,38 @@
+"""History paging over the cache: where a cached page has a hole the server may fill. Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+def page_hole(
+    synced: int,
+    seqs: Sequence[int],
+    before_seq: int | None,
+    limit: int,
+    settled: Sequence[tuple[int, int]],
+    at_bottom: bool,
+) -> tuple[int, int, int] | None:
+    """The highest run of seqs ``lo..hi`` missing from a cached page, and how many rows the page
+    still has room for below its complete upper part; None when the page is complete.
+
+    ``seqs``: the page's rows' seqs (0 for rows not numbered yet); ``synced``: the sync engine's
+    settled seq for the conversation; ``settled``: holes already known to have nothing to pull;
+    ``at_bottom``: nothing older than seq 1 exists (a hole reaching seq 1 is then not asked).
+    """
+    top = synced if before_seq is None else min(before_seq - 1, synced)
+    numbered = sorted((s for s in seqs if 0 < s <= top), reverse=True)
+    above = len(seqs) - len(numbered)  # unnumbered (sending) rows and anything above ``top``
+    expected = top
+    for s in [*numbered, 0]:
+        if above >= limit or expected < 1:
+            return None
+        if s < expected:
+            lo, hi = s + 1, expected
+            if lo == 1 and at_bottom:
+                return None
+            if not any(a <= lo and hi <= b for a, b in settled):
+                return lo, hi, limit - above
+        above += 1 if s else 0
+        expected = s - 1
+    return None
