@@ -50,28 +50,32 @@ Rules
   missing (not delivered, never pulled again). A requested seq still absent after the reply is
   asked again until it has been pulled ``max_attempts`` times, then marked missing and reported
   (``GapGiveUp``). ``isEnd`` (1002: nothing past the highest returned seq; 1005 asc: nothing
-  past ``endSeq``) gives up the seqs beyond the end at once. A failed request counts as an
+  past ``endSeq``) gives up the seqs beyond the end at once when something is buffered above
+  them (else see "a pull whose isEnd" below). A failed request counts as an
   empty reply. Every seq is thus pulled a bounded number of times: no pull loop.
 * Reconnect: the 1001 maxSeqs are compared with ``synced``; only what is missing is pulled.
 * Replies know what they answer. Every 1001 carries a request id, and the engine keeps, per
-  request, each conversation's ``synced`` and ``epoch`` at the moment it asked (the *floor*).
-  Everything at or below the floor was seen from the server before the request left, so a
-  server whose history did not go back answers at least the floor. A reply is applied for a
-  conversation as follows: ``server_max >= synced`` -> pull what is missing, as above;
+  request, each conversation's ``target`` (highest seq known to exist) and ``epoch`` at the
+  moment it asked (the *floor*). All of that was seen from the server before the request left,
+  so a server whose history did not go back answers at least the floor. A reply is applied for
+  a conversation as follows: ``server_max >= synced`` -> pull what is missing, as above;
   ``floor <= server_max < synced`` -> the reply is merely older than pushes or pulls applied
   since the request (the race of issue 18): nothing to do; ``server_max < floor`` -> a rewind is
-  *suspected*; a reply for a conversation reset since the request (other epoch), a duplicate, or
+  *suspected*. A reply for a conversation reset since the request (other epoch), a duplicate, or
   a reply of a request forgotten at a reconnect is ignored. Failures are matched the same way.
 * Rewind: a suspicion is confirmed by a probe, a 1005 (asc) for the seqs just above
   ``server_max`` (at most ``page``). The server answers seqs above its max with ``isEnd`` and
-  ``endSeq = max``; only ``isEnd`` with ``endSeq < synced`` (and no message above it) proves that
-  seqs we hold are gone. Then ``Resync(cid, synced, server_max)`` is emitted, the conversation
-  restarts from ``server_max`` (new epoch: older replies for it are ignored), the engine forgets
-  the clientMsgIDs it delivered above ``server_max`` and the seqs it saw there, and the probe's
-  messages (stored after the 1001 answer, so new on the server) are delivered, followed by pushes
-  that arrived during the probe above the server's end. Any other probe answer (everything
-  served, no ``isEnd``, a failure after ``max_attempts``) drops the suspicion: nothing is deleted
-  on a single observation, and nothing a fresh pull returns is ever deleted.
+  ``endSeq = max``; only ``isEnd`` with ``endSeq`` below the probed ``target`` (and no message
+  above it) proves that seqs we knew of are gone. Then, if we hold seqs above ``server_max``,
+  ``Resync(cid, synced, server_max)`` is emitted; the conversation restarts from there (new
+  epoch: older replies for it are ignored), the engine forgets the clientMsgIDs it delivered
+  above it and the seqs it saw there, delivers the probe's messages (stored after the 1001
+  answer, so new on the server) and pulls again what was buffered or pushed meanwhile (the
+  server decides what exists). Any other probe answer (everything served, no ``isEnd``, failures
+  beyond ``max_attempts``) drops the suspicion: nothing is deleted on a single observation, and
+  nothing a fresh pull returns stays deleted.
+* A pull whose ``isEnd`` says the server ends below seqs we asked for, with nothing buffered above
+  them, lowers ``target`` instead of giving them up (the belief in them predates a rewind).
 * Own messages: ``on_send_ack`` (1003: clientMsgID, serverMsgID, sendTime, no seq) is
   remembered; when the seq-bearing copy of that clientMsgID reaches its place in the stream, a
   ``Merge`` is emitted instead of a ``Deliver`` entry. If the copy came first it was delivered
