@@ -526,7 +526,8 @@ class SyncEngine:
             # what it holds there now was stored after that answer. Seqs pushed since (above the
             # server's end, or not) are pulled again rather than trusted: the server decides.
             base = min(probe.floor, conv.synced)
-            pending = max([probe.pushed, *conv.buffer], default=0)
+            # up to a page past the server's end: never a window skip above what it holds
+            pending = min(max([probe.pushed, *conv.buffer], default=0), end + self.config.page)
             if conv.synced > base:
                 out.add(Resync(cid, conv.synced, base))
             self._reset(conv, base)

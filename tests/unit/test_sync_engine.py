@@ -383,6 +383,24 @@ def test_rewind_delivers_what_the_probe_and_pushes_found_and_forgets_old_ids():
     assert e.synced_seqs()[SI] == 5
 
 
+def test_a_confirmed_rewind_never_settles_seqs_above_the_servers_end():
+    """A push seen before the rewind (seq 5) must not make the window skip past what remains."""
+    s = ModelServer()
+    for _ in range(4):
+        s.append(SI)
+    e = SyncEngine(ME, {SI: 0}, config=SyncConfig(page=3))
+    connect(e, ModelServer())  # the 1001 was answered before these existed
+    m5 = s.append(SI)
+    e.on_push(push_of(SI, m5))  # window: 1..2 left to history, 3..4 pulled, 5 buffered
+    del s.convs[SI][1:]  # restored from a backup holding seq 1 only
+    e.on_disconnected()
+    acts = drain(e, s, connect(e, s))
+    assert any(isinstance(a, Resync) for a in acts)
+    assert e.synced_seqs()[SI] == 1 and delivered(acts) == []
+    m2 = s.append(SI)
+    assert delivered(e.on_push(push_of(SI, m2))) == [2]
+
+
 def test_newest_reply_for_a_reset_conversation_and_old_failures_are_ignored():
     s = ModelServer()
     for _ in range(4):
