@@ -4,9 +4,14 @@ The race: on reconnect the client asks for the newest seqs (1001) and the server
 the server then stores seq 4 and pushes it; the session applies the push; the older 1001 reply
 is applied only now. It must not be read as the server's history going back.
 
+The same for the other pairs that can cross: a pull reply made before a revoke notification
+that is applied first, and a read-state (1006) reply made before a later read. And a real
+rewind: the server restored from a backup is confirmed, reported, and a message stored on the
+server again is stored and shown again.
+
 A real peer cannot be made to deliver its reply late on demand, so the one seam intercepted is
-the client's ``ws.request``: the 1001 reply (a real reply of the real server) is held until the
-test saw the push applied, with events, no sleeps.
+the client's ``ws.request``: a real reply of the real server is held until the test saw the
+crossing event applied (a push listener, a client event), with events, no sleeps.
 """
 
 from __future__ import annotations
