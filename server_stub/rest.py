@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import functools
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from google.protobuf.message import DecodeError, Message
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route as StarletteRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from openim_sdk.protocol import jsoncodec
 from openim_sdk.protocol.errors import ArgsError, CodecError, OpenIMError, ServerInternalError
@@ -40,6 +45,12 @@ CORS_HEADERS = {
 TOKEN_WHITELIST = ("/auth/get_admin_token", "/auth/parse_token")
 _PROTOBUF_TYPES = ("application/protobuf", "application/x-protobuf")
 _OMIT = object()
+#: Bodies larger than this are decoded on a small worker pool, not on the event loop, so one big
+#: (allowed) body never delays other clients' REST calls and WebSocket frames.
+OFFLOAD_BYTES = 256 * 1024
+#: Two workers: big bodies wait for each other, never for (or instead of) anything else.
+_DECODE_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="openim-body")
+T = TypeVar("T")
 
 
 def envelope(code: int = 0, msg: str = "", dlt: str = "", data: Any = _OMIT) -> bytes:
@@ -55,6 +66,64 @@ def json_response(body: bytes, status: int = 200) -> Response:
 
 def error_response(err: OpenIMError, status: int = 200) -> Response:
     return json_response(envelope(err.code, err.message, err.detail), status)
+
+
+def body_too_large(limit: int) -> Response:
+    """HTTP 413 with OpenIM's envelope, sent at once. The rest of the body is never buffered: uvicorn
+    discards it as it arrives. (Closing the connection instead would reset it while the client is
+    still sending, and a client that reads only after sending, like httpx, would lose the 413.)"""
+    resp = json_response(envelope(1001, "ArgsError", f"request body larger than {limit} bytes (max_body_bytes)"),
+                         413)
+    resp._openim_code = 1001  # type: ignore[attr-defined]
+    return resp
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+def declared_too_large(request: Request, limit: int) -> bool:
+    declared = request.headers.get("content-length", "").strip()
+    return declared.isdigit() and int(declared) > limit
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused (:class:`_BodyTooLarge`) as soon as it is known to exceed ``limit``.
+
+    A declared Content-Length is checked before anything is read; a chunked body is counted while
+    it streams in, so at most ``limit`` bytes (plus one chunk) are ever held.
+    """
+    if declared_too_large(request, limit):
+        raise _BodyTooLarge
+    buf = bytearray()
+    async for chunk in request.stream():
+        if len(buf) + len(chunk) > limit:
+            raise _BodyTooLarge
+        buf += chunk
+    return bytes(buf)
+
+
+async def _decode(body: bytes, fn: Callable[..., T], *args: Any) -> T:
+    """``fn(*args)``, on the decode pool when ``body`` is big."""
+    if len(body) <= OFFLOAD_BYTES:
+        return fn(*args)
+    return await asyncio.get_running_loop().run_in_executor(_DECODE_POOL, functools.partial(fn, *args))
+
+
+class BodilessSafeGZip:
+    """Starlette's GZip (every non-empty response, like gin's gzip middleware), except HEAD requests
+    and responses without a body (204, 304, empty): gzip would give them a 20-byte body and a
+    Content-Length that HTTP forbids there (h11 then breaks the connection)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.gzip = GZipMiddleware(app, minimum_size=1)  # an empty body (< 1 byte) is sent as it is
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("method") == "HEAD":
+            await self.app(scope, receive, send)
+        else:
+            await self.gzip(scope, receive, send)
 
 
 def not_found() -> Response:
@@ -92,7 +161,7 @@ class RestApi:
         return Starlette(
             routes=[StarletteRoute("/{path:path}", self.handle, methods=["GET", "POST", "PUT", "DELETE", "OPTIONS",
                                                                           "PATCH", "HEAD"])],
-            middleware=[Middleware(GZipMiddleware, minimum_size=0)],
+            middleware=[Middleware(BodilessSafeGZip)],
         )
 
     async def handle(self, request: Request) -> Response:
@@ -118,6 +187,9 @@ class RestApi:
             if resp is not None:
                 return resp, ""
         method = request.method
+        limit = self.core.config.max_body_bytes
+        if method == "POST" and declared_too_large(request, limit):
+            return body_too_large(limit), ""  # before the token check: whitelisted routes too
         if method == "OPTIONS":
             return json_response(b'"Options Request!"'), ""
         route = ROUTES_BY_PATH.get(path)
@@ -144,7 +216,12 @@ class RestApi:
             ctx.user_id, ctx.platform_id, ctx.token = claims.user_id, claims.platform_id, token
         if route is None or route.method != "POST":
             return not_found(), ctx.user_id
-        body = await request.body()
+        try:
+            body = await read_body(request, limit)
+        except _BodyTooLarge:
+            return body_too_large(limit), ctx.user_id
+        except ClientDisconnect:
+            return Response(b"", status_code=400, headers=CORS_HEADERS), ctx.user_id
         try:
             result, as_pb = await self._call(ctx, route, request, body)
         except _BindError as err:
@@ -161,21 +238,21 @@ class RestApi:
         as_pb = False
         req: Any = None
         if route.body_binding == "gin_bindjson":
-            req = _bind_json(body)
+            req = await _decode(body, _bind_json, body)
         elif route.request is not None and route.body_binding in ("a2r", "a2r_or_protobuf"):
             ctype = request.headers.get("content-type", "")
             if route.body_binding == "a2r_or_protobuf" and any(t in ctype for t in _PROTOBUF_TYPES):
                 as_pb = True
                 req = route.request()
                 try:
-                    req.ParseFromString(body)
+                    await _decode(body, req.ParseFromString, body)
                 except DecodeError as exc:
                     raise ArgsError(detail=f"proto: {exc}") from None
             elif route.body_binding == "a2r_or_protobuf" and ctype and "json" not in ctype:
                 raise ArgsError(detail="unsupported content type")
             else:
                 try:
-                    req = jsoncodec.from_go_json(route.request, body)
+                    req = await _decode(body, jsoncodec.from_go_json, route.request, body)
                 except CodecError as exc:
                     text = exc.message or exc.detail
                     raise ArgsError(message=f"Error: {text}", detail="") from None
