@@ -25,7 +25,7 @@ from typing import Any
 
 from openim_sdk import events as ev
 from openim_sdk.client import OpenIMClient
-from openim_sdk.protocol.constants import ContentType, ReqIdentifier
+from openim_sdk.protocol.constants import ContentType, MsgStatus, ReqIdentifier
 from openim_sdk.protocol.conversation_id import notification_conversation_id, single_conversation_id
 from openim_sdk.protocol.pb.msg import msg_pb2
 from openim_sdk.protocol.pb.sdkws import sdkws_pb2
@@ -84,6 +84,15 @@ def on_seq(client: OpenIMClient, cid: str, seq: int) -> asyncio.Event:
     return seen
 
 
+async def happens(event: asyncio.Event, what: str) -> None:
+    """Wait for ``event``; a generous bound turns a regression into a failure instead of a hang
+    (it is not a timing assertion: every wait here is for something the test itself caused)."""
+    try:
+        await asyncio.wait_for(event.wait(), 20)
+    except TimeoutError:
+        raise AssertionError(f"never happened: {what}") from None
+
+
 async def _cached(client: OpenIMClient, cid: str) -> list[tuple[int, str]]:
     rows = await client.messages(cid, limit=100)
     return [(m.seq, m.client_msg_id) for m in rows]
@@ -98,19 +107,19 @@ async def test_stale_newest_seq_reply_does_not_drop_a_pushed_message(server, tmp
         await b.wait_synced(10)
         third = on_seq(b, cid, 3)
         sent = [await a.send_text("xb", f"m{i}") for i in range(3)]
-        await third.wait()
+        await happens(third, "seq 3 received")
         assert [s for s, _ in await _cached(b, cid)] == [1, 2, 3]
 
         held = HoldReply(b, ReqIdentifier.GET_NEWEST_SEQ)
         events = b.events()
         for conn in server.core.hub.of("xb"):  # a network blip: b reconnects and sends a 1001
             await conn.ws.close()
-        await held.answered.wait()
+        await happens(held.answered, "1001 answered")
         assert sdkws_pb2.GetMaxSeqResp.FromString(held.reply).maxSeqs[cid] == 3  # the answer, now stale
 
         pushed = on_seq(b, cid, 4)
         m4 = await a.send_text("xb", "m3")
-        await pushed.wait()  # seq 4 was pushed, stored and shown
+        await happens(pushed, "seq 4 pushed")  # seq 4 was pushed, stored and shown
         sent.append(m4)
         assert (4, m4.client_msg_id) in await _cached(b, cid)
 
@@ -125,7 +134,7 @@ async def test_stale_newest_seq_reply_does_not_drop_a_pushed_message(server, tmp
         # and the stream goes on from there: seq 5 is delivered live, once
         five = on_seq(b, cid, 5)
         m5 = await a.send_text("xb", "m4")
-        await five.wait()
+        await happens(five, "seq 5 received")
         assert await _cached(b, cid) == [*want, (5, m5.client_msg_id)]
         events.close()
 
@@ -163,11 +172,11 @@ async def test_a_real_rewind_is_confirmed_reported_and_repulled_messages_are_sto
         await b.wait_synced(10)
         third = on_seq(b, cid, 3)
         kept = [await a.send_text("yb", f"kept {i}") for i in range(3)]
-        await third.wait()
+        await happens(third, "seq 3 received")
         await asyncio.to_thread(_backup, db, backup)  # the backup holds seqs 1..3
         fifth = on_seq(b, cid, 5)
         lost = [await a.send_text("yb", f"lost {i}") for i in range(2)]
-        await fifth.wait()
+        await happens(fifth, "seq 5 received")
         assert [s for s, _ in await _cached(b, cid)] == [1, 2, 3, 4, 5]
         lost_md = (await asyncio.to_thread(b._store().message, lost[0].client_msg_id)).to_msg()  # type: ignore[union-attr]
 
@@ -190,7 +199,7 @@ async def test_a_real_rewind_is_confirmed_reported_and_repulled_messages_are_sto
         again = on_seq(b, cid, 4)
         lost_md.seq, lost_md.status, lost_md.sendTime, lost_md.serverMsgID = 0, 0, 0, ""
         await send_and_push(srv.core, lost_md, "replay")  # type: ignore[arg-type]
-        await again.wait()
+        await happens(again, "seq 4 stored again")
         want.append((4, lost[0].client_msg_id))
         assert await _cached(b, cid) == want
         history = await all_history(b, cid)
@@ -219,13 +228,13 @@ async def test_a_revoke_that_arrives_before_its_message_is_applied_when_the_mess
         held = HoldReply(b, ReqIdentifier.PULL_MSG_BY_RANGE, pulls_chat)
         notified = on_push_applied(b, notification_conversation_id(cid))
         async with b:
-            await held.answered.wait()  # the server answered the pull with the message as sent
+            await happens(held.answered, "pull answered")  # the message as sent
             await a.api.msg.revoke_msg(conversation_id=cid, seq=1, user_id="va")
-            await notified.wait()  # the revoke notification was applied: the message is not here
+            await happens(notified, "revoke applied")  # before the message is here
             assert await b.message(m.client_msg_id) is None
             arrived = on_seq(b, cid, 1)
             held.release.set()
-            await arrived.wait()
+            await happens(arrived, "message arrived")
             got = await b.message(m.client_msg_id)
             assert got is not None and got.content_type == ContentType.MSG_REVOKE_NOTIFICATION, got
             assert [x.content_type for x in await b.messages(cid)] == [ContentType.MSG_REVOKE_NOTIFICATION]
@@ -241,20 +250,20 @@ async def test_an_older_read_state_reply_does_not_undo_a_later_read(server, tmp_
         third = on_seq(b, cid, 3)
         for i in range(3):
             await a.send_text("wb", f"r{i}")
-        await third.wait()
+        await happens(third, "seq 3 received")
         conv = await b.conversation(cid)
         assert conv is not None and conv.unread_count == 3
 
         held = HoldReply(b, ReqIdentifier.GET_CONV_MAX_READ_SEQ)
         for conn in server.core.hub.of("wb"):  # reconnect: b asks for its read state (1006)
             await conn.ws.close()
-        await held.answered.wait()  # the server answered: read up to 0 of 3
+        await happens(held.answered, "1006 answered")  # read up to 0 of 3
         stale = msg_pb2.GetConversationsHasReadAndMaxSeqResp.FromString(held.reply).seqs[cid]
         assert (stale.hasReadSeq, stale.maxSeq) == (0, 3), stale
         receipt = asyncio.Event()
         b.on(ev.ReadReceipt)(lambda e: receipt.set() if e.conversation_id == cid else None)
         await b.mark_read(cid)  # then b reads everything,
-        await receipt.wait()  # and the server's read receipt for it was applied too
+        await happens(receipt, "read receipt")  # and the server's read receipt for it was applied too
         conv = await b.conversation(cid)
         assert conv is not None and conv.unread_count == 0
         events = b.events()  # from here on, only the held reply changes the conversation
@@ -266,4 +275,35 @@ async def test_an_older_read_state_reply_does_not_undo_a_later_read(server, tmp_
         assert b.store is not None
         row = await asyncio.to_thread(b.store.conversation, cid)
         assert row is not None and row.has_read_seq == 3
+        events.close()
+
+
+async def test_a_delete_that_arrives_before_its_message_is_applied_when_the_message_comes(server, tmp_path):
+    tok = await users(server, "ta", "tb")
+    cid = single_conversation_id("ta", "tb")
+    async with make_client(server, tmp_path, "tb", tok["tb"], rest_sync=False) as b:
+        await b.wait_synced(10)
+    async with make_client(server, tmp_path, "ta", tok["ta"], rest_sync=False) as a:
+        await a.wait_synced(10)
+        m = await a.send_text("tb", "soon deleted for everyone")
+        await a.flush(10)
+        b = make_client(server, tmp_path, "tb", tok["tb"], rest_sync=False)
+
+        def pulls_chat(data: bytes) -> bool:
+            return any(r.conversationID == cid for r in sdkws_pb2.PullMessageBySeqsReq.FromString(data).seqRanges)
+
+        held = HoldReply(b, ReqIdentifier.PULL_MSG_BY_RANGE, pulls_chat)
+        notified = on_push_applied(b, notification_conversation_id(cid))
+        events = b.events()
+        async with b:
+            await happens(held.answered, "pull answered")  # with the message
+            await a.api.msg.delete_msgs(conversation_id=cid, seqs=[1], user_id="ta",
+                                        delete_sync_opt={"IsSyncSelf": False, "IsSyncOther": True})
+            await happens(notified, "delete applied")  # before the message is here
+            assert await b.message(m.client_msg_id) is None
+            held.release.set()
+            await next_event(events, lambda e: isinstance(e, ev.SyncFinished))  # the pull was applied
+            got = await b.message(m.client_msg_id)
+            assert got is not None and got.status == MsgStatus.DELETED, got
+            assert await b.messages(cid) == []
         events.close()
