@@ -2,4 +2,4 @@
 # ruff: noqa: I001  (part-2 modules wrap some part-1 services, so they are imported after part 1)
 
 from . import auth, conversation, msg, msg_send, user  # noqa: F401
-from . import conversation_ext, friend, group, misc, statistics, third  # noqa: F401
+from . import conversation_ext, friend, group, misc, statistics, third, third_misc  # noqa: F401

@@ -15,7 +15,7 @@ Safety rules (issue 12): storage keys are OpenIM hashes (32 hex chars, lower-cas
 server generated (32 hex chars); object names are normalised and refused when absolute, with
 ``..`` segments (also once or twice URL-decoded), backslashes, control characters or over 1024
 bytes; names are only database keys, never paths. Every filesystem path is built by
-:func:`_safe_path`, which resolves it and refuses anything that leaves the objects dir or goes
+:func:`safe_path`, which resolves it and refuses anything that leaves the objects dir or goes
 through a symlink. ``GET /object/`` and ``/_files/`` serve only names recorded in the ``objects``
 table whose key is a valid hash of a regular file under ``blobs/``. Directories are 0700 and
 files 0600 whatever the umask.
@@ -23,24 +23,18 @@ files 0600 whatever the umask.
 
 from __future__ import annotations
 
-import email.parser
-import email.policy
+import asyncio
 import hashlib
 import hmac
 import math
 import os
-import re
 import shutil
-import stat
 import tempfile
-import time
-import unicodedata
 import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from openim_sdk.protocol.constants import is_valid_platform
 from openim_sdk.protocol.errors import (
     ArgsError,
     NoPermissionError,
@@ -50,9 +44,24 @@ from openim_sdk.protocol.errors import (
 )
 from openim_sdk.protocol.pb.third import third_pb2
 
-from .. import relation_store as rs
-from ..context import RequestContext, check_pagination, need, page_bounds, service
+from ..context import RequestContext, service
 from ..notify import current_request, option, register_raw
+from ..object_files import KEY as _KEY
+from ..object_files import PART as _PART
+from ..object_files import (
+    TooLargeError,
+    UnsafePathError,
+    check_hash,
+    check_id,
+    concat_files,
+    extract_form_file,
+    md5_file,
+    mkdir_private,
+    normalize_name,
+    regular_file,
+    safe_path,
+    stream_to_file,
+)
 from ..storage import now_ms
 
 if TYPE_CHECKING:
@@ -64,13 +73,7 @@ MAX_NUM_SIZE = 10000
 UPLOAD_EXPIRE_MS = 7 * 24 * 3600 * 1000
 URL_EXPIRE_MS = 12 * 3600 * 1000
 FORM_FILE_FIELD = "file"
-MAX_NAME_BYTES = 1024
-DIR_MODE = 0o700
-FILE_MODE = 0o600
 
-_HEX32 = re.compile(r"[0-9a-fA-F]{32}")
-_KEY = re.compile(r"[0-9a-f]{32}")  # a stored blob key / upload ID: lower-case hex, exactly 32
-_PART = re.compile(r"[1-9][0-9]{0,5}")
 
 
 @dataclass
@@ -102,82 +105,6 @@ def _max_file(core: ServerCore) -> int:
     return int(option(core, "max_file_size", hi * n))
 
 
-class UnsafePathError(ArgsError):
-    """A filesystem path that would leave the objects dir (or pass a symlink): refused, never followed."""
-
-
-def _bad_component(part: str) -> bool:
-    return (not isinstance(part, str) or part in ("", ".", "..") or "/" in part or "\\" in part
-            or any(unicodedata.category(c) in ("Cc", "Cs") for c in part) or len(part) > 255)
-
-
-def _safe_path(root: Path, *parts: str) -> Path:
-    """``root/part/...``, resolved; refused unless it stays under ``root`` without following a symlink.
-
-    Each part must be one plain path component (no separator, ``.``/``..``, NUL or control character).
-    The resolved path must equal the lexical one, so a symlink anywhere below ``root`` (pointing out or
-    not) is a violation, as is any part that would climb out.
-    """
-    for part in parts:
-        if _bad_component(part):
-            raise UnsafePathError(detail="invalid storage path")
-    base = Path(root).resolve()
-    target = base.joinpath(*parts)
-    resolved = target.resolve()
-    if resolved != target or not resolved.is_relative_to(base):
-        raise UnsafePathError(detail="invalid storage path")
-    return resolved
-
-
-def _mkdir(path: Path) -> None:
-    """Create ``path`` (one level) as a real directory with mode 0700 whatever the umask."""
-    try:
-        path.mkdir(mode=DIR_MODE)
-    except FileExistsError:
-        pass
-    st = os.lstat(path)
-    if not stat.S_ISDIR(st.st_mode):
-        raise UnsafePathError(detail="invalid storage path")
-    if stat.S_IMODE(st.st_mode) != DIR_MODE:
-        os.chmod(path, DIR_MODE)
-
-
-def _regular_file(path: Path) -> bool:
-    """True for an existing regular file that is not a symlink."""
-    try:
-        return stat.S_ISREG(os.lstat(path).st_mode)
-    except OSError:
-        return False
-
-
-def _open_write(path: Path) -> int:
-    """An fd for writing ``path`` (created 0600, truncated; a symlink at ``path`` is refused)."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
-    fd = os.open(path, flags, FILE_MODE)
-    try:
-        os.fchmod(fd, FILE_MODE)
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
-
-
-def _write_atomic(tmp: Path, dest: Path, data: bytes) -> None:
-    """Write ``data`` to ``tmp`` (0600) and rename it over ``dest``; both already checked by _safe_path."""
-    fd = _open_write(tmp)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    os.replace(tmp, dest)
-
-
-def _open_read(path: Path) -> int:
-    return os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
-
-
 def files_dir(core: ServerCore) -> Path:
     """``<dir of the SQLite file>/objects``; a per-server temp dir for ``:memory:``.
 
@@ -194,9 +121,9 @@ def files_dir(core: ServerCore) -> Path:
             d = Path(core.config.resolved_data_path()).parent / "objects"
         d.parent.mkdir(parents=True, exist_ok=True)
         d = d.resolve()
-        _mkdir(d)
-        _mkdir(_safe_path(d, "blobs"))
-        _mkdir(_safe_path(d, "uploads"))
+        mkdir_private(d)
+        mkdir_private(safe_path(d, "blobs"))
+        mkdir_private(safe_path(d, "uploads"))
         core.extensions["_files_dir"] = d
     return Path(d)
 
@@ -206,26 +133,10 @@ def _blob_path(core: ServerCore, key: str) -> Path | None:
     if not isinstance(key, str) or not _KEY.fullmatch(key):
         return None
     try:
-        p = _safe_path(files_dir(core), "blobs", key)
+        p = safe_path(files_dir(core), "blobs", key)
     except UnsafePathError:
         return None
-    return p if _regular_file(p) else None
-
-
-def _check_hash(value: str) -> str:
-    """OpenIM's hash (md5 hex of the joined part md5s): 32 hex chars, stored lower-case."""
-    need(value, "hash is empty")
-    if not _HEX32.fullmatch(value):
-        raise ArgsError(detail="hash must be 32 hex characters")
-    return value.lower()
-
-
-def _check_id(value: str, what: str) -> str:
-    """An upload/form ID the server generated: 32 hex chars."""
-    need(value, f"{what} is empty")
-    if not _HEX32.fullmatch(value):
-        raise ArgsError(detail=f"invalid {what}")
-    return value.lower()
+    return p if regular_file(p) else None
 
 
 def _uploads(core: ServerCore) -> dict[str, Upload]:
@@ -271,47 +182,6 @@ def base_url(ctx_or_core: Any, url_prefix: str = "") -> str:
 
 def _quote(name: str) -> str:
     return urllib.parse.quote(name, safe="/")
-
-
-def _name_problem(text: str) -> str | None:
-    if text.startswith("/"):
-        return "name must not be absolute"
-    if "\\" in text:
-        return "name must not contain a backslash"
-    if any(unicodedata.category(c) in ("Cc", "Cs") for c in text):
-        return "name must not contain control characters"
-    if ".." in text.split("/"):
-        return "name must not contain '..'"
-    return None
-
-
-def normalize_name(name: str) -> str:
-    """An object name, normalised (``.`` and empty segments dropped); 1001 ArgsError when unsafe.
-
-    Refused: empty, over ``MAX_NAME_BYTES`` bytes of UTF-8, absolute, a ``..`` segment, a backslash,
-    NUL or another control character, a lone surrogate, and the same in the name once or twice
-    URL-decoded (``%2e%2e%2f``, ``%252e%252e%252f``), so no later decoding step can turn it into a path.
-    """
-    need(isinstance(name, str) and name, "name is empty")
-    if len(name) > MAX_NAME_BYTES:
-        raise ArgsError(detail="name too long")
-    problem = _name_problem(name)
-    if problem:
-        raise ArgsError(detail=problem)
-    if len(name.encode()) > MAX_NAME_BYTES:
-        raise ArgsError(detail="name too long")
-    text = name
-    for _ in range(3):
-        decoded = urllib.parse.unquote(text)
-        if decoded == text:
-            break
-        problem = _name_problem(decoded)
-        if problem:
-            raise ArgsError(detail=problem + " (URL-encoded)")
-        text = decoded
-    norm = "/".join(seg for seg in name.split("/") if seg not in ("", "."))
-    need(norm, "name is empty")
-    return norm
 
 
 def _check_name(ctx: RequestContext, name: str) -> str:
@@ -376,7 +246,7 @@ def _part_signs(ctx: RequestContext, up: Upload, numbers: list[int], base: str) 
 @service("/object/initiate_multipart_upload")
 async def initiate(ctx: RequestContext, req: third_pb2.InitiateMultipartUploadReq) -> Any:
     name = _check_name(ctx, req.name)
-    key = _check_hash(req.hash)
+    key = check_hash(req.hash)
     if req.size <= 0:
         raise ArgsError(detail="size must be greater than 0")
     if req.size > _max_file(ctx.core):
@@ -401,7 +271,7 @@ async def initiate(ctx: RequestContext, req: third_pb2.InitiateMultipartUploadRe
         raise ServerInternalError(detail="too many parts")
     up = Upload(os.urandom(16).hex(), key, req.size, psize, parts, name, req.contentType, ctx.user_id,
                 now_ms() + UPLOAD_EXPIRE_MS)
-    _mkdir(_safe_path(files_dir(ctx.core), "uploads", up.upload_id))
+    mkdir_private(safe_path(files_dir(ctx.core), "uploads", up.upload_id))
     _uploads(ctx.core)[up.upload_id] = up
     numbers = list(range(1, parts + 1)) if req.maxParts < 0 else list(range(1, req.maxParts + 1))
     info = third_pb2.UploadInfo(uploadID=up.upload_id, partSize=psize, expireTime=up.expire,
@@ -410,7 +280,7 @@ async def initiate(ctx: RequestContext, req: third_pb2.InitiateMultipartUploadRe
 
 
 def _get_upload(ctx: RequestContext, upload_id: str) -> Upload:
-    upload_id = _check_id(upload_id, "uploadID")
+    upload_id = check_id(upload_id, "uploadID")
     up = _uploads(ctx.core).get(upload_id)
     if up is None or up.form:
         raise NotFoundError(1004, detail=f"upload {upload_id} not found")
@@ -438,36 +308,28 @@ async def complete(ctx: RequestContext, req: third_pb2.CompleteMultipartUploadRe
     if len(md5s) != up.parts:
         raise ServerInternalError(detail=f"expected {up.parts} parts, got {len(md5s)}")
     root = files_dir(ctx.core)
-    pdir = _safe_path(root, "uploads", up.upload_id)
-    total = 0
-    for i, want in enumerate(md5s, 1):
-        p = _safe_path(root, "uploads", up.upload_id, str(i))
-        if not _regular_file(p):
-            raise ServerInternalError(detail=f"part {i} not uploaded")
-        digest = hashlib.md5()
-        with os.fdopen(_open_read(p), "rb") as src:
-            for chunk in iter(lambda: src.read(1 << 20), b""):
-                digest.update(chunk)
-                total += len(chunk)
-        if digest.hexdigest() != want:
-            raise ServerInternalError(detail=f"part {i} md5 mismatching")
-    if total != up.size:
-        raise OpenIMError(90007, detail=f"file size mismatch: {total} != {up.size}")
-    tmp = _safe_path(root, "blobs", f".{up.upload_id}.{os.urandom(4).hex()}.tmp")
-    blob = _safe_path(root, "blobs", up.hash)
-    try:
-        with os.fdopen(_open_write(tmp), "wb") as out:
-            for i in range(1, up.parts + 1):
-                with os.fdopen(_open_read(_safe_path(root, "uploads", up.upload_id, str(i))), "rb") as src:
-                    shutil.copyfileobj(src, out)
-        os.replace(tmp, blob)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    pdir = safe_path(root, "uploads", up.upload_id)
+    await asyncio.to_thread(_assemble, root, up, md5s)
     shutil.rmtree(pdir, ignore_errors=True)
     _uploads(ctx.core).pop(up.upload_id, None)
     await _put_object(ctx.core, name, up.hash, up.size, req.contentType or up.content_type, req.cause)
     return third_pb2.CompleteMultipartUploadResp(url=base_url(ctx, req.urlPrefix) + "object/" + _quote(name))
+
+
+def _assemble(root: Path, up: Upload, md5s: list[str]) -> None:
+    """Check every part's md5 and the total size, then join the parts into the blob (blocking)."""
+    parts = [safe_path(root, "uploads", up.upload_id, str(i)) for i in range(1, up.parts + 1)]
+    total = 0
+    for i, (p, want) in enumerate(zip(parts, md5s, strict=True), 1):
+        if not regular_file(p):
+            raise ServerInternalError(detail=f"part {i} not uploaded")
+        if md5_file(p) != want:
+            raise ServerInternalError(detail=f"part {i} md5 mismatching")
+        total += os.lstat(p).st_size
+    if total != up.size:
+        raise OpenIMError(90007, detail=f"file size mismatch: {total} != {up.size}")
+    concat_files(parts, safe_path(root, "blobs", f".{up.upload_id}.{os.urandom(4).hex()}.tmp"),
+                 safe_path(root, "blobs", up.hash))
 
 
 def _access(core: ServerCore, base: str, name: str) -> tuple[str, int]:
@@ -515,24 +377,21 @@ async def initiate_form(ctx: RequestContext, req: third_pb2.InitiateFormDataReq)
 
 @service("/object/complete_form_data")
 async def complete_form(ctx: RequestContext, req: third_pb2.CompleteFormDataReq) -> Any:
-    up = _uploads(ctx.core).get(_check_id(req.id, "id"))
+    up = _uploads(ctx.core).get(check_id(req.id, "id"))
     if up is None or not up.form:
         raise NotFoundError(1004, detail=f"form upload {req.id} not found")
     if up.user_id != ctx.user_id and not ctx.is_admin:
         raise NoPermissionError(detail="not your upload")
     root = files_dir(ctx.core)
-    p = _safe_path(root, "uploads", f"form-{up.upload_id}")
-    if not _regular_file(p):
+    p = safe_path(root, "uploads", f"form-{up.upload_id}")
+    if not regular_file(p):
         raise OpenIMError(1004, detail="file not uploaded")
     size = os.lstat(p).st_size
     if size != up.size:
         raise OpenIMError(90007, detail=f"file size mismatch: {size} != {up.size}")
-    part = hashlib.md5()
-    with os.fdopen(_open_read(p), "rb") as src:
-        for chunk in iter(lambda: src.read(1 << 20), b""):
-            part.update(chunk)
-    key = hashlib.md5(part.hexdigest().encode()).hexdigest()  # OpenIM hash of a one-part file
-    os.replace(p, _safe_path(root, "blobs", key))
+    part = await asyncio.to_thread(md5_file, p)
+    key = hashlib.md5(part.encode()).hexdigest()  # OpenIM hash of a one-part file
+    os.replace(p, safe_path(root, "blobs", key))
     _uploads(ctx.core).pop(up.upload_id, None)
     await _put_object(ctx.core, up.name, key, size, up.content_type, up.group)
     return third_pb2.CompleteFormDataResp(url=base_url(ctx, req.urlPrefix) + "object/" + _quote(up.name))
@@ -547,16 +406,6 @@ def _text(status: int, text: str) -> Any:
     from ..rest import CORS_HEADERS
 
     return Response(text.encode(), status_code=status, headers=CORS_HEADERS, media_type="text/plain")
-
-
-async def _read_limited(request: Any, limit: int) -> bytes | None:
-    chunks, got = [], 0
-    async for chunk in request.stream():
-        got += len(chunk)
-        if got > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _scope_path(request: Any) -> str:
@@ -584,18 +433,18 @@ async def _raw_files(core: ServerCore, request: Any) -> Any:
         if up is None or up.form or not 1 <= n <= up.parts:
             return _text(404, "upload not found")
         expected = up.part_size if n < up.parts else up.size - up.part_size * (up.parts - 1)
-        data = await _read_limited(request, expected)
-        if data is None:
-            return _text(413, f"part {n} larger than {expected} bytes")
         try:
             root = files_dir(core)
-            _mkdir(_safe_path(root, "uploads", upload_id))
-            _write_atomic(_safe_path(root, "uploads", upload_id, f".{n}.{os.urandom(4).hex()}.tmp"),
-                          _safe_path(root, "uploads", upload_id, str(n)), data)
+            mkdir_private(safe_path(root, "uploads", upload_id))
+            _, digest = await stream_to_file(
+                request.stream(), safe_path(root, "uploads", upload_id, f".{n}.{os.urandom(4).hex()}.tmp"),
+                safe_path(root, "uploads", upload_id, str(n)), expected)
+        except TooLargeError:
+            return _text(413, f"part {n} larger than {expected} bytes")
         except UnsafePathError:
             return _text(400, "invalid upload path")
         up.done.add(n)
-        return Response(b"", status_code=200, headers={**CORS_HEADERS, "ETag": f'"{hashlib.md5(data).hexdigest()}"'})
+        return Response(b"", status_code=200, headers={**CORS_HEADERS, "ETag": f'"{digest}"'})
     if method == "POST" and path.startswith("/_form/"):
         bits = _scope_path(request).split("/")
         if len(bits) != 3 or bits[1] != "_form" or not _KEY.fullmatch(bits[2]):
@@ -607,18 +456,23 @@ async def _raw_files(core: ServerCore, request: Any) -> Any:
         up = _uploads(core).get(upload_id)
         if up is None or not up.form:
             return _text(404, "upload not found")
-        body = await _read_limited(request, up.size + 64 * 1024)
-        if body is None:
-            return _text(413, f"file larger than {up.size} bytes")
-        content = _form_file(request.headers.get("content-type", ""), body)
-        if content is None:
-            return _text(400, f"multipart form without a '{FORM_FILE_FIELD}' field")
         try:
             root = files_dir(core)
-            _write_atomic(_safe_path(root, "uploads", f".form-{upload_id}.{os.urandom(4).hex()}.tmp"),
-                          _safe_path(root, "uploads", f"form-{upload_id}"), content)
+            body = safe_path(root, "uploads", f".form-{upload_id}.{os.urandom(4).hex()}.body")
+            await stream_to_file(request.stream(), body.with_suffix(".part"), body, up.size + 64 * 1024)
+            try:
+                size = await asyncio.to_thread(
+                    extract_form_file, body, request.headers.get("content-type", ""), FORM_FILE_FIELD,
+                    safe_path(root, "uploads", f".form-{upload_id}.{os.urandom(4).hex()}.tmp"),
+                    safe_path(root, "uploads", f"form-{upload_id}"))
+            finally:
+                body.unlink(missing_ok=True)
+        except TooLargeError:
+            return _text(413, f"file larger than {up.size} bytes")
         except UnsafePathError:
             return _text(400, "invalid upload path")
+        if size is None:
+            return _text(400, f"multipart form without a '{FORM_FILE_FIELD}' field")
         return Response(b"", status_code=204, headers=CORS_HEADERS)
     if method in ("GET", "HEAD") and path.startswith("/object/"):
         try:
@@ -650,98 +504,3 @@ async def _raw_files(core: ServerCore, request: Any) -> Any:
     return None
 
 
-def _form_file(content_type: str, body: bytes) -> bytes | None:
-    if "multipart/form-data" not in content_type:
-        return None
-    msg = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
-        b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + body)
-    for part in msg.iter_parts():
-        if part.get_param("name", header="content-disposition") == FORM_FILE_FIELD:
-            payload = part.get_payload(decode=True)
-            return payload if isinstance(payload, bytes) else b""
-    return None
-
-
-# --------------------------------------------------------------------------- logs, FCM, badge
-
-
-_PLATFORMS = {1: "IOS", 2: "Android", 3: "Windows", 4: "OSX", 5: "Web", 6: "MiniWebApp", 7: "Linux",
-              8: "AndroidPad", 9: "IPad", 10: "Admin", 11: "HarmonyOS"}
-
-
-@service("/third/logs/upload")
-async def upload_logs(ctx: RequestContext, req: third_pb2.UploadLogsReq) -> Any:
-    need(len(req.fileURLs) > 0, "fileURLs is empty")
-    rows = [(os.urandom(10).hex(), ctx.user_id, _PLATFORMS.get(req.platform, str(req.platform)), f.URL, f.filename,
-             req.appFramework, req.appFramework, req.version, req.ex, now_ms()) for f in req.fileURLs]
-    await ctx.core.storage.run(lambda c: c.executemany(
-        "INSERT INTO client_logs VALUES (?,?,?,?,?,?,?,?,?,?)", rows))
-    return third_pb2.UploadLogsResp()
-
-
-@service("/third/logs/delete")
-async def delete_logs(ctx: RequestContext, req: third_pb2.DeleteLogsReq) -> Any:
-    ids = list(dict.fromkeys(req.logIDs))
-    need(ids, "logIDs is empty")
-
-    def op(conn: Any) -> None:
-        found = [r[0] for r in conn.execute(f"SELECT log_id FROM client_logs WHERE log_id IN ({rs.in_clause(ids)})",
-                                            ids)]
-        if len(found) != len(ids):
-            raise NotFoundError(1004, detail=f"logIDs not found: {','.join(set(ids) - set(found))}")
-        conn.execute(f"DELETE FROM client_logs WHERE log_id IN ({rs.in_clause(ids)})", ids)
-
-    await ctx.core.storage.run(op)
-    return third_pb2.DeleteLogsResp()
-
-
-@service("/third/logs/search", check_pagination)
-async def search_logs(ctx: RequestContext, req: third_pb2.SearchLogsReq) -> Any:
-    off, lim = page_bounds(req.pagination)
-    where, params = "1=1", list[Any]()
-    if req.keyword:
-        where += " AND (user_id LIKE ? OR filename LIKE ? OR version LIKE ?)"
-        params += [f"%{req.keyword}%"] * 3
-    if req.startTime:
-        where += " AND create_time >= ?"
-        params.append(req.startTime)
-    if req.endTime:
-        where += " AND create_time <= ?"
-        params.append(req.endTime)
-
-    def op(conn: Any) -> tuple[int, list[third_pb2.LogInfo]]:
-        total = conn.execute(f"SELECT COUNT(*) FROM client_logs WHERE {where}", params).fetchone()[0]
-        rows = conn.execute(f"SELECT log_id, user_id, platform, url, filename, system_type, version, ex, create_time "
-                            f"FROM client_logs WHERE {where} ORDER BY create_time DESC LIMIT ? OFFSET ?",
-                            (*params, lim, off)).fetchall()
-        us = rs.users(conn, [r[1] for r in rows])
-        return total, [third_pb2.LogInfo(logID=r[0], userID=r[1], platform=r[2], url=r[3], filename=r[4],
-                                         systemType=r[5], version=r[6], ex=r[7], createTime=r[8],
-                                         nickname=us[r[1]].nickname if r[1] in us else "") for r in rows]
-
-    total, logs = await ctx.core.storage.run(op)
-    return third_pb2.SearchLogsResp(logsInfos=logs, total=total)
-
-
-def _v_fcm(req: Any) -> None:
-    need(is_valid_platform(req.platformID), "platformID is invalidate")
-    need(req.fcmToken, "FcmToken is empty")
-    need(req.account, "account is empty")
-
-
-@service("/third/fcm_update_token", _v_fcm)
-async def fcm_update_token(ctx: RequestContext, req: third_pb2.FcmUpdateTokenReq) -> Any:
-    await ctx.core.storage.run(lambda c: c.execute("INSERT OR REPLACE INTO third_kv VALUES (?,?,?)",
-                                                   (req.account, f"fcm:{req.platformID}", req.fcmToken)))
-    return third_pb2.FcmUpdateTokenResp()
-
-
-@service("/third/set_app_badge", lambda r: need(r.userID, "UserID is empty"))
-async def set_app_badge(ctx: RequestContext, req: third_pb2.SetAppBadgeReq) -> Any:
-    ctx.check_access(req.userID)
-    await ctx.core.storage.run(lambda c: c.execute("INSERT OR REPLACE INTO third_kv VALUES (?,?,?)",
-                                                   (req.userID, "badge", str(req.appUnreadCount))))
-    return third_pb2.SetAppBadgeResp()
-
-
-_ = time

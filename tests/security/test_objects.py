@@ -521,3 +521,28 @@ async def test_object_file_modes_with_umask_000(loose_server: ServerApp, tmp_pat
     assert all(v == 0o700 for v in dirs.values()), dirs
     assert all(v == 0o600 for v in files.values()), files
     assert not any(".tmp" in k for k in files), files
+
+
+async def test_uploads_stream_to_disk_in_any_field_order(server: ServerApp, user: Api, tmp_path: Path) -> None:
+    """A form whose file field comes after other fields and spans many read chunks arrives intact; a
+    multipart part larger than its slot is refused (413) and leaves no file behind."""
+    data = os.urandom(3 * (1 << 20) + 17)
+    name = f"{USER}/streamed.bin"
+    init = await user.ok("/object/initiate_form_data", {"name": name, "size": len(data)})
+    async with httpx.AsyncClient(timeout=30) as http:
+        r = await http.post(init["url"], data={"note": "x" * 5000, "key": init["id"]},
+                            files={"file": ("f", data, "application/octet-stream")})
+        assert r.status_code in init["successCodes"], r.text
+        done = await user.ok("/object/complete_form_data", {"id": init["id"]})
+        got = (await http.get(done["url"], follow_redirects=True)).content
+        assert hashlib.md5(got).hexdigest() == hashlib.md5(data).hexdigest()
+        part = b"y" * 10
+        whole = hashlib.md5(",".join([hashlib.md5(part).hexdigest()]).encode()).hexdigest()
+        up = await user.ok("/object/initiate_multipart_upload", {
+            "hash": whole, "size": 10, "partSize": PART, "maxParts": -1, "name": f"{USER}/p.bin"})
+        sign = up["upload"]["sign"]["parts"][0]
+        query = {q["key"]: q["values"][0] for q in sign["query"]}
+        r = await http.put(sign["url"], params=query, content=part + b"extra")
+        assert r.status_code == 413, r.text
+    leftovers = [p for p in (tmp_path / "objects" / "uploads").rglob("*") if p.is_file()]
+    assert leftovers == [], leftovers
