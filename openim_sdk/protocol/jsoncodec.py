@@ -34,13 +34,22 @@ import json
 import math
 import re
 import struct
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, TypeVar, cast
 
 from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescriptor
 from google.protobuf.message import Message
 
 from openim_sdk.protocol.errors import CodecError
+from openim_sdk.protocol.jsonparse import (
+    MAX_DEPTH,
+    MAX_VALUES,
+    SURROGATES,
+    Pairs,
+    checked_str,
+    loads,
+    parse,
+)
 
 __all__ = ["MAX_DEPTH", "MAX_VALUES", "WRAPPER_PACKAGE", "dumps", "from_go_json", "loads", "to_go_dict"]
 
@@ -48,15 +57,6 @@ M = TypeVar("M", bound=Message)
 
 #: Package of OpenIM's wrapper types (``StringValue`` & co), written as bare values.
 WRAPPER_PACKAGE = "openim.protobuf"
-#: Maximum nesting of JSON containers / messages accepted or produced. Go's encoding/json allows
-#: 10000; OpenIM's real requests nest fewer than 10 levels. 100 is ample, and keeps the recursive
-#: walks here (about two Python frames per level) far below Python's recursion limit of 1000.
-MAX_DEPTH = 100
-#: Maximum number of values (array elements, object members: counted by their separators) in one
-#: document (Go: no limit). Real requests hold a few thousand; millions (``[[],[],...]``, ``[0,0,...]``)
-#: cost seconds of parsing and garbage collection that hold the GIL and so stall every other client.
-MAX_VALUES = 250_000
-
 _F = FieldDescriptor
 _INT_RANGES: dict[int, tuple[int, int, str]] = {
     _F.TYPE_INT32: (-(2**31), 2**31 - 1, "int32"),
@@ -72,11 +72,6 @@ _INT_RANGES: dict[int, tuple[int, int, str]] = {
     _F.TYPE_ENUM: (-(2**31), 2**31 - 1, "int32"),
 }
 _FLOAT32_MAX = 3.4028234663852886e38
-_SURROGATES = re.compile("[\ud800-\udfff]")
-#: A ``\uD800``-``\uDFFF`` escape: only then can parsed text hold a lone surrogate.
-_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
-#: A string literal, a bracket or a separator: what the structure pre-scan looks at.
-_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{},]')
 _SIGNED_KEY = re.compile(r"[+-]?[0-9]+\Z")
 _UNSIGNED_KEY = re.compile(r"[0-9]+\Z")
 
@@ -192,21 +187,7 @@ def _fold(name: str) -> str:
 
 def _clean_str(value: str) -> str:
     """Lone surrogates become U+FFFD, as Go does (encoding only)."""
-    return _SURROGATES.sub("\ufffd", value) if _SURROGATES.search(value) else value
-
-
-def _surrogate_error(value: str, path: str = "") -> CodecError:
-    found = _SURROGATES.search(value)
-    code = f"\\u{ord(found.group(0)):04x}" if found else "?"
-    where = f" in field {path}" if path else ""
-    return _err(f"json: invalid Unicode{where}: lone surrogate {code} (not a valid UTF-8 string)", path)
-
-
-def _checked_str(value: str, path: str = "") -> str:
-    """``value`` unless it holds a lone surrogate, which is an error (see the module docstring)."""
-    if _SURROGATES.search(value):
-        raise _surrogate_error(value, path)
-    return value
+    return SURROGATES.sub("\ufffd", value) if SURROGATES.search(value) else value
 
 
 # --------------------------------------------------------------------------- encoding
@@ -330,98 +311,13 @@ def dumps(obj: Message | Any, *, escape_html: bool = False) -> bytes:
         return _clean_str(text).encode("utf-8")
 
 
-# --------------------------------------------------------------------------- raw JSON parsing
-
-
-class _Pairs(list[tuple[str, Any]]):
-    """A JSON object kept as its ordered key/value pairs (duplicates preserved)."""
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"invalid character in JSON: {name}")
-
-
-def _to_text(data: bytes | bytearray | memoryview | str) -> str:
-    if isinstance(data, str):
-        return data
-    try:
-        return bytes(data).decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise _err(f"json: invalid UTF-8 in input at byte {exc.start}") from exc
-
-
-def _parse(data: bytes | bytearray | memoryview | str, hook: Callable[[list[tuple[str, Any]]], Any]) -> Any:
-    if not isinstance(data, bytes | bytearray | memoryview | str):
-        raise _err(f"json: cannot decode input of type {type(data).__name__}")
-    text = _to_text(data)
-    if not text.strip(" \t\r\n"):
-        raise _err("unexpected end of JSON input")
-    if isinstance(data, str) and _SURROGATES.search(text):
-        raise _surrogate_error(text)
-    _check_structure(text)
-    try:
-        value = json.loads(text, object_pairs_hook=hook, parse_constant=_reject_constant)
-    except json.JSONDecodeError as exc:
-        raise _err(f"json: invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
-    except RecursionError as exc:  # far deeper than MAX_DEPTH (the C parser recurses per level)
-        raise _err(f"json: exceeded max depth {MAX_DEPTH}") from exc
-    except (ValueError, TypeError, OverflowError) as exc:
-        raise _err(f"json: invalid JSON: {exc}") from exc
-    if _SURROGATE_ESCAPE.search(text):  # only then can a parsed string hold a lone surrogate
-        _check_strings(value)
-    return value
-
-
-def _check_structure(text: str) -> None:
-    """Nesting depth and value count from the raw text, before anything is built. A Python token
-    loop holds the GIL only briefly at a time: on a worker thread it never stalls the event loop."""
-    if text.count("[") + text.count("{") <= MAX_DEPTH and text.count(",") < MAX_VALUES:  # C-speed bounds
-        return
-    depth = values = 0
-    for match in _TOKENS.finditer(text):
-        ch = text[match.start()]
-        if ch == ",":
-            values += 1
-            if values >= MAX_VALUES:
-                raise _err(f"json: more than {MAX_VALUES} values")
-        elif ch == "[" or ch == "{":
-            depth += 1
-            if depth > MAX_DEPTH:
-                raise _err(f"json: exceeded max depth {MAX_DEPTH}")
-        elif ch != '"':
-            depth -= 1
-
-
-def loads(data: bytes | bytearray | memoryview | str) -> Any:
-    """Parse raw JSON like Go would accept it (no NaN/Infinity, non-empty, UTF-8).
-
-    Returns plain Python values (dicts keep the last value of a duplicated key). Raises
-    :class:`CodecError` on any failure, including nesting deeper than :data:`MAX_DEPTH` and lone
-    surrogate escapes.
-    """
-    return _parse(data, dict)
-
-
-def _check_strings(value: Any) -> None:
-    """No string or key of a parsed value holds a lone surrogate."""
-    stack: list[Any] = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            _checked_str(item)
-        elif isinstance(item, dict):
-            stack.extend(item.items())  # (key, value) tuples
-        elif isinstance(item, list | tuple):  # _Pairs too
-            stack.extend(item)
-
-
 # --------------------------------------------------------------------------- decoding
 
 
 def _pairs_of(value: Any) -> list[tuple[str, Any]] | None:
     if isinstance(value, Mapping):
         return list(value.items())
-    if isinstance(value, _Pairs):
+    if isinstance(value, Pairs):
         return value
     return None
 
@@ -470,7 +366,7 @@ def _scalar_in(field: FieldDescriptor, value: Any, path: str) -> Any:
     if t == _F.TYPE_STRING:
         if not isinstance(value, str):
             raise _type_error(value, path, "string")
-        return _checked_str(value, path)
+        return checked_str(value, path)
     if t == _F.TYPE_BYTES:
         if not isinstance(value, str):
             raise _type_error(value, path, "[]uint8")
@@ -496,7 +392,7 @@ def _scalar_in(field: FieldDescriptor, value: Any, path: str) -> Any:
 def _map_key_in(field: FieldDescriptor, key: str, path: str) -> Any:
     t = field.type
     if t == _F.TYPE_STRING:
-        return _checked_str(key, path)
+        return checked_str(key, path)
     if t in _INT_RANGES and t != _F.TYPE_ENUM:
         lo, hi, type_name = _INT_RANGES[t]
         pattern = _UNSIGNED_KEY if lo == 0 else _SIGNED_KEY
@@ -623,7 +519,7 @@ def from_go_json(
         if isinstance(data, Mapping) or data is None:
             value: Any = data
         else:
-            value = _parse(data, _Pairs)
+            value = parse(data, Pairs)
         if value is not None:
             if _pairs_of(value) is None:
                 raise _err(
