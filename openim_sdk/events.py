@@ -129,9 +129,10 @@ class SyncFinished(Event):
 @dataclass(frozen=True)
 class ServerHistoryRewound(Event):
     """The server's history of ``conversation_id`` went back to ``server_max`` (its data was reset
-    or restored from a backup), proven by a pull, not by one reply: the cached messages above
-    ``server_max`` (up to ``local_max``) were dropped; what the server holds there now follows
-    as ordinary ``MessageReceived`` events."""
+    or restored from a backup), proven before anything was dropped (a pull above ``server_max``
+    came back empty, or a pushed message differs from the one cached at its seq), never by one
+    newest-seq reply: the cached messages above ``server_max`` (up to ``local_max``) were dropped;
+    what the server holds there now follows as ordinary ``MessageReceived`` events."""
 
     conversation_id: str
     local_max: int
