@@ -10,7 +10,7 @@ state CONNECTED (handshake done and the on-connect sync finished). The two sched
 on the same clients through ``LongConnection.backoff``:
 
 - ``old``: ``backoff=(1, 2, 4, 8, 16)`` passed explicitly (cycled, +-20 % jitter), the schedule
-  before issue 18 and still the default of ``OpenIMClient(backoff=...)``;
+  before issue 18;
 - ``new``: :data:`openim_sdk.ws.backoff.DEFAULT_BACKOFF` (full jitter over a window that grows
   with the outage: first retry within 0.5 s, at most 16 s).
 

@@ -62,6 +62,7 @@ from .sync.paging import page_hole
 from .sync.pending import PendingEdits
 from .ws import LongConnection
 from .ws import events as wse
+from .ws.backoff import DEFAULT_BACKOFF, BackoffPolicy
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +99,7 @@ class OpenIMClient:
         sync_config: sa.SyncConfig | None = None,
         request_timeout: float = 10.0,
         heartbeat_interval: float = 20.0,
-        backoff: Sequence[float] = (1, 2, 4, 8, 16),
+        backoff: Sequence[float] | BackoffPolicy | None = None,
         rest_sync: bool = True,
         send_window: int = 8,
     ) -> None:
@@ -111,7 +112,7 @@ class OpenIMClient:
         self.ws = LongConnection(
             ws_url, user_id, token, platform_id=self.platform_id, encoding=encoding,  # type: ignore[arg-type]
             compress=compress, request_timeout=request_timeout, heartbeat_interval=heartbeat_interval,
-            backoff=tuple(backoff),
+            backoff=DEFAULT_BACKOFF if backoff is None else backoff,
         )
         self._sync_config = sync_config
         self._rest_sync_enabled = rest_sync

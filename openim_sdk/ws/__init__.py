@@ -1,5 +1,6 @@
 """OpenIM long connection (msg-gateway WebSocket) client: :class:`LongConnection` and its events."""
 
+from openim_sdk.ws.backoff import DEFAULT_BACKOFF, BackoffPolicy, FixedBackoff, FullJitterBackoff
 from openim_sdk.ws.connection import SDK_VERSION, ConnectedHook, ConnState, EventCallback, LongConnection
 from openim_sdk.ws.events import (
     Connected,
@@ -16,6 +17,10 @@ from openim_sdk.ws.events import (
 )
 
 __all__ = [
+    "DEFAULT_BACKOFF",
+    "BackoffPolicy",
+    "FixedBackoff",
+    "FullJitterBackoff",
     "SDK_VERSION",
     "ConnState",
     "Connected",

@@ -169,7 +169,7 @@ async def test_every_acked_message_survives_a_server_restart_once(tmp_path: Path
         for u in uids:
             c = OpenIMClient(server.api_url, server.ws_url, u, tokens[u], data_dir=tmp_path / u,
                              rest_sync=False)
-            c.ws.backoff = DEFAULT_BACKOFF  # OpenIMClient still passes the old tuple by default
+            assert c.ws.backoff is DEFAULT_BACKOFF  # what every OpenIMClient gets unless told otherwise
             watch(u, c)
             clients[u] = c
         await asyncio.gather(*(c.start() for c in clients.values()))
