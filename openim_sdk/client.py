@@ -22,6 +22,7 @@ import collections
 import contextlib
 import functools
 import hashlib
+import itertools
 import json
 import logging
 import os
@@ -125,9 +126,14 @@ class OpenIMClient:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._outbox: collections.deque[str] = collections.deque()  # waiting, in the order typed
         self._outbox_order: dict[str, int] = {}  # clientMsgID -> position when queued
+        self._outbox_seq = itertools.count()  # positions only grow (entries leave when answered)
         self._outbox_ids: set[str] = set()  # queued or in flight
         self._outbox_wake = asyncio.Event()
         self._send_window = send_window
+        self._in_flight = 0  # sends issued and not yet answered
+        self._in_flight_idle = asyncio.Event()
+        self._in_flight_idle.set()
+        self._send_barrier = False  # the connection dropped with sends in flight: let them settle first
         self._history_waiters: dict[int, asyncio.Future[None]] = {}
         self._history_end: set[str] = set()
         self._peer_read: dict[str, int] = {}
@@ -279,6 +285,8 @@ class OpenIMClient:
             self._connected.set()
         else:
             self._connected.clear()
+            if self._in_flight:
+                self._send_barrier = True
         self._emit(ev.ConnectionStateChanged(state, detail))
 
     def _end(self, reason: ev.ConnectionState, error: OpenIMError | None) -> None:
@@ -1014,7 +1022,7 @@ class OpenIMClient:
     def _queue_send(self, client_msg_id: str) -> None:
         if client_msg_id not in self._outbox_ids:
             self._outbox_ids.add(client_msg_id)
-            self._outbox_order[client_msg_id] = len(self._outbox_order)
+            self._outbox_order[client_msg_id] = next(self._outbox_seq)
             self._outbox.append(client_msg_id)
             self._outbox_wake.set()
 
@@ -1035,16 +1043,24 @@ class OpenIMClient:
 
         Up to ``send_window`` sends are in flight at once: the server handles one connection's
         requests in order, so the order holds. A send that meets a broken connection goes back
-        into its place and leaves again after the reconnect."""
+        into its place and leaves again after the reconnect; nothing leaves on the new connection
+        until every send of the dropped one has come back (else a later message could overtake
+        one whose failure was reported late)."""
         window = asyncio.Semaphore(self._send_window)
         while True:
             while not self._outbox:
                 self._outbox_wake.clear()
                 await self._outbox_wake.wait()
             await self._connected.wait()
+            if self._send_barrier:  # sends of the dropped connection go back in their places first
+                await self._in_flight_idle.wait()
+                self._send_barrier = False
+                continue
             await window.acquire()
-            if not self._outbox or not self.connected:
+            if not self._outbox or not self.connected or not self.ws.connected:
                 window.release()
+                if not self.ws.connected:
+                    await asyncio.sleep(0.05)  # the client hears of the drop a moment later
                 continue
             cmid = self._outbox.popleft()
             payload = await self._outgoing_payload(cmid)  # read in queue order: requests leave in order
@@ -1052,6 +1068,8 @@ class OpenIMClient:
                 window.release()
                 self._outbox_ids.discard(cmid)
                 continue
+            self._in_flight += 1
+            self._in_flight_idle.clear()
             self._spawn(self._send_in_window(cmid, payload, window))
 
     async def _outgoing_payload(self, client_msg_id: str) -> bytes | None:
@@ -1065,6 +1083,8 @@ class OpenIMClient:
 
     async def _send_in_window(self, cmid: str, payload: bytes, window: asyncio.Semaphore) -> None:
         try:
+            if not self.ws.connected:  # never wait for the next connection: an earlier send may be
+                raise NetworkError(message="not connected")  # on its way back to the queue
             await self._send_one(cmid, payload)
         except NetworkError:
             self._requeue(cmid)  # the connection dropped: send again after the reconnect
@@ -1078,6 +1098,9 @@ class OpenIMClient:
             return
         finally:
             window.release()
+            self._in_flight -= 1
+            if not self._in_flight:
+                self._in_flight_idle.set()
         self._outbox_ids.discard(cmid)
         self._outbox_order.pop(cmid, None)
 

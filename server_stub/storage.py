@@ -381,13 +381,17 @@ class StoreRequest:
     """One message to persist: ``msg.seq`` is assigned inside the transaction.
 
     ``owners``: (userID, serialized conversation template) rows to create if missing;
-    ``reader``: user whose hasReadSeq becomes the new seq (the sender).
+    ``reader``: user whose hasReadSeq becomes the new seq (the sender);
+    ``idempotent``: when the conversation already holds this sender's ``clientMsgID`` (a resend whose
+    ack was lost), nothing is stored: ``msg`` becomes the stored copy and ``duplicate`` is set.
     """
 
     conversation_id: str
     msg: Any  # sdkws.MsgData
     owners: list[tuple[str, bytes]]
     reader: str = ""
+    idempotent: bool = False
+    duplicate: bool = False
 
 
 @dataclass
@@ -426,6 +430,16 @@ class MessageStore:
             seqs = []
             created = now_ms()
             for r in reqs:
+                if r.idempotent and r.msg.clientMsgID:
+                    old = conn.execute("SELECT seq, data FROM messages WHERE client_msg_id = ? AND conversation_id = ? "
+                                       "AND send_id = ? LIMIT 1",
+                                       (r.msg.clientMsgID, r.conversation_id, r.msg.sendID)).fetchone()
+                    if old is not None:
+                        r.msg.Clear()
+                        r.msg.MergeFromString(old[1])
+                        r.duplicate = True
+                        seqs.append(old[0])
+                        continue
                 row = conn.execute("SELECT max_seq FROM seqs WHERE conversation_id = ?", (r.conversation_id,)).fetchone()
                 seq = (row[0] if row else 0) + 1
                 r.msg.seq = seq

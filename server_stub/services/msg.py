@@ -106,7 +106,7 @@ async def send_message(core: ServerCore, msg: sdkws_pb2.MsgData, operation_id: s
     pushes: list[tuple[str, sdkws_pb2.MsgData]] = []
     if stored:
         reqs = [StoreRequest(cid, msg, [] if notification else _owners(msg, cid, recipients),
-                             "" if notification else msg.sendID)]
+                             "" if notification else msg.sendID, idempotent=not notification)]
         clone = None
         if notification and _opt(msg, "isSendMsg"):
             clone = sdkws_pb2.MsgData()
@@ -115,7 +115,7 @@ async def send_message(core: ServerCore, msg: sdkws_pb2.MsgData, operation_id: s
             chat_cid = conversation_id_for(st, msg.sendID, msg.recvID, msg.groupID)
             reqs.append(StoreRequest(chat_cid, clone, _owners(clone, chat_cid, recipients), msg.sendID))
         await core.storage.store_messages(reqs)
-        pushes = [(r.conversation_id, r.msg) for r in reqs]
+        pushes = [] if reqs[0].duplicate else [(r.conversation_id, r.msg) for r in reqs]
     else:
         pushes = [(cid, msg)]
     await core.storage.set_send_status(operation_id, 2)

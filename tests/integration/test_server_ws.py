@@ -159,3 +159,26 @@ async def test_rest_send_and_read(server: ServerApp, admin: Api, http: httpx.Asy
                                                                            "version": 0})
         assert inc["full"] is True
         assert (await admin.ok("/msg/check_msg_is_send_success", {}))["status"] == 0
+
+
+async def test_resend_of_the_same_client_msg_id_is_idempotent(server: ServerApp, admin: Api) -> None:
+    """A resend whose ack was lost (same sender, conversation and clientMsgID) is answered with the
+    first copy's ack and stored once; another message, or another sender's same ID, is stored."""
+    ta, tb = await _users(admin)
+    async with connect(ws_url(server, "alice", ta)) as wa, connect(ws_url(server, "bob", tb, 3)) as wb:
+        a, b = WsClient(wa, "alice"), WsClient(wb, "bob")
+        first = msg_pb2.SendMsgResp.FromString((await a.request(1003, _text("alice", "bob", "dup-1"))).data)
+        again = msg_pb2.SendMsgResp.FromString((await a.request(1003, _text("alice", "bob", "dup-1", "x"))).data)
+        assert (again.serverMsgID, again.sendTime) == (first.serverMsgID, first.sendTime)
+        assert (await b.request(1003, _text("bob", "alice", "dup-1"))).err_code == 0
+        assert (await a.request(1003, _text("alice", "bob", "dup-2"))).err_code == 0
+        newest = sdkws_pb2.GetMaxSeqResp.FromString(
+            (await a.request(1001, sdkws_pb2.GetMaxSeqReq(userID="alice").SerializeToString())).data)
+        assert newest.maxSeqs["si_alice_bob"] == 3
+        pulled = sdkws_pb2.PullMessageBySeqsResp.FromString((await a.request(1002, sdkws_pb2.PullMessageBySeqsReq(
+            userID="alice", seqRanges=[sdkws_pb2.SeqRange(conversationID="si_alice_bob", begin=1, end=3, num=3)],
+        ).SerializeToString())).data)
+        msgs = pulled.msgs["si_alice_bob"].Msgs
+        assert [(m.sendID, m.clientMsgID) for m in msgs] == [("alice", "dup-1"), ("bob", "dup-1"),
+                                                              ("alice", "dup-2")]
+        assert json.loads(msgs[0].content)["content"] == "hi"  # the first copy, not the resend's text
