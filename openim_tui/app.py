@@ -28,6 +28,7 @@ from openim_sdk.events import (
     ErrorEvent,
     MessageReceived,
     MessageUpdated,
+    ServerHistoryRewound,
     SessionEnded,
     SyncFinished,
     TypingChanged,
@@ -215,6 +216,11 @@ class ChatScreen(Screen[None]):
                 self.log_view.peer_read_seq = max(self.log_view.peer_read_seq, int(seq))
         elif isinstance(ev, SyncFinished):
             self.reload_conversations()
+        elif isinstance(ev, ServerHistoryRewound):  # rows above server_max were dropped from the cache
+            self.notify(f"The server's history of this chat went back (seq {ev.local_max} -> {ev.server_max}); "
+                        "messages it no longer holds were removed.", severity="warning", timeout=10)
+            if ev.conversation_id == self.current:
+                self._load_latest(ev.conversation_id)
         elif isinstance(ev, SessionEnded):
             self.conn_state = str(ev.reason.value)
             self.notify(f"Session ended: {ev.reason.value}. Log in again with `openim login`.",

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from openim_sdk.events import ConnectionState, ReadReceipt, TypingChanged
+from openim_sdk.events import ConnectionState, ReadReceipt, ServerHistoryRewound, TypingChanged
 from openim_sdk.protocol.constants import ContentType, MsgStatus
 from openim_tui.app import ChatApp
 from openim_tui.screens.help import HelpScreen
@@ -207,3 +207,17 @@ async def test_file_command_sends_a_file(tmp_path: Path) -> None:
         await wait_for(pilot, lambda: c.sent, 3, "file sent")
         assert c.sent[0].content_type == ContentType.FILE
         await wait_for(pilot, lambda: "[file] report.pdf (1.2 KB)" in text(app), 3)
+
+
+async def test_server_history_rewound_reloads_the_open_chat() -> None:
+    """The SDK dropped cached rows the server no longer holds: the open chat stops showing them."""
+    app, c = make()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        await pilot.press("alt+2")
+        await wait_for(pilot, lambda: app.chat.current == "si_alice_bob")
+        gone = await c.push("si_alice_bob", "bob", "soon forgotten", minute=700)
+        await wait_for(pilot, lambda: "soon forgotten" in text(app), 3, "pushed message shown")
+        c.msgs["si_alice_bob"].remove(gone)  # what the SDK's cache holds after the rewind
+        await c.emit(ServerHistoryRewound("si_alice_bob", gone.seq, gone.seq - 1))
+        await wait_for(pilot, lambda: "soon forgotten" not in text(app), 3, "dropped message hidden")
