@@ -36,6 +36,7 @@ from openim_sdk.protocol.pb.sdkws import sdkws_pb2
 
 from .push import next_conn_id
 from .services import msg as msg_service
+from .services import msg_read
 
 if TYPE_CHECKING:
     from .app import ServerCore
@@ -394,14 +395,14 @@ def _parse(cls: Any, data: bytes) -> Any:
 async def _get_newest_seq(gw: Gateway, c: Client, req: WsRequest) -> tuple[bytes, None]:
     r = _parse(sdkws_pb2.GetMaxSeqReq, req.data)
     admin = _check_user(gw, c, r.userID)
-    resp = await msg_service.get_max_seq(gw.core, r.userID, admin)
+    resp = await msg_read.get_max_seq(gw.core, r.userID, admin)
     return resp.SerializeToString(), None
 
 
 async def _pull_by_range(gw: Gateway, c: Client, req: WsRequest) -> tuple[bytes, None]:
     r = _parse(sdkws_pb2.PullMessageBySeqsReq, req.data)
     admin = _check_user(gw, c, r.userID)
-    return (await msg_service.pull_by_ranges(gw.core, r, admin)).SerializeToString(), None
+    return (await msg_read.pull_by_ranges(gw.core, r, admin)).SerializeToString(), None
 
 
 async def _send_msg(gw: Gateway, c: Client, req: WsRequest) -> tuple[bytes, Callable[[], Any] | None]:
@@ -419,19 +420,19 @@ async def _send_signal(gw: Gateway, c: Client, req: WsRequest) -> tuple[bytes, N
 async def _pull_by_seqs(gw: Gateway, c: Client, req: WsRequest) -> tuple[bytes, None]:
     r = _parse(msg_pb2.GetSeqMessageReq, req.data)
     admin = _check_user(gw, c, r.userID)
-    return (await msg_service.pull_by_seqs(gw.core, r, admin)).SerializeToString(), None
+    return (await msg_read.pull_by_seqs(gw.core, r, admin)).SerializeToString(), None
 
 
 async def _conv_max_read(gw: Gateway, c: Client, req: WsRequest) -> tuple[bytes, None]:
     r = _parse(msg_pb2.GetConversationsHasReadAndMaxSeqReq, req.data)
     admin = _check_user(gw, c, r.userID)
-    return (await msg_service.has_read_and_max_seq(gw.core, r, admin)).SerializeToString(), None
+    return (await msg_read.has_read_and_max_seq(gw.core, r, admin)).SerializeToString(), None
 
 
 async def _last_message(gw: Gateway, c: Client, req: WsRequest) -> tuple[bytes, None]:
     r = _parse(msg_pb2.GetLastMessageReq, req.data)
     admin = _check_user(gw, c, r.userID)
-    return (await msg_service.last_messages(gw.core, r, admin)).SerializeToString(), None
+    return (await msg_read.last_messages(gw.core, r, admin)).SerializeToString(), None
 
 
 async def _logout(gw: Gateway, c: Client, req: WsRequest) -> tuple[bytes, None]:

@@ -13,7 +13,7 @@ from openim_sdk.protocol.pb.sdkws import sdkws_pb2
 
 from .. import access
 from ..context import RawData, RequestContext, check_pagination, need, page_bounds, service
-from .msg import render_message
+from .msg_read import render_message
 from .user import user_info
 
 INCREMENTAL_LIMIT = 200

@@ -1,0 +1,245 @@
+"""Message reads: the seq model's pulls (§6), max/read seqs, last messages, search — every one
+scoped by :mod:`server_stub.access` to the conversations the caller belongs to."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from openim_sdk.protocol.conversation_id import (
+    notification_conversation_id,
+    user_notification_conversation_id,
+)
+from openim_sdk.protocol.errors import (
+    ServerInternalError,
+)
+from openim_sdk.protocol.pb.conversation import conversation_pb2
+from openim_sdk.protocol.pb.msg import msg_pb2
+from openim_sdk.protocol.pb.sdkws import sdkws_pb2
+
+from .. import access
+from ..context import RequestContext, need, page_bounds, service
+from ..storage import MessageRow
+from .msg import CT_REVOKE_NOTIFICATION, MAX_PULL
+
+if TYPE_CHECKING:
+    from ..app import ServerCore
+
+
+
+def _chat_to_notification_ids(cids: list[str]) -> list[str]:
+    return [notification_conversation_id(c) for c in cids]
+
+
+async def get_max_seq(core: ServerCore, user_id: str, admin: bool = False) -> sdkws_pb2.GetMaxSeqResp:
+    convs = [r.conversation_id for r in await core.storage.conversations(user_id)]
+    candidates = convs + _chat_to_notification_ids(convs) + [user_notification_conversation_id(user_id)]
+    scopes = await access.readable(core, user_id, candidates, admin)
+    ids = [cid for cid in dict.fromkeys(candidates) if cid in scopes]
+    info = await core.storage.seq_info(ids)
+    resp = sdkws_pb2.GetMaxSeqResp()
+    for cid in ids:
+        if cid in info and info[cid][0] > 0:
+            resp.maxSeqs[cid] = info[cid][0]
+    return resp
+
+
+async def _post_process(core: ServerCore, user_id: str, cid: str, seqs: list[int]) -> list[sdkws_pb2.MsgData]:
+    rows = await core.storage.messages_by_seqs(cid, seqs)
+    deleted = await core.storage.deleted_for(user_id, cid, seqs) if rows else set()
+    return [render_message(rows.get(s), s, s in deleted) for s in seqs]
+
+
+def render_message(row: MessageRow | None, seq: int, deleted: bool = False) -> sdkws_pb2.MsgData:
+    if row is None:
+        return sdkws_pb2.MsgData(seq=seq, status=4)
+    m = sdkws_pb2.MsgData.FromString(row.data)
+    m.isRead = row.is_read
+    if deleted:
+        m.content = b""
+        m.status = 4
+    elif row.revoke is not None:
+        m.contentType = CT_REVOKE_NOTIFICATION
+        m.content = json.dumps({"detail": row.revoke.decode()}, separators=(",", ":")).encode()
+    return m
+
+
+async def pull_by_ranges(core: ServerCore, req: sdkws_pb2.PullMessageBySeqsReq,
+                         admin: bool = False) -> sdkws_pb2.PullMessageBySeqsResp:
+    resp = sdkws_pb2.PullMessageBySeqsResp()
+    cids = [r.conversationID for r in req.seqRanges]
+    scopes = await access.readable(core, req.userID, cids, admin)
+    info = await core.storage.seq_info(list(scopes))
+    for rng in req.seqRanges:
+        cid = rng.conversationID
+        notif = cid.startswith("n_")
+        scope = scopes.get(cid)
+        if scope is None:
+            continue
+        max_seq, global_min, _ = info.get(cid, (0, 0, 0))
+        umin, umax = scope.min_seq, scope.max_seq
+        eff_min = max(global_min, umin, 1)
+        eff_max = min(max_seq, umax) if umax else max_seq
+        if eff_min > rng.end:
+            continue
+        begin, end = max(rng.begin, eff_min), min(rng.end, eff_max)
+        if end < begin:
+            continue
+        if not notif and 0 < rng.num < end - begin + 1:
+            begin = end - rng.num + 1
+        if end - begin + 1 > MAX_PULL:
+            begin = end - MAX_PULL + 1
+        seqs = list(range(begin, end + 1))
+        msgs = await _post_process(core, req.userID, cid, seqs)
+        if not msgs:
+            continue
+        is_end = eff_max <= rng.end if req.order == 0 else rng.begin <= eff_min
+        target = resp.notificationMsgs if notif else resp.msgs
+        target[cid].Msgs.extend(msgs)
+        target[cid].isEnd = is_end
+    return resp
+
+
+async def pull_by_seqs(core: ServerCore, req: msg_pb2.GetSeqMessageReq,
+                       admin: bool = False) -> msg_pb2.GetSeqMessageResp:
+    resp = msg_pb2.GetSeqMessageResp()
+    cids = [c.conversationID for c in req.conversations]
+    scopes = await access.readable(core, req.userID, cids, admin)
+    info = await core.storage.seq_info(list(scopes))
+    for conv in req.conversations:
+        cid = conv.conversationID
+        scope = scopes.get(cid)
+        if scope is None:
+            continue
+        max_seq, global_min, _ = info.get(cid, (0, 0, 0))
+        umin, umax = scope.min_seq, scope.max_seq
+        eff_min = max(global_min, umin, 1)
+        eff_max = min(max_seq, umax) if umax else max_seq
+        seqs = sorted({s for s in conv.seqs if eff_min <= s <= eff_max})[:MAX_PULL]
+        target = resp.notificationMsgs if cid.startswith("n_") else resp.msgs
+        pm = sdkws_pb2.PullMsgs()
+        if seqs:
+            pm.Msgs.extend(await _post_process(core, req.userID, cid, seqs))
+        if req.order == 1 and any(s < eff_min for s in conv.seqs):
+            pm.isEnd, pm.endSeq = True, eff_min
+        elif req.order == 0 and any(s > eff_max for s in conv.seqs):
+            pm.isEnd, pm.endSeq = True, eff_max
+        if pm.Msgs or pm.isEnd:
+            target[cid].CopyFrom(pm)
+    return resp
+
+
+async def has_read_and_max_seq(core: ServerCore, req: msg_pb2.GetConversationsHasReadAndMaxSeqReq,
+                               admin: bool = False) -> msg_pb2.GetConversationsHasReadAndMaxSeqResp:
+    rows = await core.storage.conversations(req.userID, list(req.conversationIDs) or None)
+    by_cid = {r.conversation_id: r for r in rows}
+    wanted = list(req.conversationIDs) or list(by_cid)
+    scopes = await access.readable(core, req.userID, wanted, admin)
+    cids = [cid for cid in wanted if cid in scopes]
+    info = await core.storage.seq_info(cids)
+    resp = msg_pb2.GetConversationsHasReadAndMaxSeqResp()
+    for cid in cids:
+        if cid not in info:
+            continue
+        max_seq, _, max_time = info[cid]
+        row = by_cid.get(cid)
+        has_read = row.has_read_seq if row else 0
+        if row:
+            conv = conversation_pb2.Conversation.FromString(row.data)
+            if conv.maxSeq:
+                max_seq = conv.maxSeq
+            if conv.isPinned and req.returnPinned:
+                resp.pinnedConversationIDs.append(cid)
+        resp.seqs[cid].CopyFrom(msg_pb2.Seqs(maxSeq=max_seq, hasReadSeq=has_read, maxSeqTime=max_time))
+    return resp
+
+
+async def last_messages(core: ServerCore, req: msg_pb2.GetLastMessageReq,
+                        admin: bool = False) -> msg_pb2.GetLastMessageResp:
+    resp = msg_pb2.GetLastMessageResp()
+    scopes = await access.readable(core, req.userID, list(req.conversationIDs), admin)
+    for cid in dict.fromkeys(req.conversationIDs):
+        scope = scopes.get(cid)
+        if scope is None:
+            continue
+        row = await core.storage.last_message(cid)
+        if row is None or (scope.max_seq and row.seq > scope.max_seq) or row.seq < scope.min_seq:
+            continue
+        deleted = await core.storage.deleted_for(req.userID, cid, [row.seq])
+        resp.msgs[cid].CopyFrom(render_message(row, row.seq, row.seq in deleted))
+    return resp
+
+
+# --------------------------------------------------------------------------- REST routes
+
+
+@service("/msg/newest_seq")
+async def _newest_seq(ctx: RequestContext, req: sdkws_pb2.GetMaxSeqReq) -> Any:
+    ctx.check_access(req.userID)
+    return await get_max_seq(ctx.core, req.userID, ctx.is_admin)
+
+
+@service("/msg/pull_msg_by_seq")
+async def _pull_msg_by_seq(ctx: RequestContext, req: sdkws_pb2.PullMessageBySeqsReq) -> Any:
+    ctx.check_access(req.userID)
+    return await pull_by_ranges(ctx.core, req, ctx.is_admin)
+
+
+def _v_has_read(req: Any) -> None:
+    need(req.userID, "userID is empty")
+
+
+@service("/msg/get_conversations_has_read_and_max_seq", _v_has_read)
+async def _has_read(ctx: RequestContext, req: msg_pb2.GetConversationsHasReadAndMaxSeqReq) -> Any:
+    ctx.check_access(req.userID)
+    return await has_read_and_max_seq(ctx.core, req, ctx.is_admin)
+
+
+@service("/msg/search_msg")
+async def _search(ctx: RequestContext, req: msg_pb2.SearchMessageReq) -> Any:
+    where, params = ["1=1"], []
+    if req.sendID:
+        where.append("send_id = ?")
+        params.append(req.sendID)
+    if req.recvID:
+        where.append("(recv_id = ? OR group_id = ?)")
+        params += [req.recvID, req.recvID]
+    if req.contentType:
+        where.append("content_type = ?")
+        params.append(req.contentType)
+    if req.sessionType:
+        where.append("session_type = ?")
+        params.append(req.sessionType)
+    if req.sendTime:
+        try:
+            day = datetime.strptime(req.sendTime, "%Y-%m-%d").replace(tzinfo=UTC)
+        except ValueError:
+            raise ServerInternalError(detail=f'parsing time "{req.sendTime}" failed') from None
+        start = int(day.timestamp() * 1000)
+        where.append("send_time >= ? AND send_time < ?")
+        params += [start, start + int(timedelta(days=1).total_seconds() * 1000)]
+    where.append("conversation_id NOT LIKE 'n\\_%' ESCAPE '\\'")
+    if not ctx.is_admin:  # an ordinary user searches the conversations they may read
+        own = [r.conversation_id for r in await ctx.core.storage.conversations(ctx.user_id)]
+        mine = list(await access.readable(ctx.core, ctx.user_id, own))
+        where.append(f"conversation_id IN ({','.join('?' * len(mine))})" if mine else "0")
+        params += mine
+    offset, limit = page_bounds(req.pagination) if req.HasField("pagination") else (0, 20)
+    total, rows = await ctx.core.storage.search_messages(" AND ".join(where), tuple(params), offset, limit)
+    users = await ctx.core.storage.get_users(
+        [sdkws_pb2.MsgData.FromString(r.data).recvID for r in rows])
+    resp = msg_pb2.SearchMessageResp(chatLogsNum=total)
+    for r in rows:
+        m = sdkws_pb2.MsgData.FromString(r.data)
+        log_ = msg_pb2.ChatLog(
+            serverMsgID=m.serverMsgID, clientMsgID=m.clientMsgID, sendID=m.sendID, recvID=m.recvID,
+            groupID=m.groupID, recvNickname=users[m.recvID].nickname if m.recvID in users else "",
+            senderPlatformID=m.senderPlatformID, senderNickname=m.senderNickname, senderFaceURL=m.senderFaceURL,
+            sessionType=m.sessionType, msgFrom=m.msgFrom, contentType=m.contentType,
+            content=m.content.decode("utf-8", "replace"), status=m.status, sendTime=m.sendTime,
+            createTime=m.createTime, ex=m.ex, seq=m.seq)
+        resp.chatLogs.add(chatLog=log_, isRevoked=r.revoke is not None)
+    return resp
+
+
