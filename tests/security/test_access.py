@@ -23,7 +23,7 @@ from openim_sdk.protocol.pb.msg import msg_pb2
 from openim_sdk.protocol.pb.sdkws import sdkws_pb2
 from server_stub import ServerApp
 
-from .conftest import Api, WsClient, server_config, ws_url
+from .conftest import Api, WsClient, server_config, user_msg, ws_url
 
 SECRET = "zq-secret"
 GROUP = "grp1"
@@ -66,22 +66,8 @@ async def world(tmp_path: Any) -> AsyncIterator[World]:
 async def _send(srv: ServerApp, user: str, token: str, recv: str = "", group: str = "", text: str = "hi",
                 content_type: int = 101, **fields: Any) -> int:
     async with connect(ws_url(srv, user, token)) as ws:
-        resp = await WsClient(ws, user).request(1003, _msg(user, recv, group, text, content_type, **fields))
+        resp = await WsClient(ws, user).request(1003, user_msg(user, recv, group, text, content_type, **fields))
     return resp.err_code
-
-
-def _msg(user: str, recv: str = "", group: str = "", text: str = "hi", content_type: int = 101,
-         **fields: Any) -> bytes:
-    m = sdkws_pb2.MsgData(sendID=user, recvID=recv, groupID=group, clientMsgID=f"c{id(text)}{text}",
-                          sessionType=3 if group else 1, msgFrom=100, contentType=content_type,
-                          content=json.dumps({"content": text}).encode(), senderPlatformID=5)
-    for k, v in fields.items():
-        if k == "options":
-            for ok, ov in v.items():
-                m.options[ok] = ov
-        else:
-            setattr(m, k, v)
-    return m.SerializeToString()
 
 
 async def _forge_records(world: World, user: str) -> None:

@@ -19,10 +19,9 @@ import pytest
 from websockets.asyncio.client import connect
 
 from openim_sdk.protocol.constants import ContentType
-from openim_sdk.protocol.pb.sdkws import sdkws_pb2
 from server_stub import ServerApp
 
-from .conftest import Api, WsClient, server_config, ws_url
+from .conftest import Api, WsClient, server_config, user_msg, ws_url
 
 GROUP = "team"
 
@@ -57,19 +56,6 @@ async def world(tmp_path: Any) -> AsyncIterator[World]:
         yield World(srv, admin, api, tokens)
 
 
-def _msg(user: str, recv: str = "", group: str = "", content_type: int = 101, **fields: Any) -> bytes:
-    m = sdkws_pb2.MsgData(sendID=user, recvID=recv, groupID=group, clientMsgID=f"{user}-{content_type}-{recv}{group}",
-                          sessionType=3 if group else 1, msgFrom=100, contentType=content_type,
-                          content=json.dumps({"content": "forged"}).encode(), senderPlatformID=5)
-    for k, v in fields.items():
-        if k == "options":
-            for ok, ov in v.items():
-                m.options[ok] = ov
-        else:
-            setattr(m, k, v)
-    return m.SerializeToString()
-
-
 async def _ws_codes(world: World, user: str, frames: list[bytes]) -> list[int]:
     async with connect(ws_url(world.server, user, world.tokens[user])) as ws:
         cl = WsClient(ws, user)
@@ -89,8 +75,8 @@ RESERVED = sorted({int(c) for c in ContentType if int(c) >= ContentType.NOTIFICA
 
 async def test_every_reserved_content_type_is_refused(world: World) -> None:
     before = await world.max_seqs("bob")
-    frames = [_msg("sam", recv="bob", content_type=ct) for ct in RESERVED]
-    frames += [_msg("sam", group=GROUP, content_type=ct) for ct in RESERVED]
+    frames = [user_msg("sam", recv="bob", content_type=ct, text="forged") for ct in RESERVED]
+    frames += [user_msg("sam", group=GROUP, content_type=ct) for ct in RESERVED]
     codes = await _ws_codes(world, "sam", frames)
     assert codes == [1001] * len(frames), dict(zip(RESERVED * 2, codes, strict=True))
     assert await world.max_seqs("bob") == before
@@ -99,16 +85,16 @@ async def test_every_reserved_content_type_is_refused(world: World) -> None:
 async def test_spoofed_origin_and_notification_flags_are_refused(world: World) -> None:
     before = await world.max_seqs("bob")
     codes = await _ws_codes(world, "sam", [
-        _msg("sam", recv="bob", msgFrom=200),
-        _msg("sam", recv="bob", sessionType=4),
-        _msg("sam", recv="bob", options={"isNotNotification": False}),
-        _msg("sam", group=GROUP, options={"isNotNotification": False}),
-        _msg("bob", recv="sam"),  # someone else's sendID
+        user_msg("sam", recv="bob", msgFrom=200),
+        user_msg("sam", recv="bob", sessionType=4),
+        user_msg("sam", recv="bob", options={"isNotNotification": False}),
+        user_msg("sam", group=GROUP, options={"isNotNotification": False}),
+        user_msg("bob", recv="sam"),  # someone else's sendID
     ])
     assert codes[:4] == [1001] * 4 and codes[4] != 0, codes
     assert await world.max_seqs("bob") == before
     # the same user's ordinary message goes through (the refusals above are not a broken sender)
-    assert await _ws_codes(world, "sam", [_msg("sam", recv="bob"), _msg("sam", group=GROUP)]) == [0, 0]
+    assert await _ws_codes(world, "sam", [user_msg("sam", recv="bob"), user_msg("sam", group=GROUP)]) == [0, 0]
     after = await world.max_seqs("bob")
     assert after["si_bob_sam"] == before.get("si_bob_sam", 0) + 1
     assert after[f"sg_{GROUP}"] == before.get(f"sg_{GROUP}", 0) + 1
@@ -125,7 +111,7 @@ async def test_blacklist_mute_and_membership_on_every_send_path(world: World, pa
     before = await world.max_seqs("bob")
     for sender, peer, group, want in cases:
         if path == "ws":
-            [code] = await _ws_codes(world, sender, [_msg(sender, recv=peer, group=group)])
+            [code] = await _ws_codes(world, sender, [user_msg(sender, recv=peer, group=group)])
         else:
             r = await _simple(world, sender, "hi", peer=peer, group=group)
             assert r.status_code == 200, r.text
