@@ -65,22 +65,28 @@ def render_message(row: MessageRow | None, seq: int, deleted: bool = False) -> s
     return m
 
 
+async def _windows(core: ServerCore, user_id: str, cids: list[str], admin: bool) -> dict[str, tuple[int, int]]:
+    """cid -> (lowest, highest) seq ``user_id`` may pull, for the readable ones among ``cids``: the
+    conversation's global min/max narrowed by the reader's own bounds (clear, leave cap)."""
+    scopes = await access.readable(core, user_id, cids, admin)
+    info = await core.storage.seq_info(list(scopes))
+    out = {}
+    for cid, scope in scopes.items():
+        max_seq, global_min, _ = info.get(cid, (0, 0, 0))
+        out[cid] = (max(global_min, scope.min_seq, 1), min(max_seq, scope.max_seq) if scope.max_seq else max_seq)
+    return out
+
+
 async def pull_by_ranges(core: ServerCore, req: sdkws_pb2.PullMessageBySeqsReq,
                          admin: bool = False) -> sdkws_pb2.PullMessageBySeqsResp:
     resp = sdkws_pb2.PullMessageBySeqsResp()
-    cids = [r.conversationID for r in req.seqRanges]
-    scopes = await access.readable(core, req.userID, cids, admin)
-    info = await core.storage.seq_info(list(scopes))
+    windows = await _windows(core, req.userID, [r.conversationID for r in req.seqRanges], admin)
     for rng in req.seqRanges:
         cid = rng.conversationID
         notif = cid.startswith("n_")
-        scope = scopes.get(cid)
-        if scope is None:
+        if cid not in windows:
             continue
-        max_seq, global_min, _ = info.get(cid, (0, 0, 0))
-        umin, umax = scope.min_seq, scope.max_seq
-        eff_min = max(global_min, umin, 1)
-        eff_max = min(max_seq, umax) if umax else max_seq
+        eff_min, eff_max = windows[cid]
         if eff_min > rng.end:
             continue
         begin, end = max(rng.begin, eff_min), min(rng.end, eff_max)
@@ -104,18 +110,12 @@ async def pull_by_ranges(core: ServerCore, req: sdkws_pb2.PullMessageBySeqsReq,
 async def pull_by_seqs(core: ServerCore, req: msg_pb2.GetSeqMessageReq,
                        admin: bool = False) -> msg_pb2.GetSeqMessageResp:
     resp = msg_pb2.GetSeqMessageResp()
-    cids = [c.conversationID for c in req.conversations]
-    scopes = await access.readable(core, req.userID, cids, admin)
-    info = await core.storage.seq_info(list(scopes))
+    windows = await _windows(core, req.userID, [c.conversationID for c in req.conversations], admin)
     for conv in req.conversations:
         cid = conv.conversationID
-        scope = scopes.get(cid)
-        if scope is None:
+        if cid not in windows:
             continue
-        max_seq, global_min, _ = info.get(cid, (0, 0, 0))
-        umin, umax = scope.min_seq, scope.max_seq
-        eff_min = max(global_min, umin, 1)
-        eff_max = min(max_seq, umax) if umax else max_seq
+        eff_min, eff_max = windows[cid]
         seqs = sorted({s for s in conv.seqs if eff_min <= s <= eff_max})[:MAX_PULL]
         target = resp.notificationMsgs if cid.startswith("n_") else resp.msgs
         pm = sdkws_pb2.PullMsgs()
