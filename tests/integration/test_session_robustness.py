@@ -11,9 +11,7 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -32,9 +30,9 @@ from openim_sdk.ws.events import Reconnecting
 from server_stub import ServerApp
 
 from .conftest import server_config
+from .server_process import ServerProcess, free_port, until
 from .test_client import make_client, next_event, users
 
-ROOT = Path(__file__).resolve().parents[2]
 FAST = (0.05, 0.1, 0.2)
 
 
@@ -50,19 +48,6 @@ async def all_history(client: OpenIMClient, cid: str, limit: int = 100) -> list[
         before = page[0].seq
         assert before > 0, page[0]
     return [m for page in reversed(pages) for m in page]
-
-
-async def until(pred: Any, timeout: float = 10, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = pred()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or pred}")
-        await asyncio.sleep(0.05)
 
 
 def received(client: OpenIMClient) -> list[Message]:
@@ -108,35 +93,15 @@ async def test_offline_user_gets_1000_messages_via_history_paging(server, tmp_pa
 # --------------------------------------------------------------------------------------- 2
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_port(port: int, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
-            return
-        time.sleep(0.02)
-    raise RuntimeError(f"port {port} did not open")
-
-
 @contextlib.asynccontextmanager
-async def subprocess_server(db: Path, api: int, ws: int) -> AsyncIterator[subprocess.Popen[bytes]]:
-    env = dict(os.environ, OPENIM_LOG_LEVEL="WARNING")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "server_stub", "--api-port", str(api), "--ws-port", str(ws), "--data", str(db)],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+async def subprocess_server(db: Path, api: int, ws: int, log_dir: Path) -> AsyncIterator[subprocess.Popen[str]]:
+    server = ServerProcess(db, api, ws, log_dir)
     try:
-        await asyncio.to_thread(_wait_port, api)
-        await asyncio.to_thread(_wait_port, ws)
-        yield proc
+        await server.start()
+        assert server.proc is not None
+        yield server.proc
     finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(10)
+        server.kill()
 
 
 class _Addr:
@@ -146,12 +111,12 @@ class _Addr:
 
 
 async def test_sigkill_mid_stream_loses_and_duplicates_nothing(tmp_path):
-    db, api, ws = tmp_path / "kill.sqlite3", _free_port(), _free_port()
+    db, api, ws = tmp_path / "kill.sqlite3", free_port(), free_port()
     addr: Any = _Addr(api, ws)
     n = 300
     acked: list[str] = []
     acked_before_kill: set[str] = set()
-    first = subprocess_server(db, api, ws)
+    first = subprocess_server(db, api, ws, tmp_path)
     proc = await first.__aenter__()
     tok = await users(addr, "ka", "kb")
     a = make_client(addr, tmp_path, "ka", tok["ka"], rest_sync=False)
@@ -170,7 +135,7 @@ async def test_sigkill_mid_stream_loses_and_duplicates_nothing(tmp_path):
         proc.wait(10)
         acked_before_kill = set(acked)
         assert len(acked_before_kill) < n, "the stream finished before the kill"
-        async with subprocess_server(db, api, ws):
+        async with subprocess_server(db, api, ws, tmp_path):
             await a.flush(60)
             assert set(acked) == {m.client_msg_id for m in sent}  # every message acked,
             assert len(acked) == len(set(acked))  # and reported sent exactly once
