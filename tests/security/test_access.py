@@ -12,10 +12,8 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import pytest
 from websockets.asyncio.client import connect
 
@@ -23,7 +21,7 @@ from openim_sdk.protocol.pb.msg import msg_pb2
 from openim_sdk.protocol.pb.sdkws import sdkws_pb2
 from server_stub import ServerApp
 
-from .conftest import Api, WsClient, server_config, user_msg, ws_url
+from .conftest import World, WsClient, open_world, user_msg, ws_url
 
 SECRET = "zq-secret"
 GROUP = "grp1"
@@ -31,23 +29,10 @@ SI_BC, SG, N_BC, N_BB, N_G = "si_b_c", f"sg_{GROUP}", "n_b_c", "n_b_b", f"n_{GRO
 SECRETS = [SI_BC, SG, N_BC, N_BB, N_G]
 
 
-@dataclass
-class World:
-    server: ServerApp
-    admin: Api
-    api: dict[str, Api]
-    tokens: dict[str, str]
-
-
 @pytest.fixture
 async def world(tmp_path: Any) -> AsyncIterator[World]:
-    cfg = server_config(tmp_path, extra={"notifications_stored": True})
-    async with ServerApp(cfg) as srv, httpx.AsyncClient(base_url=srv.api_url, timeout=10) as http:
-        admin = Api(http)
-        admin.token = (await admin.ok("/auth/get_admin_token", {"secret": "openIM123", "userID": "imAdmin"}))["token"]
-        await admin.register("a", "b", "c", "d")
-        tokens = {u: await admin.user_token(u) for u in "abcd"}
-        api = {u: Api(http, t) for u, t in tokens.items()}
+    async with open_world(tmp_path, "a", "b", "c", "d") as w:
+        srv, tokens, api = w.server, w.tokens, w.api
         for i in range(3):
             await _send(srv, "b", tokens["b"], recv="c", text=f"{SECRET} private {i}")
         await api["b"].ok("/group/create_group", {"ownerUserID": "b", "memberUserIDs": ["c", "d"],
@@ -60,7 +45,7 @@ async def world(tmp_path: Any) -> AsyncIterator[World]:
         await api["b"].ok("/msg/mark_msgs_as_read", {"conversationID": SI_BC, "seqs": [1, 2], "userID": "b"})
         await api["b"].ok("/msg/set_conversation_has_read_seq", {"conversationID": SI_BC, "hasReadSeq": 3,
                                                                  "userID": "b"})
-        yield World(srv, admin, api, tokens)
+        yield w
 
 
 async def _send(srv: ServerApp, user: str, token: str, recv: str = "", group: str = "", text: str = "hi",

@@ -11,49 +11,28 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import pytest
 from websockets.asyncio.client import connect
 
 from openim_sdk.protocol.constants import ContentType
-from server_stub import ServerApp
 
-from .conftest import Api, WsClient, server_config, user_msg, ws_url
+from .conftest import World, WsClient, open_world, user_msg, ws_url
 
 GROUP = "team"
 
 
-@dataclass
-class World:
-    server: ServerApp
-    admin: Api
-    api: dict[str, Api]
-    tokens: dict[str, str]
-
-    async def max_seqs(self, user: str) -> dict[str, int]:
-        data = await self.api[user].ok("/msg/newest_seq", {"userID": user})
-        return dict(data.get("maxSeqs") or {})
-
-
 @pytest.fixture
 async def world(tmp_path: Any) -> AsyncIterator[World]:
-    cfg = server_config(tmp_path, extra={"notifications_stored": True})
-    async with ServerApp(cfg) as srv, httpx.AsyncClient(base_url=srv.api_url, timeout=10) as http:
-        admin = Api(http)
-        admin.token = (await admin.ok("/auth/get_admin_token", {"secret": "openIM123", "userID": "imAdmin"}))["token"]
-        users = ["sam", "bob", "own", "mut", "out", "blk"]
-        await admin.register(*users)
-        tokens = {u: await admin.user_token(u) for u in users}
-        api = {u: Api(http, t) for u, t in tokens.items()}
+    async with open_world(tmp_path, "sam", "bob", "own", "mut", "out", "blk") as w:
+        api = w.api
         await api["own"].ok("/group/create_group", {
             "ownerUserID": "own", "memberUserIDs": ["sam", "mut", "bob"],
             "groupInfo": {"groupID": GROUP, "groupName": "T", "groupType": 2}})
         await api["own"].ok("/group/mute_group_member", {"groupID": GROUP, "userID": "mut", "mutedSeconds": 3600})
         await api["bob"].ok("/friend/add_black", {"ownerUserID": "bob", "blackUserID": "blk"})
-        yield World(srv, admin, api, tokens)
+        yield w
 
 
 async def _ws_codes(world: World, user: str, frames: list[bytes]) -> list[int]:
