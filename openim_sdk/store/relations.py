@@ -1,0 +1,155 @@
+"""The relation cache: users, friends, groups and group members (protobuf rows, stored raw).
+
+A mixin of :class:`~openim_sdk.store.local.LocalStore`; it only uses the store's ``_write`` and
+``_query`` plumbing, so relation code lives apart from the message and conversation tables.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
+from typing import Any, TypeVar
+
+from google.protobuf.message import Message
+
+from ..protocol.pb.sdkws import sdkws_pb2
+
+_M = TypeVar("_M", bound=Message)
+
+
+class RelationStore:
+    """Users, friends, groups, group members. Needs ``_write()`` and ``_query()`` from the store."""
+
+    def _write(self) -> AbstractContextManager[sqlite3.Connection]:
+        raise NotImplementedError
+
+    def _query(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        raise NotImplementedError
+
+
+    @staticmethod
+    def _parse(cls: type[_M], raw: bytes) -> _M:
+        obj = cls()
+        obj.ParseFromString(raw)
+        return obj
+
+    def upsert_users(self, users: Iterable[sdkws_pb2.UserInfo]) -> None:
+        with self._write() as conn:
+            conn.executemany(
+                "INSERT OR REPLACE INTO users(user_id, nickname, face_url, raw) VALUES (?, ?, ?, ?)",
+                [(u.userID, u.nickname, u.faceURL, u.SerializeToString(deterministic=True)) for u in users],
+            )
+
+    def users(self, user_ids: Iterable[str] | None = None) -> list[sdkws_pb2.UserInfo]:
+        if user_ids is None:
+            rows = self._query("SELECT raw FROM users ORDER BY user_id")
+        else:
+            ids = list(user_ids)
+            marks = ", ".join("?" for _ in ids)
+            rows = self._query(f"SELECT raw FROM users WHERE user_id IN ({marks}) ORDER BY user_id", ids)
+        return [self._parse(sdkws_pb2.UserInfo, r["raw"]) for r in rows]
+
+    def user(self, user_id: str) -> sdkws_pb2.UserInfo | None:
+        found = self.users([user_id])
+        return found[0] if found else None
+
+    def upsert_friends(self, friends: Iterable[sdkws_pb2.FriendInfo]) -> None:
+        with self._write() as conn:
+            conn.executemany(
+                "INSERT OR REPLACE INTO friends(owner_user_id, friend_user_id, remark, nickname, is_pinned, raw) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        f.ownerUserID,
+                        f.friendUser.userID,
+                        f.remark,
+                        f.friendUser.nickname,
+                        int(f.isPinned),
+                        f.SerializeToString(deterministic=True),
+                    )
+                    for f in friends
+                ],
+            )
+
+    def friends(self, owner_user_id: str | None = None) -> list[sdkws_pb2.FriendInfo]:
+        if owner_user_id is None:
+            rows = self._query("SELECT raw FROM friends ORDER BY is_pinned DESC, friend_user_id")
+        else:
+            rows = self._query(
+                "SELECT raw FROM friends WHERE owner_user_id = ? ORDER BY is_pinned DESC, friend_user_id",
+                (owner_user_id,),
+            )
+        return [self._parse(sdkws_pb2.FriendInfo, r["raw"]) for r in rows]
+
+    def delete_friends(self, friend_user_ids: Iterable[str], owner_user_id: str | None = None) -> None:
+        with self._write() as conn:
+            for fid in friend_user_ids:
+                if owner_user_id is None:
+                    conn.execute("DELETE FROM friends WHERE friend_user_id = ?", (fid,))
+                else:
+                    conn.execute(
+                        "DELETE FROM friends WHERE owner_user_id = ? AND friend_user_id = ?",
+                        (owner_user_id, fid),
+                    )
+
+    def upsert_groups(self, groups: Iterable[sdkws_pb2.GroupInfo]) -> None:
+        with self._write() as conn:
+            conn.executemany(
+                "INSERT OR REPLACE INTO groups(group_id, group_name, owner_user_id, status, raw) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [
+                    (g.groupID, g.groupName, g.ownerUserID, g.status, g.SerializeToString(deterministic=True))
+                    for g in groups
+                ],
+            )
+
+    def groups(self) -> list[sdkws_pb2.GroupInfo]:
+        rows = self._query("SELECT raw FROM groups ORDER BY group_id")
+        return [self._parse(sdkws_pb2.GroupInfo, r["raw"]) for r in rows]
+
+    def group(self, group_id: str) -> sdkws_pb2.GroupInfo | None:
+        rows = self._query("SELECT raw FROM groups WHERE group_id = ?", (group_id,))
+        return self._parse(sdkws_pb2.GroupInfo, rows[0]["raw"]) if rows else None
+
+    def delete_groups(self, group_ids: Iterable[str]) -> None:
+        with self._write() as conn:
+            for gid in group_ids:
+                conn.execute("DELETE FROM groups WHERE group_id = ?", (gid,))
+                conn.execute("DELETE FROM group_members WHERE group_id = ?", (gid,))
+
+    def upsert_group_members(self, members: Iterable[sdkws_pb2.GroupMemberFullInfo]) -> None:
+        with self._write() as conn:
+            conn.executemany(
+                "INSERT OR REPLACE INTO group_members(group_id, user_id, nickname, role_level, join_time, raw) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        m.groupID,
+                        m.userID,
+                        m.nickname,
+                        m.roleLevel,
+                        m.joinTime,
+                        m.SerializeToString(deterministic=True),
+                    )
+                    for m in members
+                ],
+            )
+
+    def group_members(self, group_id: str) -> list[sdkws_pb2.GroupMemberFullInfo]:
+        """Members of a group: owner, admins, then members; each by join time."""
+        rows = self._query(
+            "SELECT raw FROM group_members WHERE group_id = ? ORDER BY role_level DESC, join_time, user_id",
+            (group_id,),
+        )
+        return [self._parse(sdkws_pb2.GroupMemberFullInfo, r["raw"]) for r in rows]
+
+    def delete_group_members(self, group_id: str, user_ids: Iterable[str] | None = None) -> None:
+        with self._write() as conn:
+            if user_ids is None:
+                conn.execute("DELETE FROM group_members WHERE group_id = ?", (group_id,))
+            else:
+                conn.executemany(
+                    "DELETE FROM group_members WHERE group_id = ? AND user_id = ?",
+                    [(group_id, u) for u in user_ids],
+                )
