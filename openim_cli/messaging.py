@@ -243,6 +243,7 @@ def read(
     target: Annotated[str, typer.Argument(help="Conversation ID, user ID or group ID (--group).")],
     group: GroupOpt = False,
     profile: ProfileOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Mark a conversation read (the other side gets a read receipt)."""
 
@@ -251,7 +252,11 @@ def read(
         await client.mark_read(cid)
         return str(cid)
 
-    output.say(f"Marked {with_client(profile, body)} read.")
+    cid = with_client(profile, body)
+    if as_json:
+        output.emit_json({"conversationID": cid, "read": True})
+    else:
+        output.say(f"Marked {cid} read.")
 
 
 @app.command()
@@ -260,10 +265,11 @@ def revoke(
     message: Annotated[str, typer.Argument(help="clientMsgID, or the seq of the message.")],
     group: GroupOpt = False,
     profile: ProfileOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Revoke a message you sent."""
 
-    async def body(client: Any) -> None:
+    async def body(client: Any) -> dict[str, Any]:
         from openim_sdk.protocol import errors as e
 
         cid, *_ = await client.resolve_target(target, group)
@@ -274,9 +280,13 @@ def revoke(
                 raise e.NotFoundError(message="RecordNotFoundError", detail=f"no message with seq {message}")
             cmid = rows[-1].client_msg_id
         await client.revoke(cid, cmid)
+        return {"conversationID": cid, "clientMsgID": cmid, "revoked": True}
 
-    with_client(profile, body)
-    output.say("Revoked.")
+    result = with_client(profile, body)
+    if as_json:
+        output.emit_json(result)
+    else:
+        output.say("Revoked.")
 
 
 @app.command()
@@ -284,7 +294,7 @@ def search(
     text: Annotated[str, typer.Argument(help="Words to find.")],
     target: Annotated[str | None, typer.Option("--in", help="Only this conversation/user/group.")] = None,
     group: GroupOpt = False,
-    limit: Annotated[int, typer.Option("--limit", "-n")] = 50,
+    limit: Annotated[int, typer.Option("--limit", "-n", help="At most this many messages.")] = 50,
     profile: ProfileOpt = None,
     as_json: JsonOpt = False,
 ) -> None:

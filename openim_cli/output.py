@@ -62,6 +62,23 @@ def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> 
     _console().print(t)
 
 
+def when(epoch_seconds: float | int | None) -> str:
+    """A point in time for people: local date and time plus how far away it is."""
+    import datetime
+
+    if not epoch_seconds:
+        return ""
+    at = datetime.datetime.fromtimestamp(float(epoch_seconds)).astimezone()
+    delta = float(epoch_seconds) - datetime.datetime.now().timestamp()
+    span, unit = abs(delta), "s"
+    for size, name in ((86400, "d"), (3600, "h"), (60, "min")):
+        if span >= size:
+            span, unit = span / size, name
+            break
+    rel = f"in {span:.0f} {unit}" if delta >= 0 else f"{span:.0f} {unit} ago"
+    return f"{at:%Y-%m-%d %H:%M %Z} ({rel})"
+
+
 def fail(message: str, code: int) -> None:
     import typer
 
@@ -84,9 +101,10 @@ def errors() -> Iterator[None]:
         where = f" ({exc.detail})" if exc.detail else ""
         fail(f"cannot reach the server: {exc.message}{where}", EXIT_UNREACHABLE)
     except e.OpenIMError as exc:
-        text = f"{exc.code} {exc.name}"
+        # a local error has no OpenIM code: "0 Success: ..." would read as a contradiction
+        text = f"{exc.code} {exc.name}" if exc.code else ""
         if exc.message and exc.message != exc.name:
-            text += f": {exc.message}"
+            text = f"{text}: {exc.message}" if text else exc.message
         if exc.detail:
             text += f" — {exc.detail}"
         fail(text, EXIT_OPENIM)

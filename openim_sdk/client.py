@@ -50,7 +50,7 @@ from .protocol.conversation_id import (
     is_notification_conversation,
     single_conversation_id,
 )
-from .protocol.errors import LocalError, NetworkError, OpenIMError
+from .protocol.errors import LocalError, NetworkError, NotFoundError, OpenIMError
 from .protocol.pb.msg import msg_pb2
 from .protocol.pb.sdkws import sdkws_pb2
 from .rest import RestClient
@@ -1183,7 +1183,10 @@ class OpenIMClient:
     async def revoke(self, conversation_id: str, client_msg_id: str) -> None:
         """Revoke a sent message (the server notifies everyone; the row becomes a placeholder)."""
         row = await asyncio.to_thread(self._store().message, client_msg_id)
-        if row is None or row.seq == 0:
+        if row is None or row.conversation_id != conversation_id:
+            raise NotFoundError(message="RecordNotFoundError",
+                                detail=f"no message {client_msg_id!r} in {conversation_id}")
+        if row.seq == 0:
             raise LocalError(message="the message is not on the server yet", detail=client_msg_id)
         await self.api.msg.revoke_msg(conversation_id=conversation_id, seq=row.seq, user_id=self.user_id)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import re
 import stat
 import subprocess
 import threading
@@ -399,3 +400,54 @@ def test_user_register_with_secret_file(cli: Cli, tmp_path: Any) -> None:
     missing = cli.run("user", "register", uid("reg"), "--secret-file", str(tmp_path / "nope"),
                       "--api", cli.server.api, code=2)
     assert "cannot read the secret file" in missing.stderr + missing.stdout
+
+
+# --------------------------------------------------------------------------- rough edges (issue 15, items 2, 9, 10)
+
+
+def test_version_short_help_and_server_help(cli: Cli) -> None:
+    version, short, long, server_help = cli.run_many((["--version"], 0), (["-h"], 0), (["--help"], 0),
+                                                     (["server", "--help"], 0))
+    from openim_sdk import __version__
+
+    assert version.stdout.strip() == f"openim {__version__}"
+    assert short.stdout == long.stdout and "Usage: openim" in short.stdout
+    assert server_help.stdout.startswith("usage: openim server")
+
+
+def test_chat_before_login_is_one_line_not_a_traceback(cli: Cli, tmp_path: Any) -> None:
+    fresh = make_cli(tmp_path, cli.server)
+    out = fresh.run("chat", code=4)  # the runner also asserts that no traceback was printed
+    assert "not logged in" in one_line_error(out) and "openim login" in one_line_error(out)
+
+
+def test_login_errors_say_what_to_do(cli: Cli) -> None:
+    ghost = uid("ghost")
+    unknown, bad_token = cli.run_many(
+        (["login", "-u", ghost, "--secret", SECRET, "-p", "ghost"], 1),
+        (["login", "-u", ghost, "--token", "not.a.token", "-p", "ghost2"], 2),
+    )
+    assert f"user {ghost!r} is not registered" in one_line_error(unknown)
+    assert "--register" in one_line_error(unknown)
+    assert "the token is not valid" in one_line_error(bad_token)
+    assert "run `openim login` again" not in bad_token.stderr
+    assert "ghost" not in cli.profiles() and "ghost2" not in cli.profiles()
+
+
+def test_read_revoke_json_and_revoke_unknown_id(cli: Cli, users: Users) -> None:
+    sent = json.loads(cli.run("send", users.bob, "to be revoked", "--json").stdout)
+    read, revoked, unknown = cli.run_many(
+        (["read", users.alice, "-p", "bob", "--json"], 0),
+        (["revoke", users.bob, sent["clientMsgID"], "--json"], 0),
+        (["revoke", users.bob, "notanid"], 1),
+    )
+    assert json.loads(read.stdout) == {"conversationID": sent["conversationID"], "read": True}
+    assert json.loads(revoked.stdout) == {"conversationID": sent["conversationID"],
+                                          "clientMsgID": sent["clientMsgID"], "revoked": True}
+    err = one_line_error(unknown)
+    assert "1004 RecordNotFoundError" in err and "notanid" in err and "Success" not in err
+
+
+def test_whoami_shows_expiry_as_a_date(cli: Cli, users: Users) -> None:
+    out = cli.run("whoami")
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d", out.stdout) and "(in " in out.stdout, out.stdout
