@@ -3,12 +3,7 @@
 # official OpenIM clients for the interop tests) and runs the whole suite: ruff, mypy, pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PY=${PYTHON:-python3}
-if [ ! -x .venv/bin/python ]; then
-  "$PY" -m venv .venv
-fi
-.venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e '.[test]'
+bash scripts/install.sh test
 # the official OpenIM clients for tests/interop: npm ci (no Electron or browser downloads) and
 # Debian's chromium for the wasm client, installed when missing and running as root
 bash tests/interop/install.sh

@@ -384,6 +384,8 @@ def test_demo_script(cli: Cli, tmp_path: Any) -> None:
     assert f"bob: bob heard: {said.removeprefix('alice: ')}" in lines
     assert any("2 message(s) in si_alice_bob" in line for line in lines)
     assert {"demo-alice", "demo-bob"} <= set(own.profiles())
+    # it started its own server and stopped it: it must not say "while the server runs"
+    assert "while the server runs" not in out.stdout and "the demo's server has stopped" in out.stdout
 
 
 def test_user_register_with_secret_file(cli: Cli, tmp_path: Any) -> None:
