@@ -27,6 +27,7 @@ def chat(
     token: Annotated[str | None, typer.Option(envvar="OPENIM_TOKEN", help="Token (with --user).")] = None,
 ) -> None:
     """Open the terminal chat (Textual) with the stored session, or with --api/--ws/--user/--token."""
+    output.need_extra("tui", what="openim chat")
     from openim_tui import run_chat
 
     overrides = {k: v for k, v in {"api": api, "ws": ws, "user": user, "token": token}.items() if v}
@@ -153,6 +154,7 @@ def demo(
 
     if script is None:
         script = not (sys.stdin.isatty() and sys.stdout.isatty())
+    output.need_extra("server", *(() if script else ("tui",)), what="openim demo")
     with _server(api_port, ws_port, data) as (api, ws, started), output.errors():
         tokens = asyncio.run(_setup_users(api, ws, secret, {"alice": "Alice", "bob": "Bob (echo bot)"}))
         profs = {}

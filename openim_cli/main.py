@@ -102,6 +102,7 @@ def rest_for(prof: Any) -> Any:
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True}, add_help_option=False)
 def server(ctx: typer.Context) -> None:
     """Run the bundled OpenIM server (REST :10002 + WS :10001, SQLite). Flags: see `openim server --help`."""
+    output.need_extra("server", what="openim server")
     from server_stub.cli import main as server_main
 
     raise typer.Exit(server_main(list(ctx.args)))

@@ -79,6 +79,15 @@ def when(epoch_seconds: float | int | None) -> str:
     return f"{at:%Y-%m-%d %H:%M %Z} ({rel})"
 
 
+def need_extra(*extras: str, what: str) -> None:
+    """Stop with a one-line hint when ``what`` needs an extra that is not installed."""
+    from .entry import install_hint, missing_extra
+
+    extra = missing_extra(*extras)
+    if extra is not None:
+        fail(f"{what} needs the {extra!r} extra: {install_hint(extra)}", EXIT_USAGE)
+
+
 def fail(message: str, code: int) -> None:
     import typer
 
