@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -36,7 +36,7 @@ from openim_sdk.events import (
 from openim_sdk.models import Conversation, Message
 from openim_sdk.protocol.constants import MsgStatus
 
-from . import render
+from . import keys, render
 from .config import ConnectSpec
 from .events import ClientEvent, SessionFailed, SessionStarted
 from .screens.help import HelpScreen
@@ -44,6 +44,9 @@ from .screens.pickers import ChatTarget, NewChatScreen, QuickSwitcher, SearchScr
 from .widgets import Composer, ConversationList, MessageLog, StatusBar
 
 PAGE = 50
+NARROW = 60  # columns: below this the conversation list hides itself (Ctrl+B shows it)
+NO_CONVERSATIONS = "No conversations yet — Ctrl+N starts one"
+PICK_CONVERSATION = "Pick a conversation on the left (↑/↓, Enter) — or Ctrl+N for a new one"
 TYPING_TTL = 6.0
 
 
@@ -60,6 +63,7 @@ class ChatScreen(Screen[None]):
         Binding("ctrl+n", "new_chat", "New chat (friend, group or ID)", priority=True),
         Binding("ctrl+f", "search", "Search messages", priority=True),
         Binding("ctrl+g", "toggle_members", "Group members panel", priority=True),
+        Binding("ctrl+b", "toggle_sidebar", "Show / hide the conversation list", priority=True),
         Binding("ctrl+l", "focus_list", "Focus the conversation list", priority=True),
         Binding("ctrl+e", "focus_composer", "Focus the input box", priority=True),
         Binding("tab", "app.focus_next", "Next pane (list, messages, input)", show=False),
@@ -68,6 +72,8 @@ class ChatScreen(Screen[None]):
     current: reactive[str | None] = reactive(None)
     conn_state: reactive[str] = reactive("connecting")
     show_members: reactive[bool] = reactive(False)
+    #: the conversation list; None = automatic (hidden below NARROW columns), else the user's choice
+    show_sidebar: reactive[bool | None] = reactive(None)
 
     def __init__(self, me: str, clock: render.Clock, tz: tzinfo | None, download_dir: Path) -> None:
         super().__init__()
@@ -169,7 +175,7 @@ class ChatScreen(Screen[None]):
             if ordered:
                 self.open_conversation(ordered[0].conversation_id)
             else:
-                self.log_view.clear("No conversations yet — Ctrl+N starts one")
+                self.log_view.clear(NO_CONVERSATIONS)
         elif self.current in self.convs:
             self._update_title()
 
@@ -282,6 +288,8 @@ class ChatScreen(Screen[None]):
         cl = self.conv_list
         cl.drafts = dict(self.drafts)
         cl.set_conversations(list(self.convs.values()), active=self.current)
+        if self.current is None and self.convs and self.log_view.placeholder == NO_CONVERSATIONS:
+            self.log_view.clear(PICK_CONVERSATION)  # the list filled in after the (empty) first load
 
     def _schedule_read(self) -> None:
         self.set_timer(0.2, self._flush_reads)
@@ -675,6 +683,24 @@ class ChatScreen(Screen[None]):
     def action_toggle_members(self) -> None:
         self.show_members = not self.show_members
 
+    def action_toggle_sidebar(self) -> None:
+        self.show_sidebar = not self.conv_list.display
+
+    def watch_show_sidebar(self, show: bool | None) -> None:
+        self._layout_for(self.size.width)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._layout_for(event.size.width)
+
+    def _layout_for(self, width: int) -> None:
+        """Below NARROW columns the side panels give way to the messages (Ctrl+B / Ctrl+G bring them back)."""
+        narrow = 0 < width < NARROW
+        self.set_class(narrow, "-narrow")
+        show = self.show_sidebar if self.show_sidebar is not None else not narrow
+        self.conv_list.display = show
+        if not show and self.conv_list.has_focus:
+            self.composer.focus()
+
     def watch_show_members(self, show: bool) -> None:
         self.set_class(show, "-members")
         if show:
@@ -746,6 +772,7 @@ class ChatApp(App[None]):
         super().__init__()
         if spec is None and client is None:
             raise ValueError("ChatApp needs a ConnectSpec or a client")
+        keys.use_alt_digits()
         self.spec = spec
         self.client: Any = client
         self.tz = tz

@@ -325,16 +325,30 @@ class MessageLog(ScrollView, can_focus=True):
     def _render_item(self, i: int, width: int, selected: bool) -> list[Strip]:
         it = self.items[i]
         text = self._item_text(i)
-        console = self.app.console
         base = self._base()
         if selected:
             base = base + self._style("cursor")
-        opts = console.options.update(width=width, height=None, no_wrap=False, overflow="fold")
-        lines = console.render_lines(text, opts, style=base, pad=True, new_lines=False)
-        strips = [Strip(line, width) for line in lines]
+        strips: list[Strip] = []
+        for line in text.split("\n"):
+            strips.extend(self._hanging(line, width, base))
         if it.run_start and i > 0:
             strips.insert(0, Strip.blank(width, base if selected else self._base()))
         return strips
+
+    def _hanging(self, line: Text, width: int, base: Style) -> list[Strip]:
+        """One logical line, wrapped so that continuation lines keep its indent (and a quote's bar)."""
+        console = self.app.console
+        hang = _hang_width(line.plain)
+        if hang == 0 or hang > width // 2:
+            opts = console.options.update(width=width, height=None, no_wrap=False, overflow="fold")
+            return [Strip(ln, width) for ln in console.render_lines(line, opts, style=base, pad=True,
+                                                                     new_lines=False)]
+        head, body = line[:hang], line[hang:]
+        head_opts = console.options.update(width=hang, height=None, no_wrap=True, overflow="crop")
+        head_segs = console.render_lines(head, head_opts, style=base, pad=True, new_lines=False)[0]
+        body_opts = console.options.update(width=width - hang, height=None, no_wrap=False, overflow="fold")
+        body_lines = console.render_lines(body, body_opts, style=base, pad=True, new_lines=False)
+        return [Strip([*head_segs, *ln], width) for ln in body_lines]
 
     def _item_text(self, i: int) -> Text:
         it = self.items[i]
@@ -491,3 +505,11 @@ class MessageLog(ScrollView, can_focus=True):
         line = int(self.scroll_y) + event.y
         if self.items and 0 <= line < self._offsets[-1]:
             self.cursor = bisect_right(self._offsets, line) - 1
+
+
+def _hang_width(plain: str) -> int:
+    """The indent a wrapped line keeps: its leading spaces, plus a quote's "│ " bar."""
+    n = len(plain) - len(plain.lstrip(" "))
+    if plain.startswith("│ ", n):
+        n += 2
+    return n if n < len(plain) else 0

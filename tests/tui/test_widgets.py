@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from openim_sdk.events import ConnectionState, ReadReceipt, ServerHistoryRewound, TypingChanged
-from openim_sdk.protocol.constants import ContentType, MsgStatus
+from openim_sdk.models import Conversation
+from openim_sdk.protocol.constants import ContentType, MsgStatus, SessionType
 from openim_tui.app import ChatApp
 from openim_tui.screens.help import HelpScreen
 from openim_tui.screens.pickers import NewChatScreen, QuickSwitcher, SearchScreen
@@ -221,3 +222,76 @@ async def test_server_history_rewound_reloads_the_open_chat() -> None:
         c.msgs["si_alice_bob"].remove(gone)  # what the SDK's cache holds after the rewind
         await c.emit(ServerHistoryRewound("si_alice_bob", gone.seq, gone.seq - 1))
         await wait_for(pilot, lambda: "soon forgotten" not in text(app), 3, "dropped message hidden")
+
+
+# ------------------------------------------------------------------ rough edges (issue 15: items 4, 13, 15)
+
+
+def test_esc_digit_is_alt_digit_except_on_macos() -> None:
+    from textual._xterm_parser import XTermParser
+
+    from openim_tui.keys import use_alt_digits
+
+    assert not use_alt_digits("darwin")
+    assert use_alt_digits("linux")
+    parser = XTermParser(debug=False)
+    keys = [e.key for e in [*parser.feed("\x1b3"), *parser.feed("")]]  # what tmux sends for Alt+3
+    assert keys == ["alt+3"]
+    parser = XTermParser(debug=False)
+    typed = [(e.key, e.character) for e in [*parser.feed("£"), *parser.feed("")]]  # a UK keyboard's £ stays text
+    assert typed == [("pound_sign", "£")]
+
+
+async def test_narrow_terminal_hides_the_list_and_ctrl_b_toggles_it() -> None:
+    app, _ = make()
+    async with app.run_test(size=(50, 20)) as pilot:
+        await ready(pilot, app)
+        chat = app.chat
+        assert not chat.conv_list.display
+        assert chat.log_view.size.width >= 45  # the messages get the width
+        await pilot.press("ctrl+b")
+        await pilot.pause()
+        assert chat.conv_list.display
+        await pilot.press("ctrl+b")
+        await pilot.pause()
+        assert not chat.conv_list.display
+    app, _ = make()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        assert app.chat.conv_list.display
+        await pilot.press("ctrl+b")
+        await pilot.pause()
+        assert not app.chat.conv_list.display and app.chat.log_view.size.width > 90
+
+
+async def test_wrapped_lines_keep_their_indent() -> None:
+    c = demo_client()
+    long = "word " * 40
+    c.add_message("si_alice_bob", "bob", long.strip(), minute=606, nickname="Bob")
+    c.add_message("si_alice_bob", "alice", "reply", minute=607, nickname="Alice", content_type=ContentType.QUOTE,
+                  content={"text": "reply", "quoteMessage": {"sendID": "bob", "senderNickname": "Bob",
+                                                             "contentType": 101, "textElem": {"content": long}}})
+    app, _ = make(c)
+    async with app.run_test(size=(60, 30)) as pilot:
+        await ready(pilot, app)
+        await pilot.press("alt+2")
+        await wait_for(pilot, lambda: "reply" in text(app), 3, "bob's chat")
+        lines = app.chat.log_view.line_text()
+        body = [ln for ln in lines if "word" in ln]
+        assert len(body) >= 6, lines  # both the message and the quote wrapped
+        quote = [ln for ln in body if "│" in ln]
+        assert len(quote) >= 3 and all(ln.startswith("  │ ") for ln in quote), quote
+        plain = [ln for ln in body if "│" not in ln]
+        assert len(plain) >= 3 and all(ln.startswith("  word") for ln in plain), plain
+
+
+async def test_empty_pane_stops_saying_no_conversations_once_there_are() -> None:
+    c = FakeClient("alice")
+    app, _ = make(c)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: "No conversations yet" in app.chat.log_view.placeholder, 5, "empty")
+        c.add_conversation(Conversation("si_alice_bob", SessionType.SINGLE_CHAT, user_id="bob", show_name="Bob"))
+        await c.push("si_alice_bob", "bob", "hi there", minute=1, nickname="Bob")
+        await wait_for(pilot, lambda: app.chat.conv_list.conversations, 5, "listed")
+        await wait_for(pilot, lambda: "No conversations yet" not in app.chat.log_view.placeholder, 5, "placeholder")
+        assert "Pick a conversation" in app.chat.log_view.placeholder
