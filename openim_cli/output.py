@@ -79,6 +79,10 @@ def when(epoch_seconds: float | int | None) -> str:
     return f"{at:%Y-%m-%d %H:%M %Z} ({rel})"
 
 
+def warn(message: str) -> None:
+    _console(stderr=True).print(f"[bold yellow]warning:[/] {message}", markup=True, soft_wrap=True)
+
+
 def need_extra(*extras: str, what: str) -> None:
     """Stop with a one-line hint when ``what`` needs an extra that is not installed."""
     from .entry import install_hint, missing_extra

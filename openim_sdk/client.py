@@ -50,7 +50,14 @@ from .protocol.conversation_id import (
     is_notification_conversation,
     single_conversation_id,
 )
-from .protocol.errors import LocalError, NetworkError, NotFoundError, OpenIMError
+from .protocol.errors import (
+    ArgsError,
+    LocalError,
+    NetworkError,
+    NotFoundError,
+    OpenIMError,
+    UserNotFoundError,
+)
 from .protocol.pb.msg import msg_pb2
 from .protocol.pb.sdkws import sdkws_pb2
 from .rest import RestClient
@@ -949,6 +956,7 @@ class OpenIMClient:
     ) -> Message:
         """Send any content element (see docs/spec/ws-protocol.md §8 for the shapes)."""
         store = self._store()
+        await self._check_peer(target, group)
         if not self._nickname and self.connected and not self._self_fetched:
             self._self_fetched = True  # the login-time sync has not stored our profile yet: ask once
             with contextlib.suppress(OpenIMError, TimeoutError):
@@ -982,6 +990,30 @@ class OpenIMClient:
         self._emit_conversation(conv, total)
         self._queue_send(row.client_msg_id)
         return msg
+
+    async def _check_peer(self, target: str, group: bool) -> None:
+        """Refuse a first message to a user the server does not know (a DM to nobody), saying so when
+        the ID is a group's. Known users and conversations cost nothing; offline, the send queues."""
+        if group or target.startswith(("sg_", "si_", "n_")):
+            return
+        store = self._store()
+        cid = single_conversation_id(self.user_id, target)
+        if await asyncio.to_thread(lambda: store.user(target) or store.conversation(cid)) is not None:
+            return
+        try:
+            info = await self.api.user.get_users_info(user_ids=[target])
+            if info.usersInfo:
+                await asyncio.to_thread(store.upsert_users, info.usersInfo)
+                return
+            groups = await self.api.group.get_groups_info(group_ids=[target])
+        except NetworkError:
+            return
+        except OpenIMError:
+            groups = None
+        if groups is not None and groups.groupInfos:
+            raise ArgsError(message="ArgsError", detail=f"{target!r} is a group, not a user: send to it as a "
+                            "group (group=True; `-g` on the command line)")
+        raise UserNotFoundError(message="UserIDNotFoundError", detail=f"no user {target!r} on the server")
 
     async def retry(self, client_msg_id: str) -> Message:
         """Send a failed message again."""
