@@ -10,14 +10,15 @@ import sqlite3
 from collections.abc import Iterable
 from typing import Any
 
+from openim_sdk.protocol.constants import GroupRole, GroupStatus
 from openim_sdk.protocol.pb.conversation import conversation_pb2
 from openim_sdk.protocol.pb.relation import relation_pb2
 from openim_sdk.protocol.pb.sdkws import sdkws_pb2
 
 from .storage import bump_version, now_ms
 
-ROLE_OWNER, ROLE_ADMIN, ROLE_MEMBER = 100, 60, 20
-STATUS_OK, STATUS_DISMISSED, STATUS_MUTED = 0, 2, 3
+ROLE_OWNER, ROLE_ADMIN, ROLE_MEMBER = int(GroupRole.OWNER), int(GroupRole.ADMIN), int(GroupRole.MEMBER)
+STATUS_OK, STATUS_DISMISSED, STATUS_MUTED = int(GroupStatus.OK), int(GroupStatus.DISMISSED), int(GroupStatus.MUTED)
 #: Element ID written to a group's member version log when the group itself changed.
 GROUP_CHANGED = "#group"
 #: Element ID written to a version log when the sort order changed (pinning).
@@ -42,6 +43,12 @@ def users(conn: sqlite3.Connection, ids: Iterable[str]) -> dict[str, sdkws_pb2.U
             out[r[0]] = sdkws_pb2.UserInfo(userID=r[0], nickname=r[1], faceURL=r[2], ex=r[3], createTime=r[4],
                                            appMangerLevel=r[5], globalRecvMsgOpt=r[6])
     return out
+
+
+def app_manager_level(conn: sqlite3.Connection, user_id: str) -> int | None:
+    """The user's ``appMangerLevel`` (2+: system / notification accounts), None for an unknown user."""
+    r = conn.execute("SELECT app_manger_level FROM users WHERE user_id = ?", (user_id,)).fetchone()
+    return int(r[0]) if r is not None else None
 
 
 def public(u: sdkws_pb2.UserInfo | None, uid: str = "") -> sdkws_pb2.PublicUserInfo:
