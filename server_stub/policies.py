@@ -18,6 +18,7 @@ from openim_sdk.protocol.pb.sdkws import sdkws_pb2
 
 from . import relation_store as rs
 from .config import ServerConfig
+from .repos.users import app_manager_level
 from .storage import SqliteStorage, now_ms
 
 
@@ -83,7 +84,7 @@ class Policies:
             verify = self.friend_verify
 
             def single(conn: sqlite3.Connection) -> int:
-                level = rs.app_manager_level(conn, msg.sendID)
+                level = app_manager_level(conn, msg.sendID)
                 if level is not None and level >= 2:  # system / notification accounts skip relation checks
                     return 0
                 if rs.is_black(conn, msg.recvID, msg.sendID):
