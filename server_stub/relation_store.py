@@ -216,6 +216,16 @@ def member_ids(conn: sqlite3.Connection, gid: str) -> list[str]:
     return [r[1] for r in member_rows(conn, gid)]
 
 
+def member_group_ids(conn: sqlite3.Connection, uid: str, gids: list[str]) -> set[str]:
+    """The groups among ``gids`` that ``uid`` is a member of."""
+    out: set[str] = set()
+    for i in range(0, len(gids), 500):
+        chunk = gids[i:i + 500]
+        q = f"SELECT group_id FROM group_members WHERE user_id = ? AND group_id IN ({_in(chunk)})"
+        out.update(r[0] for r in conn.execute(q, (uid, *chunk)))
+    return out
+
+
 def joined_group_ids(conn: sqlite3.Connection, uid: str) -> list[str]:
     return [r[0] for r in conn.execute("SELECT group_id FROM group_members WHERE user_id = ? ORDER BY join_time, "
                                        "group_id", (uid,))]

@@ -19,6 +19,16 @@ class ConvRow:
     has_read_seq: int
 
 
+def conversation_records(conn: sqlite3.Connection, owner: str, cids: list[str]) -> list[tuple[str, bytes, int]]:
+    """(conversationID, serialized Conversation, hasReadSeq) of ``owner``'s records among ``cids``."""
+    out: list[tuple[str, bytes, int]] = []
+    for chunk in chunks(cids):
+        q = ("SELECT conversation_id, data, has_read_seq FROM conversations WHERE owner_user_id = ? "
+             f"AND conversation_id IN ({','.join('?' * len(chunk))})")
+        out.extend(conn.execute(q, (owner, *chunk)))
+    return out
+
+
 class ConversationRepo:
     """Conversation half of the storage interface (mixed into :class:`~server_stub.storage.SqliteStorage`)."""
 
