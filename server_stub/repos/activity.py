@@ -110,7 +110,10 @@ class ActivityRepo:
                                 f"version, ex, create_time FROM client_logs WHERE {where} "
                                 "ORDER BY create_time DESC LIMIT ? OFFSET ?", (*params, limit, offset)).fetchall()
             us = user_infos(conn, [r[1] for r in rows])
-            return total, [ClientLogRow(*r, nickname=us[r[1]].nickname if r[1] in us else "") for r in rows]
+            logs = [ClientLogRow(*r) for r in rows]
+            for log in logs:
+                log.nickname = us[log.user_id].nickname if log.user_id in us else ""
+            return total, logs
 
         return await self.run(op)  # type: ignore[no-any-return]
 
