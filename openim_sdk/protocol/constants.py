@@ -210,8 +210,17 @@ class ContentType(IntEnum):
     NOTIFICATION_END = 5000
 
 
+#: First content type of the range users send (``100 <= type < NOTIFICATION_BEGIN``).
+USER_CONTENT_BEGIN = 100
+
+
 def is_notification_content(content_type: int) -> bool:
     return ContentType.NOTIFICATION_BEGIN <= content_type <= ContentType.NOTIFICATION_END
+
+
+def is_user_content(content_type: int) -> bool:
+    """A content type of the user range (100..999), as opposed to notifications (1000..5000)."""
+    return USER_CONTENT_BEGIN <= content_type < ContentType.NOTIFICATION_BEGIN
 
 
 class MsgOption(StrEnum):

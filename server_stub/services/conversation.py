@@ -190,7 +190,7 @@ def _v_set(req: Any) -> None:
         need(req.conversation.groupID, "groupID is empty")
 
 
-@service("/conversation/set_conversations", _v_set)
+# Part 1 of the route; served by conversation_ext.set_conversations (adds the notifications).
 async def set_conversations(ctx: RequestContext, req: conversation_pb2.SetConversationsReq) -> Any:
     c = req.conversation
     for uid in req.userIDs:
@@ -239,13 +239,13 @@ async def _jssdk(ctx: RequestContext, cids: list[str] | None, limit: int = 0) ->
     return unread_total, out
 
 
-@service("/jssdk/get_conversations")
+# Part 1 of the route; served by conversation_ext (adds friend/group details).
 async def jssdk_get_conversations(ctx: RequestContext, req: jssdk_pb2.GetConversationsReq) -> Any:
     unread, convs = await _jssdk(ctx, list(req.conversationIDs) or [])
     return jssdk_pb2.GetConversationsResp(unreadCount=unread, conversations=convs)
 
 
-@service("/jssdk/get_active_conversations")
+# Part 1 of the route; served by conversation_ext (adds friend/group details).
 async def jssdk_active(ctx: RequestContext, req: jssdk_pb2.GetActiveConversationsReq) -> Any:
     unread, convs = await _jssdk(ctx, None, req.count or 100)
     return jssdk_pb2.GetActiveConversationsResp(unreadCount=unread, conversations=convs)

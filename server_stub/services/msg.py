@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from openim_sdk.protocol import jsoncodec
-from openim_sdk.protocol.constants import ContentType, MsgFrom, SessionType
+from openim_sdk.protocol.constants import ContentType, MsgFrom, SessionType, is_user_content
 from openim_sdk.protocol.conversation_id import (
     conversation_id_for,
 )
@@ -35,14 +35,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("server_stub.msg")
 
-USER_CONTENT_MIN, USER_CONTENT_END = 100, ContentType.NOTIFICATION_BEGIN
-CT_REVOKE_NOTIFICATION = 2101
-CT_DELETE_NOTIFICATION = 2102
-CT_HAS_READ_RECEIPT = 2200
-CT_CLEAR_CONVERSATION = 1703
-CT_BUSINESS_NOTIFICATION = 2001
-CT_TYPING = 113
-MSG_FROM_SYSTEM = 200
 MAX_PULL = 1000
 
 
@@ -71,11 +63,10 @@ async def send_message(core: ServerCore, msg: sdkws_pb2.MsgData, operation_id: s
         raise ArgsError(detail="unknown sessionType")
     if not sender_is_admin:
         check_user_message(msg)
-    check = core.extensions.get("check_send")
-    if check is not None:  # blacklist 1302, friend verification 1303, group state 1201/1203/1204, mutes 1402/1403
-        await check(msg, sender_is_admin)
+    # blacklist 1302, friend verification 1303, group state 1201/1203/1204, mutes 1402/1403
+    await core.policies.check_send(msg, sender_is_admin)
     if st == SessionType.READ_GROUP_CHAT:
-        members = await core.group_members(msg.groupID)
+        members = await core.policies.group_members(msg.groupID)
         if members is None:
             raise GroupNotFoundError(detail=f"group {msg.groupID} not found")
         if msg.sendID not in members and not sender_is_admin:
@@ -89,7 +80,7 @@ async def send_message(core: ServerCore, msg: sdkws_pb2.MsgData, operation_id: s
         recipients = [msg.recvID]
         if msg.sendID != msg.recvID and _opt(msg, "senderSync"):
             recipients.append(msg.sendID)
-    if msg.contentType == CT_TYPING and msg.options:
+    if msg.contentType == ContentType.TYPING and msg.options:
         for k in ("history", "persistent", "senderSync", "conversationUpdate", "unreadCount", "offlinePush"):
             msg.options[k] = False
     msg.serverMsgID = new_msg_id(msg.sendID)
@@ -129,7 +120,7 @@ def check_user_message(msg: sdkws_pb2.MsgData) -> None:
     user content types only (no notification/system types 1000-5000, no legacy revoke 111), as a
     user (``msgFrom`` 100), to a single or group chat, never flagged as a notification."""
     ct = msg.contentType
-    if not USER_CONTENT_MIN <= ct < USER_CONTENT_END or ct == ContentType.REVOKE:
+    if not is_user_content(ct) or ct == ContentType.REVOKE:
         raise ArgsError(detail=f"contentType {ct} is reserved for the server")
     if msg.sessionType == SessionType.NOTIFICATION_CHAT:
         raise ArgsError(detail="sessionType 4 (notification chat) is reserved for notification accounts")
@@ -172,7 +163,7 @@ async def notify(core: ServerCore, send_id: str, recv_id: str, content_type: int
     msg = sdkws_pb2.MsgData(
         sendID=send_id, recvID=recv_id if session_type != SessionType.READ_GROUP_CHAT else "",
         groupID=recv_id if session_type == SessionType.READ_GROUP_CHAT else "",
-        clientMsgID=new_msg_id(send_id, recv_id), sessionType=session_type, msgFrom=MSG_FROM_SYSTEM,
+        clientMsgID=new_msg_id(send_id, recv_id), sessionType=session_type, msgFrom=MsgFrom.SYSTEM,
         contentType=content_type, content=json.dumps({"detail": detail}, separators=(",", ":")).encode(),
         createTime=now, sendTime=now, senderPlatformID=10,
     )
@@ -236,7 +227,7 @@ async def _revoke(ctx: RequestContext, req: msg_pb2.RevokeMsgReq) -> Any:
     admin_revoke = ctx.is_admin and req.userID == ctx.user_id and m.sendID != req.userID
     if m.sendID != req.userID and not ctx.is_admin:
         if m.sessionType == SessionType.READ_GROUP_CHAT:
-            if not await ctx.core.can_revoke_in_group(m.groupID, req.userID, m.sendID):
+            if not await ctx.core.policies.can_revoke_in_group(m.groupID, req.userID, m.sendID):
                 raise NoPermissionError(detail="no permission to revoke this message")
         else:
             raise NoPermissionError(detail="only the sender can revoke")
@@ -254,7 +245,7 @@ async def _revoke(ctx: RequestContext, req: msg_pb2.RevokeMsgReq) -> Any:
                                    isAdminRevoke=admin_revoke)
     recv = m.groupID if m.sessionType == SessionType.READ_GROUP_CHAT else (
         m.recvID if m.sendID == req.userID else m.sendID)
-    await notify(ctx.core, req.userID, recv, CT_REVOKE_NOTIFICATION, m.sessionType, tips, ctx.operation_id)
+    await notify(ctx.core, req.userID, recv, ContentType.MSG_REVOKE_NOTIFICATION, m.sessionType, tips, ctx.operation_id)
     return msg_pb2.RevokeMsgResp()
 
 
@@ -269,7 +260,7 @@ async def _read_receipt(ctx: RequestContext, user_id: str, conv: conversation_pb
                         seqs: list[int], has_read: int) -> None:
     tips = sdkws_pb2.MarkAsReadTips(markAsReadUserID=user_id, conversationID=conv.conversationID,
                                     seqs=seqs, hasReadSeq=has_read)
-    await notify(ctx.core, user_id, _peer(conv) or user_id, CT_HAS_READ_RECEIPT,
+    await notify(ctx.core, user_id, _peer(conv) or user_id, ContentType.HAS_READ_RECEIPT,
                  conv.conversationType or SessionType.SINGLE_CHAT, tips, ctx.operation_id)
 
 
@@ -331,7 +322,7 @@ async def _set_has_read(ctx: RequestContext, req: msg_pb2.SetConversationHasRead
     if not req.noNotification:
         tips = sdkws_pb2.MarkAsReadTips(markAsReadUserID=req.userID, conversationID=req.conversationID,
                                         hasReadSeq=req.hasReadSeq)
-        await notify(ctx.core, req.userID, req.userID, CT_HAS_READ_RECEIPT, SessionType.SINGLE_CHAT, tips,
+        await notify(ctx.core, req.userID, req.userID, ContentType.HAS_READ_RECEIPT, SessionType.SINGLE_CHAT, tips,
                      ctx.operation_id)
     return msg_pb2.SetConversationHasReadSeqResp()
 
@@ -356,7 +347,7 @@ async def _clear(ctx: RequestContext, user_id: str, cids: list[str], opt: msg_pb
         await ctx.core.storage.put_conversations(updates)
     if opt.IsSyncSelf:
         tips = sdkws_pb2.ClearConversationTips(userID=user_id, conversationIDs=cids)
-        await notify(ctx.core, user_id, user_id, CT_CLEAR_CONVERSATION, SessionType.SINGLE_CHAT, tips,
+        await notify(ctx.core, user_id, user_id, ContentType.CLEAR_CONVERSATION, SessionType.SINGLE_CHAT, tips,
                      ctx.operation_id, stored=False)
 
 
@@ -394,12 +385,12 @@ async def _delete_msgs(ctx: RequestContext, req: msg_pb2.DeleteMsgsReq) -> Any:
     if req.deleteSyncOpt.IsSyncOther:
         conv, _ = await _conversation_of(ctx, req.userID, req.conversationID)
         await ctx.core.storage.delete_physical(req.conversationID, seqs)
-        await notify(ctx.core, req.userID, _peer(conv), CT_DELETE_NOTIFICATION, conv.conversationType, tips,
+        await notify(ctx.core, req.userID, _peer(conv), ContentType.DELETE_MSGS_NOTIFICATION, conv.conversationType, tips,
                      ctx.operation_id)
     else:
         await ctx.core.storage.delete_for_user(req.userID, req.conversationID, seqs)
         if req.deleteSyncOpt.IsSyncSelf:
-            await notify(ctx.core, req.userID, req.userID, CT_DELETE_NOTIFICATION, SessionType.SINGLE_CHAT, tips,
+            await notify(ctx.core, req.userID, req.userID, ContentType.DELETE_MSGS_NOTIFICATION, SessionType.SINGLE_CHAT, tips,
                          ctx.operation_id)
     return msg_pb2.DeleteMsgsResp()
 

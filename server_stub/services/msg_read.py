@@ -7,6 +7,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from openim_sdk.protocol.constants import ContentType
 from openim_sdk.protocol.conversation_id import (
     notification_conversation_id,
     user_notification_conversation_id,
@@ -21,7 +22,7 @@ from openim_sdk.protocol.pb.sdkws import sdkws_pb2
 from .. import access
 from ..context import RequestContext, need, page_bounds, service
 from ..storage import MessageRow
-from .msg import CT_REVOKE_NOTIFICATION, MAX_PULL
+from .msg import MAX_PULL
 
 if TYPE_CHECKING:
     from ..app import ServerCore
@@ -60,7 +61,7 @@ def render_message(row: MessageRow | None, seq: int, deleted: bool = False) -> s
         m.content = b""
         m.status = 4
     elif row.revoke is not None:
-        m.contentType = CT_REVOKE_NOTIFICATION
+        m.contentType = ContentType.MSG_REVOKE_NOTIFICATION
         m.content = json.dumps({"detail": row.revoke.decode()}, separators=(",", ":")).encode()
     return m
 

@@ -44,8 +44,8 @@ from openim_sdk.protocol.errors import (
 )
 from openim_sdk.protocol.pb.third import third_pb2
 
-from ..context import RequestContext, service
-from ..notify import current_request, option, register_raw
+from ..context import RequestContext, current_request, raw_route, service
+from ..notify import option
 from ..object_files import KEY as _KEY
 from ..object_files import PART as _PART
 from ..object_files import (
@@ -113,7 +113,7 @@ def files_dir(core: ServerCore) -> Path:
     The objects dir itself may be a symlink the operator made (resolved once, here); nothing below
     it may be one.
     """
-    d = core.extensions.get("_files_dir")
+    d = core.objects.files_dir
     if d is None:
         if core.config.memory:
             d = Path(tempfile.mkdtemp(prefix="openim-objects-"))
@@ -124,7 +124,7 @@ def files_dir(core: ServerCore) -> Path:
         mkdir_private(d)
         mkdir_private(safe_path(d, "blobs"))
         mkdir_private(safe_path(d, "uploads"))
-        core.extensions["_files_dir"] = d
+        core.objects.files_dir = d
     return Path(d)
 
 
@@ -140,7 +140,7 @@ def _blob_path(core: ServerCore, key: str) -> Path | None:
 
 
 def _uploads(core: ServerCore) -> dict[str, Upload]:
-    return core.extensions.setdefault("_uploads", {})
+    return core.objects.uploads
 
 
 def _sign(core: ServerCore, path: str, expires: int) -> str:
@@ -414,7 +414,7 @@ def _scope_path(request: Any) -> str:
     return path if isinstance(path, str) else urllib.parse.unquote(request.url.path)
 
 
-@register_raw
+@raw_route(("GET", "/object/*name"), ("GET", "/third/prometheus"))
 async def _raw_files(core: ServerCore, request: Any) -> Any:
     from starlette.responses import FileResponse, RedirectResponse, Response
 
