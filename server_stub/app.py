@@ -13,6 +13,7 @@ from typing import Any
 import uvicorn
 
 from . import services  # noqa: F401  (registers the service functions)
+from .cleanup import Cleanup
 from .config import ServerConfig
 from .gateway import Gateway
 from .push import Hub
@@ -70,6 +71,7 @@ class ServerApp:
         self._uvicorn: _Uvicorn | None = None
         self._uvicorn_task: asyncio.Task[None] | None = None
         self._gateway: Gateway | None = None
+        self.cleanup: Cleanup | None = None
 
     @property
     def api_url(self) -> str:
@@ -98,6 +100,8 @@ class ServerApp:
         install_part2(core)  # friends/groups/files: send checks, group fan-out, raw file routes
         for uid in cfg.admin_user_ids:
             await storage.ensure_user(UserRow(uid, uid, "", "", now_ms(), 0, 0))
+        self.cleanup = Cleanup(core)
+        self.cleanup.start()
         self._gateway = Gateway(core)
         self.ws_port = await self._gateway.start(cfg.host, cfg.ws_port)
         sock = _bind(cfg.host, cfg.api_port)
@@ -115,6 +119,9 @@ class ServerApp:
                  cfg.resolved_data_path(), extra={"operationID": ""})
 
     async def stop(self) -> None:
+        if self.cleanup is not None:
+            await self.cleanup.stop()
+            self.cleanup = None
         if self._uvicorn is not None and self._uvicorn_task is not None:
             self._uvicorn.should_exit = True
             with contextlib.suppress(Exception):

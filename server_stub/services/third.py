@@ -140,6 +140,9 @@ def _blob_path(core: ServerCore, key: str) -> Path | None:
     return p if regular_file(p) else None
 
 
+blob_path = _blob_path  # for the scheduled file clean-up (server_stub/cleanup.py)
+
+
 def _uploads(core: ServerCore) -> dict[str, Upload]:
     return core.extensions.setdefault("_uploads", {})
 
