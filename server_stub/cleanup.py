@@ -53,6 +53,7 @@ class Cleanup:
         self.clock = clock
         self.sleep = sleep
         self._task: asyncio.Task[None] | None = None
+        self.last: CleanupReport | None = None  # the report of the latest scheduled round
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)
@@ -76,7 +77,7 @@ class Cleanup:
         while rounds is None or done < rounds:
             await self.sleep(self.core.config.cleanup_interval)
             try:
-                await self.run_once()
+                self.last = await self.run_once()
             except Exception:  # noqa: BLE001 - the schedule goes on
                 log.exception("clean-up failed", extra={"operationID": ""})
             done += 1
