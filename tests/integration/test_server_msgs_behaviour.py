@@ -10,7 +10,15 @@ from typing import Any
 import pytest
 
 from openim_sdk import events as ev
-from openim_sdk.protocol.constants import AT_ALL_TAG, ContentType, GroupAtType, MsgOption, RecvMsgOpt
+from openim_sdk.protocol.constants import (
+    AT_ALL_TAG,
+    ContentType,
+    GroupAtType,
+    MsgOption,
+    RecvMsgOpt,
+    ReqIdentifier,
+)
+from openim_sdk.protocol.pb.sdkws import sdkws_pb2
 from openim_sdk.rest import RestClient
 from server_stub import ServerApp
 from server_stub.services import msg_read
@@ -215,3 +223,10 @@ async def test_range_pull_entries_num_zero_and_cap(server: ServerApp, people: Pe
     resp = await pull(user_id="nb", seq_ranges=[{"conversationID": "si_na_nb", "begin": 1, "end": 5, "num": 5}])
     capped = resp.msgs["si_na_nb"]
     assert [m.seq for m in capped.Msgs] == [4, 5] and not capped.isEnd and capped.endSeq == 4
+    async with people.raw("nb") as raw:  # the same over the long connection (1002)
+        req = sdkws_pb2.PullMessageBySeqsReq(userID="nb", seqRanges=[
+            sdkws_pb2.SeqRange(conversationID="si_na_nb", begin=1, end=5, num=0),
+            sdkws_pb2.SeqRange(conversationID="si_nb_nc", begin=1, end=5, num=5)])
+        ws = sdkws_pb2.PullMessageBySeqsResp.FromString(
+            (await raw.ws.request(ReqIdentifier.PULL_MSG_BY_RANGE, req.SerializeToString())).data)
+        assert set(ws.msgs) == {"si_na_nb", "si_nb_nc"} and not any(pm.Msgs for pm in ws.msgs.values())
