@@ -8,6 +8,7 @@ from typing import Any
 
 from openim_sdk.protocol import jsoncodec
 from openim_sdk.protocol.constants import ContentType, SessionType
+from openim_sdk.protocol.conversation_id import conversation_id_for
 from openim_sdk.protocol.pb.conversation import conversation_pb2
 from openim_sdk.protocol.pb.jssdk import jssdk_pb2
 from openim_sdk.protocol.pb.sdkws import sdkws_pb2
@@ -200,6 +201,17 @@ _SET_FIELDS = ("recvMsgOpt", "isPinned", "attachedInfo", "isPrivateChat", "ex", 
 _PRIVATE_FIELDS = ("isPrivateChat", "burnDuration")
 
 
+async def _private_peer(ctx: RequestContext, c: conversation_pb2.ConversationReq, owners: list[str]) -> bool:
+    """Whether the peer's record follows a private-chat change: only for the single chat of the
+    owner(s) with that peer, and an existing peer (stricter than upstream, which writes the record
+    of whatever ``userID`` the request names: docs/spec/security-differences.md)."""
+    if c.conversationType != SessionType.SINGLE_CHAT or not c.userID or c.userID in owners:
+        return False
+    if any(c.conversationID != conversation_id_for(SessionType.SINGLE_CHAT, o, c.userID, "") for o in owners):
+        return False
+    return await ctx.core.storage.user_exists(c.userID)
+
+
 @service("/conversation/set_conversations", _v_set)
 async def set_conversations(ctx: RequestContext, req: conversation_pb2.SetConversationsReq) -> Any:
     """Only the records whose fields change are written; 1300 goes to their owners only
@@ -220,7 +232,7 @@ async def set_conversations(ctx: RequestContext, req: conversation_pb2.SetConver
     changed = await set_fields(ctx.core, cid, same_fields(owners, values),
                                template_for(cid, c.conversationType, lambda _o: c.userID, c.groupID))
     private = {k: v for k, v in values.items() if k in _PRIVATE_FIELDS}
-    if c.conversationType == SessionType.SINGLE_CHAT and private and c.userID and c.userID not in owners:
+    if private and await _private_peer(ctx, c, owners):
         changed += await set_fields(ctx.core, cid, {c.userID: private},
                                     template_for(cid, SessionType.SINGLE_CHAT, lambda _o: owners[0]))
     for uid in changed:

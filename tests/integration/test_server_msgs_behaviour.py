@@ -198,6 +198,10 @@ async def test_private_chat_applies_to_both_sides(server: ServerApp, people: Peo
     for owner, peer in (("pa", "pb"), ("pb", "pa")):
         conv = await _conv(people.rest[owner], owner, cid)
         assert (conv.isPrivateChat, conv.burnDuration, conv.userID) == (True, 30, peer)
+    # someone else naming pa in a conversation that is not theirs changes only their own record
+    await people.add("px")
+    await _set_conv(people.rest["px"], "px", cid, 1, peer="pa", isPrivateChat=False)
+    assert (await _conv(people.rest["pa"], "pa", cid)).isPrivateChat is True
 
 
 async def test_range_pull_entries_num_zero_and_cap(server: ServerApp, people: People, tmp_path: Any,
