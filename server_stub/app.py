@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import uvicorn
 
+from .cleanup import Cleanup
 from .config import ServerConfig
 from .gateway import Gateway
 from .object_files import ObjectState
@@ -74,6 +75,7 @@ class ServerApp:
         self._uvicorn: _Uvicorn | None = None
         self._uvicorn_task: asyncio.Task[None] | None = None
         self._gateway: Gateway | None = None
+        self.cleanup: Cleanup | None = None
 
     @property
     def api_url(self) -> str:
@@ -101,6 +103,8 @@ class ServerApp:
         self.core = core
         for uid in cfg.admin_user_ids:
             await storage.ensure_user(UserRow(uid, uid, "", "", now_ms(), 0, 0))
+        self.cleanup = Cleanup(core)
+        self.cleanup.start()
         self._gateway = Gateway(core)
         self.ws_port = await self._gateway.start(cfg.host, cfg.ws_port)
         sock = _bind(cfg.host, cfg.api_port)
@@ -118,6 +122,9 @@ class ServerApp:
                  cfg.resolved_data_path(), extra={"operationID": ""})
 
     async def stop(self) -> None:
+        if self.cleanup is not None:
+            await self.cleanup.stop()
+            self.cleanup = None
         if self._uvicorn is not None and self._uvicorn_task is not None:
             self._uvicorn.should_exit = True
             with contextlib.suppress(Exception):

@@ -43,6 +43,11 @@ class ServerConfig:
     # TEST-ONLY: when > 0, user tokens expire this many seconds after minting instead of
     # token_expire_days (env OPENIM_TEST_TOKEN_EXPIRE_SECONDS). Off (0) by default.
     test_token_expire_seconds: int = 0
+    # Scheduled clean-up (server_stub/cleanup.py; upstream openim-crontask.yml): every
+    # cleanup_interval seconds (0 = off); chat records and files older than these many days (0 = kept).
+    cleanup_interval: float = 86400.0
+    retain_chat_records_days: int = 365
+    file_expire_days: int = 180
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -296,6 +296,16 @@ class JoinSource(IntEnum):
 
 AT_ALL_TAG = "AtAllTag"
 
+
+class GroupAtType(IntEnum):
+    """``Conversation.groupAtType``: the mention state of a group conversation (protocol constant.go)."""
+
+    AT_NORMAL = 0
+    AT_ME = 1
+    AT_ALL = 2
+    AT_ALL_AT_ME = 3
+    GROUP_NOTIFICATION = 4
+
 #: Frame limits (spec §2.6).
 SERVER_MAX_FRAME = 51200
 SDK_MAX_FRAME = 1 << 20

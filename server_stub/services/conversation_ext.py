@@ -1,50 +1,28 @@
-"""Conversation routes part 1 does not cover (delete, update by user), conversation notifications
-(1300 ConversationChange, 1701 private chat) around part 1's set_conversations, and friend/group
-details in the /jssdk answers.
+"""Conversation routes part 1 does not cover (delete, update by user) and friend/group details in
+the /jssdk answers.
 
-``/conversation/set_conversations`` and the two ``/jssdk`` routes are registered here (not in
-``conversation.py``): each handler calls part 1's function explicitly and adds to its answer.
+The two ``/jssdk`` routes are registered here (not in ``conversation.py``): each handler calls
+part 1's function explicitly and adds to its answer. ``/conversation/set_conversations`` and its
+1300/1701 live in ``conversation.py``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from openim_sdk.protocol.constants import ContentType
 from openim_sdk.protocol.errors import ArgsError
 from openim_sdk.protocol.pb.conversation import conversation_pb2
 from openim_sdk.protocol.pb.jssdk import jssdk_pb2
-from openim_sdk.protocol.pb.sdkws import sdkws_pb2
 
 from .. import relation_store as rs
 from ..context import RequestContext, need, service
-from ..notify import send_notification
 from ..storage import bump_version
 from . import conversation as part1
+from .conversation_state import conversation_changed as changed_notification
 
 
 async def conversation_changed(ctx: RequestContext, user_id: str, cids: list[str]) -> None:
-    tips = sdkws_pb2.ConversationUpdateTips(userID=user_id, conversationIDList=cids)
-    await send_notification(ctx.core, user_id, user_id, ContentType.CONVERSATION_CHANGE, tips, ctx.operation_id)
-
-
-@service("/conversation/set_conversations", part1._v_set)
-async def set_conversations(ctx: RequestContext, req: conversation_pb2.SetConversationsReq) -> Any:
-    c = req.conversation
-    before: dict[str, bool] = {}
-    if c.HasField("isPrivateChat"):
-        for uid in dict.fromkeys(req.userIDs):
-            rows = await ctx.core.storage.conversations(uid, [c.conversationID])
-            before[uid] = bool(rows) and conversation_pb2.Conversation.FromString(rows[0].data).isPrivateChat
-    resp = await part1.set_conversations(ctx, req)
-    for uid in dict.fromkeys(req.userIDs):
-        await conversation_changed(ctx, uid, [c.conversationID])
-        if c.HasField("isPrivateChat") and before.get(uid) != c.isPrivateChat.value and c.conversationType == 1:
-            tips = sdkws_pb2.ConversationSetPrivateTips(recvID=c.userID, sendID=uid, isPrivate=c.isPrivateChat.value,
-                                                        conversationID=c.conversationID)
-            await send_notification(ctx.core, uid, c.userID, ContentType.CONVERSATION_PRIVATE_CHAT, tips,
-                                    ctx.operation_id)
-    return resp
+    await changed_notification(ctx.core, user_id, cids, ctx.operation_id)
 
 
 @service("/conversation/delete_conversations", lambda r: need(r.ownerUserID, "ownerUserID is empty"))

@@ -29,6 +29,7 @@ from openim_sdk.protocol.pb.sdkws import sdkws_pb2
 from .. import access
 from ..context import RawData, RequestContext, check_pagination, need, service
 from ..storage import StoreRequest, now_ms
+from . import msg_rules
 
 if TYPE_CHECKING:
     from ..app import ServerCore
@@ -80,6 +81,8 @@ async def send_message(core: ServerCore, msg: sdkws_pb2.MsgData, operation_id: s
         recipients = [msg.recvID]
         if msg.sendID != msg.recvID and _opt(msg, "senderSync"):
             recipients.append(msg.sendID)
+        if st == SessionType.SINGLE_CHAT and not is_notification(msg):
+            await msg_rules.apply_receive_options(core, msg)  # 1001 when the receiver does not receive
     if msg.contentType == ContentType.TYPING and msg.options:
         for k in ("history", "persistent", "senderSync", "conversationUpdate", "unreadCount", "offlinePush"):
             msg.options[k] = False
@@ -103,14 +106,19 @@ async def send_message(core: ServerCore, msg: sdkws_pb2.MsgData, operation_id: s
             reqs.append(StoreRequest(chat_cid, clone, _owners(clone, chat_cid, recipients), msg.sendID))
         await core.storage.store_messages(reqs)
         pushes = [] if reqs[0].duplicate else [(r.conversation_id, r.msg) for r in reqs]
+        if pushes:
+            await msg_rules.apply_mentions(core, msg, cid, recipients, operation_id)
     else:
         pushes = [(cid, msg)]
+    offline = await msg_rules.offline_push_candidates(core, msg, cid, recipients) if pushes else []
     await core.storage.set_send_status(operation_id, 2)
     resp = msg_pb2.SendMsgResp(serverMsgID=msg.serverMsgID, clientMsgID=msg.clientMsgID, sendTime=msg.sendTime)
 
     def push() -> None:
         for pcid, pmsg in pushes:
             core.hub.push_message(recipients, pcid, pmsg, operation_id)
+        if offline:
+            core.hub.offline_push(offline, pushes[0][0], pushes[0][1], operation_id)
 
     return resp, push
 
@@ -299,9 +307,18 @@ async def _mark_conv(ctx: RequestContext, req: msg_pb2.MarkConversationAsReadReq
         await ctx.core.storage.set_has_read_seq(req.userID, req.conversationID, req.hasReadSeq)
         if not seqs:
             seqs = list(range(current + 1, req.hasReadSeq + 1))[-MAX_PULL:]
-    if conv.conversationType == SessionType.SINGLE_CHAT and seqs:
+    has_read = max(current, req.hasReadSeq)
+    if conv.conversationType != SessionType.SINGLE_CHAT:
+        # group / notification chat: the receipt goes to the reader's own devices only, without
+        # seqs (upstream internal/rpc/msg/as_read.go MarkConversationAsRead)
+        tips = sdkws_pb2.MarkAsReadTips(markAsReadUserID=req.userID, conversationID=req.conversationID,
+                                        hasReadSeq=has_read)
+        await notify(ctx.core, req.userID, req.userID, ContentType.HAS_READ_RECEIPT, SessionType.SINGLE_CHAT, tips,
+                     ctx.operation_id)
+        return msg_pb2.MarkConversationAsReadResp()
+    if seqs:
         await ctx.core.storage.mark_read(req.conversationID, seqs)
-    await _read_receipt(ctx, req.userID, conv, seqs, max(current, req.hasReadSeq))
+    await _read_receipt(ctx, req.userID, conv, seqs, has_read)
     return msg_pb2.MarkConversationAsReadResp()
 
 
