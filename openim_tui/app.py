@@ -36,9 +36,10 @@ from openim_sdk.events import (
 from openim_sdk.models import Conversation, Message
 from openim_sdk.protocol.constants import MsgStatus
 
-from . import keys, render
+from . import alerts, keys, render
 from .config import ConnectSpec
 from .events import ClientEvent, SessionFailed, SessionStarted
+from .screens.confirm import ConfirmScreen
 from .screens.help import HelpScreen
 from .screens.pickers import ChatTarget, NewChatScreen, QuickSwitcher, SearchScreen
 from .widgets import Composer, ConversationList, MessageLog, StatusBar
@@ -64,6 +65,7 @@ class ChatScreen(Screen[None]):
         Binding("ctrl+f", "search", "Search messages", priority=True),
         Binding("ctrl+g", "toggle_members", "Group members panel", priority=True),
         Binding("ctrl+b", "toggle_sidebar", "Show / hide the conversation list", priority=True),
+        Binding("alt+u", "next_unread", "Next conversation with unread messages", priority=True),
         Binding("ctrl+l", "focus_list", "Focus the conversation list", priority=True),
         Binding("ctrl+e", "focus_composer", "Focus the input box", priority=True),
         Binding("tab", "app.focus_next", "Next pane (list, messages, input)", show=False),
@@ -96,6 +98,8 @@ class ChatScreen(Screen[None]):
         self._typing_sent_at = 0.0
         self._typing_timer: Any = None
         self._outbox: asyncio.Queue[tuple[str, str, Message | None]] = asyncio.Queue()
+        self._unread_at_open = 0
+        self.alerts = alerts.Alerts(self)
 
     # ------------------------------------------------------------------ layout
 
@@ -237,6 +241,8 @@ class ChatScreen(Screen[None]):
     def _apply_message(self, msg: Message, *, new: bool) -> None:
         cid = msg.conversation_id
         own = msg.send_id == self.me
+        if new and not own:
+            self.alerts.incoming(msg, self.convs.get(cid), viewing=cid == self.current)
         if cid == self._loading:
             self._live_buffer.append(msg)
         if cid == self.current:
@@ -315,6 +321,7 @@ class ChatScreen(Screen[None]):
         self.reply_to = None
         self._update_reply()
         conv = self.convs.get(cid)
+        self._unread_at_open = conv.unread_count if conv is not None else 0
         if conv is not None:
             conv.unread_count = 0
         draft = self.drafts.get(cid)
@@ -363,6 +370,7 @@ class ChatScreen(Screen[None]):
         log = self.log_view
         log.placeholder = "No messages yet — say hello"
         log.set_messages(msgs, has_more=_has_more(msgs))
+        log.mark_unread_from(self._unread_at_open)
         peer = getattr(self.client, "peer_read_seq", None)
         if callable(peer):
             with contextlib.suppress(Exception):
@@ -580,7 +588,13 @@ class ChatScreen(Screen[None]):
             if m.send_id != self.me:
                 self.notify("You can only revoke your own messages", severity="warning")
                 return
-            self._revoke(m)
+
+            def confirmed(yes: bool | None) -> None:
+                if yes:
+                    self._revoke(m)
+
+            self.app.push_screen(ConfirmScreen(f"Revoke this message for everyone?\n\n{render.body_text(m)[:120]}"),
+                                 confirmed)
 
     @work(group="actions")
     async def _retry(self, m: Message) -> None:
@@ -600,13 +614,21 @@ class ChatScreen(Screen[None]):
         except Exception as exc:  # noqa: BLE001
             self.notify(f"download failed: {exc}", severity="error")
             return
-        self.notify(f"Saved {path}")
-        if open_after:
-            opener = "open" if sys.platform == "darwin" else shutil.which("xdg-open")
-            if opener:
-                with contextlib.suppress(Exception):
-                    await asyncio.create_subprocess_exec(opener, str(path), stdout=asyncio.subprocess.DEVNULL,
-                                                         stderr=asyncio.subprocess.DEVNULL)
+        if not open_after:
+            self.notify(f"Saved {path}")
+            return
+        opener = "open" if sys.platform == "darwin" else shutil.which("xdg-open")
+        if not opener:
+            self.notify(f"Saved {path} — nothing here can open it (no xdg-open); open it from there",
+                        severity="warning", timeout=10)
+            return
+        try:
+            await asyncio.create_subprocess_exec(opener, str(path), stdout=asyncio.subprocess.DEVNULL,
+                                                 stderr=asyncio.subprocess.DEVNULL)
+        except OSError as exc:
+            self.notify(f"Saved {path}; opening it failed: {exc}", severity="warning", timeout=10)
+            return
+        self.notify(f"Opening {path}")
 
     @work(group="actions")
     async def _revoke(self, m: Message) -> None:
@@ -629,6 +651,17 @@ class ChatScreen(Screen[None]):
             return
         idx = ids.index(self.current) if self.current in ids else -1
         self.open_conversation(ids[(idx + delta) % len(ids)])
+
+    def action_next_unread(self) -> None:
+        """The next conversation (in list order, after the open one, wrapping) with unread messages."""
+        ids = self.conv_list.ids()
+        start = ids.index(self.current) + 1 if self.current in ids else 0
+        for cid in ids[start:] + ids[:start]:
+            conv = self.convs.get(cid)
+            if cid != self.current and conv is not None and conv.unread_count > 0:
+                self.open_conversation(cid)
+                return
+        self.notify("No unread messages", timeout=2)
 
     def action_jump(self, n: int) -> None:
         ids = self.conv_list.ids()

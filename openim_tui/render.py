@@ -184,3 +184,25 @@ def fuzzy_match(query: str, candidate: str) -> bool:
     q = query.lower().replace(" ", "")
     it = iter(candidate.lower())
     return all(ch in it for ch in q)
+
+
+def fold(lines: list[str], max_lines: int, max_chars: int) -> tuple[list[str], str]:
+    """The head of a long text and what was left out ("" when nothing was): at most ``max_lines``
+    lines and ``max_chars`` characters."""
+    total_chars = sum(len(ln) for ln in lines)
+    if len(lines) <= max_lines and total_chars <= max_chars:
+        return lines, ""
+    head: list[str] = []
+    used = 0
+    for ln in lines[:max_lines]:
+        if used + len(ln) > max_chars:
+            head.append(ln[: max(0, max_chars - used)])
+            break
+        head.append(ln)
+        used += len(ln)
+    hidden_lines = len(lines) - len(head)
+    hidden_chars = total_chars - sum(len(ln) for ln in head)
+    what = f"{hidden_lines} more line{'s' if hidden_lines != 1 else ''}" if hidden_lines else ""
+    if not what or hidden_chars > max_chars:
+        what = f"{hidden_chars:,} more characters" if not what else f"{what}, {hidden_chars:,} characters"
+    return head, what
