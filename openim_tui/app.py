@@ -21,6 +21,7 @@ from textual.screen import Screen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
+from openim_cli.settings import Settings
 from openim_sdk.events import (
     ConnectionState,
     ConnectionStateChanged,
@@ -56,18 +57,18 @@ class ChatScreen(Screen[None]):
 
     # priority: these win over the input box's own editing keys (TextArea binds Ctrl+K, for one)
     BINDINGS = [
-        Binding("ctrl+up", "switch(-1)", "Previous conversation", priority=True),
-        Binding("ctrl+down", "switch(1)", "Next conversation", priority=True),
-        *[Binding(f"alt+{n}", f"jump({n})", "Jump to conversation 1–9", show=False, priority=True)
-          for n in range(1, 10)],
-        Binding("ctrl+k", "quick_switch", "Quick switcher", priority=True),
-        Binding("ctrl+n", "new_chat", "New chat (friend, group or ID)", priority=True),
-        Binding("ctrl+f", "search", "Search messages", priority=True),
-        Binding("ctrl+g", "toggle_members", "Group members panel", priority=True),
-        Binding("ctrl+b", "toggle_sidebar", "Show / hide the conversation list", priority=True),
-        Binding("alt+u", "next_unread", "Next conversation with unread messages", priority=True),
-        Binding("ctrl+l", "focus_list", "Focus the conversation list", priority=True),
-        Binding("ctrl+e", "focus_composer", "Focus the input box", priority=True),
+        Binding("ctrl+up", "switch(-1)", "Previous conversation", priority=True, id="previous_conversation"),
+        Binding("ctrl+down", "switch(1)", "Next conversation", priority=True, id="next_conversation"),
+        *[Binding(f"alt+{n}", f"jump({n})", "Jump to conversation 1–9", show=False, priority=True,
+                  id=f"jump_{n}") for n in range(1, 10)],
+        Binding("ctrl+k", "quick_switch", "Quick switcher", priority=True, id="quick_switch"),
+        Binding("ctrl+n", "new_chat", "New chat (friend, group or ID)", priority=True, id="new_chat"),
+        Binding("ctrl+f", "search", "Search messages", priority=True, id="search"),
+        Binding("ctrl+g", "toggle_members", "Group members panel", priority=True, id="toggle_members"),
+        Binding("ctrl+b", "toggle_sidebar", "Show / hide the conversation list", priority=True, id="toggle_sidebar"),
+        Binding("alt+u", "next_unread", "Next conversation with unread messages", priority=True, id="next_unread"),
+        Binding("ctrl+l", "focus_list", "Focus the conversation list", priority=True, id="focus_list"),
+        Binding("ctrl+e", "focus_composer", "Focus the input box", priority=True, id="focus_composer"),
         Binding("tab", "app.focus_next", "Next pane (list, messages, input)", show=False),
     ]
 
@@ -100,6 +101,7 @@ class ChatScreen(Screen[None]):
         self._outbox: asyncio.Queue[tuple[str, str, Message | None]] = asyncio.Queue()
         self._unread_at_open = 0
         self.alerts = alerts.Alerts(self)
+        self.time_format = "%H:%M"
 
     # ------------------------------------------------------------------ layout
 
@@ -120,6 +122,7 @@ class ChatScreen(Screen[None]):
         self.query_one("#conversations", ConversationList).border_title = "Chats"
         self.query_one("#members", OptionList).border_title = "Members"
         self.log_view.clear("Connecting…")
+        self.log_view.time_format = self.conv_list.time_format = self.time_format
         if self.app.is_headless:
             self.composer.cursor_blink = False  # steady pictures under test
         self.composer.focus()
@@ -792,20 +795,23 @@ class ChatApp(App[None]):
     TITLE = "OpenIM"
     ENABLE_COMMAND_PALETTE = False
     BINDINGS = [
-        Binding("ctrl+q", "quit", "Quit", priority=True),
-        Binding("f1", "help", "Help: every key binding"),
+        Binding("ctrl+q", "quit", "Quit", priority=True, id="quit"),
+        Binding("f1", "help", "Help: every key binding", id="help"),
         Binding("question_mark", "help", "Help (when not typing)", show=False),
-        Binding("ctrl+t", "cycle_theme", "Next colour theme"),
+        Binding("ctrl+t", "cycle_theme", "Next colour theme", id="cycle_theme"),
     ]
     THEMES = ["textual-dark", "nord", "gruvbox", "tokyo-night", "catppuccin-mocha", "dracula",
               "textual-light", "solarized-light"]
 
     def __init__(self, spec: ConnectSpec | None = None, *, client: Any = None, clock: render.Clock | None = None,
-                 tz: tzinfo | None = None, download_dir: Path | None = None, user_id: str | None = None) -> None:
+                 tz: tzinfo | None = None, download_dir: Path | None = None, user_id: str | None = None,
+                 settings: Settings | None = None) -> None:
         super().__init__()
         if spec is None and client is None:
             raise ValueError("ChatApp needs a ConnectSpec or a client")
         keys.use_alt_digits()
+        self.settings = settings or Settings()
+        download_dir = download_dir or self.settings.download_path
         self.spec = spec
         self.client: Any = client
         self.tz = tz
@@ -817,12 +823,26 @@ class ChatApp(App[None]):
             download_dir = home_dl if home_dl.is_dir() else (
                 (spec.data_dir / "downloads") if spec else Path.cwd())
         self.chat = ChatScreen(self.me, self.clock, tz, download_dir)
+        self.chat.alerts.bell = self.settings.bell
+        self.chat.alerts.desktop = self.settings.desktop
+        self.chat.time_format = self.settings.time_format
+        self._keymap, self._unknown_keys = keys.split_keymap(self.settings.keys)
 
     def get_default_screen(self) -> Screen[Any]:
         return self.chat
 
     def on_mount(self) -> None:
         self.title = f"OpenIM — {self.me}"
+        if self.settings.theme in self.available_themes:
+            self.theme = self.settings.theme
+        else:
+            self.notify(f"settings: unknown theme {self.settings.theme!r}; known: "
+                        + ", ".join(sorted(self.available_themes)), severity="warning", timeout=10)
+        if self._keymap:
+            self.set_keymap(self._keymap)
+        if self._unknown_keys:
+            self.notify(f"settings: no chat action named {', '.join(self._unknown_keys)} in [keys] "
+                        "(see `openim config keys`)", severity="warning", timeout=10)
         self._session()
 
     @work(group="session", exit_on_error=False)

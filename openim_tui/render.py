@@ -33,13 +33,13 @@ def to_local(ms: int, tz: tzinfo | None) -> datetime:
     return datetime.fromtimestamp(ms / 1000, tz)
 
 
-def fmt_time(ms: int, now: datetime, tz: tzinfo | None) -> str:
-    """``HH:MM`` today, ``Yesterday``, ``Mon 12``-style within a year, else ``YYYY-MM-DD``."""
+def fmt_time(ms: int, now: datetime, tz: tzinfo | None, clock: str = "%H:%M") -> str:
+    """``HH:MM`` (``clock``) today, ``Yesterday``, ``Mon 12``-style within a year, else ``YYYY-MM-DD``."""
     if not ms:
         return ""
     t = to_local(ms, tz)
     if t.date() == now.date():
-        return t.strftime("%H:%M")
+        return t.strftime(clock)
     if t.date() == (now - timedelta(days=1)).date():
         return "Yesterday"
     if t.year == now.year:
@@ -47,16 +47,16 @@ def fmt_time(ms: int, now: datetime, tz: tzinfo | None) -> str:
     return t.strftime("%Y-%m-%d")
 
 
-def fmt_stamp(ms: int, now: datetime, tz: tzinfo | None) -> str:
-    """Time of a message header: ``HH:MM`` today, otherwise the date and time."""
+def fmt_stamp(ms: int, now: datetime, tz: tzinfo | None, clock: str = "%H:%M") -> str:
+    """Time of a message header: ``HH:MM`` (``clock``) today, otherwise the date and time."""
     if not ms:
         return ""
     t = to_local(ms, tz)
     if t.date() == now.date():
-        return t.strftime("%H:%M")
+        return t.strftime(clock)
     if t.year == now.year:
-        return t.strftime("%b %d %H:%M")
-    return t.strftime("%Y-%m-%d %H:%M")
+        return t.strftime(f"%b %d {clock}")
+    return t.strftime(f"%Y-%m-%d {clock}")
 
 
 def fmt_size(n: Any) -> str:

@@ -54,12 +54,12 @@ class MessageLog(ScrollView, can_focus=True):
         Binding("pagedown", "page_down", "Page down", show=False),
         Binding("home", "top", "Oldest (loads older)", show=False),
         Binding("end", "bottom", "Newest", show=False),
-        Binding("r", "msg('retry')", "Retry a failed message"),
-        Binding("q", "msg('quote')", "Reply quoting the message"),
-        Binding("d", "msg('download')", "Download picture/file"),
-        Binding("o", "msg('open')", "Open picture/file"),
-        Binding("x", "msg('revoke')", "Revoke your message (asks first)"),
-        Binding("m", "more", "Show all of a long message / fold it again"),
+        Binding("r", "msg('retry')", "Retry a failed message", id="message_retry"),
+        Binding("q", "msg('quote')", "Reply quoting the message", id="message_quote"),
+        Binding("d", "msg('download')", "Download picture/file", id="message_download"),
+        Binding("o", "msg('open')", "Open picture/file", id="message_open"),
+        Binding("x", "msg('revoke')", "Revoke your message (asks first)", id="message_revoke"),
+        Binding("m", "more", "Show all of a long message / fold it again", id="message_more"),
         Binding("escape", "leave", "Back to the input", show=False),
     ]
 
@@ -117,6 +117,7 @@ class MessageLog(ScrollView, can_focus=True):
         self.placeholder = "No conversation selected"
         #: the first unread message when the conversation was opened: a "new messages" rule above it
         self.unread_marker: str | None = None
+        self.time_format = "%H:%M"  # strftime of today's times (the settings' chat.time_format)
         #: long messages shown in full (``m`` on the selected message); others are folded
         self.expanded: set[str] = set()
 
@@ -372,7 +373,7 @@ class MessageLog(ScrollView, can_focus=True):
         now = self.clock()
         st = self._style
         if m.is_notification and not render.is_revoked(m):
-            t = Text(f"· {render.notification_text(m)} · {render.fmt_stamp(m.time, now, self.tz)}", style=st("system"),
+            t = Text(f"· {render.notification_text(m)} · {render.fmt_stamp(m.time, now, self.tz, self.time_format)}", style=st("system"),
                      justify="center")
             return t
         out = Text(no_wrap=False)
@@ -381,7 +382,7 @@ class MessageLog(ScrollView, can_focus=True):
             name = "You" if own else (m.sender_nickname or self.names.get(m.send_id) or m.send_id)
             out.append(name, st("self-sender") if own else st("sender"))
             out.append("  ")
-            out.append(render.fmt_stamp(m.time, now, self.tz), st("time"))
+            out.append(render.fmt_stamp(m.time, now, self.tz, self.time_format), st("time"))
             out.append("\n")
         indent = "  "
         if render.is_revoked(m):

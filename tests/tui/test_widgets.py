@@ -404,3 +404,26 @@ async def test_revoke_asks_first() -> None:
         await pilot.press("y")
         await wait_for(pilot, lambda: revoked, 3, "revoked")
         assert revoked == [view.selected.client_msg_id]
+
+
+async def test_settings_rebind_keys_pick_the_theme_and_silence_the_bell() -> None:
+    from openim_cli.settings import Settings
+
+    c = demo_client()
+    app = ChatApp(client=c, clock=lambda: NOW, tz=UTC,
+                  settings=Settings(theme="nord", bell=False, desktop=False, time_format="%I:%M %p",
+                                    keys={"next_unread": "f5", "no_such_action": "f6"}))
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        assert app.theme == "nord"
+        assert "AM" in text(app) or "PM" in text(app)  # today's times in the configured format
+        await pilot.press("alt+u")  # no longer bound
+        await pilot.pause(0.1)
+        assert app.chat.current == "sg_team"
+        await pilot.press("f5")
+        await wait_for(pilot, lambda: app.chat.current == "si_alice_carol", 3, "f5 = next unread")
+        bells: list[int] = []
+        app.bell = lambda: bells.append(1)  # type: ignore[method-assign]
+        await c.push("si_alice_bob", "bob", "quiet please", minute=700, nickname="Bob")
+        await wait_for(pilot, lambda: app.chat.alerts.alerted, 3, "alerted")
+        assert bells == []
