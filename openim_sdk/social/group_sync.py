@@ -87,7 +87,6 @@ class GroupSync:
         """Joined groups through ``get_incremental_join_groups`` (every page on ``full``)."""
         ctx, me = self._ctx, self._me
         store = ctx.store
-        added: list[str] = []
         async with self._groups_lock:
             ver = await ctx.run(store.get_version, "groups")
             resp = await ctx.rest.group.get_incremental_join_groups(
@@ -106,17 +105,18 @@ class GroupSync:
             await ctx.run(store.upsert_groups, rows)
             await ctx.run(store.set_version, "groups", resp.versionID, resp.version)
             events: list[Event] = [sev.JoinedGroupDeleted(g) for g in d.deleted]
-            events += [sev.JoinedGroupAdded(g) for g in d.inserted]
             events += [_info_event(old, new) for old, new in d.updated]
-            added = [g.group_id for g in d.inserted if not g.is_dismissed]
+            added = [g for g in d.inserted if not g.is_dismissed]
             for g in d.deleted:
                 await ctx.run(store.set_version, "group_members", "", 0, g.group_id)
             self._emit_all(events)
-        if added:
-            await self.sync_members(added)
+        if added:  # a new group is reported once its members are cached (their rows are not news)
+            await self.sync_members([g.group_id for g in added], quiet=True)
+        self._emit_all(sev.JoinedGroupAdded(g) for g in d.inserted)
 
-    async def sync_members(self, group_ids: Iterable[str]) -> None:
-        """Members of joined groups through the incremental batch route, per-group versions."""
+    async def sync_members(self, group_ids: Iterable[str], *, quiet: bool = False) -> None:
+        """Members of joined groups through the incremental batch route, per-group versions
+        (``quiet``: no member events, for a group just joined)."""
         ctx = self._ctx
         store = ctx.store
         pending = list(dict.fromkeys(group_ids))
@@ -136,7 +136,7 @@ class GroupSync:
                     if gid in answered:
                         r = answered[gid]
                         changes += len(r.insert) + len(r.update) + len(r.delete)
-                        await self._apply_members_delta(gid, r)
+                        await self._apply_members_delta(gid, r, quiet)
                         if r.HasField("group") and r.group.groupID:
                             infos.append(r.group)
                 if answered and changes >= _BATCH_CHANGE_LIMIT:  # the server stopped early: ask for the rest
@@ -145,7 +145,7 @@ class GroupSync:
         for g in infos:
             await self.apply_group(g)
 
-    async def _apply_members_delta(self, gid: str, resp: Any) -> None:
+    async def _apply_members_delta(self, gid: str, resp: Any, quiet: bool) -> None:
         ctx = self._ctx
         store = ctx.store
         cached = [GroupMember.from_pb(m) for m in await ctx.run(store.group_members, gid)]
@@ -164,7 +164,8 @@ class GroupSync:
         events: list[Event] = [sev.GroupMemberDeleted(m) for m in d.deleted]
         events += [sev.GroupMemberAdded(m) for m in d.inserted]
         events += [sev.GroupMemberInfoChanged(new) for _, new in d.updated]
-        self._emit_all(events)
+        if not quiet:
+            self._emit_all(events)
 
     async def sync_applications(self) -> None:
         """Applications to groups I manage and my own, in full (as the official core does)."""

@@ -61,7 +61,14 @@ class Groups:
                 if (by_id and kw in g.group_id.lower()) or (by_name and kw in g.group_name.lower())]
 
     async def _members(self, group_id: str) -> builtins.list[GroupMember]:
-        return [GroupMember.from_pb(m) for m in await self._ctx.run(self._ctx.store.group_members, group_id)]
+        """Cached members; a group whose members were never synced (e.g. asked for before the
+        login-time sync reached it) is synced first."""
+        ctx = self._ctx
+        rows = await ctx.run(ctx.store.group_members, group_id)
+        if not rows and await ctx.run(ctx.store.get_version, "group_members", group_id) is None:
+            await self.cache.sync_members([group_id], quiet=True)
+            rows = await ctx.run(ctx.store.group_members, group_id)
+        return [GroupMember.from_pb(m) for m in rows]
 
     async def members(self, group_id: str, *, role_filter: int = 0, offset: int = 0, count: int = 0) -> builtins.list[GroupMember]:
         """GetGroupMemberList: owner, admins, members by join time; ``role_filter`` 0 all,
