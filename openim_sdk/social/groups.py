@@ -205,7 +205,7 @@ class Groups:
         member: dict[str, Any] = {"groupID": group_id, "userID": user_id}
         for key, value in (("nickname", nickname), ("faceURL", face_url), ("roleLevel", role_level), ("ex", ex)):
             if value is not None:
-                member[key] = {"value": value}
+                member[key] = value  # a wrapper on the wire: set means "change it"
         await self._ctx.rest.group.set_group_member_info(members=[member])
         await self.cache.sync_members([group_id])
 

@@ -71,7 +71,7 @@ class Users:
         for key, value in (("nickname", nickname), ("faceURL", face_url), ("ex", ex),
                            ("globalRecvMsgOpt", global_recv_msg_opt)):
             if value is not None:
-                info[key] = {"value": value}
+                info[key] = value  # a wrapper on the wire: set means "change it"
         await self._ctx.rest.user.update_user_info_ex(user_info=info)
         await self.refresh([self._ctx.user_id])
         return await self.get_self()
