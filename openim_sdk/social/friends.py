@@ -259,13 +259,10 @@ class Friends:
     # ------------------------------------------------------------------ notifications
 
     async def _on_notification(self, msg: sdkws_pb2.MsgData, detail: dict[str, Any]) -> None:
+        """Spawned, not awaited: this runs in the delivery path and the syncs call the server."""
+        syncs = {"friends": self.sync, "applications": self.sync_applications, "blacklist": self.sync_blacklist}
         for kind in FRIEND_NOTIFICATIONS.get(msg.contentType, ()):
-            if kind == "friends":
-                await self.sync()
-            elif kind == "applications":
-                await self.sync_applications()
-            else:
-                await self.sync_blacklist()
+            self._ctx.spawn(syncs[kind](), f"{kind} sync")
 
     def _emit_all(self, events: builtins.list[Event]) -> None:
         for e in events:

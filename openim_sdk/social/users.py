@@ -181,12 +181,10 @@ class Users:
         ct = msg.contentType
         if ct == ContentType.USER_INFO_UPDATED:
             tips = jsoncodec.from_go_json(sdkws_pb2.UserInfoUpdatedTips, detail)
-            await self.refresh([tips.userID or msg.sendID])
+            self._ctx.spawn(self.refresh([tips.userID or msg.sendID]), "user info refresh")
         elif ct == ContentType.USER_STATUS_CHANGE:
             st = jsoncodec.from_go_json(sdkws_pb2.UserStatusChangeTips, detail)
             platforms = (st.platformID,) if st.status and st.platformID else ()
             self._ctx.emit(sev.UserStatusChanged(UserStatus(st.fromUserID, st.status, platforms)))
         else:
-            if self._commands is None:
-                self._commands = {}  # a command notification before any read: report from empty
-            await self.sync_commands()
+            self._ctx.spawn(self.sync_commands(), "user commands sync")
