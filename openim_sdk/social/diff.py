@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from ..protocol.constants import GroupRole
-from .models import ACCEPTED, PENDING, REJECTED, GroupMember
+from .models import ACCEPTED, REJECTED, GroupMember
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -50,16 +50,14 @@ def diff(cached: Iterable[V], server: Iterable[V], key: Callable[[V], K], *, com
     return out
 
 
-def application_outcome(old_result: int | None, new_result: int) -> str | None:
-    """Which listener callback a friend/group application row change means: ``"added"``,
-    ``"accepted"``, ``"rejected"`` or None (nothing to report). ``old_result`` None: a new row."""
-    if new_result == ACCEPTED and old_result != ACCEPTED:
-        return "accepted"
-    if new_result == REJECTED and old_result != REJECTED:
-        return "rejected"
-    if new_result == PENDING and old_result != PENDING:
+def application_outcome(old_result: int | None, new_result: int) -> str:
+    """Which listener callback a changed friend/group application row means, as the official
+    core's syncer decides: a new row (``old_result`` None) is ``"added"`` whatever its state; a
+    changed row is ``"accepted"``, ``"rejected"`` or ``"added"`` (pending again, or asked again)
+    by its new handle result."""
+    if old_result is None:
         return "added"
-    return None
+    return {ACCEPTED: "accepted", REJECTED: "rejected"}.get(new_result, "added")
 
 
 #: GetGroupMemberList filters of the official core: 0 all, 1 owner, 2 admins, 3 ordinary members,

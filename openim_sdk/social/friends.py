@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..events import Event
+from ..protocol import jsoncodec
 from ..protocol.constants import ContentType
 from ..protocol.pb.sdkws import sdkws_pb2
 from ..session.context import NotificationRouter, SessionContext
@@ -202,7 +203,8 @@ class Friends:
             self._emit_all(events)
 
     async def sync_applications(self) -> None:
-        """Applications to me and from me, in full (as the official core does)."""
+        """Applications to me and from me, in full (SyncAllFriendApplication and
+        SyncAllSelfFriendApplication of the official core)."""
         ctx, me = self._ctx, self._me
         store = ctx.store
         async with self._locks["applications"]:
@@ -210,21 +212,39 @@ class Friends:
                                     "FriendRequests")
             from_me = await all_pages(
                 lambda p: ctx.rest.friend.get_self_friend_apply_list(user_id=me, pagination=p), "friendRequests")
-            server = [*to_me, *from_me]
             cached = [*await ctx.run(store.friend_requests, to_user_id=me),
                       *await ctx.run(store.friend_requests, from_user_id=me)]
-            d = diff([FriendApplication.from_pb(r) for r in cached], [FriendApplication.from_pb(r) for r in server],
-                     key=lambda a: a.key)
-            changed = {a.key for a in d.inserted} | {new.key for _, new in d.updated}
-            await ctx.run(store.delete_friend_requests, [a.key for a in d.deleted])
-            await ctx.run(store.upsert_friend_requests,
-                          [r for r in server if (r.fromUserID, r.toUserID) in changed])
-            events: builtins.list[Event] = [sev.FriendApplicationDeleted(a) for a in d.deleted]
-            for old, new in [(None, a) for a in d.inserted] + [(o, n) for o, n in d.updated]:
-                outcome = application_outcome(None if old is None else old.handle_result, new.handle_result)
-                if outcome is not None:
-                    events.append(_APPLICATION_EVENTS[outcome](new))
-            self._emit_all(events)
+            await self._apply_applications(cached, [*to_me, *from_me])
+
+    async def sync_application_pair(self, from_user_id: str, to_user_id: str) -> None:
+        """The applications between two users, both ways (SyncBothFriendRequest: what a friend
+        application notification names)."""
+        ctx, me = self._ctx, self._me
+        store = ctx.store
+        pair = {(from_user_id, to_user_id), (to_user_id, from_user_id)}
+        async with self._locks["applications"]:
+            resp = await ctx.rest.friend.get_designated_friend_apply(from_user_id=from_user_id,
+                                                                     to_user_id=to_user_id)
+            cached = [r for r in [*await ctx.run(store.friend_requests, to_user_id=me),
+                                  *await ctx.run(store.friend_requests, from_user_id=me)]
+                      if (r.fromUserID, r.toUserID) in pair]
+            server = [r for r in resp.friendRequests if (r.fromUserID, r.toUserID) in pair]
+            await self._apply_applications(cached, server)
+
+    async def _apply_applications(self, cached: builtins.list[sdkws_pb2.FriendRequest],
+                                  server: builtins.list[sdkws_pb2.FriendRequest]) -> None:
+        """Write the difference and report it (caller holds the applications lock)."""
+        ctx = self._ctx
+        d = diff([FriendApplication.from_pb(r) for r in cached], [FriendApplication.from_pb(r) for r in server],
+                 key=lambda a: a.key)
+        changed = {a.key for a in d.inserted} | {new.key for _, new in d.updated}
+        await ctx.run(ctx.store.delete_friend_requests, [a.key for a in d.deleted])
+        await ctx.run(ctx.store.upsert_friend_requests, [r for r in server if (r.fromUserID, r.toUserID) in changed])
+        events: list[Event] = [sev.FriendApplicationDeleted(a) for a in d.deleted]
+        for old, new in [(None, a) for a in d.inserted] + [(o, n) for o, n in d.updated]:
+            outcome = application_outcome(None if old is None else old.handle_result, new.handle_result)
+            events.append(_APPLICATION_EVENTS[outcome](new))
+        self._emit_all(events)
 
     async def sync_blacklist(self) -> None:
         """My blacklist, in full (the v3.8 server does not implement ``get_incremental_blacks``)."""
@@ -260,9 +280,19 @@ class Friends:
 
     async def _on_notification(self, msg: sdkws_pb2.MsgData, detail: dict[str, Any]) -> None:
         """Spawned, not awaited: this runs in the delivery path and the syncs call the server."""
-        syncs = {"friends": self.sync, "applications": self.sync_applications, "blacklist": self.sync_blacklist}
+        ctx = self._ctx
         for kind in FRIEND_NOTIFICATIONS.get(msg.contentType, ()):
-            self._ctx.spawn(syncs[kind](), f"{kind} sync")
+            if kind == "applications":
+                raw = detail.get("fromToUserID")
+                pair = jsoncodec.from_go_json(sdkws_pb2.FromToUserID, raw if isinstance(raw, dict) else {})
+                if pair.fromUserID and pair.toUserID:
+                    ctx.spawn(self.sync_application_pair(pair.fromUserID, pair.toUserID), "applications sync")
+                else:
+                    ctx.spawn(self.sync_applications(), "applications sync")
+            elif kind == "friends":
+                ctx.spawn(self.sync(), "friends sync")
+            else:
+                ctx.spawn(self.sync_blacklist(), "blacklist sync")
 
     def _emit_all(self, events: builtins.list[Event]) -> None:
         for e in events:

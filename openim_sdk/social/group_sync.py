@@ -190,8 +190,7 @@ class GroupSync:
             events: list[Event] = [sev.GroupApplicationDeleted(a) for a in d.deleted]
             for old, new in [(None, a) for a in d.inserted] + [(o, n) for o, n in d.updated]:
                 outcome = application_outcome(None if old is None else old.handle_result, new.handle_result)
-                if outcome is not None:
-                    events.append(_APPLICATION_EVENTS[outcome](new))
+                events.append(_APPLICATION_EVENTS[outcome](new))
             self._emit_all(events)
 
     # ------------------------------------------------------------------ direct applies (from tips or replies)

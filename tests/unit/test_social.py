@@ -39,8 +39,8 @@ def test_diff_of_a_delta_deletes_nothing_and_equal_lists_are_empty():
 
 
 @pytest.mark.parametrize(("old", "new", "outcome"), [
-    (None, 0, "added"), (None, 1, "accepted"), (None, -1, "rejected"),
-    (0, 1, "accepted"), (0, -1, "rejected"), (0, 0, None), (1, 1, None),
+    (None, 0, "added"), (None, 1, "added"), (None, -1, "added"),  # first sight: added, whatever its state
+    (0, 1, "accepted"), (0, -1, "rejected"), (0, 0, "added"),  # (0, 0): asked again with a new message
     (-1, 0, "added"),  # asked again after a refusal
 ])
 def test_application_outcome(old, new, outcome):
