@@ -63,19 +63,23 @@ class Friends:
 
     # ------------------------------------------------------------------ reading (the cache)
 
-    async def list(self) -> builtins.list[Friend]:
-        """My friends, pinned first (GetFriendList)."""
-        rows = await self._ctx.run(self._ctx.store.friends, self._me)
-        return [Friend.from_pb(f) for f in rows]
+    async def list(self, *, offset: int = 0, count: int = 0, filter_black: bool = False) -> builtins.list[Friend]:
+        """My friends, pinned first (GetFriendList; GetFriendListPage with ``count`` > 0);
+        ``filter_black`` leaves out friends I have blacklisted."""
+        rows = [Friend.from_pb(f) for f in await self._ctx.run(self._ctx.store.friends, self._me)]
+        if filter_black:
+            blocked = {b.user_id for b in await self.blacklist()}
+            rows = [f for f in rows if f.user_id not in blocked]
+        return rows[offset:offset + count] if count else rows[offset:]
 
-    async def get(self, user_ids: Iterable[str]) -> builtins.list[Friend]:
+    async def get(self, user_ids: Iterable[str], *, filter_black: bool = False) -> builtins.list[Friend]:
         """The friends among ``user_ids`` (GetSpecifiedFriendsInfo; non-friends are left out)."""
         wanted = set(user_ids)
-        return [f for f in await self.list() if f.user_id in wanted]
+        return [f for f in await self.list(filter_black=filter_black) if f.user_id in wanted]
 
     async def check(self, user_ids: Iterable[str]) -> dict[str, bool]:
-        """CheckFriend: for each user, whether they are my friend (by the cache)."""
-        mine = {f.user_id for f in await self.list()}
+        """CheckFriend: for each user, whether they are my friend and not on my blacklist (by the cache)."""
+        mine = {f.user_id for f in await self.list(filter_black=True)}
         return {u: u in mine for u in user_ids}
 
     async def is_friend(self, user_id: str) -> bool:
@@ -137,6 +141,13 @@ class Friends:
     async def delete(self, user_id: str) -> None:
         """DeleteFriend (one-way: I leave their list of mine)."""
         await self._ctx.rest.friend.delete_friend(owner_user_id=self._me, friend_user_id=user_id)
+        await self.sync()
+
+    async def update(self, user_ids: Iterable[str], *, remark: str | None = None, is_pinned: bool | None = None,
+                     ex: str | None = None) -> None:
+        """UpdateFriends: the given fields only, for each of ``user_ids``."""
+        await self._ctx.rest.friend.update_friends(owner_user_id=self._me, friend_user_ids=list(user_ids),
+                                                   remark=remark, is_pinned=is_pinned, ex=ex)
         await self.sync()
 
     async def set_remark(self, user_id: str, remark: str) -> None:

@@ -31,9 +31,11 @@ class Groups:
 
     # ------------------------------------------------------------------ reading
 
-    async def list(self) -> builtins.list[Group]:
-        """GetJoinedGroupList (dismissed groups stay listed with ``is_dismissed``)."""
-        return [Group.from_pb(g) for g in await self._ctx.run(self._ctx.store.groups)]
+    async def list(self, *, offset: int = 0, count: int = 0) -> builtins.list[Group]:
+        """GetJoinedGroupList (GetJoinedGroupListPage with ``count`` > 0); dismissed groups stay
+        listed with ``is_dismissed``."""
+        rows = [Group.from_pb(g) for g in await self._ctx.run(self._ctx.store.groups)]
+        return rows[offset:offset + count] if count else rows[offset:]
 
     async def get(self, group_ids: Iterable[str]) -> builtins.list[Group]:
         """GetSpecifiedGroupsInfo: joined groups from the cache, others from the server (not cached)."""
@@ -97,6 +99,13 @@ class Groups:
             resp = await self._ctx.rest.group.get_group_members_info(group_id=group_id, user_ids=missing)
             cached.update((m.userID, GroupMember.from_pb(m)) for m in resp.members)
         return [cached[u] for u in ids if u in cached]
+
+    async def users_in_group(self, group_id: str, user_ids: Iterable[str]) -> builtins.list[str]:
+        """GetUsersInGroup: which of ``user_ids`` are members (empty when I have not joined)."""
+        if not await self.is_joined(group_id):
+            return []
+        present = {m.user_id for m in await self._members(group_id)}
+        return [u for u in dict.fromkeys(user_ids) if u in present]
 
     async def search_members(self, group_id: str, keyword: str, *, by_user_id: bool = True,
                              by_nickname: bool = True, offset: int = 0, count: int = 0) -> builtins.list[GroupMember]:

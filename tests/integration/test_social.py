@@ -136,6 +136,11 @@ async def test_remark_pin_search_and_delete(server, tmp_path):
         assert [f.user_id for f in await alice.client.friends.list()] == ["carol", "bob"]
         assert [f.user_id for f in await alice.client.friends.search("bobby")] == ["bob"]
         assert await alice.client.friends.search("bobby", remark=False) == []
+        assert [f.user_id for f in await alice.client.friends.list(offset=1, count=1)] == ["bob"]
+        await alice.client.friends.add_black("carol")  # still a friend, but blocked: CheckFriend says no
+        assert await alice.client.friends.check(["bob", "carol"]) == {"bob": True, "carol": False}
+        assert [f.user_id for f in await alice.client.friends.list(filter_black=True)] == ["bob"]
+        await alice.client.friends.remove_black("carol")
         await alice.client.friends.delete("bob")
         deleted = await alice.wait(sev.FriendDeleted)
         assert deleted.friend.user_id == "bob"
@@ -276,6 +281,7 @@ async def test_member_list_paging_and_filters(server, tmp_path):
         assert [m.user_id for m in await groups.search_members(gid, "member 3")] == ["m3"]
         assert [m.user_id for m in await groups.get_members(gid, ["m4", "alice"])] == ["m4", "alice"]
         assert [g.group_id for g in await groups.search("BIG")] == [gid]
+        assert await groups.users_in_group(gid, ["m1", "nobody", "alice"]) == ["m1", "alice"]
 
 
 # ------------------------------------------------------------------ users
