@@ -57,6 +57,7 @@ from .rest import RestClient
 from .rest.files import Progress, download, upload_file
 from .session.context import NotificationRouter, SessionContext
 from .social import Friends, Groups, Users
+from .social.events import SelfInfoUpdated
 from .store import Conversation as ConversationRow
 from .store import LocalStore, StoredMessage
 from .sync import actions as sa
@@ -157,6 +158,7 @@ class OpenIMClient:
         self.friends = Friends(self._session, self._router)
         self.groups = Groups(self._session, self._router)
         self.users = Users(self._session, self._router, ws=self.ws, on_profiles=self.friends.refresh_users)
+        self.on(SelfInfoUpdated)(lambda e: setattr(self, "_nickname", e.user.nickname))
 
     # ------------------------------------------------------------------ lifecycle
 

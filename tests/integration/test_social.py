@@ -293,7 +293,7 @@ async def test_self_info_update_reported_and_cached(server, tmp_path):
         me = await alice.client.users.set_self_info(nickname="Alicia", ex='{"mood":"sunny"}')
         assert me.nickname == "Alicia" and me.ex == '{"mood":"sunny"}'
         assert [e.user.nickname for e in alice.seen(sev.SelfInfoUpdated)] == ["Alicia"]
-        assert (await alice.client.users.get_self()).nickname == "Alicia"
+        assert (await alice.client.users.get_self()).nickname == "Alicia" and alice.client.nickname == "Alicia"
         # bob re-reads alice's profile: the friend entry follows
         await bob.client.users.refresh(["alice"])
         changed = await bob.wait(sev.FriendInfoChanged)
