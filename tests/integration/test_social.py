@@ -328,3 +328,24 @@ async def test_users_through_the_cache_status_and_commands(server, tmp_path):
         assert [c.value for c in await users.commands(1)] == ["v2"]
         await users.delete_command(1, "u1")
         assert alice.seen(sev.UserCommandDeleted) and await users.commands() == []
+
+
+async def test_changes_made_while_offline_arrive_with_the_next_login(server, tmp_path):
+    async with peers(server, tmp_path, "alice", "bob", "carol") as (alice, bob, carol):
+        gid = (await alice.client.groups.create("crew", ["bob", "carol"])).group_id
+        await befriend(alice, bob)
+        token, data_dir = alice.client.api.token, alice.client.data_dir
+        await alice.client.close()
+        await bob.client.groups.quit(gid)  # alice is away: no notification reaches her
+        await carol.client.friends.add("alice", "hello")
+        await bob.client.friends.delete("alice")  # one-way: alice keeps bob
+        again = Peer(OpenIMClient(server.api_url, server.ws_url, "alice", token, platform_id=7, data_dir=data_dir,
+                                  backoff=(0.05, 0.1, 0.2)))
+        async with again.client:
+            gone = await again.wait(sev.GroupMemberDeleted)  # the incremental member sync from the stored version
+            assert gone.member.user_id == "bob"
+            applied = await again.wait(sev.FriendApplicationAdded)
+            assert applied.application.from_user_id == "carol" and applied.application.req_msg == "hello"
+            assert not again.seen(sev.JoinedGroupAdded) and not again.seen(sev.FriendAdded)  # nothing else is news
+            assert sorted(m.user_id for m in await again.client.groups.members(gid)) == ["alice", "carol"]
+            assert [f.user_id for f in await again.client.friends.list()] == ["bob"]
