@@ -47,7 +47,6 @@ class Users:
         self._ctx = ctx
         self._ws = ws
         self._on_profiles = on_profiles
-        self._commands: dict[tuple[int, str], UserCommand] | None = None
         self._commands_lock = asyncio.Lock()
         if router is not None:
             router.register(USER_NOTIFICATIONS, self._on_notification)
@@ -139,11 +138,9 @@ class Users:
     # ------------------------------------------------------------------ commands
 
     async def commands(self, type: int | None = None) -> list[UserCommand]:
-        """ProcessUserCommandGetAll (``type`` None) or ProcessUserCommandGet."""
-        if self._commands is None:
-            await self.sync_commands()
-        items = list((self._commands or {}).values())
-        return [c for c in items if type is None or c.type == type]
+        """GetAllUserCommands (``type`` None) or those of one type, from the cache."""
+        rows = await self._ctx.run(self._ctx.store.user_commands)
+        return [UserCommand(*r) for r in rows if type is None or r[0] == type]
 
     async def add_command(self, type: int, uuid: str, value: str = "", ex: str = "") -> None:
         await self._ctx.rest.user.process_user_command_add(user_id=self._ctx.user_id, type=type, uuid=uuid,
@@ -160,20 +157,25 @@ class Users:
         await self.sync_commands()
 
     async def sync_commands(self) -> None:
-        """Re-read my commands; one event per added, deleted or updated command (none the first time)."""
+        """Re-read my commands; one event per added, deleted or updated command (none on the
+        very first read of a fresh cache: those are not news)."""
+        ctx = self._ctx
+        store = ctx.store
         async with self._commands_lock:
-            resp = await self._ctx.rest.user.process_user_command_get_all(user_id=self._ctx.user_id)
+            resp = await ctx.rest.user.process_user_command_get_all(user_id=ctx.user_id)
             fresh = [UserCommand(c.type, c.uuid, c.value, c.ex, c.createTime) for c in resp.CommandResp]
-            first = self._commands is None
-            d = diff(list((self._commands or {}).values()), fresh, key=lambda c: (c.type, c.uuid))
-            self._commands = {(c.type, c.uuid): c for c in fresh}
+            first = await ctx.run(store.get_version, "user_commands") is None
+            cached = [UserCommand(*r) for r in await ctx.run(store.user_commands)]
+            d = diff(cached, fresh, key=lambda c: (c.type, c.uuid))
+            await ctx.run(store.replace_user_commands, [(c.type, c.uuid, c.value, c.ex, c.create_time) for c in fresh])
+            await ctx.run(store.set_version, "user_commands", "", 1)
             if first:
                 return
             events: list[Event] = [sev.UserCommandDeleted(c) for c in d.deleted]
             events += [sev.UserCommandAdded(c) for c in d.inserted]
             events += [sev.UserCommandUpdated(new) for _, new in d.updated]
             for e in events:
-                self._ctx.emit(e)
+                ctx.emit(e)
 
     # ------------------------------------------------------------------ notifications
 

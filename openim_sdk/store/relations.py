@@ -1,5 +1,5 @@
-"""The relation cache: users, friends, blacklist, friend and group applications, groups and group
-members (protobuf rows, stored raw; ``openim_sdk.social`` converts them to public models).
+"""The relation cache: users, friends, blacklist, friend and group applications, groups, group
+members and my user commands (protobuf rows, stored raw; ``openim_sdk.social`` converts them to public models).
 
 A mixin of :class:`~openim_sdk.store.local.LocalStore`; it only uses the store's ``_write`` and
 ``_query`` plumbing, so relation code lives apart from the message and conversation tables.
@@ -42,6 +42,14 @@ CREATE TABLE IF NOT EXISTS group_requests (
     req_time      INTEGER NOT NULL DEFAULT 0,
     raw           BLOB NOT NULL,
     PRIMARY KEY (group_id, user_id)
+);
+CREATE TABLE IF NOT EXISTS user_commands (
+    type        INTEGER NOT NULL,
+    uuid        TEXT NOT NULL,
+    value       TEXT NOT NULL DEFAULT '',
+    ex          TEXT NOT NULL DEFAULT '',
+    create_time INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (type, uuid)
 )
 """
 
@@ -263,3 +271,16 @@ class RelationStore:
     def delete_group_requests(self, keys: Iterable[tuple[str, str]]) -> None:
         with self._write() as conn:
             conn.executemany("DELETE FROM group_requests WHERE group_id = ? AND user_id = ?", list(keys))
+
+    # -- user commands (my own: favourites, pins... of /user/process_user_command_*) ------------
+
+    def user_commands(self) -> list[tuple[int, str, str, str, int]]:
+        """``(type, uuid, value, ex, create_time)`` rows, oldest first."""
+        rows = self._query("SELECT type, uuid, value, ex, create_time FROM user_commands ORDER BY create_time, uuid")
+        return [(int(r["type"]), r["uuid"], r["value"], r["ex"], int(r["create_time"])) for r in rows]
+
+    def replace_user_commands(self, rows: Iterable[tuple[int, str, str, str, int]]) -> None:
+        with self._write() as conn:
+            conn.execute("DELETE FROM user_commands")
+            conn.executemany("INSERT INTO user_commands(type, uuid, value, ex, create_time) VALUES (?, ?, ?, ?, ?)",
+                             list(rows))

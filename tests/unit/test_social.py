@@ -204,3 +204,44 @@ async def test_joining_and_applications_and_friend_notifications_resync(h):
     await h.notify(ContentType.JOIN_GROUP_APPLICATION, sdkws_pb2.JoinGroupApplicationTips(group=_group()))
     await h.notify(ContentType.FRIEND_APPLICATION_APPROVED, sdkws_pb2.FriendApplicationApprovedTips(), group_id="")
     assert h.spawned == ["joined groups sync", "group applications sync", "applications sync", "friends sync"]
+
+
+# ------------------------------------------------------------------ user commands, cached across restarts
+
+
+class _CommandServer:
+    """The one REST call ``sync_commands`` makes, answering from ``rows``."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[int, str, str]] = []
+        self.user = self
+
+    async def process_user_command_get_all(self, *, user_id: str) -> Any:
+        from openim_sdk.protocol.pb.user import user_pb2
+
+        resp = user_pb2.processUserCommandGetAllResp()
+        for t, uuid, value in self.rows:
+            resp.CommandResp.add(type=t, uuid=uuid, value=value, createTime=1)
+        return resp
+
+
+async def test_user_commands_are_cached_and_changes_reported_across_restarts(tmp_path):
+    from openim_sdk.social import Users
+
+    server = _CommandServer()
+    server.rows = [(1, "a", "x")]
+    h = Harness(tmp_path)
+    h.ctx.rest = server  # type: ignore[assignment]
+    users = Users(h.ctx)
+    await users.sync_commands()
+    assert h.events == [] and [c.uuid for c in await users.commands()] == ["a"]  # a fresh cache: not news
+    server.rows = [(1, "a", "y"), (2, "b", "")]
+    await users.sync_commands()
+    assert [type(e).__name__ for e in h.events] == ["UserCommandAdded", "UserCommandUpdated"]
+    h.events.clear()
+    restarted = Users(h.ctx)  # same cache, new session: what changed meanwhile is reported
+    server.rows = [(2, "b", "")]
+    await restarted.sync_commands()
+    assert [(type(e).__name__, e.command.uuid) for e in h.events] == [("UserCommandDeleted", "a")]
+    assert [c.uuid for c in await restarted.commands(2)] == ["b"]
+    h.store.close()
