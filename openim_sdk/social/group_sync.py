@@ -295,6 +295,8 @@ class GroupSync:
                 self._spawn(self.sync_joined(), "joined groups sync")
             else:
                 await self.apply_members(g.groupID or gid, entered)
+                if g.groupID:
+                    await self.apply_group(g)  # the tips' group already counts the newcomers
         elif ct == ContentType.JOIN_GROUP_APPLICATION:
             self._spawn(self.sync_applications(), "group applications sync")
         elif ct in (ContentType.GROUP_APPLICATION_ACCEPTED, ContentType.GROUP_APPLICATION_REJECTED):

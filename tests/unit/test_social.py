@@ -185,8 +185,10 @@ async def test_info_and_member_changes_from_tips(h):
     muted.muteEndTime = 99
     await h.notify(ContentType.GROUP_MEMBER_MUTED, sdkws_pb2.GroupMemberMutedTips(group=_group(), mutedUser=muted))
     assert [e.member.mute_end_time for e in h.seen(sev.GroupMemberInfoChanged)] == [99]
-    await h.notify(ContentType.MEMBER_ENTER, sdkws_pb2.MemberEnterTips(group=_group(), entrantUser=_member("cat")))
+    entered = sdkws_pb2.MemberEnterTips(group=_group(groupName="new", memberCount=4), entrantUser=_member("cat"))
+    await h.notify(ContentType.MEMBER_ENTER, entered)
     assert [e.member.user_id for e in h.seen(sev.GroupMemberAdded)] == ["cat"]
+    assert [e.group.member_count for e in h.seen(sev.GroupInfoChanged)] == [0, 4]
     assert h.spawned == []  # all of it from the tips, no server round trip
 
 
