@@ -217,6 +217,7 @@ class OpenIMClient:
                 await task
         await self.api.aclose()
         if self.store is not None:
+            self._session.attach_store(None)  # wiring: social
             await asyncio.to_thread(self.store.close)
         if not self._ended:
             self._end(ev.ConnectionState.STOPPED, None)
