@@ -62,6 +62,9 @@ from .protocol.pb.msg import msg_pb2
 from .protocol.pb.sdkws import sdkws_pb2
 from .rest import RestClient
 from .rest.files import Progress, download, upload_file
+from .session.context import NotificationRouter, SessionContext
+from .social import Friends, Groups, Users
+from .social.events import SelfInfoUpdated
 from .store import Conversation as ConversationRow
 from .store import LocalStore, StoredMessage
 from .sync import actions as sa
@@ -155,6 +158,14 @@ class OpenIMClient:
         self._sync_delivered = 0
         self._ended = False
         self._started = False
+        # wiring: social (friends, groups, users: parts over one SessionContext; notifications by type)
+        self._router = NotificationRouter()
+        self._session = SessionContext(user_id, self.api, self._emit,
+                                       lambda coro, where: self._spawn(self._guard(coro, where)))
+        self.friends = Friends(self._session, self._router)
+        self.groups = Groups(self._session, self._router)
+        self.users = Users(self._session, self._router, ws=self.ws, on_profiles=self.friends.refresh_users)
+        self.on(SelfInfoUpdated)(lambda e: setattr(self, "_nickname", e.user.nickname))
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -178,6 +189,7 @@ class OpenIMClient:
         self._started = True
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = store = await asyncio.to_thread(LocalStore, self.data_dir / "openim.sqlite3")
+        self._session.attach_store(store)  # wiring: social
         local = await asyncio.to_thread(store.max_seqs)
         self.sync = SyncEngine(self.user_id, local, config=self._sync_config, fresh_install=not local)
         for cmid in await asyncio.to_thread(self._unsent_ids):
@@ -212,6 +224,7 @@ class OpenIMClient:
                 await task
         await self.api.aclose()
         if self.store is not None:
+            self._session.attach_store(None)  # wiring: social
             await asyncio.to_thread(self.store.close)
         if not self._ended:
             self._end(ev.ConnectionState.STOPPED, None)
@@ -554,11 +567,8 @@ class OpenIMClient:
             detail = json.loads(json.loads(m.content or b"{}").get("detail", "{}"))
         except (ValueError, AttributeError, TypeError):
             return
-        ct = m.contentType
-        if 1200 <= ct < 1300 and self._rest_sync_enabled:
-            self._spawn(self._guard(self._sync_friends(), "friends sync"))
-        elif 1500 <= ct < 1600 and self._rest_sync_enabled:
-            self._spawn(self._guard(self._sync_groups(), "groups sync"))
+        if await self._router.dispatch(m):  # wiring: social (friend, user, group notifications)
+            return
         if not isinstance(detail, dict):
             return
         if m.contentType == ContentType.MSG_REVOKE_NOTIFICATION:
@@ -600,29 +610,17 @@ class OpenIMClient:
         assert store is not None
         name = face = ""
         if conv.group_id:
-            resp = await self.api.group.get_groups_info(group_ids=[conv.group_id])
-            if resp.groupInfos:
-                name, face = resp.groupInfos[0].groupName, resp.groupInfos[0].faceURL
-                await asyncio.to_thread(store.upsert_groups, resp.groupInfos)
+            group = await self.groups.get_group(conv.group_id)  # wiring: social
+            if group is not None:
+                name, face = group.group_name, group.face_url
         elif conv.user_id:
-            user = await self._user(conv.user_id)
+            user = await self.users.get_user(conv.user_id)  # wiring: social
             if user is not None:
-                name, face = user.nickname, user.faceURL
+                name, face = user.nickname, user.face_url
         if name:
             row = await asyncio.to_thread(store.update_conversation, conv.conversation_id, show_name=name,
                                           face_url=face)
             await self._conversation_changed(row)
-
-    async def _user(self, user_id: str) -> sdkws_pb2.UserInfo | None:
-        store = self.store
-        assert store is not None
-        user = await asyncio.to_thread(store.user, user_id)
-        if user is None:
-            resp = await self.api.user.get_users_info(user_ids=[user_id])
-            if resp.usersInfo:
-                await asyncio.to_thread(store.upsert_users, resp.usersInfo)
-                user = resp.usersInfo[0]
-        return user
 
     # ------------------------------------------------------------------ login-time REST sync
 
@@ -635,11 +633,13 @@ class OpenIMClient:
         if me.usersInfo:
             self._nickname = me.usersInfo[0].nickname
         await self._sync_conversations()
-        for kind in ("friends", "groups"):
+        # wiring: social (login-time relation sync; each list's failure is reported, the others go on)
+        for where, part_sync in (("friends sync", self.friends.sync_all), ("groups sync", self.groups.sync_all),
+                                 ("user commands sync", self.users.sync_commands)):
             try:
-                await (self._sync_friends() if kind == "friends" else self._sync_groups())
+                await part_sync()
             except OpenIMError as exc:
-                self._emit(ev.ErrorEvent(exc, f"{kind} sync"))
+                self._emit(ev.ErrorEvent(exc, where))
 
     async def _sync_conversations(self) -> None:
         store = self.store
@@ -663,77 +663,6 @@ class OpenIMClient:
             else:
                 await self._conversation_changed(row)
         await asyncio.to_thread(store.set_version, "conversations", resp.versionID, resp.version)
-
-    async def _sync_friends(self) -> None:
-        store = self._store()
-        me = self.user_id
-        await self._sync_relation(
-            "friends",
-            lambda vid, v: self.api.friend.get_incremental_friends(user_id=me, version_id=vid, version=v),
-            lambda p: self.api.friend.get_friend_list(user_id=me, pagination=p), "friendsInfo",
-            key=lambda f: f.friendUser.userID,
-            cached=lambda: store.friends(me),
-            delete=lambda ids: store.delete_friends(ids, me),
-            upsert=store.upsert_friends,
-            changed=ev.FriendsChanged(),
-        )
-
-    async def _sync_groups(self) -> None:
-        store = self._store()
-        me = self.user_id
-        await self._sync_relation(
-            "groups",
-            lambda vid, v: self.api.group.get_incremental_join_groups(user_id=me, version_id=vid, version=v),
-            lambda p: self.api.group.get_joined_group_list(from_user_id=me, pagination=p), "groups",
-            key=lambda g: g.groupID,
-            cached=store.groups,
-            delete=store.delete_groups,
-            upsert=store.upsert_groups,
-            changed=ev.GroupsChanged(),
-        )
-
-    async def _sync_relation(
-        self,
-        kind: str,
-        incremental: Callable[[str, int], Awaitable[Any]],
-        page: Callable[[dict[str, int]], Awaitable[Any]],
-        page_field: str,
-        *,
-        key: Callable[[Any], str],
-        cached: Callable[[], list[Any]],
-        delete: Callable[[list[str]], None],
-        upsert: Callable[[list[Any]], None],
-        changed: ev.Event,
-    ) -> None:
-        """Incremental sync of one relation list with its stored version (rest-api §12):
-        apply the delta, or on ``full`` re-read every page and drop what the server no longer has."""
-        store = self._store()
-        ver = await asyncio.to_thread(store.get_version, kind)
-        resp = await incremental(ver.version_id if ver else "", ver.version if ver else 0)
-        if resp.full:
-            items = await self._all_pages(page, page_field)
-            known = {key(x) for x in await asyncio.to_thread(cached)}
-            await asyncio.to_thread(delete, sorted(known - {key(x) for x in items}))
-            await asyncio.to_thread(upsert, items)
-        else:
-            await asyncio.to_thread(delete, list(resp.delete))
-            await asyncio.to_thread(upsert, [*resp.insert, *resp.update])
-        await asyncio.to_thread(store.set_version, kind, resp.versionID, resp.version)
-        if resp.full or resp.delete or resp.insert or resp.update:
-            self._emit(changed)
-
-    @staticmethod
-    async def _all_pages(call: Callable[[dict[str, int]], Awaitable[Any]], field: str,
-                         page_size: int = 500) -> list[Any]:
-        out: list[Any] = []
-        page = 1
-        while True:
-            resp = await call({"pageNumber": page, "showNumber": page_size})
-            items = list(getattr(resp, field))
-            out.extend(items)
-            if len(items) < page_size or len(out) >= getattr(resp, "total", 0):
-                return out
-            page += 1
 
     # ------------------------------------------------------------------ reading
 
@@ -865,26 +794,6 @@ class OpenIMClient:
         rows = await asyncio.to_thread(self._store().search, text, conversation_id, limit)
         return [Message.from_row(r) for r in rows]
 
-    async def friends(self) -> list[sdkws_pb2.FriendInfo]:
-        return await asyncio.to_thread(self._store().friends, self.user_id)
-
-    async def groups(self) -> list[sdkws_pb2.GroupInfo]:
-        return await asyncio.to_thread(self._store().groups)
-
-    async def group_members(self, group_id: str) -> list[sdkws_pb2.GroupMemberFullInfo]:
-        """Members of a group, refreshed from the server when reachable."""
-        store = self._store()
-        try:
-            members = await self._all_pages(
-                lambda p: self.api.group.get_group_member_list(group_id=group_id, pagination=p), "members")
-        except NetworkError:
-            return await asyncio.to_thread(store.group_members, group_id)
-        await asyncio.to_thread(store.delete_group_members, group_id)
-        await asyncio.to_thread(store.upsert_group_members, members)
-        return members
-
-    # ------------------------------------------------------------------ writing
-
     async def open_conversation(self, user_id: str | None = None, group_id: str | None = None) -> Conversation:
         """The conversation with a user or a group, created locally if new."""
         store = self._store()
@@ -960,7 +869,7 @@ class OpenIMClient:
         if not self._nickname and self.connected and not self._self_fetched:
             self._self_fetched = True  # the login-time sync has not stored our profile yet: ask once
             with contextlib.suppress(OpenIMError, TimeoutError):
-                await asyncio.wait_for(self._user(self.user_id), 3)
+                await asyncio.wait_for(self.users.get_user(self.user_id), 3)  # wiring: social
         body = json.dumps(content, ensure_ascii=False).encode()
 
         def write() -> tuple[StoredMessage, ConversationRow, int]:

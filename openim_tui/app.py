@@ -752,14 +752,11 @@ class ChatScreen(Screen[None]):
         gid = conv.group_id
         if gid not in self.members:
             try:
-                raw = await self.client.group_members(gid)
+                members = await self.client.groups.members(gid)
             except Exception as exc:  # noqa: BLE001
                 panel.set_options([Option(Text(f"unavailable: {exc}", style="dim"), disabled=True)])
                 return
-            self.members[gid] = [
-                (str(render.pick(m, "userID", "user_id")), str(render.pick(m, "nickname", "nick_name")))
-                for m in raw
-            ]
+            self.members[gid] = [(m.user_id, m.nickname) for m in members]
         self._fill_members(gid)
 
     def _fill_members(self, gid: str) -> None:

@@ -74,7 +74,7 @@ def test_migration_from_v1_backfills_fts(tmp_path):
     )
     conn.close()
     s = LocalStore(path)
-    assert s.schema_version == 2
+    assert s.schema_version == SCHEMA_VERSION
     assert [m.client_msg_id for m in s.search("legacy")] == ["old"]
     s.close()
 
