@@ -3,3 +3,4 @@
 
 from . import auth, conversation, msg, msg_read, msg_send, user  # noqa: F401
 from . import conversation_ext, friend, group, misc, statistics, third, third_misc  # noqa: F401
+from . import group_applications, group_members  # noqa: F401

@@ -100,20 +100,22 @@ async def send_message(core: ServerCore, msg: sdkws_pb2.MsgData, operation_id: s
     notification = is_notification(msg)
     cid = conversation_id_for(st, msg.sendID, msg.recvID, msg.groupID, notification=notification)
     pushes: list[tuple[str, sdkws_pb2.MsgData]] = []
+    reqs = []
     if stored:
-        reqs = [StoreRequest(cid, msg, [] if notification else _owners(msg, cid, recipients),
-                             "" if notification else msg.sendID, idempotent=not notification)]
-        clone = None
-        if notification and _opt(msg, "isSendMsg"):
-            clone = sdkws_pb2.MsgData()
-            clone.CopyFrom(msg)
-            clone.options["isNotNotification"] = True
-            chat_cid = conversation_id_for(st, msg.sendID, msg.recvID, msg.groupID)
-            reqs.append(StoreRequest(chat_cid, clone, _owners(clone, chat_cid, recipients), msg.sendID))
-        await core.storage.store_messages(reqs)
-        pushes = [] if reqs[0].duplicate else [(r.conversation_id, r.msg) for r in reqs]
+        reqs.append(StoreRequest(cid, msg, [] if notification else _owners(msg, cid, recipients),
+                                 "" if notification else msg.sendID, idempotent=not notification))
     else:
-        pushes = [(cid, msg)]
+        pushes.append((cid, msg))
+    if notification and _opt(msg, "isSendMsg"):  # a timeline copy with a seq in the chat conversation
+        chat_cid = conversation_id_for(st, msg.sendID, msg.recvID, msg.groupID)
+        clone = timeline_copy(msg)
+        msg.options["unreadCount"] = False  # the n_ copy counts nothing, the chat copy does
+        msg.options["offlinePush"] = False
+        reqs.append(StoreRequest(chat_cid, clone, _owners(clone, chat_cid, recipients), msg.sendID))
+    if reqs:
+        await core.storage.store_messages(reqs)
+        if not (stored and reqs[0].duplicate):
+            pushes += [(r.conversation_id, r.msg) for r in reqs]
     await core.storage.set_send_status(operation_id, 2)
     resp = msg_pb2.SendMsgResp(serverMsgID=msg.serverMsgID, clientMsgID=msg.clientMsgID, sendTime=msg.sendTime)
 
@@ -122,6 +124,19 @@ async def send_message(core: ServerCore, msg: sdkws_pb2.MsgData, operation_id: s
             core.hub.push_message(recipients, pcid, pmsg, operation_id)
 
     return resp, push
+
+
+def timeline_copy(msg: sdkws_pb2.MsgData) -> sdkws_pb2.MsgData:
+    """The copy of an ``isSendMsg`` notification stored in the chat conversation: fresh options
+    holding only offlinePush and unreadCount (absent keys read as true, so it is an ordinary
+    message: history, persistent, conversationUpdate), as upstream's msgtransfer
+    ``categorizeMessageLists`` (internal/msgtransfer/online_history_msg_handler.go) does."""
+    clone = sdkws_pb2.MsgData()
+    clone.CopyFrom(msg)
+    clone.options.clear()
+    clone.options["offlinePush"] = _opt(msg, "offlinePush")
+    clone.options["unreadCount"] = _opt(msg, "unreadCount")
+    return clone
 
 
 def check_user_message(msg: sdkws_pb2.MsgData) -> None:
@@ -165,8 +180,10 @@ async def send_and_push(core: ServerCore, msg: sdkws_pb2.MsgData, operation_id: 
 
 
 async def notify(core: ServerCore, send_id: str, recv_id: str, content_type: int, session_type: int,
-                 tips: Any, operation_id: str, stored: bool = True) -> None:
-    """A server notification (msgFrom 200, ``{"detail": <tips JSON>}``) in the ``n_`` conversation."""
+                 tips: Any, operation_id: str, stored: bool = True, send_msg: bool = False) -> None:
+    """A server notification (msgFrom 200, ``{"detail": <tips JSON>}``) in the ``n_`` conversation;
+    with ``send_msg`` (upstream ``isSendMsg``) also a copy with a seq in the chat conversation
+    (unreadCount on, as upstream pkg/common/config/parse.go ``GetOptionsByNotification``)."""
     now = now_ms()
     detail = jsoncodec.dumps(tips).decode()
     msg = sdkws_pb2.MsgData(
@@ -176,8 +193,8 @@ async def notify(core: ServerCore, send_id: str, recv_id: str, content_type: int
         contentType=content_type, content=json.dumps({"detail": detail}, separators=(",", ":")).encode(),
         createTime=now, sendTime=now, senderPlatformID=10,
     )
-    for k, v in {"isNotNotification": False, "isSendMsg": False, "history": stored, "persistent": stored,
-                 "unreadCount": False, "conversationUpdate": False, "offlinePush": False}.items():
+    for k, v in {"isNotNotification": False, "isSendMsg": send_msg, "history": stored, "persistent": stored,
+                 "unreadCount": send_msg, "conversationUpdate": False, "offlinePush": False}.items():
         msg.options[k] = v
     try:
         await send_and_push(core, msg, operation_id)
