@@ -42,6 +42,9 @@ class ServerConfig:
     # TEST-ONLY: when > 0, user tokens expire this many seconds after minting instead of
     # token_expire_days (env OPENIM_TEST_TOKEN_EXPIRE_SECONDS). Off (0) by default.
     test_token_expire_seconds: int = 0
+    # Upstream openim-rpc-group.yml enableHistoryForNewMembers: false = a new member cannot pull
+    # group messages sent before they joined.
+    enable_history_for_new_members: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -77,6 +80,7 @@ _ENV = {
     "log_level": "OPENIM_LOG_LEVEL",
     "max_body_bytes": "OPENIM_MAX_BODY_BYTES",
     "test_token_expire_seconds": "OPENIM_TEST_TOKEN_EXPIRE_SECONDS",
+    "enable_history_for_new_members": "OPENIM_ENABLE_HISTORY_FOR_NEW_MEMBERS",
 }
 
 
@@ -87,6 +91,8 @@ def _coerce(name: str, value: Any) -> Any:
         if isinstance(value, str):
             value = [v.strip() for v in value.split(",") if v.strip()]
         return tuple(str(v) for v in value)
+    if kind.startswith("bool"):
+        return value if isinstance(value, bool) else str(value).strip().lower() in ("1", "true", "yes", "on")
     if kind.startswith("int"):
         return int(value)
     if kind.startswith("float"):

@@ -27,6 +27,7 @@ from .group_common import (
     missing_users,
     notify_group,
     op_member,
+    requested,
     require_in_group,
     require_manager,
     with_version,
@@ -61,6 +62,8 @@ async def create_group(ctx: RequestContext, req: group_pb2.CreateGroupReq) -> An
         if rs.group_row(conn, info.groupID) is not None:
             raise OpenIMError(1202, detail=f"group {info.groupID} already exists")
         rs.save_group(conn, info, insert=True)
+        # every member's sg_ conversation is created here, so the group is listed at once
+        # (upstream internal/rpc/group/group.go CreateGroup -> CreateGroupChatConversations)
         rs.add_member(conn, info.groupID, req.ownerUserID, rs.ROLE_OWNER, JOIN_INVITATION, ctx.user_id,
                       ctx.user_id)
         for uid in req.adminUserIDs:
@@ -75,7 +78,7 @@ async def create_group(ctx: RequestContext, req: group_pb2.CreateGroupReq) -> An
         return g, tips
 
     g, tips = await ctx.core.storage.run(op)
-    await notify_group(ctx, g.groupID, ContentType.GROUP_CREATED, tips)
+    await notify_group(ctx, g.groupID, ContentType.GROUP_CREATED, tips, send_msg=requested(req))
     return group_pb2.CreateGroupResp(groupInfo=g)
 
 

@@ -23,10 +23,12 @@ from .group_common import (
     JOIN_SEARCH,
     VERIFY_ALL,
     VERIFY_DIRECT,
+    add_members,
     load_group,
     missing_users,
     notify_group,
     op_member,
+    requested,
     require_manager,
     role_of,
     with_version,
@@ -77,7 +79,7 @@ async def join_group(ctx: RequestContext, req: group_pb2.JoinGroupReq) -> Any:
         if role_of(conn, req.groupID, uid):
             raise ArgsError(detail="already in group")
         if g.needVerification == VERIFY_DIRECT:
-            rs.add_member(conn, req.groupID, uid, rs.ROLE_MEMBER, req.joinSource, uid)
+            add_members(ctx, conn, req.groupID, [uid], rs.ROLE_MEMBER, req.joinSource, uid)
             return _entered_tips(conn, req.groupID, uid)
         conn.execute("INSERT OR REPLACE INTO group_requests (group_id, user_id, handle_result, req_msg, req_time, ex, "
                      "join_source, inviter_user_id) VALUES (?,?,0,?,?,?,?,?)",
@@ -117,8 +119,8 @@ async def application_response(ctx: RequestContext, req: group_pb2.GroupApplicat
         entered = None
         if agree and not role_of(conn, req.groupID, req.fromUserID):
             inviter = row[2] if row[2] != req.fromUserID else ""
-            rs.add_member(conn, req.groupID, req.fromUserID, rs.ROLE_MEMBER, row[1] or JOIN_SEARCH, ctx.user_id,
-                          inviter)
+            add_members(ctx, conn, req.groupID, [req.fromUserID], rs.ROLE_MEMBER, row[1] or JOIN_SEARCH,
+                        ctx.user_id, inviter)
             entered = _entered_tips(conn, req.groupID, req.fromUserID)
         _, reqs = rs.group_requests(conn, "group_id = ? AND user_id = ?", (req.groupID, req.fromUserID))
         cls = sdkws_pb2.GroupApplicationAcceptedTips if agree else sdkws_pb2.GroupApplicationRejectedTips
@@ -159,8 +161,7 @@ async def invite(ctx: RequestContext, req: group_pb2.InviteUserToGroupReq) -> An
                              "req_time, join_source, inviter_user_id) VALUES (?,?,0,?,?,?,?)",
                              (req.groupID, uid, req.reason, now_ms(), JOIN_INVITATION, ctx.user_id))
             return "apply", None
-        for uid in ids:
-            rs.add_member(conn, req.groupID, uid, rs.ROLE_MEMBER, JOIN_INVITATION, ctx.user_id, ctx.user_id)
+        add_members(ctx, conn, req.groupID, ids, rs.ROLE_MEMBER, JOIN_INVITATION, ctx.user_id, ctx.user_id)
         opu = op_member(conn, req.groupID, ctx.user_id)
         return "joined", with_version(sdkws_pb2.MemberInvitedTips(
             group=rs.group_row(conn, req.groupID), opUser=opu, invitedUserList=rs.members(conn, req.groupID, ids),
@@ -170,7 +171,7 @@ async def invite(ctx: RequestContext, req: group_pb2.InviteUserToGroupReq) -> An
     if kind == "apply":
         await _application_tips(ctx, req.groupID, ids)
     else:
-        await notify_group(ctx, req.groupID, ContentType.MEMBER_INVITED, tips)
+        await notify_group(ctx, req.groupID, ContentType.MEMBER_INVITED, tips, send_msg=requested(req))
     return group_pb2.InviteUserToGroupResp()
 
 

@@ -10,6 +10,7 @@ from openim_sdk.protocol.errors import (
     NotFoundError,
     OpenIMError,
 )
+from openim_sdk.protocol.pb.conversation import conversation_pb2
 from openim_sdk.protocol.pb.sdkws import sdkws_pb2
 
 from .. import relation_store as rs
@@ -78,5 +79,38 @@ async def missing_users(ctx: RequestContext, ids: list[str]) -> None:
         raise NotFoundError(1004, detail=f"user not found: {','.join(missing)}")
 
 
-async def notify_group(ctx: RequestContext, gid: str, ct: int, tips: Any) -> None:
-    await group_notification(ctx.core, ctx.user_id, gid, ct, tips, ctx.operation_id)
+async def notify_group(ctx: RequestContext, gid: str, ct: int, tips: Any, send_msg: bool | None = None) -> None:
+    """A group notification from the caller; ``send_msg`` None = the type's isSendMsg default."""
+    await group_notification(ctx.core, ctx.user_id, gid, ct, tips, ctx.operation_id, send_msg=send_msg)
+
+
+def requested(req: Any, name: str = "sendMessage") -> bool | None:
+    """An ``optional bool`` request flag: its value when set, None when absent."""
+    return getattr(req, name) if req.HasField(name) else None
+
+
+def history_from_now(conn: Any, gid: str, uids: list[str]) -> None:
+    """``enableHistoryForNewMembers = false``: the new members' ``sg_`` window starts after the
+    current max seq, so messages sent before they joined cannot be pulled (upstream
+    internal/rpc/group/notification.go ``MemberEnterNotification``: SetUserConversationsMinSeq maxSeq+1)."""
+    cid = f"sg_{gid}"
+    row = conn.execute("SELECT max_seq FROM seqs WHERE conversation_id = ?", (cid,)).fetchone()
+    first = (row[0] if row else 0) + 1
+    for uid in uids:
+        r = conn.execute("SELECT data FROM conversations WHERE owner_user_id = ? AND conversation_id = ?",
+                         (uid, cid)).fetchone()
+        if r is None:
+            continue
+        conv = conversation_pb2.Conversation.FromString(r[0])
+        conv.minSeq = max(conv.minSeq, first)
+        conn.execute("UPDATE conversations SET data = ? WHERE owner_user_id = ? AND conversation_id = ?",
+                     (conv.SerializeToString(), uid, cid))
+
+
+def add_members(ctx: RequestContext, conn: Any, gid: str, uids: list[str], role: int, source: int, operator: str,
+                inviter: str = "") -> None:
+    """Add members (their ``sg_`` conversation is created at once); without history when the
+    server runs with ``enable_history_for_new_members = false``."""
+    added = [uid for uid in uids if rs.add_member(conn, gid, uid, role, source, operator, inviter)]
+    if added and not ctx.core.config.enable_history_for_new_members:
+        history_from_now(conn, gid, added)

@@ -21,6 +21,7 @@ from .group_common import (
     load_group,
     notify_group,
     op_member,
+    requested,
     require_manager,
     role_of,
     with_version,
@@ -81,7 +82,7 @@ async def kick(ctx: RequestContext, req: group_pb2.KickGroupMemberReq) -> Any:
                                           kickedUserList=rs.members(conn, req.groupID, ids), operationTime=now_ms())
 
     tips = await ctx.core.storage.run(op)
-    await notify_group(ctx, req.groupID, ContentType.MEMBER_KICKED, tips)
+    await notify_group(ctx, req.groupID, ContentType.MEMBER_KICKED, tips, send_msg=requested(req))
 
     def remove(conn: Any) -> None:
         for uid in ids:
@@ -129,18 +130,28 @@ async def transfer(ctx: RequestContext, req: group_pb2.TransferGroupOwnerReq) ->
 
 @service("/group/dismiss_group", lambda r: need(r.groupID, "groupID is empty"))
 async def dismiss(ctx: RequestContext, req: group_pb2.DismissGroupReq) -> Any:
+    """As upstream internal/rpc/group/group.go ``DismissGroup`` and storage/controller/group.go:
+    ``deleteMember`` false (what the official clients send): status 2, members kept (the group stays
+    in their lists, dismissed; the official core then drops its members and fires OnGroupDismissed),
+    1511 to the members (in the timeline unless ``sendMessage`` is false). ``deleteMember`` true
+    (also on an already dismissed group): every member is removed (their joined-group lists drop it,
+    their ``sg_`` history stays readable up to now) and, as upstream, no notification is sent."""
     def check(conn: Any) -> Any:
-        g = load_group(conn, req.groupID)
+        g = load_group(conn, req.groupID, alive=not req.deleteMember)
         if not ctx.is_admin and role_of(conn, req.groupID, ctx.user_id) != rs.ROLE_OWNER:
             raise NoPermissionError(detail="only the group owner can dismiss the group")
-        return sdkws_pb2.GroupDismissedTips(group=g, opUser=op_member(conn, req.groupID, ctx.user_id),
+        shown = sdkws_pb2.GroupInfo()
+        shown.CopyFrom(g)
+        shown.status = rs.STATUS_DISMISSED
+        return sdkws_pb2.GroupDismissedTips(group=shown, opUser=op_member(conn, req.groupID, ctx.user_id),
                                             operationTime=now_ms())
 
     tips = await ctx.core.storage.run(check)
-    await notify_group(ctx, req.groupID, ContentType.GROUP_DISMISSED, tips)
+    if not req.deleteMember:  # sent while the group is alive: the send path refuses dismissed groups
+        await notify_group(ctx, req.groupID, ContentType.GROUP_DISMISSED, tips, send_msg=requested(req))
 
     def op(conn: Any) -> None:
-        g = load_group(conn, req.groupID)
+        g = load_group(conn, req.groupID, alive=False)
         g.status = rs.STATUS_DISMISSED
         rs.save_group(conn, g)
         rs.group_changed(conn, req.groupID)

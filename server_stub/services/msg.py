@@ -250,7 +250,6 @@ async def _revoke(ctx: RequestContext, req: msg_pb2.RevokeMsgReq) -> Any:
     if row.revoke is not None:
         raise OpenIMError(1404, detail="msg already revoke")
     m = sdkws_pb2.MsgData.FromString(row.data)
-    admin_revoke = ctx.is_admin and req.userID == ctx.user_id and m.sendID != req.userID
     if m.sendID != req.userID and not ctx.is_admin:
         if m.sessionType == SessionType.READ_GROUP_CHAT:
             if not await ctx.core.can_revoke_in_group(m.groupID, req.userID, m.sendID):
@@ -258,9 +257,10 @@ async def _revoke(ctx: RequestContext, req: msg_pb2.RevokeMsgReq) -> Any:
         else:
             raise NoPermissionError(detail="only the sender can revoke")
     users = await ctx.core.storage.get_users([req.userID, m.sendID])
+    role = await revoker_role(ctx, req.userID, m, users)
     now = now_ms()
     content = sdkws_pb2.MessageRevokedContent(
-        revokerID=req.userID, revokerRole=0, clientMsgID=m.clientMsgID,
+        revokerID=req.userID, revokerRole=role, clientMsgID=m.clientMsgID,
         revokerNickname=users[req.userID].nickname if req.userID in users else "", revokeTime=now,
         sourceMessageSendTime=m.sendTime, sourceMessageSendID=m.sendID,
         sourceMessageSenderNickname=m.senderNickname, sessionType=m.sessionType, seq=req.seq)
@@ -268,11 +268,25 @@ async def _revoke(ctx: RequestContext, req: msg_pb2.RevokeMsgReq) -> Any:
         raise OpenIMError(1404, detail="msg already revoke")
     tips = sdkws_pb2.RevokeMsgTips(revokerUserID=req.userID, clientMsgID=m.clientMsgID, revokeTime=now,
                                    sesstionType=m.sessionType, seq=req.seq, conversationID=req.conversationID,
-                                   isAdminRevoke=admin_revoke)
+                                   isAdminRevoke=ctx.is_admin)
     recv = m.groupID if m.sessionType == SessionType.READ_GROUP_CHAT else (
         m.recvID if m.sendID == req.userID else m.sendID)
     await notify(ctx.core, req.userID, recv, CT_REVOKE_NOTIFICATION, m.sessionType, tips, ctx.operation_id)
     return msg_pb2.RevokeMsgResp()
+
+
+async def revoker_role(ctx: RequestContext, user_id: str, m: sdkws_pb2.MsgData, users: dict[str, Any]) -> int:
+    """``revokerRole`` as upstream internal/rpc/msg/revoke.go: 0 when an app admin revokes; in a
+    single chat the revoker's appMangerLevel; in a group the revoker's role level (100/60/20)."""
+    if ctx.is_admin:
+        return 0
+    if m.sessionType == SessionType.READ_GROUP_CHAT:
+        from .. import relation_store as rs
+
+        member = await ctx.core.storage.run(lambda c: rs.member(c, m.groupID, user_id))
+        return member.roleLevel if member is not None else 0
+    u = users.get(user_id)
+    return u.app_manger_level if u is not None else 0
 
 
 def _v_mark_msgs(req: Any) -> None:
