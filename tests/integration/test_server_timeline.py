@@ -267,3 +267,24 @@ async def test_history_for_new_members_switch(tmp_path: Any) -> None:
                     assert seen_new == [1, 2, 3, 4, 5, 6] and seen_join == [1, 2, 3, 4, 5, 6]
                 else:  # from their own entry tip on
                     assert seen_new == [5, 6] and seen_join == [6]
+
+
+async def test_profile_change_reaches_the_friends_cached_copy(server: ServerApp, tmp_path: Any) -> None:
+    """Through the SDK: a friend's cache (kept by incremental friend sync) picks up the new nickname,
+    because the change is recorded in the friend's version log."""
+    tok = await users(server, "qa", "qb")
+    async with RestClient(server.api_url, tok["qa"]) as a, RestClient(server.api_url, tok["qb"]) as b:
+        await a.friend.add_friend(from_user_id="qa", to_user_id="qb")
+        await b.friend.add_friend_response(from_user_id="qa", to_user_id="qb", handle_result=1)
+        async def cached(c: OpenIMClient) -> list[tuple[str, str, str]]:
+            return [(f.friendUser.userID, f.friendUser.nickname, f.friendUser.faceURL) for f in await c.friends()]
+
+        async with make_client(server, tmp_path, "qb", tok["qb"]) as cb:
+            await until(lambda: _equals(cached(cb), [("qa", "Qa", "")]), what="qa in qb's friend cache")
+        await a.user.update_user_info(user_info={"userID": "qa", "nickname": "Quinn", "faceURL": "http://f/q.png"})
+        async with make_client(server, tmp_path, "qb", tok["qb"]) as cb:
+            await until(lambda: _equals(cached(cb), [("qa", "Quinn", "http://f/q.png")]), what="the new profile")
+
+
+async def _equals(got: Any, want: Any) -> bool:
+    return await got == want
