@@ -288,3 +288,18 @@ async def test_profile_change_reaches_the_friends_cached_copy(server: ServerApp,
 
 async def _equals(got: Any, want: Any) -> bool:
     return await got == want
+
+
+async def test_private_chat_switch_lands_in_the_timeline(server: ServerApp, tmp_path: Any) -> None:
+    tok = await users(server, "pva", "pvb")
+    async with make_client(server, tmp_path, "pvb", tok["pvb"]) as b, RestClient(server.api_url, tok["pva"]) as a:
+        await b.wait_synced(10)
+        await a.conversation.set_conversations(user_ids=["pva"], conversation={
+            "conversationID": "si_pva_pvb", "conversationType": 1, "userID": "pvb", "isPrivateChat": True})
+        pulled = await _pull(a, "pva", "si_pva_pvb")
+        assert [(m.seq, m.contentType) for m in pulled] == [(1, ContentType.CONVERSATION_PRIVATE_CHAT)]
+        assert _detail(pulled[0])["isPrivate"] is True
+        # the peer's conversation list shows the conversation at once
+        await until(lambda: _has_conv(b, "si_pva_pvb"), what="si_pva_pvb listed at pvb")
+        peer = await a.conversation.get_conversations(owner_user_id="pva", conversation_ids=["si_pva_pvb"])
+        assert peer.conversations[0].isPrivateChat
