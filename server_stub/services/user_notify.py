@@ -78,7 +78,7 @@ def _member_version(conn: Any, gid: str) -> tuple[str, int]:
     return (r[0], r[1]) if r else ("", 0)
 
 
-_COMMAND_TIPS = {
+_COMMAND_TIPS: dict[int, Any] = {
     ContentType.USER_COMMAND_ADD: sdkws_pb2.UserCommandAddTips,
     ContentType.USER_COMMAND_DELETE: sdkws_pb2.UserCommandDeleteTips,
     ContentType.USER_COMMAND_UPDATE: sdkws_pb2.UserCommandUpdateTips,
