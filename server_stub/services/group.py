@@ -79,6 +79,9 @@ async def create_group(ctx: RequestContext, req: group_pb2.CreateGroupReq) -> An
 
     g, tips = await ctx.core.storage.run(op)
     await notify_group(ctx, g.groupID, ContentType.GROUP_CREATED, tips, send_msg=requested(req))
+    if g.notification:  # upstream CreateGroup: an announcement given at creation is announced too
+        await notify_group(ctx, g.groupID, ContentType.GROUP_INFO_SET_ANNOUNCEMENT,
+                           sdkws_pb2.GroupInfoSetAnnouncementTips(group=g, opUser=tips.opUser), send_msg=True)
     return group_pb2.CreateGroupResp(groupInfo=g)
 
 
@@ -89,11 +92,14 @@ async def groups_info(ctx: RequestContext, req: group_pb2.GetGroupsInfoReq) -> A
 
 
 async def _set_info(ctx: RequestContext, gid: str, changes: dict[str, Any]) -> None:
-    def op(conn: Any) -> tuple[int, Any]:
+    """Apply ``changes``; then, as upstream internal/rpc/group/group.go ``SetGroupInfo(Ex)``, one tip
+    per kind of change: 1519 for the announcement (in the timeline; a cleared announcement is not,
+    ``sendMessage`` false), 1520 for the name, 1502 when anything else changed."""
+    def op(conn: Any) -> list[tuple[int, Any, bool | None]]:
         g = load_group(conn, gid)
         require_manager(ctx, conn, gid)
         if not changes:
-            return 0, None
+            return []
         for k, v in changes.items():
             setattr(g, k, v)
         if "notification" in changes:
@@ -102,18 +108,20 @@ async def _set_info(ctx: RequestContext, gid: str, changes: dict[str, Any]) -> N
         rs.group_changed(conn, gid)
         g = load_group(conn, gid)
         opu = op_member(conn, gid, ctx.user_id)
-        keys = set(changes)
-        if keys == {"notification"}:
-            return ContentType.GROUP_INFO_SET_ANNOUNCEMENT, with_version(
-                sdkws_pb2.GroupInfoSetAnnouncementTips(opUser=opu, group=g), conn, gid)
-        if keys == {"groupName"}:
-            return ContentType.GROUP_INFO_SET_NAME, with_version(
-                sdkws_pb2.GroupInfoSetNameTips(opUser=opu, group=g), conn, gid)
-        return ContentType.GROUP_INFO_SET, with_version(sdkws_pb2.GroupInfoSetTips(opUser=opu, group=g), conn, gid)
+        out: list[tuple[int, Any, bool | None]] = []
+        if "notification" in changes:
+            out.append((ContentType.GROUP_INFO_SET_ANNOUNCEMENT, with_version(
+                sdkws_pb2.GroupInfoSetAnnouncementTips(opUser=opu, group=g), conn, gid), bool(changes["notification"])))
+        if changes.get("groupName"):
+            out.append((ContentType.GROUP_INFO_SET_NAME, with_version(
+                sdkws_pb2.GroupInfoSetNameTips(opUser=opu, group=g), conn, gid), None))
+        if set(changes) - {"notification", "groupName"}:
+            out.append((ContentType.GROUP_INFO_SET, with_version(
+                sdkws_pb2.GroupInfoSetTips(opUser=opu, group=g), conn, gid), None))
+        return out
 
-    ct, tips = await ctx.core.storage.run(op)
-    if ct:
-        await notify_group(ctx, gid, ct, tips)
+    for ct, tips, send_msg in await ctx.core.storage.run(op):
+        await notify_group(ctx, gid, ct, tips, send_msg=send_msg)
 
 
 def _v_set_info(req: Any) -> None:

@@ -317,3 +317,20 @@ async def test_online_sdk_client_shows_tips(server: ServerApp, tmp_path: Any) ->
                                          group_info={"groupID": "tg8", "groupType": 2})
         hist = await _history(own, "sg_tg8", 1, timeout=3)
         assert _types(hist) == [ContentType.GROUP_CREATED]
+
+
+async def test_group_info_changes_one_tip_per_kind(server: ServerApp, tmp_path: Any) -> None:
+    tok = await users(server, "iown", "imem", platform=5)
+    async with RestClient(server.api_url, tok["iown"]) as own, Ws(server, "imem", tok["imem"]) as ws:
+        await own.group.create_group(owner_user_id="iown", member_user_ids=["imem"], group_info={
+            "groupID": "tg9", "groupType": 2, "notification": "welcome"})
+        await own.group.set_group_info_ex(group_id="tg9", group_name="N", introduction="I")  # 1520 + 1502
+        await own.group.set_group_info_ex(group_id="tg9", notification="")  # cleared: 1519, not in the timeline
+        for ct in (ContentType.GROUP_INFO_SET_NAME, ContentType.GROUP_INFO_SET):
+            cid, _, detail = await next_notification(ws, ct)
+            assert cid == "n_tg9" and detail["group"]["groupName"] == "N"
+        _, _, cleared = await next_notification(ws, ContentType.GROUP_INFO_SET_ANNOUNCEMENT)
+        assert cleared["group"]["notification"] == ""
+        got = [m.contentType for m in await _pull(own, "iown", "sg_tg9")]
+        assert got == [ContentType.GROUP_CREATED, ContentType.GROUP_INFO_SET_ANNOUNCEMENT,
+                       ContentType.GROUP_INFO_SET_NAME]
