@@ -121,7 +121,14 @@ async def application_response(ctx: RequestContext, req: group_pb2.GroupApplicat
             inviter = row[2] if row[2] != req.fromUserID else ""
             add_members(ctx, conn, req.groupID, [req.fromUserID], rs.ROLE_MEMBER, row[1] or JOIN_SEARCH,
                         ctx.user_id, inviter)
-            entered = _entered_tips(conn, req.groupID, req.fromUserID)
+            if inviter:  # upstream GroupApplicationResponse: an invitation that needed approval -> 1509
+                opu = op_member(conn, req.groupID, ctx.user_id)
+                entered = (ContentType.MEMBER_INVITED, with_version(sdkws_pb2.MemberInvitedTips(
+                    group=rs.group_row(conn, req.groupID), opUser=opu, operationTime=now_ms(),
+                    invitedUserList=rs.members(conn, req.groupID, [req.fromUserID]),
+                    inviterUser=op_member(conn, req.groupID, inviter)), conn, req.groupID))
+            else:
+                entered = (ContentType.MEMBER_ENTER, _entered_tips(conn, req.groupID, req.fromUserID))
         _, reqs = rs.group_requests(conn, "group_id = ? AND user_id = ?", (req.groupID, req.fromUserID))
         cls = sdkws_pb2.GroupApplicationAcceptedTips if agree else sdkws_pb2.GroupApplicationRejectedTips
         tips = cls(group=rs.group_row(conn, req.groupID), opUser=op_member(conn, req.groupID, ctx.user_id),
@@ -132,7 +139,7 @@ async def application_response(ctx: RequestContext, req: group_pb2.GroupApplicat
     ct = ContentType.GROUP_APPLICATION_ACCEPTED if agree else ContentType.GROUP_APPLICATION_REJECTED
     await send_notification(ctx.core, ctx.user_id, req.fromUserID, ct, tips, ctx.operation_id)
     if entered is not None:
-        await notify_group(ctx, req.groupID, ContentType.MEMBER_ENTER, entered)
+        await notify_group(ctx, req.groupID, *entered)
     return group_pb2.GroupApplicationResponseResp()
 
 

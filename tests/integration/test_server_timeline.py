@@ -334,3 +334,23 @@ async def test_group_info_changes_one_tip_per_kind(server: ServerApp, tmp_path: 
         got = [m.contentType for m in await _pull(own, "iown", "sg_tg9")]
         assert got == [ContentType.GROUP_CREATED, ContentType.GROUP_INFO_SET_ANNOUNCEMENT,
                        ContentType.GROUP_INFO_SET_NAME]
+
+
+async def test_approved_invitation_is_an_invited_tip(server: ServerApp, tmp_path: Any) -> None:
+    """Upstream GroupApplicationResponse: approving a request made by an invitation gives 1509 (with
+    the inviter), approving a user's own request 1510."""
+    tok = await users(server, "aown", "amem", "ainv", "aself")
+    async with RestClient(server.api_url, tok["aown"]) as own, RestClient(server.api_url, tok["amem"]) as mem, \
+            RestClient(server.api_url, tok["aself"]) as self_:
+        await own.group.create_group(owner_user_id="aown", member_user_ids=["amem"], send_message=False,
+                                     group_info={"groupID": "tg10", "groupType": 2, "needVerification": 1})
+        await mem.group.invite_user_to_group(group_id="tg10", invited_user_ids=["ainv"])  # a request
+        await self_.group.join_group(group_id="tg10", join_source=3, inviter_user_id="aself")
+        for uid in ("ainv", "aself"):
+            await own.group.group_application_response(group_id="tg10", from_user_id=uid, handle_result=1)
+        pulled = await _pull(own, "aown", "sg_tg10")
+        assert [m.contentType for m in pulled] == [ContentType.MEMBER_INVITED, ContentType.MEMBER_ENTER]
+        invited = _detail(pulled[0])
+        assert invited["inviterUser"]["userID"] == "amem" and invited["opUser"]["userID"] == "aown"
+        assert [u["userID"] for u in invited["invitedUserList"]] == ["ainv"]
+        assert _detail(pulled[1])["entrantUser"]["userID"] == "aself"
