@@ -16,6 +16,7 @@ from openim_sdk.protocol.pb.sdkws import sdkws_pb2
 from .. import relation_store as rs
 from ..context import RequestContext
 from ..notify import group_notification
+from ..storage import bump_version
 
 JOIN_ADMIN, JOIN_INVITATION, JOIN_SEARCH, JOIN_QR = 1, 2, 3, 4
 VERIFY_APPLY, VERIFY_ALL, VERIFY_DIRECT = 0, 1, 2
@@ -105,6 +106,7 @@ def history_from_now(conn: Any, gid: str, uids: list[str]) -> None:
         conv.minSeq = max(conv.minSeq, first)
         conn.execute("UPDATE conversations SET data = ? WHERE owner_user_id = ? AND conversation_id = ?",
                      (conv.SerializeToString(), uid, cid))
+        bump_version(conn, "conversation", uid, [cid], 3)
 
 
 def add_members(ctx: RequestContext, conn: Any, gid: str, uids: list[str], role: int, source: int, operator: str,
