@@ -578,3 +578,18 @@ def test_default_profile_comes_from_the_settings(cli: Cli, users: Users) -> None
         assert json.loads(cli.run("whoami", "--json", "-p", "default").stdout)["userID"] == users.alice
     finally:
         cfg.unlink()
+
+
+def test_send_file_and_download_it_on_the_other_side(cli: Cli, users: Users, tmp_path: Any) -> None:
+    src = tmp_path / "report.bin"
+    src.write_bytes(os.urandom(300_000))
+    sent = json.loads(cli.run("send", users.bob, "--file", str(src), "--json").stdout)
+    dest = tmp_path / "got"
+    got = json.loads(cli.run("download", users.alice, str(sent["seq"]), "--to", str(dest), "-p", "bob",
+                             "--json").stdout)
+    assert got["clientMsgID"] == sent["clientMsgID"] and got["size"] == 300_000
+    assert (dest / "report.bin").read_bytes() == src.read_bytes()
+    human = cli.run("download", users.alice, sent["clientMsgID"], "--to", str(dest / "again"), "-p", "bob")
+    assert human.stdout.startswith(f"Saved {dest / 'again' / 'report.bin'}")
+    missing = cli.run("download", users.alice, "999999", "-p", "bob", code=1)
+    assert "no message with seq 999999" in one_line_error(missing)
