@@ -279,7 +279,7 @@ async def test_profile_change_reaches_the_friends_cached_copy(server: ServerApp,
         await a.friend.add_friend(from_user_id="qa", to_user_id="qb")
         await b.friend.add_friend_response(from_user_id="qa", to_user_id="qb", handle_result=1)
         async def cached(c: OpenIMClient) -> list[tuple[str, str, str]]:
-            return [(f.friendUser.userID, f.friendUser.nickname, f.friendUser.faceURL) for f in await c.friends()]
+            return [(f.user_id, f.user.nickname, f.user.face_url) for f in await c.friends.list()]
 
         async with make_client(server, tmp_path, "qb", tok["qb"]) as cb:
             await until(lambda: _equals(cached(cb), [("qa", "Qa", "")]), what="qa in qb's friend cache")

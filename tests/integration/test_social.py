@@ -8,8 +8,6 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 from typing import Any, TypeVar
 
-import pytest
-
 from openim_sdk.client import OpenIMClient
 from openim_sdk.events import Event, MessageSendFailed
 from openim_sdk.protocol.constants import GroupRole, GroupVerification
@@ -301,8 +299,6 @@ async def test_self_info_update_reported_and_cached(server, tmp_path):
         assert (await bob.client.friends.list())[0].name == "Alicia"
 
 
-@pytest.mark.xfail(strict=True, reason="server_stub does not send 1303/1210 on /user/update_user_info_ex "
-                                       "(OpenIM notifies the user's devices and friends)")
 async def test_self_info_update_pushed_to_friends_and_other_devices(server, tmp_path):
     async with peers(server, tmp_path, "alice", "alice:5", "bob") as (alice, alice2, bob):
         await befriend(alice, bob)
