@@ -34,6 +34,8 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from . import events as ev
+from .messages import OutgoingMessage  # wiring: messages
+from .messages.upload import upload_media  # wiring: messages
 from .models import Conversation, Message
 from .protocol import jsoncodec
 from .protocol.constants import (
@@ -55,8 +57,11 @@ from .protocol.pb.msg import msg_pb2
 from .protocol.pb.sdkws import sdkws_pb2
 from .rest import RestClient
 from .rest.files import Progress, download, upload_file
-from .store import Conversation as ConversationRow
+from .session.context import NotificationRouter, SessionContext  # wiring: conversations, messages
+from .session.conversations import Conversations, record_message  # wiring: conversations
+from .session.message_ops import MessageOps  # wiring: messages
 from .store import LocalStore, StoredMessage
+from .store.local import _ConversationRow as ConversationRow  # wiring: conversations (the row is private)
 from .sync import actions as sa
 from .sync.engine import SyncEngine
 from .sync.paging import page_hole
@@ -148,6 +153,11 @@ class OpenIMClient:
         self._sync_delivered = 0
         self._ended = False
         self._started = False
+        self._session = SessionContext(  # wiring: conversations, messages
+            user_id, self.api, self._emit, lambda coro, where: self._spawn(self._guard(coro, where)))  # wiring: conversations, messages
+        self._router = NotificationRouter()  # wiring: conversations, messages
+        self.conversations_api = Conversations(self._session, self._router)  # wiring: conversations
+        self.messages_api = MessageOps(self._session, self._router)  # wiring: messages
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -171,6 +181,7 @@ class OpenIMClient:
         self._started = True
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = store = await asyncio.to_thread(LocalStore, self.data_dir / "openim.sqlite3")
+        self._session.attach_store(store)  # wiring: conversations, messages
         local = await asyncio.to_thread(store.max_seqs)
         self.sync = SyncEngine(self.user_id, local, config=self._sync_config, fresh_install=not local)
         for cmid in await asyncio.to_thread(self._unsent_ids):
@@ -392,7 +403,7 @@ class OpenIMClient:
                 await asyncio.to_thread(store.merge_sent, a.client_msg_id, a.seq, a.server_msg_id, a.send_time)
                 row = await asyncio.to_thread(store.message, a.client_msg_id)
                 conv = await asyncio.to_thread(
-                    store.update_conversation_from_message, a.conversation_id, a.message, self_user_id=self.user_id
+                    record_message, store, a.conversation_id, a.message, self.user_id  # wiring: conversations
                 )
                 if row is not None:
                     self._report_sent(row)
@@ -481,7 +492,7 @@ class OpenIMClient:
             if live:
                 for row in rows:
                     md = by_id.get(row.client_msg_id) or row.to_msg()
-                    conv = store.update_conversation_from_message(a.conversation_id, md, self_user_id=self.user_id)
+                    conv = record_message(store, a.conversation_id, md, self.user_id)  # wiring: conversations
             return rows, conv, store.total_unread() if conv is not None else 0
 
         rows, conv_row, total = await asyncio.to_thread(write)
@@ -543,6 +554,8 @@ class OpenIMClient:
         """Apply the state changes that notification messages carry."""
         store = self.store
         assert store is not None
+        if await self._router.dispatch(m):  # wiring: conversations, messages
+            return  # wiring: conversations, messages
         try:
             detail = json.loads(json.loads(m.content or b"{}").get("detail", "{}"))
         except (ValueError, AttributeError, TypeError):
@@ -946,6 +959,8 @@ class OpenIMClient:
         group: bool = False,
         at_user_ids: Iterable[str] = (),
         options: dict[str, bool] | None = None,
+        offline_push: sdkws_pb2.OfflinePushInfo | None = None,  # wiring: messages
+        ex: str = "",  # wiring: messages
     ) -> Message:
         """Send any content element (see docs/spec/ws-protocol.md §8 for the shapes)."""
         store = self._store()
@@ -967,8 +982,11 @@ class OpenIMClient:
                 createTime=now_ms(), sendTime=now_ms(), status=MsgStatus.SENDING, atUserIDList=list(at_user_ids),
             )
             md.options.update(options or {})
+            md.ex = ex  # wiring: messages
+            if offline_push is not None:  # wiring: messages
+                md.offlinePushInfo.CopyFrom(offline_push)  # wiring: messages
             store.upsert_messages([md], cid)
-            conv = store.update_conversation_from_message(cid, md, self_user_id=self.user_id)
+            conv = record_message(store, cid, md, self.user_id)  # wiring: conversations
             row = store.message(md.clientMsgID)
             assert row is not None
             return row, conv, store.total_unread()
@@ -982,6 +1000,14 @@ class OpenIMClient:
         self._emit_conversation(conv, total)
         self._queue_send(row.client_msg_id)
         return msg
+
+    async def send(self, target: str, message: OutgoingMessage, *, group: bool = False,  # wiring: messages
+                   progress: Progress | None = None) -> Message:  # wiring: messages
+        """Send a built message (:mod:`openim_sdk.messages`), uploading its local files first."""  # wiring: messages
+        message = await upload_media(self.api, message, self.user_id, progress=progress)  # wiring: messages
+        return await self.send_message(target, message.content_type, message.content, group=group,  # wiring: messages
+                                       at_user_ids=message.at_user_ids, options=dict(message.options),  # wiring: messages
+                                       offline_push=message.offline_push, ex=message.ex)  # wiring: messages
 
     async def retry(self, client_msg_id: str) -> Message:
         """Send a failed message again."""

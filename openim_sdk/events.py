@@ -74,6 +74,28 @@ class ConversationChanged(Event):
 
 
 @dataclass(frozen=True)
+class NewConversation(ConversationChanged):
+    """A conversation the cache did not have (official ``OnNewConversation``). A subclass of
+    :class:`ConversationChanged`, so a listener of changes also sees new ones."""
+
+
+@dataclass(frozen=True)
+class ConversationCleared(Event):
+    """The history of these conversations was cleared on another device of ours (1703); the
+    cache dropped their messages (their ConversationChanged follow)."""
+
+    conversation_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class MessageDeleted(Event):
+    """A message was deleted for us (here, on another device, or 2102): official ``OnMsgDeleted``.
+    ``message`` is the row as it was, status now deleted."""
+
+    message: Message
+
+
+@dataclass(frozen=True)
 class UnreadTotalChanged(Event):
     """The unread count over all conversations that notify (receive option 0) changed."""
 

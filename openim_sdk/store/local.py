@@ -18,22 +18,16 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from typing import Any
 
-from ..protocol.constants import (
-    ContentType,
-    MsgOption,
-    MsgStatus,
-    SessionType,
-    is_notification_message,
-    option_is_set,
-)
-from ..protocol.conversation_id import conversation_id_for, is_notification_conversation, session_type_of
+from ..protocol.constants import ContentType, MsgStatus, is_notification_message
+from ..protocol.conversation_id import conversation_id_for
 from ..protocol.pb.sdkws import sdkws_pb2
 from . import schema
+from .queries import MessageQueries
 from .relations import RelationStore
 from .text import preview_text, search_text
 
@@ -86,7 +80,9 @@ _MSG_COLUMNS = tuple(f.name for f in fields(StoredMessage))
 
 
 @dataclass(frozen=True, slots=True)
-class Conversation:
+class _ConversationRow:
+    """One row of ``conversations`` (private: apps see :class:`openim_sdk.models.Conversation`)."""
+
     conversation_id: str
     conversation_type: int = 0
     user_id: str = ""
@@ -105,9 +101,19 @@ class Conversation:
     max_seq: int = 0
     min_seq: int = 0
     ex: str = ""
+    group_at_type: int = 0
+    is_private_chat: bool = False
+    burn_duration: int = 30
+    is_not_in_group: bool = False
+    attached_info: str = ""
+    latest_msg: str = ""
+    update_unread_count_time: int = 0
+    msg_destruct_time: int = 604800
+    is_msg_destruct: bool = False
 
 
-_CONV_COLUMNS = tuple(f.name for f in fields(Conversation))
+_CONV_COLUMNS = tuple(f.name for f in fields(_ConversationRow))
+_CONV_BOOLS = frozenset({"is_pinned", "is_private_chat", "is_not_in_group", "is_msg_destruct"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +126,7 @@ def _is_placeholder_id(client_msg_id: str) -> bool:
     return client_msg_id.startswith("[SEQ_GAP_")
 
 
-class LocalStore(RelationStore):
+class LocalStore(MessageQueries, RelationStore):
     """The local SQLite cache. Thread-safe; safe to share a file between processes."""
 
     def __init__(self, path: str | os.PathLike[str], *, busy_timeout_ms: int = 15_000) -> None:
@@ -474,6 +480,7 @@ class LocalStore(RelationStore):
                     (conversation_id, int(MsgStatus.DELETED)),
                 ).fetchone()
                 changes["latest_msg_client_id"] = last["client_msg_id"] if last else ""
+                changes["latest_msg"] = ""
                 changes["latest_msg_preview"] = preview_text(last["content_type"], last["content"]) if last else ""
                 changes["latest_msg_send_time"] = last["send_time"] if last else 0
             sets = ", ".join(f"{k} = ?" for k in changes)
@@ -536,12 +543,13 @@ class LocalStore(RelationStore):
     # ------------------------------------------------------------------ conversations
 
     @staticmethod
-    def _to_conv(row: sqlite3.Row) -> Conversation:
+    def _to_conv(row: sqlite3.Row) -> _ConversationRow:
         values = {k: row[k] for k in _CONV_COLUMNS}
-        values["is_pinned"] = bool(values["is_pinned"])
-        return Conversation(**values)
+        for k in _CONV_BOOLS:
+            values[k] = bool(values[k])
+        return _ConversationRow(**values)
 
-    def upsert_conversations(self, convs: Iterable[Conversation]) -> None:
+    def upsert_conversations(self, convs: Iterable[_ConversationRow]) -> None:
         cols = ", ".join(_CONV_COLUMNS)
         marks = ", ".join("?" for _ in _CONV_COLUMNS)
         updates = ", ".join(f"{c} = excluded.{c}" for c in _CONV_COLUMNS[1:])
@@ -552,10 +560,10 @@ class LocalStore(RelationStore):
                 [tuple(getattr(c, k) for k in _CONV_COLUMNS) for c in convs],
             )
 
-    def upsert_conversation(self, conv: Conversation) -> None:
+    def upsert_conversation(self, conv: _ConversationRow) -> None:
         self.upsert_conversations([conv])
 
-    def merge_conversation(self, conversation_id: str, **fields: Any) -> Conversation:
+    def merge_conversation(self, conversation_id: str, **fields: Any) -> _ConversationRow:
         """Create the conversation with ``fields`` if absent, else set only ``fields`` — atomically,
         so a concurrent message update (unread count, latest message) is never overwritten."""
         bad = set(fields) - set(_CONV_COLUMNS[1:])
@@ -574,7 +582,7 @@ class LocalStore(RelationStore):
         assert row is not None
         return row
 
-    def update_conversation(self, conversation_id: str, **changes: Any) -> Conversation | None:
+    def update_conversation(self, conversation_id: str, **changes: Any) -> _ConversationRow | None:
         """Change some fields of an existing conversation; returns it (None if absent)."""
         bad = set(changes) - set(_CONV_COLUMNS[1:])
         if bad:
@@ -588,11 +596,11 @@ class LocalStore(RelationStore):
                 )
         return self.conversation(conversation_id)
 
-    def conversation(self, conversation_id: str) -> Conversation | None:
+    def conversation(self, conversation_id: str) -> _ConversationRow | None:
         rows = self._query("SELECT * FROM conversations WHERE conversation_id = ?", (conversation_id,))
         return self._to_conv(rows[0]) if rows else None
 
-    def conversations(self) -> list[Conversation]:
+    def conversations(self) -> list[_ConversationRow]:
         """Pinned first, then by latest activity (latest message or draft), newest first."""
         rows = self._query(
             "SELECT * FROM conversations ORDER BY is_pinned DESC, "
@@ -616,68 +624,32 @@ class LocalStore(RelationStore):
                 (conversation_id, draft, ts if draft else 0),
             )
 
-    def update_conversation_from_message(
-        self, conversation_id: str, msg: sdkws_pb2.MsgData, *, self_user_id: str
-    ) -> Conversation:
-        """Create the conversation if needed and apply a new message to it.
-
-        Latest message: replaced when the message is at least as recent and its options allow
-        (``conversationUpdate``, or ``senderConversationUpdate`` for our own). Unread count:
-        +1 for someone else's message whose seq is above the recorded max seq and that has
-        ``unreadCount``. Our own message marks the conversation read up to its seq.
-        """
-        own = msg.sendID == self_user_id
-        update_key = MsgOption.SENDER_CONVERSATION_UPDATE if own else MsgOption.CONVERSATION_UPDATE
+    def change_conversation(
+        self,
+        conversation_id: str,
+        change: Callable[[_ConversationRow | None], _ConversationRow | None],
+    ) -> _ConversationRow | None:
+        """Read the conversation, let ``change`` compute its next state, write it — in one write
+        transaction, so a concurrent change (another process's message, a mark-read) is never
+        lost. ``change`` gets ``None`` for an absent conversation and may return ``None`` to
+        leave it as it is. The rules themselves live with the caller
+        (:func:`openim_sdk.session.conversation_rules.apply_message`); the store only persists."""
         with self._write() as conn:
-            row = conn.execute(
-                "SELECT * FROM conversations WHERE conversation_id = ?", (conversation_id,)
-            ).fetchone()
-            if row is None:
-                ctype = msg.sessionType or session_type_of(conversation_id) or 0
-                peer = ""
-                if ctype in (SessionType.SINGLE_CHAT, SessionType.NOTIFICATION_CHAT):
-                    peer = msg.recvID if own else msg.sendID
-                conn.execute(
-                    "INSERT INTO conversations(conversation_id, conversation_type, user_id, group_id) "
-                    "VALUES (?, ?, ?, ?)",
-                    (conversation_id, ctype, peer, msg.groupID),
-                )
-                row = conn.execute(
-                    "SELECT * FROM conversations WHERE conversation_id = ?", (conversation_id,)
-                ).fetchone()
-            conv = self._to_conv(row)
-            changes: dict[str, Any] = {}
-            if (
-                msg.status != MsgStatus.DELETED
-                and option_is_set(msg.options, update_key)
-                and msg.sendTime >= conv.latest_msg_send_time
-            ):
-                changes["latest_msg_client_id"] = msg.clientMsgID
-                changes["latest_msg_preview"] = preview_text(
-                    msg.contentType, msg.content.decode("utf-8", errors="replace")
-                )
-                changes["latest_msg_send_time"] = msg.sendTime
-            if msg.seq > conv.max_seq:
-                changes["max_seq"] = msg.seq
-                if own:
-                    changes["has_read_seq"] = msg.seq
-                    changes["unread_count"] = 0
-                elif (
-                    msg.status != MsgStatus.DELETED
-                    and option_is_set(msg.options, MsgOption.UNREAD_COUNT)
-                    and not is_notification_conversation(conversation_id)
-                ):
-                    changes["unread_count"] = conv.unread_count + 1
-            if changes:
-                sets = ", ".join(f"{k} = ?" for k in changes)
-                conn.execute(
-                    f"UPDATE conversations SET {sets} WHERE conversation_id = ?",
-                    (*changes.values(), conversation_id),
-                )
-                row = conn.execute(
-                    "SELECT * FROM conversations WHERE conversation_id = ?", (conversation_id,)
-                ).fetchone()
-            return self._to_conv(row)
+            row = conn.execute("SELECT * FROM conversations WHERE conversation_id = ?", (conversation_id,)).fetchone()
+            current = self._to_conv(row) if row is not None else None
+            nxt = change(current)
+            if nxt is None or nxt == current:
+                return current
+            if nxt.conversation_id != conversation_id:
+                raise ValueError("a change may not rename the conversation")
+            cols = ", ".join(_CONV_COLUMNS)
+            marks = ", ".join("?" for _ in _CONV_COLUMNS)
+            updates = ", ".join(f"{c} = excluded.{c}" for c in _CONV_COLUMNS[1:])
+            conn.execute(
+                f"INSERT INTO conversations ({cols}) VALUES ({marks}) ON CONFLICT(conversation_id) DO UPDATE SET {updates}",
+                tuple(getattr(nxt, k) for k in _CONV_COLUMNS),
+            )
+            return nxt
 
     def mark_read(self, conversation_id: str, has_read_seq: int | None = None) -> int:
         """Mark read up to ``has_read_seq`` (default: everything). Returns the new unread count."""
