@@ -157,7 +157,7 @@ class OpenIMClient:
             user_id, self.api, self._emit, lambda coro, where: self._spawn(self._guard(coro, where)))  # wiring: conversations, messages
         self._router = NotificationRouter()  # wiring: conversations, messages
         self.conversations_api = Conversations(self._session, self._router)  # wiring: conversations
-        self.messages_api = MessageOps(self._session, self._router)  # wiring: messages
+        self.messages_api = MessageOps(self._session, self.conversations_api)  # wiring: messages
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -275,12 +275,7 @@ class OpenIMClient:
         self._emit_conversation(row, await asyncio.to_thread(self._store().total_unread))
 
     def _emit_conversation(self, row: ConversationRow, unread_total: int) -> None:
-        if is_notification_conversation(row.conversation_id):
-            return
-        self._emit(ev.ConversationChanged(Conversation.from_row(row)))
-        if unread_total != self._unread_total:
-            self._unread_total = unread_total
-            self._emit(ev.UnreadTotalChanged(unread_total))
+        self.conversations_api.publish([Conversation.from_row(row)], unread_total)  # wiring: conversations
 
     def _spawn(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
         task = asyncio.ensure_future(coro)

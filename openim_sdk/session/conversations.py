@@ -87,7 +87,7 @@ class Conversations:
 
     def __init__(self, ctx: SessionContext, router: NotificationRouter | None = None) -> None:
         self._ctx = ctx
-        self._unread_total: int | None = None
+        self._unread_total = 0  # the last total reported (the session starts at 0)
         if router is not None:
             router.register(HANDLED, self._on_notification)
 
@@ -97,19 +97,23 @@ class Conversations:
 
     # ------------------------------------------------------------------ events
 
-    async def _emit_changed(self, convs: Iterable[Conversation | None], *, new: bool = False) -> None:
-        """ConversationChanged (or NewConversation) per conversation, then the unread total if it moved."""
+    def publish(self, convs: Iterable[Conversation | None], unread_total: int, *, new: bool = False) -> None:
+        """The one place conversation events leave the session: ConversationChanged (or
+        NewConversation) per conversation (never for ``n_`` ones), then UnreadTotalChanged when
+        the total differs from the last one reported."""
         for c in convs:
             if c is None or c.is_notification:
                 continue
             self._ctx.emit(ev.NewConversation(c) if new else ev.ConversationChanged(c))
-        await self._emit_total()
+        if unread_total != self._unread_total:
+            self._unread_total = unread_total
+            self._ctx.emit(ev.UnreadTotalChanged(unread_total))
+
+    async def _emit_changed(self, convs: Iterable[Conversation | None], *, new: bool = False) -> None:
+        self.publish(convs, await self._ctx.run(self._store.total_unread), new=new)
 
     async def _emit_total(self) -> None:
-        total = await self._ctx.run(self._store.total_unread)
-        if total != self._unread_total:
-            self._unread_total = total
-            self._ctx.emit(ev.UnreadTotalChanged(total))
+        await self._emit_changed(())
 
     # ------------------------------------------------------------------ reading
 
@@ -226,7 +230,7 @@ class Conversations:
             ("is_msg_destruct", "isMsgDestruct", is_msg_destruct),
         ):
             if value is not None:
-                wrap[wire] = {"value": value}
+                wrap[wire] = value  # wrapper fields travel as the bare value (rest-api.md)
                 local[key] = value
         if not wrap:
             return conv

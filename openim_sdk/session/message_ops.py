@@ -22,9 +22,9 @@ from ..protocol.constants import MsgFrom, MsgStatus, SessionType
 from ..protocol.conversation_id import group_conversation_id, single_conversation_id
 from ..protocol.errors import ArgsError, NotFoundError
 from ..protocol.pb.sdkws import sdkws_pb2
-from .context import NotificationRouter, SessionContext
+from .context import SessionContext
 from .conversation_rules import apply_message
-from .conversations import record_message
+from .conversations import Conversations, record_message
 
 if TYPE_CHECKING:
     from ..store import LocalStore, StoredMessage
@@ -56,22 +56,16 @@ def _after_delete(c: Conversation, gone: StoredMessage, latest: StoredMessage | 
 class MessageOps:
     """Find, delete, insert, local ex and local search. See the module docstring."""
 
-    def __init__(self, ctx: SessionContext, router: NotificationRouter | None = None) -> None:
+    def __init__(self, ctx: SessionContext, conversations: Conversations) -> None:
         self._ctx = ctx
-        self._unread_total: int | None = None
+        self._conversations = conversations  # conversation events leave through it
 
     @property
     def _store(self) -> LocalStore:
         return self._ctx.store
 
     async def _conversation_event(self, conv: Conversation | None, *, new: bool = False) -> None:
-        if conv is None or conv.is_notification:
-            return
-        self._ctx.emit(ev.NewConversation(conv) if new else ev.ConversationChanged(conv))
-        total = await self._ctx.run(self._store.total_unread)
-        if total != self._unread_total:
-            self._unread_total = total
-            self._ctx.emit(ev.UnreadTotalChanged(total))
+        self._conversations.publish([conv], await self._ctx.run(self._store.total_unread), new=new)
 
     # ------------------------------------------------------------------ reading
 
