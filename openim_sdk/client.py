@@ -52,7 +52,7 @@ from .protocol.conversation_id import (
     is_notification_conversation,
     single_conversation_id,
 )
-from .protocol.errors import LocalError, NetworkError, OpenIMError
+from .protocol.errors import LocalError, NetworkError, NotFoundError, OpenIMError
 from .protocol.pb.msg import msg_pb2
 from .protocol.pb.sdkws import sdkws_pb2
 from .rest import RestClient
@@ -822,32 +822,14 @@ class OpenIMClient:
                 sender_nickname=log_.senderNickname))
         return out
 
-    async def delete_message(self, conversation_id: str, client_msg_id: str) -> None:
-        """Delete a message for yourself, here and on the server (other devices sync it)."""
-        store = self._store()
-        row = await asyncio.to_thread(store.message, client_msg_id)
-        if row is None:
-            return
-        if row.seq > 0:
-            await self.api.msg.delete_msgs(conversation_id=conversation_id, seqs=[row.seq], user_id=self.user_id,
-                                           delete_sync_opt={"IsSyncSelf": True, "IsSyncOther": False})
-        await asyncio.to_thread(store.set_message_status, client_msg_id, MsgStatus.DELETED)
-        gone = await asyncio.to_thread(store.message, client_msg_id)
-        if gone is not None:
-            self._emit(ev.MessageUpdated(Message.from_row(gone)))
+    async def delete_message(self, conversation_id: str, client_msg_id: str) -> None:  # wiring: messages
+        """Delete a message for yourself, here and on the server (other devices sync it)."""  # wiring: messages
+        with contextlib.suppress(NotFoundError):  # wiring: messages
+            await self.messages_api.delete(client_msg_id)  # wiring: messages
 
-    async def clear_conversation(self, conversation_id: str) -> None:
-        """Clear a conversation's history for yourself, here and on the server."""
-        store = self._store()
-        await self.api.msg.clear_conversation_msg(conversation_ids=[conversation_id], user_id=self.user_id,
-                                                  delete_sync_opt={"IsSyncSelf": True, "IsSyncOther": False})
-        seq = (await asyncio.to_thread(store.max_seqs)).get(conversation_id, 0)
-        await asyncio.to_thread(store.clear_messages, conversation_id)
-        if seq:
-            await asyncio.to_thread(store.set_max_seq, conversation_id, seq)  # never re-pull cleared seqs
-        await asyncio.to_thread(store.update_conversation, conversation_id, latest_msg_preview="",
-                                latest_msg_client_id="", unread_count=0)
-        await self._conversation_changed(await asyncio.to_thread(store.conversation, conversation_id))
+    async def clear_conversation(self, conversation_id: str) -> None:  # wiring: conversations
+        """Clear a conversation's history for yourself, here and on the server."""  # wiring: conversations
+        await self.conversations_api.clear_with_messages(conversation_id)  # wiring: conversations
 
     async def subscribe_online_status(self, user_ids: Iterable[str]) -> dict[str, list[int]]:
         """Follow users' online status (2005): returns their platforms now; changes come as
@@ -1186,20 +1168,9 @@ class OpenIMClient:
         await download(self.api, str(url), dest, progress=progress)
         return dest
 
-    async def mark_read(self, conversation_id: str) -> None:
-        """Mark a conversation read here and on the server (which sends the read receipt)."""
-        store = self._store()
-        await asyncio.to_thread(store.mark_read, conversation_id)
-        row = await asyncio.to_thread(store.conversation, conversation_id)
-        if row is None:
-            return
-        await self._conversation_changed(row)
-        if row.has_read_seq > 0:
-            try:
-                await self.api.msg.mark_conversation_as_read(
-                    conversation_id=conversation_id, user_id=self.user_id, has_read_seq=row.has_read_seq)
-            except OpenIMError as exc:
-                self._emit(ev.ErrorEvent(exc, "mark read"))
+    async def mark_read(self, conversation_id: str) -> None:  # wiring: conversations
+        """Mark a conversation read here and on the server (which sends the read receipt)."""  # wiring: conversations
+        await self.conversations_api.mark_read(conversation_id)  # wiring: conversations
 
     async def revoke(self, conversation_id: str, client_msg_id: str) -> None:
         """Revoke a sent message (the server notifies everyone; the row becomes a placeholder)."""
@@ -1223,8 +1194,8 @@ class OpenIMClient:
         with contextlib.suppress(OpenIMError):
             await self.ws.request(ReqIdentifier.SEND_MSG, md.SerializeToString())
 
-    async def set_draft(self, conversation_id: str, draft: str) -> None:
-        await asyncio.to_thread(self._store().set_draft, conversation_id, draft)
+    async def set_draft(self, conversation_id: str, draft: str) -> None:  # wiring: conversations
+        await self.conversations_api.set_draft(conversation_id, draft)  # wiring: conversations
 
     def _store(self) -> LocalStore:
         if self.store is None:

@@ -88,11 +88,9 @@ class ConversationCleared(Event):
 
 
 @dataclass(frozen=True)
-class MessageDeleted(Event):
-    """A message was deleted for us (here, on another device, or 2102): official ``OnMsgDeleted``.
-    ``message`` is the row as it was, status now deleted."""
-
-    message: Message
+class MessageDeleted(MessageUpdated):
+    """A message was deleted for us (official ``OnMsgDeleted``); ``message`` has status deleted.
+    A MessageUpdated, so views that drop deleted rows on updates need nothing new."""
 
 
 @dataclass(frozen=True)

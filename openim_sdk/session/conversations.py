@@ -333,10 +333,13 @@ class Conversations:
         conv = await self._ctx.run(work)
         if conv is None:
             return None
-        if conv.has_read_seq > 0:
-            await self._ctx.rest.msg.mark_conversation_as_read(
-                conversation_id=conversation_id, user_id=self._ctx.user_id, has_read_seq=conv.has_read_seq)
         await self._emit_changed([conv])
+        if conv.has_read_seq > 0:
+            try:
+                await self._ctx.rest.msg.mark_conversation_as_read(
+                    conversation_id=conversation_id, user_id=self._ctx.user_id, has_read_seq=conv.has_read_seq)
+            except OpenIMError as exc:  # read here; the server hears of it at the next read
+                self._ctx.emit(ev.ErrorEvent(exc, "mark read"))
         return conv
 
     async def mark_all_read(self) -> list[Conversation]:
