@@ -642,28 +642,8 @@ class OpenIMClient:
             except OpenIMError as exc:
                 self._emit(ev.ErrorEvent(exc, f"{kind} sync"))
 
-    async def _sync_conversations(self) -> None:
-        store = self.store
-        assert store is not None
-        ver = await asyncio.to_thread(store.get_version, "conversations")
-        resp = await self.api.conversation.get_incremental_conversations(
-            user_id=self.user_id, version_id=ver.version_id if ver else "", version=ver.version if ver else 0
-        )
-        if resp.full:
-            allc = await self.api.conversation.get_all_conversations(owner_user_id=self.user_id)
-            server = list(allc.conversations)
-        else:
-            server = [*resp.insert, *resp.update]
-        for c in server:
-            row = await asyncio.to_thread(
-                store.merge_conversation, c.conversationID, conversation_type=c.conversationType,
-                user_id=c.userID, group_id=c.groupID, recv_msg_opt=c.recvMsgOpt, is_pinned=c.isPinned, ex=c.ex,
-            )
-            if not row.show_name:
-                await self._resolve_name(row)
-            else:
-                await self._conversation_changed(row)
-        await asyncio.to_thread(store.set_version, "conversations", resp.versionID, resp.version)
+    async def _sync_conversations(self) -> None:  # wiring: conversations
+        await self.conversations_api.sync()  # wiring: conversations
 
     async def _sync_friends(self) -> None:
         store = self._store()

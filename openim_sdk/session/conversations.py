@@ -376,10 +376,26 @@ class Conversations:
             if after is None or after == before:
                 continue
             (changed if before is not None else new).append(after)
+        new = [await self._named(c) for c in new]
+        changed = [await self._named(c) for c in changed]
         await self._ctx.run(store.set_version, "conversations", resp.versionID, resp.version)
         if new:
             await self._emit_changed(new, new=True)
         await self._emit_changed(changed)
+
+    async def _named(self, conv: Conversation) -> Conversation:
+        """``conv`` with the name and face of its peer or group when it has none yet."""
+        if conv.show_name or not (conv.user_id or conv.group_id) or conv.is_notification:
+            return conv
+        try:
+            name, face = await self._name_and_face(conv.user_id, conv.group_id)
+        except NotFoundError:
+            return conv
+        if not name:
+            return conv
+        named = await self._ctx.run(_edit, self._store, conv.conversation_id,
+                                    lambda c: dataclasses.replace(c, show_name=name, face_url=face))
+        return named or conv
 
     def _merge_server(self, sc: conversation_pb2.Conversation) -> tuple[Conversation | None, Conversation | None]:
         store = self._store

@@ -31,11 +31,18 @@ async def tokens(server: ServerApp, *pairs: tuple[str, int]) -> dict[tuple[str, 
 
 
 @contextlib.asynccontextmanager
-async def session(server: ServerApp, tmp_path: Any, uid: str, tok: str, platform: int,
-                  tag: str = "") -> AsyncIterator[OpenIMClient]:
+async def session(server: ServerApp, tmp_path: Any, uid: str, tok: str, platform: int, tag: str = "",
+                  named: str = "") -> AsyncIterator[OpenIMClient]:
+    """A started client, synced (the messages sent before are in its cache); with ``named``, also
+    until the login-time conversation sync has named that conversation."""
     c = make_client(server, tmp_path / (tag or uid), uid, tok, platform_id=platform)
+    events = c.events()
     async with c:
         await c.wait_synced(10)
+        if named:
+            await next_event(events, lambda e: isinstance(e, ev.ConversationChanged)
+                             and e.conversation.conversation_id == named and bool(e.conversation.show_name))
+        events.close()
         yield c
 
 
@@ -56,11 +63,7 @@ async def test_list_get_search_draft_hide_and_unread(server, tmp_path):
     tok, sent = await chat(server, tmp_path)
     async with session(server, tmp_path, "bob", tok[("bob", Platform.LINUX)], Platform.LINUX) as b:
         api = b.conversations_api
-        for _ in range(100):
-            conv = await api.get(SI_AB)
-            if conv is not None and conv.unread_count == 3:
-                break
-            await b.wait_synced(1)
+        conv = await api.get(SI_AB)
         assert conv is not None and (conv.unread_count, conv.latest_client_msg_id) == (3, sent[-1].client_msg_id)
         assert conv.latest_message["textElem"] == {"content": "hello 2"}
         assert await api.total_unread() == 3
@@ -124,6 +127,12 @@ async def test_settings_reach_the_server_and_our_other_device(server, tmp_path):
         assert not unpinned.is_pinned
         with pytest.raises(NotFoundError):
             await b1.conversations_api.set("si_bob_nobody", pinned=True)
+    # a fresh device gets the settings and the peer's name at login (incremental conversation sync)
+    async with session(server, tmp_path, "bob", tok[("bob", Platform.LINUX)], Platform.LINUX, tag="bob-new",
+                       named=SI_AB) as b3:
+        conv = await b3.conversations_api.get(SI_AB)
+        assert conv is not None and (conv.show_name, conv.recv_msg_opt, conv.burn_duration, conv.ex) == (
+            "Alice", 2, 60, "x1")
 
 
 async def test_mark_all_read_and_clear_on_another_device(server, tmp_path):
@@ -131,10 +140,7 @@ async def test_mark_all_read_and_clear_on_another_device(server, tmp_path):
     async with session(server, tmp_path, "bob", tok[("bob", Platform.LINUX)], Platform.LINUX) as b1, \
             session(server, tmp_path, "bob", tok[("bob", Platform.OSX)], Platform.OSX, tag="bob-mac") as b2:
         for client in (b1, b2):
-            for _ in range(100):
-                if len(await client.messages(SI_AB)) == 2:
-                    break
-                await client.wait_synced(1)
+            assert len(await client.messages(SI_AB)) == 2
         events = b1.events()
         done = await b1.conversations_api.mark_all_read()
         assert [c.conversation_id for c in done] == [SI_AB] and done[0].unread_count == 0
@@ -161,10 +167,7 @@ async def test_message_ops_find_delete_insert_local_ex_search(server, tmp_path):
     tok, sent = await chat(server, tmp_path, 3)
     async with session(server, tmp_path, "bob", tok[("bob", Platform.LINUX)], Platform.LINUX) as b:
         ops = b.messages_api
-        for _ in range(100):
-            if len(await b.messages(SI_AB)) == 3:
-                break
-            await b.wait_synced(1)
+        assert len(await b.messages(SI_AB)) == 3
         ids = [m.client_msg_id for m in sent]
         found = await ops.find([ids[2], "missing", ids[0]])
         assert [m.client_msg_id for m in found] == [ids[2], ids[0]]
@@ -201,17 +204,12 @@ async def test_message_ops_find_delete_insert_local_ex_search(server, tmp_path):
         assert new.conversation.conversation_id == "sg_g-local" == grp.conversation_id
         assert new.conversation.conversation_type == SessionType.READ_GROUP_CHAT
     async with session(server, tmp_path, "bob", tok[("bob", Platform.LINUX)], Platform.LINUX, tag="bob-new") as b2:
-        for _ in range(50):
-            rows = await b2.messages(SI_AB)
-            if rows:
-                break
-            await b2.wait_synced(1)
+        rows = await b2.messages(SI_AB)
         assert [m.client_msg_id for m in rows] == [ids[0], ids[2]]
         # delete everything, here and on the server
         await b2.messages_api.delete_all()
         assert await b2.messages(SI_AB) == [] and await b2.messages_api.search("hello") == []
     async with session(server, tmp_path, "bob", tok[("bob", Platform.LINUX)], Platform.LINUX, tag="bob-3") as b3:
-        await b3.wait_synced(10)
         assert await b3.messages(SI_AB) == []
 
 
