@@ -34,6 +34,7 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from . import events as ev
+from . import messages as msgs  # wiring: messages
 from .messages import OutgoingMessage  # wiring: messages
 from .messages.upload import upload_media  # wiring: messages
 from .models import Conversation, Message
@@ -56,7 +57,7 @@ from .protocol.errors import LocalError, NetworkError, NotFoundError, OpenIMErro
 from .protocol.pb.msg import msg_pb2
 from .protocol.pb.sdkws import sdkws_pb2
 from .rest import RestClient
-from .rest.files import Progress, download, upload_file
+from .rest.files import Progress, download
 from .session.context import NotificationRouter, SessionContext  # wiring: conversations, messages
 from .session.conversations import Conversations, record_message  # wiring: conversations
 from .session.message_ops import MessageOps  # wiring: messages
@@ -900,8 +901,8 @@ class OpenIMClient:
         """
         at = list(at_user_ids)
         if quote is not None:
-            content: dict[str, Any] = {"text": text, "quoteMessage": _quote_json(quote)}
-            return await self.send_message(target, ContentType.QUOTE, content, group=group)
+            built = msgs.quote(text, msgs.message_struct(quote))  # wiring: messages (the whole quoted message)
+            return await self.send(target, built, group=group)  # wiring: messages
         if at:
             content = {"text": text, "atUserList": at, "isAtSelf": False}
             return await self.send_message(target, ContentType.AT_TEXT, content, group=group, at_user_ids=at)
@@ -1119,21 +1120,9 @@ class OpenIMClient:
         self, target: str, path: str | os.PathLike[str], *, group: bool = False, image: bool = False,
         progress: Progress | None = None,
     ) -> Message:
-        """Upload a file (or a picture) and send it."""
-        p = Path(path)
-        size = p.stat().st_size
-        uid = new_client_msg_id(self.user_id)
-        state = await upload_file(self.api, p, f"{self.user_id}/{uid}/{p.name}",
-                                  cause="msg-picture" if image else "msg-file", progress=progress)
-        ext = p.suffix.lstrip(".")
-        if image:
-            pic = {"uuid": uid, "type": ext, "size": size, "width": 0, "height": 0, "url": state.url}
-            content: dict[str, Any] = {"sourcePath": "", "sourcePicture": pic, "bigPicture": pic,
-                                       "snapshotPicture": pic}
-            return await self.send_message(target, ContentType.PICTURE, content, group=group)
-        content = {"filePath": "", "uuid": uid, "sourceUrl": state.url, "fileName": p.name, "fileSize": size,
-                   "fileType": ext}
-        return await self.send_message(target, ContentType.FILE, content, group=group)
+        """Upload a file (or a picture, with its width and height) and send it."""  # wiring: messages
+        built = msgs.image(path) if image else msgs.file(path)  # wiring: messages
+        return await self.send(target, built, group=group, progress=progress)  # wiring: messages
 
     async def download(self, message: Message, dest_dir: str | os.PathLike[str],
                        progress: Progress | None = None) -> Path:
@@ -1207,12 +1196,6 @@ class EventStream:
         self._done = True
         if self._queue in self._registry:
             self._registry.remove(self._queue)
-
-
-def _quote_json(m: Message) -> dict[str, Any]:
-    return {"clientMsgID": m.client_msg_id, "serverMsgID": m.server_msg_id, "seq": m.seq, "sendID": m.send_id,
-            "senderNickname": m.sender_nickname, "contentType": m.content_type, "sendTime": m.send_time,
-            "textElem": {"content": m.text} if m.content_type == ContentType.TEXT else None}
 
 
 def _as_openim(exc: BaseException) -> OpenIMError:

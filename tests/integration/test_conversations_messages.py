@@ -237,3 +237,9 @@ async def test_built_messages_with_offline_push_and_media(server, tmp_path):
         assert (sp["width"], sp["height"]) == (30, 20) and sp["url"].startswith("http")
         fwd = await b.send("alice", mb.forward(mb.message_struct(got_p.message)))
         assert fwd.content_type == ContentType.PICTURE and fwd.content["sourcePicture"]["url"] == sp["url"]
+        # the older client methods go through the same builders
+        legacy = await a.send_file("bob", png(tmp_path / "q.png", 7, 9), image=True)
+        assert (legacy.content["bigPicture"]["width"], legacy.content["bigPicture"]["height"]) == (7, 9)
+        assert legacy.content["bigPicture"]["url"].startswith("http")
+        reply = await a.send_quote("bob", "re", got.message)
+        assert reply.content["quoteMessage"]["locationElem"] == got.message.content
