@@ -62,7 +62,7 @@ from .session.context import NotificationRouter, SessionContext  # wiring: conve
 from .session.conversations import Conversations, record_message  # wiring: conversations
 from .session.message_ops import MessageOps  # wiring: messages
 from .store import LocalStore, StoredMessage
-from .store.local import _ConversationRow as ConversationRow  # wiring: conversations (the row is private)
+from .store.conversations import _ConversationRow as ConversationRow  # wiring: conversations
 from .sync import actions as sa
 from .sync.engine import SyncEngine
 from .sync.paging import page_hole

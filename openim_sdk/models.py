@@ -12,7 +12,7 @@ from .protocol.conversation_id import is_notification_conversation
 from .store import StoredMessage, preview_text
 
 if TYPE_CHECKING:
-    from .store.local import _ConversationRow
+    from .store.conversations import _ConversationRow
 
 
 @dataclass
@@ -169,7 +169,7 @@ class Conversation:
 
     def to_row(self) -> _ConversationRow:
         """The cache row for this conversation (the inverse of :meth:`from_row`)."""
-        from .store.local import _ConversationRow
+        from .store.conversations import _ConversationRow
 
         return _ConversationRow(
             conversation_id=self.conversation_id, conversation_type=self.conversation_type,

@@ -35,7 +35,7 @@ from .conversation_rules import apply_message, apply_read
 
 if TYPE_CHECKING:
     from ..store import LocalStore
-    from ..store.local import _ConversationRow
+    from ..store.conversations import _ConversationRow
 
 log = logging.getLogger(__name__)
 

@@ -28,7 +28,7 @@ from .conversations import Conversations, record_message
 
 if TYPE_CHECKING:
     from ..store import LocalStore, StoredMessage
-    from ..store.local import _ConversationRow
+    from ..store.conversations import _ConversationRow
 
 
 def _new_id(user_id: str) -> str:

@@ -11,8 +11,8 @@ import pytest
 from openim_sdk.protocol.pb.sdkws import sdkws_pb2
 from openim_sdk.session.conversations import record_message
 from openim_sdk.store import SCHEMA_VERSION, LocalStore, preview_text, search_text
-from openim_sdk.store.local import _ConversationRow as Conversation
 from openim_sdk.store import schema as store_schema
+from openim_sdk.store.conversations import _ConversationRow as Conversation
 
 ME, PEER = "u1", "u2"
 SI = "si_u1_u2"
