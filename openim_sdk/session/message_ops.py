@@ -44,11 +44,12 @@ def _after_delete(c: Conversation, gone: StoredMessage, latest: StoredMessage | 
     if c.latest_client_msg_id == gone.client_msg_id:
         changes.update(latest_msg="", latest_text="", latest_client_msg_id="")
         c = dataclasses.replace(c, **changes)
-        if latest is not None:
+        if latest is not None:  # only the latest-message fields of what the rules compute
             md = latest.to_msg()
             md.options.clear()
-            c = apply_message(dataclasses.replace(c, latest_time=0), md, me)
-            c = dataclasses.replace(c, max_seq=max(c.max_seq, 0))
+            fresh = apply_message(dataclasses.replace(c, latest_time=0, max_seq=max(c.max_seq, md.seq)), md, me)
+            c = dataclasses.replace(c, latest_msg=fresh.latest_msg, latest_text=fresh.latest_text,
+                                    latest_client_msg_id=fresh.latest_client_msg_id, latest_time=fresh.latest_time)
         return c
     return dataclasses.replace(c, **changes) if changes else c
 

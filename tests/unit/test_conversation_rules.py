@@ -126,3 +126,22 @@ def test_the_store_persists_what_the_rules_compute(tmp_path):
         assert Conversation.from_row(store.conversation(SI)) == full
     finally:
         store.close()
+
+
+def test_after_delete_drops_one_unread_and_falls_back_to_the_previous_latest(tmp_path):
+    from openim_sdk.session.message_ops import _after_delete
+
+    store = LocalStore(tmp_path / "d.sqlite3")
+    try:
+        m1, m2 = msg("a", 1), msg("b", 2)
+        store.upsert_messages([m1, m2], SI)
+        c = rules.apply_message(rules.apply_message(None, m1, ME, conversation_id=SI), m2, ME)
+        gone, previous = store.message("b"), store.message("a")
+        after = _after_delete(c, gone, previous, ME)
+        assert (after.unread_count, after.latest_client_msg_id, after.latest_text, after.max_seq) == (1, "a", "text a", 2)
+        empty = _after_delete(c, gone, None, ME)
+        assert (empty.latest_client_msg_id, empty.latest_msg) == ("", "")
+        not_latest = _after_delete(c, previous, None, ME)  # an older message: the latest stays
+        assert (not_latest.unread_count, not_latest.latest_client_msg_id) == (1, "b")
+    finally:
+        store.close()
