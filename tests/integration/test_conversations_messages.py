@@ -158,6 +158,11 @@ async def test_mark_all_read_and_clear_on_another_device(server, tmp_path):
         # delete with messages also hides it
         gone = await b1.conversations_api.delete_with_messages(SI_AB)
         assert gone.is_hidden and await b1.conversations_api.get_list() == []
+        # removed from the server's conversation list too, and from the cache
+        await b1.conversations_api.delete_on_server([SI_AB])
+        assert await b1.conversations_api.get(SI_AB) is None
+        left = await b1.api.conversation.get_all_conversations(owner_user_id="bob")
+        assert SI_AB not in {c.conversationID for c in left.conversations}
     # a fresh device does not get the cleared history back
     async with session(server, tmp_path, "bob", tok[("bob", Platform.LINUX)], Platform.LINUX, tag="bob-new") as b3:
         assert await b3.messages(SI_AB) == []
