@@ -259,23 +259,8 @@ class ChatScreen(Screen[None]):
                     self.typing[cid].pop(msg.send_id, None)
                     self._update_typing()
             self._update_queued()
-        conv = self.convs.get(cid)
-        if conv is None:
-            if new:
-                conv = Conversation(conversation_id=cid, conversation_type=msg.session_type,
-                                    user_id=msg.recv_id if own else msg.send_id, group_id=msg.group_id,
-                                    show_name=msg.group_id or ("" if own else msg.sender_nickname))
-                self.convs[cid] = conv
-            else:
-                return
-        if msg.time >= conv.latest_time or conv.latest_client_msg_id == msg.client_msg_id:
-            first_time = conv.latest_client_msg_id != msg.client_msg_id
-            conv.latest_text = msg.text
-            conv.latest_time = max(conv.latest_time, msg.time)
-            conv.latest_client_msg_id = msg.client_msg_id
-            if new and first_time and not own and cid != self.current and not msg.is_notification:
-                conv.unread_count += 1
-        self._mark_list_dirty()
+        # the conversation (latest message, unread) changes only through ConversationChanged: the
+        # SDK's conversation rules computed it; the TUI renders it and never re-derives it
 
     def _apply_conversation(self, conv: Conversation) -> None:
         if conv.conversation_id == self.current:

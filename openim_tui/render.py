@@ -163,7 +163,7 @@ def mentions_me(msg: Message, user_id: str) -> bool:
 
 def sort_conversations(convs: Iterable[Conversation]) -> list[Conversation]:
     """Pinned first, then newest first (stable on ID for ties)."""
-    return sorted(convs, key=lambda c: (not c.is_pinned, -int(c.latest_time or 0), c.conversation_id))
+    return sorted(convs, key=lambda c: (not c.is_pinned, -int(c.activity_time or 0), c.conversation_id))
 
 
 def is_group(conv: Conversation | None) -> bool:
