@@ -686,20 +686,23 @@ class OpenIMClient:
         group: bool = False,
         at_user_ids: Iterable[str] = (),
         quote: Message | None = None,
+        wait: bool = False,
     ) -> Message:
         """Send a text to a user ID, a group ID (``group=True``) or a conversation ID.
 
         Returns the cached row at once (status SENDING); :class:`MessageUpdated` follows when
-        the server acknowledged it (SEND_SUCCESS) or refused it (SEND_FAILED).
+        the server acknowledged it (SEND_SUCCESS) or refused it (SEND_FAILED). With ``wait=True``, waits
+        for the answer and raises a refusal as the server's own error (see :meth:`wait_sent`).
         """
         at = list(at_user_ids)
         if quote is not None:
             content: dict[str, Any] = {"text": text, "quoteMessage": _quote_json(quote)}
-            return await self.send_message(target, ContentType.QUOTE, content, group=group)
+            return await self.send_message(target, ContentType.QUOTE, content, group=group, wait=wait)
         if at:
             content = {"text": text, "atUserList": at, "isAtSelf": False}
-            return await self.send_message(target, ContentType.AT_TEXT, content, group=group, at_user_ids=at)
-        return await self.send_message(target, ContentType.TEXT, {"content": text}, group=group)
+            return await self.send_message(target, ContentType.AT_TEXT, content, group=group, at_user_ids=at,
+                                           wait=wait)
+        return await self.send_message(target, ContentType.TEXT, {"content": text}, group=group, wait=wait)
 
     async def send_message(
         self,
