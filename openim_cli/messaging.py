@@ -115,8 +115,9 @@ def send(
         results = []
         for m in sent:
             row = await client.message(m.client_msg_id)
-            if row.status == MsgStatus.SEND_FAILED:
-                raise e.MessageError(message="the server refused the message", detail=m.client_msg_id)
+            if row.status == MsgStatus.SEND_FAILED:  # the server's own code and name (1402 muted, ...)
+                raise client.send_error(m.client_msg_id) or e.MessageError(
+                    message="the server refused the message", detail=m.client_msg_id)
             deadline = time.monotonic() + 3
             while row.seq == 0 and time.monotonic() < deadline:  # the seq arrives with the sender-sync push
                 try:
