@@ -56,6 +56,7 @@ from .protocol.errors import LocalError, MessageError, NetworkError, OpenIMError
 from .protocol.pb.sdkws import sdkws_pb2
 from .rest import RestClient
 from .rest.files import Progress, download, upload_file
+from .session.connection_state import SessionState
 from .session.context import NotificationRouter, SessionContext
 from .session.emitter import Emitter, EventStream, as_openim
 from .session.history import History
@@ -70,7 +71,6 @@ from .sync import actions as sa
 from .sync.engine import SyncEngine
 from .sync.pending import PendingEdits
 from .ws import LongConnection
-from .ws import events as wse
 from .ws.backoff import DEFAULT_BACKOFF, BackoffPolicy
 
 __all__ = ["EventStream", "OpenIMClient", "new_client_msg_id", "now_ms"]
@@ -133,13 +133,10 @@ class OpenIMClient:
         self._sync_config = sync_config
         self._rest_sync_enabled = rest_sync
         self.store: LocalStore | None = None
-        self._state = ev.ConnectionState.STOPPED
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._connected = asyncio.Event()
         self._unread_total = 0
         self._nickname = ""
         self._self_fetched = False
-        self._ended = False
         self._started = False
         # the parts, over one context (see openim_sdk.session)
         self._events = Emitter(self._spawn_guarded)
@@ -156,6 +153,8 @@ class OpenIMClient:
         self._sender = MessageSender(self.ctx, self.ws, self._sync, lambda: self.connected)
         self._outbox = OutboxDriver(self._sender, Outbox(window=send_window, send_timeout=send_timeout),
                                     monotonic=monotonic, spawn=lambda c: self._spawn(self._guard(c, "send")))
+        self._session = SessionState(self._events.emit, on_connected_changed=self._outbox.connection,
+                                     on_push=self._on_push, on_disconnected=self._on_disconnected)
         self.router.register(range(1200, 1300), self._on_friend_notification)  # relation block (below)
         self.router.register(range(1500, 1600), self._on_group_notification)
 
@@ -168,11 +167,11 @@ class OpenIMClient:
 
     @property
     def state(self) -> ev.ConnectionState:
-        return self._state
+        return self._session.state
 
     @property
     def connected(self) -> bool:
-        return self._connected.is_set()
+        return self._session.connected
 
     @property
     def nickname(self) -> str:
@@ -193,14 +192,14 @@ class OpenIMClient:
             self._sync.mark_shown(cmid, "")  # shown before the restart: its numbered copy is no news
             self._outbox.queue(cmid)
         self.ws.on_connected(self._on_ws_connected)
-        self.ws.on_event(self._on_ws_event)
+        self.ws.on_event(self._session.on_ws_event)
         self._set_state(ev.ConnectionState.CONNECTING)
         self._spawn(self._outbox.run())
         await self.ws.start()
 
     async def wait_synced(self, timeout: float | None = None) -> None:
         """Wait until the on-connect sync has caught up (the state is CONNECTED)."""
-        await asyncio.wait_for(self._connected.wait(), timeout)
+        await asyncio.wait_for(self._session.wait_connected(), timeout)
 
     async def flush(self, timeout: float | None = None) -> None:
         """Wait until every queued message has been answered by the server (sent or refused)."""
@@ -236,8 +235,7 @@ class OpenIMClient:
         await self.api.aclose()
         if self.store is not None:
             await asyncio.to_thread(self.store.close)
-        if not self._ended:
-            self._end(ev.ConnectionState.STOPPED, None)
+        self._session.end(ev.ConnectionState.STOPPED, None)
 
     async def __aenter__(self) -> OpenIMClient:
         await self.start()
@@ -295,71 +293,22 @@ class OpenIMClient:
         return task
 
     def _set_state(self, state: ev.ConnectionState, detail: str = "") -> None:
-        if state == self._state:
-            return
-        self._state = state
-        if state == ev.ConnectionState.CONNECTED:
-            self._connected.set()
-        else:
-            self._connected.clear()
-        self._outbox.connection(state == ev.ConnectionState.CONNECTED)
-        self._emit(ev.ConnectionStateChanged(state, detail))
-        if state == ev.ConnectionState.CONNECTING:
-            self._emit(ev.Connecting())
-
-    def _end(self, reason: ev.ConnectionState, error: OpenIMError | None) -> None:
-        if self._ended:
-            return
-        self._ended = True
-        self._set_state(reason, str(error or ""))
-        if reason == ev.ConnectionState.KICKED:
-            self._emit(ev.Kicked(error))
-        elif reason == ev.ConnectionState.TOKEN_INVALID:
-            expired = error is None or error.code == 1501
-            self._emit(ev.TokenExpired(error) if expired else ev.TokenInvalid(error))
-        self._emit(ev.SessionEnded(reason, error))
+        self._session.set(state, detail)
 
     # ------------------------------------------------------------------ the connection
 
     async def _on_ws_connected(self, conn: LongConnection) -> None:
-        self._emit(ev.Connected())
-        self._set_state(ev.ConnectionState.SYNCING)
+        self._session.connection_opened()
         await self._feed(lambda eng: eng.on_connected())
         if self._rest_sync_enabled:
             self._spawn(self._guard(self._rest_sync(), "login sync"))
 
-    async def _on_ws_event(self, event: wse.Event) -> None:
-        if isinstance(event, wse.PushReceived):
-            try:
-                push = event.push
-            except OpenIMError as exc:
-                self._emit(ev.ErrorEvent(exc, "push"))
-                return
-            await self._sync.detect_server_reset(push)
-            await self._feed(lambda eng: eng.on_push(push))
-        elif isinstance(event, wse.Disconnected | wse.Reconnecting):
-            was_up = self._state in (ev.ConnectionState.SYNCING, ev.ConnectionState.CONNECTED)
-            await self._feed(lambda eng: eng.on_disconnected())
-            if isinstance(event, wse.Reconnecting) and not was_up and not self._ended:
-                self._emit(ev.ConnectFailed(event.error))  # an attempt failed (not a drop)
-            if not self._ended:
-                self._set_state(ev.ConnectionState.RECONNECTING, getattr(event, "reason", ""))
-        elif isinstance(event, wse.Kicked):
-            self._end(ev.ConnectionState.KICKED, event.error)
-        elif isinstance(event, wse.TokenInvalid):
-            self._end(ev.ConnectionState.TOKEN_INVALID, event.error)
-        elif isinstance(event, wse.StatusChange):
-            try:
-                statuses = event.statuses
-            except OpenIMError as exc:
-                self._emit(ev.ErrorEvent(exc, "online status"))
-                return
-            for uid, platforms in statuses.items():
-                self._emit(ev.OnlineStatusChanged(uid, tuple(platforms)))
-        elif isinstance(event, wse.ErrorOccurred):
-            self._emit(ev.ErrorEvent(event.error, event.where))
-        elif isinstance(event, wse.Stopped):
-            self._end(ev.ConnectionState.STOPPED, event.error)
+    async def _on_push(self, push: sdkws_pb2.PushMessages) -> None:
+        await self._sync.detect_server_reset(push)
+        await self._feed(lambda eng: eng.on_push(push))
+
+    async def _on_disconnected(self) -> None:
+        await self._feed(lambda eng: eng.on_disconnected())
 
     async def _feed(self, step: Callable[[SyncEngine], list[sa.Action]]) -> None:
         await self._sync.feed(step)
