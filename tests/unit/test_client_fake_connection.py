@@ -152,3 +152,30 @@ async def test_pushes_are_shown_once_and_online_only_messages_are_not_cached(tmp
         nxt = await until(events, ev.OnlineOnlyMessage | ev.MessageReceived)  # type: ignore[arg-type]
         assert isinstance(nxt, ev.OnlineOnlyMessage) and nxt.message.client_msg_id == "c2"
         assert await client.message("c2") is None
+
+
+@pytest.mark.parametrize(("code", "kind"), [(1501, ev.TokenExpired), (1502, ev.TokenInvalid)])
+async def test_token_refusals_end_the_session_with_their_own_event(tmp_path, code, kind):
+    conn = FakeConnection()
+    async with client_over(conn, tmp_path) as client:
+        await client.wait_synced(5)
+        events = client.events()
+        await conn.event(wse.TokenInvalid(error_for_code(code)))
+        got = await until(events, ev.TokenExpired)
+        assert type(got) is kind and got.error.code == code
+        ended = await until(events, ev.SessionEnded)
+        assert ended.reason == ev.ConnectionState.TOKEN_INVALID and not client.connected
+
+
+async def test_kicked_and_connection_events(tmp_path):
+    conn = FakeConnection()
+    client = client_over(conn, tmp_path)
+    events = client.events()
+    async with client:
+        await client.wait_synced(5)
+        await conn.event(wse.Kicked(error_for_code(1506)))
+        seen = []
+        async for e in events:
+            seen.append(type(e))
+        assert seen.index(ev.Connecting) < seen.index(ev.Connected) < seen.index(ev.SyncStarted)
+        assert seen.index(ev.SyncFinished) < seen.index(ev.Kicked) < seen.index(ev.SessionEnded)
