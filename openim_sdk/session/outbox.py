@@ -286,7 +286,12 @@ class OutboxDriver:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout)
                 continue
-            payload = await self.port.payload(attempt.client_msg_id)  # read in queue order
+            try:
+                payload = await self.port.payload(attempt.client_msg_id)  # read in queue order
+            except Exception as exc:  # never lose the message or the loop: try again later
+                self.state.answered(attempt, self._monotonic(), exc)
+                await self.port.retrying(attempt.client_msg_id, exc)
+                continue
             if payload is None:
                 self.state.skip(attempt)
                 self._resolve(attempt.client_msg_id, None)

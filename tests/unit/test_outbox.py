@@ -243,3 +243,35 @@ async def test_driver_skips_messages_that_need_no_sending_and_waits_for_the_conn
         await asyncio.wait_for(driver.drained(), 5)
     finally:
         task.cancel()
+
+
+async def test_driver_survives_a_failing_cache_read():
+    port, clock = FakePort(), Clock()
+    reads = {"n": 0}
+    real = port.payload
+
+    async def flaky(cmid: str) -> bytes | None:
+        reads["n"] += 1
+        if reads["n"] == 1:
+            raise OSError("disk hiccup")
+        return await real(cmid)
+
+    port.payload = flaky  # type: ignore[method-assign]
+    driver = OutboxDriver(port, Outbox(error_delay=5.0), monotonic=clock)
+    task = asyncio.ensure_future(driver.run())
+    try:
+        driver.queue("a")
+        async def retried() -> None:
+            while not port.retried:
+                await asyncio.sleep(0)  # yields to the driver; no time passes
+
+        await asyncio.wait_for(retried(), 5)
+        assert port.retried == ["a"] and port.sent == []
+        clock.now = 5.0  # the error delay passed
+        driver.wake()
+        ca, fa = await next_call(port)
+        assert ca == "a"
+        fa.set_result(b"")
+        await asyncio.wait_for(driver.drained(), 5)
+    finally:
+        task.cancel()
