@@ -311,8 +311,6 @@ class OutboxDriver:
         except Exception as exc:
             error = exc
         verdict = self.state.answered(attempt, self._monotonic(), error)
-        if self._tasks.get(cmid) is asyncio.current_task():
-            del self._tasks[cmid]
         try:
             if verdict.kind == "done":
                 await self.port.accepted(cmid, reply)
@@ -325,6 +323,9 @@ class OutboxDriver:
                 assert error is not None
                 await self.port.retrying(cmid, error)
         finally:
+            if self._tasks.get(cmid) is asyncio.current_task():
+                del self._tasks[cmid]  # only now: drained means every answer has been told
+            self._check_drained()
             self.wake()
 
     def _resolve(self, cmid: str, error: BaseException | None) -> None:
@@ -334,5 +335,5 @@ class OutboxDriver:
         self._check_drained()
 
     def _check_drained(self) -> None:
-        if not len(self.state):
+        if not len(self.state) and not self._tasks:
             self._drained.set()

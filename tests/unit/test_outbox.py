@@ -275,3 +275,32 @@ async def test_driver_survives_a_failing_cache_read():
         await asyncio.wait_for(driver.drained(), 5)
     finally:
         task.cancel()
+
+
+async def test_drained_only_after_the_answer_has_been_told():
+    """flush() returning means every MessageSent/MessageSendFailed has been emitted."""
+    port, clock = FakePort(), Clock()
+    release = asyncio.Event()
+    told: list[str] = []
+
+    async def slow_accepted(cmid: str, reply: bytes) -> None:
+        await release.wait()  # e.g. the cache write of the ack
+        told.append(cmid)
+
+    port.accepted = slow_accepted  # type: ignore[method-assign]
+    driver = OutboxDriver(port, monotonic=clock)
+    task = asyncio.ensure_future(driver.run())
+    try:
+        driver.queue("a")
+        _, fa = await next_call(port)
+        fa.set_result(b"")
+        drained = asyncio.ensure_future(driver.drained())
+        for _ in range(20):
+            driver.wake()  # anything may wake the loop meanwhile (a connection change, a new message)
+            await asyncio.sleep(0)  # let the driver run as far as it can without the release
+        assert not drained.done() and told == []
+        release.set()
+        await asyncio.wait_for(drained, 5)
+        assert told == ["a"]
+    finally:
+        task.cancel()
