@@ -593,3 +593,11 @@ def test_send_file_and_download_it_on_the_other_side(cli: Cli, users: Users, tmp
     assert human.stdout.startswith(f"Saved {dest / 'again' / 'report.bin'}")
     missing = cli.run("download", users.alice, "999999", "-p", "bob", code=1)
     assert "no message with seq 999999" in one_line_error(missing)
+
+
+def test_a_refused_send_says_why(cli: Cli, users: Users) -> None:
+    gid = uid("mute-")
+    cli.run("groups", "create", "Quiet", users.bob, "--id", gid)
+    cli.run("groups", "mute", gid, users.bob, "--seconds", "600")
+    refused = cli.run("send", gid, "-g", "can I talk?", "-p", "bob", code=1)
+    assert one_line_error(refused) == "error: not sent: you are muted in this group (1402 MutedInGroup)"
