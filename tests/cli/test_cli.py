@@ -308,6 +308,16 @@ def test_groups_flow(cli: Cli, users: Users) -> None:
     assert rows == [] or "(dismissed)" in rows[0], mine.stdout  # not shown as a live group
     assert gid not in [g["groupID"] for g in json.loads(bobs.stdout).get("groups", [])]  # bob left
 
+    # the dead group's conversation (bob left, then it was dismissed) can be deleted from bob's list
+    def bob_conversations() -> list[str]:
+        listed = json.loads(cli.run("conversations", "-p", "bob", "--json").stdout)
+        return [c["conversationID"] for c in listed.get("conversationElems", [])]
+
+    assert f"sg_{gid}" in bob_conversations()
+    deleted = json.loads(cli.run("conversations", "delete", gid, "-g", "-p", "bob", "--json").stdout)
+    assert deleted == {"conversationID": f"sg_{gid}", "deleted": True}
+    assert f"sg_{gid}" not in bob_conversations()
+
 
 # --------------------------------------------------------------------------- api
 
