@@ -190,6 +190,7 @@ def login(
                             + "; ask for a new one, or log in with --secret", output.EXIT_SESSION)
             if not info.usersInfo:
                 output.fail(not_registered, output.EXIT_OPENIM)
+        assert tok is not None  # minted above, or given
         prof = profiles.Profile(profiles.profile_name(profile), api, ws, user, pid, tok)
         profiles.save(prof)
         return {"profile": prof.name, "userID": user, "platformID": pid, "nickname": info.usersInfo[0].nickname,

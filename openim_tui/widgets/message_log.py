@@ -249,9 +249,9 @@ class MessageLog(ScrollView, can_focus=True):
                 self._last_own = i
                 break
         if old != self._last_own:
-            for i in (old, self._last_own):
-                if i is not None and i < len(self.items):
-                    self._bump(i)
+            for j in (old, self._last_own):
+                if j is not None and j < len(self.items):
+                    self._bump(j)
 
     def _regroup(self, i: int) -> None:
         if not (0 <= i < len(self.items)):
