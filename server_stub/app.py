@@ -19,6 +19,7 @@ from .push import Hub
 from .rest import RestApi
 from .storage import SqliteStorage, UserRow, now_ms
 from .tokens import TokenManager
+from .webhooks import Webhooks
 
 log = logging.getLogger("server_stub")
 
@@ -32,6 +33,7 @@ class ServerCore:
     tokens: TokenManager
     hub: Hub
     extensions: dict[str, Any] = field(default_factory=dict)
+    webhooks: Webhooks = field(default_factory=Webhooks)  # callback points (server_stub/webhooks)
 
     async def group_members(self, group_id: str) -> list[str] | None:
         """Member IDs of a group, None if it does not exist (groups arrive in part 2)."""
@@ -91,7 +93,8 @@ class ServerApp:
         cfg.check_secret_policy()
         storage = SqliteStorage(cfg.resolved_data_path(), cfg.sqlite_synchronous)
         await storage.open()
-        core = ServerCore(cfg, storage, TokenManager(cfg, storage), Hub(policy=cfg.multi_login_policy))
+        hub = Hub(policy=cfg.multi_login_policy)
+        core = ServerCore(cfg, storage, TokenManager(cfg, storage), hub, webhooks=Webhooks(cfg.webhooks, hub))
         self.core = core
         from .notify import install as install_part2
 
@@ -124,6 +127,7 @@ class ServerApp:
             await self._gateway.stop()
             self._gateway = None
         if self.core is not None:
+            await self.core.webhooks.close()
             await self.core.storage.close()
             self.core = None
 

@@ -277,6 +277,7 @@ class Gateway:
         writer = asyncio.create_task(client.writer())
         pinger = asyncio.create_task(self._pinger(client)) if args.platform_id == 5 else None
         kicked = self.core.hub.register(client)
+        self.core.webhooks.user_online(client, kicked)
         if kicked and self.config.multi_login_policy in (1, 4, 5):
             pids = {c.platform_id for c in kicked} if self.config.multi_login_policy == 4 else {args.platform_id}
             for pid in pids:
@@ -287,6 +288,7 @@ class Gateway:
             await self._read_loop(client)
         finally:
             self.core.hub.unregister(client)
+            self.core.webhooks.user_offline(client)
             if pinger:
                 pinger.cancel()
             if not writer.done():

@@ -110,6 +110,7 @@ async def create_group(ctx: RequestContext, req: group_pb2.CreateGroupReq) -> An
     if len(set(everyone)) != len(everyone):
         raise ArgsError(detail="group member repeated")
     await _missing_users(ctx, everyone)
+    await ctx.core.webhooks.before_create_group(req, ctx.operation_id)  # may change req.groupInfo
     info = sdkws_pb2.GroupInfo()
     info.CopyFrom(req.groupInfo)
     info.groupID = info.groupID or str(random.randint(10**9, 10**10 - 1))
@@ -135,6 +136,7 @@ async def create_group(ctx: RequestContext, req: group_pb2.CreateGroupReq) -> An
 
     g, tips = await ctx.core.storage.run(op)
     await _notify(ctx, g.groupID, ContentType.GROUP_CREATED, tips)
+    ctx.core.webhooks.after_create_group(req, g, ctx.operation_id)
     return group_pb2.CreateGroupResp(groupInfo=g)
 
 
@@ -185,7 +187,9 @@ async def set_group_info(ctx: RequestContext, req: group_pb2.SetGroupInfoReq) ->
     for k in ("ex", "needVerification", "lookMemberInfo", "applyMemberFriend"):
         if s.HasField(k):
             changes[k] = getattr(s, k).value
+    await ctx.core.webhooks.before_set_group_info(s, ctx.operation_id)
     await _set_info(ctx, s.groupID, changes)
+    ctx.core.webhooks.after_set_group_info(s, ctx.operation_id)
     return group_pb2.SetGroupInfoResp()
 
 
@@ -237,6 +241,7 @@ def _entered_tips(conn: Any, gid: str, uid: str) -> Any:
 async def join_group(ctx: RequestContext, req: group_pb2.JoinGroupReq) -> Any:
     uid = req.inviterUserID or ctx.user_id  # the joining user (misleading name; not checked against caller)
     await _missing_users(ctx, [uid])
+    await ctx.core.webhooks.before_apply_join_group(req.groupID, uid, req.reqMessage, req.ex, ctx.operation_id)
 
     def op(conn: Any) -> Any:
         g = _load(conn, req.groupID)
@@ -253,6 +258,7 @@ async def join_group(ctx: RequestContext, req: group_pb2.JoinGroupReq) -> Any:
     tips = await ctx.core.storage.run(op)
     if tips is not None:
         await group_notification(ctx.core, uid, req.groupID, ContentType.MEMBER_ENTER, tips, ctx.operation_id)
+        ctx.core.webhooks.after_join_group(req.groupID, req.reqMessage, req.joinSource, uid, ctx.operation_id)
     else:
         await _application_tips(ctx, req.groupID, [uid])
     return group_pb2.JoinGroupResp()
@@ -310,6 +316,7 @@ def _v_invite(req: Any) -> None:
 async def invite(ctx: RequestContext, req: group_pb2.InviteUserToGroupReq) -> Any:
     ids = list(dict.fromkeys(req.invitedUserIDs))
     await _missing_users(ctx, ids)
+    await ctx.core.webhooks.before_invite_user_to_group(req.groupID, req.reason, ids, ctx.operation_id)
 
     def op(conn: Any) -> tuple[str, Any]:
         g = _load(conn, req.groupID)
@@ -365,6 +372,7 @@ async def quit_group(ctx: RequestContext, req: group_pb2.QuitGroupReq) -> Any:
         rs.group_changed(conn, req.groupID)
 
     await ctx.core.storage.run(remove)
+    ctx.core.webhooks.after_quit_group(req.groupID, uid, ctx.operation_id)
     return group_pb2.QuitGroupResp()
 
 
@@ -403,6 +411,7 @@ async def kick(ctx: RequestContext, req: group_pb2.KickGroupMemberReq) -> Any:
         rs.group_changed(conn, req.groupID)
 
     await ctx.core.storage.run(remove)
+    ctx.core.webhooks.after_kick_group_member(req.groupID, ids, req.reason, ctx.operation_id)
     return group_pb2.KickGroupMemberResp()
 
 
@@ -438,6 +447,7 @@ async def transfer(ctx: RequestContext, req: group_pb2.TransferGroupOwnerReq) ->
 
     tips = await ctx.core.storage.run(op)
     await _notify(ctx, req.groupID, ContentType.GROUP_OWNER_TRANSFERRED, tips)
+    ctx.core.webhooks.after_transfer_group_owner(req.groupID, req.oldOwnerUserID, req.newOwnerUserID, ctx.operation_id)
     return group_pb2.TransferGroupOwnerResp()
 
 
@@ -462,7 +472,9 @@ async def dismiss(ctx: RequestContext, req: group_pb2.DismissGroupReq) -> Any:
             for uid in rs.member_ids(conn, req.groupID):
                 rs.remove_member(conn, req.groupID, uid)
 
+    dismissed_members = await ctx.core.storage.run(lambda c: rs.member_ids(c, req.groupID))  # for the webhook
     await ctx.core.storage.run(op)
+    ctx.core.webhooks.after_dismiss_group(tips.group, dismissed_members, ctx.operation_id)
     return group_pb2.DismissGroupResp()
 
 

@@ -96,6 +96,7 @@ async def send_message(core: ServerCore, msg: sdkws_pb2.MsgData, operation_id: s
     if not msg.sendTime:
         msg.sendTime = now_ms()
     msg.status = 2
+    await core.webhooks.before_send(msg, operation_id, sender_is_admin)  # may refuse or modify
     stored = _opt(msg, "history")
     notification = is_notification(msg)
     cid = conversation_id_for(st, msg.sendID, msg.recvID, msg.groupID, notification=notification)
@@ -115,6 +116,7 @@ async def send_message(core: ServerCore, msg: sdkws_pb2.MsgData, operation_id: s
     else:
         pushes = [(cid, msg)]
     await core.storage.set_send_status(operation_id, 2)
+    core.webhooks.after_send(msg, recipients, operation_id)
     resp = msg_pb2.SendMsgResp(serverMsgID=msg.serverMsgID, clientMsgID=msg.clientMsgID, sendTime=msg.sendTime)
 
     def push() -> None:
@@ -255,6 +257,7 @@ async def _revoke(ctx: RequestContext, req: msg_pb2.RevokeMsgReq) -> Any:
     recv = m.groupID if m.sessionType == SessionType.READ_GROUP_CHAT else (
         m.recvID if m.sendID == req.userID else m.sendID)
     await notify(ctx.core, req.userID, recv, CT_REVOKE_NOTIFICATION, m.sessionType, tips, ctx.operation_id)
+    ctx.core.webhooks.after_revoke(req.conversationID, req.seq, req.userID, ctx.operation_id)
     return msg_pb2.RevokeMsgResp()
 
 

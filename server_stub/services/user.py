@@ -38,6 +38,7 @@ async def register(ctx: RequestContext, req: user_pb2.userRegisterReq) -> Any:
     existing = await ctx.core.storage.insert_users(rows)
     if existing:
         raise OpenIMError(1102, detail=f"userID registered already {existing}")
+    ctx.core.webhooks.after_user_register(list(req.users), ctx.operation_id)
     return user_pb2.userRegisterResp()
 
 
@@ -50,6 +51,7 @@ def _v_update(req: Any) -> None:
 async def update_user_info(ctx: RequestContext, req: user_pb2.updateUserInfoReq) -> Any:
     u = req.userInfo
     ctx.check_access(u.userID)
+    await ctx.core.webhooks.before_update_user_info(u, ctx.operation_id)  # may change nickname/faceURL/ex
     changes: dict[str, Any] = {}
     if u.nickname:
         changes["nickname"] = u.nickname
@@ -61,6 +63,7 @@ async def update_user_info(ctx: RequestContext, req: user_pb2.updateUserInfoReq)
         changes["global_recv_msg_opt"] = u.globalRecvMsgOpt
     if not await ctx.core.storage.update_user(u.userID, changes):
         raise NotFoundError(1004, detail="user not found")
+    ctx.core.webhooks.after_update_user_info(u, ctx.operation_id)
     return user_pb2.updateUserInfoResp()
 
 

@@ -1,0 +1,303 @@
+"""``Webhooks``: the one object services call at upstream's callback points.
+
+Built once at start-up (``ServerApp.start``) from ``ServerConfig.webhooks`` and handed to the
+core as ``core.webhooks``; each call site is one line. ``before_*`` methods are awaited and
+raise the receiver's refusal (or, without ``failedContinue``, the failure) as an
+``OpenIMError``, which the REST/WS layers turn into OpenIM's error envelope; ``after_*``
+methods queue the POST and return at once. Which upstream function each method mirrors is
+said in its docstring (``internal/rpc/*/callback.go``, ``internal/msggateway/callback.go``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from openim_sdk.protocol import jsoncodec
+from openim_sdk.protocol.pb.sdkws import sdkws_pb2
+
+from . import bodies as b
+from .client import WebhookClient
+from .config import CallbackConfig, WebhooksConfig
+
+if TYPE_CHECKING:
+    from ..push import Hub
+
+log = logging.getLogger("server_stub.webhooks")
+
+GROUP_OWNER, GROUP_ADMIN, GROUP_ORDINARY = 100, 60, 20
+
+
+class Webhooks:
+    def __init__(self, config: WebhooksConfig | None = None, hub: Hub | None = None,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.config = config or WebhooksConfig()
+        self.hub = hub
+        self.client = WebhookClient(self.config.url, transport) if self.config.any_enabled else None
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    async def close(self) -> None:
+        if self.client is not None:
+            await self.drain()
+            await self.client.close()
+
+    async def drain(self) -> None:
+        """Wait for every queued after-callback and background before-callback (tests)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        if self.client is not None:
+            await self.client.drain()
+
+    # -- plumbing ------------------------------------------------------------------------------
+
+    def _cfg(self, name: str) -> CallbackConfig | None:
+        cfg = self.config.get(name)
+        return cfg if cfg.enable and self.client is not None else None
+
+    async def _before(self, name: str, body: dict[str, Any], op: str) -> dict[str, Any] | None:
+        cfg = self._cfg(name)
+        if cfg is None or self.client is None:
+            return None
+        return await self.client.sync_post(b.CMD[name], body, cfg, op)
+
+    def _after(self, name: str, body: dict[str, Any], op: str, query: dict[str, str] | None = None) -> None:
+        cfg = self._cfg(name)
+        if cfg is not None and self.client is not None:
+            self.client.async_post(b.CMD[name], body, cfg, op, query)
+
+    def _background(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- messages (internal/rpc/msg/callback.go, send.go, verify.go) -----------------------------
+
+    async def before_send(self, msg: sdkws_pb2.MsgData, op: str, sender_is_admin: bool = False) -> None:
+        """beforeSendSingleMsg (not for an app-manager sender) / beforeSendGroupMsg, then
+        beforeMsgModify, whose reply may change the message (``webhookBeforeMsgModify``)."""
+        if msg.sessionType not in (b.SINGLE, b.GROUP) or self.client is None:
+            return
+        name = "beforeSendSingleMsg" if msg.sessionType == b.SINGLE else "beforeSendGroupMsg"
+        cfg = self._cfg(name)
+        if cfg is not None and not (sender_is_admin and msg.sessionType == b.SINGLE) \
+                and not b.is_denied(msg, cfg.denied_types):
+            await self._before(name, self._msg_body(name, msg, op), op)
+        cfg = self._cfg("beforeMsgModify")
+        if cfg is not None and not b.is_denied(msg, cfg.denied_types):
+            reply = await self._before("beforeMsgModify", b.common_msg(msg, b.CMD["beforeMsgModify"], op), op)
+            if reply:
+                b.apply_modify(msg, reply)
+
+    def after_send(self, msg: sdkws_pb2.MsgData, recipients: list[str], op: str) -> None:
+        """afterSendSingleMsg / afterSendGroupMsg (``?key=`` query), afterMsgSaveDB (with the seq,
+        ``internal/msgtransfer/callback.go``) and beforeOfflinePush for recipients with no
+        connection (``internal/push/callback.go``; its answer only matters to a real pusher)."""
+        if self.client is None or msg.sessionType not in (b.SINGLE, b.GROUP, 4):
+            return
+        if msg.sessionType in (b.SINGLE, b.GROUP):
+            name = "afterSendSingleMsg" if msg.sessionType == b.SINGLE else "afterSendGroupMsg"
+            cfg = self._cfg(name)
+            if cfg is not None and not b.is_denied(msg, cfg.denied_types, cfg.attention_ids):
+                self._after(name, self._msg_body(name, msg, op), op, b.key_query(msg))
+        cfg = self._cfg("afterMsgSaveDB")
+        if cfg is not None and msg.seq and not b.is_denied(msg, cfg.denied_types, cfg.attention_ids):
+            body = b.common_msg(msg, b.CMD["afterMsgSaveDB"], op, msg.seq)
+            body["recvID"], body["groupID"] = ("", msg.groupID) if msg.sessionType == b.GROUP else (msg.recvID, "")
+            self._after("afterMsgSaveDB", body, op, b.key_query(msg))
+        if self._cfg("beforeOfflinePush") is not None and self.hub is not None \
+                and msg.contentType != b.TYPING and msg.options.get("offlinePush", True):
+            offline = [u for u in dict.fromkeys(recipients) if u != msg.sendID and not self.hub.of(u)]
+            if offline:
+                self._background(self._offline_push(msg, offline, op))
+
+    async def _offline_push(self, msg: sdkws_pb2.MsgData, user_ids: list[str], op: str) -> None:
+        try:
+            await self._before("beforeOfflinePush", b.offline_push(msg, user_ids, op), op)
+        except Exception as err:  # noqa: BLE001 - push failures are only logged upstream too
+            log.warning("webhookBeforeOfflinePush failed: %s", err, extra={"operationID": op})
+
+    @staticmethod
+    def _msg_body(name: str, msg: sdkws_pb2.MsgData, op: str) -> dict[str, Any]:
+        body = b.common_msg(msg, b.CMD[name], op)
+        if msg.sessionType == b.SINGLE:
+            body["recvID"] = msg.recvID
+        else:
+            body["groupID"] = msg.groupID
+        return body
+
+    def after_revoke(self, conversation_id: str, seq: int, user_id: str, op: str) -> None:
+        """afterRevokeMsg (``CallbackAfterRevokeMsgReq``)."""
+        self._after("afterRevokeMsg", {"callbackCommand": b.CMD["afterRevokeMsg"], "conversationID": conversation_id,
+                                       "seq": seq, "userID": user_id}, op)
+
+    # -- connections (internal/msggateway/callback.go, online.go) ---------------------------------
+
+    def user_online(self, client: Any, kicked: list[Any]) -> None:
+        """afterUserOnline when ``client`` is the first connection of its user on its platform;
+        afterUserKickOff for each connection the multi-login policy kicked (upstream defines
+        that callback but never fires it; the stub does, here)."""
+        if self.client is None or self.hub is None:
+            return
+        for k in kicked:
+            self._after("afterUserKickOff", b.user_status(b.CMD["afterUserKickOff"], client.operation_id,
+                                                          k.platform_id, userID=k.user_id, seq=b.now_ms()),
+                        client.operation_id)
+        if self._on_platform(client) == 1:
+            self._after("afterUserOnline", b.user_status(
+                b.CMD["afterUserOnline"], client.operation_id, client.platform_id, userID=client.user_id,
+                seq=b.now_ms(), isAppBackground=bool(client.is_background), connID=client.conn_id),
+                client.operation_id)
+
+    def user_offline(self, client: Any) -> None:
+        """afterUserOffline when the last connection of the user on that platform closed."""
+        if self.client is None or self.hub is None or self._on_platform(client):
+            return
+        self._after("afterUserOffline", b.user_status(
+            b.CMD["afterUserOffline"], client.operation_id, client.platform_id, userID=client.user_id,
+            seq=b.now_ms(), connID=client.conn_id), client.operation_id)
+
+    def _on_platform(self, client: Any) -> int:
+        assert self.hub is not None
+        return sum(1 for c in self.hub.of(client.user_id) if c.platform_id == client.platform_id)
+
+    # -- friends (internal/rpc/relation/callback.go) ------------------------------------------------
+
+    async def before_add_friend(self, from_id: str, to_id: str, req_msg: str, ex: str, op: str) -> None:
+        await self._before("beforeAddFriend", {"callbackCommand": b.CMD["beforeAddFriend"], "fromUserID": from_id,
+                                               "toUserID": to_id, "reqMsg": req_msg, "ex": ex}, op)
+
+    def after_add_friend(self, from_id: str, to_id: str, req_msg: str, op: str) -> None:
+        self._after("afterAddFriend", {"callbackCommand": b.CMD["afterAddFriend"], "fromUserID": from_id,
+                                       "toUserID": to_id, "reqMsg": req_msg}, op)
+
+    async def before_add_friend_agree(self, from_id: str, to_id: str, result: int, handle_msg: str,
+                                      op: str) -> None:
+        """Only for an accepting answer (result 1), as upstream ``RespondFriendApply``."""
+        if result == 1:
+            await self._before("beforeAddFriendAgree", self._agree("beforeAddFriendAgree", from_id, to_id, result,
+                                                                   handle_msg), op)
+
+    def after_add_friend_agree(self, from_id: str, to_id: str, result: int, handle_msg: str, op: str) -> None:
+        if result == 1:
+            self._after("afterAddFriendAgree", self._agree("afterAddFriendAgree", from_id, to_id, result,
+                                                           handle_msg), op)
+
+    @staticmethod
+    def _agree(name: str, from_id: str, to_id: str, result: int, handle_msg: str) -> dict[str, Any]:
+        return {"callbackCommand": b.CMD[name], "fromUserID": from_id, "blackUserID": to_id,
+                "HandleResult": result, "HandleMsg": handle_msg}
+
+    def after_delete_friend(self, owner: str, friend: str, op: str) -> None:
+        self._after("afterDeleteFriend", {"callbackCommand": b.CMD["afterDeleteFriend"], "ownerUserID": owner,
+                                          "friendUserID": friend}, op)
+
+    async def before_add_black(self, owner: str, black: str, op: str) -> None:
+        await self._before("beforeAddBlack", {"callbackCommand": b.CMD["beforeAddBlack"], "ownerUserID": owner,
+                                              "blackUserID": black}, op)
+
+    def after_remove_black(self, owner: str, black: str, op: str) -> None:
+        self._after("afterRemoveBlack", {"callbackCommand": b.CMD["afterRemoveBlack"], "ownerUserID": owner,
+                                         "blackUserID": black}, op)
+
+    # -- groups (internal/rpc/group/callback.go) -------------------------------------------------
+
+    async def before_create_group(self, req: Any, op: str) -> None:
+        """beforeCreateGroup; the reply's non-null group fields replace the request's."""
+        body = {"operationID": op, "callbackCommand": b.CMD["beforeCreateGroup"], **self._create_body(req)}
+        reply = await self._before("beforeCreateGroup", body, op)
+        if not reply:
+            return
+        gi = req.groupInfo
+        for key in ("groupID", "groupName", "notification", "introduction", "faceURL", "ownerUserID", "ex",
+                    "status", "creatorUserID", "groupType", "needVerification", "lookMemberInfo"):
+            if reply.get(key) is not None:
+                setattr(gi, key, type(getattr(gi, key))(reply[key]))
+
+    def after_create_group(self, req: Any, group: sdkws_pb2.GroupInfo, op: str) -> None:
+        self._after("afterCreateGroup", {"callbackCommand": b.CMD["afterCreateGroup"],
+                                         **self._create_body(req, group)}, op)
+
+    @staticmethod
+    def _create_body(req: Any, group: sdkws_pb2.GroupInfo | None = None) -> dict[str, Any]:
+        info = {k: v for k, v in jsoncodec.to_go_dict(group or req.groupInfo).items() if v not in ("", 0, None)}
+        members = [{"userID": req.ownerUserID, "roleLevel": GROUP_OWNER}]
+        members += [{"userID": u, "roleLevel": GROUP_ADMIN} for u in req.adminUserIDs]
+        members += [{"userID": u, "roleLevel": GROUP_ORDINARY} for u in req.memberUserIDs]
+        return {**info, "initMemberList": members}
+
+    async def before_apply_join_group(self, group_id: str, apply_id: str, req_message: str, ex: str, op: str,
+                                      group_type: int = 2) -> None:
+        """``groupType`` is ``string(group.GroupType)`` upstream: Go turns the int into a rune, so
+        a working group (2) is sent as ``"\u0002"``; kept as is."""
+        await self._before("beforeApplyJoinGroup", {
+            "callbackCommand": b.CMD["beforeApplyJoinGroup"], "groupID": group_id,
+            "groupType": chr(group_type), "applyID": apply_id, "reqMessage": req_message, "ex": ex}, op)
+
+    def after_join_group(self, group_id: str, req_message: str, join_source: int, inviter: str, op: str) -> None:
+        self._after("afterJoinGroup", {"callbackCommand": b.CMD["afterJoinGroup"], "operationID": op,
+                                       "groupID": group_id, "reqMessage": req_message, "joinSource": join_source,
+                                       "inviterUserID": inviter}, op)
+
+    async def before_invite_user_to_group(self, group_id: str, reason: str, invited: list[str], op: str) -> None:
+        await self._before("beforeInviteUserToGroup", {
+            "callbackCommand": b.CMD["beforeInviteUserToGroup"], "operationID": op, "groupID": group_id,
+            "reason": reason, "invitedUserIDs": list(invited)}, op)
+
+    def after_quit_group(self, group_id: str, user_id: str, op: str) -> None:
+        self._after("afterQuitGroup", {"callbackCommand": b.CMD["afterQuitGroup"], "groupID": group_id,
+                                       "userID": user_id}, op)
+
+    def after_kick_group_member(self, group_id: str, kicked: list[str], reason: str, op: str) -> None:
+        self._after("afterKickGroupMember", {"callbackCommand": b.CMD["afterKickGroupMember"], "groupID": group_id,
+                                             "kickedUserIDs": list(kicked), "reason": reason}, op)
+
+    def after_dismiss_group(self, group: sdkws_pb2.GroupInfo, member_ids: list[str], op: str) -> None:
+        self._after("afterDismissGroup", {"callbackCommand": b.CMD["afterDismissGroup"], "groupID": group.groupID,
+                                          "ownerID": group.ownerUserID, "groupType": chr(group.groupType),
+                                          "membersID": list(member_ids)}, op)
+
+    async def before_set_group_info(self, info: sdkws_pb2.GroupInfoForSet, op: str) -> None:
+        await self._before("beforeSetGroupInfo", {"callbackCommand": b.CMD["beforeSetGroupInfo"],
+                                                  **self._set_info_body(info, op)}, op)
+
+    def after_set_group_info(self, info: sdkws_pb2.GroupInfoForSet, op: str) -> None:
+        self._after("afterSetGroupInfo", {"callbackCommand": b.CMD["afterSetGroupInfo"],
+                                          **self._set_info_body(info, op)}, op)
+
+    @staticmethod
+    def _set_info_body(info: Any, op: str) -> dict[str, Any]:
+        body: dict[str, Any] = {"operationID": op, "groupID": info.groupID, "groupName": info.groupName,
+                                "notification": info.notification, "introduction": info.introduction,
+                                "faceURL": info.faceURL}
+        for key in ("ex", "needVerification", "lookMemberInfo", "applyMemberFriend"):
+            if info.HasField(key):
+                body[key] = getattr(info, key).value
+        return body
+
+    def after_transfer_group_owner(self, group_id: str, old_owner: str, new_owner: str, op: str) -> None:
+        self._after("afterTransferGroupOwner", {"callbackCommand": b.CMD["afterTransferGroupOwner"],
+                                                "groupID": group_id, "oldOwnerUserID": old_owner,
+                                                "newOwnerUserID": new_owner}, op)
+
+    # -- users (internal/rpc/user/callback.go) -------------------------------------------------
+
+    async def before_update_user_info(self, user: sdkws_pb2.UserInfo, op: str) -> None:
+        """beforeUpdateUserInfo; non-null ``nickName``/``faceURL``/``ex`` in the reply replace the request's."""
+        reply = await self._before("beforeUpdateUserInfo", {
+            "callbackCommand": b.CMD["beforeUpdateUserInfo"], "userID": user.userID,
+            "nickName": user.nickname, "faceURL": user.faceURL, "ex": user.ex}, op)
+        if reply:
+            for key, attr in (("nickName", "nickname"), ("faceURL", "faceURL"), ("ex", "ex")):
+                if reply.get(key) is not None:
+                    setattr(user, attr, str(reply[key]))
+
+    def after_update_user_info(self, user: sdkws_pb2.UserInfo, op: str) -> None:
+        self._after("afterUpdateUserInfo", {"callbackCommand": b.CMD["afterUpdateUserInfo"], "userID": user.userID,
+                                            "nickName": user.nickname, "faceURL": user.faceURL, "ex": user.ex}, op)
+
+    def after_user_register(self, users: list[Any], op: str) -> None:
+        self._after("afterUserRegister", {"callbackCommand": b.CMD["afterUserRegister"],
+                                          "users": [jsoncodec.to_go_dict(u) for u in users]}, op)
