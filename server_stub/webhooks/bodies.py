@@ -129,7 +129,7 @@ def apply_modify(msg: sdkws_pb2.MsgData, reply: dict[str, Any]) -> None:
         try:
             json.loads(str(content))
         except ValueError:
-            raise ArgsError("webhook msg modify content is not json", detail=f"content {content}") from None
+            raise ArgsError(detail=f"webhook msg modify content is not json, content {content}") from None
         msg.content = str(content).encode()
     for key, attr in (("senderPlatformID", "senderPlatformID"), ("senderNickname", "senderNickname"),
                       ("senderFaceURL", "senderFaceURL"), ("msgFrom", "msgFrom"),

@@ -1,0 +1,371 @@
+"""Webhooks against a real HTTP receiver: the bodies and URLs of upstream's callbacks
+(pkg/callbackstruct, pkg/common/webhook/http_client.go), refusals, modification, failedContinue."""
+
+from __future__ import annotations
+
+import base64
+import json
+import socket
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+import websockets
+
+from openim_sdk import events as ev
+from openim_sdk.protocol.constants import MsgStatus
+from server_stub import ServerApp
+from server_stub.config import load_config
+from server_stub.webhooks import parse_webhooks
+
+from .conftest import Api, server_config, ws_url
+from .test_client import make_client, next_event, users
+from .webhook_receiver import Receiver
+
+COMMON = {"sendID", "callbackCommand", "serverMsgID", "clientMsgID", "operationID", "senderPlatformID",
+          "senderNickname", "sessionType", "msgFrom", "contentType", "status", "sendTime", "createTime",
+          "content", "seq", "atUserList", "faceURL", "ex"}
+REFUSE = {"actionCode": 0, "nextCode": 1, "errCode": 5001, "errMsg": "no bad words", "errDlt": "policy 7"}
+
+
+def hooks(url: str, *names: str, **per: dict[str, Any]) -> Any:
+    table: dict[str, Any] = {"url": url}
+    for n in names:
+        table[n] = {"enable": True, "timeout": 5}
+    for n, extra in per.items():
+        table[n] = {"enable": True, "timeout": 5, **extra}
+    return parse_webhooks(table)
+
+
+@pytest.fixture
+def receiver() -> Any:
+    with Receiver() as r:
+        yield r
+
+
+async def start(tmp_path: Any, webhooks: Any, **kw: Any) -> ServerApp:
+    srv = ServerApp(server_config(tmp_path, webhooks=webhooks, **kw))
+    await srv.start()
+    return srv
+
+
+@pytest.fixture
+async def admin_api() -> AsyncIterator[Any]:
+    clients: list[httpx.AsyncClient] = []
+
+    async def make(srv: ServerApp) -> Api:
+        client = httpx.AsyncClient(base_url=srv.api_url, timeout=10)
+        clients.append(client)
+        api = Api(client)
+        data = await api.ok("/auth/get_admin_token", {"secret": "openIM123", "userID": "imAdmin"})
+        api.token = data["token"]
+        return api
+
+    yield make
+    for c in clients:
+        await c.aclose()
+
+
+# --------------------------------------------------------------------------- messages
+
+
+async def test_single_message_callbacks_have_upstream_bodies(tmp_path, receiver):
+    srv = await start(tmp_path, hooks(receiver.url, "beforeSendSingleMsg", "afterSendSingleMsg", "beforeMsgModify",
+                                      "afterMsgSaveDB"))
+    try:
+        tok = await users(srv, "alice", "bob")
+        async with make_client(srv, tmp_path, "alice", tok["alice"]) as a, \
+                make_client(srv, tmp_path, "bob", tok["bob"]) as b:
+            await a.wait_synced(10)
+            await b.wait_synced(10)
+            b_events = b.events()
+            sent = await a.send_text("bob", "hello bob")
+            got = await next_event(b_events, lambda e: isinstance(e, ev.MessageReceived) and not e.is_self)
+            assert got.message.text == "hello bob"
+        await srv.core.webhooks.drain()
+    finally:
+        await srv.stop()
+    order = [c.command for c in receiver.calls if c.body.get("clientMsgID") == sent.client_msg_id]
+    assert order[:2] == ["callbackBeforeSendSingleMsgCommand", "callbackBeforeMsgModifyCommand"]
+    assert sorted(order[2:]) == ["callbackAfterMsgSaveDBCommand", "callbackAfterSendSingleMsgCommand"]
+    before = receiver.of("callbackBeforeSendSingleMsgCommand")[0]
+    assert before.path == "/callbackExample/callbackBeforeSendSingleMsgCommand"
+    assert set(before.body) == COMMON | {"recvID"}
+    body = before.body
+    assert (body["sendID"], body["recvID"], body["sessionType"], body["contentType"]) == ("alice", "bob", 1, 101)
+    assert json.loads(body["content"])["content"] == "hello bob"
+    assert body["callbackCommand"] == "callbackBeforeSendSingleMsgCommand" and body["seq"] == 0
+    assert body["serverMsgID"] and body["operationID"] == before.headers["operationid"]
+    assert set(receiver.of("callbackBeforeMsgModifyCommand")[0].body) == COMMON
+    after = receiver.of("callbackAfterSendSingleMsgCommand")[0]
+    assert set(after.body) == COMMON | {"recvID"}
+    key = json.loads(base64.b64decode(after.query["key"]))
+    assert key == {"sendID": "alice", "recvID": "bob", "groupID": ""}
+    saved = receiver.of("callbackAfterMsgSaveDBCommand")[0].body
+    assert set(saved) == COMMON | {"recvID", "groupID"} and saved["seq"] == 1
+
+
+async def test_before_send_refusal_reaches_the_sdk(tmp_path, receiver):
+    receiver.replies["callbackBeforeSendSingleMsgCommand"] = \
+        lambda body: REFUSE if "bad" in body["content"] else {"actionCode": 0, "nextCode": 0}
+    srv = await start(tmp_path, hooks(receiver.url, "beforeSendSingleMsg", "afterSendSingleMsg"))
+    try:
+        tok = await users(srv, "alice", "bob")
+        async with make_client(srv, tmp_path, "alice", tok["alice"]) as a:
+            await a.wait_synced(10)
+            events = a.events()
+            await a.send_text("bob", "a bad word")
+            failed = await next_event(events, lambda e: isinstance(e, ev.MessageSendFailed))
+            assert failed.error is not None
+            # the WS reply has errCode/errMsg only (no errDlt on the long connection)
+            assert (failed.error.code, failed.error.message) == (5001, "no bad words")
+            assert failed.message.status == MsgStatus.SEND_FAILED
+            ok = await a.send_text("bob", "a nice word")
+            await next_event(events, lambda e: isinstance(e, ev.MessageUpdated) and e.message.client_msg_id
+                             == ok.client_msg_id and e.message.status == MsgStatus.SEND_SUCCESS)
+        await srv.core.webhooks.drain()
+    finally:
+        await srv.stop()
+    assert [json.loads(c.body["content"])["content"] for c in receiver.of("callbackAfterSendSingleMsgCommand")] \
+        == ["a nice word"]
+
+
+async def test_msg_modify_changes_the_delivered_content(tmp_path, receiver):
+    receiver.replies["callbackBeforeMsgModifyCommand"] = lambda body: {
+        "actionCode": 0, "nextCode": 0, "content": json.dumps({"content": "[censored]"}), "ex": "moderated"}
+    srv = await start(tmp_path, hooks(receiver.url, "beforeMsgModify"))
+    try:
+        tok = await users(srv, "alice", "bob")
+        async with make_client(srv, tmp_path, "alice", tok["alice"]) as a, \
+                make_client(srv, tmp_path, "bob", tok["bob"]) as b:
+            await a.wait_synced(10)
+            await b.wait_synced(10)
+            b_events = b.events()
+            await a.send_text("bob", "something rude")
+            got = await next_event(b_events, lambda e: isinstance(e, ev.MessageReceived) and not e.is_self)
+            assert got.message.text == "[censored]"
+    finally:
+        await srv.stop()
+
+
+async def test_modify_reply_must_be_json_content(tmp_path, receiver, admin_api):
+    receiver.replies["callbackBeforeMsgModifyCommand"] = {"actionCode": 0, "nextCode": 0, "content": "not json"}
+    srv = await start(tmp_path, hooks(receiver.url, "beforeMsgModify"))
+    try:
+        api = await admin_api(srv)
+        await api.register("u1", "u2")
+        env = await api.call("/msg/send_msg", _rest_msg("u1", "u2"))
+        assert env["errCode"] == 1001 and "not json" in env["errMsg"] + env["errDlt"]
+    finally:
+        await srv.stop()
+
+
+def apply_op(receiver: Receiver) -> str:
+    return str(receiver.of("callbackAfterJoinGroupCommand")[0].headers["operationid"])
+
+
+def _rest_msg(send: str, recv: str, group: str = "") -> dict[str, Any]:
+    return {"sendID": send, "recvID": recv, "groupID": group, "senderNickname": send, "senderPlatformID": 5,
+            "content": {"content": "hi"}, "contentType": 101, "sessionType": 3 if group else 1}
+
+
+def _closed_port_url() -> str:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()  # nothing listens there any more: connection refused
+    return f"http://127.0.0.1:{port}/callbackExample"
+
+
+@pytest.mark.parametrize("failed_continue", [True, False])
+async def test_failed_continue_when_the_receiver_is_down(tmp_path, admin_api, failed_continue):
+    srv = await start(tmp_path, hooks(_closed_port_url(), beforeMsgModify={"failedContinue": failed_continue}))
+    try:
+        api = await admin_api(srv)
+        await api.register("u1", "u2")
+        env = await api.call("/msg/send_msg", _rest_msg("u1", "u2"))
+        if failed_continue:
+            assert env["errCode"] == 0 and env["data"]["serverMsgID"]
+        else:
+            assert env["errCode"] == 90004 and env["errMsg"] == "NetworkError", env
+            assert set(env) >= {"errCode", "errMsg", "errDlt"}
+    finally:
+        await srv.stop()
+
+
+async def test_receiver_answer_that_is_not_json_is_a_data_error(tmp_path, receiver, admin_api):
+    receiver.replies["callbackBeforeSendGroupMsgCommand"] = lambda body: "oops"  # type: ignore[return-value]
+    srv = await start(tmp_path, hooks(receiver.url, beforeSendGroupMsg={"failedContinue": False}))
+    try:
+        api = await admin_api(srv)
+        await api.register("u1", "u2")
+        await api.ok("/group/create_group", {"ownerUserID": "u1", "memberUserIDs": ["u2"],
+                                             "groupInfo": {"groupID": "g1", "groupName": "G", "groupType": 2}})
+        env = await api.call("/msg/send_msg", _rest_msg("u1", "", "g1"))
+        assert env["errCode"] == 90007, env
+    finally:
+        await srv.stop()
+
+
+# --------------------------------------------------------------------------- relations, groups, users
+
+
+async def test_friend_group_user_callbacks(tmp_path, receiver, admin_api):
+    receiver.replies["callbackBeforeAddFriendCommand"] = \
+        lambda body: REFUSE if body["toUserID"] == "mallory" else {"actionCode": 0}
+    receiver.replies["callbackBeforeCreateGroupCommand"] = {"actionCode": 0, "groupName": "Renamed"}
+    receiver.replies["callbackBeforeUpdateUserInfoCommand"] = {"actionCode": 0, "nickName": "Cleaned"}
+    names = ("beforeAddFriend", "afterAddFriend", "beforeAddFriendAgree", "afterAddFriendAgree", "afterDeleteFriend",
+             "beforeAddBlack", "afterRemoveBlack", "beforeCreateGroup", "afterCreateGroup", "beforeInviteUserToGroup",
+             "afterKickGroupMember", "afterQuitGroup", "afterTransferGroupOwner", "beforeSetGroupInfo",
+             "afterSetGroupInfo", "afterDismissGroup", "beforeApplyJoinGroup", "afterJoinGroup",
+             "beforeSendGroupMsg", "afterSendGroupMsg", "afterUserRegister", "beforeUpdateUserInfo",
+             "afterUpdateUserInfo", "afterRevokeMsg")
+    srv = await start(tmp_path, hooks(receiver.url, *names))
+    try:
+        api = await admin_api(srv)
+        await api.register("ann", "ben", "cid", "dan", "mallory")
+        env = await api.call("/friend/add_friend", {"fromUserID": "ann", "toUserID": "mallory", "reqMsg": "hi"})
+        assert (env["errCode"], env["errMsg"], env["errDlt"]) == (5001, "no bad words", "policy 7")
+        await api.ok("/friend/add_friend", {"fromUserID": "ann", "toUserID": "ben", "reqMsg": "hi", "ex": "x"})
+        await api.ok("/friend/add_friend_response", {"fromUserID": "ann", "toUserID": "ben", "handleResult": 1,
+                                                     "handleMsg": "ok"})
+        await api.ok("/friend/delete_friend", {"ownerUserID": "ann", "friendUserID": "ben"})
+        await api.ok("/friend/add_black", {"ownerUserID": "ann", "blackUserID": "cid"})
+        await api.ok("/friend/remove_black", {"ownerUserID": "ann", "blackUserID": "cid"})
+        data = await api.ok("/group/create_group", {
+            "ownerUserID": "ann", "adminUserIDs": ["ben"], "memberUserIDs": ["cid"],
+            "groupInfo": {"groupID": "g1", "groupName": "Original", "groupType": 2, "needVerification": 2}})
+        assert data["groupInfo"]["groupName"] == "Renamed"
+        await api.ok("/group/invite_user_to_group", {"groupID": "g1", "invitedUserIDs": ["dan"], "reason": "join"})
+        sent = await api.ok("/msg/send_msg", _rest_msg("ann", "", "g1"))
+        await api.ok("/group/kick_group", {"groupID": "g1", "kickedUserIDs": ["dan"], "reason": "spam"})
+        await api.ok("/group/join_group", {"groupID": "g1", "inviterUserID": "dan", "reqMessage": "again",
+                                           "joinSource": 3})
+        await api.ok("/group/quit_group", {"groupID": "g1", "userID": "cid"})
+        await api.ok("/group/set_group_info", {"groupInfoForSet": {"groupID": "g1", "introduction": "about"}})
+        await api.ok("/group/transfer_group", {"groupID": "g1", "oldOwnerUserID": "ann", "newOwnerUserID": "ben"})
+        await api.ok("/group/dismiss_group", {"groupID": "g1"})
+        await api.ok("/user/update_user_info", {"userInfo": {"userID": "dan", "nickname": "Dirty"}})
+        got = await api.ok("/user/get_users_info", {"userIDs": ["dan"]})
+        assert got["usersInfo"][0]["nickname"] == "Cleaned"
+        await srv.core.webhooks.drain()
+    finally:
+        await srv.stop()
+
+    def one(command: str) -> dict[str, Any]:
+        calls = receiver.of(command)
+        assert len(calls) == 1, (command, [c.body for c in calls])
+        return calls[0].body
+
+    assert [c.body["toUserID"] for c in receiver.of("callbackBeforeAddFriendCommand")] == ["mallory", "ben"]
+    assert one("callbackAfterAddFriendCommand") == {"callbackCommand": "callbackAfterAddFriendCommand",
+                                                     "fromUserID": "ann", "toUserID": "ben", "reqMsg": "hi"}
+    assert one("callbackBeforeAddFriendAgreeCommand") == {
+        "callbackCommand": "callbackBeforeAddFriendAgreeCommand", "fromUserID": "ann", "blackUserID": "ben",
+        "HandleResult": 1, "HandleMsg": "ok"}
+    assert one("callbackAfterAddFriendAgreeCommand")["blackUserID"] == "ben"
+    assert one("callbackAfterDeleteFriendCommand") == {"callbackCommand": "callbackAfterDeleteFriendCommand",
+                                                        "ownerUserID": "ann", "friendUserID": "ben"}
+    assert one("callbackBeforeAddBlackCommand") == {"callbackCommand": "callbackBeforeAddBlackCommand",
+                                                     "ownerUserID": "ann", "blackUserID": "cid"}
+    assert one("callbackAfterRemoveBlackCommand")["blackUserID"] == "cid"
+    create = one("callbackBeforeCreateGroupCommand")
+    assert create["groupName"] == "Original" and create["operationID"]
+    assert create["initMemberList"] == [{"userID": "ann", "roleLevel": 100}, {"userID": "ben", "roleLevel": 60},
+                                        {"userID": "cid", "roleLevel": 20}]
+    after_create = one("callbackAfterCreateGroupCommand")
+    assert after_create["groupName"] == "Renamed" and after_create["groupID"] == "g1"
+    assert one("callbackBeforeInviteJoinGroupCommand")["invitedUserIDs"] == ["dan"]
+    assert one("callbackBeforeSendGroupMsgCommand")["groupID"] == "g1"
+    after_group = one("callbackAfterSendGroupMsgCommand")
+    assert after_group["serverMsgID"] == sent["serverMsgID"] and set(after_group) == COMMON | {"groupID"}
+    assert one("callbackAfterKickGroupCommand") == {"callbackCommand": "callbackAfterKickGroupCommand",
+                                                     "groupID": "g1", "kickedUserIDs": ["dan"], "reason": "spam"}
+    apply = one("callbackBeforeJoinGroupCommand")
+    assert (apply["applyID"], apply["reqMessage"], apply["groupType"]) == ("dan", "again", "\u0002")
+    assert one("callbackAfterQuitGroupCommand") == {"callbackCommand": "callbackAfterQuitGroupCommand",
+                                                     "groupID": "g1", "userID": "cid"}
+    assert one("callbackBeforeSetGroupInfoCommand")["introduction"] == "about"
+    assert one("callbackAfterSetGroupInfoCommand")["groupID"] == "g1"
+    assert one("callbackAfterTransferGroupOwnerCommand") == {
+        "callbackCommand": "callbackAfterTransferGroupOwnerCommand", "groupID": "g1", "oldOwnerUserID": "ann",
+        "newOwnerUserID": "ben"}
+    dismissed = one("callbackAfterDisMissGroupCommand")
+    assert dismissed["ownerID"] == "ben" and sorted(dismissed["membersID"]) == ["ann", "ben", "dan"]
+    assert dismissed["groupType"] == "\u0002"  # Go's string(int32): a rune, as upstream
+    assert one("callbackAfterJoinGroupCommand") == {
+        "callbackCommand": "callbackAfterJoinGroupCommand", "operationID": apply_op(receiver), "groupID": "g1",
+        "reqMessage": "again", "joinSource": 3, "inviterUserID": "dan"}
+    registered = one("callbackAfterUserRegisterCommand")
+    assert [u["userID"] for u in registered["users"]] == ["ann", "ben", "cid", "dan", "mallory"]
+    assert one("callbackBeforeUpdateUserInfoCommand")["nickName"] == "Dirty"
+    assert one("callbackAfterUpdateUserInfoCommand")["nickName"] == "Cleaned"
+
+
+# --------------------------------------------------------------------------- connections
+
+
+async def test_online_offline_kickoff(tmp_path, receiver, admin_api):
+    srv = await start(tmp_path, hooks(receiver.url, "afterUserOnline", "afterUserOffline", "afterUserKickOff"))
+    try:
+        api = await admin_api(srv)
+        await api.register("ann")
+        t1 = await api.user_token("ann", 5)
+        ws1 = await websockets.connect(ws_url(srv, "ann", t1, 5))
+        online = (await receiver.wait_for("callbackAfterUserOnlineCommand"))[0].body
+        assert set(online) == {"callbackCommand", "operationID", "platformID", "platform", "userID", "seq",
+                               "isAppBackground", "connID"}
+        assert (online["userID"], online["platformID"], online["platform"]) == ("ann", 5, "Web")
+        t2 = await api.user_token("ann", 5)
+        ws2 = await websockets.connect(ws_url(srv, "ann", t2, 5))  # policy 1: same platform kicks ws1
+        kicked = (await receiver.wait_for("callbackAfterUserKickOffCommand"))[0].body
+        assert (kicked["userID"], kicked["platformID"]) == ("ann", 5)
+        await ws1.wait_closed()
+        await ws2.close()
+        offline = (await receiver.wait_for("callbackAfterUserOfflineCommand"))[0].body
+        assert set(offline) == {"callbackCommand", "operationID", "platformID", "platform", "userID", "seq", "connID"}
+        await srv.core.webhooks.drain()
+        # the platform stayed online while ws2 replaced ws1: one online, one offline
+        assert len(receiver.of("callbackAfterUserOnlineCommand")) == 1
+        assert len(receiver.of("callbackAfterUserOfflineCommand")) == 1
+    finally:
+        await srv.stop()
+
+
+async def test_offline_push_callback_names_the_offline_recipients(tmp_path, receiver, admin_api):
+    srv = await start(tmp_path, hooks(receiver.url, "beforeOfflinePush"))
+    try:
+        api = await admin_api(srv)
+        await api.register("u1", "u2")
+        msg = _rest_msg("u1", "u2")
+        msg["offlinePushInfo"] = {"title": "New message", "desc": "hi"}
+        await api.ok("/msg/send_msg", msg)
+        await srv.core.webhooks.drain()
+    finally:
+        await srv.stop()
+    body = receiver.of("callbackBeforeOfflinePushCommand")[0].body
+    assert body["userIDList"] == ["u2"] and body["title"] == "New message" and body["desc"] == "hi"
+    assert body["platformID"] == 5 and body["platform"] == "Web"
+
+
+# --------------------------------------------------------------------------- configuration
+
+
+def test_toml_webhooks_table(tmp_path):
+    path = tmp_path / "server.toml"
+    path.write_text('[webhooks]\nurl = "http://hooks.local/cb/"\n'
+                    '[webhooks.beforeSendSingleMsg]\nenable = true\ntimeout = 2\nfailedContinue = false\n'
+                    'deniedTypes = [110]\n'
+                    '[webhooks.after_send_group_msg]\nenable = true\nattentionIds = ["g1"]\n')
+    cfg = load_config(["--config", str(path)], env={})
+    hooks_cfg = cfg.webhooks
+    assert hooks_cfg.url == "http://hooks.local/cb"
+    single = hooks_cfg.get("beforeSendSingleMsg")
+    assert (single.enable, single.timeout, single.failed_continue, single.denied_types) == (True, 2, False, (110,))
+    assert hooks_cfg.get("afterSendGroupMsg").attention_ids == ("g1",)
+    assert not hooks_cfg.enabled("afterSendSingleMsg")
+    path.write_text('[webhooks]\nurl = "http://x"\n[webhooks.beforeSendSingleMessage]\nenable = true\n')
+    with pytest.raises(SystemExit, match="beforeSendSingleMessage"):
+        load_config(["--config", str(path)], env={})
