@@ -246,7 +246,9 @@ def _v_remark(req: Any) -> None:
 @service("/friend/set_friend_remark", _v_remark)
 async def set_remark(ctx: RequestContext, req: relation_pb2.setFriendRemarkReq) -> Any:
     ctx.check_access(req.ownerUserID)
+    await ctx.core.webhooks.before_set_friend_remark(req, ctx.operation_id)  # may change req.remark
     await _update(ctx, req.ownerUserID, [req.friendUserID], {"remark": req.remark}, ContentType.FRIEND_REMARK_SET)
+    ctx.core.webhooks.after_set_friend_remark(req, ctx.operation_id)
     return relation_pb2.setFriendRemarkResp()
 
 
@@ -309,6 +311,7 @@ async def import_friend(ctx: RequestContext, req: relation_pb2.importFriendReq) 
     if req.ownerUserID in ids:
         raise OpenIMError(1301, detail="cannot add yourself")
     await _require_users(ctx, [req.ownerUserID, *ids])
+    await ctx.core.webhooks.before_import_friends(req.ownerUserID, ids, ctx.operation_id)  # may change ids
 
     def op(conn: Any) -> list[sdkws_pb2.FriendInfo]:
         added = []
@@ -326,6 +329,7 @@ async def import_friend(ctx: RequestContext, req: relation_pb2.importFriendReq) 
                                                                          faceURL=owner.face_url, ex=owner.ex))
         await send_notification(ctx.core, req.ownerUserID, info.ownerUserID, ContentType.FRIEND_ADDED, tips,
                                 ctx.operation_id)
+    ctx.core.webhooks.after_import_friends(req.ownerUserID, ids, ctx.operation_id)
     return relation_pb2.importFriendResp()
 
 

@@ -563,6 +563,9 @@ def _v_member_info(req: Any) -> None:
 
 @service("/group/set_group_member_info", _v_member_info)
 async def set_member_info(ctx: RequestContext, req: group_pb2.SetGroupMemberInfoReq) -> Any:
+    for m in req.members:
+        await ctx.core.webhooks.before_set_group_member_info(m, ctx.operation_id)  # may change m
+
     def op(conn: Any) -> list[tuple[str, int, Any]]:
         out: list[tuple[str, int, Any]] = []
         for m in req.members:
@@ -602,6 +605,8 @@ async def set_member_info(ctx: RequestContext, req: group_pb2.SetGroupMemberInfo
 
     for gid, ct, tips in await ctx.core.storage.run(op):
         await _notify(ctx, gid, ct, tips)
+    for m in req.members:
+        ctx.core.webhooks.after_set_group_member_info(m, ctx.operation_id)
     return group_pb2.SetGroupMemberInfoResp()
 
 

@@ -289,6 +289,7 @@ async def _mark_msgs(ctx: RequestContext, req: msg_pb2.MarkMsgsAsReadReq) -> Any
     if conv.conversationType == SessionType.SINGLE_CHAT:
         await ctx.core.storage.mark_read(req.conversationID, seqs)
     await _read_receipt(ctx, req.userID, conv, seqs, has_read)
+    ctx.core.webhooks.after_single_msg_read(req.conversationID, req.userID, seqs, conv.conversationType, ctx.operation_id)
     return msg_pb2.MarkMsgsAsReadResp()
 
 
@@ -314,6 +315,7 @@ async def _mark_conv(ctx: RequestContext, req: msg_pb2.MarkConversationAsReadReq
     if conv.conversationType == SessionType.SINGLE_CHAT and seqs:
         await ctx.core.storage.mark_read(req.conversationID, seqs)
     await _read_receipt(ctx, req.userID, conv, seqs, max(current, req.hasReadSeq))
+    ctx.core.webhooks.after_conversation_read(conv, req.userID, list(req.seqs), req.hasReadSeq, ctx.operation_id)
     return msg_pb2.MarkConversationAsReadResp()
 
 

@@ -29,6 +29,7 @@ def _v_register(req: Any) -> None:
 
 @service("/user/user_register", _v_register)
 async def register(ctx: RequestContext, req: user_pb2.userRegisterReq) -> Any:
+    await ctx.core.webhooks.before_user_register(req, ctx.operation_id)  # may replace req.users
     ids = [u.userID for u in req.users]
     if len(set(ids)) != len(ids):
         raise OpenIMError(1001, detail="userID repeated")

@@ -54,6 +54,12 @@ CMD: dict[str, str] = {
     "afterSetGroupInfo": "callbackAfterSetGroupInfoCommand",
     "afterTransferGroupOwner": "callbackAfterTransferGroupOwnerCommand",
     "afterRevokeMsg": "callbackBeforeAfterMsgCommand",  # sic, upstream's constant
+    "afterSingleMsgRead": "callbackAfterSingleMsgReadCommand",
+    "afterGroupMsgRead": "callbackAfterGroupMsgReadCommand",
+    "beforeImportFriends": "callbackBeforeImportFriendsCommand",
+    "afterImportFriends": "callbackAfterImportFriendsCommand",
+    "beforeSetGroupMemberInfo": "callbackBeforeSetGroupMemberInfoCommand",
+    "afterSetGroupMemberInfo": "callbackAfterSetGroupMemberInfoCommand",
 }
 
 

@@ -133,6 +133,24 @@ class Webhooks:
         self._after("afterRevokeMsg", {"callbackCommand": b.CMD["afterRevokeMsg"], "conversationID": conversation_id,
                                        "seq": seq, "userID": user_id}, op)
 
+    def after_single_msg_read(self, conversation_id: str, user_id: str, seqs: list[int], conv_type: int,
+                              op: str) -> None:
+        """afterSingleMsgRead (``as_read.go`` MarkMsgsAsRead: every conversation type; the key
+        ``Seqs`` is capitalised and ``contentType`` holds the conversation type, as upstream)."""
+        self._after("afterSingleMsgRead", {"callbackCommand": b.CMD["afterSingleMsgRead"],
+                                           "conversationID": conversation_id, "userID": user_id,
+                                           "Seqs": list(seqs), "contentType": conv_type}, op)
+
+    def after_conversation_read(self, conv: Any, user_id: str, seqs: list[int], has_read_seq: int, op: str) -> None:
+        """MarkConversationAsRead: afterSingleMsgRead for a 1:1 conversation, afterGroupMsgRead
+        (``sendID`` the owner, ``receiveID`` the reader, ``unreadMsgNum`` = hasReadSeq) for a group."""
+        if conv.conversationType == b.SINGLE:
+            self.after_single_msg_read(conv.conversationID, user_id, seqs, conv.conversationType, op)
+        elif conv.conversationType == b.GROUP:
+            self._after("afterGroupMsgRead", {"callbackCommand": b.CMD["afterGroupMsgRead"], "sendID": user_id,
+                                              "receiveID": user_id, "unreadMsgNum": has_read_seq,
+                                              "contentType": conv.conversationType}, op)
+
     # -- connections (internal/msggateway/callback.go, online.go) ---------------------------------
 
     def user_online(self, client: Any, kicked: list[Any]) -> None:
@@ -201,6 +219,31 @@ class Webhooks:
     def after_remove_black(self, owner: str, black: str, op: str) -> None:
         self._after("afterRemoveBlack", {"callbackCommand": b.CMD["afterRemoveBlack"], "ownerUserID": owner,
                                          "blackUserID": black}, op)
+
+    async def before_set_friend_remark(self, req: Any, op: str) -> None:
+        """beforeSetFriendRemark; a non-empty ``remark`` in the reply replaces the request's."""
+        reply = await self._before("beforeSetFriendRemark", self._remark("beforeSetFriendRemark", req), op)
+        if reply and reply.get("remark"):
+            req.remark = str(reply["remark"])
+
+    def after_set_friend_remark(self, req: Any, op: str) -> None:
+        self._after("afterSetFriendRemark", self._remark("afterSetFriendRemark", req), op)
+
+    @staticmethod
+    def _remark(name: str, req: Any) -> dict[str, Any]:
+        return {"callbackCommand": b.CMD[name], "ownerUserID": req.ownerUserID, "friendUserID": req.friendUserID,
+                "remark": req.remark}
+
+    async def before_import_friends(self, owner: str, friend_ids: list[str], op: str) -> None:
+        """beforeImportFriends; a non-empty ``friendUserIDs`` in the reply replaces the list (in place)."""
+        reply = await self._before("beforeImportFriends", {"callbackCommand": b.CMD["beforeImportFriends"],
+                                                           "ownerUserID": owner, "friendUserIDs": list(friend_ids)}, op)
+        if reply and isinstance(reply.get("friendUserIDs"), list) and reply["friendUserIDs"]:
+            friend_ids[:] = [str(u) for u in reply["friendUserIDs"]]
+
+    def after_import_friends(self, owner: str, friend_ids: list[str], op: str) -> None:
+        self._after("afterImportFriends", {"callbackCommand": b.CMD["afterImportFriends"], "ownerUserID": owner,
+                                           "friendUserIDs": list(friend_ids)}, op)
 
     # -- groups (internal/rpc/group/callback.go) -------------------------------------------------
 
@@ -277,6 +320,28 @@ class Webhooks:
                 body[key] = getattr(info, key).value
         return body
 
+    async def before_set_group_member_info(self, member: Any, op: str) -> None:
+        """beforeSetGroupMemberInfo for one ``SetGroupMemberInfo``; non-null ``nickName``,
+        ``faceURL``, ``roleLevel``, ``ex`` in the reply replace the request's."""
+        reply = await self._before("beforeSetGroupMemberInfo", self._member_body("beforeSetGroupMemberInfo", member), op)
+        if reply:
+            for key, attr in (("nickName", "nickname"), ("faceURL", "faceURL"), ("roleLevel", "roleLevel"),
+                              ("ex", "ex")):
+                if reply.get(key) is not None:
+                    field = getattr(member, attr)
+                    field.value = type(field.value)(reply[key])
+
+    def after_set_group_member_info(self, member: Any, op: str) -> None:
+        self._after("afterSetGroupMemberInfo", self._member_body("afterSetGroupMemberInfo", member), op)
+
+    @staticmethod
+    def _member_body(name: str, m: Any) -> dict[str, Any]:
+        body: dict[str, Any] = {"callbackCommand": b.CMD[name], "groupID": m.groupID, "userID": m.userID}
+        for key, attr in (("nickName", "nickname"), ("faceURL", "faceURL"), ("roleLevel", "roleLevel"),
+                          ("ex", "ex")):
+            body[key] = getattr(m, attr).value if m.HasField(attr) else None
+        return body
+
     def after_transfer_group_owner(self, group_id: str, old_owner: str, new_owner: str, op: str) -> None:
         self._after("afterTransferGroupOwner", {"callbackCommand": b.CMD["afterTransferGroupOwner"],
                                                 "groupID": group_id, "oldOwnerUserID": old_owner,
@@ -297,6 +362,15 @@ class Webhooks:
     def after_update_user_info(self, user: sdkws_pb2.UserInfo, op: str) -> None:
         self._after("afterUpdateUserInfo", {"callbackCommand": b.CMD["afterUpdateUserInfo"], "userID": user.userID,
                                             "nickName": user.nickname, "faceURL": user.faceURL, "ex": user.ex}, op)
+
+    async def before_user_register(self, req: Any, op: str) -> None:
+        """beforeUserRegister; a non-empty ``users`` in the reply replaces the request's users."""
+        reply = await self._before("beforeUserRegister", {"callbackCommand": b.CMD["beforeUserRegister"],
+                                                          "users": [jsoncodec.to_go_dict(u) for u in req.users]}, op)
+        if reply and isinstance(reply.get("users"), list) and reply["users"]:
+            users = [jsoncodec.from_go_json(sdkws_pb2.UserInfo, u) for u in reply["users"]]
+            del req.users[:]
+            req.users.extend(users)
 
     def after_user_register(self, users: list[Any], op: str) -> None:
         self._after("afterUserRegister", {"callbackCommand": b.CMD["afterUserRegister"],

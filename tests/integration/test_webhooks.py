@@ -369,3 +369,59 @@ def test_toml_webhooks_table(tmp_path):
     path.write_text('[webhooks]\nurl = "http://x"\n[webhooks.beforeSendSingleMessage]\nenable = true\n')
     with pytest.raises(SystemExit, match="beforeSendSingleMessage"):
         load_config(["--config", str(path)], env={})
+
+
+async def test_remark_import_member_info_register_read_callbacks(tmp_path, receiver, admin_api):
+    receiver.replies["callbackBeforeSetFriendRemarkCommand"] = {"actionCode": 0, "remark": "Ben (work)"}
+    receiver.replies["callbackBeforeImportFriendsCommand"] = \
+        lambda body: {"actionCode": 0, "friendUserIDs": [u for u in body["friendUserIDs"] if u != "eve"]}
+    receiver.replies["callbackBeforeSetGroupMemberInfoCommand"] = {"actionCode": 0, "nickName": "Boss"}
+    receiver.replies["callbackBeforeUserRegisterCommand"] = \
+        lambda body: REFUSE if any(u["userID"] == "spammer" for u in body["users"]) else {"actionCode": 0}
+    names = ("beforeSetFriendRemark", "afterSetFriendRemark", "beforeImportFriends", "afterImportFriends",
+             "beforeSetGroupMemberInfo", "afterSetGroupMemberInfo", "beforeUserRegister", "afterSingleMsgRead",
+             "afterGroupMsgRead")
+    srv = await start(tmp_path, hooks(receiver.url, *names))
+    try:
+        api = await admin_api(srv)
+        env = await api.call("/user/user_register", {"users": [{"userID": "spammer", "nickname": "s"}]})
+        assert env["errCode"] == 5001
+        await api.register("ann", "ben", "eve")
+        await api.ok("/friend/import_friend", {"ownerUserID": "ann", "friendUserIDs": ["ben", "eve"]})
+        friends = await api.ok("/friend/get_friend_list", {"userID": "ann", "pagination": {"pageNumber": 1,
+                                                                                            "showNumber": 10}})
+        assert [f["friendUser"]["userID"] for f in friends["friendsInfo"]] == ["ben"]
+        await api.ok("/friend/set_friend_remark", {"ownerUserID": "ann", "friendUserID": "ben", "remark": "Ben"})
+        friends = await api.ok("/friend/get_friend_list", {"userID": "ann", "pagination": {"pageNumber": 1,
+                                                                                            "showNumber": 10}})
+        assert friends["friendsInfo"][0]["remark"] == "Ben (work)"
+        await api.ok("/group/create_group", {"ownerUserID": "ann", "memberUserIDs": ["ben"],
+                                             "groupInfo": {"groupID": "g1", "groupName": "G", "groupType": 2}})
+        await api.ok("/group/set_group_member_info", {"members": [{"groupID": "g1", "userID": "ann",
+                                                                   "nickname": "Annie"}]})
+        members = await api.ok("/group/get_group_members_info", {"groupID": "g1", "userIDs": ["ann"]})
+        assert members["members"][0]["nickname"] == "Boss"
+        await api.ok("/msg/send_msg", _rest_msg("ben", "ann"))
+        await api.ok("/msg/send_msg", _rest_msg("ann", "", "g1"))
+        single = "si_ann_ben"
+        await api.ok("/msg/mark_msgs_as_read", {"conversationID": single, "userID": "ann", "seqs": [1]})
+        await api.ok("/msg/mark_conversation_as_read", {"conversationID": "sg_g1", "userID": "ben",
+                                                        "hasReadSeq": 1, "seqs": []})
+        await srv.core.webhooks.drain()
+    finally:
+        await srv.stop()
+    assert [c.body["friendUserIDs"] for c in receiver.of("callbackAfterImportFriendsCommand")] == [["ben"]]
+    assert receiver.of("callbackBeforeSetFriendRemarkCommand")[0].body == {
+        "callbackCommand": "callbackBeforeSetFriendRemarkCommand", "ownerUserID": "ann", "friendUserID": "ben",
+        "remark": "Ben"}
+    assert receiver.of("callbackAfterSetFriendRemarkCommand")[0].body["remark"] == "Ben (work)"
+    assert receiver.of("callbackBeforeSetGroupMemberInfoCommand")[0].body == {
+        "callbackCommand": "callbackBeforeSetGroupMemberInfoCommand", "groupID": "g1", "userID": "ann",
+        "nickName": "Annie", "faceURL": None, "roleLevel": None, "ex": None}
+    assert receiver.of("callbackAfterSetGroupMemberInfoCommand")[0].body["nickName"] == "Boss"
+    assert receiver.of("callbackAfterSingleMsgReadCommand")[0].body == {
+        "callbackCommand": "callbackAfterSingleMsgReadCommand", "conversationID": "si_ann_ben", "userID": "ann",
+        "Seqs": [1], "contentType": 1}
+    assert receiver.of("callbackAfterGroupMsgReadCommand")[0].body == {
+        "callbackCommand": "callbackAfterGroupMsgReadCommand", "sendID": "ben", "receiveID": "ben",
+        "unreadMsgNum": 1, "contentType": 3}
