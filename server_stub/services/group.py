@@ -182,12 +182,12 @@ def _v_set_info(req: Any) -> None:
 @service("/group/set_group_info", _v_set_info)
 async def set_group_info(ctx: RequestContext, req: group_pb2.SetGroupInfoReq) -> Any:
     s = req.groupInfoForSet
+    await ctx.core.webhooks.before_set_group_info(s, ctx.operation_id)  # may change s
     changes: dict[str, Any] = {k: getattr(s, k) for k in ("groupName", "notification", "introduction", "faceURL")
                                if getattr(s, k)}
     for k in ("ex", "needVerification", "lookMemberInfo", "applyMemberFriend"):
         if s.HasField(k):
             changes[k] = getattr(s, k).value
-    await ctx.core.webhooks.before_set_group_info(s, ctx.operation_id)
     await _set_info(ctx, s.groupID, changes)
     ctx.core.webhooks.after_set_group_info(s, ctx.operation_id)
     return group_pb2.SetGroupInfoResp()
@@ -195,10 +195,12 @@ async def set_group_info(ctx: RequestContext, req: group_pb2.SetGroupInfoReq) ->
 
 @service("/group/set_group_info_ex", lambda r: need(r.groupID, "GroupID is empty"))
 async def set_group_info_ex(ctx: RequestContext, req: group_pb2.SetGroupInfoExReq) -> Any:
+    await ctx.core.webhooks.before_set_group_info_ex(req, ctx.operation_id)  # may change req
     changes = {k: getattr(req, k).value for k in ("groupName", "notification", "introduction", "faceURL", "ex",
                                                   "needVerification", "lookMemberInfo", "applyMemberFriend")
                if req.HasField(k)}
     await _set_info(ctx, req.groupID, changes)
+    ctx.core.webhooks.after_set_group_info_ex(req, ctx.operation_id)
     return group_pb2.SetGroupInfoExResp()
 
 

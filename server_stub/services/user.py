@@ -77,6 +77,7 @@ def _v_update_ex(req: Any) -> None:
 async def update_user_info_ex(ctx: RequestContext, req: user_pb2.updateUserInfoExReq) -> Any:
     u = req.userInfo
     ctx.check_access(u.userID)
+    await ctx.core.webhooks.before_update_user_info_ex(u, ctx.operation_id)  # may change u
     changes: dict[str, Any] = {}
     for field, col in (("nickname", "nickname"), ("faceURL", "face_url"), ("ex", "ex"),
                        ("globalRecvMsgOpt", "global_recv_msg_opt")):
@@ -84,6 +85,7 @@ async def update_user_info_ex(ctx: RequestContext, req: user_pb2.updateUserInfoE
             changes[col] = getattr(u, field).value
     if not await ctx.core.storage.update_user(u.userID, changes):
         raise NotFoundError(1004, detail="user not found")
+    ctx.core.webhooks.after_update_user_info_ex(u, ctx.operation_id)
     return user_pb2.updateUserInfoExResp()
 
 

@@ -60,6 +60,10 @@ CMD: dict[str, str] = {
     "afterImportFriends": "callbackAfterImportFriendsCommand",
     "beforeSetGroupMemberInfo": "callbackBeforeSetGroupMemberInfoCommand",
     "afterSetGroupMemberInfo": "callbackAfterSetGroupMemberInfoCommand",
+    "beforeSetGroupInfoEx": "callbackBeforeSetGroupInfoExCommand",
+    "afterSetGroupInfoEx": "callbackAfterSetGroupInfoExCommand",
+    "beforeUpdateUserInfoEx": "callbackBeforeUpdateUserInfoExCommand",
+    "afterUpdateUserInfoEx": "callbackAfterUpdateUserInfoExCommand",
 }
 
 

@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("server_stub.webhooks")
 
 GROUP_OWNER, GROUP_ADMIN, GROUP_ORDINARY = 100, 60, 20
+_INFO_EX = ("groupName", "notification", "introduction", "faceURL", "ex", "needVerification", "lookMemberInfo",
+            "applyMemberFriend")
 
 
 class Webhooks:
@@ -303,8 +305,40 @@ class Webhooks:
                                           "membersID": list(member_ids)}, op)
 
     async def before_set_group_info(self, info: sdkws_pb2.GroupInfoForSet, op: str) -> None:
-        await self._before("beforeSetGroupInfo", {"callbackCommand": b.CMD["beforeSetGroupInfo"],
-                                                  **self._set_info_body(info, op)}, op)
+        """beforeSetGroupInfo; the reply's ``ex``, ``needVerification``, ``lookMemberInfo``,
+        ``applyMemberFriend`` (non-null) and non-empty ``groupName``/``faceURL``/``introduction``
+        replace the request's. (Upstream copies the last three and ``groupID`` even when the reply
+        leaves them empty, which blanks them; not done here.)"""
+        reply = await self._before("beforeSetGroupInfo", {"callbackCommand": b.CMD["beforeSetGroupInfo"],
+                                                          **self._set_info_body(info, op)}, op)
+        if reply:
+            for key in ("groupName", "faceURL", "introduction"):
+                if reply.get(key):
+                    setattr(info, key, str(reply[key]))
+            self._set_wrappers(info, reply, ("ex", "needVerification", "lookMemberInfo", "applyMemberFriend"))
+
+    async def before_set_group_info_ex(self, req: Any, op: str) -> None:
+        """beforeSetGroupInfoEx; non-null wrapper fields of the reply replace the request's."""
+        reply = await self._before("beforeSetGroupInfoEx", self._info_ex_body("beforeSetGroupInfoEx", req, op), op)
+        if reply:
+            self._set_wrappers(req, reply, _INFO_EX)
+
+    def after_set_group_info_ex(self, req: Any, op: str) -> None:
+        self._after("afterSetGroupInfoEx", self._info_ex_body("afterSetGroupInfoEx", req, op), op)
+
+    @staticmethod
+    def _info_ex_body(name: str, req: Any, op: str) -> dict[str, Any]:
+        """``wrapperspb`` values marshal as plain JSON values, unset ones as null (openimsdk/protocol)."""
+        body: dict[str, Any] = {"callbackCommand": b.CMD[name], "operationID": op, "groupID": req.groupID}
+        body.update({k: getattr(req, k).value if req.HasField(k) else None for k in _INFO_EX})
+        return body
+
+    @staticmethod
+    def _set_wrappers(msg: Any, reply: dict[str, Any], keys: tuple[str, ...]) -> None:
+        for key in keys:
+            if reply.get(key) is not None:
+                field = getattr(msg, key)
+                field.value = type(field.value)(reply[key])
 
     def after_set_group_info(self, info: sdkws_pb2.GroupInfoForSet, op: str) -> None:
         self._after("afterSetGroupInfo", {"callbackCommand": b.CMD["afterSetGroupInfo"],
@@ -371,6 +405,24 @@ class Webhooks:
             users = [jsoncodec.from_go_json(sdkws_pb2.UserInfo, u) for u in reply["users"]]
             del req.users[:]
             req.users.extend(users)
+
+    async def before_update_user_info_ex(self, user: Any, op: str) -> None:
+        """beforeUpdateUserInfoEx; non-null ``nickName``/``faceURL``/``ex`` in the reply replace the request's."""
+        reply = await self._before("beforeUpdateUserInfoEx", self._user_ex("beforeUpdateUserInfoEx", user), op)
+        if reply:
+            for key, attr in (("nickName", "nickname"), ("faceURL", "faceURL"), ("ex", "ex")):
+                if reply.get(key) is not None:
+                    getattr(user, attr).value = str(reply[key])
+
+    def after_update_user_info_ex(self, user: Any, op: str) -> None:
+        self._after("afterUpdateUserInfoEx", self._user_ex("afterUpdateUserInfoEx", user), op)
+
+    @staticmethod
+    def _user_ex(name: str, user: Any) -> dict[str, Any]:
+        body: dict[str, Any] = {"callbackCommand": b.CMD[name], "userID": user.userID}
+        for key, attr in (("nickName", "nickname"), ("faceURL", "faceURL"), ("ex", "ex")):
+            body[key] = getattr(user, attr).value if user.HasField(attr) else None
+        return body
 
     def after_user_register(self, users: list[Any], op: str) -> None:
         self._after("afterUserRegister", {"callbackCommand": b.CMD["afterUserRegister"],

@@ -425,3 +425,36 @@ async def test_remark_import_member_info_register_read_callbacks(tmp_path, recei
     assert receiver.of("callbackAfterGroupMsgReadCommand")[0].body == {
         "callbackCommand": "callbackAfterGroupMsgReadCommand", "sendID": "ben", "receiveID": "ben",
         "unreadMsgNum": 1, "contentType": 3}
+
+
+async def test_set_info_ex_callbacks_use_null_for_unset_wrappers(tmp_path, receiver, admin_api):
+    receiver.replies["callbackBeforeSetGroupInfoExCommand"] = {"actionCode": 0, "groupName": "From hook"}
+    receiver.replies["callbackBeforeSetGroupInfoCommand"] = {"actionCode": 0, "ex": "tagged"}
+    receiver.replies["callbackBeforeUpdateUserInfoExCommand"] = {"actionCode": 0, "faceURL": "https://x/f.png"}
+    srv = await start(tmp_path, hooks(receiver.url, "beforeSetGroupInfoEx", "afterSetGroupInfoEx",
+                                      "beforeSetGroupInfo", "beforeUpdateUserInfoEx", "afterUpdateUserInfoEx"))
+    try:
+        api = await admin_api(srv)
+        await api.register("ann", "ben")
+        await api.ok("/group/create_group", {"ownerUserID": "ann", "memberUserIDs": ["ben"],
+                                             "groupInfo": {"groupID": "g1", "groupName": "G", "groupType": 2}})
+        await api.ok("/group/set_group_info_ex", {"groupID": "g1", "introduction": "intro"})
+        await api.ok("/group/set_group_info", {"groupInfoForSet": {"groupID": "g1", "notification": "n"}})
+        info = (await api.ok("/group/get_groups_info", {"groupIDs": ["g1"]}))["groupInfos"][0]
+        assert (info["groupName"], info["introduction"], info["ex"]) == ("From hook", "intro", "tagged")
+        await api.ok("/user/update_user_info_ex", {"userInfo": {"userID": "ben", "nickname": "Benny"}})
+        user = (await api.ok("/user/get_users_info", {"userIDs": ["ben"]}))["usersInfo"][0]
+        assert (user["nickname"], user["faceURL"]) == ("Benny", "https://x/f.png")
+        await srv.core.webhooks.drain()
+    finally:
+        await srv.stop()
+    before = receiver.of("callbackBeforeSetGroupInfoExCommand")[0].body
+    assert before == {"callbackCommand": "callbackBeforeSetGroupInfoExCommand", "operationID": before["operationID"],
+                      "groupID": "g1", "groupName": None, "notification": None, "introduction": "intro",
+                      "faceURL": None, "ex": None, "needVerification": None, "lookMemberInfo": None,
+                      "applyMemberFriend": None}
+    assert receiver.of("callbackAfterSetGroupInfoExCommand")[0].body["groupName"] == "From hook"
+    assert receiver.of("callbackBeforeUpdateUserInfoExCommand")[0].body == {
+        "callbackCommand": "callbackBeforeUpdateUserInfoExCommand", "userID": "ben", "nickName": "Benny",
+        "faceURL": None, "ex": None}
+    assert receiver.of("callbackAfterUpdateUserInfoExCommand")[0].body["faceURL"] == "https://x/f.png"
