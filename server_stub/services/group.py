@@ -116,6 +116,7 @@ async def create_group(ctx: RequestContext, req: group_pb2.CreateGroupReq) -> An
     info.groupID = info.groupID or str(random.randint(10**9, 10**10 - 1))
     info.ownerUserID, info.creatorUserID, info.createTime = req.ownerUserID, ctx.user_id, now_ms()
     info.status, info.memberCount = rs.STATUS_OK, 0
+    await ctx.core.webhooks.before_members_join_group(info.groupID, everyone, info.ex, ctx.operation_id)
 
     def op(conn: Any) -> Any:
         if rs.group_row(conn, info.groupID) is not None:

@@ -261,6 +261,13 @@ class Webhooks:
             if reply.get(key) is not None:
                 setattr(gi, key, type(getattr(gi, key))(reply[key]))
 
+    async def before_members_join_group(self, group_id: str, user_ids: list[str], group_ex: str, op: str) -> None:
+        """beforeMemberJoinGroup (``CallbackBeforeMembersJoinGroupReq``): may refuse. The reply's
+        ``memberCallbackList`` (per-member nickname/faceURL/roleLevel/muteEndTime/ex) is not applied."""
+        await self._before("beforeMemberJoinGroup", {
+            "callbackCommand": b.CMD["beforeMemberJoinGroup"], "groupID": group_id,
+            "memberList": [{"userID": u, "ex": ""} for u in user_ids], "groupEx": group_ex}, op)
+
     def after_create_group(self, req: Any, group: sdkws_pb2.GroupInfo, op: str) -> None:
         self._after("afterCreateGroup", {"callbackCommand": b.CMD["afterCreateGroup"],
                                          **self._create_body(req, group)}, op)

@@ -221,7 +221,7 @@ async def test_friend_group_user_callbacks(tmp_path, receiver, admin_api):
              "afterKickGroupMember", "afterQuitGroup", "afterTransferGroupOwner", "beforeSetGroupInfo",
              "afterSetGroupInfo", "afterDismissGroup", "beforeApplyJoinGroup", "afterJoinGroup",
              "beforeSendGroupMsg", "afterSendGroupMsg", "afterUserRegister", "beforeUpdateUserInfo",
-             "afterUpdateUserInfo", "afterRevokeMsg")
+             "afterUpdateUserInfo", "afterRevokeMsg", "beforeMemberJoinGroup")
     srv = await start(tmp_path, hooks(receiver.url, *names))
     try:
         api = await admin_api(srv)
@@ -275,6 +275,9 @@ async def test_friend_group_user_callbacks(tmp_path, receiver, admin_api):
     assert create["groupName"] == "Original" and create["operationID"]
     assert create["initMemberList"] == [{"userID": "ann", "roleLevel": 100}, {"userID": "ben", "roleLevel": 60},
                                         {"userID": "cid", "roleLevel": 20}]
+    assert one("callbackBeforeMembersJoinGroupCommand") == {
+        "callbackCommand": "callbackBeforeMembersJoinGroupCommand", "groupID": "g1", "groupEx": "",
+        "memberList": [{"userID": "ann", "ex": ""}, {"userID": "ben", "ex": ""}, {"userID": "cid", "ex": ""}]}
     after_create = one("callbackAfterCreateGroupCommand")
     assert after_create["groupName"] == "Renamed" and after_create["groupID"] == "g1"
     assert one("callbackBeforeInviteJoinGroupCommand")["invitedUserIDs"] == ["dan"]
