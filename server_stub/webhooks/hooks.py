@@ -41,9 +41,16 @@ class Webhooks:
         self.client = WebhookClient(self.config.url, transport) if self.config.any_enabled else None
         self._tasks: set[asyncio.Task[Any]] = set()
 
-    async def close(self) -> None:
+    async def close(self, grace: float = 2.0) -> None:
+        """Give queued callbacks ``grace`` seconds, then drop the rest (a dead receiver never
+        holds up shutdown)."""
         if self.client is not None:
-            await self.drain()
+            try:
+                await asyncio.wait_for(self.drain(), grace)
+            except TimeoutError:
+                log.warning("webhooks: dropping callbacks still queued at shutdown")
+            for task in list(self._tasks):
+                task.cancel()
             await self.client.close()
 
     async def drain(self) -> None:

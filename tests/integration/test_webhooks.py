@@ -461,3 +461,26 @@ async def test_set_info_ex_callbacks_use_null_for_unset_wrappers(tmp_path, recei
         "callbackCommand": "callbackBeforeUpdateUserInfoExCommand", "userID": "ben", "nickName": "Benny",
         "faceURL": None, "ex": None}
     assert receiver.of("callbackAfterUpdateUserInfoExCommand")[0].body["faceURL"] == "https://x/f.png"
+
+
+async def test_a_hanging_receiver_does_not_hold_up_shutdown(tmp_path, receiver, admin_api):
+    import asyncio
+    import threading
+
+    release = threading.Event()
+
+    def hang(body: dict[str, Any]) -> dict[str, Any]:
+        release.wait(60)
+        return {"actionCode": 0}
+
+    receiver.replies["callbackAfterUserRegisterCommand"] = hang
+    srv = await start(tmp_path, hooks(receiver.url, afterUserRegister={"timeout": 60}))
+    try:
+        api = await admin_api(srv)
+        await api.register("u1")  # the reply is sent before the callback is even made
+        await api.register("u2")
+        await receiver.wait_for_request("callbackAfterUserRegisterCommand")
+        await asyncio.wait_for(srv.stop(), 30)  # the 2 s grace, not the 60 s timeout
+    finally:
+        release.set()
+        await srv.stop()

@@ -31,7 +31,8 @@ class Call:
 
 class Receiver:
     def __init__(self) -> None:
-        self.calls: list[Call] = []
+        self.calls: list[Call] = []  # answered
+        self.arrived: list[Call] = []  # received, answered or not yet
         self.replies: dict[str, dict[str, Any] | Callable[[dict[str, Any]], dict[str, Any]]] = {}
         self._cond = threading.Condition()
         receiver = self
@@ -42,6 +43,9 @@ class Receiver:
                 parts = urlsplit(self.path)
                 call = Call(parts.path, {k: v[0] for k, v in parse_qs(parts.query).items()},
                             {k.lower(): v for k, v in self.headers.items()}, json.loads(raw))
+                with receiver._cond:
+                    receiver.arrived.append(call)
+                    receiver._cond.notify_all()
                 reply = receiver.replies.get(call.command, GO_ON)
                 if callable(reply):
                     reply = reply(call.body)
@@ -74,6 +78,15 @@ class Receiver:
     def of(self, command: str) -> list[Call]:
         with self._cond:
             return [c for c in self.calls if c.command == command]
+
+    async def wait_for_request(self, command: str, timeout: float = 10) -> None:
+        """Until a call of ``command`` arrived (its answer may still be pending)."""
+        def wait() -> None:
+            with self._cond:
+                if not self._cond.wait_for(lambda: any(c.command == command for c in self.arrived), timeout):
+                    raise AssertionError(f"{command} never arrived")
+
+        await asyncio.to_thread(wait)
 
     async def wait_for(self, command: str, count: int = 1, timeout: float = 10) -> list[Call]:
         """The first ``count`` calls of ``command``, waiting (on a condition, no polling) for them."""
