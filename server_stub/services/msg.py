@@ -123,7 +123,7 @@ async def send_message(core: ServerCore, msg: sdkws_pb2.MsgData, operation_id: s
         for pcid, pmsg in pushes:
             core.hub.push_message(recipients, pcid, pmsg, operation_id)
 
-    return resp, push
+    return resp, core.webhooks.online_push(push, pushes, recipients, msg, operation_id)
 
 
 def check_user_message(msg: sdkws_pb2.MsgData) -> None:

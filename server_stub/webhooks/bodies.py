@@ -44,6 +44,8 @@ CMD: dict[str, str] = {
     "beforeCreateGroup": "callbackBeforeCreateGroupCommand",
     "afterCreateGroup": "callbackAfterCreateGroupCommand",
     "beforeMemberJoinGroup": "callbackBeforeMembersJoinGroupCommand",
+    "beforeOnlinePush": "callbackBeforeOnlinePushCommand",
+    "beforeGroupOnlinePush": "callbackBeforeGroupOnlinePushCommand",
     "beforeApplyJoinGroup": "callbackBeforeJoinGroupCommand",
     "afterJoinGroup": "callbackAfterJoinGroupCommand",
     "beforeInviteUserToGroup": "callbackBeforeInviteJoinGroupCommand",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -40,6 +41,7 @@ class Webhooks:
         self.hub = hub
         self.client = WebhookClient(self.config.url, transport) if self.config.any_enabled else None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._push_lock = asyncio.Lock()
 
     async def close(self, grace: float = 2.0) -> None:
         """Give queued callbacks ``grace`` seconds, then drop the rest (a dead receiver never
@@ -121,6 +123,43 @@ class Webhooks:
             offline = [u for u in dict.fromkeys(recipients) if u != msg.sendID and not self.hub.of(u)]
             if offline:
                 self._background(self._offline_push(msg, offline, op))
+
+    def online_push(self, push: Callable[[], None], pushes: list[tuple[str, sdkws_pb2.MsgData]],
+                    recipients: list[str], msg: sdkws_pb2.MsgData, op: str) -> Callable[[], None]:
+        """``push`` gated by beforeOnlinePush (1:1 and notification chats: a refusal or, without
+        ``failedContinue``, a failure drops the push; the message stays stored) or by
+        beforeGroupOnlinePush (groups: a non-empty ``userIDList`` in the reply replaces the
+        recipients), as ``internal/push/push_handler.go`` Push2User/Push2Group. Gated pushes run
+        in a background task, one at a time, in send order."""
+        name = "beforeGroupOnlinePush" if msg.sessionType == b.GROUP else "beforeOnlinePush"
+        if self._cfg(name) is None or msg.contentType == b.TYPING or self.hub is None:
+            return push
+        hub = self.hub
+
+        async def gated() -> None:
+            async with self._push_lock:
+                if name == "beforeOnlinePush":
+                    body = b.user_status(b.CMD[name], op, msg.senderPlatformID, userIDList=list(recipients))
+                else:
+                    body = b.user_status(b.CMD[name], op, msg.senderPlatformID)
+                    body["groupID"], body["seq"] = msg.groupID, msg.seq
+                body.update({"clientMsgID": msg.clientMsgID, "sendID": msg.sendID, "contentType": msg.contentType,
+                             "sessionType": msg.sessionType, "atUserIDList": list(msg.atUserIDList) or None,
+                             "content": b.content_text(msg)})
+                body.setdefault("groupID", msg.groupID)
+                try:
+                    reply = await self._before(name, body, op)
+                except Exception as err:  # noqa: BLE001 - a refused push is logged, as upstream
+                    log.info("%s: push dropped: %s", name, err, extra={"operationID": op})
+                    return
+                users = reply.get("userIDList") if reply and name == "beforeGroupOnlinePush" else None
+                if isinstance(users, list) and users:
+                    for pcid, pmsg in pushes:
+                        hub.push_message([str(u) for u in users], pcid, pmsg, op)
+                else:
+                    push()
+
+        return lambda: self._background(gated())
 
     async def _offline_push(self, msg: sdkws_pb2.MsgData, user_ids: list[str], op: str) -> None:
         try:

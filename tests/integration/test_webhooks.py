@@ -484,3 +484,46 @@ async def test_a_hanging_receiver_does_not_hold_up_shutdown(tmp_path, receiver, 
     finally:
         release.set()
         await srv.stop()
+
+
+async def test_online_push_callbacks_gate_and_redirect_pushes(tmp_path, receiver, admin_api):
+    from openim_sdk.protocol.pb.sdkws import sdkws_pb2
+
+    from .conftest import WsClient
+
+    def by_text(body: dict[str, Any]) -> dict[str, Any]:
+        return REFUSE if "secret" in body["content"] else {"actionCode": 0}
+
+    receiver.replies["callbackBeforeOnlinePushCommand"] = by_text
+    receiver.replies["callbackBeforeGroupOnlinePushCommand"] = \
+        lambda body: {"actionCode": 0, "userIDList": ["ann"]} if "staff" in body["content"] else {"actionCode": 0}
+    srv = await start(tmp_path, hooks(receiver.url, "beforeOnlinePush", "beforeGroupOnlinePush"))
+    try:
+        api = await admin_api(srv)
+        await api.register("ann", "ben")
+        await api.ok("/group/create_group", {"ownerUserID": "ann", "memberUserIDs": ["ben"],
+                                             "groupInfo": {"groupID": "g1", "groupName": "G", "groupType": 2}})
+        tb = await api.user_token("ben", 5)
+        async with websockets.connect(ws_url(srv, "ben", tb, 5)) as ws:
+            ben = WsClient(ws, "ben")
+
+            async def texts() -> list[str]:
+                push = sdkws_pb2.PushMessages.FromString((await ben.next_push()).data)
+                return [json.loads(m.content)["content"] for p in push.msgs.values() for m in p.Msgs]
+
+            for text, group in (("a secret", ""), ("staff only", "g1"), ("for all", "g1"), ("hello", "")):
+                msg = _rest_msg("ann", "" if group else "ben", group)
+                msg["content"] = {"content": text}
+                await api.ok("/msg/send_msg", msg)
+            seen = [await texts(), await texts()]
+        await srv.core.webhooks.drain()
+    finally:
+        await srv.stop()
+    # the refused 1:1 push and the group push limited to ann never reached ben; the rest in order
+    assert seen == [["for all"], ["hello"]]
+    single = receiver.of("callbackBeforeOnlinePushCommand")[0].body
+    assert set(single) == {"callbackCommand", "operationID", "platformID", "platform", "userIDList", "clientMsgID",
+                           "sendID", "groupID", "contentType", "sessionType", "atUserIDList", "content"}
+    assert single["userIDList"] == ["ben", "ann"]  # the sender too (senderSync), as upstream
+    group = next(c.body for c in receiver.of("callbackBeforeGroupOnlinePushCommand") if "staff" in c.body["content"])
+    assert "userIDList" not in group and group["groupID"] == "g1" and group["seq"] >= 1
