@@ -116,7 +116,7 @@ async def send_message(core: ServerCore, msg: sdkws_pb2.MsgData, operation_id: s
     else:
         pushes = [(cid, msg)]
     await core.storage.set_send_status(operation_id, 2)
-    core.webhooks.after_send(msg, recipients, operation_id)
+    core.webhooks.after_send(msg, recipients, operation_id, duplicate=not pushes)
     resp = msg_pb2.SendMsgResp(serverMsgID=msg.serverMsgID, clientMsgID=msg.clientMsgID, sendTime=msg.sendTime)
 
     def push() -> None:

@@ -102,11 +102,12 @@ class Webhooks:
             if reply:
                 b.apply_modify(msg, reply)
 
-    def after_send(self, msg: sdkws_pb2.MsgData, recipients: list[str], op: str) -> None:
+    def after_send(self, msg: sdkws_pb2.MsgData, recipients: list[str], op: str, duplicate: bool = False) -> None:
         """afterSendSingleMsg / afterSendGroupMsg (``?key=`` query), afterMsgSaveDB (with the seq,
         ``internal/msgtransfer/callback.go``) and beforeOfflinePush for recipients with no
-        connection (``internal/push/callback.go``; its answer only matters to a real pusher)."""
-        if self.client is None or msg.sessionType not in (b.SINGLE, b.GROUP, 4):
+        connection (``internal/push/callback.go``; its answer only matters to a real pusher).
+        Nothing for a ``duplicate`` (a resend answered with the first copy's ack)."""
+        if self.client is None or duplicate or msg.sessionType not in (b.SINGLE, b.GROUP, 4):
             return
         if msg.sessionType in (b.SINGLE, b.GROUP):
             name = "afterSendSingleMsg" if msg.sessionType == b.SINGLE else "afterSendGroupMsg"

@@ -506,6 +506,8 @@ async def test_online_push_callbacks_gate_and_redirect_pushes(tmp_path, receiver
         tb = await api.user_token("ben", 5)
         async with websockets.connect(ws_url(srv, "ben", tb, 5)) as ws:
             ben = WsClient(ws, "ben")
+            # a round trip first: once answered, ben is registered for pushes
+            assert (await ben.request(1001, sdkws_pb2.GetMaxSeqReq(userID="ben").SerializeToString())).err_code == 0
 
             async def texts() -> list[str]:
                 push = sdkws_pb2.PushMessages.FromString((await ben.next_push()).data)
@@ -527,3 +529,29 @@ async def test_online_push_callbacks_gate_and_redirect_pushes(tmp_path, receiver
     assert single["userIDList"] == ["ben", "ann"]  # the sender too (senderSync), as upstream
     group = next(c.body for c in receiver.of("callbackBeforeGroupOnlinePushCommand") if "staff" in c.body["content"])
     assert "userIDList" not in group and group["groupID"] == "g1" and group["seq"] >= 1
+
+
+async def test_a_resend_answered_from_the_first_copy_calls_back_once(tmp_path, receiver, admin_api):
+    from openim_sdk.protocol.pb.sdkws import sdkws_pb2
+
+    from .conftest import WsClient
+
+    def text(cmid: str) -> bytes:
+        return sdkws_pb2.MsgData(sendID="ann", recvID="ben", clientMsgID=cmid, sessionType=1, msgFrom=100,
+                                 contentType=101, content=json.dumps({"content": "hi"}).encode(),
+                                 createTime=1, status=1).SerializeToString()
+
+    srv = await start(tmp_path, hooks(receiver.url, "afterSendSingleMsg", "afterMsgSaveDB"))
+    try:
+        api = await admin_api(srv)
+        await api.register("ann", "ben")
+        async with websockets.connect(ws_url(srv, "ann", await api.user_token("ann", 5))) as ws:
+            ann = WsClient(ws, "ann")
+            for cmid in ("dup-1", "dup-1", "other"):
+                assert (await ann.request(1003, text(cmid))).err_code == 0
+        await srv.core.webhooks.drain()
+    finally:
+        await srv.stop()
+    for command in ("callbackAfterSendSingleMsgCommand", "callbackAfterMsgSaveDBCommand"):
+        # two workers post after-callbacks, so their order is not fixed
+        assert sorted(c.body["clientMsgID"] for c in receiver.of(command)) == ["dup-1", "other"], command

@@ -31,8 +31,7 @@ class Call:
 
 class Receiver:
     def __init__(self) -> None:
-        self.calls: list[Call] = []  # answered
-        self.arrived: list[Call] = []  # received, answered or not yet
+        self.calls: list[Call] = []  # in arrival order, answered or not yet
         self.replies: dict[str, dict[str, Any] | Callable[[dict[str, Any]], dict[str, Any]]] = {}
         self._cond = threading.Condition()
         receiver = self
@@ -43,8 +42,8 @@ class Receiver:
                 parts = urlsplit(self.path)
                 call = Call(parts.path, {k: v[0] for k, v in parse_qs(parts.query).items()},
                             {k.lower(): v for k, v in self.headers.items()}, json.loads(raw))
-                with receiver._cond:
-                    receiver.arrived.append(call)
+                with receiver._cond:  # recorded on arrival, so calls keep the order they were made in
+                    receiver.calls.append(call)
                     receiver._cond.notify_all()
                 reply = receiver.replies.get(call.command, GO_ON)
                 if callable(reply):
@@ -55,15 +54,14 @@ class Receiver:
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
-                with receiver._cond:
-                    receiver.calls.append(call)
-                    receiver._cond.notify_all()
 
             def log_message(self, *args: Any) -> None:
                 pass
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
+        # a caller that gave up (timeout, shutdown) leaves a broken pipe behind: not an error here
+        self.httpd.handle_error = lambda request, client_address: None  # type: ignore[method-assign]
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/callbackExample"
         self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
@@ -83,7 +81,7 @@ class Receiver:
         """Until a call of ``command`` arrived (its answer may still be pending)."""
         def wait() -> None:
             with self._cond:
-                if not self._cond.wait_for(lambda: any(c.command == command for c in self.arrived), timeout):
+                if not self._cond.wait_for(lambda: bool(self.of(command)), timeout):
                     raise AssertionError(f"{command} never arrived")
 
         await asyncio.to_thread(wait)
