@@ -27,6 +27,7 @@ def chat(
     token: Annotated[str | None, typer.Option(envvar="OPENIM_TOKEN", help="Token (with --user).")] = None,
 ) -> None:
     """Open the terminal chat (Textual) with the stored session, or with --api/--ws/--user/--token."""
+    output.need_extra("tui", what="openim chat")
     from openim_tui import run_chat
 
     overrides = {k: v for k, v in {"api": api, "ws": ws, "user": user, "token": token}.items() if v}
@@ -50,12 +51,13 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def _server(api_port: int, ws_port: int, data: str | None) -> Iterator[tuple[str, str]]:
-    """Reuse a server already listening on the ports, or start the bundled one."""
+def _server(api_port: int, ws_port: int, data: str | None) -> Iterator[tuple[str, str, bool]]:
+    """Reuse a server already listening on the ports, or start the bundled one (third item: started
+    here, so it stops when the demo ends)."""
     api_port = api_port or _free_port()
     ws_port = ws_port or _free_port()
     if _port_open(api_port) and _port_open(ws_port):
-        yield f"http://127.0.0.1:{api_port}", f"ws://127.0.0.1:{ws_port}"
+        yield f"http://127.0.0.1:{api_port}", f"ws://127.0.0.1:{ws_port}", False
         return
     if _port_open(api_port) or _port_open(ws_port):
         api_port, ws_port = _free_port(), _free_port()
@@ -70,7 +72,7 @@ def _server(api_port: int, ws_port: int, data: str | None) -> Iterator[tuple[str
             if proc.poll() is not None or time.monotonic() > deadline:
                 output.fail("the bundled server did not start (try `openim server` to see why)", output.EXIT_UNREACHABLE)
             time.sleep(0.1)
-        yield f"http://127.0.0.1:{api_port}", f"ws://127.0.0.1:{ws_port}"
+        yield f"http://127.0.0.1:{api_port}", f"ws://127.0.0.1:{ws_port}", True
     finally:
         proc.terminate()
         with contextlib.suppress(subprocess.TimeoutExpired):
@@ -152,7 +154,8 @@ def demo(
 
     if script is None:
         script = not (sys.stdin.isatty() and sys.stdout.isatty())
-    with _server(api_port, ws_port, data) as (api, ws), output.errors():
+    output.need_extra("server", *(() if script else ("tui",)), what="openim demo")
+    with _server(api_port, ws_port, data) as (api, ws, started), output.errors():
         tokens = asyncio.run(_setup_users(api, ws, secret, {"alice": "Alice", "bob": "Bob (echo bot)"}))
         profs = {}
         for uid, tok in tokens.items():
@@ -164,7 +167,7 @@ def demo(
         bot.ready.wait(20)
         try:
             if script:
-                asyncio.run(_scripted(profs["alice"]))
+                asyncio.run(_scripted(profs["alice"], started))
             else:
                 from openim_tui import run_chat
 
@@ -175,7 +178,7 @@ def demo(
         output.say("Demo over. The server data stays; `openim chat -p demo-alice` after `openim server` resumes it.")
 
 
-async def _scripted(prof: Any) -> None:
+async def _scripted(prof: Any, server_started: bool) -> None:
     import asyncio
 
     from openim_sdk import events as ev
@@ -198,5 +201,9 @@ async def _scripted(prof: Any) -> None:
         history = await alice.messages(sent.conversation_id, limit=10)
         output.say(f"[dim]{len(history)} message(s) in {sent.conversation_id}, seqs "
                    f"{[m.seq for m in history]}[/]")
-    output.say(f"Demo done. Chat with `openim chat -p demo-alice` while the server runs "
-               f"(API {prof.api_url}, WS {prof.ws_url}).")
+    if server_started:  # the server this demo started stops with it
+        output.say("Demo done; the demo's server has stopped (its data stays). To go on: `openim server` "
+                   "in one terminal, `openim chat -p demo-alice` in another.")
+    else:
+        output.say(f"Demo done. Chat with `openim chat -p demo-alice` while the server runs "
+                   f"(API {prof.api_url}, WS {prof.ws_url}).")

@@ -23,6 +23,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=True,
     pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 friends_app = typer.Typer(help="Friends: list, add, accept, reject, remove, black.", no_args_is_help=True)
 groups_app = typer.Typer(help="Groups: list, create, join, members, invite, kick, mute, quit, dismiss.",
@@ -31,6 +32,30 @@ user_app = typer.Typer(help="Users (admin): register.", no_args_is_help=True)
 app.add_typer(friends_app, name="friends")
 app.add_typer(groups_app, name="groups")
 app.add_typer(user_app, name="user")
+
+def _version(value: bool) -> None:
+    if value:
+        from openim_sdk import __version__
+
+        typer.echo(f"openim {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    version: Annotated[bool, typer.Option("--version", "-V", callback=_version, is_eager=True,
+                                          help="Show the version and exit.")] = False,
+) -> None:
+    """OpenIM from the terminal: log in, send, pull, watch, manage friends and groups, call any API route."""
+    if ctx.invoked_subcommand != "config":  # `openim config edit` must still work to fix a broken file
+        from . import settings
+
+        try:
+            settings.load()
+        except settings.SettingsError as exc:
+            output.fail(f"{exc} (fix it with `openim config edit`)", output.EXIT_USAGE)
+
 
 DEFAULT_API = "http://127.0.0.1:10002"
 DEFAULT_WS = "ws://127.0.0.1:10001"
@@ -85,6 +110,7 @@ def rest_for(prof: Any) -> Any:
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True}, add_help_option=False)
 def server(ctx: typer.Context) -> None:
     """Run the bundled OpenIM server (REST :10002 + WS :10001, SQLite). Flags: see `openim server --help`."""
+    output.need_extra("server", what="openim server")
     from server_stub.cli import main as server_main
 
     raise typer.Exit(server_main(list(ctx.args)))
@@ -132,6 +158,8 @@ def login(
         from openim_sdk.protocol import errors as e
         from openim_sdk.rest import RestClient
 
+        not_registered = (f"user {user!r} is not registered on {api}"
+                          + ("; add --register to create it" if token is None else ""))
         tok = token
         if tok is None:
             admin = await RestClient.admin(api, secret or "", admin_user)
@@ -141,15 +169,27 @@ def login(
                         await admin.user.user_register(users=[{"userID": user, "nickname": nickname or user}])
                     except e.RegisteredAlreadyError:
                         pass
-                tok = await admin.mint_user_token(user, pid)
+                try:
+                    tok = await admin.mint_user_token(user, pid)
+                except e.NotFoundError:
+                    output.fail(not_registered, output.EXIT_OPENIM)
         async with RestClient(api, tok) as client:
-            claims = client.claims()
+            try:
+                claims = client.claims()
+            except e.OpenIMError as exc:
+                output.fail(f"the token is not valid ({exc.message or exc.name}); ask for a new one, or log in "
+                            "with --secret", output.EXIT_USAGE)
             if claims.user_id != user or claims.platform_id != pid:
                 output.fail(f"the token is for user {claims.user_id!r} on platform {claims.platform_id}, "
                             f"not {user!r} on {pid}", output.EXIT_USAGE)
-            info = await client.user.get_users_info(user_ids=[user])
+            try:
+                info = await client.user.get_users_info(user_ids=[user])
+            except e.TokenError as exc:
+                output.fail(f"the server refused the token: {exc.code} {exc.name}"
+                            + (f" ({exc.message})" if exc.message and exc.message != exc.name else "")
+                            + "; ask for a new one, or log in with --secret", output.EXIT_SESSION)
             if not info.usersInfo:
-                raise e.UserNotFoundError(message="UserIDNotFoundError", detail=f"user {user} is not registered")
+                output.fail(not_registered, output.EXIT_OPENIM)
         prof = profiles.Profile(profiles.profile_name(profile), api, ws, user, pid, tok)
         profiles.save(prof)
         return {"profile": prof.name, "userID": user, "platformID": pid, "nickname": info.usersInfo[0].nickname,
@@ -204,7 +244,8 @@ def whoami(profile: ProfileOpt = None, as_json: JsonOpt = False) -> None:
     if as_json:
         output.emit_json(result)
     else:
-        output.table("whoami", ["field", "value"], [(k, v) for k, v in result.items()])
+        rows = [(k, output.when(v) if k == "expires" else v) for k, v in result.items()]
+        output.table("whoami", ["field", "value"], rows)
 
 
 # --------------------------------------------------------------------------- api
@@ -299,4 +340,4 @@ def main() -> None:  # pragma: no cover - console script
 
 
 # Command modules register themselves on the app when imported.
-from . import demo, messaging, social  # noqa: E402,F401
+from . import config_cmd, demo, messaging, social  # noqa: E402,F401

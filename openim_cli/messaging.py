@@ -24,8 +24,12 @@ WaitOpt = Annotated[float, typer.Option(help="Seconds to wait for the server.")]
 
 
 def with_client(profile: str | None, body: Callable[[Any], Awaitable[T]], *, wait: float = 15.0,
-                synced: bool = True) -> T:
-    """Run ``body(client)`` inside a session of the stored profile."""
+                synced: bool = True, offline_ok: bool = False) -> T:
+    """Run ``body(client)`` inside a session of the stored profile.
+
+    When the first connection attempt fails (nothing listening, DNS, refused) the command does not
+    sit out ``wait``: it stops at once with exit code 3 — or, with ``offline_ok``, warns and runs
+    ``body`` on the local cache."""
     prof = need_profile(profile)
 
     async def main() -> T:
@@ -41,11 +45,20 @@ def with_client(profile: str | None, body: Callable[[Any], Awaitable[T]], *, wai
             if synced:
                 ended: list[Any] = []
                 gone = asyncio.Event()  # a kicked/expired session ends at once: don't wait the full timeout
+                reached, unreachable = asyncio.Event(), asyncio.Event()
 
                 @client.on(ev.SessionEnded)
                 def _ended(event: Any) -> None:
                     ended.append(event)
                     gone.set()
+
+                @client.on(ev.ConnectionStateChanged)
+                def _state(event: Any) -> None:
+                    if event.state in (ev.ConnectionState.CONNECTED, ev.ConnectionState.SYNCING):
+                        reached.set()
+                    elif event.state == ev.ConnectionState.RECONNECTING and not reached.is_set():
+                        unreachable.set()  # the very first dial failed
+                        gone.set()
 
                 waits = [asyncio.ensure_future(client.wait_synced()), asyncio.ensure_future(gone.wait())]
                 done, _ = await asyncio.wait(waits, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
@@ -56,6 +69,11 @@ def with_client(profile: str | None, body: Callable[[Any], Awaitable[T]], *, wai
                         raise ended[0].error from None
                     if client.ws.fatal_error is not None:
                         raise client.ws.fatal_error from None
+                    if unreachable.is_set() and offline_ok:
+                        output.warn(f"offline: cannot reach {prof.ws_url}; showing what this device has cached")
+                        return await body(client)
+                    if unreachable.is_set():
+                        raise e.NetworkError(message=f"cannot reach {prof.ws_url}") from None
                     raise e.NetworkError(message=f"no connection to {prof.ws_url} within {wait:g}s") from None
             return await body(client)
 
@@ -69,13 +87,39 @@ def message_dict(m: Any) -> dict[str, Any]:
             "text": m.text, "sendTime": m.send_time, "status": m.status}
 
 
-def print_message(m: Any, me: str) -> None:
+def print_message(m: Any, me: str, where: str = "") -> None:
+    """One message per line: ``[where] seq time who: text``, plus the send state of an unsent one of ours."""
+    from rich.markup import escape
+
+    from openim_sdk.protocol.constants import MsgStatus
+
     ts = time.strftime("%H:%M", time.localtime(m.time / 1000)) if m.time else "--:--"
     who = "you" if m.send_id == me else (m.sender_nickname or m.send_id)
     style = "dim" if m.is_notification else ("cyan" if m.send_id == me else "green")
-    from rich.markup import escape
+    state = ""
+    if m.send_id == me and m.status == MsgStatus.SEND_FAILED:
+        state = "  [bold red]✗ not sent (failed)[/]"
+    elif m.send_id == me and m.status == MsgStatus.SENDING:
+        state = "  [yellow]… not sent yet (queued)[/]"
+    seq = f"{m.seq:>5}" if m.seq else "    -"
+    prefix = f"[magenta]{escape(where)}[/] " if where else ""
+    output.say(f"{prefix}[dim]{seq} {ts}[/] [{style}]{escape(who)}[/]: {escape(m.text)}{state}")
 
-    output.say(f"[dim]{m.seq:>5} {ts}[/] [{style}]{escape(who)}[/]: {escape(m.text)}")
+
+async def conversation_label(client: Any, m: Any, cache: dict[str, str]) -> str:
+    """A short name for a message's conversation in a mixed stream (watch, search): ``#group`` or
+    ``@user`` (the peer's nickname once known)."""
+    cid = m.conversation_id
+    if cid not in cache:
+        conv = await client.conversation(cid)
+        group = (conv is not None and conv.is_group) or bool(m.group_id)
+        title = conv.show_name if conv is not None else ""
+        if not title and not group and m.send_id != client.user_id and m.sender_nickname:
+            title = m.sender_nickname  # the conversation's name is not resolved yet; the peer's is known
+        if not title:
+            return f"#{m.group_id or cid}" if group else f"@{conv.title if conv is not None else cid}"
+        cache[cid] = f"#{title}" if group else f"@{title}"
+    return cache[cid]
 
 
 @app.command()
@@ -93,6 +137,8 @@ def send(
     """Send a text, a file or a picture; prints its serverMsgID and seq."""
     if text == "-":
         text = sys.stdin.read().rstrip("\n")
+    if text is not None and text and not text.strip():
+        output.fail("the text is blank: nothing to send", output.EXIT_USAGE)
     if not text and file is None and image is None:
         output.fail("nothing to send: give TEXT, '-', --file or --image", output.EXIT_USAGE)
 
@@ -149,18 +195,21 @@ async def _next(stream: Any, pred: Callable[[Any], bool], timeout: float) -> Any
 
 
 class _progress:
-    """A rich progress bar for uploads (silent with --json)."""
+    """A rich progress bar for uploads and downloads, on stderr when it is a terminal (silent with --json
+    and when piped: stdout stays the command's answer)."""
 
     def __init__(self, name: str, quiet: bool) -> None:
         self.name, self.quiet = name, quiet
 
     def __enter__(self) -> Callable[[int, int], None] | None:
+        console = output.console(stderr=True)
+        self.quiet = self.quiet or not console.is_terminal
         if self.quiet:
             return None
         from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
         self.bar = Progress("[bold]{task.description}", BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-                            transient=True)
+                            transient=True, console=console)
         self.bar.start()
         self.task = self.bar.add_task(self.name, total=None)
 
@@ -192,7 +241,7 @@ def pull(
         cid, *_ = await client.resolve_target(target, group)
         return await client.messages(cid, before_seq=before_seq, limit=limit)
 
-    rows = with_client(profile, body)
+    rows = with_client(profile, body, offline_ok=True)
     me = need_profile(profile).user_id
     if target is None:
         for c in rows:
@@ -210,21 +259,38 @@ def pull(
 
 
 @app.command()
-def watch(profile: ProfileOpt = None, as_json: JsonOpt = False) -> None:
-    """Stream incoming messages live until interrupted (JSON lines with --json)."""
+def watch(
+    target: Annotated[str | None, typer.Option("--in", help="Only this conversation/user/group.")] = None,
+    group: GroupOpt = False,
+    profile: ProfileOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Stream incoming messages and revokes live until interrupted (JSON lines with --json)."""
     me = need_profile(profile).user_id
 
     async def body(client: Any) -> None:
         from openim_sdk import events as ev
 
+        only = (await client.resolve_target(target, group))[0] if target else None
+        labels: dict[str, str] = {}
         if not as_json:
-            output.say(f"[dim]watching as {me}; Ctrl-C to stop[/]")
+            output.say(f"[dim]watching as {me}{f' in {only}' if only else ''}; Ctrl-C to stop[/]")
         async for event in client.events():
-            if isinstance(event, ev.MessageReceived) and not event.is_self:
+            msg = getattr(event, "message", None)
+            if msg is not None and only is not None and msg.conversation_id != only:
+                continue
+            if isinstance(event, ev.MessageRevoked):
+                who = event.revoker_user_id or msg.send_id
+                if as_json:
+                    output.emit_json({**message_dict(msg), "revoked": True, "revokerUserID": who})
+                else:
+                    where = await conversation_label(client, msg, labels)
+                    output.say(f"[magenta]{where}[/] [dim]{msg.seq:>5}[/] {who} revoked a message")
+            elif isinstance(event, ev.MessageReceived) and not event.is_self:
                 if as_json:
                     output.emit_json(message_dict(event.message))
                 else:
-                    print_message(event.message, me)
+                    print_message(event.message, me, await conversation_label(client, msg, labels))
             elif isinstance(event, ev.ConnectionStateChanged) and not as_json:
                 output.say(f"[dim]({event.state.value})[/]")
             elif isinstance(event, ev.SessionEnded):
@@ -243,6 +309,7 @@ def read(
     target: Annotated[str, typer.Argument(help="Conversation ID, user ID or group ID (--group).")],
     group: GroupOpt = False,
     profile: ProfileOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Mark a conversation read (the other side gets a read receipt)."""
 
@@ -251,7 +318,11 @@ def read(
         await client.mark_read(cid)
         return str(cid)
 
-    output.say(f"Marked {with_client(profile, body)} read.")
+    cid = with_client(profile, body)
+    if as_json:
+        output.emit_json({"conversationID": cid, "read": True})
+    else:
+        output.say(f"Marked {cid} read.")
 
 
 @app.command()
@@ -260,23 +331,78 @@ def revoke(
     message: Annotated[str, typer.Argument(help="clientMsgID, or the seq of the message.")],
     group: GroupOpt = False,
     profile: ProfileOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Revoke a message you sent."""
 
-    async def body(client: Any) -> None:
-        from openim_sdk.protocol import errors as e
+    async def body(client: Any) -> dict[str, Any]:
 
         cid, *_ = await client.resolve_target(target, group)
         cmid = message
         if message.isdigit():
-            rows = await client.messages(cid, before_seq=int(message) + 1, limit=1)
-            if not rows or rows[-1].seq != int(message):
-                raise e.NotFoundError(message="RecordNotFoundError", detail=f"no message with seq {message}")
-            cmid = rows[-1].client_msg_id
+            cmid = (await _find(client, cid, message)).client_msg_id
         await client.revoke(cid, cmid)
+        return {"conversationID": cid, "clientMsgID": cmid, "revoked": True}
 
-    with_client(profile, body)
-    output.say("Revoked.")
+    result = with_client(profile, body)
+    if as_json:
+        output.emit_json(result)
+    else:
+        output.say("Revoked.")
+
+
+async def _find(client: Any, cid: str, message: str) -> Any:
+    """The message of a conversation by clientMsgID or by seq (digits)."""
+    from openim_sdk.protocol import errors as e
+
+    if message.isdigit():
+        rows = await client.messages(cid, before_seq=int(message) + 1, limit=1)
+        if rows and rows[-1].seq == int(message):
+            return rows[-1]
+        raise e.NotFoundError(message="RecordNotFoundError", detail=f"no message with seq {message} in {cid}")
+    m = await client.message(message)
+    if m is None or m.conversation_id != cid:
+        raise e.NotFoundError(message="RecordNotFoundError", detail=f"no message {message!r} in {cid}")
+    return m
+
+
+@app.command()
+def download(
+    target: Annotated[str, typer.Argument(help="Conversation ID, user ID or group ID (--group).")],
+    message: Annotated[str, typer.Argument(help="clientMsgID, or the seq of the message.")],
+    to: Annotated[Path | None, typer.Option("--to", file_okay=False,
+                                            help="Directory to save into (default: the settings' "
+                                                 "chat.download_dir, else ~/Downloads, else here).")] = None,
+    group: GroupOpt = False,
+    profile: ProfileOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Download the file or picture of a message; prints where it was saved."""
+    dest = to or _download_dir()
+
+    async def body(client: Any) -> dict[str, Any]:
+        cid, *_ = await client.resolve_target(target, group)
+        m = await _find(client, cid, message)
+        with _progress(m.content.get("fileName") or "download", as_json) as progress:
+            path = await client.download(m, dest, progress=progress)
+        return {"conversationID": cid, "clientMsgID": m.client_msg_id, "path": str(path),
+                "size": path.stat().st_size}
+
+    result = with_client(profile, body)
+    if as_json:
+        output.emit_json(result)
+    else:
+        output.say(f"Saved {result['path']} ({result['size']:,} bytes)")
+
+
+def _download_dir() -> Path:
+    from . import settings
+
+    configured = settings.load().download_path
+    if configured is not None:
+        return configured
+    home = Path.home() / "Downloads"
+    return home if home.is_dir() else Path.cwd()
 
 
 @app.command()
@@ -284,7 +410,7 @@ def search(
     text: Annotated[str, typer.Argument(help="Words to find.")],
     target: Annotated[str | None, typer.Option("--in", help="Only this conversation/user/group.")] = None,
     group: GroupOpt = False,
-    limit: Annotated[int, typer.Option("--limit", "-n")] = 50,
+    limit: Annotated[int, typer.Option("--limit", "-n", help="At most this many messages.")] = 50,
     profile: ProfileOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -296,12 +422,16 @@ def search(
             cid, *_ = await client.resolve_target(target, group)
         return await client.search(text, cid, limit)
 
-    rows = with_client(profile, body, synced=False)
+    async def labelled(client: Any) -> list[tuple[Any, str]]:
+        labels: dict[str, str] = {}
+        return [(m, await conversation_label(client, m, labels)) for m in await body(client)]
+
+    rows = with_client(profile, labelled, synced=False)
     me = need_profile(profile).user_id
-    for m in rows:
+    for m, where in rows:
         if as_json:
             output.emit_json(message_dict(m))
         else:
-            print_message(m, me)
+            print_message(m, me, where)
     if not rows and not as_json:
         output.say("[dim]no messages found[/]")

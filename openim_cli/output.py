@@ -19,6 +19,10 @@ EXIT_UNREACHABLE = 3
 EXIT_SESSION = 4
 
 
+def console(stderr: bool = False) -> Any:
+    return _console(stderr)
+
+
 def _console(stderr: bool = False) -> Any:
     from rich.console import Console
 
@@ -62,6 +66,36 @@ def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> 
     _console().print(t)
 
 
+def when(epoch_seconds: float | int | None) -> str:
+    """A point in time for people: local date and time plus how far away it is."""
+    import datetime
+
+    if not epoch_seconds:
+        return ""
+    at = datetime.datetime.fromtimestamp(float(epoch_seconds)).astimezone()
+    delta = float(epoch_seconds) - datetime.datetime.now().timestamp()
+    span, unit = abs(delta), "s"
+    for size, name in ((86400, "d"), (3600, "h"), (60, "min")):
+        if span >= size:
+            span, unit = span / size, name
+            break
+    rel = f"in {span:.0f} {unit}" if delta >= 0 else f"{span:.0f} {unit} ago"
+    return f"{at:%Y-%m-%d %H:%M %Z} ({rel})"
+
+
+def warn(message: str) -> None:
+    _console(stderr=True).print(f"[bold yellow]warning:[/] {message}", markup=True, soft_wrap=True)
+
+
+def need_extra(*extras: str, what: str) -> None:
+    """Stop with a one-line hint when ``what`` needs an extra that is not installed."""
+    from .entry import install_hint, missing_extra
+
+    extra = missing_extra(*extras)
+    if extra is not None:
+        fail(f"{what} needs the {extra!r} extra: {install_hint(extra)}", EXIT_USAGE)
+
+
 def fail(message: str, code: int) -> None:
     import typer
 
@@ -84,9 +118,10 @@ def errors() -> Iterator[None]:
         where = f" ({exc.detail})" if exc.detail else ""
         fail(f"cannot reach the server: {exc.message}{where}", EXIT_UNREACHABLE)
     except e.OpenIMError as exc:
-        text = f"{exc.code} {exc.name}"
+        # a local error has no OpenIM code: "0 Success: ..." would read as a contradiction
+        text = f"{exc.code} {exc.name}" if exc.code else ""
         if exc.message and exc.message != exc.name:
-            text += f": {exc.message}"
+            text = f"{text}: {exc.message}" if text else exc.message
         if exc.detail:
             text += f" — {exc.detail}"
         fail(text, EXIT_OPENIM)

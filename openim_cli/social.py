@@ -37,31 +37,51 @@ def conversations(
     as_json: JsonOpt = False,
 ) -> None:
     """List your conversations: pinned first, with unread counts and the latest message."""
-    async def sorted_list(api: Any, me: str) -> Any:
+    async def sorted_list(api: Any, me: str) -> tuple[Any, dict[str, str]]:
         from openim_sdk.protocol.errors import NotFoundError
         from openim_sdk.protocol.pb.conversation import conversation_pb2
 
         try:
-            return await api.conversation.get_sorted_conversation_list(
+            resp = await api.conversation.get_sorted_conversation_list(
                 user_id=me, pagination={"pageNumber": 1, "showNumber": limit})
         except NotFoundError:  # the server answers 1004 when there are none
-            return conversation_pb2.GetSortedConversationListResp()
+            return conversation_pb2.GetSortedConversationListResp(), {}
+        peers = sorted({_peer(c, me) for c in resp.conversationElems} - {""})
+        names: dict[str, str] = {}
+        if peers:  # the peer's own name, not the latest sender's (which is often you)
+            info = await api.user.get_users_info(user_ids=peers)
+            names = {u.userID: u.nickname for u in info.usersInfo}
+        return resp, names
 
-    resp = _rest_call(profile, sorted_list)
+    resp, names = _rest_call(profile, sorted_list)
     if as_json:
         output.emit_json(resp)
         return
     from openim_sdk.store import preview_text
 
+    me = need_profile(profile).user_id
     rows = []
     for c in resp.conversationElems:
         latest = c.msgInfo
         preview = preview_text(latest.contentType, latest.content) if latest else ""
-        who = latest.groupName or latest.senderName or c.conversationID
-        rows.append(("📌" if c.IsPinned else "", c.conversationID, who, c.unreadCount or "",
+        peer = _peer(c, me)
+        who = (latest.groupName or latest.groupID) if latest.groupID else (names.get(peer) or peer)
+        rows.append(("📌" if c.IsPinned else "", c.conversationID, who or c.conversationID, c.unreadCount or "",
                      preview[:40], _ts(latest.LatestMsgRecvTime)))
     output.table(f"Conversations ({resp.conversationTotal}, {resp.unreadTotal} unread)",
                  ["", "conversation", "with", "unread", "latest", "time"], rows)
+
+
+def _peer(c: Any, me: str) -> str:
+    """The other user of a single chat ("" for a group or notification conversation)."""
+    m = c.msgInfo
+    if m.groupID or not c.conversationID.startswith("si_"):
+        return ""
+    if m.sendID and m.sendID != me:
+        return str(m.sendID)
+    if m.recvID and m.recvID != me:
+        return str(m.recvID)
+    return ""
 
 
 # --------------------------------------------------------------------------- friends

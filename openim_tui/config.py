@@ -28,7 +28,7 @@ class ConnectSpec:
                             platform_id=self.platform_id, **self.client_options)
 
 
-class ConfigError(Exception):
+class ConfigError(LookupError):
     pass
 
 

@@ -5,9 +5,6 @@
 # `openim demo` (see `openim demo --help`); `openim server` runs the server alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ ! -x .venv/bin/python ]; then
-  "${PYTHON:-python3}" -m venv .venv
-fi
-.venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e .
+bash scripts/install.sh ""
+echo "(openim is in .venv/bin: \`source .venv/bin/activate\` puts it on PATH)" >&2
 exec .venv/bin/openim demo "$@"

@@ -25,6 +25,9 @@ from typing import TYPE_CHECKING
 from openim_sdk.protocol.conversation_id import single_conversation_id
 from openim_sdk.protocol.pb.conversation import conversation_pb2
 
+from .relation_store import member_group_ids
+from .repos.conversations import conversation_records
+
 if TYPE_CHECKING:
     from .app import ServerCore
 
@@ -62,20 +65,13 @@ def readable_in(conn: sqlite3.Connection, user_id: str, cids: list[str], admin: 
     """The conversations of ``cids`` that ``user_id`` may read, with the reader's bounds."""
     ids = list(dict.fromkeys(c for c in cids if c))
     records: dict[str, Bounds] = {}
-    for chunk in _chunks(ids):
-        q = ("SELECT conversation_id, data, has_read_seq FROM conversations WHERE owner_user_id = ? "
-             f"AND conversation_id IN ({','.join('?' * len(chunk))})")
-        for cid, data, has_read in conn.execute(q, (user_id, *chunk)):
-            conv = conversation_pb2.Conversation.FromString(data)
-            records[cid] = Bounds(conv.minSeq, conv.maxSeq, has_read)
+    for cid, data, has_read in conversation_records(conn, user_id, ids):
+        conv = conversation_pb2.Conversation.FromString(data)
+        records[cid] = Bounds(conv.minSeq, conv.maxSeq, has_read)
     if admin:
         return {cid: records.get(cid, Bounds()) for cid in ids}
     groups = {g for c in ids for g in (_group_of(c), c[2:] if c.startswith("n_") else None) if g}
-    member_of: set[str] = set()
-    group_list = list(groups)
-    for chunk in _chunks(group_list):
-        q = f"SELECT group_id FROM group_members WHERE user_id = ? AND group_id IN ({','.join('?' * len(chunk))})"
-        member_of.update(r[0] for r in conn.execute(q, (user_id, *chunk)))
+    member_of = member_group_ids(conn, user_id, list(groups))
     out: dict[str, Bounds] = {}
     for cid in ids:
         rec = records.get(cid)
@@ -101,7 +97,3 @@ async def readable(core: ServerCore, user_id: str, cids: list[str], admin: bool 
 
 async def can_read(core: ServerCore, user_id: str, cid: str, admin: bool = False) -> bool:
     return cid in await readable(core, user_id, [cid], admin)
-
-
-def _chunks(ids: list[str], size: int = 500) -> list[list[str]]:
-    return [ids[i:i + size] for i in range(0, len(ids), size)]

@@ -6,16 +6,20 @@ import asyncio
 import contextlib
 import logging
 import socket
-from collections.abc import Generator
+import time
+import types
+from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 import uvicorn
 
-from . import services  # noqa: F401  (registers the service functions)
+from .cleanup import Cleanup
 from .config import ServerConfig
 from .gateway import Gateway
+from .object_files import ObjectState
+from .policies import Policies
 from .push import Hub
+from .registry import SERVICE_MODULES, ServiceRegistry, build_registry
 from .rest import RestApi
 from .storage import SqliteStorage, UserRow, now_ms
 from .tokens import TokenManager
@@ -26,23 +30,16 @@ log = logging.getLogger("server_stub")
 
 @dataclass
 class ServerCore:
-    """Everything a service function needs; one per server."""
+    """Everything a service function needs (``ctx.core``); one per server, built in ``ServerApp.start``."""
 
     config: ServerConfig
     storage: SqliteStorage
     tokens: TokenManager
     hub: Hub
-    extensions: dict[str, Any] = field(default_factory=dict)
+    policies: Policies  # send checks, group answers, notification rules (policies.py)
+    registry: ServiceRegistry  # which handler serves which route (registry.py)
+    objects: ObjectState = field(default_factory=ObjectState)  # object storage dir, uploads in progress
     webhooks: Webhooks = field(default_factory=Webhooks)  # callback points (server_stub/webhooks)
-
-    async def group_members(self, group_id: str) -> list[str] | None:
-        """Member IDs of a group, None if it does not exist (groups arrive in part 2)."""
-        fn = self.extensions.get("group_members")
-        return await fn(group_id) if fn else None
-
-    async def can_revoke_in_group(self, group_id: str, user_id: str, sender_id: str) -> bool:
-        fn = self.extensions.get("can_revoke_in_group")
-        return bool(await fn(group_id, user_id, sender_id)) if fn else False
 
 
 class _Uvicorn(uvicorn.Server):
@@ -62,16 +59,25 @@ def _bind(host: str, port: int) -> socket.socket:
 
 
 class ServerApp:
-    """In-process server: ``async with ServerApp(config) as srv: srv.api_url, srv.ws_url``."""
+    """In-process server: ``async with ServerApp(config) as srv: srv.api_url, srv.ws_url``.
 
-    def __init__(self, config: ServerConfig) -> None:
+    ``clock`` (seconds, like ``time.time``) is the token manager's: minting, expiry and grace
+    windows; tests pass one they can move. ``modules`` replaces the list of service modules
+    (:data:`server_stub.registry.SERVICE_MODULES`); the registry is built, and checked, at start.
+    """
+
+    def __init__(self, config: ServerConfig, *, clock: Callable[[], float] = time.time,
+                 modules: Iterable[types.ModuleType] = SERVICE_MODULES) -> None:
         self.config = config
+        self.clock = clock
+        self.modules = tuple(modules)
         self.core: ServerCore | None = None
         self.api_port = 0
         self.ws_port = 0
         self._uvicorn: _Uvicorn | None = None
         self._uvicorn_task: asyncio.Task[None] | None = None
         self._gateway: Gateway | None = None
+        self.cleanup: Cleanup | None = None
 
     @property
     def api_url(self) -> str:
@@ -91,16 +97,17 @@ class ServerApp:
     async def start(self) -> None:
         cfg = self.config
         cfg.check_secret_policy()
+        registry = build_registry(self.modules)  # a duplicate or unknown route fails here, before any I/O
         storage = SqliteStorage(cfg.resolved_data_path(), cfg.sqlite_synchronous)
         await storage.open()
         hub = Hub(policy=cfg.multi_login_policy)
-        core = ServerCore(cfg, storage, TokenManager(cfg, storage), hub, webhooks=Webhooks(cfg.webhooks, hub))
+        core = ServerCore(cfg, storage, TokenManager(cfg, storage, clock=self.clock), hub, Policies(cfg, storage),
+                          registry, webhooks=Webhooks(cfg.webhooks, hub))
         self.core = core
-        from .notify import install as install_part2
-
-        install_part2(core)  # friends/groups/files: send checks, group fan-out, raw file routes
         for uid in cfg.admin_user_ids:
             await storage.ensure_user(UserRow(uid, uid, "", "", now_ms(), 0, 0))
+        self.cleanup = Cleanup(core)
+        self.cleanup.start()
         self._gateway = Gateway(core)
         self.ws_port = await self._gateway.start(cfg.host, cfg.ws_port)
         sock = _bind(cfg.host, cfg.api_port)
@@ -118,6 +125,9 @@ class ServerApp:
                  cfg.resolved_data_path(), extra={"operationID": ""})
 
     async def stop(self) -> None:
+        if self.cleanup is not None:
+            await self.cleanup.stop()
+            self.cleanup = None
         if self._uvicorn is not None and self._uvicorn_task is not None:
             self._uvicorn.should_exit = True
             with contextlib.suppress(Exception):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -44,6 +45,14 @@ class ServerConfig:
     # TEST-ONLY: when > 0, user tokens expire this many seconds after minting instead of
     # token_expire_days (env OPENIM_TEST_TOKEN_EXPIRE_SECONDS). Off (0) by default.
     test_token_expire_seconds: int = 0
+    # Scheduled clean-up (server_stub/cleanup.py; upstream openim-crontask.yml): every
+    # cleanup_interval seconds (0 = off); chat records and files older than these many days (0 = kept).
+    cleanup_interval: float = 86400.0
+    retain_chat_records_days: int = 365
+    file_expire_days: int = 180
+    # Upstream openim-rpc-group.yml enableHistoryForNewMembers: false = a new member cannot pull
+    # group messages sent before they joined.
+    enable_history_for_new_members: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
     # [webhooks] table, shaped as upstream's config/webhooks.yml (docs/server-webhooks.md)
     webhooks: WebhooksConfig = field(default_factory=WebhooksConfig)
@@ -81,6 +90,7 @@ _ENV = {
     "log_level": "OPENIM_LOG_LEVEL",
     "max_body_bytes": "OPENIM_MAX_BODY_BYTES",
     "test_token_expire_seconds": "OPENIM_TEST_TOKEN_EXPIRE_SECONDS",
+    "enable_history_for_new_members": "OPENIM_ENABLE_HISTORY_FOR_NEW_MEMBERS",
 }
 
 
@@ -91,6 +101,8 @@ def _coerce(name: str, value: Any) -> Any:
         if isinstance(value, str):
             value = [v.strip() for v in value.split(",") if v.strip()]
         return tuple(str(v) for v in value)
+    if kind.startswith("bool"):
+        return value if isinstance(value, bool) else str(value).strip().lower() in ("1", "true", "yes", "on")
     if kind.startswith("int"):
         return int(value)
     if kind.startswith("float"):
@@ -141,7 +153,8 @@ def _only_one(a: str, b: str, where: str, both: bool) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m server_stub", description="Bundled OpenIM v3.8 reference server")
+    prog = "openim server" if os.path.basename(sys.argv[0]) == "openim" else "python -m server_stub"
+    p = argparse.ArgumentParser(prog=prog, description="Bundled OpenIM v3.8 reference server")
     p.add_argument("--config", help="TOML config file (keys as the long flags, e.g. api_port = 10002)")
     p.add_argument("--host")
     p.add_argument("--api-port", type=int, help="REST port (0 = ephemeral)")

@@ -1,7 +1,13 @@
-"""Per-request context and the path -> service-function registry the REST dispatcher uses."""
+"""Per-request context, and the markers service modules put on their handlers.
+
+``@service(path)`` and ``@raw_route(...)`` only *mark* a function; nothing is registered on import.
+:mod:`server_stub.registry` collects the marked functions of an explicit list of modules at
+start-up (a path registered twice is an error there) and the app serves that registry.
+"""
 
 from __future__ import annotations
 
+import contextvars
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -12,9 +18,15 @@ from google.protobuf.message import Message
 from openim_sdk.protocol.errors import ArgsError, NoPermissionError
 
 if TYPE_CHECKING:
+    from starlette.requests import Request
+
     from .app import ServerCore
 
 log = logging.getLogger("server_stub")
+
+#: The HTTP request being served (set by the REST dispatcher before raw handlers and services run),
+#: so a service can read headers (``X-Request-Api``, ``Host``) for URL prefixes.
+current_request: contextvars.ContextVar[Request | None] = contextvars.ContextVar("current_request", default=None)
 
 
 @dataclass
@@ -57,12 +69,31 @@ class Service:
     validate: Validator | None = None
 
 
-SERVICES: dict[str, Service] = {}
+#: Attribute a marked handler carries: the route path and its validator.
+SERVICE_MARK = "__openim_service__"
+#: Attribute a raw HTTP handler carries: the catalogue routes ``(method, path)`` it serves.
+RAW_MARK = "__openim_raw_routes__"
+
+#: ``fn(core, request) -> Response | None``: HTTP outside the JSON route table (first non-None wins).
+RawHandler = Callable[[Any, Any], Awaitable[Any]]
 
 
 def service(path: str, validate: Validator | None = None) -> Callable[[Handler], Handler]:
+    """Mark ``fn`` as the handler of the POST route ``path`` (collected by :mod:`server_stub.registry`)."""
     def deco(fn: Handler) -> Handler:
-        SERVICES[path] = Service(fn, validate)
+        if hasattr(fn, SERVICE_MARK):
+            raise ValueError(f"{fn.__qualname__} is already the handler of {getattr(fn, SERVICE_MARK)[0]}")
+        setattr(fn, SERVICE_MARK, (path, validate))
+        return fn
+
+    return deco
+
+
+def raw_route(*routes: tuple[str, str]) -> Callable[[RawHandler], RawHandler]:
+    """Mark ``fn(core, request)`` as a raw HTTP handler; ``routes`` are the catalogue routes
+    (``("GET", "/object/*name")``) it serves, besides any non-catalogue paths it answers."""
+    def deco(fn: RawHandler) -> RawHandler:
+        setattr(fn, RAW_MARK, tuple(routes))
         return fn
 
     return deco

@@ -15,8 +15,9 @@ import stat
 import unicodedata
 import urllib.parse
 from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from openim_sdk.protocol.errors import ArgsError
 
@@ -30,6 +31,15 @@ CHUNK = 1 << 20
 HEX32 = re.compile(r"[0-9a-fA-F]{32}")
 KEY = re.compile(r"[0-9a-f]{32}")  # a stored blob key / upload ID: lower-case hex, exactly 32
 PART = re.compile(r"[1-9][0-9]{0,5}")
+
+
+@dataclass
+class ObjectState:
+    """Per-server state of the object storage (``core.objects``): the objects dir, resolved on first
+    use (``services.third.files_dir``), and the uploads in progress by upload ID."""
+
+    files_dir: Path | None = None
+    uploads: dict[str, Any] = field(default_factory=dict)
 
 
 class UnsafePathError(ArgsError):

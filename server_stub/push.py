@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import itertools
 import logging
 import os
@@ -45,6 +46,11 @@ class Hub:
     drop_push_every: int = field(default_factory=lambda: _env_int("OPENIM_TEST_DROP_PUSH_EVERY"))
     _push_counts: dict[str, int] = field(default_factory=dict, repr=False)
     dropped_pushes: int = 0
+    #: The offline (vendor) pushes the server would hand to a push provider, newest last:
+    #: (userIDs, conversationID, MsgData). There is no provider in the reference server; this is
+    #: the seam (and what tests and the beforeOfflinePush webhook look at).
+    offline_pushes: collections.deque[tuple[list[str], str, sdkws_pb2.MsgData]] = field(
+        default_factory=lambda: collections.deque(maxlen=1000), repr=False)
 
     def count(self) -> int:
         return sum(len(v) for v in self.clients.values())
@@ -123,6 +129,20 @@ class Hub:
                 c.enqueue(cache[key])
                 sent += 1
         return sent
+
+    def online(self, user_id: str) -> bool:
+        """True if a push reaches ``user_id`` over a connection (an iOS app in background does not)."""
+        return any(not (c.platform_id == 1 and c.is_background) for c in self.clients.get(user_id, ()))
+
+    def offline_push(self, user_ids: Iterable[str], conversation_id: str, msg: sdkws_pb2.MsgData,
+                     operation_id: str = "") -> list[str]:
+        """Hand ``msg`` to the offline push for those of ``user_ids`` not online; returns them.
+        (upstream internal/push/push_handler.go: offline push for users the online push missed.)"""
+        targets = [u for u in dict.fromkeys(user_ids) if not self.online(u)]
+        if targets:
+            self.offline_pushes.append((targets, conversation_id, msg))
+            log.debug("offline push %s to %s", msg.clientMsgID, targets, extra={"operationID": operation_id})
+        return targets
 
     def _drop(self, c: Client) -> bool:
         n = self._push_counts.get(c.conn_id, 0) + 1

@@ -1,7 +1,8 @@
 """SQL and object rendering for friends, blacklists, groups and group requests (part 2).
 
 Every function taking ``conn`` runs on the storage writer thread (``await storage.run(fn)``);
-the tables are declared in :mod:`server_stub.storage`'s schema.
+the tables are declared in :mod:`server_stub.storage`'s schema. The users' SQL is in
+:mod:`server_stub.repos.users`.
 """
 
 from __future__ import annotations
@@ -10,14 +11,17 @@ import sqlite3
 from collections.abc import Iterable
 from typing import Any
 
+from openim_sdk.protocol.constants import GroupRole, GroupStatus
 from openim_sdk.protocol.pb.conversation import conversation_pb2
 from openim_sdk.protocol.pb.relation import relation_pb2
 from openim_sdk.protocol.pb.sdkws import sdkws_pb2
 
-from .storage import bump_version, now_ms
+from .repos.base import now_ms
+from .repos.users import user_infos
+from .repos.versions import bump_version
 
-ROLE_OWNER, ROLE_ADMIN, ROLE_MEMBER = 100, 60, 20
-STATUS_OK, STATUS_DISMISSED, STATUS_MUTED = 0, 2, 3
+ROLE_OWNER, ROLE_ADMIN, ROLE_MEMBER = int(GroupRole.OWNER), int(GroupRole.ADMIN), int(GroupRole.MEMBER)
+STATUS_OK, STATUS_DISMISSED, STATUS_MUTED = int(GroupStatus.OK), int(GroupStatus.DISMISSED), int(GroupStatus.MUTED)
 #: Element ID written to a group's member version log when the group itself changed.
 GROUP_CHANGED = "#group"
 #: Element ID written to a version log when the sort order changed (pinning).
@@ -32,16 +36,8 @@ def _in(ids: list[str]) -> str:
 # --------------------------------------------------------------------------- users
 
 
-def users(conn: sqlite3.Connection, ids: Iterable[str]) -> dict[str, sdkws_pb2.UserInfo]:
-    ids = list(dict.fromkeys(ids))
-    out: dict[str, sdkws_pb2.UserInfo] = {}
-    for i in range(0, len(ids), 500):
-        chunk = ids[i:i + 500]
-        for r in conn.execute("SELECT user_id, nickname, face_url, ex, create_time, app_manger_level, "
-                              f"global_recv_msg_opt FROM users WHERE user_id IN ({_in(chunk)})", chunk):
-            out[r[0]] = sdkws_pb2.UserInfo(userID=r[0], nickname=r[1], faceURL=r[2], ex=r[3], createTime=r[4],
-                                           appMangerLevel=r[5], globalRecvMsgOpt=r[6])
-    return out
+#: The users' ``UserInfo`` by ID (moved to the users repository; the name stays for the callers here).
+users = user_infos
 
 
 def public(u: sdkws_pb2.UserInfo | None, uid: str = "") -> sdkws_pb2.PublicUserInfo:
@@ -218,6 +214,16 @@ def member(conn: sqlite3.Connection, gid: str, uid: str) -> sdkws_pb2.GroupMembe
 
 def member_ids(conn: sqlite3.Connection, gid: str) -> list[str]:
     return [r[1] for r in member_rows(conn, gid)]
+
+
+def member_group_ids(conn: sqlite3.Connection, uid: str, gids: list[str]) -> set[str]:
+    """The groups among ``gids`` that ``uid`` is a member of."""
+    out: set[str] = set()
+    for i in range(0, len(gids), 500):
+        chunk = gids[i:i + 500]
+        q = f"SELECT group_id FROM group_members WHERE user_id = ? AND group_id IN ({_in(chunk)})"
+        out.update(r[0] for r in conn.execute(q, (uid, *chunk)))
+    return out
 
 
 def joined_group_ids(conn: sqlite3.Connection, uid: str) -> list[str]:

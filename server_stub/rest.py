@@ -24,7 +24,7 @@ from openim_sdk.protocol import jsoncodec
 from openim_sdk.protocol.errors import ArgsError, CodecError, OpenIMError, ServerInternalError
 from openim_sdk.protocol.routes import ROUTES_BY_PATH, Route
 
-from .context import SERVICES, RawData, RequestContext
+from .context import RawData, RequestContext, current_request
 
 if TYPE_CHECKING:
     from .app import ServerCore
@@ -181,9 +181,9 @@ class RestApi:
         return resp
 
     async def _dispatch(self, request: Request, path: str, op_id: str) -> tuple[Response, str]:
-        raw = self.core.extensions.get("http_raw")
-        if raw is not None:  # file PUT/GET routes and redirects (server_stub/notify.py)
-            resp = await raw(request)
+        current_request.set(request)  # services read headers (X-Request-Api, Host) for URL prefixes
+        for raw in self.core.registry.raw_handlers:  # file PUT/GET routes, redirects, discovery (registry.py)
+            resp = await raw(self.core, request)
             if resp is not None:
                 return resp, ""
         method = request.method
@@ -194,8 +194,6 @@ class RestApi:
             return json_response(b'"Options Request!"'), ""
         route = ROUTES_BY_PATH.get(path)
         if method == "GET":
-            if path.startswith("/prometheus_discovery/"):
-                return Response(b"[]", headers=CORS_HEADERS, media_type="application/json"), ""
             if path.startswith("/object/") or path == "/third/prometheus":
                 return Response(b"not implemented in the bundled server", status_code=404,
                                 headers=CORS_HEADERS, media_type="text/plain"), ""
@@ -234,7 +232,7 @@ class RestApi:
         return json_response(envelope(data=data)), ctx.user_id
 
     async def _call(self, ctx: RequestContext, route: Route, request: Request, body: bytes) -> tuple[Any, bool]:
-        svc = SERVICES.get(route.path)
+        svc = self.core.registry.get(route.path)
         as_pb = False
         req: Any = None
         if route.body_binding == "gin_bindjson":

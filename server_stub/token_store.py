@@ -57,12 +57,14 @@ class TokenStore:
     run: Callable[..., Any]
 
     async def token_rows(self, user_id: str, platform_id: int | None = None) -> list[TokenRow]:
+        """Oldest first: by minting time, then insertion order (two tokens minted in one millisecond,
+        or under a fixed test clock, keep the order they were minted in)."""
         def op(conn: sqlite3.Connection) -> list[TokenRow]:
             if platform_id is None:
-                cur = conn.execute(f"SELECT {_COLS} FROM tokens WHERE user_id = ? ORDER BY created", (user_id,))
+                cur = conn.execute(f"SELECT {_COLS} FROM tokens WHERE user_id = ? ORDER BY created, rowid", (user_id,))
             else:
                 cur = conn.execute(f"SELECT {_COLS} FROM tokens WHERE user_id = ? AND platform_id = ? "
-                                   "ORDER BY created", (user_id, platform_id))
+                                   "ORDER BY created, rowid", (user_id, platform_id))
             return [TokenRow(*r) for r in cur]
 
         return await self.run(op)  # type: ignore[no-any-return]

@@ -45,6 +45,13 @@ class Claims:
     token: str
 
 
+def _int_claim(claims: dict[str, Any], name: str) -> int:
+    try:
+        return int(claims[name])
+    except (TypeError, ValueError):
+        raise jwt.DecodeError(f"The {name} claim must be an integer.") from None
+
+
 def _class(pid: int) -> PlatformClass | None:
     try:
         return platform_class(pid)
@@ -56,7 +63,7 @@ class TokenManager:
     def __init__(self, config: ServerConfig, storage: TokenStore, clock: Callable[[], float] = time.time) -> None:
         self.config = config
         self.storage = storage
-        self.clock = clock  # minting time and the admin grace window; tests pass a fixed clock
+        self.clock = clock  # seconds: minting, expiry (exp/nbf), admin grace; tests pass one they move
 
     @property
     def expire_seconds(self) -> int:
@@ -95,8 +102,17 @@ class TokenManager:
         return self._claims(claims, token)
 
     def _decode(self, token: str) -> dict[str, Any]:
-        return jwt.decode(token, self.config.secret, algorithms=["HS256"],
-                          options={"require": ["exp"], "verify_iat": False})
+        """Signature by PyJWT; ``exp``/``nbf`` against :attr:`clock` (PyJWT's rules: expired when
+        ``exp <= now``, not yet valid when ``nbf > now``), so tests move time instead of sleeping."""
+        claims: dict[str, Any] = jwt.decode(
+            token, self.config.secret, algorithms=["HS256"],
+            options={"require": ["exp"], "verify_iat": False, "verify_exp": False, "verify_nbf": False})
+        now = self.clock()
+        if _int_claim(claims, "exp") <= now:
+            raise jwt.ExpiredSignatureError("Signature has expired")
+        if "nbf" in claims and _int_claim(claims, "nbf") > now:
+            raise jwt.ImmatureSignatureError("The token is not yet valid (nbf)")
+        return claims
 
     @staticmethod
     def _claims(claims: dict[str, Any], token: str) -> Claims:

@@ -210,8 +210,17 @@ class ContentType(IntEnum):
     NOTIFICATION_END = 5000
 
 
+#: First content type of the range users send (``100 <= type < NOTIFICATION_BEGIN``).
+USER_CONTENT_BEGIN = 100
+
+
 def is_notification_content(content_type: int) -> bool:
     return ContentType.NOTIFICATION_BEGIN <= content_type <= ContentType.NOTIFICATION_END
+
+
+def is_user_content(content_type: int) -> bool:
+    """A content type of the user range (100..999), as opposed to notifications (1000..5000)."""
+    return USER_CONTENT_BEGIN <= content_type < ContentType.NOTIFICATION_BEGIN
 
 
 class MsgOption(StrEnum):
@@ -286,6 +295,16 @@ class JoinSource(IntEnum):
 
 
 AT_ALL_TAG = "AtAllTag"
+
+
+class GroupAtType(IntEnum):
+    """``Conversation.groupAtType``: the mention state of a group conversation (protocol constant.go)."""
+
+    AT_NORMAL = 0
+    AT_ME = 1
+    AT_ALL = 2
+    AT_ALL_AT_ME = 3
+    GROUP_NOTIFICATION = 4
 
 #: Frame limits (spec §2.6).
 SERVER_MAX_FRAME = 51200

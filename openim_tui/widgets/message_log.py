@@ -30,6 +30,9 @@ from openim_sdk.protocol.constants import MsgStatus
 
 from .. import render
 
+FOLD_LINES = 20  # a longer message shows this many lines until ``m``
+FOLD_CHARS = 4000  # ... or this many characters (a 5 MB paste must not stall the view)
+
 
 @dataclass(eq=False)
 class Item:
@@ -51,11 +54,12 @@ class MessageLog(ScrollView, can_focus=True):
         Binding("pagedown", "page_down", "Page down", show=False),
         Binding("home", "top", "Oldest (loads older)", show=False),
         Binding("end", "bottom", "Newest", show=False),
-        Binding("r", "msg('retry')", "Retry a failed message"),
-        Binding("q", "msg('quote')", "Reply quoting the message"),
-        Binding("d", "msg('download')", "Download picture/file"),
-        Binding("o", "msg('open')", "Open picture/file"),
-        Binding("x", "msg('revoke')", "Revoke your message"),
+        Binding("r", "msg('retry')", "Retry a failed message", id="message_retry"),
+        Binding("q", "msg('quote')", "Reply quoting the message", id="message_quote"),
+        Binding("d", "msg('download')", "Download picture/file", id="message_download"),
+        Binding("o", "msg('open')", "Open picture/file", id="message_open"),
+        Binding("x", "msg('revoke')", "Revoke your message (asks first)", id="message_revoke"),
+        Binding("m", "more", "Show all of a long message / fold it again", id="message_more"),
         Binding("escape", "leave", "Back to the input", show=False),
     ]
 
@@ -69,6 +73,7 @@ class MessageLog(ScrollView, can_focus=True):
         "message-log--quote",
         "message-log--attachment",
         "message-log--revoked",
+        "message-log--unread-marker",
         "message-log--status",
         "message-log--failed",
         "message-log--read",
@@ -110,10 +115,17 @@ class MessageLog(ScrollView, can_focus=True):
         self._follow = True
         self._last_own: int | None = None
         self.placeholder = "No conversation selected"
+        #: the first unread message when the conversation was opened: a "new messages" rule above it
+        self.unread_marker: str | None = None
+        self.time_format = "%H:%M"  # strftime of today's times (the settings' chat.time_format)
+        #: long messages shown in full (``m`` on the selected message); others are folded
+        self.expanded: set[str] = set()
 
     # ------------------------------------------------------------------ public API
 
     def clear(self, placeholder: str = "") -> None:
+        self.unread_marker = None
+        self.expanded.clear()
         self.items.clear()
         self._index.clear()
         self._strips.clear()
@@ -325,16 +337,35 @@ class MessageLog(ScrollView, can_focus=True):
     def _render_item(self, i: int, width: int, selected: bool) -> list[Strip]:
         it = self.items[i]
         text = self._item_text(i)
-        console = self.app.console
         base = self._base()
         if selected:
             base = base + self._style("cursor")
-        opts = console.options.update(width=width, height=None, no_wrap=False, overflow="fold")
-        lines = console.render_lines(text, opts, style=base, pad=True, new_lines=False)
-        strips = [Strip(line, width) for line in lines]
+        strips: list[Strip] = []
+        if self.unread_marker and it.msg.client_msg_id == self.unread_marker:
+            label = " new messages "
+            side = max(2, (width - len(label)) // 2)
+            rule = ("─" * side + label + "─" * side)[:width]
+            strips.append(Strip([Segment(rule.ljust(width), self._base() + self._style("unread-marker"))], width))
+        for line in text.split("\n"):
+            strips.extend(self._hanging(line, width, base))
         if it.run_start and i > 0:
             strips.insert(0, Strip.blank(width, base if selected else self._base()))
         return strips
+
+    def _hanging(self, line: Text, width: int, base: Style) -> list[Strip]:
+        """One logical line, wrapped so that continuation lines keep its indent (and a quote's bar)."""
+        console = self.app.console
+        hang = _hang_width(line.plain)
+        if hang == 0 or hang > width // 2:
+            opts = console.options.update(width=width, height=None, no_wrap=False, overflow="fold")
+            return [Strip(ln, width) for ln in console.render_lines(line, opts, style=base, pad=True,
+                                                                     new_lines=False)]
+        head, body = line[:hang], line[hang:]
+        head_opts = console.options.update(width=hang, height=None, no_wrap=True, overflow="crop")
+        head_segs = console.render_lines(head, head_opts, style=base, pad=True, new_lines=False)[0]
+        body_opts = console.options.update(width=width - hang, height=None, no_wrap=False, overflow="fold")
+        body_lines = console.render_lines(body, body_opts, style=base, pad=True, new_lines=False)
+        return [Strip([*head_segs, *ln], width) for ln in body_lines]
 
     def _item_text(self, i: int) -> Text:
         it = self.items[i]
@@ -342,7 +373,7 @@ class MessageLog(ScrollView, can_focus=True):
         now = self.clock()
         st = self._style
         if m.is_notification and not render.is_revoked(m):
-            t = Text(f"· {render.notification_text(m)} · {render.fmt_stamp(m.time, now, self.tz)}", style=st("system"),
+            t = Text(f"· {render.notification_text(m)} · {render.fmt_stamp(m.time, now, self.tz, self.time_format)}", style=st("system"),
                      justify="center")
             return t
         out = Text(no_wrap=False)
@@ -351,7 +382,7 @@ class MessageLog(ScrollView, can_focus=True):
             name = "You" if own else (m.sender_nickname or self.names.get(m.send_id) or m.send_id)
             out.append(name, st("self-sender") if own else st("sender"))
             out.append("  ")
-            out.append(render.fmt_stamp(m.time, now, self.tz), st("time"))
+            out.append(render.fmt_stamp(m.time, now, self.tz, self.time_format), st("time"))
             out.append("\n")
         indent = "  "
         if render.is_revoked(m):
@@ -371,6 +402,9 @@ class MessageLog(ScrollView, can_focus=True):
             else:
                 body = render.body_text(m)
                 lines = body.split("\n") or [""]
+                folded = ""
+                if m.client_msg_id not in self.expanded:
+                    lines, folded = render.fold(lines, FOLD_LINES, FOLD_CHARS)
                 for n, line in enumerate(lines):
                     if n:
                         out.append("\n")
@@ -379,6 +413,8 @@ class MessageLog(ScrollView, can_focus=True):
                         seg.stylize(st("self-mention") if mine else st("mention"), s + len(indent),
                                     e + len(indent))
                     out.append_text(seg)
+                if folded:
+                    out.append(f"\n{indent}… {folded} — m shows all", st("hint"))
         if m.send_id == self.me and not render.is_revoked(m):
             label = render.status_label(m, self.online)
             if label == "failed":
@@ -483,6 +519,30 @@ class MessageLog(ScrollView, can_focus=True):
             return
         self.post_message(self.Action(action, msg))
 
+    def action_more(self) -> None:
+        msg = self.selected
+        if msg is None:
+            self.app.bell()
+            return
+        self.expanded.symmetric_difference_update({msg.client_msg_id})
+        self._bump(self._index[msg.client_msg_id])
+        self._relayout()
+        self.refresh()
+
+    def mark_unread_from(self, count: int) -> None:
+        """Put the "new messages" rule above the ``count``-th newest message from someone else."""
+        self.unread_marker = None
+        if count <= 0:
+            return
+        incoming = [it.msg for it in self.items if it.msg.send_id != self.me and not it.msg.is_notification]
+        if not incoming:
+            return
+        first = incoming[-min(count, len(incoming))]
+        self.unread_marker = first.client_msg_id
+        self._bump(self._index[first.client_msg_id])
+        self._relayout()
+        self.refresh()
+
     def action_leave(self) -> None:
         self.cursor = None
         self.post_message(self.Action("leave", None))  # type: ignore[arg-type]
@@ -491,3 +551,11 @@ class MessageLog(ScrollView, can_focus=True):
         line = int(self.scroll_y) + event.y
         if self.items and 0 <= line < self._offsets[-1]:
             self.cursor = bisect_right(self._offsets, line) - 1
+
+
+def _hang_width(plain: str) -> int:
+    """The indent a wrapped line keeps: its leading spaces, plus a quote's "│ " bar."""
+    n = len(plain) - len(plain.lstrip(" "))
+    if plain.startswith("│ ", n):
+        n += 2
+    return n if n < len(plain) else 0

@@ -7,12 +7,16 @@ import json
 from typing import Any
 
 from openim_sdk.protocol import jsoncodec
+from openim_sdk.protocol.constants import ContentType, SessionType
+from openim_sdk.protocol.conversation_id import conversation_id_for
 from openim_sdk.protocol.pb.conversation import conversation_pb2
 from openim_sdk.protocol.pb.jssdk import jssdk_pb2
 from openim_sdk.protocol.pb.sdkws import sdkws_pb2
 
 from .. import access
 from ..context import RawData, RequestContext, check_pagination, need, page_bounds, service
+from ..notify import send_notification
+from .conversation_state import conversation_changed, same_fields, set_fields, template_for
 from .msg_read import render_message
 from .user import user_info
 
@@ -190,25 +194,55 @@ def _v_set(req: Any) -> None:
         need(req.conversation.groupID, "groupID is empty")
 
 
+_SET_FIELDS = ("recvMsgOpt", "isPinned", "attachedInfo", "isPrivateChat", "ex", "burnDuration", "minSeq", "maxSeq",
+               "groupAtType", "msgDestructTime", "isMsgDestruct")
+#: Single-chat fields written on both sides (upstream storage/controller/conversation.go
+#: SyncPeerUserPrivateConversationTx syncs isPrivateChat; burnDuration goes with it here).
+_PRIVATE_FIELDS = ("isPrivateChat", "burnDuration")
+
+
+async def _private_peer(ctx: RequestContext, c: conversation_pb2.ConversationReq, owners: list[str]) -> bool:
+    """Whether the peer's record follows a private-chat change: only for the single chat of the
+    owner(s) with that peer, and an existing peer (stricter than upstream, which writes the record
+    of whatever ``userID`` the request names: docs/spec/security-differences.md)."""
+    if c.conversationType != SessionType.SINGLE_CHAT or not c.userID or c.userID in owners:
+        return False
+    if any(c.conversationID != conversation_id_for(SessionType.SINGLE_CHAT, o, c.userID, "") for o in owners):
+        return False
+    return await ctx.core.storage.user_exists(c.userID)
+
+
 @service("/conversation/set_conversations", _v_set)
 async def set_conversations(ctx: RequestContext, req: conversation_pb2.SetConversationsReq) -> Any:
+    """Only the records whose fields change are written; 1300 goes to their owners only
+    (upstream internal/rpc/conversation/conversation.go SetConversations, db_map.go UserUpdateCheckMap);
+    private chat / burn duration of a single chat also change the peer's record, and a private-chat
+    switch sends 1701 ConversationSetPrivateTips."""
     c = req.conversation
     for uid in req.userIDs:
         ctx.check_access(uid)
-    rows = []
-    for uid in dict.fromkeys(req.userIDs):
-        existing = await _convs(ctx, uid, [c.conversationID])
-        conv = existing[0] if existing else conversation_pb2.Conversation(
-            ownerUserID=uid, conversationID=c.conversationID, conversationType=c.conversationType,
-            userID=c.userID, groupID=c.groupID)
-        for name in ("recvMsgOpt", "isPinned", "attachedInfo", "isPrivateChat", "ex", "burnDuration", "minSeq",
-                     "maxSeq", "groupAtType", "msgDestructTime", "isMsgDestruct"):
-            if name == "maxSeq" and not ctx.is_admin:  # the read cap of a former member is the server's
-                continue
-            if c.HasField(name):
-                setattr(conv, name, getattr(c, name).value)
-        rows.append((uid, c.conversationID, conv.SerializeToString()))
-    await ctx.core.storage.put_conversations(rows)
+    values = {}
+    for name in _SET_FIELDS:
+        if name == "maxSeq" and not ctx.is_admin:  # the read cap of a former member is the server's
+            continue
+        if c.HasField(name):
+            values[name] = getattr(c, name).value
+    owners = list(dict.fromkeys(req.userIDs))
+    cid = c.conversationID
+    changed = await set_fields(ctx.core, cid, same_fields(owners, values),
+                               template_for(cid, c.conversationType, lambda _o: c.userID, c.groupID))
+    private = {k: v for k, v in values.items() if k in _PRIVATE_FIELDS}
+    if private and await _private_peer(ctx, c, owners):
+        changed += await set_fields(ctx.core, cid, {c.userID: private},
+                                    template_for(cid, SessionType.SINGLE_CHAT, lambda _o: owners[0]))
+    for uid in changed:
+        await conversation_changed(ctx.core, uid, [cid], ctx.operation_id)
+    if c.conversationType == SessionType.SINGLE_CHAT and "isPrivateChat" in values and changed:
+        for uid in owners:
+            tips = sdkws_pb2.ConversationSetPrivateTips(recvID=c.userID, sendID=uid, isPrivate=values["isPrivateChat"],
+                                                        conversationID=cid)
+            await send_notification(ctx.core, uid, c.userID, ContentType.CONVERSATION_PRIVATE_CHAT, tips,
+                                    ctx.operation_id)
     return conversation_pb2.SetConversationsResp()
 
 
@@ -239,13 +273,13 @@ async def _jssdk(ctx: RequestContext, cids: list[str] | None, limit: int = 0) ->
     return unread_total, out
 
 
-@service("/jssdk/get_conversations")
+# Part 1 of the route; served by conversation_ext (adds friend/group details).
 async def jssdk_get_conversations(ctx: RequestContext, req: jssdk_pb2.GetConversationsReq) -> Any:
     unread, convs = await _jssdk(ctx, list(req.conversationIDs) or [])
     return jssdk_pb2.GetConversationsResp(unreadCount=unread, conversations=convs)
 
 
-@service("/jssdk/get_active_conversations")
+# Part 1 of the route; served by conversation_ext (adds friend/group details).
 async def jssdk_active(ctx: RequestContext, req: jssdk_pb2.GetActiveConversationsReq) -> Any:
     unread, convs = await _jssdk(ctx, None, req.count or 100)
     return jssdk_pb2.GetActiveConversationsResp(unreadCount=unread, conversations=convs)

@@ -1,48 +1,28 @@
-"""Conversation routes part 1 does not cover (delete, update by user), conversation notifications
-(1300 ConversationChange, 1701 private chat) around part 1's set_conversations, and friend/group
-details in the /jssdk answers."""
+"""Conversation routes part 1 does not cover (delete, update by user) and friend/group details in
+the /jssdk answers.
+
+The two ``/jssdk`` routes are registered here (not in ``conversation.py``): each handler calls
+part 1's function explicitly and adds to its answer. ``/conversation/set_conversations`` and its
+1300/1701 live in ``conversation.py``.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from openim_sdk.protocol.constants import ContentType
 from openim_sdk.protocol.errors import ArgsError
 from openim_sdk.protocol.pb.conversation import conversation_pb2
-from openim_sdk.protocol.pb.sdkws import sdkws_pb2
+from openim_sdk.protocol.pb.jssdk import jssdk_pb2
 
 from .. import relation_store as rs
-from ..context import SERVICES, RequestContext, need, service
-from ..notify import send_notification
+from ..context import RequestContext, need, service
 from ..storage import bump_version
 from . import conversation as part1
+from .conversation_state import conversation_changed as changed_notification
 
 
 async def conversation_changed(ctx: RequestContext, user_id: str, cids: list[str]) -> None:
-    tips = sdkws_pb2.ConversationUpdateTips(userID=user_id, conversationIDList=cids)
-    await send_notification(ctx.core, user_id, user_id, ContentType.CONVERSATION_CHANGE, tips, ctx.operation_id)
-
-
-_part1_set = SERVICES["/conversation/set_conversations"]
-
-
-@service("/conversation/set_conversations", _part1_set.validate)
-async def set_conversations(ctx: RequestContext, req: conversation_pb2.SetConversationsReq) -> Any:
-    c = req.conversation
-    before: dict[str, bool] = {}
-    if c.HasField("isPrivateChat"):
-        for uid in dict.fromkeys(req.userIDs):
-            rows = await ctx.core.storage.conversations(uid, [c.conversationID])
-            before[uid] = bool(rows) and conversation_pb2.Conversation.FromString(rows[0].data).isPrivateChat
-    resp = await _part1_set.fn(ctx, req)
-    for uid in dict.fromkeys(req.userIDs):
-        await conversation_changed(ctx, uid, [c.conversationID])
-        if c.HasField("isPrivateChat") and before.get(uid) != c.isPrivateChat.value and c.conversationType == 1:
-            tips = sdkws_pb2.ConversationSetPrivateTips(recvID=c.userID, sendID=uid, isPrivate=c.isPrivateChat.value,
-                                                        conversationID=c.conversationID)
-            await send_notification(ctx.core, uid, c.userID, ContentType.CONVERSATION_PRIVATE_CHAT, tips,
-                                    ctx.operation_id)
-    return resp
+    await changed_notification(ctx.core, user_id, cids, ctx.operation_id)
 
 
 @service("/conversation/delete_conversations", lambda r: need(r.ownerUserID, "ownerUserID is empty"))
@@ -96,30 +76,29 @@ async def update_by_user(ctx: RequestContext, req: conversation_pb2.UpdateConver
     return conversation_pb2.UpdateConversationsByUserResp()
 
 
-def _wrap_jssdk(path: str) -> None:
-    orig = SERVICES[path]
+async def _with_relations(ctx: RequestContext, resp: Any) -> Any:
+    """Part 1's /jssdk answer plus the caller's friend record and the group of each conversation."""
+    def fill(conn: Any) -> None:
+        for item in resp.conversations:
+            conv = item.conversation
+            if conv.userID:
+                rows = rs.friend_rows(conn, ctx.user_id, [conv.userID])
+                if rows:
+                    item.friend.CopyFrom(rs.friend_only(rows[0]))
+            if conv.groupID:
+                g = rs.group_row(conn, conv.groupID)
+                if g is not None:
+                    item.group.CopyFrom(g)
 
-    async def handler(ctx: RequestContext, req: Any) -> Any:
-        resp: Any = await orig.fn(ctx, req)
-
-        def fill(conn: Any) -> None:
-            for item in resp.conversations:
-                conv = item.conversation
-                if conv.userID:
-                    rows = rs.friend_rows(conn, ctx.user_id, [conv.userID])
-                    if rows:
-                        item.friend.CopyFrom(rs.friend_only(rows[0]))
-                if conv.groupID:
-                    g = rs.group_row(conn, conv.groupID)
-                    if g is not None:
-                        item.group.CopyFrom(g)
-
-        await ctx.core.storage.run(fill)
-        return resp
-
-    service(path, orig.validate)(handler)
+    await ctx.core.storage.run(fill)
+    return resp
 
 
-_wrap_jssdk("/jssdk/get_conversations")
-_wrap_jssdk("/jssdk/get_active_conversations")
-_ = part1
+@service("/jssdk/get_conversations")
+async def jssdk_get_conversations(ctx: RequestContext, req: jssdk_pb2.GetConversationsReq) -> Any:
+    return await _with_relations(ctx, await part1.jssdk_get_conversations(ctx, req))
+
+
+@service("/jssdk/get_active_conversations")
+async def jssdk_active(ctx: RequestContext, req: jssdk_pb2.GetActiveConversationsReq) -> Any:
+    return await _with_relations(ctx, await part1.jssdk_active(ctx, req))

@@ -1,4 +1,4 @@
-"""/config/* and /restart for a deployment without etcd (spec rest-api §13)."""
+"""/config/* and /restart for a deployment without etcd (spec rest-api §13); Prometheus discovery."""
 
 from __future__ import annotations
 
@@ -7,10 +7,13 @@ from typing import Any
 
 from openim_sdk.protocol.errors import ArgsError, ServerInternalError
 
-from ..context import RawData, RequestContext, service
+from ..context import RawData, RequestContext, raw_route, service
 
 CONFIG_NAMES = ("share.yml", "openim-api.yml", "openim-msggateway.yml", "openim-rpc-third.yml", "notification.yml")
 VERSION = "v3.8.3"
+#: ``GET /prometheus_discovery/<name>``: the targets of each component; none without Prometheus.
+DISCOVERY_NAMES = ("api", "user", "group", "msg", "friend", "conversation", "third", "auth", "push", "msg_gateway",
+                   "msg_transfer")
 
 
 def _configs(ctx: RequestContext) -> dict[str, dict[str, Any]]:
@@ -80,3 +83,14 @@ async def reset_config(ctx: RequestContext, req: Any) -> Any:
 @service("/restart")
 async def restart(ctx: RequestContext, req: Any) -> Any:
     return None  # accepted at once like the real server; a standalone process is restarted by its supervisor
+
+
+@raw_route(*(("GET", f"/prometheus_discovery/{n}") for n in DISCOVERY_NAMES))
+async def prometheus_discovery(core: Any, request: Any) -> Any:
+    if request.method != "GET" or not request.url.path.startswith("/prometheus_discovery/"):
+        return None
+    from starlette.responses import Response
+
+    from ..rest import CORS_HEADERS
+
+    return Response(b"[]", headers=CORS_HEADERS, media_type="application/json")

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from openim_sdk.protocol import jsoncodec
-from openim_sdk.protocol.constants import ContentType, MsgFrom, SessionType
+from openim_sdk.protocol.constants import ContentType, MsgFrom, SessionType, is_user_content
 from openim_sdk.protocol.conversation_id import (
     conversation_id_for,
 )
@@ -29,20 +29,13 @@ from openim_sdk.protocol.pb.sdkws import sdkws_pb2
 from .. import access
 from ..context import RawData, RequestContext, check_pagination, need, service
 from ..storage import StoreRequest, now_ms
+from . import msg_rules
 
 if TYPE_CHECKING:
     from ..app import ServerCore
 
 log = logging.getLogger("server_stub.msg")
 
-USER_CONTENT_MIN, USER_CONTENT_END = 100, ContentType.NOTIFICATION_BEGIN
-CT_REVOKE_NOTIFICATION = 2101
-CT_DELETE_NOTIFICATION = 2102
-CT_HAS_READ_RECEIPT = 2200
-CT_CLEAR_CONVERSATION = 1703
-CT_BUSINESS_NOTIFICATION = 2001
-CT_TYPING = 113
-MSG_FROM_SYSTEM = 200
 MAX_PULL = 1000
 
 
@@ -71,11 +64,10 @@ async def send_message(core: ServerCore, msg: sdkws_pb2.MsgData, operation_id: s
         raise ArgsError(detail="unknown sessionType")
     if not sender_is_admin:
         check_user_message(msg)
-    check = core.extensions.get("check_send")
-    if check is not None:  # blacklist 1302, friend verification 1303, group state 1201/1203/1204, mutes 1402/1403
-        await check(msg, sender_is_admin)
+    # blacklist 1302, friend verification 1303, group state 1201/1203/1204, mutes 1402/1403
+    await core.policies.check_send(msg, sender_is_admin)
     if st == SessionType.READ_GROUP_CHAT:
-        members = await core.group_members(msg.groupID)
+        members = await core.policies.group_members(msg.groupID)
         if members is None:
             raise GroupNotFoundError(detail=f"group {msg.groupID} not found")
         if msg.sendID not in members and not sender_is_admin:
@@ -89,7 +81,9 @@ async def send_message(core: ServerCore, msg: sdkws_pb2.MsgData, operation_id: s
         recipients = [msg.recvID]
         if msg.sendID != msg.recvID and _opt(msg, "senderSync"):
             recipients.append(msg.sendID)
-    if msg.contentType == CT_TYPING and msg.options:
+        if st == SessionType.SINGLE_CHAT and not is_notification(msg):
+            await msg_rules.apply_receive_options(core, msg)  # 1001 when the receiver does not receive
+    if msg.contentType == ContentType.TYPING and msg.options:
         for k in ("history", "persistent", "senderSync", "conversationUpdate", "unreadCount", "offlinePush"):
             msg.options[k] = False
     msg.serverMsgID = new_msg_id(msg.sendID)
@@ -101,29 +95,57 @@ async def send_message(core: ServerCore, msg: sdkws_pb2.MsgData, operation_id: s
     notification = is_notification(msg)
     cid = conversation_id_for(st, msg.sendID, msg.recvID, msg.groupID, notification=notification)
     pushes: list[tuple[str, sdkws_pb2.MsgData]] = []
+    reqs = []
     if stored:
-        reqs = [StoreRequest(cid, msg, [] if notification else _owners(msg, cid, recipients),
-                             "" if notification else msg.sendID, idempotent=not notification)]
-        clone = None
-        if notification and _opt(msg, "isSendMsg"):
-            clone = sdkws_pb2.MsgData()
-            clone.CopyFrom(msg)
-            clone.options["isNotNotification"] = True
-            chat_cid = conversation_id_for(st, msg.sendID, msg.recvID, msg.groupID)
-            reqs.append(StoreRequest(chat_cid, clone, _owners(clone, chat_cid, recipients), msg.sendID))
-        await core.storage.store_messages(reqs)
-        pushes = [] if reqs[0].duplicate else [(r.conversation_id, r.msg) for r in reqs]
+        reqs.append(StoreRequest(cid, msg, [] if notification else _owners(msg, cid, recipients),
+                                 "" if notification else msg.sendID, idempotent=not notification))
     else:
-        pushes = [(cid, msg)]
+        pushes.append((cid, msg))
+    if notification and _opt(msg, "isSendMsg"):  # a timeline copy with a seq in the chat conversation
+        chat_cid = conversation_id_for(st, msg.sendID, msg.recvID, msg.groupID)
+        clone = timeline_copy(msg)
+        msg.options["unreadCount"] = False  # the n_ copy counts nothing, the chat copy does
+        msg.options["offlinePush"] = False
+        reqs.append(StoreRequest(chat_cid, clone, _owners(clone, chat_cid, recipients), msg.sendID))
+    if reqs:
+        await core.storage.store_messages(reqs)
+        if not (stored and reqs[0].duplicate):
+            pushes += [(r.conversation_id, r.msg) for r in reqs]
+            if stored:
+                await msg_rules.apply_mentions(core, msg, cid, recipients, operation_id)
+    offline = await msg_rules.offline_push_candidates(core, msg, cid, recipients) if pushes else []
     await core.storage.set_send_status(operation_id, 2)
     core.webhooks.after_send(msg, recipients, operation_id, duplicate=not pushes)
     resp = msg_pb2.SendMsgResp(serverMsgID=msg.serverMsgID, clientMsgID=msg.clientMsgID, sendTime=msg.sendTime)
 
-    def push() -> None:
+    def push_online(users: list[str]) -> None:
         for pcid, pmsg in pushes:
-            core.hub.push_message(recipients, pcid, pmsg, operation_id)
+            core.hub.push_message(users, pcid, pmsg, operation_id)
 
-    return resp, core.webhooks.online_push(push, pushes, recipients, msg, operation_id)
+    def push_offline(users: list[str], info: sdkws_pb2.OfflinePushInfo | None) -> None:
+        pcid, pmsg = pushes[0]
+        if info is not None:  # beforeOfflinePush replaced the push info: the stored message keeps its own
+            pmsg = sdkws_pb2.MsgData()
+            pmsg.CopyFrom(pushes[0][1])
+            pmsg.offlinePushInfo.CopyFrom(info)
+        core.hub.offline_push(users, pcid, pmsg, operation_id)
+
+    # online push, then offline push of the candidates the online push missed; the webhooks
+    # (beforeOnlinePush/beforeGroupOnlinePush, beforeOfflinePush) gate and filter both
+    return resp, core.webhooks.push(msg, recipients, offline, push_online, push_offline, operation_id)
+
+
+def timeline_copy(msg: sdkws_pb2.MsgData) -> sdkws_pb2.MsgData:
+    """The copy of an ``isSendMsg`` notification stored in the chat conversation: fresh options
+    holding only offlinePush and unreadCount (absent keys read as true, so it is an ordinary
+    message: history, persistent, conversationUpdate), as upstream's msgtransfer
+    ``categorizeMessageLists`` (internal/msgtransfer/online_history_msg_handler.go) does."""
+    clone = sdkws_pb2.MsgData()
+    clone.CopyFrom(msg)
+    clone.options.clear()
+    clone.options["offlinePush"] = _opt(msg, "offlinePush")
+    clone.options["unreadCount"] = _opt(msg, "unreadCount")
+    return clone
 
 
 def check_user_message(msg: sdkws_pb2.MsgData) -> None:
@@ -131,7 +153,7 @@ def check_user_message(msg: sdkws_pb2.MsgData) -> None:
     user content types only (no notification/system types 1000-5000, no legacy revoke 111), as a
     user (``msgFrom`` 100), to a single or group chat, never flagged as a notification."""
     ct = msg.contentType
-    if not USER_CONTENT_MIN <= ct < USER_CONTENT_END or ct == ContentType.REVOKE:
+    if not is_user_content(ct) or ct == ContentType.REVOKE:
         raise ArgsError(detail=f"contentType {ct} is reserved for the server")
     if msg.sessionType == SessionType.NOTIFICATION_CHAT:
         raise ArgsError(detail="sessionType 4 (notification chat) is reserved for notification accounts")
@@ -167,19 +189,21 @@ async def send_and_push(core: ServerCore, msg: sdkws_pb2.MsgData, operation_id: 
 
 
 async def notify(core: ServerCore, send_id: str, recv_id: str, content_type: int, session_type: int,
-                 tips: Any, operation_id: str, stored: bool = True) -> None:
-    """A server notification (msgFrom 200, ``{"detail": <tips JSON>}``) in the ``n_`` conversation."""
+                 tips: Any, operation_id: str, stored: bool = True, send_msg: bool = False) -> None:
+    """A server notification (msgFrom 200, ``{"detail": <tips JSON>}``) in the ``n_`` conversation;
+    with ``send_msg`` (upstream ``isSendMsg``) also a copy with a seq in the chat conversation
+    (unreadCount on, as upstream pkg/common/config/parse.go ``GetOptionsByNotification``)."""
     now = now_ms()
     detail = jsoncodec.dumps(tips).decode()
     msg = sdkws_pb2.MsgData(
         sendID=send_id, recvID=recv_id if session_type != SessionType.READ_GROUP_CHAT else "",
         groupID=recv_id if session_type == SessionType.READ_GROUP_CHAT else "",
-        clientMsgID=new_msg_id(send_id, recv_id), sessionType=session_type, msgFrom=MSG_FROM_SYSTEM,
+        clientMsgID=new_msg_id(send_id, recv_id), sessionType=session_type, msgFrom=MsgFrom.SYSTEM,
         contentType=content_type, content=json.dumps({"detail": detail}, separators=(",", ":")).encode(),
         createTime=now, sendTime=now, senderPlatformID=10,
     )
-    for k, v in {"isNotNotification": False, "isSendMsg": False, "history": stored, "persistent": stored,
-                 "unreadCount": False, "conversationUpdate": False, "offlinePush": False}.items():
+    for k, v in {"isNotNotification": False, "isSendMsg": send_msg, "history": stored, "persistent": stored,
+                 "unreadCount": send_msg, "conversationUpdate": False, "offlinePush": False}.items():
         msg.options[k] = v
     try:
         await send_and_push(core, msg, operation_id)
@@ -235,17 +259,17 @@ async def _revoke(ctx: RequestContext, req: msg_pb2.RevokeMsgReq) -> Any:
     if row.revoke is not None:
         raise OpenIMError(1404, detail="msg already revoke")
     m = sdkws_pb2.MsgData.FromString(row.data)
-    admin_revoke = ctx.is_admin and req.userID == ctx.user_id and m.sendID != req.userID
     if m.sendID != req.userID and not ctx.is_admin:
         if m.sessionType == SessionType.READ_GROUP_CHAT:
-            if not await ctx.core.can_revoke_in_group(m.groupID, req.userID, m.sendID):
+            if not await ctx.core.policies.can_revoke_in_group(m.groupID, req.userID, m.sendID):
                 raise NoPermissionError(detail="no permission to revoke this message")
         else:
             raise NoPermissionError(detail="only the sender can revoke")
     users = await ctx.core.storage.get_users([req.userID, m.sendID])
+    role = await revoker_role(ctx, req.userID, m, users)
     now = now_ms()
     content = sdkws_pb2.MessageRevokedContent(
-        revokerID=req.userID, revokerRole=0, clientMsgID=m.clientMsgID,
+        revokerID=req.userID, revokerRole=role, clientMsgID=m.clientMsgID,
         revokerNickname=users[req.userID].nickname if req.userID in users else "", revokeTime=now,
         sourceMessageSendTime=m.sendTime, sourceMessageSendID=m.sendID,
         sourceMessageSenderNickname=m.senderNickname, sessionType=m.sessionType, seq=req.seq)
@@ -253,12 +277,26 @@ async def _revoke(ctx: RequestContext, req: msg_pb2.RevokeMsgReq) -> Any:
         raise OpenIMError(1404, detail="msg already revoke")
     tips = sdkws_pb2.RevokeMsgTips(revokerUserID=req.userID, clientMsgID=m.clientMsgID, revokeTime=now,
                                    sesstionType=m.sessionType, seq=req.seq, conversationID=req.conversationID,
-                                   isAdminRevoke=admin_revoke)
+                                   isAdminRevoke=ctx.is_admin)
     recv = m.groupID if m.sessionType == SessionType.READ_GROUP_CHAT else (
         m.recvID if m.sendID == req.userID else m.sendID)
-    await notify(ctx.core, req.userID, recv, CT_REVOKE_NOTIFICATION, m.sessionType, tips, ctx.operation_id)
+    await notify(ctx.core, req.userID, recv, ContentType.MSG_REVOKE_NOTIFICATION, m.sessionType, tips, ctx.operation_id)
     ctx.core.webhooks.after_revoke(req.conversationID, req.seq, req.userID, ctx.operation_id)
     return msg_pb2.RevokeMsgResp()
+
+
+async def revoker_role(ctx: RequestContext, user_id: str, m: sdkws_pb2.MsgData, users: dict[str, Any]) -> int:
+    """``revokerRole`` as upstream internal/rpc/msg/revoke.go: 0 when an app admin revokes; in a
+    single chat the revoker's appMangerLevel; in a group the revoker's role level (100/60/20)."""
+    if ctx.is_admin:
+        return 0
+    if m.sessionType == SessionType.READ_GROUP_CHAT:
+        from .. import relation_store as rs
+
+        member = await ctx.core.storage.run(lambda c: rs.member(c, m.groupID, user_id))
+        return member.roleLevel if member is not None else 0
+    u = users.get(user_id)
+    return u.app_manger_level if u is not None else 0
 
 
 def _v_mark_msgs(req: Any) -> None:
@@ -272,7 +310,7 @@ async def _read_receipt(ctx: RequestContext, user_id: str, conv: conversation_pb
                         seqs: list[int], has_read: int) -> None:
     tips = sdkws_pb2.MarkAsReadTips(markAsReadUserID=user_id, conversationID=conv.conversationID,
                                     seqs=seqs, hasReadSeq=has_read)
-    await notify(ctx.core, user_id, _peer(conv) or user_id, CT_HAS_READ_RECEIPT,
+    await notify(ctx.core, user_id, _peer(conv) or user_id, ContentType.HAS_READ_RECEIPT,
                  conv.conversationType or SessionType.SINGLE_CHAT, tips, ctx.operation_id)
 
 
@@ -312,9 +350,19 @@ async def _mark_conv(ctx: RequestContext, req: msg_pb2.MarkConversationAsReadReq
         await ctx.core.storage.set_has_read_seq(req.userID, req.conversationID, req.hasReadSeq)
         if not seqs:
             seqs = list(range(current + 1, req.hasReadSeq + 1))[-MAX_PULL:]
-    if conv.conversationType == SessionType.SINGLE_CHAT and seqs:
+    has_read = max(current, req.hasReadSeq)
+    if conv.conversationType != SessionType.SINGLE_CHAT:
+        # group / notification chat: the receipt goes to the reader's own devices only, without
+        # seqs (upstream internal/rpc/msg/as_read.go MarkConversationAsRead)
+        tips = sdkws_pb2.MarkAsReadTips(markAsReadUserID=req.userID, conversationID=req.conversationID,
+                                        hasReadSeq=has_read)
+        await notify(ctx.core, req.userID, req.userID, ContentType.HAS_READ_RECEIPT, SessionType.SINGLE_CHAT, tips,
+                     ctx.operation_id)
+        ctx.core.webhooks.after_conversation_read(conv, req.userID, list(req.seqs), req.hasReadSeq, ctx.operation_id)
+        return msg_pb2.MarkConversationAsReadResp()
+    if seqs:
         await ctx.core.storage.mark_read(req.conversationID, seqs)
-    await _read_receipt(ctx, req.userID, conv, seqs, max(current, req.hasReadSeq))
+    await _read_receipt(ctx, req.userID, conv, seqs, has_read)
     ctx.core.webhooks.after_conversation_read(conv, req.userID, list(req.seqs), req.hasReadSeq, ctx.operation_id)
     return msg_pb2.MarkConversationAsReadResp()
 
@@ -336,7 +384,7 @@ async def _set_has_read(ctx: RequestContext, req: msg_pb2.SetConversationHasRead
     if not req.noNotification:
         tips = sdkws_pb2.MarkAsReadTips(markAsReadUserID=req.userID, conversationID=req.conversationID,
                                         hasReadSeq=req.hasReadSeq)
-        await notify(ctx.core, req.userID, req.userID, CT_HAS_READ_RECEIPT, SessionType.SINGLE_CHAT, tips,
+        await notify(ctx.core, req.userID, req.userID, ContentType.HAS_READ_RECEIPT, SessionType.SINGLE_CHAT, tips,
                      ctx.operation_id)
     return msg_pb2.SetConversationHasReadSeqResp()
 
@@ -361,7 +409,7 @@ async def _clear(ctx: RequestContext, user_id: str, cids: list[str], opt: msg_pb
         await ctx.core.storage.put_conversations(updates)
     if opt.IsSyncSelf:
         tips = sdkws_pb2.ClearConversationTips(userID=user_id, conversationIDs=cids)
-        await notify(ctx.core, user_id, user_id, CT_CLEAR_CONVERSATION, SessionType.SINGLE_CHAT, tips,
+        await notify(ctx.core, user_id, user_id, ContentType.CLEAR_CONVERSATION, SessionType.SINGLE_CHAT, tips,
                      ctx.operation_id, stored=False)
 
 
@@ -399,12 +447,12 @@ async def _delete_msgs(ctx: RequestContext, req: msg_pb2.DeleteMsgsReq) -> Any:
     if req.deleteSyncOpt.IsSyncOther:
         conv, _ = await _conversation_of(ctx, req.userID, req.conversationID)
         await ctx.core.storage.delete_physical(req.conversationID, seqs)
-        await notify(ctx.core, req.userID, _peer(conv), CT_DELETE_NOTIFICATION, conv.conversationType, tips,
+        await notify(ctx.core, req.userID, _peer(conv), ContentType.DELETE_MSGS_NOTIFICATION, conv.conversationType, tips,
                      ctx.operation_id)
     else:
         await ctx.core.storage.delete_for_user(req.userID, req.conversationID, seqs)
         if req.deleteSyncOpt.IsSyncSelf:
-            await notify(ctx.core, req.userID, req.userID, CT_DELETE_NOTIFICATION, SessionType.SINGLE_CHAT, tips,
+            await notify(ctx.core, req.userID, req.userID, ContentType.DELETE_MSGS_NOTIFICATION, SessionType.SINGLE_CHAT, tips,
                          ctx.operation_id)
     return msg_pb2.DeleteMsgsResp()
 

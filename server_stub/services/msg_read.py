@@ -7,6 +7,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from openim_sdk.protocol.constants import ContentType
 from openim_sdk.protocol.conversation_id import (
     notification_conversation_id,
     user_notification_conversation_id,
@@ -21,7 +22,8 @@ from openim_sdk.protocol.pb.sdkws import sdkws_pb2
 from .. import access
 from ..context import RequestContext, need, page_bounds, service
 from ..storage import MessageRow
-from .msg import CT_REVOKE_NOTIFICATION, MAX_PULL
+from .msg import MAX_PULL
+from .msg_quote import rewrite_quotes
 
 if TYPE_CHECKING:
     from ..app import ServerCore
@@ -48,7 +50,9 @@ async def get_max_seq(core: ServerCore, user_id: str, admin: bool = False) -> sd
 async def _post_process(core: ServerCore, user_id: str, cid: str, seqs: list[int]) -> list[sdkws_pb2.MsgData]:
     rows = await core.storage.messages_by_seqs(cid, seqs)
     deleted = await core.storage.deleted_for(user_id, cid, seqs) if rows else set()
-    return [render_message(rows.get(s), s, s in deleted) for s in seqs]
+    msgs = [render_message(rows.get(s), s, s in deleted) for s in seqs]
+    await rewrite_quotes(core, cid, msgs)  # quotes of revoked messages (msg_quote.py)
+    return msgs
 
 
 def render_message(row: MessageRow | None, seq: int, deleted: bool = False) -> sdkws_pb2.MsgData:
@@ -60,7 +64,7 @@ def render_message(row: MessageRow | None, seq: int, deleted: bool = False) -> s
         m.content = b""
         m.status = 4
     elif row.revoke is not None:
-        m.contentType = CT_REVOKE_NOTIFICATION
+        m.contentType = ContentType.MSG_REVOKE_NOTIFICATION
         m.content = json.dumps({"detail": row.revoke.decode()}, separators=(",", ":")).encode()
     return m
 
@@ -79,31 +83,36 @@ async def _windows(core: ServerCore, user_id: str, cids: list[str], admin: bool)
 
 async def pull_by_ranges(core: ServerCore, req: sdkws_pb2.PullMessageBySeqsReq,
                          admin: bool = False) -> sdkws_pb2.PullMessageBySeqsResp:
+    """1002 / /msg/pull_msg_by_seq (upstream internal/rpc/msg/sync_msg.go PullMessageBySeqs,
+    storage/controller/msg.go GetMsgBySeqsRange), with two choices of ours:
+
+    - every requested conversation the user may read gets an entry, empty when nothing is in the
+      range (upstream leaves it out), so a client can tell "nothing there" from "not answered";
+    - at most ``MAX_PULL`` (1000) seqs per range, the newest ones; a capped answer says so with
+      ``isEnd`` false and ``endSeq`` = the lowest seq returned (pull below it for the rest).
+
+    ``num`` 0 selects no seq in a chat conversation, as upstream (``end-begin+1 <= num`` never
+    holds, and the newest-``num`` window is empty); notification conversations ignore ``num``.
+    """
     resp = sdkws_pb2.PullMessageBySeqsResp()
     windows = await _windows(core, req.userID, [r.conversationID for r in req.seqRanges], admin)
     for rng in req.seqRanges:
         cid = rng.conversationID
-        notif = cid.startswith("n_")
         if cid not in windows:
             continue
+        notif = cid.startswith("n_")
+        entry = (resp.notificationMsgs if notif else resp.msgs)[cid]
         eff_min, eff_max = windows[cid]
-        if eff_min > rng.end:
-            continue
+        entry.isEnd = eff_max <= rng.end if req.order == 0 else rng.begin <= eff_min
         begin, end = max(rng.begin, eff_min), min(rng.end, eff_max)
-        if end < begin:
+        if eff_min > rng.end or end < begin or (not notif and rng.num <= 0):
             continue
-        if not notif and 0 < rng.num < end - begin + 1:
+        if not notif and rng.num < end - begin + 1:
             begin = end - rng.num + 1
         if end - begin + 1 > MAX_PULL:
             begin = end - MAX_PULL + 1
-        seqs = list(range(begin, end + 1))
-        msgs = await _post_process(core, req.userID, cid, seqs)
-        if not msgs:
-            continue
-        is_end = eff_max <= rng.end if req.order == 0 else rng.begin <= eff_min
-        target = resp.notificationMsgs if notif else resp.msgs
-        target[cid].Msgs.extend(msgs)
-        target[cid].isEnd = is_end
+            entry.isEnd, entry.endSeq = False, begin
+        entry.Msgs.extend(await _post_process(core, req.userID, cid, list(range(begin, end + 1))))
     return resp
 
 

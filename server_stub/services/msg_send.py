@@ -9,6 +9,7 @@ import json
 from typing import Any
 
 from openim_sdk.protocol import jsoncodec
+from openim_sdk.protocol.constants import ContentType, MsgFrom, SessionType
 from openim_sdk.protocol.errors import ArgsError, CodecError, NoPermissionError, ServerInternalError
 from openim_sdk.protocol.pb.msg import msg_pb2
 from openim_sdk.protocol.pb.sdkws import sdkws_pb2
@@ -16,20 +17,20 @@ from openim_sdk.protocol.pb.sdkws import sdkws_pb2
 from ..context import RawData, RequestContext, service
 from ..rest import bind_error
 from ..storage import now_ms
-from .msg import CT_BUSINESS_NOTIFICATION, MSG_FROM_SYSTEM, new_msg_id, send_and_push
+from .msg import new_msg_id, send_and_push
 
 _ELEMENTS: dict[int, tuple[str, list[str]]] = {
-    101: ("TextElem", ["content"]),
-    102: ("PictureElem", ["sourcePicture", "bigPicture", "snapshotPicture"]),
-    103: ("SoundElem", ["sourceUrl", "duration"]),
-    104: ("VideoElem", ["videoUrl", "videoType", "videoSize", "duration", "snapshotUrl", "snapshotWidth",
+    ContentType.TEXT: ("TextElem", ["content"]),
+    ContentType.PICTURE: ("PictureElem", ["sourcePicture", "bigPicture", "snapshotPicture"]),
+    ContentType.VOICE: ("SoundElem", ["sourceUrl", "duration"]),
+    ContentType.VIDEO: ("VideoElem", ["videoUrl", "videoType", "videoSize", "duration", "snapshotUrl", "snapshotWidth",
                         "snapshotHeight"]),
-    105: ("FileElem", ["sourceUrl", "fileName", "fileSize"]),
-    106: ("AtElem", ["atUserList"]),
-    110: ("CustomElem", ["data"]),
-    114: ("QuoteElem", []),
-    118: ("MarkdownTextElem", ["content"]),
-    1400: ("OANotificationElem", ["notificationName", "notificationType", "text"]),
+    ContentType.FILE: ("FileElem", ["sourceUrl", "fileName", "fileSize"]),
+    ContentType.AT_TEXT: ("AtElem", ["atUserList"]),
+    ContentType.CUSTOM: ("CustomElem", ["data"]),
+    ContentType.QUOTE: ("QuoteElem", []),
+    ContentType.MARKDOWN_TEXT: ("MarkdownTextElem", ["content"]),
+    ContentType.OA_NOTIFICATION: ("OANotificationElem", ["notificationName", "notificationType", "text"]),
 }
 
 
@@ -117,12 +118,12 @@ def _message(ctx: RequestContext, d: dict[str, Any], send_id: str, recv_id: str,
     msg = sdkws_pb2.MsgData(
         sendID=send_id, recvID=recv_id, groupID=group_id, clientMsgID=new_msg_id(send_id),
         senderPlatformID=_int(d, "senderPlatformID"), senderNickname=_str(d, "senderNickname"),
-        senderFaceURL=_str(d, "senderFaceURL"), sessionType=session_type, msgFrom=MSG_FROM_SYSTEM,
+        senderFaceURL=_str(d, "senderFaceURL"), sessionType=session_type, msgFrom=MsgFrom.SYSTEM,
         contentType=content_type, createTime=now, sendTime=_int(d, "sendTime") or 0, ex=_str(d, "ex"))
-    if content_type == 106:
+    if content_type == ContentType.AT_TEXT:
         msg.atUserIDList.extend(str(u) for u in content.get("atUserList") or [])
-    if content_type == 1400:
-        msg.sessionType = 4
+    if content_type == ContentType.OA_NOTIFICATION:
+        msg.sessionType = SessionType.NOTIFICATION_CHAT
         body = json.dumps({"detail": body}, separators=(",", ":"))
     msg.content = body.encode()
     info = _push_info(d)
@@ -146,7 +147,7 @@ async def _send_msg(ctx: RequestContext, body: dict[str, Any]) -> Any:
     d = _ci(body)
     msg = _build(ctx, d, _str(d, "recvID"))
     _require_admin(ctx)
-    if msg.contentType == 1400:
+    if msg.contentType == ContentType.OA_NOTIFICATION:
         users = await ctx.core.storage.get_users([msg.sendID])
         if msg.sendID not in users or users[msg.sendID].app_manger_level < 2:
             raise NoPermissionError(detail="sendID is not a notification account")
@@ -200,7 +201,7 @@ async def _business(ctx: RequestContext, body: dict[str, Any]) -> Any:
     now = now_ms()
     msg = sdkws_pb2.MsgData(
         sendID=send_id, recvID=recv_user, groupID=recv_group, clientMsgID=new_msg_id(send_id),
-        sessionType=3 if recv_group else 1, msgFrom=MSG_FROM_SYSTEM, contentType=CT_BUSINESS_NOTIFICATION,
+        sessionType=SessionType.READ_GROUP_CHAT if recv_group else SessionType.SINGLE_CHAT, msgFrom=MsgFrom.SYSTEM, contentType=ContentType.BUSINESS_NOTIFICATION,
         content=json.dumps({"detail": detail}, separators=(",", ":")).encode(), createTime=now, sendTime=now)
     stored = level > 1
     for k, v in {"isNotNotification": False, "isSendMsg": _bool(d, "sendMsg"), "history": stored,
@@ -230,8 +231,8 @@ async def _simple(ctx: RequestContext, body: dict[str, Any]) -> Any:
     if not send_id:
         raise ArgsError(detail="sendID is empty")
     ctx.check_access(send_id)
-    msg = _message(ctx, d, send_id, recv_id, group_id, {"content": text}, 118, session)
-    msg.msgFrom = 100
+    msg = _message(ctx, d, send_id, recv_id, group_id, {"content": text}, ContentType.MARKDOWN_TEXT, session)
+    msg.msgFrom = MsgFrom.USER
     resp = await send_and_push(ctx.core, msg, ctx.operation_id, sender_is_admin=ctx.is_admin)
     return {"serverMsgID": resp.serverMsgID, "clientMsgID": resp.clientMsgID, "sendTime": resp.sendTime}
 

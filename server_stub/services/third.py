@@ -44,8 +44,8 @@ from openim_sdk.protocol.errors import (
 )
 from openim_sdk.protocol.pb.third import third_pb2
 
-from ..context import RequestContext, service
-from ..notify import current_request, option, register_raw
+from ..context import RequestContext, current_request, raw_route, service
+from ..notify import option
 from ..object_files import KEY as _KEY
 from ..object_files import PART as _PART
 from ..object_files import (
@@ -89,6 +89,7 @@ class Upload:
     expire: int
     form: bool = False
     group: str = ""
+    presigned: bool = False  # the file fits in one part: one presigned PUT (tools s3/cont UploadTypePresigned)
     done: set[int] = field(default_factory=set)
 
 
@@ -113,7 +114,7 @@ def files_dir(core: ServerCore) -> Path:
     The objects dir itself may be a symlink the operator made (resolved once, here); nothing below
     it may be one.
     """
-    d = core.extensions.get("_files_dir")
+    d = core.objects.files_dir
     if d is None:
         if core.config.memory:
             d = Path(tempfile.mkdtemp(prefix="openim-objects-"))
@@ -124,7 +125,7 @@ def files_dir(core: ServerCore) -> Path:
         mkdir_private(d)
         mkdir_private(safe_path(d, "blobs"))
         mkdir_private(safe_path(d, "uploads"))
-        core.extensions["_files_dir"] = d
+        core.objects.files_dir = d
     return Path(d)
 
 
@@ -139,8 +140,11 @@ def _blob_path(core: ServerCore, key: str) -> Path | None:
     return p if regular_file(p) else None
 
 
+blob_path = _blob_path  # for the scheduled file clean-up (server_stub/cleanup.py)
+
+
 def _uploads(core: ServerCore) -> dict[str, Upload]:
-    return core.extensions.setdefault("_uploads", {})
+    return core.objects.uploads
 
 
 def _sign(core: ServerCore, path: str, expires: int) -> str:
@@ -251,17 +255,10 @@ async def initiate(ctx: RequestContext, req: third_pb2.InitiateMultipartUploadRe
         raise ArgsError(detail="size must be greater than 0")
     if req.size > _max_file(ctx.core):
         raise ArgsError(detail=f"file too large: {req.size} > {_max_file(ctx.core)} bytes")
-    lo, hi, n = _limits(ctx.core)
-    psize = req.partSize
-    if psize <= 0:
-        raise ArgsError(detail="partSize must be greater than 0")
-    if psize > hi:
-        raise ArgsError(detail=f"partSize must be at most {hi}")
-    if psize < lo and psize < req.size:
-        raise ArgsError(detail=f"partSize must be at least {lo}")
+    # The server picks the part size from the size; the request's partSize is not used
+    # (upstream internal/rpc/third/s3.go InitiateMultipartUpload -> tools s3/cont InitiateUpload).
+    psize = part_size_for(ctx.core, req.size)
     parts = math.ceil(req.size / psize)
-    if parts > n:
-        raise ArgsError(detail=f"too many parts: {parts} > {n}")
     base = base_url(ctx, req.urlPrefix)
     url_prefix = base + "object/"
     if _blob_path(ctx.core, key) is not None:
@@ -270,10 +267,10 @@ async def initiate(ctx: RequestContext, req: third_pb2.InitiateMultipartUploadRe
     if req.maxParts > parts:
         raise ServerInternalError(detail="too many parts")
     up = Upload(os.urandom(16).hex(), key, req.size, psize, parts, name, req.contentType, ctx.user_id,
-                now_ms() + UPLOAD_EXPIRE_MS)
+                now_ms() + UPLOAD_EXPIRE_MS, presigned=parts == 1)
     mkdir_private(safe_path(files_dir(ctx.core), "uploads", up.upload_id))
     _uploads(ctx.core)[up.upload_id] = up
-    numbers = list(range(1, parts + 1)) if req.maxParts < 0 else list(range(1, req.maxParts + 1))
+    numbers = list(range(1, parts + 1)) if req.maxParts < 0 or up.presigned else list(range(1, req.maxParts + 1))
     info = third_pb2.UploadInfo(uploadID=up.upload_id, partSize=psize, expireTime=up.expire,
                                 sign=_part_signs(ctx, up, numbers, base))
     return third_pb2.InitiateMultipartUploadResp(url="", upload=info)
@@ -295,6 +292,8 @@ def _get_upload(ctx: RequestContext, upload_id: str) -> Upload:
 async def auth_sign(ctx: RequestContext, req: third_pb2.AuthSignReq) -> Any:
     up = _get_upload(ctx, req.uploadID)
     sign = _part_signs(ctx, up, list(req.partNumbers), base_url(ctx))
+    if up.presigned:  # a one-PUT upload has no parts to sign (tools s3/cont Controller.AuthSign)
+        raise ServerInternalError(detail="presigned id not support auth sign")
     return third_pb2.AuthSignResp(url=sign.url, query=sign.query, header=sign.header, parts=sign.parts)
 
 
@@ -309,11 +308,26 @@ async def complete(ctx: RequestContext, req: third_pb2.CompleteMultipartUploadRe
         raise ServerInternalError(detail=f"expected {up.parts} parts, got {len(md5s)}")
     root = files_dir(ctx.core)
     pdir = safe_path(root, "uploads", up.upload_id)
+    if up.presigned:
+        await asyncio.to_thread(_check_presigned, root, up)
     await asyncio.to_thread(_assemble, root, up, md5s)
     shutil.rmtree(pdir, ignore_errors=True)
     _uploads(ctx.core).pop(up.upload_id, None)
     await _put_object(ctx.core, name, up.hash, up.size, req.contentType or up.content_type, req.cause)
     return third_pb2.CompleteMultipartUploadResp(url=base_url(ctx, req.urlPrefix) + "object/" + _quote(name))
+
+
+def _check_presigned(root: Path, up: Upload) -> None:
+    """A one-PUT upload: the stored file's size, and the OpenIM hash of its md5, must match the
+    upload's (tools s3/cont Controller.CompleteUpload, UploadTypePresigned: 1001 on an md5 mismatch)."""
+    p = safe_path(root, "uploads", up.upload_id, "1")
+    if not regular_file(p):
+        raise ServerInternalError(detail="part 1 not uploaded")
+    if os.lstat(p).st_size != up.size:
+        raise ServerInternalError(detail="upload size mismatching")
+    got = hashlib.md5(md5_file(p).encode()).hexdigest()
+    if got != up.hash:
+        raise ArgsError(detail=f"md5 mismatching {got} != {up.hash}")
 
 
 def _assemble(root: Path, up: Upload, md5s: list[str]) -> None:
@@ -414,7 +428,7 @@ def _scope_path(request: Any) -> str:
     return path if isinstance(path, str) else urllib.parse.unquote(request.url.path)
 
 
-@register_raw
+@raw_route(("GET", "/object/*name"), ("GET", "/third/prometheus"))
 async def _raw_files(core: ServerCore, request: Any) -> Any:
     from starlette.responses import FileResponse, RedirectResponse, Response
 

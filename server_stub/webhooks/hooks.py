@@ -103,10 +103,8 @@ class Webhooks:
                 b.apply_modify(msg, reply)
 
     def after_send(self, msg: sdkws_pb2.MsgData, recipients: list[str], op: str, duplicate: bool = False) -> None:
-        """afterSendSingleMsg / afterSendGroupMsg (``?key=`` query), afterMsgSaveDB (with the seq,
-        ``internal/msgtransfer/callback.go``) and beforeOfflinePush for recipients with no
-        connection (``internal/push/callback.go``; its answer only matters to a real pusher).
-        Nothing for a ``duplicate`` (a resend answered with the first copy's ack)."""
+        """afterSendSingleMsg / afterSendGroupMsg (``?key=`` query) and afterMsgSaveDB (with the seq,
+        ``internal/msgtransfer/callback.go``); the push callbacks are in ``push``. Nothing for a ``duplicate`` (a resend answered with the first copy's ack)."""
         if self.client is None or duplicate or msg.sessionType not in (b.SINGLE, b.GROUP, 4):
             return
         if msg.sessionType in (b.SINGLE, b.GROUP):
@@ -119,54 +117,82 @@ class Webhooks:
             body = b.common_msg(msg, b.CMD["afterMsgSaveDB"], op, msg.seq)
             body["recvID"], body["groupID"] = ("", msg.groupID) if msg.sessionType == b.GROUP else (msg.recvID, "")
             self._after("afterMsgSaveDB", body, op, b.key_query(msg))
-        if self._cfg("beforeOfflinePush") is not None and self.hub is not None \
-                and msg.contentType != b.TYPING and msg.options.get("offlinePush", True):
-            offline = [u for u in dict.fromkeys(recipients) if u != msg.sendID and not self.hub.of(u)]
-            if offline:
-                self._background(self._offline_push(msg, offline, op))
 
-    def online_push(self, push: Callable[[], None], pushes: list[tuple[str, sdkws_pb2.MsgData]],
-                    recipients: list[str], msg: sdkws_pb2.MsgData, op: str) -> Callable[[], None]:
-        """``push`` gated by beforeOnlinePush (1:1 and notification chats: a refusal or, without
-        ``failedContinue``, a failure drops the push; the message stays stored) or by
-        beforeGroupOnlinePush (groups: a non-empty ``userIDList`` in the reply replaces the
-        recipients), as ``internal/push/push_handler.go`` Push2User/Push2Group. Gated pushes run
-        in a background task, one at a time, in send order."""
+    def push(self, msg: sdkws_pb2.MsgData, recipients: list[str], offline_candidates: list[str],
+             online: Callable[[list[str]], None],
+             offline: Callable[[list[str], sdkws_pb2.OfflinePushInfo | None], None], op: str) -> Callable[[], None]:
+        """The push of a sent message, as ``internal/push/push_handler.go`` Push2User/Push2Group:
+        beforeOnlinePush (1:1 and notification chats) or beforeGroupOnlinePush (groups) first — a
+        refusal or, without ``failedContinue``, a failure drops the push (online and offline; the
+        message stays stored), a non-empty ``userIDList`` in a group reply replaces the online
+        recipients — then ``online(users)``; then, of ``offline_candidates`` (the send path's
+        ``msg_rules.offline_push_candidates``: offlinePush on, receive options applied), those the
+        online push missed go through beforeOfflinePush: a refusal drops the offline push, a
+        non-empty ``userIDList`` replaces the targets, an ``offlinePushInfo`` replaces the
+        message's; then ``offline(targets, info)``. With none of these callbacks enabled (or for
+        typing) the returned callable pushes at once; otherwise it runs in a background task, one
+        push at a time, in send order."""
         name = "beforeGroupOnlinePush" if msg.sessionType == b.GROUP else "beforeOnlinePush"
-        if self._cfg(name) is None or msg.contentType == b.TYPING or self.hub is None:
-            return push
+        typing = msg.contentType == b.TYPING
+        gated = self._cfg(name) is not None and not typing
+        offline_hook = bool(offline_candidates) and self._cfg("beforeOfflinePush") is not None and not typing
         hub = self.hub
+        if hub is None or not (gated or offline_hook):
+            def plain() -> None:
+                online(list(recipients))
+                if offline_candidates:
+                    offline(offline_candidates, None)
+            return plain
 
-        async def gated() -> None:
+        async def run() -> None:
             async with self._push_lock:
-                if name == "beforeOnlinePush":
-                    body = b.user_status(b.CMD[name], op, msg.senderPlatformID, userIDList=list(recipients))
-                else:
-                    body = b.user_status(b.CMD[name], op, msg.senderPlatformID)
-                    body["groupID"], body["seq"] = msg.groupID, msg.seq
-                body.update({"clientMsgID": msg.clientMsgID, "sendID": msg.sendID, "contentType": msg.contentType,
-                             "sessionType": msg.sessionType, "atUserIDList": list(msg.atUserIDList) or None,
-                             "content": b.content_text(msg)})
-                body.setdefault("groupID", msg.groupID)
-                try:
-                    reply = await self._before(name, body, op)
-                except Exception as err:  # noqa: BLE001 - a refused push is logged, as upstream
-                    log.info("%s: push dropped: %s", name, err, extra={"operationID": op})
+                users = list(recipients)
+                if gated:
+                    try:
+                        reply = await self._before(name, self._online_push_body(name, msg, recipients, op), op)
+                    except Exception as err:  # noqa: BLE001 - a refused push is logged, as upstream
+                        log.info("%s: push dropped: %s", name, err, extra={"operationID": op})
+                        return
+                    listed = reply.get("userIDList") if reply and name == "beforeGroupOnlinePush" else None
+                    if isinstance(listed, list) and listed:
+                        users = [str(u) for u in listed]
+                online(users)
+                if not offline_candidates:
                     return
-                users = reply.get("userIDList") if reply and name == "beforeGroupOnlinePush" else None
-                if isinstance(users, list) and users:
-                    for pcid, pmsg in pushes:
-                        hub.push_message([str(u) for u in users], pcid, pmsg, op)
-                else:
-                    push()
+                if not offline_hook:
+                    offline(offline_candidates, None)
+                    return
+                targets = [u for u in dict.fromkeys(offline_candidates) if not hub.online(u)]
+                if not targets:
+                    return
+                try:
+                    reply = await self._before("beforeOfflinePush", b.offline_push(msg, targets, op), op)
+                except Exception as err:  # noqa: BLE001 - push failures are only logged upstream too
+                    log.warning("webhookBeforeOfflinePush: offline push dropped: %s", err, extra={"operationID": op})
+                    return
+                info = None
+                if reply:
+                    listed = reply.get("userIDList")
+                    if isinstance(listed, list) and listed:
+                        targets = [str(u) for u in listed]
+                    if isinstance(reply.get("offlinePushInfo"), dict):
+                        info = jsoncodec.from_go_json(sdkws_pb2.OfflinePushInfo, reply["offlinePushInfo"])
+                offline(targets, info)
 
-        return lambda: self._background(gated())
+        return lambda: self._background(run())
 
-    async def _offline_push(self, msg: sdkws_pb2.MsgData, user_ids: list[str], op: str) -> None:
-        try:
-            await self._before("beforeOfflinePush", b.offline_push(msg, user_ids, op), op)
-        except Exception as err:  # noqa: BLE001 - push failures are only logged upstream too
-            log.warning("webhookBeforeOfflinePush failed: %s", err, extra={"operationID": op})
+    @staticmethod
+    def _online_push_body(name: str, msg: sdkws_pb2.MsgData, recipients: list[str], op: str) -> dict[str, Any]:
+        if name == "beforeOnlinePush":
+            body = b.user_status(b.CMD[name], op, msg.senderPlatformID, userIDList=list(recipients))
+        else:
+            body = b.user_status(b.CMD[name], op, msg.senderPlatformID)
+            body["groupID"], body["seq"] = msg.groupID, msg.seq
+        body.update({"clientMsgID": msg.clientMsgID, "sendID": msg.sendID, "contentType": msg.contentType,
+                     "sessionType": msg.sessionType, "atUserIDList": list(msg.atUserIDList) or None,
+                     "content": b.content_text(msg)})
+        body.setdefault("groupID", msg.groupID)
+        return body
 
     @staticmethod
     def _msg_body(name: str, msg: sdkws_pb2.MsgData, op: str) -> dict[str, Any]:

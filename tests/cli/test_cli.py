@@ -6,9 +6,11 @@ whole module; user IDs are unique per run. Independent commands run concurrently
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
+import re
 import stat
 import subprocess
 import threading
@@ -293,6 +295,12 @@ def test_groups_flow(cli: Cli, users: Users) -> None:
     assert kicked.stdout.strip() == f"Removed {carol} from {gid}." and quit_.stdout.strip() == f"You left {gid}."
     assert list(members()) == [users.alice]
 
+    # a group's ID without -g is not a DM to a user who does not exist
+    wrong, nobody = cli.run_many((["send", gid, "hi team"], 1), (["send", uid("nobody"), "hello?"], 1))
+    assert "is a group, not a user" in one_line_error(wrong) and "-g" in one_line_error(wrong)
+    assert "no user" in one_line_error(nobody)
+    cli.run("send", gid, "hi team", "-g")
+
     assert cli.run("groups", "dismiss", gid).stdout.strip() == f"Group {gid} dismissed."
     assert status() == 2  # GroupStatusDismissed (OpenIM keeps the group unless the members are deleted)
     mine, bobs = cli.run_many((["groups", "list"], 0), (["groups", "list", "-p", "bob", "--json"], 0))
@@ -337,11 +345,13 @@ def test_openim_errors_exit_1(cli: Cli, users: Users) -> None:
 
 
 def test_usage_errors_exit_2(cli: Cli) -> None:
-    unknown, missing, no_cred = cli.run_many(
+    unknown, missing, no_cred, blank = cli.run_many(
         (["send", "--bogus"], 2),
         (["send"], 2),
         (["login", "-u", "x"], 2),  # stdin is not a terminal: no prompting
+        (["send", "bob", "  \n "], 2),
     )
+    assert "the text is blank" in one_line_error(blank)
     assert "No such option: --bogus" in unknown.stderr
     assert "Missing argument" in missing.stderr
     assert "give --token or --secret" in one_line_error(no_cred)
@@ -357,7 +367,7 @@ def test_unreachable_exit_3(cli: Cli, users: Users) -> None:
         (["send", users.bob, "lost", "-p", "dead", "--wait", "2"], 3),
     )
     assert f"cannot reach the server: cannot reach http://127.0.0.1:{closed}" in one_line_error(rest)
-    assert f"no connection to ws://127.0.0.1:{closed} within 2s" in one_line_error(ws)
+    assert f"cannot reach the server: cannot reach ws://127.0.0.1:{closed}" in one_line_error(ws)
 
 
 def test_kicked_session_exit_4(cli: Cli) -> None:
@@ -383,6 +393,8 @@ def test_demo_script(cli: Cli, tmp_path: Any) -> None:
     assert f"bob: bob heard: {said.removeprefix('alice: ')}" in lines
     assert any("2 message(s) in si_alice_bob" in line for line in lines)
     assert {"demo-alice", "demo-bob"} <= set(own.profiles())
+    # it started its own server and stopped it: it must not say "while the server runs"
+    assert "while the server runs" not in out.stdout and "the demo's server has stopped" in out.stdout
 
 
 def test_user_register_with_secret_file(cli: Cli, tmp_path: Any) -> None:
@@ -399,3 +411,185 @@ def test_user_register_with_secret_file(cli: Cli, tmp_path: Any) -> None:
     missing = cli.run("user", "register", uid("reg"), "--secret-file", str(tmp_path / "nope"),
                       "--api", cli.server.api, code=2)
     assert "cannot read the secret file" in missing.stderr + missing.stdout
+
+
+# --------------------------------------------------------------------------- rough edges (issue 15, items 2, 9, 10)
+
+
+def test_version_short_help_and_server_help(cli: Cli) -> None:
+    version, short, long, server_help = cli.run_many((["--version"], 0), (["-h"], 0), (["--help"], 0),
+                                                     (["server", "--help"], 0))
+    from openim_sdk import __version__
+
+    assert version.stdout.strip() == f"openim {__version__}"
+    assert short.stdout == long.stdout and "Usage: openim" in short.stdout
+    assert server_help.stdout.startswith("usage: openim server")
+
+
+def test_chat_before_login_is_one_line_not_a_traceback(cli: Cli, tmp_path: Any) -> None:
+    fresh = make_cli(tmp_path, cli.server)
+    out = fresh.run("chat", code=4)  # the runner also asserts that no traceback was printed
+    assert "not logged in" in one_line_error(out) and "openim login" in one_line_error(out)
+
+
+def test_login_errors_say_what_to_do(cli: Cli) -> None:
+    ghost = uid("ghost")
+    unknown, bad_token = cli.run_many(
+        (["login", "-u", ghost, "--secret", SECRET, "-p", "ghost"], 1),
+        (["login", "-u", ghost, "--token", "not.a.token", "-p", "ghost2"], 2),
+    )
+    assert f"user {ghost!r} is not registered" in one_line_error(unknown)
+    assert "--register" in one_line_error(unknown)
+    assert "the token is not valid" in one_line_error(bad_token)
+    assert "run `openim login` again" not in bad_token.stderr
+    assert "ghost" not in cli.profiles() and "ghost2" not in cli.profiles()
+
+
+def test_read_revoke_json_and_revoke_unknown_id(cli: Cli, users: Users) -> None:
+    sent = json.loads(cli.run("send", users.bob, "to be revoked", "--json").stdout)
+    read, revoked, unknown = cli.run_many(
+        (["read", users.alice, "-p", "bob", "--json"], 0),
+        (["revoke", users.bob, sent["clientMsgID"], "--json"], 0),
+        (["revoke", users.bob, "notanid"], 1),
+    )
+    assert json.loads(read.stdout) == {"conversationID": sent["conversationID"], "read": True}
+    assert json.loads(revoked.stdout) == {"conversationID": sent["conversationID"],
+                                          "clientMsgID": sent["clientMsgID"], "revoked": True}
+    err = one_line_error(unknown)
+    assert "1004 RecordNotFoundError" in err and "notanid" in err and "Success" not in err
+
+
+def test_whoami_shows_expiry_as_a_date(cli: Cli, users: Users) -> None:
+    out = cli.run("whoami")
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d", out.stdout) and "(in " in out.stdout, out.stdout
+
+
+def test_conversations_show_the_peer_not_the_last_sender(cli: Cli, users: Users, sent: list[Any]) -> None:
+    mine = cli.run("conversations", env={"COLUMNS": "200"})  # alice sent last: the row is still bob's
+    row = next(line for line in mine.stdout.splitlines() if sent[0]["conversationID"] in line)
+    cells = [c.strip() for c in row.split("│")]
+    assert users.bob in cells and "Alice" not in cells, row
+
+
+def test_watch_filters_labels_and_shows_revokes_and_pull_marks_failed(cli: Cli, users: Users) -> None:
+    carol, dave = uid("carol"), uid("dave")
+    cli.run_many((["login", "-u", carol, "--secret", SECRET, "--register", "--nickname", "Carol", "-p", "carol"], 0),
+                 (["login", "-u", dave, "--secret", SECRET, "--register", "--nickname", "Dave", "-p", "dave"], 0))
+    watcher = cli.popen("watch", "--in", carol, "-p", "dave", env={"COLUMNS": "200"})
+    lines: queue.Queue[str] = queue.Queue()
+
+    def pump() -> None:
+        assert watcher.stdout is not None
+        for line in watcher.stdout:
+            lines.put(line)
+
+    threading.Thread(target=pump, daemon=True).start()
+    seen: list[str] = []
+    try:
+        _wait_online(cli, dave)
+        time.sleep(0.5)  # watch streams what arrives after its sync
+        cli.run("send", dave, "from alice: not in this watch")
+        sent = json.loads(cli.run("send", dave, "from carol", "-p", "carol", "--json").stdout)
+        cli.run("revoke", dave, sent["clientMsgID"], "-p", "carol")
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not any("revoked a message" in s for s in seen):
+            with contextlib.suppress(queue.Empty):
+                seen.append(lines.get(timeout=0.5))
+    finally:
+        stop(watcher)
+    assert any("@Carol" in s and "from carol" in s for s in seen), seen
+    assert any("@Carol" in s and f"{carol} revoked a message" in s for s in seen), seen
+    assert not any("not in this watch" in s for s in seen), seen
+
+    # a message the server refused is marked as not sent in `pull`, not shown as history
+    cli.run("friends", "black", carol, "-p", "dave")
+    cli.run("send", dave, "you blocked me", "-p", "carol", code=1)
+    history = cli.run("pull", dave, "-p", "carol", env={"COLUMNS": "200"})
+    line = next(s for s in history.stdout.splitlines() if "you blocked me" in s)
+    assert "✗ not sent (failed)" in line, history.stdout
+
+
+def test_server_down_pull_shows_the_cache_and_send_fails_at_once(cli: Cli, users: Users, sent: list[Any],
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    from openim_cli.profiles import Profile
+
+    cli.run("pull", users.bob)  # alice's cache holds the conversation
+    closed = free_port()
+    data = cli.profiles()
+    data["gone"] = dict(data["default"], api_url=f"http://127.0.0.1:{closed}", ws_url=f"ws://127.0.0.1:{closed}")
+    cli.profiles_file.write_text(json.dumps(data))
+    monkeypatch.setenv("OPENIM_DATA_DIR", cli.env["OPENIM_DATA_DIR"])
+
+    def profile(name: str) -> Profile:
+        d = data[name]
+        return Profile(name, d["api_url"], d["ws_url"], d["user_id"], d["platform_id"], d["token"])
+
+    shutil.copytree(profile("default").data_dir, profile("gone").data_dir)  # the same device, server now gone
+
+    started = time.monotonic()
+    pulled, sending = cli.run_many((["pull", users.bob, "-p", "gone"], 0),
+                                   (["send", users.bob, "lost", "-p", "gone"], 3))
+    elapsed = time.monotonic() - started
+    assert "plain output" in pulled.stdout, pulled.stdout
+    assert pulled.stderr.startswith("warning: offline: cannot reach"), pulled.stderr
+    assert f"cannot reach ws://127.0.0.1:{closed}" in one_line_error(sending)
+    assert elapsed < 12, elapsed  # not the 15 s connection wait (generous: loaded CI machines)
+
+
+# --------------------------------------------------------------------------- settings file (issue 15)
+
+
+def test_config_path_show_edit_and_errors(cli: Cli, users: Users, tmp_path: Any) -> None:
+    own = make_cli(tmp_path, cli.server)
+    path = own.run("config", "path").stdout.strip()
+    assert path == str(own.config_dir / "config.toml")
+    shown = own.run("config", "show").stdout
+    assert "(absent: defaults)" in shown and 'theme = "textual-dark"' in shown and "bell = true" in shown
+
+    # edit: $EDITOR gets the file (created with every key commented out) and the result is checked
+    editor = tmp_path / "editor.sh"
+    editor.write_text('#!/bin/sh\ngrep -q "# theme" "$1" && printf \'[chat]\\ntheme = "nord"\\n[notifications]\\n'
+                      'bell = false\\n[keys]\\nnext_unread = "f5"\\n\' > "$1"\n')
+    editor.chmod(0o755)
+    edited = own.run("config", "edit", env={"EDITOR": str(editor)})
+    assert edited.stdout.strip().endswith(": ok")
+    shown = own.run("config", "show").stdout
+    assert 'theme = "nord"' in shown and "bell = false" in shown and 'next_unread = "f5"' in shown
+    keys = own.run("config", "keys", env={"COLUMNS": "200"}).stdout
+    assert re.search(r"next_unread\s*│\s*f5\s*│\s*yours", keys), keys
+
+    # a wrong file stops every other command with the file, the key and the fix; config still works
+    (own.config_dir / "config.toml").write_text("[chat]\nthem = 'x'\n")
+    broken = own.run("whoami", code=2)
+    err = one_line_error(broken)
+    assert "config.toml" in err and "unknown key 'chat.them'" in err and "openim config edit" in err
+    (own.config_dir / "config.toml").write_text("[notifications]\nbell = 'yes'\n")
+    assert "notifications.bell must be a bool" in one_line_error(own.run("config", "show", code=2))
+
+
+def test_default_profile_comes_from_the_settings(cli: Cli, users: Users) -> None:
+    cfg = cli.config_dir / "config.toml"
+    cfg.write_text('default_profile = "bob"\n')
+    try:
+        me = json.loads(cli.run("whoami", "--json").stdout)
+        assert me["userID"] == users.bob and me["profile"] == "bob"
+        assert json.loads(cli.run("whoami", "--json", "-p", "default").stdout)["userID"] == users.alice
+    finally:
+        cfg.unlink()
+
+
+def test_send_file_and_download_it_on_the_other_side(cli: Cli, users: Users, tmp_path: Any) -> None:
+    src = tmp_path / "report.bin"
+    src.write_bytes(os.urandom(300_000))
+    sent = json.loads(cli.run("send", users.bob, "--file", str(src), "--json").stdout)
+    dest = tmp_path / "got"
+    got = json.loads(cli.run("download", users.alice, str(sent["seq"]), "--to", str(dest), "-p", "bob",
+                             "--json").stdout)
+    assert got["clientMsgID"] == sent["clientMsgID"] and got["size"] == 300_000
+    assert (dest / "report.bin").read_bytes() == src.read_bytes()
+    human = cli.run("download", users.alice, sent["clientMsgID"], "--to", str(dest / "again"), "-p", "bob")
+    assert human.stdout.startswith(f"Saved {dest / 'again' / 'report.bin'}")
+    missing = cli.run("download", users.alice, "999999", "-p", "bob", code=1)
+    assert "no message with seq 999999" in one_line_error(missing)

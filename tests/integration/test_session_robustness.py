@@ -23,8 +23,9 @@ import pytest
 from openim_sdk import events as ev
 from openim_sdk.client import OpenIMClient
 from openim_sdk.models import Message
-from openim_sdk.protocol.constants import MsgStatus, Platform
+from openim_sdk.protocol.constants import MsgStatus, Platform, ReqIdentifier
 from openim_sdk.protocol.conversation_id import single_conversation_id
+from openim_sdk.protocol.pb.sdkws import sdkws_pb2
 from openim_sdk.rest import RestClient
 from openim_sdk.ws.events import Reconnecting
 from server_stub import ServerApp
@@ -275,7 +276,6 @@ async def test_same_platform_login_kicks_and_the_old_client_stays_down(server, t
     async with old:
         await old.wait_synced(10)
         events = old.events()
-        await asyncio.sleep(1.05)  # tokens minted within one second are identical
         admin = await RestClient.admin(server.api_url)
         async with admin:
             newer = await admin.mint_user_token("sk", Platform.LINUX)
@@ -293,9 +293,19 @@ async def test_same_platform_login_kicks_and_the_old_client_stays_down(server, t
 # --------------------------------------------------------------------------------------- 6
 
 
+class MovableClock:
+    """The server's token clock (seconds); the test moves it past a token's expiry instead of sleeping."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+
 @pytest.fixture
 async def short_token_server(tmp_path: Any) -> AsyncIterator[ServerApp]:
-    async with ServerApp(server_config(tmp_path, test_token_expire_seconds=3)) as srv:
+    async with ServerApp(server_config(tmp_path, test_token_expire_seconds=3), clock=MovableClock()) as srv:
         yield srv
 
 
@@ -309,8 +319,13 @@ async def test_token_expiring_during_the_session_stops_the_loop(short_token_serv
         events = client.events()
         states: list[ev.ConnectionState] = []
         client.on(ev.ConnectionStateChanged)(lambda e: states.append(e.state))
-        await asyncio.sleep(max(0.0, exp - time.time()) + 0.3)
-        assert client.connected  # a live connection is not cut at expiry
+        assert srv.core is not None
+        clock = srv.core.tokens.clock
+        assert isinstance(clock, MovableClock)
+        clock.offset = exp - time.time() + 0.3  # the server's time is past the token's expiry
+        reply = await client.ws.request(ReqIdentifier.GET_NEWEST_SEQ,
+                                        sdkws_pb2.GetMaxSeqReq(userID="te").SerializeToString(), timeout=5)
+        assert reply.err_code == 0 and client.connected  # a live connection is not cut at expiry
         for conn in srv.core.hub.of("te"):  # a network blip: the reconnect presents the dead token
             await conn.ws.close()
         t0 = time.monotonic()

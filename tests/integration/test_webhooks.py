@@ -353,6 +353,40 @@ async def test_offline_push_callback_names_the_offline_recipients(tmp_path, rece
     assert body["platformID"] == 5 and body["platform"] == "Web"
 
 
+async def test_offline_push_callback_filters_the_send_paths_candidates(tmp_path, receiver, admin_api):
+    """beforeOfflinePush sees the candidates of the send path (receive options applied: a member who
+    does not get notified is not one), its ``userIDList`` replaces the targets, its
+    ``offlinePushInfo`` the message's; a refusal drops the offline push (push_handler.go)."""
+    receiver.replies["callbackBeforeOfflinePushCommand"] = {
+        "actionCode": 0, "nextCode": 0, "userIDList": ["u3"], "offlinePushInfo": {"title": "From hook"}}
+    srv = await start(tmp_path, hooks(receiver.url, "beforeOfflinePush"))
+    try:
+        api = await admin_api(srv)
+        await api.register("u1", "u2", "u3", "u4")
+        await api.ok("/group/create_group", {"ownerUserID": "u1", "memberUserIDs": ["u2", "u3", "u4"],
+                                             "groupInfo": {"groupID": "g1", "groupName": "G", "groupType": 2}})
+        await api.ok("/conversation/set_conversations", {"userIDs": ["u4"], "conversation": {
+            "conversationID": "sg_g1", "conversationType": 3, "groupID": "g1", "recvMsgOpt": 2}})
+        await srv.core.webhooks.drain()
+        receiver.calls.clear()
+        await api.ok("/msg/send_msg", _rest_msg("u1", "", "g1"))
+        await srv.core.webhooks.drain()
+        calls = receiver.of("callbackBeforeOfflinePushCommand")
+        assert [c.body["userIDList"] for c in calls] == [["u2", "u3"]]
+        first = calls[0].body["clientMsgID"]
+        pushed = [(users, m) for users, _, m in srv.core.hub.offline_pushes if m.clientMsgID == first]
+        assert [users for users, _ in pushed] == [["u3"]]
+        assert pushed[0][1].offlinePushInfo.title == "From hook"
+        receiver.replies["callbackBeforeOfflinePushCommand"] = REFUSE
+        await api.ok("/msg/send_msg", _rest_msg("u1", "u2"))
+        await srv.core.webhooks.drain()
+        refused = receiver.of("callbackBeforeOfflinePushCommand")[-1].body
+        assert refused["userIDList"] == ["u2"]
+        assert not [m for _, _, m in srv.core.hub.offline_pushes if m.clientMsgID == refused["clientMsgID"]]
+    finally:
+        await srv.stop()
+
+
 # --------------------------------------------------------------------------- configuration
 
 
@@ -407,9 +441,15 @@ async def test_remark_import_member_info_register_read_callbacks(tmp_path, recei
         await api.ok("/msg/send_msg", _rest_msg("ben", "ann"))
         await api.ok("/msg/send_msg", _rest_msg("ann", "", "g1"))
         single = "si_ann_ben"
-        await api.ok("/msg/mark_msgs_as_read", {"conversationID": single, "userID": "ann", "seqs": [1]})
+        # notifications stored in the timelines (group creation, member info) take seqs too: each
+        # message just sent is the newest of its conversation
+        seqs = await api.ok("/msg/get_conversations_has_read_and_max_seq", {"userID": "ann",
+                                                                          "conversationIDs": [single, "sg_g1"]})
+        single_seq, group_seq = (seqs["seqs"][c]["maxSeq"] for c in (single, "sg_g1"))
+        assert group_seq > 1
+        await api.ok("/msg/mark_msgs_as_read", {"conversationID": single, "userID": "ann", "seqs": [single_seq]})
         await api.ok("/msg/mark_conversation_as_read", {"conversationID": "sg_g1", "userID": "ben",
-                                                        "hasReadSeq": 1, "seqs": []})
+                                                        "hasReadSeq": group_seq, "seqs": []})
         await srv.core.webhooks.drain()
     finally:
         await srv.stop()
@@ -424,10 +464,10 @@ async def test_remark_import_member_info_register_read_callbacks(tmp_path, recei
     assert receiver.of("callbackAfterSetGroupMemberInfoCommand")[0].body["nickName"] == "Boss"
     assert receiver.of("callbackAfterSingleMsgReadCommand")[0].body == {
         "callbackCommand": "callbackAfterSingleMsgReadCommand", "conversationID": "si_ann_ben", "userID": "ann",
-        "Seqs": [1], "contentType": 1}
+        "Seqs": [single_seq], "contentType": 1}
     assert receiver.of("callbackAfterGroupMsgReadCommand")[0].body == {
         "callbackCommand": "callbackAfterGroupMsgReadCommand", "sendID": "ben", "receiveID": "ben",
-        "unreadMsgNum": 1, "contentType": 3}
+        "unreadMsgNum": group_seq, "contentType": 3}
 
 
 async def test_set_info_ex_callbacks_use_null_for_unset_wrappers(tmp_path, receiver, admin_api):

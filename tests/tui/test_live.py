@@ -163,7 +163,12 @@ async def test_survives_server_restart_and_sends_queued_message(live: LiveServer
         # the UI stays responsive: typing, sending, switching all work offline
         app.chat.composer.focus()
         await pilot.press(*"sent while offline", "enter")
-        await wait_for(pilot, lambda: "queued" in log_text(app), 5, "queued mark")
+        try:
+            await wait_for(pilot, lambda: "queued" in log_text(app), 15, "queued mark")
+        except AssertionError as exc:  # say what the chat held (this has failed once on a loaded CI machine)
+            mine = [(m.text, m.status) for m in app.chat.log_view.messages if m.send_id == "alice"]
+            raise AssertionError(f"{exc}: conn_state={app.chat.conn_state!r} online={app.chat.log_view.online} "
+                                 f"composer={app.chat.composer.text!r} focused={app.focused!r} mine={mine}") from exc
         assert app.chat.query_one("#status").queued >= 1
         await pilot.press("f1")
         await pilot.pause(0.1)

@@ -1,0 +1,76 @@
+"""Conversations repository: the per-owner ``conversations`` table (:class:`ConvRow`)."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from .base import chunks, now_ms
+from .versions import bump_version
+
+
+@dataclass
+class ConvRow:
+    owner_user_id: str
+    conversation_id: str
+    data: bytes
+    has_read_seq: int
+
+
+def conversation_records(conn: sqlite3.Connection, owner: str, cids: list[str]) -> list[tuple[str, bytes, int]]:
+    """(conversationID, serialized Conversation, hasReadSeq) of ``owner``'s records among ``cids``."""
+    out: list[tuple[str, bytes, int]] = []
+    for chunk in chunks(cids):
+        q = ("SELECT conversation_id, data, has_read_seq FROM conversations WHERE owner_user_id = ? "
+             f"AND conversation_id IN ({','.join('?' * len(chunk))})")
+        out.extend(conn.execute(q, (owner, *chunk)))
+    return out
+
+
+class ConversationRepo:
+    """Conversation half of the storage interface (mixed into :class:`~server_stub.storage.SqliteStorage`)."""
+
+    run: Callable[..., Any]
+
+    async def conversations(self, owner: str, cids: Iterable[str] | None = None) -> list[ConvRow]:
+        ids = None if cids is None else list(dict.fromkeys(cids))
+
+        def op(conn: sqlite3.Connection) -> list[ConvRow]:
+            if ids is None:
+                rows = conn.execute("SELECT owner_user_id, conversation_id, data, has_read_seq FROM conversations "
+                                    "WHERE owner_user_id = ? ORDER BY created, conversation_id", (owner,)).fetchall()
+            else:
+                rows = []
+                for chunk in chunks(ids):
+                    q = ("SELECT owner_user_id, conversation_id, data, has_read_seq FROM conversations WHERE "
+                         f"owner_user_id = ? AND conversation_id IN ({','.join('?' * len(chunk))})")
+                    rows.extend(conn.execute(q, (owner, *chunk)))
+            return [ConvRow(*r) for r in rows]
+
+        return await self.run(op)
+
+    async def conversation_owners(self, cid: str) -> list[str]:
+        rows = await self.run(lambda c: c.execute(
+            "SELECT owner_user_id FROM conversations WHERE conversation_id = ?", (cid,)).fetchall())
+        return [r[0] for r in rows]
+
+    async def put_conversations(self, rows: list[tuple[str, str, bytes]], state: int = 3) -> None:
+        """Upsert (owner, cid, data) rows and record them in the owners' version logs."""
+        def op(conn: sqlite3.Connection) -> None:
+            for owner, cid, data in rows:
+                cur = conn.execute("UPDATE conversations SET data = ? WHERE owner_user_id = ? AND conversation_id = ?",
+                                   (data, owner, cid))
+                st = state
+                if not cur.rowcount:
+                    conn.execute("INSERT INTO conversations VALUES (?,?,?,?,?)", (owner, cid, data, 0, now_ms()))
+                    st = 1
+                bump_version(conn, "conversation", owner, [cid], st)
+
+        await self.run(op)
+
+    async def set_has_read_seq(self, owner: str, cid: str, seq: int) -> None:
+        await self.run(lambda c: c.execute(
+            "UPDATE conversations SET has_read_seq = MAX(has_read_seq, ?) WHERE owner_user_id = ? AND conversation_id = ?",
+            (seq, owner, cid)))

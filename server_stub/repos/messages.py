@@ -1,0 +1,189 @@
+"""Messages and seqs repository: ``messages``, ``seqs``, ``msg_user_del``, ``send_status``.
+
+:meth:`MessageRepo.store_messages` assigns seqs inside the transaction and creates the owners'
+conversation rows a message needs (recorded in their version logs).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from .base import chunks, now_ms
+from .versions import bump_version
+
+
+@dataclass
+class MessageRow:
+    conversation_id: str
+    seq: int
+    data: bytes
+    is_read: bool
+    revoke: bytes | None
+
+
+@dataclass
+class StoreRequest:
+    """One message to persist: ``msg.seq`` is assigned inside the transaction.
+
+    ``owners``: (userID, serialized conversation template) rows to create if missing;
+    ``reader``: user whose hasReadSeq becomes the new seq (the sender);
+    ``idempotent``: when the conversation already holds this sender's ``clientMsgID`` (a resend whose
+    ack was lost), nothing is stored: ``msg`` becomes the stored copy and ``duplicate`` is set.
+    """
+
+    conversation_id: str
+    msg: Any  # sdkws.MsgData
+    owners: list[tuple[str, bytes]]
+    reader: str = ""
+    idempotent: bool = False
+    duplicate: bool = False
+
+
+class MessageRepo:
+    """Message/seq half of the storage interface (mixed into :class:`~server_stub.storage.SqliteStorage`)."""
+
+    run: Callable[..., Any]
+
+    async def store_messages(self, reqs: list[StoreRequest]) -> list[int]:
+        def op(conn: sqlite3.Connection) -> list[int]:
+            seqs = []
+            created = now_ms()
+            for r in reqs:
+                if r.idempotent and r.msg.clientMsgID:
+                    old = conn.execute("SELECT seq, data FROM messages WHERE client_msg_id = ? AND conversation_id = ? "
+                                       "AND send_id = ? LIMIT 1",
+                                       (r.msg.clientMsgID, r.conversation_id, r.msg.sendID)).fetchone()
+                    if old is not None:
+                        r.msg.Clear()
+                        r.msg.MergeFromString(old[1])
+                        r.duplicate = True
+                        seqs.append(old[0])
+                        continue
+                row = conn.execute("SELECT max_seq FROM seqs WHERE conversation_id = ?", (r.conversation_id,)).fetchone()
+                seq = (row[0] if row else 0) + 1
+                r.msg.seq = seq
+                conn.execute(
+                    "INSERT INTO seqs (conversation_id, max_seq, max_seq_time) VALUES (?,?,?) "
+                    "ON CONFLICT(conversation_id) DO UPDATE SET max_seq = excluded.max_seq, "
+                    "max_seq_time = excluded.max_seq_time", (r.conversation_id, seq, r.msg.sendTime))
+                m = r.msg
+                conn.execute(
+                    "INSERT INTO messages (conversation_id, seq, client_msg_id, send_id, recv_id, group_id, "
+                    "session_type, content_type, send_time, data) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    (r.conversation_id, seq, m.clientMsgID, m.sendID, m.recvID, m.groupID, m.sessionType,
+                     m.contentType, m.sendTime, m.SerializeToString()))
+                for owner, data in r.owners:
+                    cur = conn.execute("INSERT OR IGNORE INTO conversations VALUES (?,?,?,?,?)",
+                                       (owner, r.conversation_id, data, 0, created))
+                    if cur.rowcount:
+                        bump_version(conn, "conversation", owner, [r.conversation_id], 1)
+                if r.reader:
+                    conn.execute("UPDATE conversations SET has_read_seq = MAX(has_read_seq, ?) "
+                                 "WHERE owner_user_id = ? AND conversation_id = ?", (seq, r.reader, r.conversation_id))
+                seqs.append(seq)
+            return seqs
+
+        return await self.run(op)
+
+    async def seq_info(self, cids: Iterable[str]) -> dict[str, tuple[int, int, int]]:
+        ids = list(dict.fromkeys(cids))
+
+        def op(conn: sqlite3.Connection) -> dict[str, tuple[int, int, int]]:
+            out = {}
+            for chunk in chunks(ids):
+                q = ("SELECT conversation_id, max_seq, min_seq, max_seq_time FROM seqs "
+                     f"WHERE conversation_id IN ({','.join('?' * len(chunk))})")
+                for r in conn.execute(q, chunk):
+                    out[r[0]] = (r[1], r[2], r[3])
+            return out
+
+        return await self.run(op)
+
+    async def messages_by_seqs(self, cid: str, seqs: list[int]) -> dict[int, MessageRow]:
+        def op(conn: sqlite3.Connection) -> dict[int, MessageRow]:
+            out = {}
+            for chunk in chunks(seqs):
+                q = (f"SELECT conversation_id, seq, data, is_read, revoke FROM messages WHERE conversation_id = ? "
+                     f"AND seq IN ({','.join('?' * len(chunk))})")
+                for r in conn.execute(q, (cid, *chunk)):
+                    out[r[1]] = MessageRow(r[0], r[1], r[2], bool(r[3]), r[4])
+            return out
+
+        return await self.run(op)
+
+    async def last_message(self, cid: str) -> MessageRow | None:
+        r = await self.run(lambda c: c.execute(
+            "SELECT conversation_id, seq, data, is_read, revoke FROM messages WHERE conversation_id = ? "
+            "ORDER BY seq DESC LIMIT 1", (cid,)).fetchone())
+        return MessageRow(r[0], r[1], r[2], bool(r[3]), r[4]) if r else None
+
+    async def deleted_for(self, user_id: str, cid: str, seqs: list[int]) -> set[int]:
+        def op(conn: sqlite3.Connection) -> set[int]:
+            out: set[int] = set()
+            for chunk in chunks(seqs):
+                q = (f"SELECT seq FROM msg_user_del WHERE user_id = ? AND conversation_id = ? "
+                     f"AND seq IN ({','.join('?' * len(chunk))})")
+                out.update(r[0] for r in conn.execute(q, (user_id, cid, *chunk)))
+            return out
+
+        return await self.run(op)
+
+    async def mark_read(self, cid: str, seqs: list[int]) -> None:
+        def op(conn: sqlite3.Connection) -> None:
+            conn.executemany("UPDATE messages SET is_read = 1 WHERE conversation_id = ? AND seq = ?",
+                             [(cid, s) for s in seqs])
+
+        await self.run(op)
+
+    async def set_revoke(self, cid: str, seq: int, blob: bytes) -> bool:
+        def op(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute("UPDATE messages SET revoke = ? WHERE conversation_id = ? AND seq = ? AND revoke IS NULL",
+                               (blob, cid, seq))
+            return cur.rowcount > 0
+
+        return await self.run(op)
+
+    async def delete_for_user(self, user_id: str, cid: str, seqs: list[int]) -> None:
+        await self.run(lambda c: c.executemany("INSERT OR IGNORE INTO msg_user_del VALUES (?,?,?)",
+                                               [(user_id, cid, s) for s in seqs]))
+
+    async def delete_physical(self, cid: str, seqs: list[int]) -> None:
+        await self.run(lambda c: c.executemany("DELETE FROM messages WHERE conversation_id = ? AND seq = ?",
+                                               [(cid, s) for s in seqs]))
+
+    async def delete_before(self, cids: list[str], timestamp: int) -> None:
+        def op(conn: sqlite3.Connection) -> None:
+            for cid in cids:
+                row = conn.execute("SELECT MAX(seq) FROM messages WHERE conversation_id = ? AND send_time < ?",
+                                   (cid, timestamp)).fetchone()
+                if row and row[0]:
+                    conn.execute("DELETE FROM messages WHERE conversation_id = ? AND seq <= ?", (cid, row[0]))
+                    conn.execute("UPDATE seqs SET min_seq = MAX(min_seq, ?) WHERE conversation_id = ?", (row[0] + 1, cid))
+
+        await self.run(op)
+
+    async def set_global_min_seq(self, cid: str, seq: int) -> None:
+        await self.run(lambda c: c.execute("UPDATE seqs SET min_seq = MAX(min_seq, ?) WHERE conversation_id = ?",
+                                           (seq, cid)))
+
+    async def search_messages(self, where: str, params: tuple[Any, ...], offset: int, limit: int) -> tuple[int, list[MessageRow]]:
+        def op(conn: sqlite3.Connection) -> tuple[int, list[MessageRow]]:
+            total = conn.execute(f"SELECT COUNT(*) FROM messages WHERE {where}", params).fetchone()[0]
+            rows = conn.execute(f"SELECT conversation_id, seq, data, is_read, revoke FROM messages WHERE {where} "
+                                "ORDER BY send_time DESC LIMIT ? OFFSET ?", (*params, limit, offset)).fetchall()
+            return total, [MessageRow(r[0], r[1], r[2], bool(r[3]), r[4]) for r in rows]
+
+        return await self.run(op)
+
+
+    async def set_send_status(self, operation_id: str, status: int) -> None:
+        await self.run(lambda c: c.execute(
+            "INSERT OR REPLACE INTO send_status VALUES (?,?,?)", (operation_id, status, now_ms())))
+
+    async def get_send_status(self, operation_id: str) -> int:
+        row = await self.run(lambda c: c.execute(
+            "SELECT status FROM send_status WHERE operation_id = ?", (operation_id,)).fetchone())
+        return int(row[0]) if row else 0
