@@ -48,6 +48,9 @@ class Users:
         self._ws = ws
         self._on_profiles = on_profiles
         self._commands_lock = asyncio.Lock()
+        # one refresh at a time: set_self_info's own refresh and the 1303 it causes would otherwise
+        # both compare against the old cached profile and report the change twice
+        self._refresh_lock = asyncio.Lock()
         if router is not None:
             router.register(USER_NOTIFICATIONS, self._on_notification)
 
@@ -97,6 +100,10 @@ class Users:
         ids = list(dict.fromkeys(user_ids))
         if not ids:
             return []
+        async with self._refresh_lock:
+            return await self._refresh(ids)
+
+    async def _refresh(self, ids: list[str]) -> list[User]:
         store = self._ctx.store
         before = {u.userID: User.from_pb(u) for u in await self._ctx.run(store.users, ids)}
         resp = await self._ctx.rest.user.get_users_info(user_ids=ids)
