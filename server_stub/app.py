@@ -23,6 +23,7 @@ from .registry import SERVICE_MODULES, ServiceRegistry, build_registry
 from .rest import RestApi
 from .storage import SqliteStorage, UserRow, now_ms
 from .tokens import TokenManager
+from .webhooks import Webhooks
 
 log = logging.getLogger("server_stub")
 
@@ -38,6 +39,7 @@ class ServerCore:
     policies: Policies  # send checks, group answers, notification rules (policies.py)
     registry: ServiceRegistry  # which handler serves which route (registry.py)
     objects: ObjectState = field(default_factory=ObjectState)  # object storage dir, uploads in progress
+    webhooks: Webhooks = field(default_factory=Webhooks)  # callback points (server_stub/webhooks)
 
 
 class _Uvicorn(uvicorn.Server):
@@ -98,8 +100,9 @@ class ServerApp:
         registry = build_registry(self.modules)  # a duplicate or unknown route fails here, before any I/O
         storage = SqliteStorage(cfg.resolved_data_path(), cfg.sqlite_synchronous)
         await storage.open()
-        core = ServerCore(cfg, storage, TokenManager(cfg, storage, clock=self.clock),
-                          Hub(policy=cfg.multi_login_policy), Policies(cfg, storage), registry)
+        hub = Hub(policy=cfg.multi_login_policy)
+        core = ServerCore(cfg, storage, TokenManager(cfg, storage, clock=self.clock), hub, Policies(cfg, storage),
+                          registry, webhooks=Webhooks(cfg.webhooks, hub))
         self.core = core
         for uid in cfg.admin_user_ids:
             await storage.ensure_user(UserRow(uid, uid, "", "", now_ms(), 0, 0))
@@ -134,6 +137,7 @@ class ServerApp:
             await self._gateway.stop()
             self._gateway = None
         if self.core is not None:
+            await self.core.webhooks.close()
             await self.core.storage.close()
             self.core = None
 

@@ -21,7 +21,7 @@ from websockets.frames import Frame
 from websockets.http11 import Request, Response
 
 from openim_sdk.protocol import jsoncodec
-from openim_sdk.protocol.constants import ReqIdentifier, is_valid_platform
+from openim_sdk.protocol.constants import PlatformClass, ReqIdentifier, is_valid_platform, platform_class
 from openim_sdk.protocol.envelope import WsRequest, WsResponse, decode_request, encode_response
 from openim_sdk.protocol.errors import (
     ArgsError,
@@ -234,12 +234,19 @@ class Gateway:
     # -- handshake -------------------------------------------------------------------------
 
     async def _process_request(self, conn: ServerConnection, request: Request) -> Response | None:
+        # the cap is checked first; like every handshake error it comes as a text frame after the
+        # upgrade when the client asked for isMsgResp (ws_server.go wsHandler/handlerError)
+        over = OpenIMError(1601, detail="too many connections") \
+            if self.core.hub.count() >= self.config.ws_max_conn else None
         try:
-            if self.core.hub.count() >= self.config.ws_max_conn:
-                raise OpenIMError(1601, detail="too many connections")
             args = parse_args(request.path, request.headers)
         except OpenIMError as err:
-            return self._http_error(conn, err)
+            return self._http_error(conn, over or err)
+        if over is not None:
+            if not args.msg_resp:
+                return self._http_error(conn, over)
+            conn.openim = (args, over)  # type: ignore[attr-defined]
+            return None
         failure: OpenIMError | None = None
         try:
             claims = await self.core.tokens.parse(args.token)
@@ -276,17 +283,17 @@ class Gateway:
         ws.last_activity = time.monotonic()
         writer = asyncio.create_task(client.writer())
         pinger = asyncio.create_task(self._pinger(client)) if args.platform_id == 5 else None
+        before = self.core.hub.of(args.user_id)
         kicked = self.core.hub.register(client)
-        if kicked and self.config.multi_login_policy in (1, 4, 5):
-            pids = {c.platform_id for c in kicked} if self.config.multi_login_policy == 4 else {args.platform_id}
-            for pid in pids:
-                await self.core.tokens.invalidate_others(args.user_id, pid, args.token)
+        self.core.webhooks.user_online(client, kicked)
+        await self._login_tokens(client, before, kicked)
         log.info("ws connected user=%s platform=%d conn=%s enc=%s gzip=%s", client.user_id, client.platform_id,
                  client.conn_id, client.encoding, client.compress, extra={"operationID": args.operation_id})
         try:
             await self._read_loop(client)
         finally:
             self.core.hub.unregister(client)
+            self.core.webhooks.user_offline(client)
             if pinger:
                 pinger.cancel()
             if not writer.done():
@@ -298,6 +305,18 @@ class Gateway:
             client.closed.set()
             log.info("ws closed user=%s conn=%s", client.user_id, client.conn_id,
                      extra={"operationID": args.operation_id})
+
+    async def _login_tokens(self, client: Client, before: list[Client], kicked: list[Client]) -> None:
+        """The token side of ``multiTerminalLoginChecker`` (internal/msggateway/ws_server.go): policy 1
+        invalidates the other tokens of the platform whenever the user already had a connection there,
+        policy 5 whenever a non-PC login finds any connection; policy 4 kicks exactly the tokens of the
+        connections it closed."""
+        policy, pid = self.config.multi_login_policy, client.platform_id
+        if policy == 1 and any(c.platform_id == pid for c in before) or \
+                policy == 5 and before and platform_class(pid) != PlatformClass.PC:
+            await self.core.tokens.invalidate_others(client.user_id, pid, client.token)
+        elif policy == 4 and kicked:
+            await self.core.tokens.kick_tokens(client.user_id, [c.token for c in kicked])
 
     async def _pinger(self, client: Client) -> None:
         try:
@@ -448,8 +467,10 @@ async def _background(gw: Gateway, c: Client, req: WsRequest) -> tuple[bytes, No
 
 async def _sub_status(gw: Gateway, c: Client, req: WsRequest) -> tuple[bytes, None]:
     r = _parse(sdkws_pb2.SubUserOnlineStatus, req.data)
-    new = gw.core.hub.subscribe(c, r.subscribeUserID, r.unsubscribeUserID)
-    return gw.core.hub.status_tips(new).SerializeToString(), None
+    gw.core.hub.subscribe(c, r.subscribeUserID, r.unsubscribeUserID)
+    # every requested user is answered, subscribed before or not, online or not, known or not
+    # (internal/msggateway/subscription.go SubUserOnlineStatus)
+    return gw.core.hub.status_tips(r.subscribeUserID).SerializeToString(), None
 
 
 async def _server_only(gw: Gateway, c: Client, req: WsRequest) -> tuple[bytes, None]:
