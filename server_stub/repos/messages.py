@@ -85,8 +85,11 @@ class MessageRepo:
     """Message/seq half of the storage interface (mixed into :class:`~server_stub.storage.SqliteStorage`)."""
 
     run: Callable[..., Any]
+    read: Callable[..., Any]  # read-only ops: Storage.read (no writer hop)
 
-    async def store_messages(self, reqs: list[StoreRequest]) -> list[int]:
+    async def store_messages(self, reqs: list[StoreRequest], send_status: tuple[str, int] | None = None) -> list[int]:
+        """Store ``reqs`` in one transaction; ``send_status`` (operationID, status) is recorded in the
+        same one (what :meth:`set_send_status` does, without a second round trip)."""
         def op(conn: sqlite3.Connection) -> list[int]:
             seqs = []
             created = now_ms()
@@ -123,6 +126,8 @@ class MessageRepo:
                     conn.execute("UPDATE conversations SET has_read_seq = MAX(has_read_seq, ?) "
                                  "WHERE owner_user_id = ? AND conversation_id = ?", (seq, r.reader, r.conversation_id))
                 seqs.append(seq)
+            if send_status is not None:
+                conn.execute("INSERT OR REPLACE INTO send_status VALUES (?,?,?)", (*send_status, created))
             return seqs
 
         return await self.run(op)
@@ -139,7 +144,7 @@ class MessageRepo:
                     out[r[0]] = (r[1], r[2], r[3])
             return out
 
-        return await self.run(op)
+        return await self.read(op)
 
     async def messages_by_seqs(self, cid: str, seqs: list[int]) -> dict[int, MessageRow]:
         def op(conn: sqlite3.Connection) -> dict[int, MessageRow]:

@@ -104,14 +104,15 @@ async def send_message(core: ServerCore, msg: sdkws_pb2.MsgData, operation_id: s
             clone.options["isNotNotification"] = True
             chat_cid = conversation_id_for(st, msg.sendID, msg.recvID, msg.groupID)
             reqs.append(StoreRequest(chat_cid, clone, _owners(clone, chat_cid, recipients), msg.sendID))
-        await core.storage.store_messages(reqs)
+        await core.storage.store_messages(reqs, send_status=(operation_id, 2))
         pushes = [] if reqs[0].duplicate else [(r.conversation_id, r.msg) for r in reqs]
         if pushes:
             await msg_rules.apply_mentions(core, msg, cid, recipients, operation_id)
     else:
         pushes = [(cid, msg)]
     offline = await msg_rules.offline_push_candidates(core, msg, cid, recipients) if pushes else []
-    await core.storage.set_send_status(operation_id, 2)
+    if not stored:
+        await core.storage.set_send_status(operation_id, 2)
     resp = msg_pb2.SendMsgResp(serverMsgID=msg.serverMsgID, clientMsgID=msg.clientMsgID, sendTime=msg.sendTime)
 
     def push() -> None:
