@@ -23,7 +23,7 @@ from websockets.http11 import Request, Response
 
 from openim_sdk.protocol import jsoncodec
 from openim_sdk.protocol.constants import ReqIdentifier, is_valid_platform
-from openim_sdk.protocol.envelope import WsRequest, WsResponse, decode_request, encode_response
+from openim_sdk.protocol.envelope import WsRequest, WsResponse, decode_request
 from openim_sdk.protocol.errors import (
     ArgsError,
     CodecError,
@@ -38,6 +38,7 @@ from openim_sdk.protocol.pb.sdkws import sdkws_pb2
 from .push import next_conn_id
 from .services import msg as msg_service
 from .services import msg_read
+from .wire import encode_response
 
 if TYPE_CHECKING:
     from .app import ServerCore

@@ -97,3 +97,18 @@ async def test_memory_database_reads_through_the_writer() -> None:
         assert [r[0] for r in rows] == [1, 2, 3]
     finally:
         await s.close()
+
+
+@pytest.mark.parametrize("size", [0, 10, 2047, 2048, 5000, 200_000])
+@pytest.mark.parametrize("compress", [False, True])
+def test_the_gateway_encoder_writes_the_sdk_codec_bytes(size: int, compress: bool) -> None:
+    import os
+
+    from openim_sdk.protocol.envelope import WsResponse, encode_response
+    from server_stub import wire
+
+    for resp in (WsResponse(1002, "u_1", "op<&>\u2028", 0, "", os.urandom(size)),
+                 WsResponse(2001, "", "", 1234, "ErrMsg <x> & \u2029 \"q\"", os.urandom(size)),
+                 WsResponse(1002, "\u00e9\U0001f600", "op", -5, "", b"<>&" * (size // 3))):
+        for enc in ("json", "gob"):
+            assert wire.encode_response(resp, enc, compress) == encode_response(resp, enc, compress)  # type: ignore[arg-type]
