@@ -93,7 +93,7 @@ class Policies:
                     return 1303
                 return 0
 
-            code = await self.storage.read(single)
+            code = await self.storage.read(single, snapshot=False)
             if code == 1302:
                 raise OpenIMError(1302, detail=f"{msg.recvID} has blocked {msg.sendID}")
             if code == 1303:

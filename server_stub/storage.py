@@ -274,19 +274,23 @@ class Storage:
         self._queue.put((fn, fut))
         return await fut
 
-    async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    async def read(self, fn: Callable[[sqlite3.Connection], T], snapshot: bool = True) -> T:
         """Run a read-only ``fn(conn)`` on the read connection, right here on the event loop: no
         thread hop and no wait behind the writer's batch (the pull paths, issue 16).
 
         WAL lets this connection read the last committed state while the writer works, and every
         write is committed before its ``run`` returns, so a read sees every write whose await has
-        returned. ``fn`` runs in one read transaction (one snapshot). A ``:memory:`` database has
-        a single connection: there, and if the reader is ever busy, this is :meth:`run`.
+        returned. ``fn`` runs in one read transaction (one snapshot); ``snapshot=False`` skips the
+        BEGIN/COMMIT for a lookup whose statements need not agree with each other (each one still
+        reads one committed state). A ``:memory:`` database has a single connection: there, and if
+        the reader is ever busy, this is :meth:`run`.
         """
         conn = self._reader
         if conn is None:
             return await self.run(fn)
         try:
+            if not snapshot:
+                return fn(conn)
             conn.execute("BEGIN")
             try:
                 return fn(conn)

@@ -50,7 +50,7 @@ class ConversationRepo:
                     rows.extend(conn.execute(q, (owner, *chunk)))
             return [ConvRow(*r) for r in rows]
 
-        return await self.read(op)
+        return await self.read(op, snapshot=False)
 
     async def conversation_owners(self, cid: str) -> list[str]:
         rows = await self.run(lambda c: c.execute(

@@ -86,7 +86,7 @@ class UserRepo:
                     out[r[0]] = UserRow(*r)
             return out
 
-        return await self.read(op)
+        return await self.read(op, snapshot=False)
 
     async def update_user(self, user_id: str, changes: dict[str, Any]) -> bool:
         if not changes:
@@ -101,7 +101,7 @@ class UserRepo:
 
     async def user_exists(self, user_id: str) -> bool:
         return bool(await self.read(lambda c: c.execute(
-            "SELECT 1 FROM users WHERE user_id = ?", (user_id,)).fetchone()))
+            "SELECT 1 FROM users WHERE user_id = ?", (user_id,)).fetchone(), snapshot=False))
 
     async def page_users(self, where: str, params: tuple[Any, ...], offset: int, limit: int) -> tuple[int, list[UserRow]]:
         def op(conn: sqlite3.Connection) -> tuple[int, list[UserRow]]:
