@@ -7,7 +7,10 @@ of 1,000 seqs at random offsets:
 - ``handler``: the server's own time, ``msg_read.pull_by_ranges`` awaited directly (access
   check, seq window, message rows, per-user deletes, the reply message), no socket;
 - ``ws``: a bare ``websockets`` client's round trip of a 1002 (JSON envelope), decode included;
-- ``rest``: an httpx round trip of ``/msg/pull_msg_by_seq``.
+- ``rest``: a round trip of ``/msg/pull_msg_by_seq`` on a keep-alive HTTP/1.1 connection
+  (``Accept-Encoding: gzip`` as httpx sends it; a minimal client writing each request in one
+  piece: httpx writes headers and body apart, and Nagle + delayed ACK then add ~40 ms to every
+  call on loopback, which would hide the server's time).
 
 Baselines in the same run: a WS 2004 (set background status: no storage) round trip and a REST
 ``/msg/get_server_time`` round trip; every round trip is printed as a ratio to its baseline.
@@ -52,13 +55,51 @@ async def seed(core: Any, cid: str, messages: int) -> None:
         await core.storage.store_messages(reqs)
 
 
+class RawHttp:
+    """A keep-alive HTTP/1.1 client that writes each request in one piece (TCP_NODELAY)."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, token: str) -> None:
+        self.reader, self.writer, self.token = reader, writer, token
+        self.n = 0
+
+    @classmethod
+    async def open(cls, port: int, token: str) -> RawHttp:
+        import socket
+
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return cls(reader, writer, token)
+
+    async def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        import gzip
+
+        self.n += 1
+        data = json.dumps(body).encode()
+        head = (f"POST {path} HTTP/1.1\r\nHost: bench\r\ntoken: {self.token}\r\noperationID: p{self.n}\r\n"
+                f"Content-Type: application/json\r\nAccept-Encoding: gzip\r\nContent-Length: {len(data)}\r\n\r\n")
+        self.writer.write(head.encode() + data)
+        status = await self.reader.readline()
+        assert b" 200 " in status, status
+        headers = {}
+        while (line := await self.reader.readline()) not in (b"\r\n", b""):
+            k, _, v = line.decode().partition(":")
+            headers[k.strip().lower()] = v.strip()
+        raw = await self.reader.readexactly(int(headers["content-length"]))
+        if headers.get("content-encoding") == "gzip":
+            raw = gzip.decompress(raw)
+        return json.loads(raw)  # type: ignore[no-any-return]
+
+    async def close(self) -> None:
+        self.writer.close()
+        await self.writer.wait_closed()
+
+
 def _ms(xs: list[float]) -> dict[str, float]:
     xs = sorted(xs)
     return {"median_ms": round(statistics.median(xs) * 1000, 3), "p90_ms": round(xs[int(len(xs) * 0.9)] * 1000, 3)}
 
 
 async def run(messages: int, repeat: int, sizes: tuple[int, ...]) -> dict[str, Any]:
-    import httpx
     import websockets
 
     from openim_sdk.protocol.conversation_id import single_conversation_id
@@ -130,13 +171,12 @@ async def run(messages: int, repeat: int, sizes: tuple[int, ...]) -> dict[str, A
                     out[f"ws_1002_{size}"]["ratio_to_baseline"] = round(
                         statistics.median(t) / statistics.median(base), 2)
 
-            headers = {"token": token, "operationID": "bench", "Content-Type": "application/json"}
-            async with httpx.AsyncClient(base_url=srv.api_url, headers=headers) as http:
+            http = await RawHttp.open(srv.api_port, token)
+            try:
                 async def rest(path: str, body: dict[str, Any]) -> float:
                     t0 = time.perf_counter()
-                    r = await http.post(path, content=json.dumps(body))
-                    r.raise_for_status()
-                    assert r.json()["errCode"] == 0, r.text
+                    env = await http.post(path, body)
+                    assert env["errCode"] == 0, env
                     return time.perf_counter() - t0
 
                 base = [await rest("/msg/get_server_time", {}) for _ in range(repeat)]
@@ -151,6 +191,8 @@ async def run(messages: int, repeat: int, sizes: tuple[int, ...]) -> dict[str, A
                     out[f"rest_pull_{size}"] = _ms(t)
                     out[f"rest_pull_{size}"]["ratio_to_baseline"] = round(
                         statistics.median(t) / statistics.median(base), 2)
+            finally:
+                await http.close()
     return out
 
 

@@ -81,3 +81,21 @@ async def test_many_pushed_frames_arrive_in_order(quick: ServerApp) -> None:
             await ws.send(f'{{"type":"ping","body":{i}}}')
         got = [await asyncio.wait_for(ws.recv(), 5) for _ in range(50)]
         assert got == [f'{{"type":"pong","body":{i}}}' for i in range(50)]
+
+
+async def test_rest_connections_have_tcp_nodelay(server: ServerApp) -> None:
+    """Keep-alive REST answers are written as headers + body: without TCP_NODELAY on the accepted
+    socket, Nagle held each body until the client's delayed ACK (~40 ms per call)."""
+    import socket
+
+    import httpx
+
+    async with httpx.AsyncClient(base_url=server.api_url) as http:
+        for _ in range(2):
+            await http.post("/msg/get_server_time", json={}, headers={"operationID": "nodelay"})
+        assert server._uvicorn is not None
+        conns = list(server._uvicorn.server_state.connections)
+        assert conns
+        for proto in conns:
+            sock = proto.transport.get_extra_info("socket")
+            assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY), proto
