@@ -183,7 +183,8 @@ def main() -> None:
     result: dict[str, Any] = {"connections": args.connections, "users": args.users, "hold_s": args.hold,
                               "interval_s": args.interval}
     api, ws = free_port(), free_port()
-    root = Path(__file__).resolve().parent.parent
+    # OPENIM_BENCH_SERVER_ROOT: the server of another checkout (bench/_server.py), for before/after
+    root = Path(os.environ.get("OPENIM_BENCH_SERVER_ROOT") or Path(__file__).resolve().parent.parent)
     env = dict(os.environ, OPENIM_LOG_LEVEL="WARNING", OPENIM_MULTI_LOGIN_POLICY="0")
     server = subprocess.Popen([sys.executable, "-m", "server_stub", "--memory", "--api-port", str(api),
                                "--ws-port", str(ws)], cwd=root, env=env, stdout=subprocess.DEVNULL)

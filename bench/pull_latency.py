@@ -6,6 +6,8 @@ of 1,000 seqs at random offsets:
 
 - ``handler``: the server's own time, ``msg_read.pull_by_ranges`` awaited directly (access
   check, seq window, message rows, per-user deletes, the reply message), no socket;
+- ``server``: the handler plus the reply's encoding as the gateway sends it (protobuf, then the
+  JSON / gob envelope), i.e. the server's whole time for one 1002 minus the socket;
 - ``ws``: a bare ``websockets`` client's round trip of a 1002 (JSON envelope), decode included;
 - ``rest``: a round trip of ``/msg/pull_msg_by_seq`` on a keep-alive HTTP/1.1 connection
   (``Accept-Encoding: gzip`` as httpx sends it; a minimal client writing each request in one
@@ -129,16 +131,30 @@ async def run(messages: int, repeat: int, sizes: tuple[int, ...]) -> dict[str, A
                 return sdkws_pb2.PullMessageBySeqsReq(userID=USER, order=0, seqRanges=[
                     sdkws_pb2.SeqRange(conversationID=cid, begin=end - size + 1, end=end, num=size)])
 
-            # handler time, no socket
+            try:
+                from server_stub.wire import encode_response  # the gateway's encoder
+            except ImportError:  # an older checkout (--compare via OPENIM_BENCH_SERVER_ROOT-style runs)
+                from openim_sdk.protocol.envelope import encode_response
+            from openim_sdk.protocol.envelope import WsResponse
+
+            # handler time, no socket; then with the envelope encoding
             for size in sizes:
-                times = []
+                times: list[float] = []
+                whole: dict[str, list[float]] = {"json": [], "gob": []}
                 for _ in range(repeat):
                     r = req_for(size)
                     t0 = time.perf_counter()
                     resp = await msg_read.pull_by_ranges(core, r)
                     times.append(time.perf_counter() - t0)
                     assert len(resp.msgs[cid].Msgs) == size
+                    for enc in whole:
+                        t0 = time.perf_counter()
+                        resp = await msg_read.pull_by_ranges(core, r)
+                        encode_response(WsResponse(1002, "1", "op", 0, "", resp.SerializeToString()), enc, False)
+                        whole[enc].append(time.perf_counter() - t0)
                 out[f"handler_{size}"] = _ms(times)
+                for enc, xs in whole.items():
+                    out[f"server_{enc}_{size}"] = _ms(xs)
 
             url = (f"{srv.ws_url}/?sendID={USER}&token={token}&platformID=7&operationID=bench"
                    f"&isBackground=false&sdkType=js&isMsgResp=true")
