@@ -4,9 +4,9 @@ The server runs as a subprocess (``--memory``). A separate client process opens 
 plain ``websockets`` connections (JSON envelopes, ``sdkType=js``; ``--users`` users, the
 connections spread over them, multi-login policy 0 so nobody is kicked) and then holds them for
 ``--hold`` seconds, sending a text heartbeat (``{"type":"ping"}``) on every connection every
-``--interval`` seconds, spread over the interval, as the JS SDK does; the server's read deadline
-(30 s) closes a connection that sends nothing, so connections survive only if their heartbeats
-arrive. Reported:
+``--interval`` seconds (from the moment each one is open, spread over the interval), as the JS
+SDK does; the server's read deadline (30 s) closes a connection that sends nothing, so
+connections survive only if their heartbeats are read in time. Reported:
 
 - the server process's RSS (``/proc/<pid>/status`` VmRSS) before the first connection and with all
   connections open (after the handshakes settle): the delta per connection;
@@ -77,31 +77,49 @@ async def client_main(spec: dict[str, Any]) -> None:
             assert isinstance(first, str) and json.loads(first)["errCode"] == 0, first
             return ws
 
-    t0 = time.perf_counter()
-    conns = list(await asyncio.gather(*(open_one(i) for i in range(n))))
-    print(json.dumps({"opened": len(conns), "open_seconds": round(time.perf_counter() - t0, 2)}), flush=True)
-    sys.stdin.readline()  # the parent has measured the RSS
-
-    rtts: list[float] = []
+    rtts: list[float] = []  # pong round trips during the hold (after the RSS was read)
     sent = 0
     interval, hold = spec["interval"], spec["hold"]
-    deadline = time.monotonic() + hold
+    holding = False
+    deadline = float("inf")
+    all_open = asyncio.Event()
 
-    async def beat(k: int, ws: Any) -> None:
+    async def beat(ws: Any) -> None:
+        """Heartbeats from the moment the connection is open, as a real client sends them."""
         nonlocal sent
-        await asyncio.sleep(interval * k / n)  # spread over the interval
+        await asyncio.sleep(interval * (len(conns) % 97) / 97)  # spread over the interval
         while time.monotonic() < deadline:
             t = time.perf_counter()
-            sent += 1
+            counted = holding
+            if counted:
+                sent += 1
             await ws.send('{"type":"ping","body":null}')
             while True:
                 reply = await ws.recv()
                 if isinstance(reply, str) and '"pong"' in reply:
-                    rtts.append(time.perf_counter() - t)
+                    if counted:
+                        rtts.append(time.perf_counter() - t)
                     break
             await asyncio.sleep(max(0.0, interval - (time.perf_counter() - t)))
 
-    tasks = [asyncio.create_task(beat(k, ws)) for k, ws in enumerate(conns)]
+    async def open_and_beat(i: int) -> None:
+        ws = await open_one(i)
+        conns.append(ws)
+        if len(conns) == n:
+            all_open.set()
+        await beat(ws)
+
+    t0 = time.perf_counter()
+    tasks = [asyncio.create_task(open_and_beat(i)) for i in range(n)]
+    opener = asyncio.create_task(all_open.wait())
+    await asyncio.wait([opener, *tasks], return_when=asyncio.FIRST_COMPLETED)
+    if not all_open.is_set():  # a connection failed to open: report it
+        failed = next(t for t in tasks if t.done())
+        raise RuntimeError(f"opening failed: {failed.exception()!r}")
+    print(json.dumps({"opened": len(conns), "open_seconds": round(time.perf_counter() - t0, 2)}), flush=True)
+    await asyncio.to_thread(sys.stdin.readline)  # the parent has measured the RSS
+    holding = True
+    deadline = time.monotonic() + hold
     done, pending = await asyncio.wait(tasks, timeout=hold + interval + 30)
     errors = [t.exception() for t in done if t.exception() is not None]
     for t in pending:
