@@ -11,7 +11,8 @@ their median, which is steadier on a shared machine.
 
 ``--half-rate`` then measures latency below saturation: every sender is paced so that all of
 them together offer half of the server's own maximum rate just measured (its median
-``msgs_per_s``), still waiting for each ack, and the send -> push p50/p99 at that load is reported.
+``msgs_per_s``), still waiting for each ack, and the send -> push p50/p99 at that load is reported,
+with the bare relay paced to the same load as its baseline.
 
 The server keeps its data in a SQLite file in a temporary directory (WAL, as deployed;
 ``--memory`` for ``:memory:``). ``--compare-root DIR`` also runs, in every round, the server of
@@ -220,6 +221,10 @@ async def measure(pairs: int, messages: int, rounds: int = 1, half_rate: bool = 
             max_rate = statistics.median(r["msgs_per_s"] for r in servers)
             half = {"offered_msgs_per_s": round(max_rate / 2, 1),
                     **await run(server_url, users, messages, rate=max_rate / 2)}
+            # the relay at the same offered load: what this machine's scheduling alone costs at p99
+            half["bare_relay_same_load"] = await run(
+                lambda u: f"ws://127.0.0.1:{port}/?sendID={u}&to={partner[u]}", users, messages,
+                rate=max_rate / 2)
             if old_url is not None:
                 old_rate = statistics.median(r["msgs_per_s"] for r in olds)
                 half["compare"] = {"offered_msgs_per_s": round(old_rate / 2, 1),
