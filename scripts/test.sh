@@ -9,7 +9,8 @@ bash scripts/install.sh test
 bash tests/interop/install.sh
 echo "== ruff"
 .venv/bin/ruff check .
-echo "== mypy (openim_sdk, --strict)"
+echo "== mypy (openim_sdk, openim_cli, openim_tui, server_stub; the SDK --strict)"
+.venv/bin/mypy
 .venv/bin/mypy --strict openim_sdk
 echo "== pytest"
 .venv/bin/python -m pytest "$@"

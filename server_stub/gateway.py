@@ -9,6 +9,7 @@ import json
 import logging
 import time
 import urllib.parse
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -22,7 +23,7 @@ from websockets.http11 import Request, Response
 
 from openim_sdk.protocol import jsoncodec
 from openim_sdk.protocol.constants import PlatformClass, ReqIdentifier, is_valid_platform, platform_class
-from openim_sdk.protocol.envelope import WsRequest, WsResponse, decode_request, encode_response
+from openim_sdk.protocol.envelope import WsRequest, WsResponse, decode_request
 from openim_sdk.protocol.errors import (
     ArgsError,
     CodecError,
@@ -37,6 +38,7 @@ from openim_sdk.protocol.pb.sdkws import sdkws_pb2
 from .push import next_conn_id
 from .services import msg as msg_service
 from .services import msg_read
+from .wire import encode_response
 
 if TYPE_CHECKING:
     from .app import ServerCore
@@ -150,8 +152,13 @@ class GatewayConnection(ServerConnection):
         super().process_event(event)
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Client:
+    """One connection's state. An idle connection costs its websockets connection, the handler
+    task's frame and this object: outgoing frames wait in a deque, and the writer task exists only
+    while frames are waiting (bench/idle_connections.py; read deadlines and web pings are the
+    gateway's one sweeper task)."""
+
     ws: GatewayConnection
     user_id: str
     platform_id: int
@@ -164,44 +171,68 @@ class Client:
     conn_id: str = field(default_factory=next_conn_id)
     subscriptions: set[str] = field(default_factory=set)
     closed: asyncio.Event = field(default_factory=asyncio.Event)
+    out: deque[Any] = field(default_factory=deque, init=False, repr=False)
+    next_ping: float = field(default=0.0, init=False, repr=False)
+    _closing: bool = field(default=False, init=False, repr=False)
+    _timed_out: bool = field(default=False, init=False, repr=False)
+    _writer: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
 
-    def __post_init__(self) -> None:
-        self.out: asyncio.Queue[Any] = asyncio.Queue(maxsize=self.queue_size)
-        self._closing = False
+    def _put(self, frame: Any) -> None:
+        self.out.append(frame)
+        if self._writer is None:
+            self._writer = asyncio.get_running_loop().create_task(self._write())
 
     def enqueue(self, frame: Any) -> None:
+        """Queue ``frame``; frames leave in the order they were queued. More than ``queue_size``
+        waiting closes the connection (1011), as a full queue did before."""
         if self._closing:
             return
-        try:
-            self.out.put_nowait(frame)
-        except asyncio.QueueFull:
+        if len(self.out) >= self.queue_size:
             log.warning("outbound queue full, closing %s/%s", self.user_id, self.conn_id)
             self._closing = True
             asyncio.ensure_future(self.ws.close(1011, "write queue full"))
+            return
+        self._put(frame)
 
     def close_after_flush(self) -> None:
         if not self._closing:
             self._closing = True
-            try:
-                self.out.put_nowait(_CLOSE)
-            except asyncio.QueueFull:
+            if len(self.out) >= self.queue_size:
                 asyncio.ensure_future(self.ws.close())
+            else:
+                self._put(_CLOSE)
 
     def kick(self) -> None:
         resp = WsResponse(req_identifier=int(ReqIdentifier.KICK_ONLINE_MSG))
         self.enqueue(encode_response(resp, self.encoding, self.compress))
         self.close_after_flush()
 
-    async def writer(self) -> None:
+    async def _write(self) -> None:
+        """Send the waiting frames, then end (the next :meth:`enqueue` starts a new writer; there
+        is no await between the last check of the deque and the end, so no frame is left behind)."""
         try:
-            while True:
-                frame = await self.out.get()
+            out = self.out
+            while out:
+                frame = out.popleft()
                 if frame is _CLOSE:
                     await self.ws.close()
                     return
                 await self.ws.send(frame)
         except ConnectionClosed:
-            return
+            self._closing = True  # nothing more can be sent on this connection
+            self.out.clear()
+        finally:
+            self._writer = None
+
+    async def flush_and_close(self, timeout: float) -> None:
+        """Send what is queued, then close; give up (cancel the writer) after ``timeout`` seconds."""
+        self.close_after_flush()
+        writer = self._writer
+        if writer is not None and not writer.done():
+            try:
+                await asyncio.wait_for(asyncio.shield(writer), timeout)
+            except (TimeoutError, asyncio.CancelledError):
+                writer.cancel()
 
 
 WsHandler = Callable[["Gateway", Client, WsRequest], Awaitable[tuple[bytes, Callable[[], Any] | None]]]
@@ -212,20 +243,26 @@ class Gateway:
         self.core = core
         self.config = core.config
         self.server: Server | None = None
+        self._live: set[Client] = set()  # handshaken connections, for the sweeper
+        self._sweeper: asyncio.Task[None] | None = None
 
     async def start(self, host: str, port: int) -> int:
         self.server = await serve(
-            self._handler, host, port,
+            self._handler, host, port,  # type: ignore[arg-type]  # our ServerConnection subclass
             process_request=self._process_request,
             create_connection=GatewayConnection,
             max_size=self.config.ws_max_frame,
             ping_interval=None, ping_timeout=None, compression=None,
             max_queue=64, close_timeout=2,
         )
+        self._sweeper = asyncio.create_task(self._sweep(), name="ws-sweeper")
         sock = next(iter(self.server.sockets))
         return int(sock.getsockname()[1])
 
     async def stop(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
         if self.server is not None:
             self.server.close(close_connections=True)
             await self.server.wait_closed()
@@ -281,8 +318,9 @@ class Gateway:
                         "json" if args.sdk_type == "js" else "gob", args.compress, args.operation_id,
                         queue_size=self.config.ws_queue_size)
         ws.last_activity = time.monotonic()
-        writer = asyncio.create_task(client.writer())
-        pinger = asyncio.create_task(self._pinger(client)) if args.platform_id == 5 else None
+        if args.platform_id == 5:  # web: the server pings (the sweeper, every ws_ping_period)
+            client.next_ping = ws.last_activity + self.config.ws_ping_period
+        self._live.add(client)
         before = self.core.hub.of(args.user_id)
         kicked = self.core.hub.register(client)
         self.core.webhooks.user_online(client, kicked)
@@ -292,16 +330,10 @@ class Gateway:
         try:
             await self._read_loop(client)
         finally:
+            self._live.discard(client)
             self.core.hub.unregister(client)
             self.core.webhooks.user_offline(client)
-            if pinger:
-                pinger.cancel()
-            if not writer.done():
-                client.close_after_flush()
-                try:
-                    await asyncio.wait_for(writer, 2)
-                except (TimeoutError, asyncio.CancelledError):
-                    writer.cancel()
+            await client.flush_and_close(2)
             client.closed.set()
             log.info("ws closed user=%s conn=%s", client.user_id, client.conn_id,
                      extra={"operationID": args.operation_id})
@@ -318,27 +350,38 @@ class Gateway:
         elif policy == 4 and kicked:
             await self.core.tokens.kick_tokens(client.user_id, [c.token for c in kicked])
 
-    async def _pinger(self, client: Client) -> None:
+    async def _sweep(self) -> None:
+        """One task for every connection's timers: the read deadline (no frame, data or control,
+        for ``ws_read_timeout`` seconds: close 1000 "read timeout") and the server's pings to web
+        clients every ``ws_ping_period`` seconds. Checked every tenth of the read timeout (at most
+        every second), so a deadline is enforced within that much of its time."""
+        timeout, period = self.config.ws_read_timeout, self.config.ws_ping_period
+        tick = max(0.02, min(1.0, timeout / 10))
+        while True:
+            await asyncio.sleep(tick)
+            now = time.monotonic()
+            for client in list(self._live):
+                ws = client.ws
+                if not client._timed_out and now - ws.last_activity >= timeout:
+                    client._timed_out = True
+                    log.info("read deadline passed, closing %s", client.conn_id)
+                    asyncio.ensure_future(ws.close(1000, "read timeout"))
+                elif client.next_ping and now >= client.next_ping:
+                    client.next_ping = now + period
+                    asyncio.ensure_future(self._ping(ws))
+
+    @staticmethod
+    async def _ping(ws: GatewayConnection) -> None:
         try:
-            while True:
-                await asyncio.sleep(self.config.ws_ping_period)
-                await client.ws.ping(b"")
-        except (ConnectionClosed, asyncio.CancelledError):
+            await ws.ping(b"")
+        except ConnectionClosed:
             return
 
     async def _read_loop(self, client: Client) -> None:
         ws = client.ws
-        timeout = self.config.ws_read_timeout
         while True:
-            remaining = ws.last_activity + timeout - time.monotonic()
-            if remaining <= 0:
-                log.info("read deadline passed, closing %s", client.conn_id)
-                await ws.close(1000, "read timeout")
-                return
             try:
-                frame = await asyncio.wait_for(ws.recv(), remaining)
-            except TimeoutError:
-                continue
+                frame = await ws.recv()
             except ConnectionClosed:
                 return
             if isinstance(frame, str):

@@ -108,13 +108,14 @@ async def send_message(core: ServerCore, msg: sdkws_pb2.MsgData, operation_id: s
         msg.options["offlinePush"] = False
         reqs.append(StoreRequest(chat_cid, clone, _owners(clone, chat_cid, recipients), msg.sendID))
     if reqs:
-        await core.storage.store_messages(reqs)
+        await core.storage.store_messages(reqs, send_status=(operation_id, 2))
         if not (stored and reqs[0].duplicate):
             pushes += [(r.conversation_id, r.msg) for r in reqs]
             if stored:
                 await msg_rules.apply_mentions(core, msg, cid, recipients, operation_id)
     offline = await msg_rules.offline_push_candidates(core, msg, cid, recipients) if pushes else []
-    await core.storage.set_send_status(operation_id, 2)
+    if not reqs:  # stored messages have their send status written in their own transaction
+        await core.storage.set_send_status(operation_id, 2)
     core.webhooks.after_send(msg, recipients, operation_id, duplicate=not pushes)
     resp = msg_pb2.SendMsgResp(serverMsgID=msg.serverMsgID, clientMsgID=msg.clientMsgID, sendTime=msg.sendTime)
 

@@ -353,7 +353,8 @@ async def update_notification_account(ctx: RequestContext, req: user_pb2.updateN
 @service("/user/search_notification_account", check_pagination)
 async def search_notification_account(ctx: RequestContext, req: user_pb2.searchNotificationAccountReq) -> Any:
     offset, limit = page_bounds(req.pagination)
-    where, params = ["app_manger_level >= ?"], [req.appManagerLevel or 2]
+    where: list[str] = ["app_manger_level >= ?"]
+    params: list[Any] = [req.appManagerLevel or 2]
     if req.keyword:
         where.append("(user_id = ? OR nickname LIKE ?)")
         params += [req.keyword, f"%{req.keyword}%"]
