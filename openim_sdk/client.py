@@ -70,6 +70,7 @@ from .rest.files import Progress, download
 from .session.connection_state import SessionState
 from .session.context import NotificationRouter, SessionContext
 from .session.conversations import Conversations, record_message  # wiring: conversations
+from .session.device import Device, login_status_of  # wiring: device
 from .session.emitter import Emitter, EventStream, as_openim
 from .session.history import History
 from .session.message_events import MessageEvents
@@ -178,6 +179,12 @@ class OpenIMClient:
         self.on(SelfInfoUpdated)(lambda e: setattr(self, "_nickname", e.user.nickname))  # wiring: social
         self.conversations_api = Conversations(self.ctx, self.router)  # wiring: conversations
         self.messages_api = MessageOps(self.ctx, self.conversations_api)  # wiring: messages
+        self.device = Device(self.ctx, self.ws, end_session=self.close, log_dir=self.data_dir / "logs",  # wiring: device
+                             login_status=lambda: login_status_of(self._started, self._session))  # wiring: device
+        self.logout, self.set_app_background_status = self.device.logout, self.device.set_app_background_status  # wiring: device
+        self.update_fcm_token, self.set_app_badge = self.device.update_fcm_token, self.device.set_app_badge  # wiring: device
+        self.upload_logs, self.get_login_status = self.device.upload_logs, self.device.login_status  # wiring: device
+        self.get_sdk_version, self.network_status_changed = self.device.sdk_version, self.device.network_status_changed  # wiring: device
 
     # ------------------------------------------------------------------ lifecycle
 

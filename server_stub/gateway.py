@@ -499,6 +499,8 @@ async def _last_message(gw: Gateway, c: Client, req: WsRequest) -> tuple[bytes, 
 
 async def _logout(gw: Gateway, c: Client, req: WsRequest) -> tuple[bytes, None]:
     _parse(push_pb2.DelUserPushTokenReq, req.data)
+    # the connection's offline-push device token goes (upstream DelUserPushToken); the IM token stays valid
+    await gw.core.storage.delete_third_value(c.user_id, f"fcm:{c.platform_id}")
     return push_pb2.DelUserPushTokenResp().SerializeToString(), None
 
 

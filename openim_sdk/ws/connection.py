@@ -202,6 +202,9 @@ class LongConnection:
         self._connected = asyncio.Event()
         self._stopped = asyncio.Event()
         self._wakeup = asyncio.Event()  # set by close(): interrupts backoff sleeps
+        self._nudge = asyncio.Event()  # set by reconnect_now(): the next backoff sleep is skipped
+        self._close_task: asyncio.Future[None] | None = None
+        self.is_background = False  # sent as isBackground at the next handshake (2004 changes it live)
         self._closing = False
         self._fatal: OpenIMError | None = None
         self._ever_connected = False
@@ -463,6 +466,16 @@ class LongConnection:
         finally:
             await self.close()
 
+    def reconnect_now(self) -> None:
+        """The network changed: drop the current socket (if any) and dial again without waiting out
+        the backoff (the official core's ``NetworkStatusChanged`` closes its connection)."""
+        if self._closing:
+            return
+        self._nudge.set()
+        ws = self._ws
+        if ws is not None:
+            self._close_task = asyncio.ensure_future(ws.close())
+
     async def set_background(self, is_background: bool, timeout: float | None = None) -> None:
         """Send 2004 ``sdkws.SetAppBackgroundStatusReq``."""
         body = sdkws_pb2.SetAppBackgroundStatusReq(userID=self.user_id, isBackground=is_background)
@@ -511,7 +524,7 @@ class LongConnection:
             "token": self.token,
             "platformID": str(self.platform_id),
             "operationID": operation_id,
-            "isBackground": "false",
+            "isBackground": "true" if self.is_background else "false",
         }
         if self.compress:
             params["compression"] = "gzip"
@@ -596,8 +609,17 @@ class LongConnection:
         self._state = "reconnecting"
         self._emit(Reconnecting(attempt, delay, error))
         log.info("ws reconnect attempt %d in %.2f s", attempt, delay)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wakeup.wait(), timeout=delay)
+        if self._nudge.is_set():
+            self._nudge.clear()
+            return
+        nudge = asyncio.ensure_future(self._nudge.wait())
+        wakeup = asyncio.ensure_future(self._wakeup.wait())
+        try:
+            await asyncio.wait((nudge, wakeup), timeout=delay, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            nudge.cancel()
+            wakeup.cancel()
+        self._nudge.clear()
 
     # --- internals: handshake ---------------------------------------------------------------
 

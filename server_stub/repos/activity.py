@@ -122,3 +122,11 @@ class ActivityRepo:
     async def put_third_value(self, user_id: str, key: str, value: str) -> None:
         """``third_kv``: FCM token per (account, "fcm:<platform>"), app badge per (user, "badge")."""
         await self.run(lambda c: c.execute("INSERT OR REPLACE INTO third_kv VALUES (?,?,?)", (user_id, key, value)))
+
+    async def third_value(self, user_id: str, key: str) -> str | None:
+        row = await self.run(lambda c: c.execute("SELECT value FROM third_kv WHERE user_id=? AND key=?",
+                                                 (user_id, key)).fetchone())
+        return None if row is None else str(row[0])
+
+    async def delete_third_value(self, user_id: str, key: str) -> None:
+        await self.run(lambda c: c.execute("DELETE FROM third_kv WHERE user_id=? AND key=?", (user_id, key)))
