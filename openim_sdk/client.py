@@ -181,10 +181,6 @@ class OpenIMClient:
         self.messages_api = MessageOps(self.ctx, self.conversations_api)  # wiring: messages
         self.device = Device(self.ctx, self.ws, end_session=self.close, log_dir=self.data_dir / "logs",  # wiring: device
                              login_status=lambda: login_status_of(self._started, self._session))  # wiring: device
-        self.logout, self.set_app_background_status = self.device.logout, self.device.set_app_background_status  # wiring: device
-        self.update_fcm_token, self.set_app_badge = self.device.update_fcm_token, self.device.set_app_badge  # wiring: device
-        self.upload_logs, self.get_login_status = self.device.upload_logs, self.device.login_status  # wiring: device
-        self.get_sdk_version, self.network_status_changed = self.device.sdk_version, self.device.network_status_changed  # wiring: device
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -274,6 +270,43 @@ class OpenIMClient:
         self, et: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.close()
+
+    # ------------------------------------------------------------------ device and session (session/device.py)
+
+    async def logout(self, timeout: float | None = 20.0) -> None:
+        """Log out as the official core does (WS 2003: the server drops this platform's push token),
+        then close the session. The token itself stays valid (only an admin can revoke it)."""
+        await self.device.logout(timeout)
+
+    async def set_app_background_status(self, is_background: bool) -> None:
+        """Tell the server the app went to the background (or came back): WS 2004."""
+        await self.device.set_app_background_status(is_background)
+
+    async def update_fcm_token(self, token: str, expire_time: int = 0) -> None:
+        """Register this device's push token (``/third/fcm_update_token``)."""
+        await self.device.update_fcm_token(token, expire_time)
+
+    async def set_app_badge(self, unread_count: int) -> None:
+        """The badge number the server's offline pushes should show (``/third/set_app_badge``)."""
+        await self.device.set_app_badge(unread_count)
+
+    async def upload_logs(self, paths: Sequence[str | os.PathLike[str]] | None = None, *, line: int = 0,
+                          ex: str = "", progress: Progress | None = None) -> str:
+        """Zip log files (default: ``<data_dir>/logs``; ``line=n``: the last n lines of the newest),
+        upload the zip and register it (``/third/logs/upload``); returns its URL."""
+        return await self.device.upload_logs(paths, line=line, ex=ex, progress=progress)
+
+    def get_login_status(self) -> int:
+        """1 logged out, 2 logging in, 3 logged in (the official core's values)."""
+        return int(self.device.login_status())
+
+    @staticmethod
+    def get_sdk_version() -> str:
+        return Device.sdk_version()
+
+    def network_status_changed(self) -> None:
+        """The network changed (Wi-Fi to mobile...): redial now instead of waiting out the backoff."""
+        self.device.network_status_changed()
 
     # ------------------------------------------------------------------ events
 
