@@ -48,6 +48,9 @@ class ServerConfig:
     cleanup_interval: float = 86400.0
     retain_chat_records_days: int = 365
     file_expire_days: int = 180
+    # Operations (server_stub/ops.py): "text" or "json" log lines; GET /metrics (Prometheus) on the API port.
+    log_format: str = "text"
+    metrics: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -83,6 +86,8 @@ _ENV = {
     "log_level": "OPENIM_LOG_LEVEL",
     "max_body_bytes": "OPENIM_MAX_BODY_BYTES",
     "test_token_expire_seconds": "OPENIM_TEST_TOKEN_EXPIRE_SECONDS",
+    "log_format": "OPENIM_LOG_FORMAT",
+    "metrics": "OPENIM_METRICS",
 }
 
 
@@ -93,6 +98,10 @@ def _coerce(name: str, value: Any) -> Any:
         if isinstance(value, str):
             value = [v.strip() for v in value.split(",") if v.strip()]
         return tuple(str(v) for v in value)
+    if kind.startswith("bool"):
+        if isinstance(value, str):
+            return value.strip().lower() in ("1", "true", "yes", "on")
+        return bool(value)
     if kind.startswith("int"):
         return int(value)
     if kind.startswith("float"):
@@ -157,6 +166,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--log-level")
     p.add_argument("--max-body-bytes", type=int,
                    help="largest accepted REST request body in bytes (default 8 MiB); larger ones get HTTP 413")
+    p.add_argument("--log-format", choices=["text", "json"], help="log lines as text (default) or JSON objects")
+    p.add_argument("--no-metrics", dest="metrics", action="store_const", const=False, default=None,
+                   help="do not serve GET /metrics (Prometheus)")
+    p.add_argument("--print-config", action="store_true",
+                   help="print the effective configuration as TOML (file < environment < flags) and exit")
     p.add_argument("--friend-verify", action="store_true", default=None,
                    help="only friends may send each other messages (1303 NotPeersFriend otherwise)")
     p.add_argument("--store-notifications", action="store_true", default=None,
@@ -181,7 +195,8 @@ def load_config(argv: list[str] | None = None, env: dict[str, str] | None = None
         _only_one("--secret", "--secret-file", "on the command line", args.secret is not None)
         values["secret"] = read_secret_file(args.secret_file)
     for name in ("host", "api_port", "ws_port", "data_path", "secret", "admin_user_ids",
-                 "token_expire_days", "multi_login_policy", "log_level", "max_body_bytes"):
+                 "token_expire_days", "multi_login_policy", "log_level", "max_body_bytes", "log_format",
+                 "metrics"):
         value = getattr(args, name)
         if value is not None:
             values[name] = _coerce(name, value)

@@ -25,6 +25,7 @@ from openim_sdk.protocol.errors import ArgsError, CodecError, OpenIMError, Serve
 from openim_sdk.protocol.routes import ROUTES_BY_PATH, Route
 
 from .context import RawData, RequestContext, current_request
+from .metrics import request_started
 
 if TYPE_CHECKING:
     from .app import ServerCore
@@ -166,6 +167,7 @@ class RestApi:
 
     async def handle(self, request: Request) -> Response:
         started = time.perf_counter()
+        request_started.set(started)  # push latency is timed from here (metrics.py)
         path = request.url.path
         op_id = request.headers.get("operationID", "")
         resp: Response
@@ -175,6 +177,7 @@ class RestApi:
         except Exception:  # a panic: HTTP 500, empty body
             log.exception("panic handling %s", path, extra={"operationID": op_id})
             resp = Response(b"", status_code=500, headers=CORS_HEADERS)
+        self.core.metrics.rest_call(path, resp.status_code, getattr(resp, "_openim_code", None))
         log.info("%s %s -> %d %s user=%s %.1fms", request.method, path, resp.status_code,
                  getattr(resp, "_openim_code", ""), user, (time.perf_counter() - started) * 1000,
                  extra={"operationID": op_id})
