@@ -14,6 +14,7 @@ data lock, JSON logs and the effective configuration as TOML (``openim server --
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import fcntl
@@ -303,25 +304,31 @@ def config_toml(config: ServerConfig, *, show_secret: bool = False) -> str:
 # -- `openim server backup|restore` --------------------------------------------------------------
 
 
-def ops_command(argv: list[str]) -> int:
-    """``openim server backup PATH`` / ``openim server restore PATH`` (the database is the one the
-    server's configuration names: ``--config``, ``--data``, ``OPENIM_DATA`` or the default)."""
-    import argparse
-    import sys
-
-    from .config import load_config
-
-    command, rest = argv[0], argv[1:]
-    prog = f"openim server {command}"
+def ops_parser(command: str) -> argparse.ArgumentParser:
+    """The parser of ``openim server backup`` / ``openim server restore``."""
     if command == "backup":
         desc = ("Copy the server's database to PATH (a file, or a directory for a dated name), online: "
                 "safe while the server runs and writes.")
     else:
         desc = ("Replace the server's database with the backup at PATH. Refused while a server runs on "
                 "the database; the replaced one is kept as <data>.before-restore-<time>.")
-    p = argparse.ArgumentParser(prog=prog, description=desc)
+    p = argparse.ArgumentParser(prog=f"openim server {command}", description=desc,
+                                epilog="The database is the one the server's configuration names: --config FILE, "
+                                       "--data PATH, OPENIM_DATA or the default.")
     p.add_argument("path", metavar="PATH")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    return p
+
+
+def ops_command(argv: list[str]) -> int:
+    """``openim server backup PATH`` / ``openim server restore PATH`` (the database is the one the
+    server's configuration names: ``--config``, ``--data``, ``OPENIM_DATA`` or the default)."""
+    import sys
+
+    from .config import load_config
+
+    command, rest = argv[0], argv[1:]
+    p = ops_parser(command)
     args, config_args = p.parse_known_args(rest)
     config = load_config(config_args)
     data_path = config.resolved_data_path()
