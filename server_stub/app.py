@@ -18,7 +18,7 @@ from .config import ServerConfig
 from .gateway import Gateway
 from .metrics import Metrics, metered_hub
 from .object_files import ObjectState
-from .ops import DataLock
+from .ops import DataLock, drain_connections
 from .policies import Policies
 from .push import Hub
 from .registry import SERVICE_MODULES, ServiceRegistry, build_registry
@@ -139,6 +139,8 @@ class ServerApp:
                 await self._uvicorn_task
             self._uvicorn = None
         if self._gateway is not None:
+            if self.core is not None:  # flush what is queued for each connection first (ops.py)
+                await drain_connections(self.core, self._gateway.server)
             await self._gateway.stop()
             self._gateway = None
         if self.core is not None:

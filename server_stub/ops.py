@@ -345,3 +345,27 @@ def ops_command(argv: list[str]) -> int:
         return 1
     print(json.dumps(result) if args.json else text)
     return 0
+
+
+# -- graceful shutdown -------------------------------------------------------------------------
+
+
+async def drain_connections(core: ServerCore, server: Any, timeout: float = 2.0) -> int:
+    """Before the gateway closes: accept no new WebSocket connections (``server`` is the
+    websockets server), then let every connection send what is already queued for it (replies
+    to requests already answered, pushes of messages already acknowledged) and close normally.
+    Waits ``timeout`` seconds at most; returns how many connections were drained."""
+    from .push import drain
+
+    if server is None:
+        return 0
+    listener = getattr(server, "server", None)  # the asyncio.Server under websockets' Server
+    if listener is not None:
+        listener.close()  # stop listening; websockets' own close() (idempotent) comes after, in Gateway.stop
+    clients = [c for conns in core.hub.clients.values() for c in conns]
+    for client in clients:
+        client.close_after_flush()
+    if clients:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(drain(clients), timeout)
+    return len(clients)
