@@ -355,3 +355,35 @@ def test_json_log_lines() -> None:
     obj = json.loads(line)
     assert obj["message"] == "bad a\nb" and obj["operationID"] == "op\x1b1" and obj["level"] == "INFO"
     assert obj["logger"] == "server_stub.rest" and obj["time"].endswith("+00:00")
+
+
+async def test_shutdown_flushes_and_closes_connections_normally(tmp_path: Path) -> None:
+    from websockets.exceptions import ConnectionClosed
+
+    srv = ServerApp(server_config(tmp_path))
+    await srv.start()
+    try:
+        async with httpx.AsyncClient(base_url=srv.api_url, timeout=10) as http:
+            admin = await _admin(http)
+            await admin.register("sa", "sb")
+            ta, tb = await admin.user_token("sa"), await admin.user_token("sb")
+        wa = await connect(ws_url(srv, "sa", ta))
+        wb = await connect(ws_url(srv, "sb", tb))
+        a = WsClient(wa, "sa")
+        assert (await a.request(1003, _msg("sa", "sb", "s1"))).err_code == 0
+    finally:
+        await srv.stop()
+    b = WsClient(wb, "sb")
+    push = await b.next_push()  # the push of the acknowledged message went out before the close
+    assert b"s1" in push.data
+    with pytest.raises(ConnectionClosed) as closed:
+        await b.recv()
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1000
+    await wa.close()
+
+
+def test_openim_server_print_config_through_the_cli() -> None:
+    done = subprocess.run([sys.executable, "-m", "openim_cli", "server", "--memory", "--api-port", "0",
+                           "--print-config"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert 'data_path = ":memory:"' in done.stdout and "api_port = 0" in done.stdout
