@@ -66,7 +66,9 @@ def json_response(body: bytes, status: int = 200) -> Response:
 
 
 def error_response(err: OpenIMError, status: int = 200) -> Response:
-    return json_response(envelope(err.code, err.message, err.detail), status)
+    resp = json_response(envelope(err.code, err.message, err.detail), status)
+    resp._openim_code = err.code  # type: ignore[attr-defined]  # for the log line and the metrics
+    return resp
 
 
 def body_too_large(limit: int) -> Response:

@@ -164,6 +164,8 @@ async def test_healthz_and_metrics_change_when_messages_flow(tmp_path: Path) -> 
         assert _metric(before, "openim_messages_in_total", transport="ws") == 0
 
         admin = await _admin(http)
+        no_token = await http.post("/user/get_users_info", json={}, headers={"operationID": "op-x"})
+        assert no_token.json()["errCode"] == 1001
         await admin.register("ma", "mb")
         ta, tb = await admin.user_token("ma"), await admin.user_token("mb")
         async with connect(ws_url(srv, "ma", ta)) as wa, connect(ws_url(srv, "mb", tb)) as wb:
@@ -182,6 +184,7 @@ async def test_healthz_and_metrics_change_when_messages_flow(tmp_path: Path) -> 
         assert _metric(after, "openim_messages_out_total") >= 5
         assert _metric(after, "openim_push_latency_seconds_count") >= 5
         assert _metric(after, "openim_errors_total", code="1004", transport="ws") == 1
+        assert _metric(after, "openim_errors_total", code="1001", transport="rest") == 1
         assert _metric(after, "openim_connections_opened_total") == 2
         assert _metric(after, "openim_requests_total", transport="rest") > _metric(before, "openim_requests_total",
                                                                                    transport="rest")
