@@ -149,7 +149,8 @@ def _only_one(a: str, b: str, where: str, both: bool) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     prog = "openim server" if os.path.basename(sys.argv[0]) == "openim" else "python -m server_stub"
-    p = argparse.ArgumentParser(prog=prog, description="Bundled OpenIM v3.8 reference server")
+    p = argparse.ArgumentParser(prog=prog, description="Bundled OpenIM v3.8 reference server",
+                                epilog=f"Also: {prog} backup PATH, {prog} restore PATH (see their --help).")
     p.add_argument("--config", help="TOML config file (keys as the long flags, e.g. api_port = 10002)")
     p.add_argument("--host")
     p.add_argument("--api-port", type=int, help="REST port (0 = ephemeral)")
