@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from openim_sdk.protocol.constants import ContentType, MsgStatus, SessionType  # noqa: E402
 from openim_sdk.protocol.conversation_id import single_conversation_id  # noqa: E402
 from openim_sdk.protocol.pb.sdkws import sdkws_pb2  # noqa: E402
+from openim_sdk.session.conversations import record_message  # noqa: E402
 from openim_sdk.store.local import LocalStore  # noqa: E402
 
 ME, PEER = "alice", "bob"
@@ -53,7 +54,7 @@ def seed(data_dir: Path, n: int) -> str:
     store = LocalStore(data_dir / "openim.sqlite3")
     try:
         store.upsert_messages(msgs, cid)
-        store.update_conversation_from_message(cid, msgs[-1], self_user_id=ME)
+        record_message(store, cid, msgs[-1], ME)
         store.set_max_seq(cid, n)
         store.mark_read(cid, n)
     finally:

@@ -43,10 +43,18 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
+    ctx: typer.Context,
     version: Annotated[bool, typer.Option("--version", "-V", callback=_version, is_eager=True,
                                           help="Show the version and exit.")] = False,
 ) -> None:
     """OpenIM from the terminal: log in, send, pull, watch, manage friends and groups, call any API route."""
+    if ctx.invoked_subcommand != "config":  # `openim config edit` must still work to fix a broken file
+        from . import settings
+
+        try:
+            settings.load()
+        except settings.SettingsError as exc:
+            output.fail(f"{exc} (fix it with `openim config edit`)", output.EXIT_USAGE)
 
 
 DEFAULT_API = "http://127.0.0.1:10002"
@@ -333,4 +341,4 @@ def main() -> None:  # pragma: no cover - console script
 
 
 # Command modules register themselves on the app when imported.
-from . import demo, messaging, social  # noqa: E402,F401
+from . import config_cmd, demo, messaging, social  # noqa: E402,F401

@@ -195,18 +195,21 @@ async def _next(stream: Any, pred: Callable[[Any], bool], timeout: float) -> Any
 
 
 class _progress:
-    """A rich progress bar for uploads (silent with --json)."""
+    """A rich progress bar for uploads and downloads, on stderr when it is a terminal (silent with --json
+    and when piped: stdout stays the command's answer)."""
 
     def __init__(self, name: str, quiet: bool) -> None:
         self.name, self.quiet = name, quiet
 
     def __enter__(self) -> Callable[[int, int], None] | None:
+        console = output.console(stderr=True)
+        self.quiet = self.quiet or not console.is_terminal
         if self.quiet:
             return None
         from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
         self.bar = Progress("[bold]{task.description}", BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-                            transient=True)
+                            transient=True, console=console)
         self.bar.start()
         self.task = self.bar.add_task(self.name, total=None)
 
@@ -333,15 +336,11 @@ def revoke(
     """Revoke a message you sent."""
 
     async def body(client: Any) -> dict[str, Any]:
-        from openim_sdk.protocol import errors as e
 
         cid, *_ = await client.resolve_target(target, group)
         cmid = message
         if message.isdigit():
-            rows = await client.messages(cid, before_seq=int(message) + 1, limit=1)
-            if not rows or rows[-1].seq != int(message):
-                raise e.NotFoundError(message="RecordNotFoundError", detail=f"no message with seq {message}")
-            cmid = rows[-1].client_msg_id
+            cmid = (await _find(client, cid, message)).client_msg_id
         await client.revoke(cid, cmid)
         return {"conversationID": cid, "clientMsgID": cmid, "revoked": True}
 
@@ -350,6 +349,60 @@ def revoke(
         output.emit_json(result)
     else:
         output.say("Revoked.")
+
+
+async def _find(client: Any, cid: str, message: str) -> Any:
+    """The message of a conversation by clientMsgID or by seq (digits)."""
+    from openim_sdk.protocol import errors as e
+
+    if message.isdigit():
+        rows = await client.messages(cid, before_seq=int(message) + 1, limit=1)
+        if rows and rows[-1].seq == int(message):
+            return rows[-1]
+        raise e.NotFoundError(message="RecordNotFoundError", detail=f"no message with seq {message} in {cid}")
+    m = await client.message(message)
+    if m is None or m.conversation_id != cid:
+        raise e.NotFoundError(message="RecordNotFoundError", detail=f"no message {message!r} in {cid}")
+    return m
+
+
+@app.command()
+def download(
+    target: Annotated[str, typer.Argument(help="Conversation ID, user ID or group ID (--group).")],
+    message: Annotated[str, typer.Argument(help="clientMsgID, or the seq of the message.")],
+    to: Annotated[Path | None, typer.Option("--to", file_okay=False,
+                                            help="Directory to save into (default: the settings' "
+                                                 "chat.download_dir, else ~/Downloads, else here).")] = None,
+    group: GroupOpt = False,
+    profile: ProfileOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Download the file or picture of a message; prints where it was saved."""
+    dest = to or _download_dir()
+
+    async def body(client: Any) -> dict[str, Any]:
+        cid, *_ = await client.resolve_target(target, group)
+        m = await _find(client, cid, message)
+        with _progress(m.content.get("fileName") or "download", as_json) as progress:
+            path = await client.download(m, dest, progress=progress)
+        return {"conversationID": cid, "clientMsgID": m.client_msg_id, "path": str(path),
+                "size": path.stat().st_size}
+
+    result = with_client(profile, body)
+    if as_json:
+        output.emit_json(result)
+    else:
+        output.say(f"Saved {result['path']} ({result['size']:,} bytes)")
+
+
+def _download_dir() -> Path:
+    from . import settings
+
+    configured = settings.load().download_path
+    if configured is not None:
+        return configured
+    home = Path.home() / "Downloads"
+    return home if home.is_dir() else Path.cwd()
 
 
 @app.command()

@@ -19,6 +19,10 @@ EXIT_UNREACHABLE = 3
 EXIT_SESSION = 4
 
 
+def console(stderr: bool = False) -> Any:
+    return _console(stderr)
+
+
 def _console(stderr: bool = False) -> Any:
     from rich.console import Console
 

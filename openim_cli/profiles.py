@@ -32,7 +32,15 @@ def data_dir() -> Path:
 
 
 def profile_name(explicit: str | None) -> str:
-    return explicit or os.environ.get("OPENIM_PROFILE") or "default"
+    """-p, else OPENIM_PROFILE, else the settings' ``default_profile`` (``"default"``)."""
+    if explicit or os.environ.get("OPENIM_PROFILE"):
+        return explicit or os.environ["OPENIM_PROFILE"]
+    from . import settings
+
+    try:
+        return settings.load().default_profile or "default"
+    except settings.SettingsError:
+        return "default"  # a broken settings file is reported by the commands that read it
 
 
 @dataclass

@@ -34,6 +34,9 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from . import events as ev
+from . import messages as msgs  # wiring: messages
+from .messages import OutgoingMessage  # wiring: messages
+from .messages.upload import upload_media  # wiring: messages
 from .models import Conversation, Message
 from .protocol import jsoncodec
 from .protocol.constants import (
@@ -61,9 +64,14 @@ from .protocol.errors import (
 from .protocol.pb.msg import msg_pb2
 from .protocol.pb.sdkws import sdkws_pb2
 from .rest import RestClient
-from .rest.files import Progress, download, upload_file
-from .store import Conversation as ConversationRow
+from .rest.files import Progress, download
+from .session.context import NotificationRouter, SessionContext
+from .session.conversations import Conversations, record_message  # wiring: conversations
+from .session.message_ops import MessageOps  # wiring: messages
+from .social import Friends, Groups, Users
+from .social.events import SelfInfoUpdated
 from .store import LocalStore, StoredMessage
+from .store.conversations import _ConversationRow as ConversationRow  # wiring: conversations
 from .sync import actions as sa
 from .sync.engine import SyncEngine
 from .sync.paging import page_hole
@@ -155,6 +163,16 @@ class OpenIMClient:
         self._sync_delivered = 0
         self._ended = False
         self._started = False
+        # wiring: parts over one SessionContext; notifications reach them by content type
+        self._router = NotificationRouter()
+        self._session = SessionContext(user_id, self.api, self._emit,
+                                       lambda coro, where: self._spawn(self._guard(coro, where)))
+        self.friends = Friends(self._session, self._router)  # wiring: social
+        self.groups = Groups(self._session, self._router)  # wiring: social
+        self.users = Users(self._session, self._router, ws=self.ws, on_profiles=self.friends.refresh_users)
+        self.on(SelfInfoUpdated)(lambda e: setattr(self, "_nickname", e.user.nickname))  # wiring: social
+        self.conversations_api = Conversations(self._session, self._router)  # wiring: conversations
+        self.messages_api = MessageOps(self._session, self.conversations_api)  # wiring: messages
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -178,6 +196,7 @@ class OpenIMClient:
         self._started = True
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = store = await asyncio.to_thread(LocalStore, self.data_dir / "openim.sqlite3")
+        self._session.attach_store(store)  # wiring: social, conversations, messages
         local = await asyncio.to_thread(store.max_seqs)
         self.sync = SyncEngine(self.user_id, local, config=self._sync_config, fresh_install=not local)
         for cmid in await asyncio.to_thread(self._unsent_ids):
@@ -212,6 +231,7 @@ class OpenIMClient:
                 await task
         await self.api.aclose()
         if self.store is not None:
+            self._session.attach_store(None)  # wiring: social
             await asyncio.to_thread(self.store.close)
         if not self._ended:
             self._end(ev.ConnectionState.STOPPED, None)
@@ -271,12 +291,7 @@ class OpenIMClient:
         self._emit_conversation(row, await asyncio.to_thread(self._store().total_unread))
 
     def _emit_conversation(self, row: ConversationRow, unread_total: int) -> None:
-        if is_notification_conversation(row.conversation_id):
-            return
-        self._emit(ev.ConversationChanged(Conversation.from_row(row)))
-        if unread_total != self._unread_total:
-            self._unread_total = unread_total
-            self._emit(ev.UnreadTotalChanged(unread_total))
+        self.conversations_api.publish([Conversation.from_row(row)], unread_total)  # wiring: conversations
 
     def _spawn(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
         task = asyncio.ensure_future(coro)
@@ -399,7 +414,7 @@ class OpenIMClient:
                 await asyncio.to_thread(store.merge_sent, a.client_msg_id, a.seq, a.server_msg_id, a.send_time)
                 row = await asyncio.to_thread(store.message, a.client_msg_id)
                 conv = await asyncio.to_thread(
-                    store.update_conversation_from_message, a.conversation_id, a.message, self_user_id=self.user_id
+                    record_message, store, a.conversation_id, a.message, self.user_id  # wiring: conversations
                 )
                 if row is not None:
                     self._report_sent(row)
@@ -488,7 +503,7 @@ class OpenIMClient:
             if live:
                 for row in rows:
                     md = by_id.get(row.client_msg_id) or row.to_msg()
-                    conv = store.update_conversation_from_message(a.conversation_id, md, self_user_id=self.user_id)
+                    conv = record_message(store, a.conversation_id, md, self.user_id)  # wiring: conversations
             return rows, conv, store.total_unread() if conv is not None else 0
 
         rows, conv_row, total = await asyncio.to_thread(write)
@@ -550,15 +565,14 @@ class OpenIMClient:
         """Apply the state changes that notification messages carry."""
         store = self.store
         assert store is not None
+        if await self._router.dispatch(m):  # wiring: conversations, messages
+            return  # wiring: conversations, messages
         try:
             detail = json.loads(json.loads(m.content or b"{}").get("detail", "{}"))
         except (ValueError, AttributeError, TypeError):
             return
-        ct = m.contentType
-        if 1200 <= ct < 1300 and self._rest_sync_enabled:
-            self._spawn(self._guard(self._sync_friends(), "friends sync"))
-        elif 1500 <= ct < 1600 and self._rest_sync_enabled:
-            self._spawn(self._guard(self._sync_groups(), "groups sync"))
+        if await self._router.dispatch(m):  # wiring: social (friend, user, group notifications)
+            return
         if not isinstance(detail, dict):
             return
         if m.contentType == ContentType.MSG_REVOKE_NOTIFICATION:
@@ -600,29 +614,17 @@ class OpenIMClient:
         assert store is not None
         name = face = ""
         if conv.group_id:
-            resp = await self.api.group.get_groups_info(group_ids=[conv.group_id])
-            if resp.groupInfos:
-                name, face = resp.groupInfos[0].groupName, resp.groupInfos[0].faceURL
-                await asyncio.to_thread(store.upsert_groups, resp.groupInfos)
+            group = await self.groups.get_group(conv.group_id)  # wiring: social
+            if group is not None:
+                name, face = group.group_name, group.face_url
         elif conv.user_id:
-            user = await self._user(conv.user_id)
+            user = await self.users.get_user(conv.user_id)  # wiring: social
             if user is not None:
-                name, face = user.nickname, user.faceURL
+                name, face = user.nickname, user.face_url
         if name:
             row = await asyncio.to_thread(store.update_conversation, conv.conversation_id, show_name=name,
                                           face_url=face)
             await self._conversation_changed(row)
-
-    async def _user(self, user_id: str) -> sdkws_pb2.UserInfo | None:
-        store = self.store
-        assert store is not None
-        user = await asyncio.to_thread(store.user, user_id)
-        if user is None:
-            resp = await self.api.user.get_users_info(user_ids=[user_id])
-            if resp.usersInfo:
-                await asyncio.to_thread(store.upsert_users, resp.usersInfo)
-                user = resp.usersInfo[0]
-        return user
 
     # ------------------------------------------------------------------ login-time REST sync
 
@@ -635,105 +637,16 @@ class OpenIMClient:
         if me.usersInfo:
             self._nickname = me.usersInfo[0].nickname
         await self._sync_conversations()
-        for kind in ("friends", "groups"):
+        # wiring: social (login-time relation sync; each list's failure is reported, the others go on)
+        for where, part_sync in (("friends sync", self.friends.sync_all), ("groups sync", self.groups.sync_all),
+                                 ("user commands sync", self.users.sync_commands)):
             try:
-                await (self._sync_friends() if kind == "friends" else self._sync_groups())
+                await part_sync()
             except OpenIMError as exc:
-                self._emit(ev.ErrorEvent(exc, f"{kind} sync"))
+                self._emit(ev.ErrorEvent(exc, where))
 
-    async def _sync_conversations(self) -> None:
-        store = self.store
-        assert store is not None
-        ver = await asyncio.to_thread(store.get_version, "conversations")
-        resp = await self.api.conversation.get_incremental_conversations(
-            user_id=self.user_id, version_id=ver.version_id if ver else "", version=ver.version if ver else 0
-        )
-        if resp.full:
-            allc = await self.api.conversation.get_all_conversations(owner_user_id=self.user_id)
-            server = list(allc.conversations)
-        else:
-            server = [*resp.insert, *resp.update]
-        for c in server:
-            row = await asyncio.to_thread(
-                store.merge_conversation, c.conversationID, conversation_type=c.conversationType,
-                user_id=c.userID, group_id=c.groupID, recv_msg_opt=c.recvMsgOpt, is_pinned=c.isPinned, ex=c.ex,
-            )
-            if not row.show_name:
-                await self._resolve_name(row)
-            else:
-                await self._conversation_changed(row)
-        await asyncio.to_thread(store.set_version, "conversations", resp.versionID, resp.version)
-
-    async def _sync_friends(self) -> None:
-        store = self._store()
-        me = self.user_id
-        await self._sync_relation(
-            "friends",
-            lambda vid, v: self.api.friend.get_incremental_friends(user_id=me, version_id=vid, version=v),
-            lambda p: self.api.friend.get_friend_list(user_id=me, pagination=p), "friendsInfo",
-            key=lambda f: f.friendUser.userID,
-            cached=lambda: store.friends(me),
-            delete=lambda ids: store.delete_friends(ids, me),
-            upsert=store.upsert_friends,
-            changed=ev.FriendsChanged(),
-        )
-
-    async def _sync_groups(self) -> None:
-        store = self._store()
-        me = self.user_id
-        await self._sync_relation(
-            "groups",
-            lambda vid, v: self.api.group.get_incremental_join_groups(user_id=me, version_id=vid, version=v),
-            lambda p: self.api.group.get_joined_group_list(from_user_id=me, pagination=p), "groups",
-            key=lambda g: g.groupID,
-            cached=store.groups,
-            delete=store.delete_groups,
-            upsert=store.upsert_groups,
-            changed=ev.GroupsChanged(),
-        )
-
-    async def _sync_relation(
-        self,
-        kind: str,
-        incremental: Callable[[str, int], Awaitable[Any]],
-        page: Callable[[dict[str, int]], Awaitable[Any]],
-        page_field: str,
-        *,
-        key: Callable[[Any], str],
-        cached: Callable[[], list[Any]],
-        delete: Callable[[list[str]], None],
-        upsert: Callable[[list[Any]], None],
-        changed: ev.Event,
-    ) -> None:
-        """Incremental sync of one relation list with its stored version (rest-api §12):
-        apply the delta, or on ``full`` re-read every page and drop what the server no longer has."""
-        store = self._store()
-        ver = await asyncio.to_thread(store.get_version, kind)
-        resp = await incremental(ver.version_id if ver else "", ver.version if ver else 0)
-        if resp.full:
-            items = await self._all_pages(page, page_field)
-            known = {key(x) for x in await asyncio.to_thread(cached)}
-            await asyncio.to_thread(delete, sorted(known - {key(x) for x in items}))
-            await asyncio.to_thread(upsert, items)
-        else:
-            await asyncio.to_thread(delete, list(resp.delete))
-            await asyncio.to_thread(upsert, [*resp.insert, *resp.update])
-        await asyncio.to_thread(store.set_version, kind, resp.versionID, resp.version)
-        if resp.full or resp.delete or resp.insert or resp.update:
-            self._emit(changed)
-
-    @staticmethod
-    async def _all_pages(call: Callable[[dict[str, int]], Awaitable[Any]], field: str,
-                         page_size: int = 500) -> list[Any]:
-        out: list[Any] = []
-        page = 1
-        while True:
-            resp = await call({"pageNumber": page, "showNumber": page_size})
-            items = list(getattr(resp, field))
-            out.extend(items)
-            if len(items) < page_size or len(out) >= getattr(resp, "total", 0):
-                return out
-            page += 1
+    async def _sync_conversations(self) -> None:  # wiring: conversations
+        await self.conversations_api.sync()  # wiring: conversations
 
     # ------------------------------------------------------------------ reading
 
@@ -821,32 +734,14 @@ class OpenIMClient:
                 sender_nickname=log_.senderNickname))
         return out
 
-    async def delete_message(self, conversation_id: str, client_msg_id: str) -> None:
-        """Delete a message for yourself, here and on the server (other devices sync it)."""
-        store = self._store()
-        row = await asyncio.to_thread(store.message, client_msg_id)
-        if row is None:
-            return
-        if row.seq > 0:
-            await self.api.msg.delete_msgs(conversation_id=conversation_id, seqs=[row.seq], user_id=self.user_id,
-                                           delete_sync_opt={"IsSyncSelf": True, "IsSyncOther": False})
-        await asyncio.to_thread(store.set_message_status, client_msg_id, MsgStatus.DELETED)
-        gone = await asyncio.to_thread(store.message, client_msg_id)
-        if gone is not None:
-            self._emit(ev.MessageUpdated(Message.from_row(gone)))
+    async def delete_message(self, conversation_id: str, client_msg_id: str) -> None:  # wiring: messages
+        """Delete a message for yourself, here and on the server (other devices sync it)."""  # wiring: messages
+        with contextlib.suppress(NotFoundError):  # wiring: messages
+            await self.messages_api.delete(client_msg_id)  # wiring: messages
 
-    async def clear_conversation(self, conversation_id: str) -> None:
-        """Clear a conversation's history for yourself, here and on the server."""
-        store = self._store()
-        await self.api.msg.clear_conversation_msg(conversation_ids=[conversation_id], user_id=self.user_id,
-                                                  delete_sync_opt={"IsSyncSelf": True, "IsSyncOther": False})
-        seq = (await asyncio.to_thread(store.max_seqs)).get(conversation_id, 0)
-        await asyncio.to_thread(store.clear_messages, conversation_id)
-        if seq:
-            await asyncio.to_thread(store.set_max_seq, conversation_id, seq)  # never re-pull cleared seqs
-        await asyncio.to_thread(store.update_conversation, conversation_id, latest_msg_preview="",
-                                latest_msg_client_id="", unread_count=0)
-        await self._conversation_changed(await asyncio.to_thread(store.conversation, conversation_id))
+    async def clear_conversation(self, conversation_id: str) -> None:  # wiring: conversations
+        """Clear a conversation's history for yourself, here and on the server."""  # wiring: conversations
+        await self.conversations_api.clear_with_messages(conversation_id)  # wiring: conversations
 
     async def subscribe_online_status(self, user_ids: Iterable[str]) -> dict[str, list[int]]:
         """Follow users' online status (2005): returns their platforms now; changes come as
@@ -864,26 +759,6 @@ class OpenIMClient:
         """Local full-text search over cached messages, newest first."""
         rows = await asyncio.to_thread(self._store().search, text, conversation_id, limit)
         return [Message.from_row(r) for r in rows]
-
-    async def friends(self) -> list[sdkws_pb2.FriendInfo]:
-        return await asyncio.to_thread(self._store().friends, self.user_id)
-
-    async def groups(self) -> list[sdkws_pb2.GroupInfo]:
-        return await asyncio.to_thread(self._store().groups)
-
-    async def group_members(self, group_id: str) -> list[sdkws_pb2.GroupMemberFullInfo]:
-        """Members of a group, refreshed from the server when reachable."""
-        store = self._store()
-        try:
-            members = await self._all_pages(
-                lambda p: self.api.group.get_group_member_list(group_id=group_id, pagination=p), "members")
-        except NetworkError:
-            return await asyncio.to_thread(store.group_members, group_id)
-        await asyncio.to_thread(store.delete_group_members, group_id)
-        await asyncio.to_thread(store.upsert_group_members, members)
-        return members
-
-    # ------------------------------------------------------------------ writing
 
     async def open_conversation(self, user_id: str | None = None, group_id: str | None = None) -> Conversation:
         """The conversation with a user or a group, created locally if new."""
@@ -937,8 +812,8 @@ class OpenIMClient:
         """
         at = list(at_user_ids)
         if quote is not None:
-            content: dict[str, Any] = {"text": text, "quoteMessage": _quote_json(quote)}
-            return await self.send_message(target, ContentType.QUOTE, content, group=group)
+            built = msgs.quote(text, msgs.message_struct(quote))  # wiring: messages (the whole quoted message)
+            return await self.send(target, built, group=group)  # wiring: messages
         if at:
             content = {"text": text, "atUserList": at, "isAtSelf": False}
             return await self.send_message(target, ContentType.AT_TEXT, content, group=group, at_user_ids=at)
@@ -953,6 +828,8 @@ class OpenIMClient:
         group: bool = False,
         at_user_ids: Iterable[str] = (),
         options: dict[str, bool] | None = None,
+        offline_push: sdkws_pb2.OfflinePushInfo | None = None,  # wiring: messages
+        ex: str = "",  # wiring: messages
     ) -> Message:
         """Send any content element (see docs/spec/ws-protocol.md §8 for the shapes)."""
         store = self._store()
@@ -960,7 +837,7 @@ class OpenIMClient:
         if not self._nickname and self.connected and not self._self_fetched:
             self._self_fetched = True  # the login-time sync has not stored our profile yet: ask once
             with contextlib.suppress(OpenIMError, TimeoutError):
-                await asyncio.wait_for(self._user(self.user_id), 3)
+                await asyncio.wait_for(self.users.get_user(self.user_id), 3)  # wiring: social
         body = json.dumps(content, ensure_ascii=False).encode()
 
         def write() -> tuple[StoredMessage, ConversationRow, int]:
@@ -975,8 +852,11 @@ class OpenIMClient:
                 createTime=now_ms(), sendTime=now_ms(), status=MsgStatus.SENDING, atUserIDList=list(at_user_ids),
             )
             md.options.update(options or {})
+            md.ex = ex  # wiring: messages
+            if offline_push is not None:  # wiring: messages
+                md.offlinePushInfo.CopyFrom(offline_push)  # wiring: messages
             store.upsert_messages([md], cid)
-            conv = store.update_conversation_from_message(cid, md, self_user_id=self.user_id)
+            conv = record_message(store, cid, md, self.user_id)  # wiring: conversations
             row = store.message(md.clientMsgID)
             assert row is not None
             return row, conv, store.total_unread()
@@ -1014,6 +894,14 @@ class OpenIMClient:
             raise ArgsError(message="ArgsError", detail=f"{target!r} is a group, not a user: send to it as a "
                             "group (group=True; `-g` on the command line)")
         raise UserNotFoundError(message="UserIDNotFoundError", detail=f"no user {target!r} on the server")
+
+    async def send(self, target: str, message: OutgoingMessage, *, group: bool = False,  # wiring: messages
+                   progress: Progress | None = None) -> Message:  # wiring: messages
+        """Send a built message (:mod:`openim_sdk.messages`), uploading its local files first."""  # wiring: messages
+        message = await upload_media(self.api, message, self.user_id, progress=progress)  # wiring: messages
+        return await self.send_message(target, message.content_type, message.content, group=group,  # wiring: messages
+                                       at_user_ids=message.at_user_ids, options=dict(message.options),  # wiring: messages
+                                       offline_push=message.offline_push, ex=message.ex)  # wiring: messages
 
     async def retry(self, client_msg_id: str) -> Message:
         """Send a failed message again."""
@@ -1168,21 +1056,9 @@ class OpenIMClient:
         self, target: str, path: str | os.PathLike[str], *, group: bool = False, image: bool = False,
         progress: Progress | None = None,
     ) -> Message:
-        """Upload a file (or a picture) and send it."""
-        p = Path(path)
-        size = p.stat().st_size
-        uid = new_client_msg_id(self.user_id)
-        state = await upload_file(self.api, p, f"{self.user_id}/{uid}/{p.name}",
-                                  cause="msg-picture" if image else "msg-file", progress=progress)
-        ext = p.suffix.lstrip(".")
-        if image:
-            pic = {"uuid": uid, "type": ext, "size": size, "width": 0, "height": 0, "url": state.url}
-            content: dict[str, Any] = {"sourcePath": "", "sourcePicture": pic, "bigPicture": pic,
-                                       "snapshotPicture": pic}
-            return await self.send_message(target, ContentType.PICTURE, content, group=group)
-        content = {"filePath": "", "uuid": uid, "sourceUrl": state.url, "fileName": p.name, "fileSize": size,
-                   "fileType": ext}
-        return await self.send_message(target, ContentType.FILE, content, group=group)
+        """Upload a file (or a picture, with its width and height) and send it."""  # wiring: messages
+        built = msgs.image(path) if image else msgs.file(path)  # wiring: messages
+        return await self.send(target, built, group=group, progress=progress)  # wiring: messages
 
     async def download(self, message: Message, dest_dir: str | os.PathLike[str],
                        progress: Progress | None = None) -> Path:
@@ -1197,20 +1073,9 @@ class OpenIMClient:
         await download(self.api, str(url), dest, progress=progress)
         return dest
 
-    async def mark_read(self, conversation_id: str) -> None:
-        """Mark a conversation read here and on the server (which sends the read receipt)."""
-        store = self._store()
-        await asyncio.to_thread(store.mark_read, conversation_id)
-        row = await asyncio.to_thread(store.conversation, conversation_id)
-        if row is None:
-            return
-        await self._conversation_changed(row)
-        if row.has_read_seq > 0:
-            try:
-                await self.api.msg.mark_conversation_as_read(
-                    conversation_id=conversation_id, user_id=self.user_id, has_read_seq=row.has_read_seq)
-            except OpenIMError as exc:
-                self._emit(ev.ErrorEvent(exc, "mark read"))
+    async def mark_read(self, conversation_id: str) -> None:  # wiring: conversations
+        """Mark a conversation read here and on the server (which sends the read receipt)."""  # wiring: conversations
+        await self.conversations_api.mark_read(conversation_id)  # wiring: conversations
 
     async def revoke(self, conversation_id: str, client_msg_id: str) -> None:
         """Revoke a sent message (the server notifies everyone; the row becomes a placeholder)."""
@@ -1237,8 +1102,8 @@ class OpenIMClient:
         with contextlib.suppress(OpenIMError):
             await self.ws.request(ReqIdentifier.SEND_MSG, md.SerializeToString())
 
-    async def set_draft(self, conversation_id: str, draft: str) -> None:
-        await asyncio.to_thread(self._store().set_draft, conversation_id, draft)
+    async def set_draft(self, conversation_id: str, draft: str) -> None:  # wiring: conversations
+        await self.conversations_api.set_draft(conversation_id, draft)  # wiring: conversations
 
     def _store(self) -> LocalStore:
         if self.store is None:
@@ -1270,12 +1135,6 @@ class EventStream:
         self._done = True
         if self._queue in self._registry:
             self._registry.remove(self._queue)
-
-
-def _quote_json(m: Message) -> dict[str, Any]:
-    return {"clientMsgID": m.client_msg_id, "serverMsgID": m.server_msg_id, "seq": m.seq, "sendID": m.send_id,
-            "senderNickname": m.sender_nickname, "contentType": m.content_type, "sendTime": m.send_time,
-            "textElem": {"content": m.text} if m.content_type == ContentType.TEXT else None}
 
 
 def _as_openim(exc: BaseException) -> OpenIMError:

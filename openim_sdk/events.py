@@ -74,6 +74,26 @@ class ConversationChanged(Event):
 
 
 @dataclass(frozen=True)
+class NewConversation(ConversationChanged):
+    """A conversation the cache did not have (official ``OnNewConversation``). A subclass of
+    :class:`ConversationChanged`, so a listener of changes also sees new ones."""
+
+
+@dataclass(frozen=True)
+class ConversationCleared(Event):
+    """The history of these conversations was cleared on another device of ours (1703); the
+    cache dropped their messages (their ConversationChanged follow)."""
+
+    conversation_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class MessageDeleted(MessageUpdated):
+    """A message was deleted for us (official ``OnMsgDeleted``); ``message`` has status deleted.
+    A MessageUpdated, so views that drop deleted rows on updates need nothing new."""
+
+
+@dataclass(frozen=True)
 class UnreadTotalChanged(Event):
     """The unread count over all conversations that notify (receive option 0) changed."""
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .protocol.constants import ContentType, MsgStatus, SessionType, is_notification_content
 from .protocol.conversation_id import is_notification_conversation
-from .store import Conversation as ConversationRow
 from .store import StoredMessage, preview_text
+
+if TYPE_CHECKING:
+    from .store.conversations import _ConversationRow
 
 
 @dataclass
@@ -34,6 +36,7 @@ class Message:
     sender_nickname: str = ""
     at_user_ids: list[str] = field(default_factory=list)
     ex: str = ""
+    local_ex: str = ""
 
     @cached_property
     def content(self) -> dict[str, Any]:
@@ -72,13 +75,19 @@ class Message:
             content_type=row.content_type, content_json=row.content, seq=row.seq,
             server_msg_id=row.server_msg_id, send_time=row.send_time, create_time=row.create_time,
             status=row.status, is_read=row.is_read, sender_nickname=row.sender_nickname,
-            at_user_ids=at, ex=row.ex,
+            at_user_ids=at, ex=row.ex, local_ex=row.local_ex,
         )
 
 
 @dataclass
 class Conversation:
-    """A conversation as the local cache knows it."""
+    """A conversation as the local cache knows it: the Go core's ``LocalConversation``.
+
+    ``latest_msg`` is the latest message as the official core's ``MsgStruct`` JSON (``""`` when
+    none); ``latest_text``/``latest_time``/``latest_client_msg_id`` are its preview, send time and
+    clientMsgID. ``group_at_type``: 0 normal, 1 @me, 2 @all, 3 @all and @me, 4 group notice.
+    A conversation with ``latest_time == 0`` is hidden (the official list leaves it out).
+    """
 
     conversation_id: str
     conversation_type: int = SessionType.SINGLE_CHAT
@@ -89,12 +98,24 @@ class Conversation:
     latest_text: str = ""
     latest_time: int = 0
     latest_client_msg_id: str = ""
+    latest_msg: str = ""
     unread_count: int = 0
     is_pinned: bool = False
     recv_msg_opt: int = 0
     draft: str = ""
+    draft_time: int = 0
     max_seq: int = 0
+    min_seq: int = 0
     has_read_seq: int = 0
+    group_at_type: int = 0
+    is_private_chat: bool = False
+    burn_duration: int = 30
+    is_not_in_group: bool = False
+    attached_info: str = ""
+    ex: str = ""
+    update_unread_count_time: int = 0
+    msg_destruct_time: int = 604800
+    is_msg_destruct: bool = False
 
     @property
     def title(self) -> str:
@@ -112,13 +133,54 @@ class Conversation:
     def is_notification(self) -> bool:
         return is_notification_conversation(self.conversation_id)
 
+    @property
+    def is_hidden(self) -> bool:
+        """No latest message (never had one, hidden, or cleared): left out of the official list."""
+        return self.latest_time == 0
+
+    @property
+    def activity_time(self) -> int:
+        """What the list is sorted by: the latest message or the draft, whichever is newer."""
+        return max(self.latest_time, self.draft_time)
+
+    @property
+    def latest_message(self) -> dict[str, Any]:
+        """``latest_msg`` decoded (``{}`` when none)."""
+        try:
+            value = json.loads(self.latest_msg) if self.latest_msg else {}
+        except ValueError:
+            return {}
+        return value if isinstance(value, dict) else {}
+
     @classmethod
-    def from_row(cls, row: ConversationRow) -> Conversation:
+    def from_row(cls, row: _ConversationRow) -> Conversation:
         return cls(
             conversation_id=row.conversation_id, conversation_type=row.conversation_type,
             user_id=row.user_id, group_id=row.group_id, show_name=row.show_name, face_url=row.face_url,
-            latest_text=row.latest_msg_preview, latest_time=max(row.latest_msg_send_time, row.draft_time),
-            latest_client_msg_id=row.latest_msg_client_id, unread_count=row.unread_count,
-            is_pinned=row.is_pinned, recv_msg_opt=row.recv_msg_opt, draft=row.draft, max_seq=row.max_seq,
-            has_read_seq=row.has_read_seq,
+            latest_text=row.latest_msg_preview, latest_time=row.latest_msg_send_time,
+            latest_client_msg_id=row.latest_msg_client_id, latest_msg=row.latest_msg,
+            unread_count=row.unread_count, is_pinned=row.is_pinned, recv_msg_opt=row.recv_msg_opt,
+            draft=row.draft, draft_time=row.draft_time, max_seq=row.max_seq, min_seq=row.min_seq,
+            has_read_seq=row.has_read_seq, group_at_type=row.group_at_type, is_private_chat=row.is_private_chat,
+            burn_duration=row.burn_duration, is_not_in_group=row.is_not_in_group, attached_info=row.attached_info,
+            ex=row.ex, update_unread_count_time=row.update_unread_count_time,
+            msg_destruct_time=row.msg_destruct_time, is_msg_destruct=row.is_msg_destruct,
+        )
+
+    def to_row(self) -> _ConversationRow:
+        """The cache row for this conversation (the inverse of :meth:`from_row`)."""
+        from .store.conversations import _ConversationRow
+
+        return _ConversationRow(
+            conversation_id=self.conversation_id, conversation_type=self.conversation_type,
+            user_id=self.user_id, group_id=self.group_id, show_name=self.show_name, face_url=self.face_url,
+            recv_msg_opt=self.recv_msg_opt, unread_count=self.unread_count, is_pinned=self.is_pinned,
+            draft=self.draft, draft_time=self.draft_time, latest_msg_client_id=self.latest_client_msg_id,
+            latest_msg_preview=self.latest_text, latest_msg_send_time=self.latest_time,
+            has_read_seq=self.has_read_seq, max_seq=self.max_seq, min_seq=self.min_seq, ex=self.ex,
+            group_at_type=self.group_at_type, is_private_chat=self.is_private_chat,
+            burn_duration=self.burn_duration, is_not_in_group=self.is_not_in_group,
+            attached_info=self.attached_info, latest_msg=self.latest_msg,
+            update_unread_count_time=self.update_unread_count_time, msg_destruct_time=self.msg_destruct_time,
+            is_msg_destruct=self.is_msg_destruct,
         )

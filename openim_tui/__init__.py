@@ -11,12 +11,15 @@ def run_chat(profile_name: str | None = None, **overrides: Any) -> None:
     """Run the chat with a stored CLI profile, or flags: ``api``, ``ws``, ``user``, ``token``,
     ``platform``, ``data_dir`` (the long names ``api_url``, ``ws_url``, ``user_id``,
     ``platform_id`` work too)."""
+    from openim_cli import settings
+
     from .app import ChatApp
     from .config import resolve
 
+    prefs = settings.load()  # a broken settings file stops here with a SettingsError (a ValueError)
     spec = resolve(profile_name, **overrides)
     _log_to_file(spec.data_dir / "tui.log")
-    ChatApp(spec).run()
+    ChatApp(spec, settings=prefs).run()
 
 
 def _log_to_file(path: Any) -> None:

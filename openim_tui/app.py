@@ -21,6 +21,7 @@ from textual.screen import Screen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
+from openim_cli.settings import Settings
 from openim_sdk.events import (
     ConnectionState,
     ConnectionStateChanged,
@@ -36,9 +37,10 @@ from openim_sdk.events import (
 from openim_sdk.models import Conversation, Message
 from openim_sdk.protocol.constants import MsgStatus
 
-from . import keys, render
+from . import alerts, keys, render
 from .config import ConnectSpec
 from .events import ClientEvent, SessionFailed, SessionStarted
+from .screens.confirm import ConfirmScreen
 from .screens.help import HelpScreen
 from .screens.pickers import ChatTarget, NewChatScreen, QuickSwitcher, SearchScreen
 from .widgets import Composer, ConversationList, MessageLog, StatusBar
@@ -55,17 +57,18 @@ class ChatScreen(Screen[None]):
 
     # priority: these win over the input box's own editing keys (TextArea binds Ctrl+K, for one)
     BINDINGS = [
-        Binding("ctrl+up", "switch(-1)", "Previous conversation", priority=True),
-        Binding("ctrl+down", "switch(1)", "Next conversation", priority=True),
-        *[Binding(f"alt+{n}", f"jump({n})", "Jump to conversation 1–9", show=False, priority=True)
-          for n in range(1, 10)],
-        Binding("ctrl+k", "quick_switch", "Quick switcher", priority=True),
-        Binding("ctrl+n", "new_chat", "New chat (friend, group or ID)", priority=True),
-        Binding("ctrl+f", "search", "Search messages", priority=True),
-        Binding("ctrl+g", "toggle_members", "Group members panel", priority=True),
-        Binding("ctrl+b", "toggle_sidebar", "Show / hide the conversation list", priority=True),
-        Binding("ctrl+l", "focus_list", "Focus the conversation list", priority=True),
-        Binding("ctrl+e", "focus_composer", "Focus the input box", priority=True),
+        Binding("ctrl+up", "switch(-1)", "Previous conversation", priority=True, id="previous_conversation"),
+        Binding("ctrl+down", "switch(1)", "Next conversation", priority=True, id="next_conversation"),
+        *[Binding(f"alt+{n}", f"jump({n})", "Jump to conversation 1–9", show=False, priority=True,
+                  id=f"jump_{n}") for n in range(1, 10)],
+        Binding("ctrl+k", "quick_switch", "Quick switcher", priority=True, id="quick_switch"),
+        Binding("ctrl+n", "new_chat", "New chat (friend, group or ID)", priority=True, id="new_chat"),
+        Binding("ctrl+f", "search", "Search messages", priority=True, id="search"),
+        Binding("ctrl+g", "toggle_members", "Group members panel", priority=True, id="toggle_members"),
+        Binding("ctrl+b", "toggle_sidebar", "Show / hide the conversation list", priority=True, id="toggle_sidebar"),
+        Binding("alt+u", "next_unread", "Next conversation with unread messages", priority=True, id="next_unread"),
+        Binding("ctrl+l", "focus_list", "Focus the conversation list", priority=True, id="focus_list"),
+        Binding("ctrl+e", "focus_composer", "Focus the input box", priority=True, id="focus_composer"),
         Binding("tab", "app.focus_next", "Next pane (list, messages, input)", show=False),
     ]
 
@@ -96,6 +99,9 @@ class ChatScreen(Screen[None]):
         self._typing_sent_at = 0.0
         self._typing_timer: Any = None
         self._outbox: asyncio.Queue[tuple[str, str, Message | None]] = asyncio.Queue()
+        self._unread_at_open = 0
+        self.alerts = alerts.Alerts(self)
+        self.time_format = "%H:%M"
 
     # ------------------------------------------------------------------ layout
 
@@ -116,6 +122,7 @@ class ChatScreen(Screen[None]):
         self.query_one("#conversations", ConversationList).border_title = "Chats"
         self.query_one("#members", OptionList).border_title = "Members"
         self.log_view.clear("Connecting…")
+        self.log_view.time_format = self.conv_list.time_format = self.time_format
         if self.app.is_headless:
             self.composer.cursor_blink = False  # steady pictures under test
         self.composer.focus()
@@ -237,6 +244,8 @@ class ChatScreen(Screen[None]):
     def _apply_message(self, msg: Message, *, new: bool) -> None:
         cid = msg.conversation_id
         own = msg.send_id == self.me
+        if new and not own:
+            self.alerts.incoming(msg, self.convs.get(cid), viewing=cid == self.current)
         if cid == self._loading:
             self._live_buffer.append(msg)
         if cid == self.current:
@@ -250,23 +259,8 @@ class ChatScreen(Screen[None]):
                     self.typing[cid].pop(msg.send_id, None)
                     self._update_typing()
             self._update_queued()
-        conv = self.convs.get(cid)
-        if conv is None:
-            if new:
-                conv = Conversation(conversation_id=cid, conversation_type=msg.session_type,
-                                    user_id=msg.recv_id if own else msg.send_id, group_id=msg.group_id,
-                                    show_name=msg.group_id or ("" if own else msg.sender_nickname))
-                self.convs[cid] = conv
-            else:
-                return
-        if msg.time >= conv.latest_time or conv.latest_client_msg_id == msg.client_msg_id:
-            first_time = conv.latest_client_msg_id != msg.client_msg_id
-            conv.latest_text = msg.text
-            conv.latest_time = max(conv.latest_time, msg.time)
-            conv.latest_client_msg_id = msg.client_msg_id
-            if new and first_time and not own and cid != self.current and not msg.is_notification:
-                conv.unread_count += 1
-        self._mark_list_dirty()
+        # the conversation (latest message, unread) changes only through ConversationChanged: the
+        # SDK's conversation rules computed it; the TUI renders it and never re-derives it
 
     def _apply_conversation(self, conv: Conversation) -> None:
         if conv.conversation_id == self.current:
@@ -315,6 +309,7 @@ class ChatScreen(Screen[None]):
         self.reply_to = None
         self._update_reply()
         conv = self.convs.get(cid)
+        self._unread_at_open = conv.unread_count if conv is not None else 0
         if conv is not None:
             conv.unread_count = 0
         draft = self.drafts.get(cid)
@@ -363,6 +358,7 @@ class ChatScreen(Screen[None]):
         log = self.log_view
         log.placeholder = "No messages yet — say hello"
         log.set_messages(msgs, has_more=_has_more(msgs))
+        log.mark_unread_from(self._unread_at_open)
         peer = getattr(self.client, "peer_read_seq", None)
         if callable(peer):
             with contextlib.suppress(Exception):
@@ -580,7 +576,13 @@ class ChatScreen(Screen[None]):
             if m.send_id != self.me:
                 self.notify("You can only revoke your own messages", severity="warning")
                 return
-            self._revoke(m)
+
+            def confirmed(yes: bool | None) -> None:
+                if yes:
+                    self._revoke(m)
+
+            self.app.push_screen(ConfirmScreen(f"Revoke this message for everyone?\n\n{render.body_text(m)[:120]}"),
+                                 confirmed)
 
     @work(group="actions")
     async def _retry(self, m: Message) -> None:
@@ -600,13 +602,21 @@ class ChatScreen(Screen[None]):
         except Exception as exc:  # noqa: BLE001
             self.notify(f"download failed: {exc}", severity="error")
             return
-        self.notify(f"Saved {path}")
-        if open_after:
-            opener = "open" if sys.platform == "darwin" else shutil.which("xdg-open")
-            if opener:
-                with contextlib.suppress(Exception):
-                    await asyncio.create_subprocess_exec(opener, str(path), stdout=asyncio.subprocess.DEVNULL,
-                                                         stderr=asyncio.subprocess.DEVNULL)
+        if not open_after:
+            self.notify(f"Saved {path}")
+            return
+        opener = "open" if sys.platform == "darwin" else shutil.which("xdg-open")
+        if not opener:
+            self.notify(f"Saved {path} — nothing here can open it (no xdg-open); open it from there",
+                        severity="warning", timeout=10)
+            return
+        try:
+            await asyncio.create_subprocess_exec(opener, str(path), stdout=asyncio.subprocess.DEVNULL,
+                                                 stderr=asyncio.subprocess.DEVNULL)
+        except OSError as exc:
+            self.notify(f"Saved {path}; opening it failed: {exc}", severity="warning", timeout=10)
+            return
+        self.notify(f"Opening {path}")
 
     @work(group="actions")
     async def _revoke(self, m: Message) -> None:
@@ -629,6 +639,17 @@ class ChatScreen(Screen[None]):
             return
         idx = ids.index(self.current) if self.current in ids else -1
         self.open_conversation(ids[(idx + delta) % len(ids)])
+
+    def action_next_unread(self) -> None:
+        """The next conversation (in list order, after the open one, wrapping) with unread messages."""
+        ids = self.conv_list.ids()
+        start = ids.index(self.current) + 1 if self.current in ids else 0
+        for cid in ids[start:] + ids[:start]:
+            conv = self.convs.get(cid)
+            if cid != self.current and conv is not None and conv.unread_count > 0:
+                self.open_conversation(cid)
+                return
+        self.notify("No unread messages", timeout=2)
 
     def action_jump(self, n: int) -> None:
         ids = self.conv_list.ids()
@@ -716,14 +737,11 @@ class ChatScreen(Screen[None]):
         gid = conv.group_id
         if gid not in self.members:
             try:
-                raw = await self.client.group_members(gid)
+                members = await self.client.groups.members(gid)
             except Exception as exc:  # noqa: BLE001
                 panel.set_options([Option(Text(f"unavailable: {exc}", style="dim"), disabled=True)])
                 return
-            self.members[gid] = [
-                (str(render.pick(m, "userID", "user_id")), str(render.pick(m, "nickname", "nick_name")))
-                for m in raw
-            ]
+            self.members[gid] = [(m.user_id, m.nickname) for m in members]
         self._fill_members(gid)
 
     def _fill_members(self, gid: str) -> None:
@@ -759,20 +777,23 @@ class ChatApp(App[None]):
     TITLE = "OpenIM"
     ENABLE_COMMAND_PALETTE = False
     BINDINGS = [
-        Binding("ctrl+q", "quit", "Quit", priority=True),
-        Binding("f1", "help", "Help: every key binding"),
+        Binding("ctrl+q", "quit", "Quit", priority=True, id="quit"),
+        Binding("f1", "help", "Help: every key binding", id="help"),
         Binding("question_mark", "help", "Help (when not typing)", show=False),
-        Binding("ctrl+t", "cycle_theme", "Next colour theme"),
+        Binding("ctrl+t", "cycle_theme", "Next colour theme", id="cycle_theme"),
     ]
     THEMES = ["textual-dark", "nord", "gruvbox", "tokyo-night", "catppuccin-mocha", "dracula",
               "textual-light", "solarized-light"]
 
     def __init__(self, spec: ConnectSpec | None = None, *, client: Any = None, clock: render.Clock | None = None,
-                 tz: tzinfo | None = None, download_dir: Path | None = None, user_id: str | None = None) -> None:
+                 tz: tzinfo | None = None, download_dir: Path | None = None, user_id: str | None = None,
+                 settings: Settings | None = None) -> None:
         super().__init__()
         if spec is None and client is None:
             raise ValueError("ChatApp needs a ConnectSpec or a client")
         keys.use_alt_digits()
+        self.settings = settings or Settings()
+        download_dir = download_dir or self.settings.download_path
         self.spec = spec
         self.client: Any = client
         self.tz = tz
@@ -784,12 +805,26 @@ class ChatApp(App[None]):
             download_dir = home_dl if home_dl.is_dir() else (
                 (spec.data_dir / "downloads") if spec else Path.cwd())
         self.chat = ChatScreen(self.me, self.clock, tz, download_dir)
+        self.chat.alerts.bell = self.settings.bell
+        self.chat.alerts.desktop = self.settings.desktop
+        self.chat.time_format = self.settings.time_format
+        self._keymap, self._unknown_keys = keys.split_keymap(self.settings.keys)
 
     def get_default_screen(self) -> Screen[Any]:
         return self.chat
 
     def on_mount(self) -> None:
         self.title = f"OpenIM — {self.me}"
+        if self.settings.theme in self.available_themes:
+            self.theme = self.settings.theme
+        else:
+            self.notify(f"settings: unknown theme {self.settings.theme!r}; known: "
+                        + ", ".join(sorted(self.available_themes)), severity="warning", timeout=10)
+        if self._keymap:
+            self.set_keymap(self._keymap)
+        if self._unknown_keys:
+            self.notify(f"settings: no chat action named {', '.join(self._unknown_keys)} in [keys] "
+                        "(see `openim config keys`)", severity="warning", timeout=10)
         self._session()
 
     @work(group="session", exit_on_error=False)

@@ -38,3 +38,24 @@ def use_alt_digits(platform: str = sys.platform) -> bool:
     for digit in "123456789":
         table[f"\x1b{digit}"] = (_KeyName(f"alt+{digit}"),)  # type: ignore[assignment]
     return True
+
+
+def rebindable() -> dict[str, tuple[str, str]]:
+    """Every chat action a user can rebind in the settings' ``[keys]``: id -> (default keys, what it does)."""
+    from textual.binding import Binding
+
+    from .app import ChatApp, ChatScreen
+    from .widgets import Composer, ConversationList, MessageLog
+
+    out: dict[str, tuple[str, str]] = {}
+    for cls in (ChatApp, ChatScreen, Composer, MessageLog, ConversationList):
+        for b in cls.BINDINGS:
+            if isinstance(b, Binding) and b.id:
+                out[b.id] = (b.key, b.description)
+    return out
+
+
+def split_keymap(user: dict[str, str]) -> tuple[dict[str, str], list[str]]:
+    """The user's ``[keys]`` as a Textual keymap, and the action names that do not exist."""
+    known = rebindable()
+    return {k: v for k, v in user.items() if k in known}, sorted(k for k in user if k not in known)

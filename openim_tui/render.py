@@ -33,13 +33,13 @@ def to_local(ms: int, tz: tzinfo | None) -> datetime:
     return datetime.fromtimestamp(ms / 1000, tz)
 
 
-def fmt_time(ms: int, now: datetime, tz: tzinfo | None) -> str:
-    """``HH:MM`` today, ``Yesterday``, ``Mon 12``-style within a year, else ``YYYY-MM-DD``."""
+def fmt_time(ms: int, now: datetime, tz: tzinfo | None, clock: str = "%H:%M") -> str:
+    """``HH:MM`` (``clock``) today, ``Yesterday``, ``Mon 12``-style within a year, else ``YYYY-MM-DD``."""
     if not ms:
         return ""
     t = to_local(ms, tz)
     if t.date() == now.date():
-        return t.strftime("%H:%M")
+        return t.strftime(clock)
     if t.date() == (now - timedelta(days=1)).date():
         return "Yesterday"
     if t.year == now.year:
@@ -47,16 +47,16 @@ def fmt_time(ms: int, now: datetime, tz: tzinfo | None) -> str:
     return t.strftime("%Y-%m-%d")
 
 
-def fmt_stamp(ms: int, now: datetime, tz: tzinfo | None) -> str:
-    """Time of a message header: ``HH:MM`` today, otherwise the date and time."""
+def fmt_stamp(ms: int, now: datetime, tz: tzinfo | None, clock: str = "%H:%M") -> str:
+    """Time of a message header: ``HH:MM`` (``clock``) today, otherwise the date and time."""
     if not ms:
         return ""
     t = to_local(ms, tz)
     if t.date() == now.date():
-        return t.strftime("%H:%M")
+        return t.strftime(clock)
     if t.year == now.year:
-        return t.strftime("%b %d %H:%M")
-    return t.strftime("%Y-%m-%d %H:%M")
+        return t.strftime(f"%b %d {clock}")
+    return t.strftime(f"%Y-%m-%d {clock}")
 
 
 def fmt_size(n: Any) -> str:
@@ -163,7 +163,7 @@ def mentions_me(msg: Message, user_id: str) -> bool:
 
 def sort_conversations(convs: Iterable[Conversation]) -> list[Conversation]:
     """Pinned first, then newest first (stable on ID for ties)."""
-    return sorted(convs, key=lambda c: (not c.is_pinned, -int(c.latest_time or 0), c.conversation_id))
+    return sorted(convs, key=lambda c: (not c.is_pinned, -int(c.activity_time or 0), c.conversation_id))
 
 
 def is_group(conv: Conversation | None) -> bool:
@@ -184,3 +184,25 @@ def fuzzy_match(query: str, candidate: str) -> bool:
     q = query.lower().replace(" ", "")
     it = iter(candidate.lower())
     return all(ch in it for ch in q)
+
+
+def fold(lines: list[str], max_lines: int, max_chars: int) -> tuple[list[str], str]:
+    """The head of a long text and what was left out ("" when nothing was): at most ``max_lines``
+    lines and ``max_chars`` characters."""
+    total_chars = sum(len(ln) for ln in lines)
+    if len(lines) <= max_lines and total_chars <= max_chars:
+        return lines, ""
+    head: list[str] = []
+    used = 0
+    for ln in lines[:max_lines]:
+        if used + len(ln) > max_chars:
+            head.append(ln[: max(0, max_chars - used)])
+            break
+        head.append(ln)
+        used += len(ln)
+    hidden_lines = len(lines) - len(head)
+    hidden_chars = total_chars - sum(len(ln) for ln in head)
+    what = f"{hidden_lines} more line{'s' if hidden_lines != 1 else ''}" if hidden_lines else ""
+    if not what or hidden_chars > max_chars:
+        what = f"{hidden_chars:,} more characters" if not what else f"{what}, {hidden_chars:,} characters"
+    return head, what

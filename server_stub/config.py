@@ -48,6 +48,9 @@ class ServerConfig:
     cleanup_interval: float = 86400.0
     retain_chat_records_days: int = 365
     file_expire_days: int = 180
+    # Upstream openim-rpc-group.yml enableHistoryForNewMembers: false = a new member cannot pull
+    # group messages sent before they joined.
+    enable_history_for_new_members: bool = True
     # Operations (server_stub/ops.py): "text" or "json" log lines; GET /metrics (Prometheus) on the API port.
     log_format: str = "text"
     metrics: bool = True
@@ -86,6 +89,7 @@ _ENV = {
     "log_level": "OPENIM_LOG_LEVEL",
     "max_body_bytes": "OPENIM_MAX_BODY_BYTES",
     "test_token_expire_seconds": "OPENIM_TEST_TOKEN_EXPIRE_SECONDS",
+    "enable_history_for_new_members": "OPENIM_ENABLE_HISTORY_FOR_NEW_MEMBERS",
     "log_format": "OPENIM_LOG_FORMAT",
     "metrics": "OPENIM_METRICS",
 }
@@ -99,9 +103,7 @@ def _coerce(name: str, value: Any) -> Any:
             value = [v.strip() for v in value.split(",") if v.strip()]
         return tuple(str(v) for v in value)
     if kind.startswith("bool"):
-        if isinstance(value, str):
-            return value.strip().lower() in ("1", "true", "yes", "on")
-        return bool(value)
+        return value if isinstance(value, bool) else str(value).strip().lower() in ("1", "true", "yes", "on")
     if kind.startswith("int"):
         return int(value)
     if kind.startswith("float"):

@@ -41,6 +41,8 @@ CONFIG_HELP: dict[str, str] = {
     "cleanup_interval": "Seconds between scheduled clean-ups of old chat records and files (0 = off).",
     "retain_chat_records_days": "Chat records older than this many days are deleted by the clean-up (0 = kept).",
     "file_expire_days": "Uploaded files older than this many days are deleted by the clean-up (0 = kept).",
+    "enable_history_for_new_members": "Upstream enableHistoryForNewMembers: `false` = a new group member cannot "
+                                      "pull the messages sent before they joined.",
     "log_format": "`text` (one escaped line per record) or `json` (one JSON object per line).",
     "metrics": "Serve Prometheus metrics at `GET /metrics` on the API port (`--no-metrics` turns it off).",
     "extra": "The `[server.extra]` table: settings of the OpenIM modules, see below.",

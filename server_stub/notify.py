@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from openim_sdk.protocol.constants import SessionType
+from openim_sdk.protocol.constants import ContentType, SessionType
 from openim_sdk.protocol.errors import NoPermissionError, OpenIMError
 
 if TYPE_CHECKING:
@@ -27,9 +27,26 @@ def option(core: ServerCore, name: str, default: Any) -> Any:
 # --------------------------------------------------------------------------- notifications
 
 
+#: Notifications upstream's config/notification.yml marks ``isSendMsg: true``: besides the ``n_``
+#: notification they are stored with a seq in the ``si_``/``sg_`` conversation (history, offline pull).
+SEND_MSG_TYPES = frozenset({
+    ContentType.GROUP_CREATED, ContentType.MEMBER_QUIT, ContentType.GROUP_OWNER_TRANSFERRED,
+    ContentType.MEMBER_KICKED, ContentType.MEMBER_INVITED, ContentType.MEMBER_ENTER, ContentType.GROUP_DISMISSED,
+    ContentType.GROUP_MUTED, ContentType.GROUP_CANCEL_MUTED, ContentType.GROUP_MEMBER_MUTED,
+    ContentType.GROUP_MEMBER_CANCEL_MUTED, ContentType.GROUP_INFO_SET_ANNOUNCEMENT, ContentType.GROUP_INFO_SET_NAME,
+    ContentType.FRIEND_APPLICATION_APPROVED, ContentType.CONVERSATION_PRIVATE_CHAT,
+})
+
+
+def send_msg_flag(content_type: int, requested: bool | None = None) -> bool:
+    """isSendMsg of a notification: the request's ``sendMessage`` when given, else the default
+    (upstream pkg/common/config/parse.go ``GetOptionsByNotification``)."""
+    return content_type in SEND_MSG_TYPES if requested is None else requested
+
+
 async def send_notification(core: ServerCore, send_id: str, recv_id: str, content_type: int, tips: Any,
                             operation_id: str, session_type: int = SessionType.SINGLE_CHAT,
-                            stored: bool | None = None) -> None:
+                            stored: bool | None = None, send_msg: bool | None = None) -> None:
     """An OpenIM notification (msgFrom 200, ``{"detail": <Go JSON of tips>}``) via part 1's send path.
 
     ``session_type`` 1 (user to user, conversation ``n_<a>_<b>``) or 3 (``recv_id`` = groupID,
@@ -41,13 +58,14 @@ async def send_notification(core: ServerCore, send_id: str, recv_id: str, conten
 
     if stored is None:
         stored = core.policies.notifications_stored
-    await notify(core, send_id, recv_id, content_type, session_type, tips, operation_id, stored=stored)
+    await notify(core, send_id, recv_id, content_type, session_type, tips, operation_id, stored=stored,
+                 send_msg=send_msg_flag(content_type, send_msg))
 
 
 async def group_notification(core: ServerCore, op_user: str, group_id: str, content_type: int, tips: Any,
-                             operation_id: str) -> None:
+                             operation_id: str, send_msg: bool | None = None) -> None:
     await send_notification(core, op_user, group_id, content_type, tips, operation_id,
-                            session_type=SessionType.READ_GROUP_CHAT)
+                            session_type=SessionType.READ_GROUP_CHAT, send_msg=send_msg)
 
 
 def require(cond: object, err: OpenIMError) -> None:

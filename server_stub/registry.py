@@ -24,6 +24,8 @@ from .services import (
     conversation_ext,
     friend,
     group,
+    group_applications,
+    group_members,
     misc,
     msg,
     msg_read,
@@ -37,7 +39,7 @@ from .services import (
 #: Every module whose marked handlers the server serves. Raw handlers are tried in this order.
 SERVICE_MODULES: tuple[types.ModuleType, ...] = (
     auth, user, msg, msg_send, msg_read, conversation, conversation_ext, friend, group,
-    third, third_misc, misc, statistics, ops,
+    group_members, group_applications, third, third_misc, misc, statistics, ops,
 )
 
 

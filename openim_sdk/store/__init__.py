@@ -1,12 +1,11 @@
 """Local SQLite cache: messages (with full-text search), conversations, seqs, versions, relations."""
 
-from .local import Conversation, LocalStore, StoredMessage, SyncVersion
+from .local import LocalStore, StoredMessage, SyncVersion
 from .schema import SCHEMA_VERSION
 from .text import preview_text, search_text
 
 __all__ = [
     "SCHEMA_VERSION",
-    "Conversation",
     "LocalStore",
     "StoredMessage",
     "SyncVersion",

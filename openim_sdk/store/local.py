@@ -23,17 +23,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from typing import Any
 
-from ..protocol.constants import (
-    ContentType,
-    MsgOption,
-    MsgStatus,
-    SessionType,
-    is_notification_message,
-    option_is_set,
-)
-from ..protocol.conversation_id import conversation_id_for, is_notification_conversation, session_type_of
+from ..protocol.constants import ContentType, MsgStatus, is_notification_message
+from ..protocol.conversation_id import conversation_id_for
 from ..protocol.pb.sdkws import sdkws_pb2
 from . import schema
+from .conversations import ConversationStore
+from .queries import MessageQueries
 from .relations import RelationStore
 from .text import preview_text, search_text
 
@@ -86,31 +81,6 @@ _MSG_COLUMNS = tuple(f.name for f in fields(StoredMessage))
 
 
 @dataclass(frozen=True, slots=True)
-class Conversation:
-    conversation_id: str
-    conversation_type: int = 0
-    user_id: str = ""
-    group_id: str = ""
-    show_name: str = ""
-    face_url: str = ""
-    recv_msg_opt: int = 0
-    unread_count: int = 0
-    is_pinned: bool = False
-    draft: str = ""
-    draft_time: int = 0
-    latest_msg_client_id: str = ""
-    latest_msg_preview: str = ""
-    latest_msg_send_time: int = 0
-    has_read_seq: int = 0
-    max_seq: int = 0
-    min_seq: int = 0
-    ex: str = ""
-
-
-_CONV_COLUMNS = tuple(f.name for f in fields(Conversation))
-
-
-@dataclass(frozen=True, slots=True)
 class SyncVersion:
     version_id: str
     version: int
@@ -120,7 +90,7 @@ def _is_placeholder_id(client_msg_id: str) -> bool:
     return client_msg_id.startswith("[SEQ_GAP_")
 
 
-class LocalStore(RelationStore):
+class LocalStore(ConversationStore, MessageQueries, RelationStore):
     """The local SQLite cache. Thread-safe; safe to share a file between processes."""
 
     def __init__(self, path: str | os.PathLike[str], *, busy_timeout_ms: int = 15_000) -> None:
@@ -474,6 +444,7 @@ class LocalStore(RelationStore):
                     (conversation_id, int(MsgStatus.DELETED)),
                 ).fetchone()
                 changes["latest_msg_client_id"] = last["client_msg_id"] if last else ""
+                changes["latest_msg"] = ""
                 changes["latest_msg_preview"] = preview_text(last["content_type"], last["content"]) if last else ""
                 changes["latest_msg_send_time"] = last["send_time"] if last else 0
             sets = ", ".join(f"{k} = ?" for k in changes)
@@ -532,204 +503,6 @@ class LocalStore(RelationStore):
                 "ON CONFLICT(conversation_id) DO UPDATE SET max_seq = excluded.max_seq",
                 sorted(seqs.items()),
             )
-
-    # ------------------------------------------------------------------ conversations
-
-    @staticmethod
-    def _to_conv(row: sqlite3.Row) -> Conversation:
-        values = {k: row[k] for k in _CONV_COLUMNS}
-        values["is_pinned"] = bool(values["is_pinned"])
-        return Conversation(**values)
-
-    def upsert_conversations(self, convs: Iterable[Conversation]) -> None:
-        cols = ", ".join(_CONV_COLUMNS)
-        marks = ", ".join("?" for _ in _CONV_COLUMNS)
-        updates = ", ".join(f"{c} = excluded.{c}" for c in _CONV_COLUMNS[1:])
-        with self._write() as conn:
-            conn.executemany(
-                f"INSERT INTO conversations ({cols}) VALUES ({marks}) "
-                f"ON CONFLICT(conversation_id) DO UPDATE SET {updates}",
-                [tuple(getattr(c, k) for k in _CONV_COLUMNS) for c in convs],
-            )
-
-    def upsert_conversation(self, conv: Conversation) -> None:
-        self.upsert_conversations([conv])
-
-    def merge_conversation(self, conversation_id: str, **fields: Any) -> Conversation:
-        """Create the conversation with ``fields`` if absent, else set only ``fields`` — atomically,
-        so a concurrent message update (unread count, latest message) is never overwritten."""
-        bad = set(fields) - set(_CONV_COLUMNS[1:])
-        if bad:
-            raise ValueError(f"unknown conversation fields: {sorted(bad)}")
-        cols = ["conversation_id", *fields]
-        marks = ", ".join("?" for _ in cols)
-        sets = ", ".join(f"{k} = excluded.{k}" for k in fields) or "conversation_id = conversation_id"
-        with self._write() as conn:
-            conn.execute(
-                f"INSERT INTO conversations ({', '.join(cols)}) VALUES ({marks}) "
-                f"ON CONFLICT(conversation_id) DO UPDATE SET {sets}",
-                (conversation_id, *fields.values()),
-            )
-        row = self.conversation(conversation_id)
-        assert row is not None
-        return row
-
-    def update_conversation(self, conversation_id: str, **changes: Any) -> Conversation | None:
-        """Change some fields of an existing conversation; returns it (None if absent)."""
-        bad = set(changes) - set(_CONV_COLUMNS[1:])
-        if bad:
-            raise ValueError(f"unknown conversation fields: {sorted(bad)}")
-        if changes:
-            sets = ", ".join(f"{k} = ?" for k in changes)
-            with self._write() as conn:
-                conn.execute(
-                    f"UPDATE conversations SET {sets} WHERE conversation_id = ?",
-                    (*changes.values(), conversation_id),
-                )
-        return self.conversation(conversation_id)
-
-    def conversation(self, conversation_id: str) -> Conversation | None:
-        rows = self._query("SELECT * FROM conversations WHERE conversation_id = ?", (conversation_id,))
-        return self._to_conv(rows[0]) if rows else None
-
-    def conversations(self) -> list[Conversation]:
-        """Pinned first, then by latest activity (latest message or draft), newest first."""
-        rows = self._query(
-            "SELECT * FROM conversations ORDER BY is_pinned DESC, "
-            "max(latest_msg_send_time, draft_time) DESC, conversation_id"
-        )
-        return [self._to_conv(r) for r in rows]
-
-    def delete_conversation(self, conversation_id: str, *, with_messages: bool = False) -> None:
-        with self._write() as conn:
-            conn.execute("DELETE FROM conversations WHERE conversation_id = ?", (conversation_id,))
-            if with_messages:
-                conn.execute("DELETE FROM messages WHERE conversation_id = ?", (conversation_id,))
-                conn.execute("DELETE FROM seq_state WHERE conversation_id = ?", (conversation_id,))
-
-    def set_draft(self, conversation_id: str, draft: str, draft_time: int | None = None) -> None:
-        ts = int(time.time() * 1000) if draft_time is None else draft_time
-        with self._write() as conn:
-            conn.execute(
-                "INSERT INTO conversations(conversation_id, draft, draft_time) VALUES (?, ?, ?) "
-                "ON CONFLICT(conversation_id) DO UPDATE SET draft = excluded.draft, draft_time = excluded.draft_time",
-                (conversation_id, draft, ts if draft else 0),
-            )
-
-    def update_conversation_from_message(
-        self, conversation_id: str, msg: sdkws_pb2.MsgData, *, self_user_id: str
-    ) -> Conversation:
-        """Create the conversation if needed and apply a new message to it.
-
-        Latest message: replaced when the message is at least as recent and its options allow
-        (``conversationUpdate``, or ``senderConversationUpdate`` for our own). Unread count:
-        +1 for someone else's message whose seq is above the recorded max seq and that has
-        ``unreadCount``. Our own message marks the conversation read up to its seq.
-        """
-        own = msg.sendID == self_user_id
-        update_key = MsgOption.SENDER_CONVERSATION_UPDATE if own else MsgOption.CONVERSATION_UPDATE
-        with self._write() as conn:
-            row = conn.execute(
-                "SELECT * FROM conversations WHERE conversation_id = ?", (conversation_id,)
-            ).fetchone()
-            if row is None:
-                ctype = msg.sessionType or session_type_of(conversation_id) or 0
-                peer = ""
-                if ctype in (SessionType.SINGLE_CHAT, SessionType.NOTIFICATION_CHAT):
-                    peer = msg.recvID if own else msg.sendID
-                conn.execute(
-                    "INSERT INTO conversations(conversation_id, conversation_type, user_id, group_id) "
-                    "VALUES (?, ?, ?, ?)",
-                    (conversation_id, ctype, peer, msg.groupID),
-                )
-                row = conn.execute(
-                    "SELECT * FROM conversations WHERE conversation_id = ?", (conversation_id,)
-                ).fetchone()
-            conv = self._to_conv(row)
-            changes: dict[str, Any] = {}
-            if (
-                msg.status != MsgStatus.DELETED
-                and option_is_set(msg.options, update_key)
-                and msg.sendTime >= conv.latest_msg_send_time
-            ):
-                changes["latest_msg_client_id"] = msg.clientMsgID
-                changes["latest_msg_preview"] = preview_text(
-                    msg.contentType, msg.content.decode("utf-8", errors="replace")
-                )
-                changes["latest_msg_send_time"] = msg.sendTime
-            if msg.seq > conv.max_seq:
-                changes["max_seq"] = msg.seq
-                if own:
-                    changes["has_read_seq"] = msg.seq
-                    changes["unread_count"] = 0
-                elif (
-                    msg.status != MsgStatus.DELETED
-                    and option_is_set(msg.options, MsgOption.UNREAD_COUNT)
-                    and not is_notification_conversation(conversation_id)
-                ):
-                    changes["unread_count"] = conv.unread_count + 1
-            if changes:
-                sets = ", ".join(f"{k} = ?" for k in changes)
-                conn.execute(
-                    f"UPDATE conversations SET {sets} WHERE conversation_id = ?",
-                    (*changes.values(), conversation_id),
-                )
-                row = conn.execute(
-                    "SELECT * FROM conversations WHERE conversation_id = ?", (conversation_id,)
-                ).fetchone()
-            return self._to_conv(row)
-
-    def mark_read(self, conversation_id: str, has_read_seq: int | None = None) -> int:
-        """Mark read up to ``has_read_seq`` (default: everything). Returns the new unread count."""
-        with self._write() as conn:
-            row = conn.execute(
-                "SELECT max_seq, has_read_seq FROM conversations WHERE conversation_id = ?",
-                (conversation_id,),
-            ).fetchone()
-            if row is None:
-                return 0
-            local_max = conn.execute(
-                "SELECT coalesce(max(seq), 0) FROM messages WHERE conversation_id = ?", (conversation_id,)
-            ).fetchone()[0]
-            max_seq = max(int(row["max_seq"]), int(local_max))
-            read = max_seq if has_read_seq is None else has_read_seq
-            read = max(read, int(row["has_read_seq"]))
-            unread = max(0, max_seq - read)
-            conn.execute(
-                "UPDATE conversations SET has_read_seq = ?, unread_count = ?, max_seq = ? WHERE conversation_id = ?",
-                (read, unread, max_seq, conversation_id),
-            )
-            conn.execute(
-                "UPDATE messages SET is_read = 1 WHERE conversation_id = ? AND seq > 0 AND seq <= ? AND is_read = 0",
-                (conversation_id, read),
-            )
-            return unread
-
-    def set_read_seqs(self, entries: Iterable[tuple[str, int, int]]) -> None:
-        """Apply server read state ``(conversationID, hasReadSeq, maxSeq)`` (a sync ``ReadSeqs``):
-        unread = maxSeq − hasReadSeq, as the Go SDK computes it."""
-        with self._write() as conn:
-            for cid, has_read, max_seq in entries:
-                # A reply older than a later read, or than messages delivered since, moves
-                # nothing backwards: read seq and max seq only grow; unread follows from both.
-                unread = max(0, max_seq - has_read)
-                conn.execute(
-                    "INSERT INTO conversations(conversation_id, has_read_seq, max_seq, unread_count) "
-                    "VALUES (?, ?, ?, ?) ON CONFLICT(conversation_id) DO UPDATE SET "
-                    "has_read_seq = max(has_read_seq, excluded.has_read_seq), "
-                    "max_seq = max(max_seq, excluded.max_seq), "
-                    "unread_count = max(0, max(max_seq, excluded.max_seq) - max(has_read_seq, excluded.has_read_seq))",
-                    (cid, has_read, max_seq, unread),
-                )
-
-    def unread_counts(self) -> dict[str, int]:
-        rows = self._query("SELECT conversation_id, unread_count FROM conversations WHERE unread_count > 0")
-        return {r["conversation_id"]: int(r["unread_count"]) for r in rows}
-
-    def total_unread(self) -> int:
-        """Unread messages over conversations whose receive option is "receive" (0)."""
-        rows = self._query("SELECT coalesce(sum(unread_count), 0) FROM conversations WHERE recv_msg_opt = 0")
-        return int(rows[0][0])
 
     # ------------------------------------------------------------------ incremental-sync versions
 

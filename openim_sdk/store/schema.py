@@ -10,6 +10,8 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
+from .relations import migrate_v3
+
 V1 = """
 CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
@@ -159,7 +161,31 @@ def _v2_fts(conn: sqlite3.Connection) -> None:
     conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('fts', ?)", (mode,))
 
 
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_v1, _v2_fts)
+_V4_CONVERSATION_COLUMNS = (
+    ("group_at_type", "INTEGER NOT NULL DEFAULT 0"),
+    ("is_private_chat", "INTEGER NOT NULL DEFAULT 0"),
+    ("burn_duration", "INTEGER NOT NULL DEFAULT 30"),
+    ("is_not_in_group", "INTEGER NOT NULL DEFAULT 0"),
+    ("attached_info", "TEXT NOT NULL DEFAULT ''"),
+    ("latest_msg", "TEXT NOT NULL DEFAULT ''"),
+    ("update_unread_count_time", "INTEGER NOT NULL DEFAULT 0"),
+    ("msg_destruct_time", "INTEGER NOT NULL DEFAULT 604800"),
+    ("is_msg_destruct", "INTEGER NOT NULL DEFAULT 0"),
+)
+
+
+def _v4_conversation_fields(conn: sqlite3.Connection) -> None:
+    """The rest of the Go core's LocalConversation: group @ type, private chat / burn duration,
+    not-in-group, attached info, the latest message as JSON (MsgStruct), message destruct."""
+    have = {r[1] for r in conn.execute("PRAGMA table_info(conversations)").fetchall()}
+    for name, decl in _V4_CONVERSATION_COLUMNS:
+        if name not in have:
+            conn.execute(f"ALTER TABLE conversations ADD COLUMN {name} {decl}")
+    conn.execute("CREATE INDEX IF NOT EXISTS conversations_latest ON conversations(latest_msg_send_time)")
+
+
+# v3: friends/groups relation tables (store/relations.py); v4: the conversation fields above
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_v1, _v2_fts, migrate_v3, _v4_conversation_fields)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -134,23 +134,14 @@ class NewChatScreen(_Picker):
         entries: list[tuple[str, str, str]] = []
         note = ""
         try:
-            for f in await self.client.friends():
-                uid = str(render.pick(f, "userID", "user_id", "friendUserID", "friend_user_id"))
-                info = render.pick(f, "friendUser", "friend_user", default=None)
-                if info is not None:
-                    uid = uid or str(render.pick(info, "userID", "user_id"))
-                nick = str(render.pick(f, "remark", "nickname", default="")
-                           or (render.pick(info, "nickname") if info is not None else "") or uid)
-                if uid:
-                    entries.append((f"u:{uid}", f"{nick}  ({uid})", f"{nick} {uid}"))
+            for f in await self.client.friends.list():
+                entries.append((f"u:{f.user_id}", f"{f.name}  ({f.user_id})", f"{f.name} {f.user_id}"))
         except Exception as exc:  # noqa: BLE001 - shown to the user
             note = f"friends unavailable: {exc}"
         try:
-            for g in await self.client.groups():
-                gid = str(render.pick(g, "groupID", "group_id"))
-                name = str(render.pick(g, "groupName", "group_name", "name", default=gid))
-                if gid:
-                    entries.append((f"g:{gid}", f"# {name}  ({gid})", f"{name} {gid}"))
+            for g in await self.client.groups.list():
+                if not g.is_dismissed:
+                    entries.append((f"g:{g.group_id}", f"# {g.name}  ({g.group_id})", f"{g.name} {g.group_id}"))
         except Exception as exc:  # noqa: BLE001
             note = (note + "; " if note else "") + f"groups unavailable: {exc}"
         self.entries = entries

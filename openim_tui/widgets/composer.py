@@ -15,7 +15,7 @@ class Composer(TextArea):
     BINDINGS = [
         Binding("enter", "submit", "Send the message (/file PATH or /image PATH sends a file)"),
         Binding("shift+enter,ctrl+j", "newline", "Insert a newline"),
-        Binding("ctrl+r", "retry", "Retry the last failed message"),
+        Binding("ctrl+r", "retry", "Retry the last failed message", id="retry_last"),
         Binding("escape", "cancel", "Cancel reply / clear selection", show=False),
     ]
 

@@ -42,6 +42,7 @@ class ConversationList(OptionList):
         super().__init__(**kw)  # type: ignore[arg-type]
         self.clock = clock or (lambda: datetime.now(tz))
         self.tz = tz
+        self.time_format = "%H:%M"  # strftime of today's times (the settings' chat.time_format)
         self.conversations: list[Conversation] = []
         self.active: str | None = None
         self.drafts: dict[str, str] = {}
@@ -67,7 +68,7 @@ class ConversationList(OptionList):
         st = self.get_component_rich_style
         muted = c.is_muted
         unread = 0 if c.conversation_id == self.active else c.unread_count
-        when = render.fmt_time(c.latest_time, self.clock(), self.tz)
+        when = render.fmt_time(c.latest_time, self.clock(), self.tz, self.time_format)
         badge = ""
         if unread:
             badge = f" {unread if unread < 100 else '99+'} "

@@ -30,6 +30,9 @@ from openim_sdk.protocol.constants import MsgStatus
 
 from .. import render
 
+FOLD_LINES = 20  # a longer message shows this many lines until ``m``
+FOLD_CHARS = 4000  # ... or this many characters (a 5 MB paste must not stall the view)
+
 
 @dataclass(eq=False)
 class Item:
@@ -51,11 +54,12 @@ class MessageLog(ScrollView, can_focus=True):
         Binding("pagedown", "page_down", "Page down", show=False),
         Binding("home", "top", "Oldest (loads older)", show=False),
         Binding("end", "bottom", "Newest", show=False),
-        Binding("r", "msg('retry')", "Retry a failed message"),
-        Binding("q", "msg('quote')", "Reply quoting the message"),
-        Binding("d", "msg('download')", "Download picture/file"),
-        Binding("o", "msg('open')", "Open picture/file"),
-        Binding("x", "msg('revoke')", "Revoke your message"),
+        Binding("r", "msg('retry')", "Retry a failed message", id="message_retry"),
+        Binding("q", "msg('quote')", "Reply quoting the message", id="message_quote"),
+        Binding("d", "msg('download')", "Download picture/file", id="message_download"),
+        Binding("o", "msg('open')", "Open picture/file", id="message_open"),
+        Binding("x", "msg('revoke')", "Revoke your message (asks first)", id="message_revoke"),
+        Binding("m", "more", "Show all of a long message / fold it again", id="message_more"),
         Binding("escape", "leave", "Back to the input", show=False),
     ]
 
@@ -69,6 +73,7 @@ class MessageLog(ScrollView, can_focus=True):
         "message-log--quote",
         "message-log--attachment",
         "message-log--revoked",
+        "message-log--unread-marker",
         "message-log--status",
         "message-log--failed",
         "message-log--read",
@@ -110,10 +115,17 @@ class MessageLog(ScrollView, can_focus=True):
         self._follow = True
         self._last_own: int | None = None
         self.placeholder = "No conversation selected"
+        #: the first unread message when the conversation was opened: a "new messages" rule above it
+        self.unread_marker: str | None = None
+        self.time_format = "%H:%M"  # strftime of today's times (the settings' chat.time_format)
+        #: long messages shown in full (``m`` on the selected message); others are folded
+        self.expanded: set[str] = set()
 
     # ------------------------------------------------------------------ public API
 
     def clear(self, placeholder: str = "") -> None:
+        self.unread_marker = None
+        self.expanded.clear()
         self.items.clear()
         self._index.clear()
         self._strips.clear()
@@ -329,6 +341,11 @@ class MessageLog(ScrollView, can_focus=True):
         if selected:
             base = base + self._style("cursor")
         strips: list[Strip] = []
+        if self.unread_marker and it.msg.client_msg_id == self.unread_marker:
+            label = " new messages "
+            side = max(2, (width - len(label)) // 2)
+            rule = ("─" * side + label + "─" * side)[:width]
+            strips.append(Strip([Segment(rule.ljust(width), self._base() + self._style("unread-marker"))], width))
         for line in text.split("\n"):
             strips.extend(self._hanging(line, width, base))
         if it.run_start and i > 0:
@@ -356,7 +373,7 @@ class MessageLog(ScrollView, can_focus=True):
         now = self.clock()
         st = self._style
         if m.is_notification and not render.is_revoked(m):
-            t = Text(f"· {render.notification_text(m)} · {render.fmt_stamp(m.time, now, self.tz)}", style=st("system"),
+            t = Text(f"· {render.notification_text(m)} · {render.fmt_stamp(m.time, now, self.tz, self.time_format)}", style=st("system"),
                      justify="center")
             return t
         out = Text(no_wrap=False)
@@ -365,7 +382,7 @@ class MessageLog(ScrollView, can_focus=True):
             name = "You" if own else (m.sender_nickname or self.names.get(m.send_id) or m.send_id)
             out.append(name, st("self-sender") if own else st("sender"))
             out.append("  ")
-            out.append(render.fmt_stamp(m.time, now, self.tz), st("time"))
+            out.append(render.fmt_stamp(m.time, now, self.tz, self.time_format), st("time"))
             out.append("\n")
         indent = "  "
         if render.is_revoked(m):
@@ -385,6 +402,9 @@ class MessageLog(ScrollView, can_focus=True):
             else:
                 body = render.body_text(m)
                 lines = body.split("\n") or [""]
+                folded = ""
+                if m.client_msg_id not in self.expanded:
+                    lines, folded = render.fold(lines, FOLD_LINES, FOLD_CHARS)
                 for n, line in enumerate(lines):
                     if n:
                         out.append("\n")
@@ -393,6 +413,8 @@ class MessageLog(ScrollView, can_focus=True):
                         seg.stylize(st("self-mention") if mine else st("mention"), s + len(indent),
                                     e + len(indent))
                     out.append_text(seg)
+                if folded:
+                    out.append(f"\n{indent}… {folded} — m shows all", st("hint"))
         if m.send_id == self.me and not render.is_revoked(m):
             label = render.status_label(m, self.online)
             if label == "failed":
@@ -496,6 +518,30 @@ class MessageLog(ScrollView, can_focus=True):
             self.app.bell()
             return
         self.post_message(self.Action(action, msg))
+
+    def action_more(self) -> None:
+        msg = self.selected
+        if msg is None:
+            self.app.bell()
+            return
+        self.expanded.symmetric_difference_update({msg.client_msg_id})
+        self._bump(self._index[msg.client_msg_id])
+        self._relayout()
+        self.refresh()
+
+    def mark_unread_from(self, count: int) -> None:
+        """Put the "new messages" rule above the ``count``-th newest message from someone else."""
+        self.unread_marker = None
+        if count <= 0:
+            return
+        incoming = [it.msg for it in self.items if it.msg.send_id != self.me and not it.msg.is_notification]
+        if not incoming:
+            return
+        first = incoming[-min(count, len(incoming))]
+        self.unread_marker = first.client_msg_id
+        self._bump(self._index[first.client_msg_id])
+        self._relayout()
+        self.refresh()
 
     def action_leave(self) -> None:
         self.cursor = None

@@ -94,22 +94,24 @@ async def send_message(core: ServerCore, msg: sdkws_pb2.MsgData, operation_id: s
     notification = is_notification(msg)
     cid = conversation_id_for(st, msg.sendID, msg.recvID, msg.groupID, notification=notification)
     pushes: list[tuple[str, sdkws_pb2.MsgData]] = []
+    reqs = []
     if stored:
-        reqs = [StoreRequest(cid, msg, [] if notification else _owners(msg, cid, recipients),
-                             "" if notification else msg.sendID, idempotent=not notification)]
-        clone = None
-        if notification and _opt(msg, "isSendMsg"):
-            clone = sdkws_pb2.MsgData()
-            clone.CopyFrom(msg)
-            clone.options["isNotNotification"] = True
-            chat_cid = conversation_id_for(st, msg.sendID, msg.recvID, msg.groupID)
-            reqs.append(StoreRequest(chat_cid, clone, _owners(clone, chat_cid, recipients), msg.sendID))
-        await core.storage.store_messages(reqs)
-        pushes = [] if reqs[0].duplicate else [(r.conversation_id, r.msg) for r in reqs]
-        if pushes:
-            await msg_rules.apply_mentions(core, msg, cid, recipients, operation_id)
+        reqs.append(StoreRequest(cid, msg, [] if notification else _owners(msg, cid, recipients),
+                                 "" if notification else msg.sendID, idempotent=not notification))
     else:
-        pushes = [(cid, msg)]
+        pushes.append((cid, msg))
+    if notification and _opt(msg, "isSendMsg"):  # a timeline copy with a seq in the chat conversation
+        chat_cid = conversation_id_for(st, msg.sendID, msg.recvID, msg.groupID)
+        clone = timeline_copy(msg)
+        msg.options["unreadCount"] = False  # the n_ copy counts nothing, the chat copy does
+        msg.options["offlinePush"] = False
+        reqs.append(StoreRequest(chat_cid, clone, _owners(clone, chat_cid, recipients), msg.sendID))
+    if reqs:
+        await core.storage.store_messages(reqs)
+        if not (stored and reqs[0].duplicate):
+            pushes += [(r.conversation_id, r.msg) for r in reqs]
+            if stored:
+                await msg_rules.apply_mentions(core, msg, cid, recipients, operation_id)
     offline = await msg_rules.offline_push_candidates(core, msg, cid, recipients) if pushes else []
     await core.storage.set_send_status(operation_id, 2)
     resp = msg_pb2.SendMsgResp(serverMsgID=msg.serverMsgID, clientMsgID=msg.clientMsgID, sendTime=msg.sendTime)
@@ -121,6 +123,19 @@ async def send_message(core: ServerCore, msg: sdkws_pb2.MsgData, operation_id: s
             core.hub.offline_push(offline, pushes[0][0], pushes[0][1], operation_id)
 
     return resp, push
+
+
+def timeline_copy(msg: sdkws_pb2.MsgData) -> sdkws_pb2.MsgData:
+    """The copy of an ``isSendMsg`` notification stored in the chat conversation: fresh options
+    holding only offlinePush and unreadCount (absent keys read as true, so it is an ordinary
+    message: history, persistent, conversationUpdate), as upstream's msgtransfer
+    ``categorizeMessageLists`` (internal/msgtransfer/online_history_msg_handler.go) does."""
+    clone = sdkws_pb2.MsgData()
+    clone.CopyFrom(msg)
+    clone.options.clear()
+    clone.options["offlinePush"] = _opt(msg, "offlinePush")
+    clone.options["unreadCount"] = _opt(msg, "unreadCount")
+    return clone
 
 
 def check_user_message(msg: sdkws_pb2.MsgData) -> None:
@@ -164,8 +179,10 @@ async def send_and_push(core: ServerCore, msg: sdkws_pb2.MsgData, operation_id: 
 
 
 async def notify(core: ServerCore, send_id: str, recv_id: str, content_type: int, session_type: int,
-                 tips: Any, operation_id: str, stored: bool = True) -> None:
-    """A server notification (msgFrom 200, ``{"detail": <tips JSON>}``) in the ``n_`` conversation."""
+                 tips: Any, operation_id: str, stored: bool = True, send_msg: bool = False) -> None:
+    """A server notification (msgFrom 200, ``{"detail": <tips JSON>}``) in the ``n_`` conversation;
+    with ``send_msg`` (upstream ``isSendMsg``) also a copy with a seq in the chat conversation
+    (unreadCount on, as upstream pkg/common/config/parse.go ``GetOptionsByNotification``)."""
     now = now_ms()
     detail = jsoncodec.dumps(tips).decode()
     msg = sdkws_pb2.MsgData(
@@ -175,8 +192,8 @@ async def notify(core: ServerCore, send_id: str, recv_id: str, content_type: int
         contentType=content_type, content=json.dumps({"detail": detail}, separators=(",", ":")).encode(),
         createTime=now, sendTime=now, senderPlatformID=10,
     )
-    for k, v in {"isNotNotification": False, "isSendMsg": False, "history": stored, "persistent": stored,
-                 "unreadCount": False, "conversationUpdate": False, "offlinePush": False}.items():
+    for k, v in {"isNotNotification": False, "isSendMsg": send_msg, "history": stored, "persistent": stored,
+                 "unreadCount": send_msg, "conversationUpdate": False, "offlinePush": False}.items():
         msg.options[k] = v
     try:
         await send_and_push(core, msg, operation_id)
@@ -232,7 +249,6 @@ async def _revoke(ctx: RequestContext, req: msg_pb2.RevokeMsgReq) -> Any:
     if row.revoke is not None:
         raise OpenIMError(1404, detail="msg already revoke")
     m = sdkws_pb2.MsgData.FromString(row.data)
-    admin_revoke = ctx.is_admin and req.userID == ctx.user_id and m.sendID != req.userID
     if m.sendID != req.userID and not ctx.is_admin:
         if m.sessionType == SessionType.READ_GROUP_CHAT:
             if not await ctx.core.policies.can_revoke_in_group(m.groupID, req.userID, m.sendID):
@@ -240,9 +256,10 @@ async def _revoke(ctx: RequestContext, req: msg_pb2.RevokeMsgReq) -> Any:
         else:
             raise NoPermissionError(detail="only the sender can revoke")
     users = await ctx.core.storage.get_users([req.userID, m.sendID])
+    role = await revoker_role(ctx, req.userID, m, users)
     now = now_ms()
     content = sdkws_pb2.MessageRevokedContent(
-        revokerID=req.userID, revokerRole=0, clientMsgID=m.clientMsgID,
+        revokerID=req.userID, revokerRole=role, clientMsgID=m.clientMsgID,
         revokerNickname=users[req.userID].nickname if req.userID in users else "", revokeTime=now,
         sourceMessageSendTime=m.sendTime, sourceMessageSendID=m.sendID,
         sourceMessageSenderNickname=m.senderNickname, sessionType=m.sessionType, seq=req.seq)
@@ -250,11 +267,25 @@ async def _revoke(ctx: RequestContext, req: msg_pb2.RevokeMsgReq) -> Any:
         raise OpenIMError(1404, detail="msg already revoke")
     tips = sdkws_pb2.RevokeMsgTips(revokerUserID=req.userID, clientMsgID=m.clientMsgID, revokeTime=now,
                                    sesstionType=m.sessionType, seq=req.seq, conversationID=req.conversationID,
-                                   isAdminRevoke=admin_revoke)
+                                   isAdminRevoke=ctx.is_admin)
     recv = m.groupID if m.sessionType == SessionType.READ_GROUP_CHAT else (
         m.recvID if m.sendID == req.userID else m.sendID)
     await notify(ctx.core, req.userID, recv, ContentType.MSG_REVOKE_NOTIFICATION, m.sessionType, tips, ctx.operation_id)
     return msg_pb2.RevokeMsgResp()
+
+
+async def revoker_role(ctx: RequestContext, user_id: str, m: sdkws_pb2.MsgData, users: dict[str, Any]) -> int:
+    """``revokerRole`` as upstream internal/rpc/msg/revoke.go: 0 when an app admin revokes; in a
+    single chat the revoker's appMangerLevel; in a group the revoker's role level (100/60/20)."""
+    if ctx.is_admin:
+        return 0
+    if m.sessionType == SessionType.READ_GROUP_CHAT:
+        from .. import relation_store as rs
+
+        member = await ctx.core.storage.run(lambda c: rs.member(c, m.groupID, user_id))
+        return member.roleLevel if member is not None else 0
+    u = users.get(user_id)
+    return u.app_manger_level if u is not None else 0
 
 
 def _v_mark_msgs(req: Any) -> None:

@@ -23,6 +23,7 @@ from .. import access
 from ..context import RequestContext, need, page_bounds, service
 from ..storage import MessageRow
 from .msg import MAX_PULL
+from .msg_quote import rewrite_quotes
 
 if TYPE_CHECKING:
     from ..app import ServerCore
@@ -49,7 +50,9 @@ async def get_max_seq(core: ServerCore, user_id: str, admin: bool = False) -> sd
 async def _post_process(core: ServerCore, user_id: str, cid: str, seqs: list[int]) -> list[sdkws_pb2.MsgData]:
     rows = await core.storage.messages_by_seqs(cid, seqs)
     deleted = await core.storage.deleted_for(user_id, cid, seqs) if rows else set()
-    return [render_message(rows.get(s), s, s in deleted) for s in seqs]
+    msgs = [render_message(rows.get(s), s, s in deleted) for s in seqs]
+    await rewrite_quotes(core, cid, msgs)  # quotes of revoked messages (msg_quote.py)
+    return msgs
 
 
 def render_message(row: MessageRow | None, seq: int, deleted: bool = False) -> sdkws_pb2.MsgData:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from openim_sdk.protocol.constants import ContentType
 from openim_sdk.protocol.errors import NotFoundError, OpenIMError
 from openim_sdk.protocol.pb.msggateway import msggateway_pb2
 from openim_sdk.protocol.pb.sdkws import sdkws_pb2
@@ -12,6 +13,7 @@ from openim_sdk.protocol.pb.user import user_pb2
 from ..context import RawData, RequestContext, check_pagination, need, page_bounds, service
 from ..rest import bind_error
 from ..storage import UserRow, now_ms
+from . import user_notify
 
 
 def user_info(u: UserRow) -> sdkws_pb2.UserInfo:
@@ -59,8 +61,10 @@ async def update_user_info(ctx: RequestContext, req: user_pb2.updateUserInfoReq)
         changes["ex"] = u.ex
     if u.globalRecvMsgOpt:
         changes["global_recv_msg_opt"] = u.globalRecvMsgOpt
+    before = await user_notify.profile(ctx, u.userID)
     if not await ctx.core.storage.update_user(u.userID, changes):
         raise NotFoundError(1004, detail="user not found")
+    await user_notify.user_info_updated(ctx, u.userID, before)
     return user_pb2.updateUserInfoResp()
 
 
@@ -78,8 +82,10 @@ async def update_user_info_ex(ctx: RequestContext, req: user_pb2.updateUserInfoE
                        ("globalRecvMsgOpt", "global_recv_msg_opt")):
         if u.HasField(field):
             changes[col] = getattr(u, field).value
+    before = await user_notify.profile(ctx, u.userID)
     if not await ctx.core.storage.update_user(u.userID, changes):
         raise NotFoundError(1004, detail="user not found")
+    await user_notify.user_info_updated(ctx, u.userID, before)
     return user_pb2.updateUserInfoExResp()
 
 
@@ -242,6 +248,7 @@ async def cmd_add(ctx: RequestContext, req: user_pb2.processUserCommandAddReq) -
     ctx.check_access(req.userID)
     await _cmd(ctx, "INSERT OR REPLACE INTO user_commands VALUES (?,?,?,?,?,?)",
                (req.userID, req.type, req.uuid, req.value.value, req.ex.value, now_ms()))
+    await user_notify.user_command(ctx, req.userID, ContentType.USER_COMMAND_ADD)
     return user_pb2.processUserCommandAddResp()
 
 
@@ -252,6 +259,7 @@ async def cmd_delete(ctx: RequestContext, req: user_pb2.processUserCommandDelete
                    (req.userID, req.type, req.uuid))
     if not n:
         raise NotFoundError(1004, detail="command not found")
+    await user_notify.user_command(ctx, req.userID, ContentType.USER_COMMAND_DELETE)
     return user_pb2.processUserCommandDeleteResp()
 
 
@@ -270,6 +278,7 @@ async def cmd_update(ctx: RequestContext, req: user_pb2.processUserCommandUpdate
                        (*params, req.userID, req.type, req.uuid))
         if not n:
             raise NotFoundError(1004, detail="command not found")
+    await user_notify.user_command(ctx, req.userID, ContentType.USER_COMMAND_UPDATE)
     return user_pb2.processUserCommandUpdateResp()
 
 

@@ -536,3 +536,60 @@ def test_server_down_pull_shows_the_cache_and_send_fails_at_once(cli: Cli, users
     assert pulled.stderr.startswith("warning: offline: cannot reach"), pulled.stderr
     assert f"cannot reach ws://127.0.0.1:{closed}" in one_line_error(sending)
     assert elapsed < 12, elapsed  # not the 15 s connection wait (generous: loaded CI machines)
+
+
+# --------------------------------------------------------------------------- settings file (issue 15)
+
+
+def test_config_path_show_edit_and_errors(cli: Cli, users: Users, tmp_path: Any) -> None:
+    own = make_cli(tmp_path, cli.server)
+    path = own.run("config", "path").stdout.strip()
+    assert path == str(own.config_dir / "config.toml")
+    shown = own.run("config", "show").stdout
+    assert "(absent: defaults)" in shown and 'theme = "textual-dark"' in shown and "bell = true" in shown
+
+    # edit: $EDITOR gets the file (created with every key commented out) and the result is checked
+    editor = tmp_path / "editor.sh"
+    editor.write_text('#!/bin/sh\ngrep -q "# theme" "$1" && printf \'[chat]\\ntheme = "nord"\\n[notifications]\\n'
+                      'bell = false\\n[keys]\\nnext_unread = "f5"\\n\' > "$1"\n')
+    editor.chmod(0o755)
+    edited = own.run("config", "edit", env={"EDITOR": str(editor)})
+    assert edited.stdout.strip().endswith(": ok")
+    shown = own.run("config", "show").stdout
+    assert 'theme = "nord"' in shown and "bell = false" in shown and 'next_unread = "f5"' in shown
+    keys = own.run("config", "keys", env={"COLUMNS": "200"}).stdout
+    assert re.search(r"next_unread\s*│\s*f5\s*│\s*yours", keys), keys
+
+    # a wrong file stops every other command with the file, the key and the fix; config still works
+    (own.config_dir / "config.toml").write_text("[chat]\nthem = 'x'\n")
+    broken = own.run("whoami", code=2)
+    err = one_line_error(broken)
+    assert "config.toml" in err and "unknown key 'chat.them'" in err and "openim config edit" in err
+    (own.config_dir / "config.toml").write_text("[notifications]\nbell = 'yes'\n")
+    assert "notifications.bell must be a bool" in one_line_error(own.run("config", "show", code=2))
+
+
+def test_default_profile_comes_from_the_settings(cli: Cli, users: Users) -> None:
+    cfg = cli.config_dir / "config.toml"
+    cfg.write_text('default_profile = "bob"\n')
+    try:
+        me = json.loads(cli.run("whoami", "--json").stdout)
+        assert me["userID"] == users.bob and me["profile"] == "bob"
+        assert json.loads(cli.run("whoami", "--json", "-p", "default").stdout)["userID"] == users.alice
+    finally:
+        cfg.unlink()
+
+
+def test_send_file_and_download_it_on_the_other_side(cli: Cli, users: Users, tmp_path: Any) -> None:
+    src = tmp_path / "report.bin"
+    src.write_bytes(os.urandom(300_000))
+    sent = json.loads(cli.run("send", users.bob, "--file", str(src), "--json").stdout)
+    dest = tmp_path / "got"
+    got = json.loads(cli.run("download", users.alice, str(sent["seq"]), "--to", str(dest), "-p", "bob",
+                             "--json").stdout)
+    assert got["clientMsgID"] == sent["clientMsgID"] and got["size"] == 300_000
+    assert (dest / "report.bin").read_bytes() == src.read_bytes()
+    human = cli.run("download", users.alice, sent["clientMsgID"], "--to", str(dest / "again"), "-p", "bob")
+    assert human.stdout.startswith(f"Saved {dest / 'again' / 'report.bin'}")
+    missing = cli.run("download", users.alice, "999999", "-p", "bob", code=1)
+    assert "no message with seq 999999" in one_line_error(missing)

@@ -186,20 +186,12 @@ async def test_friends_groups_and_group_chat(server, tmp_path):
         await lea.api.friend.add_friend(from_user_id="lea", to_user_id="max", req_msg="hi")
         await mx.api.friend.add_friend_response(from_user_id="lea", to_user_id="max", handle_result=1)
         await next_event(lea_events, lambda e: isinstance(e, ev.FriendsChanged))
-        for _ in range(100):
-            if [f.friendUser.userID for f in await lea.friends()] == ["max"]:
-                break
-            await asyncio.sleep(0.05)
-        assert [f.friendUser.userID for f in await lea.friends()] == ["max"]
+        assert [f.user_id for f in await lea.friends.list()] == ["max"]
         created = await lea.api.group.create_group(owner_user_id="lea", member_user_ids=["max", "ned"],
                                                    group_info={"groupName": "crew", "groupType": 2})
         gid = created.groupInfo.groupID
         await next_event(max_events, lambda e: isinstance(e, ev.GroupsChanged))
-        for _ in range(100):
-            if [g.groupID for g in await mx.groups()] == [gid]:
-                break
-            await asyncio.sleep(0.05)
-        assert [g.groupName for g in await mx.groups()] == ["crew"]
+        assert [g.group_name for g in await mx.groups.list()] == ["crew"]
         sent = await lea.send_at_text(gid, "hello crew @max", ["max"])
         got = await next_event(max_events, lambda e: isinstance(e, ev.MessageReceived) and not e.is_self)
         assert got.message.group_id == gid and got.message.text == "hello crew @max"
@@ -207,8 +199,8 @@ async def test_friends_groups_and_group_chat(server, tmp_path):
         assert sent.conversation_id == f"sg_{gid}"
         conv = await mx.conversation(f"sg_{gid}")
         assert conv is not None and conv.is_group and conv.unread_count == 1
-        members = await mx.group_members(gid)
-        assert sorted(m.userID for m in members) == ["lea", "max", "ned"]
+        members = await mx.groups.members(gid)
+        assert sorted(m.user_id for m in members) == ["lea", "max", "ned"]
 
 
 async def test_cache_from_a_replaced_server_does_not_swallow_new_messages(tmp_path):

@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from openim_sdk.protocol.pb.sdkws import sdkws_pb2
+from openim_sdk.session.conversations import record_message
 from openim_sdk.store import LocalStore
 
 SECONDS = 2.0
@@ -45,10 +46,10 @@ def _worker(path: str, k: int, start: Any, results: Any) -> None:
         try:
             m = _msg(f"{name}-{i}", i, name, f"hello {name} {i}")
             store.upsert_messages([m], own)
-            store.update_conversation_from_message(own, m, self_user_id="me")
+            record_message(store, own, m, "me")
             shared = _msg(f"{name}-g{i}", 2 * i + k, name, f"group hello {i}")
             store.upsert_messages([shared], SHARED)
-            store.update_conversation_from_message(SHARED, shared, self_user_id="me")
+            record_message(store, SHARED, shared, "me")
             store.set_max_seq(f"n_{name}", i)
             if i % 7 == 0:
                 store.mark_read(own)

@@ -156,13 +156,13 @@ async def test_members_and_admin_still_read(world: World) -> None:
             sdkws_pb2.SeqRange(conversationID=cid, begin=1, end=50, num=50) for cid in SECRETS]).SerializeToString())
     got = sdkws_pb2.PullMessageBySeqsResp.FromString(resp.data)
     assert [m.seq for m in got.msgs[SI_BC].Msgs] == [1, 2, 3]
-    assert [m.seq for m in got.msgs[SG].Msgs] == [1, 2, 3, 4]
+    assert [m.seq for m in got.msgs[SG].Msgs] == [1, 2, 3, 4, 5, 6]  # 1501 and 1504 tips (isSendMsg) included
     assert set(got.notificationMsgs) >= {N_BC, N_BB, N_G}
 
     admin_id = "imAdmin"
     ranges = [{"conversationID": cid, "begin": 1, "end": 50, "num": 50} for cid in SECRETS]
     data = await world.admin.ok("/msg/pull_msg_by_seq", {"userID": admin_id, "seqRanges": ranges})
-    assert len(data["msgs"][SI_BC]["Msgs"]) == 3 and len(data["msgs"][SG]["Msgs"]) == 4
+    assert len(data["msgs"][SI_BC]["Msgs"]) == 3 and len(data["msgs"][SG]["Msgs"]) == 6
     assert set(data["notificationMsgs"]) >= {N_BC, N_BB, N_G}
     found = await world.admin.ok("/msg/search_msg", {"pagination": {"pageNumber": 1, "showNumber": 100}})
     assert found["chatLogsNum"] >= 7
@@ -174,11 +174,11 @@ async def test_former_member_reads_up_to_leave_seq_and_cannot_lift_the_cap(world
             {"conversationID": SG, "begin": 1, "end": 50, "num": 50}]})
         return [m["seq"] for m in data["msgs"][SG]["Msgs"]]
 
-    assert await pull() == [1, 2]
+    assert await pull() == [1, 2, 3, 4]  # 1501, two messages, their own 1504 quit tip
     await world.api["d"].ok("/conversation/set_conversations", {
         "userIDs": ["d"], "conversation": {"conversationID": SG, "conversationType": 3, "groupID": GROUP,
                                            "maxSeq": 0}})
-    assert await pull() == [1, 2]
+    assert await pull() == [1, 2, 3, 4]
     answers = await _ws_reads(world, "d")
     assert b"after-quit" not in b"".join(answers.values())
     assert b"before-quit" in answers["1002"]
@@ -205,4 +205,4 @@ async def test_outsider_writes_on_others_conversations_are_refused(world: World)
         {"conversationID": SG, "begin": 1, "end": 50, "num": 50}]})
     assert [m["seq"] for m in data["msgs"][SI_BC]["Msgs"]] == [1, 2, 3]
     assert all(SECRET.encode() in base64.b64decode(m["content"]) for m in data["msgs"][SI_BC]["Msgs"])
-    assert [m["seq"] for m in data["msgs"][SG]["Msgs"]] == [1, 2, 3, 4]
+    assert [m["seq"] for m in data["msgs"][SG]["Msgs"]] == [1, 2, 3, 4, 5, 6]

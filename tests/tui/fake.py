@@ -20,6 +20,7 @@ from openim_sdk.events import (
 )
 from openim_sdk.models import Conversation, Message
 from openim_sdk.protocol.constants import ContentType, MsgStatus, SessionType
+from openim_sdk.social import Friend, Group, GroupMember, User
 
 BASE_MS = 1_767_225_600_000  # 2026-01-01 00:00:00 UTC
 
@@ -31,9 +32,11 @@ class FakeClient:
         self.state = ConnectionState.CONNECTED
         self.convs: dict[str, Conversation] = {}
         self.msgs: dict[str, list[Message]] = {}
-        self.friend_list: list[dict[str, Any]] = []
-        self.group_list: list[dict[str, Any]] = []
-        self.members: dict[str, list[dict[str, Any]]] = {}
+        self.friend_list: list[Friend] = []
+        self.group_list: list[Group] = []
+        self.members: dict[str, list[GroupMember]] = {}
+        self.friends = _FakeFriends(self)
+        self.groups = _FakeGroups(self)
         self.sent: list[Message] = []
         self.read: list[str] = []
         self.typing_calls: list[tuple[str, bool]] = []
@@ -153,15 +156,6 @@ class FakeClient:
         out = [m for lst in self.msgs.values() for m in lst if text.lower() in m.text.lower()]
         return out[:limit]
 
-    async def friends(self) -> list[dict[str, Any]]:
-        return self.friend_list
-
-    async def groups(self) -> list[dict[str, Any]]:
-        return self.group_list
-
-    async def group_members(self, group_id: str) -> list[dict[str, Any]]:
-        return self.members.get(group_id, [])
-
     async def open_conversation(self, user_id: str | None = None, group_id: str | None = None) -> Conversation:
         if group_id:
             cid = f"sg_{group_id}"
@@ -217,8 +211,31 @@ def demo_client() -> FakeClient:
     c.add_message(g.conversation_id, "alice", "sending this one offline", minute=432, nickname="Alice",
                   status=MsgStatus.SEND_FAILED)
     g.unread_count = 2
-    c.members["team"] = [{"userID": "alice", "nickname": "Alice"}, {"userID": "bob", "nickname": "Bob"},
-                         {"userID": "carol", "nickname": "Carol"}]
-    c.friend_list = [{"userID": "bob", "nickname": "Bob"}, {"userID": "carol", "nickname": "Carol"}]
-    c.group_list = [{"groupID": "team", "groupName": "Team Rocket"}]
+    c.members["team"] = [GroupMember("team", "alice", nickname="Alice"), GroupMember("team", "bob", nickname="Bob"),
+                         GroupMember("team", "carol", nickname="Carol")]
+    c.friend_list = [Friend("alice", User("bob", "Bob")), Friend("alice", User("carol", "Carol"))]
+    c.group_list = [Group("team", "Team Rocket")]
     return c
+
+
+class _FakeFriends:
+    """``client.friends`` (the cache reads the TUI uses)."""
+
+    def __init__(self, client: FakeClient) -> None:
+        self._c = client
+
+    async def list(self) -> list[Friend]:
+        return self._c.friend_list
+
+
+class _FakeGroups:
+    """``client.groups`` (the cache reads the TUI uses)."""
+
+    def __init__(self, client: FakeClient) -> None:
+        self._c = client
+
+    async def list(self) -> list[Group]:
+        return self._c.group_list
+
+    async def members(self, group_id: str) -> list[GroupMember]:
+        return self._c.members.get(group_id, [])

@@ -295,3 +295,135 @@ async def test_empty_pane_stops_saying_no_conversations_once_there_are() -> None
         await wait_for(pilot, lambda: app.chat.conv_list.conversations, 5, "listed")
         await wait_for(pilot, lambda: "No conversations yet" not in app.chat.log_view.placeholder, 5, "placeholder")
         assert "Pick a conversation" in app.chat.log_view.placeholder
+
+
+# ------------------------------------------------------------------ alerts, unread, long messages, revoke (issue 15)
+
+
+class _Notifier:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str]] = []
+
+    async def send(self, *, title: str, message: str) -> None:
+        self.sent.append((title, message))
+
+
+async def test_alerts_ring_for_other_conversations_but_not_muted_ones() -> None:
+    app, c = make()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        notifier = _Notifier()
+        alerts = app.chat.alerts
+        alerts._make_notifier = lambda: notifier  # the desktop seam: a fake service instead of D-Bus
+        bells: list[int] = []
+        app.bell = lambda: bells.append(1)  # type: ignore[method-assign]
+        assert app.chat.current == "sg_team"
+        await c.push("si_alice_bob", "bob", "ping from bob", minute=700, nickname="Bob")
+        await wait_for(pilot, lambda: notifier.sent, 3, "desktop notification")
+        assert bells == [1] and notifier.sent == [("Bob", "ping from bob")]
+        await c.push("si_alice_carol", "carol", "newsletter #4", minute=701, nickname="Carol")  # muted (opt 2)
+        await pilot.pause(0.2)
+        assert bells == [1] and len(notifier.sent) == 1
+
+
+async def test_desktop_notifications_switch_off_when_unavailable() -> None:
+    app, c = make()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+
+        def broken() -> Any:
+            raise RuntimeError("no D-Bus session")
+
+        app.chat.alerts._make_notifier = broken
+        await c.push("si_alice_bob", "bob", "ping", minute=700, nickname="Bob")
+        await wait_for(pilot, lambda: not app.chat.alerts.desktop, 3, "switched off")
+        assert app.chat.alerts.alerted  # the bell still rang
+
+
+async def test_alt_u_opens_the_next_unread_and_marks_where_new_messages_start() -> None:
+    app, c = make()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        assert app.chat.current == "sg_team"
+        await pilot.press("alt+u")  # carol's chat has 3 unread
+        await wait_for(pilot, lambda: app.chat.current == "si_alice_carol", 3, "next unread")
+        await wait_for(pilot, lambda: "newsletter" in text(app), 3, "loaded")
+        lines = app.chat.log_view.line_text()
+        rule = next(i for i, ln in enumerate(lines) if "new messages" in ln)
+        assert "newsletter #1" in "\n".join(lines[rule:]) and "newsletter #1" not in "\n".join(lines[:rule])
+        await pilot.press("alt+u")
+        await pilot.pause(0.1)
+        assert app.chat.current == "si_alice_carol"  # nothing else unread: stays, says so
+
+
+async def test_long_message_is_folded_until_m() -> None:
+    c = demo_client()
+    c.add_message("si_alice_bob", "bob", "\n".join(f"line {i}" for i in range(500)), minute=606, nickname="Bob")
+    c.add_message("si_alice_bob", "bob", "x" * 5_000_000, minute=607, nickname="Bob")  # a 5 MB paste
+    app, _ = make(c)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        await pilot.press("alt+2")
+        await wait_for(pilot, lambda: "more line" in text(app), 5, "folded")
+        shown = text(app)
+        assert "line 19" in shown and "line 20" not in shown and "480 more lines — m shows all" in shown
+        assert "more characters — m shows all" in shown
+        view = app.chat.log_view
+        view.focus()
+        await pilot.press("up", "up")
+        assert view.selected is not None and view.selected.text.startswith("line 0")
+        await pilot.press("m")
+        assert "line 499" in text(app)
+        await pilot.press("m")
+        assert "line 499" not in text(app)
+
+
+async def test_revoke_asks_first() -> None:
+    app, c = make()
+    revoked: list[str] = []
+
+    async def revoke(conversation_id: str, client_msg_id: str) -> None:
+        revoked.append(client_msg_id)
+
+    c.revoke = revoke  # type: ignore[method-assign]
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        await pilot.press("alt+2")
+        await wait_for(pilot, lambda: "perfect, thanks" in text(app), 3, "bob's chat")
+        view = app.chat.log_view
+        view.focus()
+        await pilot.press("up")
+        assert view.selected is not None and view.selected.text == "perfect, thanks"
+        await pilot.press("x")
+        await pilot.pause(0.1)
+        await pilot.press("n")
+        await pilot.pause(0.1)
+        assert revoked == []
+        await pilot.press("x")
+        await pilot.pause(0.1)
+        await pilot.press("y")
+        await wait_for(pilot, lambda: revoked, 3, "revoked")
+        assert revoked == [view.selected.client_msg_id]
+
+
+async def test_settings_rebind_keys_pick_the_theme_and_silence_the_bell() -> None:
+    from openim_cli.settings import Settings
+
+    c = demo_client()
+    app = ChatApp(client=c, clock=lambda: NOW, tz=UTC,
+                  settings=Settings(theme="nord", bell=False, desktop=False, time_format="%I:%M %p",
+                                    keys={"next_unread": "f5", "no_such_action": "f6"}))
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        assert app.theme == "nord"
+        assert "AM" in text(app) or "PM" in text(app)  # today's times in the configured format
+        await pilot.press("alt+u")  # no longer bound
+        await pilot.pause(0.1)
+        assert app.chat.current == "sg_team"
+        await pilot.press("f5")
+        await wait_for(pilot, lambda: app.chat.current == "si_alice_carol", 3, "f5 = next unread")
+        bells: list[int] = []
+        app.bell = lambda: bells.append(1)  # type: ignore[method-assign]
+        await c.push("si_alice_bob", "bob", "quiet please", minute=700, nickname="Bob")
+        await wait_for(pilot, lambda: app.chat.alerts.alerted, 3, "alerted")
+        assert bells == []

@@ -9,8 +9,10 @@ import threading
 import pytest
 
 from openim_sdk.protocol.pb.sdkws import sdkws_pb2
-from openim_sdk.store import SCHEMA_VERSION, Conversation, LocalStore, preview_text, search_text
+from openim_sdk.session.conversations import record_message
+from openim_sdk.store import SCHEMA_VERSION, LocalStore, preview_text, search_text
 from openim_sdk.store import schema as store_schema
+from openim_sdk.store.conversations import _ConversationRow as Conversation
 
 ME, PEER = "u1", "u2"
 SI = "si_u1_u2"
@@ -74,7 +76,7 @@ def test_migration_from_v1_backfills_fts(tmp_path):
     )
     conn.close()
     s = LocalStore(path)
-    assert s.schema_version == 2
+    assert s.schema_version == SCHEMA_VERSION
     assert [m.client_msg_id for m in s.search("legacy")] == ["old"]
     s.close()
 
@@ -197,26 +199,26 @@ def test_search_fts_and_like_fallback(store, tmp_path):
 
 
 def test_conversation_from_messages_unread_and_read(store):
-    c = store.update_conversation_from_message(SI, text_msg("a", 1, "one"), self_user_id=ME)
+    c = record_message(store, SI, text_msg("a", 1, "one"), ME)
     assert (c.conversation_type, c.user_id, c.unread_count, c.max_seq) == (1, PEER, 1, 1)
     assert c.latest_msg_preview == "one" and c.latest_msg_client_id == "a"
-    c = store.update_conversation_from_message(SI, text_msg("b", 2, "two"), self_user_id=ME)
+    c = record_message(store, SI, text_msg("b", 2, "two"), ME)
     assert c.unread_count == 2
     # replay of an old seq does not count again
-    c = store.update_conversation_from_message(SI, text_msg("a", 1, "one"), self_user_id=ME)
+    c = record_message(store, SI, text_msg("a", 1, "one"), ME)
     assert c.unread_count == 2 and c.latest_msg_client_id == "b"
     # unreadCount=false does not count
     quiet = text_msg("q", 3, "quiet")
     quiet.options["unreadCount"] = False
-    assert store.update_conversation_from_message(SI, quiet, self_user_id=ME).unread_count == 2
+    assert record_message(store, SI, quiet, ME).unread_count == 2
     assert store.unread_counts() == {SI: 2} and store.total_unread() == 2
     store.upsert_messages([text_msg("a", 1, "one"), text_msg("b", 2, "two")], SI)
     assert store.mark_read(SI, 2) == 1
     assert all(m.is_read for m in store.messages(SI))
     assert store.mark_read(SI) == 0
     # own message marks read
-    store.update_conversation_from_message(SI, text_msg("x", 4, "x"), self_user_id=ME)
-    c = store.update_conversation_from_message(SI, text_msg("mine", 5, "reply", sender=ME), self_user_id=ME)
+    record_message(store, SI, text_msg("x", 4, "x"), ME)
+    c = record_message(store, SI, text_msg("mine", 5, "reply", sender=ME), ME)
     assert (c.unread_count, c.has_read_seq) == (0, 5)
     store.set_read_seqs([(SI, 5, 9), (SG, 0, 3)])
     assert store.unread_counts() == {SI: 4, SG: 3}
@@ -345,7 +347,7 @@ def test_merge_conversation_keeps_message_state(tmp_path):
     msg = sdkws_pb2.MsgData(clientMsgID="c1", sendID="b", recvID="a", sessionType=1, contentType=101,
                             content=b'{"content":"hi"}', seq=1, sendTime=5)
     store.upsert_messages([msg], "si_a_b")
-    store.update_conversation_from_message("si_a_b", msg, self_user_id="a")
+    record_message(store, "si_a_b", msg, "a")
     merged = store.merge_conversation("si_a_b", conversation_type=1, user_id="b", is_pinned=True)
     assert (merged.unread_count, merged.max_seq, merged.latest_msg_preview, merged.is_pinned) == (1, 1, "hi", True)
     fresh = store.merge_conversation("si_a_c", conversation_type=1, user_id="c")

@@ -9,6 +9,7 @@ import pytest
 
 from openim_sdk.protocol.constants import ContentType, MsgStatus
 from openim_sdk.protocol.pb.sdkws import sdkws_pb2
+from openim_sdk.session.conversations import record_message
 from openim_sdk.store import LocalStore
 from openim_sdk.sync.paging import page_hole
 from openim_sdk.sync.pending import PendingEdits
@@ -75,7 +76,7 @@ def test_a_revoke_and_a_delete_survive_a_late_copy(store):
 def test_read_state_from_an_older_reply_never_goes_back(store):
     store.upsert_messages([msg("a", 1), msg("b", 2), msg("c", 3)], SI)
     for m in (msg("a", 1), msg("b", 2), msg("c", 3)):
-        store.update_conversation_from_message(SI, m, self_user_id=ME)
+        record_message(store, SI, m, ME)
     assert store.mark_read(SI) == 0
     store.set_read_seqs([(SI, 0, 2)])  # computed before the read and before seq 3
     c = store.conversation(SI)
@@ -89,7 +90,7 @@ def test_rewind_conversation_keeps_unsent_rows_and_fixes_the_conversation(store)
     rows = [msg("a", 1), msg("b", 2), msg("c", 3), msg("d", 4)]
     store.upsert_messages(rows, SI)
     for m in rows:
-        store.update_conversation_from_message(SI, m, self_user_id=ME)
+        record_message(store, SI, m, ME)
     store.mark_read(SI, 3)
     unsent = msg("mine", 0, sender=ME)
     unsent.status = MsgStatus.SENDING

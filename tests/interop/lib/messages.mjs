@@ -22,6 +22,7 @@ export function slimMessage(m) {
     serverMsgID: m.serverMsgID,
     sendID: m.sendID,
     recvID: m.recvID,
+    groupID: m.groupID,
     sessionType: m.sessionType,
     contentType: m.contentType,
     seq: typeof m.seq === 'number' ? m.seq : Number(m.seq || 0),

@@ -1,0 +1,118 @@
+"""Shared helpers of the /group/* services: loading, role checks, tips rendering, notifications."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from openim_sdk.protocol.errors import (
+    GroupNotFoundError,
+    NoPermissionError,
+    NotFoundError,
+    OpenIMError,
+)
+from openim_sdk.protocol.pb.conversation import conversation_pb2
+from openim_sdk.protocol.pb.sdkws import sdkws_pb2
+
+from .. import relation_store as rs
+from ..context import RequestContext
+from ..notify import group_notification
+from ..storage import bump_version
+
+JOIN_ADMIN, JOIN_INVITATION, JOIN_SEARCH, JOIN_QR = 1, 2, 3, 4
+VERIFY_APPLY, VERIFY_ALL, VERIFY_DIRECT = 0, 1, 2
+BATCH_CHANGE_LIMIT = 500
+
+
+def load_group(conn: Any, gid: str, alive: bool = True) -> sdkws_pb2.GroupInfo:
+    g = rs.group_row(conn, gid)
+    if g is None:
+        raise GroupNotFoundError(detail=f"group {gid} not found")
+    if alive and g.status == rs.STATUS_DISMISSED:
+        raise OpenIMError(1204, detail=f"group {gid} dismissed")
+    return g
+
+
+def role_of(conn: Any, gid: str, uid: str) -> int:
+    r = conn.execute("SELECT role_level FROM group_members WHERE group_id = ? AND user_id = ?", (gid, uid)).fetchone()
+    return r[0] if r else 0
+
+
+def require_manager(ctx: RequestContext, conn: Any, gid: str) -> int:
+    """Caller's role; raises 1002 unless owner/admin of the group or app admin (then 100)."""
+    if ctx.is_admin:
+        return rs.ROLE_OWNER + 1
+    role = role_of(conn, gid, ctx.user_id)
+    if role < rs.ROLE_ADMIN:
+        raise NoPermissionError(detail="no permission: not group owner or admin")
+    return role
+
+
+def require_in_group(ctx: RequestContext, conn: Any, gid: str) -> None:
+    if not ctx.is_admin and not role_of(conn, gid, ctx.user_id):
+        raise NoPermissionError(detail=f"{ctx.user_id} not in group {gid}")
+
+
+def op_member(conn: Any, gid: str, uid: str) -> sdkws_pb2.GroupMemberFullInfo:
+    m = rs.member(conn, gid, uid)
+    if m is not None:
+        return m
+    u = rs.users(conn, [uid]).get(uid)
+    return sdkws_pb2.GroupMemberFullInfo(groupID=gid, userID=uid, nickname=u.nickname if u else "",
+                                         faceURL=u.faceURL if u else "", appMangerLevel=u.appMangerLevel if u else 0)
+
+
+def member_version(conn: Any, gid: str) -> tuple[str, int]:
+    r = conn.execute("SELECT version_id, version FROM version_logs WHERE kind = 'group_member' AND key = ?",
+                     (gid,)).fetchone()
+    return (r[0], r[1]) if r else ("", 0)
+
+
+def with_version(tips: Any, conn: Any, gid: str) -> Any:
+    vid, version = member_version(conn, gid)
+    tips.groupMemberVersion, tips.groupMemberVersionID = version, vid
+    return tips
+
+
+async def missing_users(ctx: RequestContext, ids: list[str]) -> None:
+    found = await ctx.core.storage.get_users(ids)
+    missing = [u for u in ids if u not in found]
+    if missing:
+        raise NotFoundError(1004, detail=f"user not found: {','.join(missing)}")
+
+
+async def notify_group(ctx: RequestContext, gid: str, ct: int, tips: Any, send_msg: bool | None = None) -> None:
+    """A group notification from the caller; ``send_msg`` None = the type's isSendMsg default."""
+    await group_notification(ctx.core, ctx.user_id, gid, ct, tips, ctx.operation_id, send_msg=send_msg)
+
+
+def requested(req: Any, name: str = "sendMessage") -> bool | None:
+    """An ``optional bool`` request flag: its value when set, None when absent."""
+    return getattr(req, name) if req.HasField(name) else None
+
+
+def history_from_now(conn: Any, gid: str, uids: list[str]) -> None:
+    """``enableHistoryForNewMembers = false``: the new members' ``sg_`` window starts after the
+    current max seq, so messages sent before they joined cannot be pulled (upstream
+    internal/rpc/group/notification.go ``MemberEnterNotification``: SetUserConversationsMinSeq maxSeq+1)."""
+    cid = f"sg_{gid}"
+    row = conn.execute("SELECT max_seq FROM seqs WHERE conversation_id = ?", (cid,)).fetchone()
+    first = (row[0] if row else 0) + 1
+    for uid in uids:
+        r = conn.execute("SELECT data FROM conversations WHERE owner_user_id = ? AND conversation_id = ?",
+                         (uid, cid)).fetchone()
+        if r is None:
+            continue
+        conv = conversation_pb2.Conversation.FromString(r[0])
+        conv.minSeq = max(conv.minSeq, first)
+        conn.execute("UPDATE conversations SET data = ? WHERE owner_user_id = ? AND conversation_id = ?",
+                     (conv.SerializeToString(), uid, cid))
+        bump_version(conn, "conversation", uid, [cid], 3)
+
+
+def add_members(ctx: RequestContext, conn: Any, gid: str, uids: list[str], role: int, source: int, operator: str,
+                inviter: str = "") -> None:
+    """Add members (their ``sg_`` conversation is created at once); without history when the
+    server runs with ``enable_history_for_new_members = false``."""
+    added = [uid for uid in uids if rs.add_member(conn, gid, uid, role, source, operator, inviter)]
+    if added and not ctx.core.config.enable_history_for_new_members:
+        history_from_now(conn, gid, added)
