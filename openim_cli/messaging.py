@@ -161,8 +161,10 @@ def send(
         results = []
         for m in sent:
             row = await client.message(m.client_msg_id)
-            if row.status == MsgStatus.SEND_FAILED:
-                raise e.MessageError(message="the server refused the message", detail=m.client_msg_id)
+            if row.status == MsgStatus.SEND_FAILED:  # why, in words, with the server's code and name
+                refusal = client.send_error(m.client_msg_id) or e.MessageError(
+                    message="the server refused the message", detail=m.client_msg_id)
+                output.fail(f"not sent: {e.explain(refusal)}", output.EXIT_OPENIM)
             deadline = time.monotonic() + 3
             while row.seq == 0 and time.monotonic() < deadline:  # the seq arrives with the sender-sync push
                 try:

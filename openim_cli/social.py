@@ -30,13 +30,44 @@ def _ts(ms: int) -> str:
 # --------------------------------------------------------------------------- conversations
 
 
-@app.command()
+conversations_app = typer.Typer(help="Your conversations: list them (no subcommand), or delete one.")
+app.add_typer(conversations_app, name="conversations")
+
+
+@conversations_app.command("delete")
+def conversations_delete(
+    target: Annotated[str, typer.Argument(help="Conversation ID, user ID or group ID (--group).")],
+    group: Annotated[bool, typer.Option("--group", "-g", help="TARGET is a group ID.")] = False,
+    profile: ProfileOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Delete a conversation and its messages from your list, here and on the server (also one with
+    a user who no longer exists or a group you left)."""
+    from .messaging import with_client
+
+    async def body(client: Any) -> str:
+        cid, *_ = await client.resolve_target(target, group)
+        await client.conversations_api.delete_on_server([cid])
+        return str(cid)
+
+    cid = with_client(profile, body)
+    if as_json:
+        output.emit_json({"conversationID": cid, "deleted": True})
+    else:
+        output.say(f"Deleted {cid}.")
+
+
+@conversations_app.callback(invoke_without_command=True)
 def conversations(
+    ctx: typer.Context,
     limit: Annotated[int, typer.Option(help="How many to show.")] = 50,
     profile: ProfileOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """List your conversations: pinned first, with unread counts and the latest message."""
+    if ctx.invoked_subcommand is not None:
+        return
+
     async def sorted_list(api: Any, me: str) -> tuple[Any, dict[str, str]]:
         from openim_sdk.protocol.errors import NotFoundError
         from openim_sdk.protocol.pb.conversation import conversation_pb2

@@ -13,16 +13,20 @@ Promises: a message is stored before it is shown, delivered once and in seq orde
 conversation; what you send while offline waits in the cache (status "sending") and goes out
 when the connection returns, also after a restart; errors become :class:`ErrorEvent` and the
 session goes on, except token errors and kicks, which end it with :class:`SessionEnded`.
+
+The client is a facade: each concept is owned by a part in :mod:`openim_sdk.session` (the
+outbox, the sync engine's adapter and deliveries, notification handling through one
+:class:`~openim_sdk.session.context.NotificationRouter`, history paging, typing, events); the
+client builds them over one :class:`~openim_sdk.session.context.SessionContext` and wires them to
+the connection, the REST client and the cache, all of which can be passed in (``connection=``,
+``rest=``) so client logic can be tested over fakes.
 """
 
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
-import functools
 import hashlib
-import itertools
 import json
 import logging
 import os
@@ -38,9 +42,7 @@ from . import messages as msgs  # wiring: messages
 from .messages import OutgoingMessage  # wiring: messages
 from .messages.upload import upload_media  # wiring: messages
 from .models import Conversation, Message
-from .protocol import jsoncodec
 from .protocol.constants import (
-    ONLINE_ONLY_OPTIONS,
     ContentType,
     MsgFrom,
     MsgStatus,
@@ -56,36 +58,41 @@ from .protocol.conversation_id import (
 from .protocol.errors import (
     ArgsError,
     LocalError,
+    MessageError,
     NetworkError,
     NotFoundError,
     OpenIMError,
     UserNotFoundError,
 )
-from .protocol.pb.msg import msg_pb2
 from .protocol.pb.sdkws import sdkws_pb2
 from .rest import RestClient
 from .rest.files import Progress, download
+from .session.connection_state import SessionState
 from .session.context import NotificationRouter, SessionContext
 from .session.conversations import Conversations, record_message  # wiring: conversations
+from .session.emitter import Emitter, EventStream, as_openim
+from .session.history import History
+from .session.message_events import MessageEvents
 from .session.message_ops import MessageOps  # wiring: messages
-from .social import Friends, Groups, Users
-from .social.events import SelfInfoUpdated
-from .store import LocalStore, StoredMessage
+from .session.outbox import Outbox, OutboxDriver
+from .session.sender import MessageSender
+from .session.sync_driver import SyncDriver
+from .session.typing import Typing
+from .social import Friends, Groups, Users  # wiring: social
+from .social.events import SelfInfoUpdated  # wiring: social
+from .store import LocalStore
 from .store.conversations import _ConversationRow as ConversationRow  # wiring: conversations
 from .sync import actions as sa
 from .sync.engine import SyncEngine
-from .sync.paging import page_hole
 from .sync.pending import PendingEdits
 from .ws import LongConnection
-from .ws import events as wse
 from .ws.backoff import DEFAULT_BACKOFF, BackoffPolicy
+
+__all__ = ["EventStream", "OpenIMClient", "new_client_msg_id", "now_ms"]
 
 log = logging.getLogger(__name__)
 
 E = TypeVar("E", bound=ev.Event)
-Callback = Callable[[Any], Awaitable[None] | None]
-
-_TYPING_TTL = 6.0
 
 
 def new_client_msg_id(user_id: str) -> str:
@@ -118,14 +125,22 @@ class OpenIMClient:
         backoff: Sequence[float] | BackoffPolicy | None = None,
         rest_sync: bool = True,
         send_window: int = 8,
+        send_timeout: float = 60.0,
+        connection: LongConnection | None = None,
+        rest: RestClient | None = None,
+        clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
+        """``connection`` and ``rest`` replace the long connection and the REST client built from
+        ``ws_url``/``api_url`` (tests pass fakes, as httpx tests clients over ``MockTransport``);
+        ``clock``/``monotonic`` replace the time sources of the session's parts."""
         if platform_id == Platform.IOS:
             raise ValueError("platform 1 (iOS) has special server-side push rules; use another platform")
         self.user_id = user_id
         self.platform_id = int(platform_id)
         self.data_dir = Path(data_dir).expanduser()
-        self.api = RestClient(api_url, token, timeout=request_timeout)
-        self.ws = LongConnection(
+        self.api = rest if rest is not None else RestClient(api_url, token, timeout=request_timeout)
+        self.ws = connection if connection is not None else LongConnection(
             ws_url, user_id, token, platform_id=self.platform_id, encoding=encoding,  # type: ignore[arg-type]
             compress=compress, request_timeout=request_timeout, heartbeat_interval=heartbeat_interval,
             backoff=DEFAULT_BACKOFF if backoff is None else backoff,
@@ -133,56 +148,51 @@ class OpenIMClient:
         self._sync_config = sync_config
         self._rest_sync_enabled = rest_sync
         self.store: LocalStore | None = None
-        self.sync: SyncEngine | None = None
-        self._state = ev.ConnectionState.STOPPED
-        self._lock = asyncio.Lock()
-        self._queues: list[asyncio.Queue[ev.Event]] = []
-        self._callbacks: list[tuple[type[ev.Event], Callback]] = []
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._outbox: collections.deque[str] = collections.deque()  # waiting, in the order typed
-        self._outbox_order: dict[str, int] = {}  # clientMsgID -> position when queued
-        self._outbox_seq = itertools.count()  # positions only grow (entries leave when answered)
-        self._outbox_ids: set[str] = set()  # queued or in flight
-        self._outbox_wake = asyncio.Event()
-        self._send_window = send_window
-        self._in_flight = 0  # sends issued and not yet answered
-        self._in_flight_idle = asyncio.Event()
-        self._in_flight_idle.set()
-        self._send_barrier = False  # the connection dropped with sends in flight: let them settle first
-        self._history_waiters: dict[int, asyncio.Future[None]] = {}
-        self._history_end: set[str] = set()
-        self._peer_read: dict[str, int] = {}
-        self._pending = PendingEdits()  # revokes/deletes that came before their message
-        self._typing: dict[tuple[str, str], float] = {}
-        self._connected = asyncio.Event()
         self._unread_total = 0
         self._nickname = ""
-        self._persisted_seqs: dict[str, int] = {}
         self._self_fetched = False
-        self._sent_reported: dict[str, None] = {}
-        self._sync_delivered = 0
-        self._ended = False
         self._started = False
-        # wiring: parts over one SessionContext; notifications reach them by content type
-        self._router = NotificationRouter()
-        self._session = SessionContext(user_id, self.api, self._emit,
-                                       lambda coro, where: self._spawn(self._guard(coro, where)))
-        self.friends = Friends(self._session, self._router)  # wiring: social
-        self.groups = Groups(self._session, self._router)  # wiring: social
-        self.users = Users(self._session, self._router, ws=self.ws, on_profiles=self.friends.refresh_users)
+        # the parts, over one context (see openim_sdk.session)
+        self._events = Emitter(self._spawn_guarded)
+        self.ctx = SessionContext(user_id, self.api, self._events.emit, self._spawn_guarded, clock=clock,
+                                  monotonic=monotonic)
+        self.router = NotificationRouter()
+        self._pending = PendingEdits()  # revokes/deletes that came before their message
+        self._typing = Typing(self.ctx)
+        self._history = History(self.ctx, self._feed, lambda: self._sync.engine, lambda: self.connected)
+        self._message_events = MessageEvents(self.ctx, self.router, self._pending, self._conversation_changed)
+        self._sync = SyncDriver(self.ctx, self.ws, self.router, self._typing, self._history, self._pending,
+                                _ConversationSink(self), in_outbox=lambda c: c in self._outbox,
+                                set_state=self._set_state)
+        self._sender = MessageSender(self.ctx, self.ws, self._sync, lambda: self.connected)
+        self._outbox = OutboxDriver(self._sender, Outbox(window=send_window, send_timeout=send_timeout),
+                                    monotonic=monotonic, spawn=lambda c: self._spawn(self._guard(c, "send")))
+        self._session = SessionState(self._events.emit, on_connected_changed=self._outbox.connection,
+                                     on_push=self._on_push, on_disconnected=self._on_disconnected)
+        # the social parts (friends, groups, users) and the conversation / message parts, over the same
+        # context; each registers the notification types it owns on the router
+        self.friends = Friends(self.ctx, self.router)  # wiring: social
+        self.groups = Groups(self.ctx, self.router)  # wiring: social
+        self.users = Users(self.ctx, self.router, ws=self.ws, on_profiles=self.friends.refresh_users)  # wiring: social
         self.on(SelfInfoUpdated)(lambda e: setattr(self, "_nickname", e.user.nickname))  # wiring: social
-        self.conversations_api = Conversations(self._session, self._router)  # wiring: conversations
-        self.messages_api = MessageOps(self._session, self.conversations_api)  # wiring: messages
+        self.conversations_api = Conversations(self.ctx, self.router)  # wiring: conversations
+        self.messages_api = MessageOps(self.ctx, self.conversations_api)  # wiring: messages
 
     # ------------------------------------------------------------------ lifecycle
 
     @property
+    def sync(self) -> SyncEngine | None:
+        """The sans-I/O sync engine (built at start)."""
+        return self._sync.engine
+
+    @property
     def state(self) -> ev.ConnectionState:
-        return self._state
+        return self._session.state
 
     @property
     def connected(self) -> bool:
-        return self._connected.is_set()
+        return self._session.connected
 
     @property
     def nickname(self) -> str:
@@ -196,29 +206,43 @@ class OpenIMClient:
         self._started = True
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = store = await asyncio.to_thread(LocalStore, self.data_dir / "openim.sqlite3")
-        self._session.attach_store(store)  # wiring: social, conversations, messages
+        self.ctx.attach_store(store)
         local = await asyncio.to_thread(store.max_seqs)
-        self.sync = SyncEngine(self.user_id, local, config=self._sync_config, fresh_install=not local)
-        for cmid in await asyncio.to_thread(self._unsent_ids):
-            self._queue_send(cmid)
+        self._sync.engine = SyncEngine(self.user_id, local, config=self._sync_config, fresh_install=not local)
+        for cmid in await asyncio.to_thread(store.unsent_message_ids, self.user_id):
+            self._sync.mark_shown(cmid, "")  # shown before the restart: its numbered copy is no news
+            self._outbox.queue(cmid)
         self.ws.on_connected(self._on_ws_connected)
-        self.ws.on_event(self._on_ws_event)
+        self.ws.on_event(self._session.on_ws_event)
         self._set_state(ev.ConnectionState.CONNECTING)
-        self._spawn(self._sender_loop())
+        self._spawn(self._outbox.run())
         await self.ws.start()
 
     async def wait_synced(self, timeout: float | None = None) -> None:
         """Wait until the on-connect sync has caught up (the state is CONNECTED)."""
-        await asyncio.wait_for(self._connected.wait(), timeout)
+        await asyncio.wait_for(self._session.wait_connected(), timeout)
 
     async def flush(self, timeout: float | None = None) -> None:
         """Wait until every queued message has been answered by the server (sent or refused)."""
+        await asyncio.wait_for(self._outbox.drained(), timeout)
 
-        async def drained() -> None:
-            while self._outbox_ids:
-                await asyncio.sleep(0.02)
+    async def wait_sent(self, client_msg_id: str, timeout: float | None = None) -> Message:
+        """Wait until a queued message is answered: the sent message, or the server's refusal
+        raised as its own :class:`OpenIMError` (e.g. ``MessageError`` code 1402 muted)."""
+        error = await asyncio.wait_for(self._outbox.outcome(client_msg_id), timeout)
+        row = await asyncio.to_thread(self._store().message, client_msg_id)
+        if row is None:
+            raise LocalError(message="no such message", detail=client_msg_id)
+        if error is None and row.status == MsgStatus.SEND_FAILED:
+            error = self._sender.error_of(client_msg_id) or MessageError(
+                message="the server refused the message", detail=client_msg_id)
+        if error is not None:
+            raise as_openim(error)
+        return Message.from_row(row)
 
-        await asyncio.wait_for(drained(), timeout)
+    def send_error(self, client_msg_id: str) -> OpenIMError | None:
+        """Why the server refused a message this session sent, if it did."""
+        return self._sender.error_of(client_msg_id)
 
     async def close(self) -> None:
         """Stop the connection and background work and close the cache. Unsent messages stay queued
@@ -231,10 +255,9 @@ class OpenIMClient:
                 await task
         await self.api.aclose()
         if self.store is not None:
-            self._session.attach_store(None)  # wiring: social
+            self.ctx.attach_store(None)  # wiring: social
             await asyncio.to_thread(self.store.close)
-        if not self._ended:
-            self._end(ev.ConnectionState.STOPPED, None)
+        self._session.end(ev.ConnectionState.STOPPED, None)
 
     async def __aenter__(self) -> OpenIMClient:
         await self.start()
@@ -250,30 +273,14 @@ class OpenIMClient:
     def events(self) -> EventStream:
         """Every event from now on (from this call, not from the first ``anext``), in order;
         the stream ends after :class:`SessionEnded`. ``close()`` it to stop listening early."""
-        return EventStream(self._queues)
+        return self._events.stream()
 
     def on(self, event_type: type[E]) -> Callable[[Callable[[E], Any]], Callable[[E], Any]]:
         """Decorator: call ``fn(event)`` (sync or async) for every event of ``event_type``."""
-
-        def deco(fn: Callable[[E], Any]) -> Callable[[E], Any]:
-            self._callbacks.append((event_type, fn))
-            return fn
-
-        return deco
+        return self._events.on(event_type)
 
     def _emit(self, event: ev.Event) -> None:
-        for queue in self._queues:
-            queue.put_nowait(event)
-        for etype, fn in self._callbacks:
-            if isinstance(event, etype):
-                try:
-                    result = fn(event)
-                    if asyncio.iscoroutine(result):
-                        self._spawn(self._guard(result, f"callback {getattr(fn, '__name__', fn)}"))
-                except Exception as exc:  # a user callback must not kill the session
-                    log.exception("event callback failed")
-                    if not isinstance(event, ev.ErrorEvent):
-                        self._emit(ev.ErrorEvent(_as_openim(exc), "callback"))
+        self._events.emit(event)
 
     async def _guard(self, coro: Awaitable[Any], where: str) -> None:
         try:
@@ -282,7 +289,10 @@ class OpenIMClient:
             raise
         except Exception as exc:
             log.exception("%s failed", where)
-            self._emit(ev.ErrorEvent(_as_openim(exc), where))
+            self._emit(ev.ErrorEvent(as_openim(exc), where))
+
+    def _spawn_guarded(self, coro: Awaitable[Any], where: str) -> asyncio.Task[Any]:
+        return self._spawn(self._guard(coro, where))
 
     async def _conversation_changed(self, row: ConversationRow | None) -> None:
         """Report a changed conversation, and the unread total when it moved."""
@@ -300,318 +310,37 @@ class OpenIMClient:
         return task
 
     def _set_state(self, state: ev.ConnectionState, detail: str = "") -> None:
-        if state == self._state:
-            return
-        self._state = state
-        if state == ev.ConnectionState.CONNECTED:
-            self._connected.set()
-        else:
-            self._connected.clear()
-            if self._in_flight:
-                self._send_barrier = True
-        self._emit(ev.ConnectionStateChanged(state, detail))
-
-    def _end(self, reason: ev.ConnectionState, error: OpenIMError | None) -> None:
-        if self._ended:
-            return
-        self._ended = True
-        self._set_state(reason, str(error or ""))
-        if reason == ev.ConnectionState.KICKED:
-            self._emit(ev.Kicked(error))
-        elif reason == ev.ConnectionState.TOKEN_INVALID:
-            self._emit(ev.TokenExpired(error))
-        self._emit(ev.SessionEnded(reason, error))
+        self._session.set(state, detail)
 
     # ------------------------------------------------------------------ the connection
 
     async def _on_ws_connected(self, conn: LongConnection) -> None:
-        self._set_state(ev.ConnectionState.SYNCING)
+        self._session.connection_opened()
         await self._feed(lambda eng: eng.on_connected())
         if self._rest_sync_enabled:
             self._spawn(self._guard(self._rest_sync(), "login sync"))
 
-    async def _on_ws_event(self, event: wse.Event) -> None:
-        if isinstance(event, wse.PushReceived):
-            try:
-                push = event.push
-            except OpenIMError as exc:
-                self._emit(ev.ErrorEvent(exc, "push"))
-                return
-            await self._detect_server_reset(push)
-            await self._feed(lambda eng: eng.on_push(push))
-        elif isinstance(event, wse.Disconnected | wse.Reconnecting):
-            await self._feed(lambda eng: eng.on_disconnected())
-            if not self._ended:
-                self._set_state(ev.ConnectionState.RECONNECTING, getattr(event, "reason", ""))
-        elif isinstance(event, wse.Kicked):
-            self._end(ev.ConnectionState.KICKED, event.error)
-        elif isinstance(event, wse.TokenInvalid):
-            self._end(ev.ConnectionState.TOKEN_INVALID, event.error)
-        elif isinstance(event, wse.StatusChange):
-            try:
-                statuses = event.statuses
-            except OpenIMError as exc:
-                self._emit(ev.ErrorEvent(exc, "online status"))
-                return
-            for uid, platforms in statuses.items():
-                self._emit(ev.OnlineStatusChanged(uid, tuple(platforms)))
-        elif isinstance(event, wse.ErrorOccurred):
-            self._emit(ev.ErrorEvent(event.error, event.where))
-        elif isinstance(event, wse.Stopped):
-            self._end(ev.ConnectionState.STOPPED, event.error)
+    async def _on_push(self, push: sdkws_pb2.PushMessages) -> None:
+        await self._sync.detect_server_reset(push)
+        await self._feed(lambda eng: eng.on_push(push))
 
-    async def _detect_server_reset(self, push: sdkws_pb2.PushMessages) -> None:
-        """A pushed message at a seq we already hold, under another clientMsgID, means the server's
-        history was replaced (e.g. its database was reset): drop the stale copy and resync, instead
-        of discarding the push as already seen."""
-        store, sync = self.store, self.sync
-        if store is None or sync is None:
-            return
-        for cid, pulled in push.msgs.items():
-            state = sync.conversation_state(cid)
-            if state is None:
-                continue
-            for m in pulled.Msgs:
-                if not 0 < m.seq <= state.synced:
-                    continue
-                held = await asyncio.to_thread(store.messages, cid, m.seq + 1, 1)
-                if held and held[-1].seq == m.seq and held[-1].client_msg_id != m.clientMsgID:
-                    log.warning("server history of %s differs at seq %d: resyncing", cid, m.seq)
-                    await self._feed(functools.partial(SyncEngine.on_server_reset, conversation_id=cid,
-                                                       server_max=m.seq - 1))
-                    break
-
-    # ------------------------------------------------------------------ sync engine adapter
+    async def _on_disconnected(self) -> None:
+        await self._feed(lambda eng: eng.on_disconnected())
 
     async def _feed(self, step: Callable[[SyncEngine], list[sa.Action]]) -> None:
-        """Run one engine step and apply its actions, in order, under the session lock."""
-        requests: list[sa.Action] = []
-        async with self._lock:
-            if self.sync is None:
-                return
-            actions = step(self.sync)
-            if not actions:
-                return
-            await self._apply(actions, requests)
-            seqs = self.sync.synced_seqs()
-            changed = {c: s for c, s in seqs.items() if self._persisted_seqs.get(c) != s}
-            if changed and self.store is not None:
-                await asyncio.to_thread(self.store.set_max_seqs, changed)
-                self._persisted_seqs.update(changed)
-        for req in requests:
-            self._spawn(self._guard(self._send_request(req), "sync request"))
+        await self._sync.feed(step)
 
-    async def _apply(self, actions: list[sa.Action], requests: list[sa.Action]) -> None:
-        store = self.store
-        assert store is not None
-        for a in actions:
-            if isinstance(a, sa.RequestNewestSeqs | sa.RequestReadSeqs | sa.Pull | sa.PullSeqs):
-                requests.append(a)
-            elif isinstance(a, sa.Deliver):
-                await self._deliver(a)
-            elif isinstance(a, sa.Merge):
-                await asyncio.to_thread(store.upsert_messages, [a.message], a.conversation_id)
-                await asyncio.to_thread(store.merge_sent, a.client_msg_id, a.seq, a.server_msg_id, a.send_time)
-                row = await asyncio.to_thread(store.message, a.client_msg_id)
-                conv = await asyncio.to_thread(
-                    record_message, store, a.conversation_id, a.message, self.user_id  # wiring: conversations
-                )
-                if row is not None:
-                    self._report_sent(row)
-                await self._conversation_changed(conv)
-            elif isinstance(a, sa.ReadSeqs):
-                entries = [(e.conversation_id, e.has_read_seq, e.max_seq) for e in a.entries]
-                await asyncio.to_thread(store.set_read_seqs, entries)
-                for e in a.entries:
-                    await self._conversation_changed(await asyncio.to_thread(store.conversation, e.conversation_id))
-            elif isinstance(a, sa.Resync):  # confirmed by the engine: the server's history went back
-                log.warning("server history of %s went back (%d -> %d): dropping local copies above it",
-                            a.conversation_id, a.local_max, a.server_max)
-                await asyncio.to_thread(store.rewind_conversation, a.conversation_id, a.server_max)
-                self._emit(ev.ServerHistoryRewound(a.conversation_id, a.local_max, a.server_max))
-            elif isinstance(a, sa.GapGiveUp):
-                log.warning("gave up seqs %s of %s (%s)", a.seqs, a.conversation_id, a.reason)
-            elif isinstance(a, sa.HistoryEnd):
-                self._history_end.add(a.conversation_id)
-            elif isinstance(a, sa.SyncStarted):
-                self._sync_delivered = 0
-                self._set_state(ev.ConnectionState.SYNCING)
-                self._emit(ev.SyncStarted())
-            elif isinstance(a, sa.SyncFinished):
-                self._set_state(ev.ConnectionState.CONNECTED)
-                self._emit(ev.SyncFinished(self._sync_delivered))
-            elif isinstance(a, sa.SyncFailed):
-                self._emit(ev.ErrorEvent(NetworkError(message="newest-seq request failed", detail=a.reason), "sync"))
-                self._set_state(ev.ConnectionState.CONNECTED)
-
-    async def _send_request(self, req: sa.Action) -> None:
-        sync = self.sync
-        assert sync is not None
-        uid = self.user_id
-        if isinstance(req, sa.RequestNewestSeqs):
-            try:
-                resp = await self.ws.request(ReqIdentifier.GET_NEWEST_SEQ, req.to_pb(uid).SerializeToString())
-                newest = sdkws_pb2.GetMaxSeqResp.FromString(resp.data)
-            except OpenIMError as exc:
-                reason, rid0 = str(exc), req.request_id
-                await self._feed(lambda eng: eng.on_newest_seqs_failed(reason, rid0))
-                return
-            await self._feed(functools.partial(SyncEngine.on_newest_seqs, resp=newest, request_id=req.request_id))
-        elif isinstance(req, sa.RequestReadSeqs):
-            resp = await self.ws.request(ReqIdentifier.GET_CONV_MAX_READ_SEQ, req.to_pb(uid).SerializeToString())
-            reads = msg_pb2.GetConversationsHasReadAndMaxSeqResp.FromString(resp.data)
-            await self._feed(lambda eng: eng.on_read_seqs(reads))
-        elif isinstance(req, sa.Pull | sa.PullSeqs):
-            rid = req.request_id
-            try:
-                if isinstance(req, sa.Pull):
-                    r = await self.ws.request(ReqIdentifier.PULL_MSG_BY_RANGE, req.to_pb(uid).SerializeToString())
-                    reply: Any = sdkws_pb2.PullMessageBySeqsResp.FromString(r.data)
-                else:
-                    r = await self.ws.request(ReqIdentifier.PULL_MSG_BY_SEQ_LIST, req.to_pb(uid).SerializeToString())
-                    reply = msg_pb2.GetSeqMessageResp.FromString(r.data)
-            except (OpenIMError, ValueError) as exc:
-                log.info("pull %d failed: %s", rid, exc)
-                await self._feed(lambda eng: eng.on_pull_failed(rid))
-            else:
-                await self._feed(lambda eng: eng.on_pull_reply(rid, reply))
-            finally:
-                waiter = self._history_waiters.pop(rid, None)
-                if waiter is not None and not waiter.done():
-                    waiter.set_result(None)
-
-    async def _deliver(self, a: sa.Deliver) -> None:
-        store = self.store
-        assert store is not None
-        keep: list[sdkws_pb2.MsgData] = []
-        for m in a.messages:
-            if m.contentType == ContentType.TYPING:
-                self._on_typing(a.conversation_id, m)
-            else:
-                keep.append(m)
-        keep = self._pending.apply(a.conversation_id, keep) if self._pending else keep
-        if not keep:
-            return
-        notification = a.notification or is_notification_conversation(a.conversation_id)
-        live = not notification and a.source != "history"  # history: the app asked through messages()
-        by_id = {m.clientMsgID: m for m in keep}
-
-        def write() -> tuple[list[StoredMessage], ConversationRow | None, int]:
-            """Store the messages and apply them to their conversation in one hop."""
-            rows = store.upsert_messages(keep, a.conversation_id)
-            conv = None
-            if live:
-                for row in rows:
-                    md = by_id.get(row.client_msg_id) or row.to_msg()
-                    conv = record_message(store, a.conversation_id, md, self.user_id)  # wiring: conversations
-            return rows, conv, store.total_unread() if conv is not None else 0
-
-        rows, conv_row, total = await asyncio.to_thread(write)
-        if notification:
-            for m in keep:
-                await self._on_notification(m)
-            return
-        await self._settle_own_sends(keep, {r.client_msg_id for r in rows})
-        if not live:
-            return
-        self._sync_delivered += len(rows)
-        for row in rows:
-            self._emit(ev.MessageReceived(Message.from_row(row), is_self=row.send_id == self.user_id))
-        if conv_row is not None:
-            if not conv_row.show_name:
-                self._spawn(self._guard(self._resolve_name(conv_row), "conversation name"))
-            self._emit_conversation(conv_row, total)
-
-    def _report_sent(self, row: StoredMessage) -> None:
-        """MessageSent once per message (at the ack, or at its numbered copy if that came first);
-        later changes of the row (the seq arriving) are plain MessageUpdated."""
-        msg = Message.from_row(row)
-        if row.client_msg_id in self._sent_reported:
-            self._emit(ev.MessageUpdated(msg))
-            return
-        self._sent_reported[row.client_msg_id] = None
-        while len(self._sent_reported) > 10_000:
-            self._sent_reported.pop(next(iter(self._sent_reported)))
-        self._emit(ev.MessageSent(msg))
-
-    async def _settle_own_sends(self, msgs: list[sdkws_pb2.MsgData], new_ids: set[str]) -> None:
-        """A queued send of ours came back numbered before its ack (lost when the connection or
-        the server died after the commit): the row is now sent, and the outbox skips it; say so."""
-        store = self._store()
-        for m in msgs:
-            cmid = m.clientMsgID
-            if m.sendID != self.user_id or m.seq <= 0 or cmid in new_ids or cmid not in self._outbox_ids:
-                continue
-            row = await asyncio.to_thread(store.message, cmid)
-            if row is not None and row.status == MsgStatus.SEND_SUCCESS:
-                self._report_sent(row)
-
-    def _on_typing(self, conversation_id: str, m: sdkws_pb2.MsgData) -> None:
-        if m.sendID == self.user_id:
-            return
-        try:
-            tips = json.loads(m.content or b"{}").get("msgTips", "")
-        except (ValueError, AttributeError):
-            tips = ""
-        typing = tips != "no"
-        cid = single_conversation_id(m.sendID, m.recvID) if m.sessionType == SessionType.SINGLE_CHAT else conversation_id
-        self._typing[(cid, m.sendID)] = time.monotonic() + _TYPING_TTL if typing else 0.0
-        self._emit(ev.TypingChanged(cid, m.sendID, typing))
+    # ------------------------------------------------------------------ message-level state
 
     def is_typing(self, conversation_id: str, user_id: str) -> bool:
-        return self._typing.get((conversation_id, user_id), 0.0) > time.monotonic()
-
-    async def _on_notification(self, m: sdkws_pb2.MsgData) -> None:
-        """Apply the state changes that notification messages carry."""
-        store = self.store
-        assert store is not None
-        if await self._router.dispatch(m):  # wiring: conversations, messages
-            return  # wiring: conversations, messages
-        try:
-            detail = json.loads(json.loads(m.content or b"{}").get("detail", "{}"))
-        except (ValueError, AttributeError, TypeError):
-            return
-        if await self._router.dispatch(m):  # wiring: social (friend, user, group notifications)
-            return
-        if not isinstance(detail, dict):
-            return
-        if m.contentType == ContentType.MSG_REVOKE_NOTIFICATION:
-            tips = jsoncodec.from_go_json(sdkws_pb2.RevokeMsgTips, detail)
-            row = await asyncio.to_thread(store.message, tips.clientMsgID)
-            if row is None:  # the message is not here yet: revoke it on arrival
-                self._pending.revoke_later(tips.clientMsgID, m.content)
-                return
-            md = row.to_msg()
-            md.contentType = ContentType.MSG_REVOKE_NOTIFICATION
-            md.content = m.content
-            await asyncio.to_thread(store.upsert_messages, [md], row.conversation_id)
-            updated = await asyncio.to_thread(store.message, tips.clientMsgID)
-            if updated is not None:
-                self._emit(ev.MessageRevoked(Message.from_row(updated), tips.revokerUserID))
-        elif m.contentType == ContentType.DELETE_MSGS_NOTIFICATION:
-            tips_d = jsoncodec.from_go_json(sdkws_pb2.DeleteMsgsTips, detail)
-            rows = await asyncio.to_thread(store.mark_deleted, tips_d.conversationID, tips_d.seqs)
-            self._pending.delete_later(tips_d.conversationID, set(tips_d.seqs) - {r.seq for r in rows})
-            for r in rows:
-                self._emit(ev.MessageUpdated(Message.from_row(r)))
-        elif m.contentType == ContentType.HAS_READ_RECEIPT:
-            tips_r = jsoncodec.from_go_json(sdkws_pb2.MarkAsReadTips, detail)
-            cid = tips_r.conversationID
-            read = tips_r.hasReadSeq or max(tips_r.seqs, default=0)
-            if tips_r.markAsReadUserID == self.user_id:
-                await asyncio.to_thread(store.mark_read, cid, read)
-                await self._conversation_changed(await asyncio.to_thread(store.conversation, cid))
-            else:
-                self._peer_read[cid] = max(self._peer_read.get(cid, 0), read)
-            self._emit(ev.ReadReceipt(cid, tips_r.markAsReadUserID, read))
+        return self._typing.is_typing(conversation_id, user_id)
 
     def peer_read_seq(self, conversation_id: str) -> int:
         """The highest seq the other side of a single chat is known to have read."""
-        return self._peer_read.get(conversation_id, 0)
+        return self._message_events.peer_read_seq(conversation_id)
 
     async def _resolve_name(self, conv: ConversationRow) -> None:
-        store = self.store
-        assert store is not None
+        store = self._store()
         name = face = ""
         if conv.group_id:
             group = await self.groups.get_group(conv.group_id)  # wiring: social
@@ -629,14 +358,13 @@ class OpenIMClient:
     # ------------------------------------------------------------------ login-time REST sync
 
     async def _rest_sync(self) -> None:
-        """Self info, conversations, friends and groups through the incremental routes."""
-        store = self.store
-        assert store is not None
+        """Self info, conversations, friends, groups and user commands through the incremental routes."""
+        store = self._store()
         me = await self.api.user.get_users_info(user_ids=[self.user_id])
         await asyncio.to_thread(store.upsert_users, me.usersInfo)
         if me.usersInfo:
             self._nickname = me.usersInfo[0].nickname
-        await self._sync_conversations()
+        await self.conversations_api.sync()  # wiring: conversations
         # wiring: social (login-time relation sync; each list's failure is reported, the others go on)
         for where, part_sync in (("friends sync", self.friends.sync_all), ("groups sync", self.groups.sync_all),
                                  ("user commands sync", self.users.sync_commands)):
@@ -645,8 +373,6 @@ class OpenIMClient:
             except OpenIMError as exc:
                 self._emit(ev.ErrorEvent(exc, where))
 
-    async def _sync_conversations(self) -> None:  # wiring: conversations
-        await self.conversations_api.sync()  # wiring: conversations
 
     # ------------------------------------------------------------------ reading
 
@@ -664,55 +390,19 @@ class OpenIMClient:
     async def messages(self, conversation_id: str, before_seq: int | None = None, limit: int = 50, *,
                        after_seq: int | None = None) -> list[Message]:
         """A page of history, ascending: the newest ``limit`` below ``before_seq`` (or the newest);
-        with ``after_seq``, the oldest ``limit`` above it, from the cache only (paging back down).
+        with ``after_seq``, the oldest ``limit`` above it (paging back down).
 
         Served from the cache; where the cache has holes (older messages never fetched, or seqs
         the on-connect sync window skipped after a long time offline) they are pulled from the
-        server first, newest first, so a page has no gaps except seqs that do not exist.
+        server first, so a page has no gaps except seqs that do not exist.
         """
-        store = self._store()
         if after_seq is not None:
-            rows = await asyncio.to_thread(store.messages, conversation_id, None, limit, after_seq=after_seq)
-            return [Message.from_row(r) for r in rows]
-        rows = await asyncio.to_thread(store.messages, conversation_id, before_seq, limit)
-        settled: list[tuple[int, int]] = []  # holes with nothing (left) to pull in this call
-        pulls = 0
-        while self.connected and pulls <= limit // 10 + 4:  # bounded, in case pulls keep failing
-            hole = self._page_hole(conversation_id, rows, before_seq, limit, settled)
-            if hole is None:
-                break
-            lo, hi, room = hole
-            pulls += 1
-            if not await self._load_history(conversation_id, hi + 1, min(room, hi - lo + 1), floor=lo):
-                settled.append((lo, hi))
-                continue
-            rows = await asyncio.to_thread(store.messages, conversation_id, before_seq, limit)
-        return [Message.from_row(r) for r in rows]
+            return await self._history.after(conversation_id, after_seq, limit)
+        return await self._history.before(conversation_id, before_seq, limit)
 
-    def _page_hole(self, conversation_id: str, rows: Sequence[Any], before_seq: int | None, limit: int,
-                   settled: list[tuple[int, int]]) -> tuple[int, int, int] | None:
-        state = self.sync.conversation_state(conversation_id) if self.sync is not None else None
-        return None if state is None else page_hole(state.synced, [r.seq for r in rows], before_seq, limit,
-                                                    settled, conversation_id in self._history_end)
-
-    async def _load_history(self, conversation_id: str, before_seq: int, count: int, floor: int = 1) -> bool:
-        """Pull up to ``count`` older messages (none below ``floor``); False when there was
-        nothing to ask."""
-        waiters: list[asyncio.Future[None]] = []
-
-        def step(eng: SyncEngine) -> list[sa.Action]:
-            acts = eng.request_history(conversation_id, before_seq, count, floor)
-            for a in acts:
-                if isinstance(a, sa.PullSeqs):
-                    fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-                    self._history_waiters[a.request_id] = fut
-                    waiters.append(fut)
-            return acts
-
-        await self._feed(step)
-        if waiters:
-            await asyncio.wait_for(asyncio.gather(*waiters), timeout=30)
-        return bool(waiters)
+    async def messages_after(self, conversation_id: str, after_seq: int, limit: int = 50) -> list[Message]:
+        """The oldest ``limit`` messages above ``after_seq``, ascending, holes pulled first."""
+        return await self._history.after(conversation_id, after_seq, limit)
 
     history = messages
 
@@ -760,6 +450,8 @@ class OpenIMClient:
         rows = await asyncio.to_thread(self._store().search, text, conversation_id, limit)
         return [Message.from_row(r) for r in rows]
 
+    # ------------------------------------------------------------------ writing
+
     async def open_conversation(self, user_id: str | None = None, group_id: str | None = None) -> Conversation:
         """The conversation with a user or a group, created locally if new."""
         store = self._store()
@@ -804,20 +496,24 @@ class OpenIMClient:
         group: bool = False,
         at_user_ids: Iterable[str] = (),
         quote: Message | None = None,
+        wait: bool = False,
     ) -> Message:
         """Send a text to a user ID, a group ID (``group=True``) or a conversation ID.
 
         Returns the cached row at once (status SENDING); :class:`MessageUpdated` follows when
-        the server acknowledged it (SEND_SUCCESS) or refused it (SEND_FAILED).
+        the server acknowledged it (SEND_SUCCESS) or refused it (SEND_FAILED). With ``wait=True``, waits
+        for the answer and raises a refusal as the server's own error (see :meth:`wait_sent`).
         """
         at = list(at_user_ids)
         if quote is not None:
             built = msgs.quote(text, msgs.message_struct(quote))  # wiring: messages (the whole quoted message)
-            return await self.send(target, built, group=group)  # wiring: messages
+            sent = await self.send(target, built, group=group)  # wiring: messages
+            return await self.wait_sent(sent.client_msg_id) if wait else sent
         if at:
             content = {"text": text, "atUserList": at, "isAtSelf": False}
-            return await self.send_message(target, ContentType.AT_TEXT, content, group=group, at_user_ids=at)
-        return await self.send_message(target, ContentType.TEXT, {"content": text}, group=group)
+            return await self.send_message(target, ContentType.AT_TEXT, content, group=group, at_user_ids=at,
+                                           wait=wait)
+        return await self.send_message(target, ContentType.TEXT, {"content": text}, group=group, wait=wait)
 
     async def send_message(
         self,
@@ -830,8 +526,12 @@ class OpenIMClient:
         options: dict[str, bool] | None = None,
         offline_push: sdkws_pb2.OfflinePushInfo | None = None,  # wiring: messages
         ex: str = "",  # wiring: messages
+        wait: bool = False,
     ) -> Message:
-        """Send any content element (see docs/spec/ws-protocol.md §8 for the shapes)."""
+        """Send any content element (see docs/spec/ws-protocol.md §8 for the shapes).
+
+        Returns the cached row at once (status SENDING); with ``wait=True``, waits for the server
+        and returns the sent message or raises its refusal (see :meth:`wait_sent`)."""
         store = self._store()
         await self._check_peer(target, group)
         if not self._nickname and self.connected and not self._self_fetched:
@@ -840,7 +540,7 @@ class OpenIMClient:
                 await asyncio.wait_for(self.users.get_user(self.user_id), 3)  # wiring: social
         body = json.dumps(content, ensure_ascii=False).encode()
 
-        def write() -> tuple[StoredMessage, ConversationRow, int]:
+        def write() -> tuple[Message, ConversationRow, int]:
             """Everything local in one hop: the row (status sending) before any network call."""
             cid, session_type, recv_id, group_id = self._resolve_target(target, group)
             me = store.user(self.user_id)
@@ -849,7 +549,8 @@ class OpenIMClient:
                 clientMsgID=new_client_msg_id(self.user_id), senderPlatformID=self.platform_id,
                 senderNickname=me.nickname if me else "", senderFaceURL=me.faceURL if me else "",
                 sessionType=session_type, msgFrom=MsgFrom.USER, contentType=content_type, content=body,
-                createTime=now_ms(), sendTime=now_ms(), status=MsgStatus.SENDING, atUserIDList=list(at_user_ids),
+                createTime=self.ctx.now_ms(), sendTime=self.ctx.now_ms(), status=MsgStatus.SENDING,
+                atUserIDList=list(at_user_ids),
             )
             md.options.update(options or {})
             md.ex = ex  # wiring: messages
@@ -859,16 +560,18 @@ class OpenIMClient:
             conv = record_message(store, cid, md, self.user_id)  # wiring: conversations
             row = store.message(md.clientMsgID)
             assert row is not None
-            return row, conv, store.total_unread()
+            return Message.from_row(row), conv, store.total_unread()
 
-        async with self._lock:
-            row, conv, total = await asyncio.to_thread(write)
-        if row.sender_nickname:
-            self._nickname = row.sender_nickname
-        msg = Message.from_row(row)
+        async with self._sync.lock:
+            msg, conv, total = await asyncio.to_thread(write)
+            self._sync.mark_shown(msg.client_msg_id, msg.conversation_id)
+        if msg.sender_nickname:
+            self._nickname = msg.sender_nickname
         self._emit(ev.MessageReceived(msg, is_self=True))
         self._emit_conversation(conv, total)
-        self._queue_send(row.client_msg_id)
+        self._outbox.queue(msg.client_msg_id)
+        if wait:
+            return await self.wait_sent(msg.client_msg_id)
         return msg
 
     async def _check_peer(self, target: str, group: bool) -> None:
@@ -911,7 +614,7 @@ class OpenIMClient:
             raise LocalError(message="no such message", detail=client_msg_id)
         if row.status != MsgStatus.SEND_SUCCESS:
             await asyncio.to_thread(store.set_message_status, client_msg_id, MsgStatus.SENDING)
-            self._queue_send(client_msg_id)
+            self._outbox.queue(client_msg_id)
             row = await asyncio.to_thread(store.message, client_msg_id) or row
             self._emit(ev.MessageUpdated(Message.from_row(row)))
         return Message.from_row(row)
@@ -938,119 +641,6 @@ class OpenIMClient:
 
     async def send_typing(self, conversation_id: str, typing: bool = True) -> None:
         await self.typing(conversation_id, typing)
-
-    def _queue_send(self, client_msg_id: str) -> None:
-        if client_msg_id not in self._outbox_ids:
-            self._outbox_ids.add(client_msg_id)
-            self._outbox_order[client_msg_id] = next(self._outbox_seq)
-            self._outbox.append(client_msg_id)
-            self._outbox_wake.set()
-
-    def _requeue(self, client_msg_id: str) -> None:
-        """Put a send that hit a broken connection back in its place (before those typed later)."""
-        pos = self._outbox_order.get(client_msg_id, 0)
-        waiting = sorted([*self._outbox, client_msg_id], key=lambda c: self._outbox_order.get(c, pos))
-        self._outbox.clear()
-        self._outbox.extend(waiting)
-        self._outbox_wake.set()
-
-    def _unsent_ids(self) -> list[str]:
-        store = self._store()
-        return store.unsent_message_ids(self.user_id)
-
-    async def _sender_loop(self) -> None:
-        """Send queued messages in the order typed, whenever connected (survives outages).
-
-        Up to ``send_window`` sends are in flight at once: the server handles one connection's
-        requests in order, so the order holds. A send that meets a broken connection goes back
-        into its place and leaves again after the reconnect; nothing leaves on the new connection
-        until every send of the dropped one has come back (else a later message could overtake
-        one whose failure was reported late)."""
-        window = asyncio.Semaphore(self._send_window)
-        while True:
-            while not self._outbox:
-                self._outbox_wake.clear()
-                await self._outbox_wake.wait()
-            await self._connected.wait()
-            if self._send_barrier:  # sends of the dropped connection go back in their places first
-                await self._in_flight_idle.wait()
-                self._send_barrier = False
-                continue
-            await window.acquire()
-            if not self._outbox or not self.connected or not self.ws.connected:
-                window.release()
-                if not self.ws.connected:
-                    await asyncio.sleep(0.05)  # the client hears of the drop a moment later
-                continue
-            cmid = self._outbox.popleft()
-            payload = await self._outgoing_payload(cmid)  # read in queue order: requests leave in order
-            if payload is None:
-                window.release()
-                self._outbox_ids.discard(cmid)
-                continue
-            self._in_flight += 1
-            self._in_flight_idle.clear()
-            self._spawn(self._send_in_window(cmid, payload, window))
-
-    async def _outgoing_payload(self, client_msg_id: str) -> bytes | None:
-        row = await asyncio.to_thread(self._store().message, client_msg_id)
-        if row is None or row.status == MsgStatus.SEND_SUCCESS:
-            return None  # deleted meanwhile, or its numbered copy already arrived
-        md = row.to_msg()
-        md.status = 0
-        md.sendTime = 0
-        return md.SerializeToString()
-
-    async def _send_in_window(self, cmid: str, payload: bytes, window: asyncio.Semaphore) -> None:
-        try:
-            if not self.ws.connected:  # never wait for the next connection: an earlier send may be
-                raise NetworkError(message="not connected")  # on its way back to the queue
-            await self._send_one(cmid, payload)
-        except NetworkError:
-            self._requeue(cmid)  # the connection dropped: send again after the reconnect
-            await asyncio.sleep(0.2)
-            return
-        except Exception as exc:  # never lose the message or the sender loop
-            log.exception("send of %s failed", cmid)
-            self._emit(ev.ErrorEvent(_as_openim(exc), "send"))
-            self._requeue(cmid)
-            await asyncio.sleep(1.0)
-            return
-        finally:
-            window.release()
-            self._in_flight -= 1
-            if not self._in_flight:
-                self._in_flight_idle.set()
-        self._outbox_ids.discard(cmid)
-        self._outbox_order.pop(cmid, None)
-
-    async def _send_one(self, client_msg_id: str, payload: bytes) -> None:
-        store = self._store()
-        try:
-            resp = await self.ws.request(ReqIdentifier.SEND_MSG, payload)
-        except NetworkError:
-            raise
-        except OpenIMError as exc:
-            await asyncio.to_thread(store.set_message_status, client_msg_id, MsgStatus.SEND_FAILED)
-            failed = await asyncio.to_thread(store.message, client_msg_id)
-            if failed is not None:
-                self._emit(ev.MessageSendFailed(Message.from_row(failed), exc))
-            return
-        ack = msg_pb2.SendMsgResp.FromString(resp.data)
-
-        def settle() -> StoredMessage | None:
-            current = store.message(client_msg_id)
-            if current is not None and current.seq == 0:  # the push may already have numbered it
-                store.merge_sent(client_msg_id, 0, ack.serverMsgID, ack.sendTime)
-                current = store.message(client_msg_id)
-            return current
-
-        async with self._lock:
-            sent = await asyncio.to_thread(settle)
-            if self.sync is not None:
-                self.sync.on_send_ack(client_msg_id, ack.serverMsgID, ack.sendTime)
-        if sent is not None:
-            self._report_sent(sent)
 
     async def send_file(
         self, target: str, path: str | os.PathLike[str], *, group: bool = False, image: bool = False,
@@ -1092,13 +682,8 @@ class OpenIMClient:
         cid, session_type, recv_id, group_id = await self.resolve_target(conversation_id, False)
         if session_type != SessionType.SINGLE_CHAT or not self.connected:
             return
-        md = sdkws_pb2.MsgData(
-            sendID=self.user_id, recvID=recv_id, clientMsgID=new_client_msg_id(self.user_id),
-            senderPlatformID=self.platform_id, sessionType=session_type, msgFrom=MsgFrom.USER,
-            contentType=ContentType.TYPING, createTime=now_ms(),
-            content=json.dumps({"msgTips": "yes" if typing else "no"}).encode(),
-        )
-        md.options.update(ONLINE_ONLY_OPTIONS)
+        md = self._typing.message(recv_id, typing, client_msg_id=new_client_msg_id(self.user_id),
+                                  platform_id=self.platform_id)
         with contextlib.suppress(OpenIMError):
             await self.ws.request(ReqIdentifier.SEND_MSG, md.SerializeToString())
 
@@ -1111,33 +696,19 @@ class OpenIMClient:
         return self.store
 
 
-class EventStream:
-    """An async iterator over a client's events, subscribed from the moment it is created."""
-
-    def __init__(self, registry: list[asyncio.Queue[ev.Event]]) -> None:
-        self._registry = registry
-        self._queue: asyncio.Queue[ev.Event] = asyncio.Queue()
-        self._done = False
-        registry.append(self._queue)
-
-    def __aiter__(self) -> EventStream:
-        return self
-
-    async def __anext__(self) -> ev.Event:
-        if self._done:
-            raise StopAsyncIteration
-        event = await self._queue.get()
-        if isinstance(event, ev.SessionEnded):
-            self.close()
-        return event
-
-    def close(self) -> None:
-        self._done = True
-        if self._queue in self._registry:
-            self._registry.remove(self._queue)
 
 
-def _as_openim(exc: BaseException) -> OpenIMError:
-    if isinstance(exc, OpenIMError):
-        return exc
-    return LocalError(message=f"{type(exc).__name__}: {exc}")
+class _ConversationSink:
+    """What the sync driver reports about conversations, answered by the client for now."""
+
+    def __init__(self, client: OpenIMClient) -> None:
+        self._client = client
+
+    async def changed(self, row: ConversationRow | None) -> None:
+        await self._client._conversation_changed(row)
+
+    def show(self, row: ConversationRow, unread_total: int) -> None:
+        self._client._emit_conversation(row, unread_total)
+
+    def needs_name(self, row: ConversationRow) -> None:
+        self._client._spawn(self._client._guard(self._client._resolve_name(row), "conversation name"))

@@ -35,11 +35,42 @@ class ConnectionStateChanged(Event):
 
 
 @dataclass(frozen=True)
+class Connecting(Event):
+    """The connection is being opened (official ``OnConnecting``)."""
+
+
+@dataclass(frozen=True)
+class Connected(Event):
+    """The connection is open and the handshake passed (official ``OnConnectSuccess``); the
+    on-connect sync follows (:class:`SyncStarted`)."""
+
+
+@dataclass(frozen=True)
+class ConnectFailed(Event):
+    """A connection attempt failed (official ``OnConnectFailed``); another one follows unless the
+    session ended."""
+
+    error: OpenIMError | None = None
+
+
+@dataclass(frozen=True)
 class MessageReceived(Event):
-    """A new message in a conversation (pushed or pulled), delivered once, in seq order."""
+    """A new message in a conversation, delivered once per process, in seq order.
+
+    ``offline`` tells a message pulled by the on-connect sync (sent while this device was away,
+    official ``OnRecvOfflineNewMessage``) from one pushed live (``OnRecvNewMessage``)."""
 
     message: Message
     is_self: bool = False
+    offline: bool = False
+
+
+@dataclass(frozen=True)
+class OnlineOnlyMessage(Event):
+    """A message sent "online only" (not stored on the server, never cached here; official
+    ``OnRecvOnlineOnlyMessage``), e.g. a custom signal; typing has its own :class:`TypingChanged`."""
+
+    message: Message
 
 
 @dataclass(frozen=True)
@@ -56,9 +87,32 @@ class MessageSent(MessageUpdated):
 
 @dataclass(frozen=True)
 class MessageSendFailed(MessageUpdated):
-    """The server refused a message this device sent; ``error`` says why. ``resend()`` retries."""
+    """The server refused a message this device sent; ``error`` says why (``code``: the server's
+    errCode, e.g. 1402; ``reason``: its name, e.g. ``"MutedInGroup"``). ``resend()`` retries."""
 
     error: OpenIMError | None = None
+
+    @property
+    def code(self) -> int:
+        return self.error.code if self.error is not None else 0
+
+    @property
+    def reason(self) -> str:
+        return self.error.name if self.error is not None else ""
+
+    @property
+    def retryable(self) -> bool:
+        """Whether sending it again can help (a network failure), not a refusal (muted, blocked...)."""
+        from .session.outbox import is_transient
+
+        return self.error is None or is_transient(self.error)
+
+    @property
+    def explanation(self) -> str:
+        """One line for people: ``"you are muted in this group (1402 MutedInGroup)"``."""
+        from .protocol.errors import explain
+
+        return explain(self.error) if self.error is not None else "the server did not take it"
 
 
 @dataclass(frozen=True)
@@ -66,6 +120,24 @@ class MessageRevoked(MessageUpdated):
     """A message was revoked; ``message`` is now the revoke placeholder."""
 
     revoker_user_id: str = ""
+
+
+@dataclass(frozen=True)
+class MessageDeleted(MessageUpdated):
+    """A message was deleted for us (official ``OnMsgDeleted``: here, or on another device by
+    notification 2102); ``message`` has status DELETED. A MessageUpdated, so views that drop
+    deleted rows on updates need nothing new."""
+
+
+@dataclass(frozen=True)
+class BusinessNotification(Event):
+    """A custom business notification (content type 2001, ``/msg/send_business_notification``;
+    official ``OnRecvCustomBusinessMessage``): ``key`` and ``data`` as the sender gave them."""
+
+    key: str
+    data: str
+    send_id: str = ""
+    send_time: int = 0
 
 
 @dataclass(frozen=True)
@@ -85,12 +157,6 @@ class ConversationCleared(Event):
     cache dropped their messages (their ConversationChanged follow)."""
 
     conversation_ids: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class MessageDeleted(MessageUpdated):
-    """A message was deleted for us (official ``OnMsgDeleted``); ``message`` has status deleted.
-    A MessageUpdated, so views that drop deleted rows on updates need nothing new."""
 
 
 @dataclass(frozen=True)
@@ -140,10 +206,27 @@ class SyncStarted(Event):
 
 
 @dataclass(frozen=True)
+class SyncProgress(Event):
+    """The on-connect sync delivered more messages (official ``OnSyncServerProgress``):
+    ``new_messages`` so far, in ``conversations`` conversations."""
+
+    new_messages: int
+    conversations: int = 0
+
+
+@dataclass(frozen=True)
 class SyncFinished(Event):
     """The on-connect sync caught up (``new_messages`` delivered)."""
 
     new_messages: int
+
+
+@dataclass(frozen=True)
+class SyncFailed(Event):
+    """The on-connect sync could not ask the server for its newest seqs (official
+    ``OnSyncServerFailed``); the session goes on with pushes and retries at the next connect."""
+
+    reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -174,9 +257,16 @@ class Kicked(Event):
 
 @dataclass(frozen=True)
 class TokenExpired(Event):
-    """The token was refused (1501-1507): log in again."""
+    """The token was refused (1501-1507; official ``OnUserTokenExpired``): log in again.
+    :class:`TokenInvalid` (a subclass) tells the codes other than 1501 apart."""
 
     error: OpenIMError | None = None
+
+
+@dataclass(frozen=True)
+class TokenInvalid(TokenExpired):
+    """The token was refused as invalid rather than expired (1502-1507, official
+    ``OnUserTokenInvalid``); still a :class:`TokenExpired` for listeners of that."""
 
 
 @dataclass(frozen=True)

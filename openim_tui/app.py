@@ -28,6 +28,7 @@ from openim_sdk.events import (
     ConversationChanged,
     ErrorEvent,
     MessageReceived,
+    MessageSendFailed,
     MessageUpdated,
     ServerHistoryRewound,
     SessionEnded,
@@ -203,6 +204,8 @@ class ChatScreen(Screen[None]):
 
     def on_client_event(self, message: ClientEvent) -> None:
         ev = message.event
+        if isinstance(ev, MessageSendFailed):
+            self._note_refusal(ev)
         if isinstance(ev, MessageReceived):
             self._apply_message(ev.message, new=True)
         elif isinstance(ev, MessageUpdated):
@@ -240,6 +243,12 @@ class ChatScreen(Screen[None]):
                         severity="error", timeout=15)
         elif isinstance(ev, ErrorEvent):
             self.query_one(StatusBar).detail = f"{ev.where}: {ev.error}"[:60] if ev.where else str(ev.error)[:60]
+
+    def _note_refusal(self, ev: MessageSendFailed) -> None:
+        """Say why the server refused a message, next to it and once as a toast; offer retry only
+        when trying again can help (a network failure, not a refusal such as muted or blocked)."""
+        self.log_view.failures[ev.message.client_msg_id] = (ev.explanation, ev.retryable)
+        self.notify(f"Not sent: {ev.explanation}", severity="error", timeout=8)
 
     def _apply_message(self, msg: Message, *, new: bool) -> None:
         cid = msg.conversation_id

@@ -66,6 +66,36 @@ _SYMBOLS: dict[int, str] = {
 }
 
 
+#: What a refusal means for the person who sent the message (CLI and chat say this, not just a code).
+SEND_REFUSALS: dict[int, str] = {
+    1001: "the server refused the message as malformed",
+    1002: "you are not allowed to send this here",
+    1004: "the conversation does not exist on the server",
+    1101: "no such user",
+    1201: "no such group",
+    1203: "you are not a member of this group",
+    1204: "the group was dismissed",
+    1302: "they have blocked you",
+    1303: "you are not friends (this server only lets friends chat)",
+    1402: "you are muted in this group",
+    1403: "the group is muted: only its owner and admins can talk",
+    5001: "refused by the server's message filter",
+}
+
+
+def explain(error: BaseException) -> str:
+    """One line for people: what went wrong and, for a known refusal, what it means
+    (``"you are muted in this group (1402 MutedInGroup)"``)."""
+    if not isinstance(error, OpenIMError):
+        return str(error) or type(error).__name__
+    known = SEND_REFUSALS.get(error.code)
+    if known:
+        return f"{known} ({error.code} {error.name})"
+    text = f"{error.code} {error.name}" if error.code else ""
+    said = error.detail or (error.message if error.message != error.name else "")
+    return f"{text}: {said}" if text and said else (text or said or type(error).__name__)
+
+
 def error_name(code: int) -> str:
     """A short symbolic name for ``code`` (``1302`` -> ``"BlockedByPeer"``)."""
     if code in _SYMBOLS:

@@ -48,6 +48,7 @@ class Users:
         self._ws = ws
         self._on_profiles = on_profiles
         self._commands_lock = asyncio.Lock()
+        self._refresh_lock = asyncio.Lock()
         if router is not None:
             router.register(USER_NOTIFICATIONS, self._on_notification)
 
@@ -98,9 +99,10 @@ class Users:
         if not ids:
             return []
         store = self._ctx.store
-        before = {u.userID: User.from_pb(u) for u in await self._ctx.run(store.users, ids)}
-        resp = await self._ctx.rest.user.get_users_info(user_ids=ids)
-        await self._ctx.run(store.upsert_users, resp.usersInfo)
+        async with self._refresh_lock:  # compare-and-store as one step: a 1303 racing our own set reports once
+            before = {u.userID: User.from_pb(u) for u in await self._ctx.run(store.users, ids)}
+            resp = await self._ctx.rest.user.get_users_info(user_ids=ids)
+            await self._ctx.run(store.upsert_users, resp.usersInfo)
         fresh = [User.from_pb(u) for u in resp.usersInfo]
         changed = [u for u in fresh if before.get(u.user_id) != u]
         for u in changed:

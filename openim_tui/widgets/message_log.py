@@ -120,6 +120,8 @@ class MessageLog(ScrollView, can_focus=True):
         self.time_format = "%H:%M"  # strftime of today's times (the settings' chat.time_format)
         #: long messages shown in full (``m`` on the selected message); others are folded
         self.expanded: set[str] = set()
+        #: why the server refused our messages (this session): clientMsgID -> (reason, retry can help)
+        self.failures: dict[str, tuple[str, bool]] = {}
 
     # ------------------------------------------------------------------ public API
 
@@ -418,7 +420,10 @@ class MessageLog(ScrollView, can_focus=True):
         if m.send_id == self.me and not render.is_revoked(m):
             label = render.status_label(m, self.online)
             if label == "failed":
-                out.append("  ✗ failed · r retry", st("failed"))
+                reason, retryable = self.failures.get(m.client_msg_id, ("", True))
+                out.append(f"  ✗ not sent: {reason}" if reason else "  ✗ failed", st("failed"))
+                if retryable:
+                    out.append(" · r retry", st("failed"))
             elif label in ("sending", "queued"):
                 out.append(f"  … {label}", st("status"))
             elif i == self._last_own:

@@ -308,6 +308,16 @@ def test_groups_flow(cli: Cli, users: Users) -> None:
     assert rows == [] or "(dismissed)" in rows[0], mine.stdout  # not shown as a live group
     assert gid not in [g["groupID"] for g in json.loads(bobs.stdout).get("groups", [])]  # bob left
 
+    # the dead group's conversation (bob left, then it was dismissed) can be deleted from bob's list
+    def bob_conversations() -> list[str]:
+        listed = json.loads(cli.run("conversations", "-p", "bob", "--json").stdout)
+        return [c["conversationID"] for c in listed.get("conversationElems", [])]
+
+    assert f"sg_{gid}" in bob_conversations()
+    deleted = json.loads(cli.run("conversations", "delete", gid, "-g", "-p", "bob", "--json").stdout)
+    assert deleted == {"conversationID": f"sg_{gid}", "deleted": True}
+    assert f"sg_{gid}" not in bob_conversations()
+
 
 # --------------------------------------------------------------------------- api
 
@@ -593,3 +603,11 @@ def test_send_file_and_download_it_on_the_other_side(cli: Cli, users: Users, tmp
     assert human.stdout.startswith(f"Saved {dest / 'again' / 'report.bin'}")
     missing = cli.run("download", users.alice, "999999", "-p", "bob", code=1)
     assert "no message with seq 999999" in one_line_error(missing)
+
+
+def test_a_refused_send_says_why(cli: Cli, users: Users) -> None:
+    gid = uid("mute-")
+    cli.run("groups", "create", "Quiet", users.bob, "--id", gid)
+    cli.run("groups", "mute", gid, users.bob, "--seconds", "600")
+    refused = cli.run("send", gid, "-g", "can I talk?", "-p", "bob", code=1)
+    assert one_line_error(refused) == "error: not sent: you are muted in this group (1402 MutedInGroup)"

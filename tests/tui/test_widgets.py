@@ -427,3 +427,29 @@ async def test_settings_rebind_keys_pick_the_theme_and_silence_the_bell() -> Non
         await c.push("si_alice_bob", "bob", "quiet please", minute=700, nickname="Bob")
         await wait_for(pilot, lambda: app.chat.alerts.alerted, 3, "alerted")
         assert bells == []
+
+
+async def test_a_refused_message_says_why_and_offers_retry_only_when_it_can_help() -> None:
+    from openim_sdk.events import MessageSendFailed
+    from openim_sdk.protocol.errors import MessageError, NetworkError
+
+    app, c = make()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        await pilot.press("alt+2")
+        await pilot.press(*"hello?", "enter")
+        await wait_for(pilot, lambda: c.sent, 3, "sent")
+        m = c.sent[-1]
+        m.status = MsgStatus.SEND_FAILED
+        await c.emit(MessageSendFailed(m, error=MessageError(1402, message="MutedInGroup")))
+        await wait_for(pilot, lambda: "not sent: you are muted" in text(app), 3, "reason shown")
+        line = next(ln for ln in app.chat.log_view.line_text() if "not sent" in ln)
+        assert "(1402 MutedInGroup)" in line and "retry" not in line
+        await pilot.press(*"again", "enter")
+        await wait_for(pilot, lambda: len(c.sent) == 2, 3, "second")
+        m2 = c.sent[-1]
+        m2.status = MsgStatus.SEND_FAILED
+        await c.emit(MessageSendFailed(m2, error=NetworkError(message="connection lost")))
+        await wait_for(pilot, lambda: sum("not sent" in ln for ln in app.chat.log_view.line_text()) == 2, 3)
+        line2 = [ln for ln in app.chat.log_view.line_text() if "not sent" in ln][-1]
+        assert "r retry" in line2

@@ -1,0 +1,147 @@
+"""History paging: a page of a conversation, older than a seq or newer than a seq, without holes.
+
+A page is served from the cache; where the cache has holes (older messages never fetched, seqs
+the on-connect sync window skipped after a long time offline) they are pulled from the server
+first through the sync engine (``request_history``: a 1005 by seq list), so a page has no gaps
+except seqs that do not exist. Where to look is pure (:func:`page_hole` below a seq, in
+``sync/paging.py``; :func:`page_hole_after` above one); :class:`History` runs it against the
+engine and the cache.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING
+
+from ..models import Message
+from ..sync import actions as sa
+from ..sync.paging import page_hole
+from .context import SessionContext
+
+if TYPE_CHECKING:
+    from ..sync.engine import SyncEngine
+
+Step = Callable[["SyncEngine"], list[sa.Action]]
+Feed = Callable[[Step], Awaitable[None]]
+
+#: Seconds to wait for the pulls of one hole.
+PULL_TIMEOUT = 30.0
+
+
+def page_hole_after(
+    synced: int, seqs: Sequence[int], after_seq: int, limit: int, settled: Sequence[tuple[int, int]]
+) -> tuple[int, int] | None:
+    """The lowest run of seqs ``lo..hi`` missing from the page of the ``limit`` oldest messages
+    above ``after_seq`` (none above ``synced``, the engine's settled seq); ``hi`` is capped so the
+    page asks no more than it has room for. None when the page is complete. ``settled``: runs
+    known to have nothing to pull (they count as absent seqs)."""
+    numbered = sorted({s for s in seqs if after_seq < s <= synced})
+    expected, count = after_seq + 1, 0
+    for s in [*numbered, synced + 1]:
+        if count >= limit or expected > synced:
+            return None
+        if s > expected:
+            lo, hi = expected, min(s - 1, expected + (limit - count) - 1)
+            if not any(a <= lo and hi <= b for a, b in settled):
+                return lo, hi
+        count += 1
+        expected = s + 1
+    return None
+
+
+class History:
+    """Pages of history in both directions; owns the pulls it waits for and the "no older
+    messages" marks the engine reports (``HistoryEnd``)."""
+
+    def __init__(self, ctx: SessionContext, feed: Feed, engine: Callable[[], SyncEngine | None],
+                 connected: Callable[[], bool]) -> None:
+        self._ctx = ctx
+        self._feed = feed
+        self._engine = engine
+        self._connected = connected
+        self._waiters: dict[int, asyncio.Future[None]] = {}
+        self._at_bottom: set[str] = set()
+
+    # ---------------------------------------------------------------- fed by the engine adapter
+
+    def reached_bottom(self, conversation_id: str) -> None:
+        self._at_bottom.add(conversation_id)
+
+    def pull_done(self, request_id: int) -> None:
+        waiter = self._waiters.pop(request_id, None)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    # ---------------------------------------------------------------- pages
+
+    async def before(self, conversation_id: str, before_seq: int | None = None, limit: int = 50) -> list[Message]:
+        """The newest ``limit`` messages below ``before_seq`` (or the newest), ascending."""
+        store = self._ctx.store
+        rows = await self._ctx.run(store.messages, conversation_id, before_seq, limit)
+        settled: list[tuple[int, int]] = []  # holes with nothing (left) to pull in this call
+        pulls = 0
+        while self._connected() and pulls <= limit // 10 + 4:  # bounded, in case pulls keep failing
+            synced = self._synced(conversation_id)
+            if synced is None:
+                break
+            hole = page_hole(synced, [r.seq for r in rows], before_seq, limit, settled,
+                             conversation_id in self._at_bottom)
+            if hole is None:
+                break
+            lo, hi, room = hole
+            pulls += 1
+            if not await self.pull(conversation_id, hi + 1, min(room, hi - lo + 1), floor=lo):
+                settled.append((lo, hi))
+                continue
+            rows = await self._ctx.run(store.messages, conversation_id, before_seq, limit)
+        return [Message.from_row(r) for r in rows]
+
+    async def after(self, conversation_id: str, after_seq: int, limit: int = 50) -> list[Message]:
+        """The oldest ``limit`` messages above ``after_seq``, ascending (paging back down)."""
+        store = self._ctx.store
+
+        def read() -> list[Message]:
+            return [Message.from_row(r) for r in store.messages(conversation_id, None, limit, after_seq=after_seq)]
+
+        page = await self._ctx.run(read)
+        settled: list[tuple[int, int]] = []
+        pulls = 0
+        while self._connected() and pulls <= limit // 10 + 4:
+            synced = self._synced(conversation_id)
+            if synced is None:
+                break
+            hole = page_hole_after(synced, [m.seq for m in page], after_seq, limit, settled)
+            if hole is None:
+                break
+            lo, hi = hole
+            pulls += 1
+            if not await self.pull(conversation_id, hi + 1, hi - lo + 1, floor=lo):
+                settled.append((lo, hi))
+                continue
+            page = await self._ctx.run(read)
+        return page
+
+    async def pull(self, conversation_id: str, before_seq: int, count: int, floor: int = 1) -> bool:
+        """Pull up to ``count`` messages below ``before_seq`` (none below ``floor``) and wait for
+        them to be stored; False when there was nothing to ask."""
+        waiters: list[asyncio.Future[None]] = []
+
+        def step(eng: SyncEngine) -> list[sa.Action]:
+            acts = eng.request_history(conversation_id, before_seq, count, floor)
+            for a in acts:
+                if isinstance(a, sa.PullSeqs):
+                    fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+                    self._waiters[a.request_id] = fut
+                    waiters.append(fut)
+            return acts
+
+        await self._feed(step)
+        if waiters:
+            await asyncio.wait_for(asyncio.gather(*waiters), timeout=PULL_TIMEOUT)
+        return bool(waiters)
+
+    def _synced(self, conversation_id: str) -> int | None:
+        engine = self._engine()
+        state = engine.conversation_state(conversation_id) if engine is not None else None
+        return None if state is None else state.synced

@@ -1,0 +1,340 @@
+"""The sync engine's adapter: runs the pure engine's actions against the connection and the cache.
+
+:meth:`SyncDriver.feed` runs one engine step and applies its actions in order under the session
+lock (so deliveries reach the cache and the events in seq order); requests the engine asks for
+are sent outside the lock and feed their replies back. Deliveries become events here:
+
+- every message the engine delivers to *this process* is shown once (``MessageReceived``), also
+  when another process sharing the cache stored the row first (two ``openim`` commands on one
+  profile): "shown" is remembered per process, not read from the shared cache;
+- ``offline=True`` for messages pulled by the on-connect sync, False for live pushes;
+- online-only messages (not kept in history) are never cached: ``OnlineOnlyMessage``;
+- typing goes to :class:`~openim_sdk.session.typing.Typing`, notifications to the
+  :class:`~openim_sdk.session.context.NotificationRouter`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
+
+from .. import events as ev
+from ..models import Message
+from ..protocol.constants import ContentType, MsgOption, MsgStatus, ReqIdentifier, option_is_set
+from ..protocol.conversation_id import is_notification_conversation
+from ..protocol.errors import NetworkError, OpenIMError
+from ..protocol.pb.msg import msg_pb2
+from ..protocol.pb.sdkws import sdkws_pb2
+from ..sync import actions as sa
+from ..sync.engine import SyncEngine
+from ..sync.pending import PendingEdits
+from .context import NotificationRouter, SessionContext
+from .conversations import record_message
+from .history import History
+from .typing import Typing
+
+if TYPE_CHECKING:
+    from ..store.conversations import _ConversationRow as ConversationRow
+
+log = logging.getLogger(__name__)
+
+Step = Callable[[SyncEngine], list[sa.Action]]
+
+#: How many clientMsgIDs a process remembers as shown (far more than one sync window).
+SHOWN_LIMIT = 50_000
+
+
+class Requester(Protocol):
+    async def request(self, req_identifier: int, data: bytes) -> Any: ...
+
+
+def is_online_only(m: sdkws_pb2.MsgData) -> bool:
+    """Sent "online only": no seq, and not kept in the history or not persisted."""
+    return m.seq == 0 and not (option_is_set(m.options, MsgOption.HISTORY)
+                               and option_is_set(m.options, MsgOption.PERSISTENT))
+
+
+def wire_message(conversation_id: str, m: sdkws_pb2.MsgData) -> Message:
+    """The public model of a message that is never cached (online only)."""
+    return Message(
+        client_msg_id=m.clientMsgID, conversation_id=conversation_id, send_id=m.sendID, recv_id=m.recvID,
+        group_id=m.groupID, session_type=m.sessionType, content_type=m.contentType,
+        content_json=m.content.decode("utf-8", "replace"), seq=m.seq, server_msg_id=m.serverMsgID,
+        send_time=m.sendTime, create_time=m.createTime, status=m.status or MsgStatus.SEND_SUCCESS,
+        sender_nickname=m.senderNickname, at_user_ids=list(m.atUserIDList), ex=m.ex,
+    )
+
+
+class Conversations(Protocol):
+    """What the driver tells about conversations (the client, or the conversations part)."""
+
+    async def changed(self, row: ConversationRow | None) -> None: ...
+
+    def show(self, row: ConversationRow, unread_total: int) -> None: ...
+
+    def needs_name(self, row: ConversationRow) -> None: ...
+
+
+class SyncDriver:
+    def __init__(
+        self,
+        ctx: SessionContext,
+        conn: Requester,
+        router: NotificationRouter,
+        typing: Typing,
+        history: History,
+        pending: PendingEdits,
+        conversations: Conversations,
+        *,
+        in_outbox: Callable[[str], bool],
+        set_state: Callable[[ev.ConnectionState], None],
+    ) -> None:
+        self._ctx = ctx
+        self._conn = conn
+        self._router = router
+        self._typing = typing
+        self._history = history
+        self._pending = pending
+        self._convs = conversations
+        self._in_outbox = in_outbox
+        self._set_state = set_state
+        self.engine: SyncEngine | None = None
+        self.lock = asyncio.Lock()
+        self._persisted_seqs: dict[str, int] = {}
+        self._shown: dict[str, str] = {}  # clientMsgID -> conversationID, shown by this process
+        self._sent_reported: dict[str, None] = {}
+        self._syncing = False
+        self._sync_delivered = 0
+        self._sync_conversations: set[str] = set()
+
+    # ---------------------------------------------------------------- per-process "shown"
+
+    def mark_shown(self, client_msg_id: str, conversation_id: str) -> None:
+        self._shown[client_msg_id] = conversation_id
+        while len(self._shown) > SHOWN_LIMIT:
+            self._shown.pop(next(iter(self._shown)))
+
+    def _forget_shown(self, conversation_id: str) -> None:
+        for cmid in [c for c, cid in self._shown.items() if cid == conversation_id]:
+            del self._shown[cmid]
+
+    # ---------------------------------------------------------------- engine steps
+
+    async def feed(self, step: Step) -> None:
+        """Run one engine step and apply its actions, in order, under the session lock."""
+        requests: list[sa.Action] = []
+        async with self.lock:
+            if self.engine is None:
+                return
+            actions = step(self.engine)
+            if not actions:
+                return
+            await self._apply(actions, requests)
+            seqs = self.engine.synced_seqs()
+            changed = {c: s for c, s in seqs.items() if self._persisted_seqs.get(c) != s}
+            if changed and self._ctx.started:
+                await self._ctx.run(self._ctx.store.set_max_seqs, changed)
+                self._persisted_seqs.update(changed)
+        for req in requests:
+            self._ctx.spawn(self._send_request(req), "sync request")
+
+    async def _apply(self, actions: list[sa.Action], requests: list[sa.Action]) -> None:
+        store = self._ctx.store
+        run = self._ctx.run
+        for a in actions:
+            if isinstance(a, sa.RequestNewestSeqs | sa.RequestReadSeqs | sa.Pull | sa.PullSeqs):
+                requests.append(a)
+            elif isinstance(a, sa.Deliver):
+                await self._deliver(a)
+            elif isinstance(a, sa.Merge):
+                await run(store.upsert_messages, [a.message], a.conversation_id)
+                await run(store.merge_sent, a.client_msg_id, a.seq, a.server_msg_id, a.send_time)
+                row = await run(store.message, a.client_msg_id)
+                conv = await run(record_message, store, a.conversation_id, a.message, self._ctx.user_id)
+                if row is not None:
+                    self.report_sent(Message.from_row(row))
+                await self._convs.changed(conv)
+            elif isinstance(a, sa.ReadSeqs):
+                entries = [(e.conversation_id, e.has_read_seq, e.max_seq) for e in a.entries]
+                await run(store.set_read_seqs, entries)
+                for e in a.entries:
+                    await self._convs.changed(await run(store.conversation, e.conversation_id))
+            elif isinstance(a, sa.Resync):  # confirmed by the engine: the server's history went back
+                log.warning("server history of %s went back (%d -> %d): dropping local copies above it",
+                            a.conversation_id, a.local_max, a.server_max)
+                await run(store.rewind_conversation, a.conversation_id, a.server_max)
+                self._forget_shown(a.conversation_id)
+                self._ctx.emit(ev.ServerHistoryRewound(a.conversation_id, a.local_max, a.server_max))
+            elif isinstance(a, sa.GapGiveUp):
+                log.warning("gave up seqs %s of %s (%s)", a.seqs, a.conversation_id, a.reason)
+            elif isinstance(a, sa.HistoryEnd):
+                self._history.reached_bottom(a.conversation_id)
+            elif isinstance(a, sa.SyncStarted):
+                self._syncing, self._sync_delivered = True, 0
+                self._sync_conversations.clear()
+                self._set_state(ev.ConnectionState.SYNCING)
+                self._ctx.emit(ev.SyncStarted())
+            elif isinstance(a, sa.SyncFinished):
+                self._syncing = False
+                self._set_state(ev.ConnectionState.CONNECTED)
+                self._ctx.emit(ev.SyncFinished(self._sync_delivered))
+            elif isinstance(a, sa.SyncFailed):
+                self._syncing = False
+                self._ctx.emit(ev.ErrorEvent(NetworkError(message="newest-seq request failed", detail=a.reason),
+                                             "sync"))
+                self._ctx.emit(ev.SyncFailed(a.reason))
+                self._set_state(ev.ConnectionState.CONNECTED)
+
+    async def _send_request(self, req: sa.Action) -> None:
+        uid = self._ctx.user_id
+        if isinstance(req, sa.RequestNewestSeqs):
+            try:
+                resp = await self._conn.request(ReqIdentifier.GET_NEWEST_SEQ, req.to_pb(uid).SerializeToString())
+                newest = sdkws_pb2.GetMaxSeqResp.FromString(resp.data)
+            except OpenIMError as exc:
+                reason, rid0 = str(exc), req.request_id
+                await self.feed(lambda eng: eng.on_newest_seqs_failed(reason, rid0))
+                return
+            await self.feed(functools.partial(SyncEngine.on_newest_seqs, resp=newest, request_id=req.request_id))
+        elif isinstance(req, sa.RequestReadSeqs):
+            resp = await self._conn.request(ReqIdentifier.GET_CONV_MAX_READ_SEQ, req.to_pb(uid).SerializeToString())
+            reads = msg_pb2.GetConversationsHasReadAndMaxSeqResp.FromString(resp.data)
+            await self.feed(lambda eng: eng.on_read_seqs(reads))
+        elif isinstance(req, sa.Pull | sa.PullSeqs):
+            rid = req.request_id
+            try:
+                if isinstance(req, sa.Pull):
+                    r = await self._conn.request(ReqIdentifier.PULL_MSG_BY_RANGE, req.to_pb(uid).SerializeToString())
+                    reply: Any = sdkws_pb2.PullMessageBySeqsResp.FromString(r.data)
+                else:
+                    r = await self._conn.request(ReqIdentifier.PULL_MSG_BY_SEQ_LIST,
+                                                 req.to_pb(uid).SerializeToString())
+                    reply = msg_pb2.GetSeqMessageResp.FromString(r.data)
+            except (OpenIMError, ValueError) as exc:
+                log.info("pull %d failed: %s", rid, exc)
+                await self.feed(lambda eng: eng.on_pull_failed(rid))
+            else:
+                await self.feed(lambda eng: eng.on_pull_reply(rid, reply))
+            finally:
+                self._history.pull_done(rid)
+
+    async def detect_server_reset(self, push: sdkws_pb2.PushMessages) -> None:
+        """A pushed message at a seq we already hold, under another clientMsgID, means the server's
+        history was replaced (e.g. its database was reset): drop the stale copy and resync, instead
+        of discarding the push as already seen."""
+        engine = self.engine
+        if engine is None or not self._ctx.started:
+            return
+        store = self._ctx.store
+        for cid, pulled in push.msgs.items():
+            state = engine.conversation_state(cid)
+            if state is None:
+                continue
+            for m in pulled.Msgs:
+                if not 0 < m.seq <= state.synced:
+                    continue
+                held = await self._ctx.run(store.messages, cid, m.seq + 1, 1)
+                if held and held[-1].seq == m.seq and held[-1].client_msg_id != m.clientMsgID:
+                    log.warning("server history of %s differs at seq %d: resyncing", cid, m.seq)
+                    await self.feed(functools.partial(SyncEngine.on_server_reset, conversation_id=cid,
+                                                      server_max=m.seq - 1))
+                    break
+
+    # ---------------------------------------------------------------- deliveries
+
+    async def _deliver(self, a: sa.Deliver) -> None:
+        store = self._ctx.store
+        me = self._ctx.user_id
+        cid = a.conversation_id
+        notification = a.notification or is_notification_conversation(cid)
+        keep: list[sdkws_pb2.MsgData] = []
+        for m in a.messages:
+            if m.contentType == ContentType.TYPING:
+                self._typing.on_message(cid, m)
+            elif not notification and is_online_only(m):
+                if m.sendID != me or m.clientMsgID not in self._shown:
+                    self._ctx.emit(ev.OnlineOnlyMessage(wire_message(cid, m)))
+            else:
+                keep.append(m)
+        keep = self._pending.apply(cid, keep) if self._pending else keep
+        if not keep:
+            return
+        live = not notification and a.source != "history"  # history: the app asked through messages()
+        by_id = {m.clientMsgID: m for m in keep}
+        shown = self._shown
+
+        def write() -> tuple[set[str], list[Message], ConversationRow | None, int]:
+            """Store the messages, apply the new ones to their conversation, and read back every
+            message this process has not shown yet, in one hop."""
+            rows = store.upsert_messages(keep, cid)
+            new_ids = {r.client_msg_id for r in rows}
+            conv = None
+            if live:
+                for row in rows:
+                    md = by_id.get(row.client_msg_id) or row.to_msg()
+                    conv = record_message(store, cid, md, me)
+            show: list[Message] = []
+            if live:
+                fresh = {r.client_msg_id: r for r in rows}
+                for m in keep:
+                    if m.clientMsgID in shown:
+                        continue
+                    found = fresh.get(m.clientMsgID)
+                    if found is None:
+                        found = store.message(m.clientMsgID)
+                    if found is None or found.status == MsgStatus.DELETED or found.conversation_id != cid:
+                        continue
+                    show.append(Message.from_row(found))
+                if show and conv is None:
+                    conv = store.conversation(cid)  # another process applied them: show its state
+            return new_ids, show, conv, store.total_unread() if conv is not None else 0
+
+        new_ids, show, conv_row, total = await self._ctx.run(write)
+        if notification:
+            for m in keep:
+                await self._router.dispatch(m)
+            return
+        await self._settle_own_sends(keep, new_ids)
+        if not live:
+            return
+        offline = a.source == "pull"
+        for msg in show:
+            self.mark_shown(msg.client_msg_id, cid)
+            self._ctx.emit(ev.MessageReceived(msg, is_self=msg.send_id == me, offline=offline))
+        if show and self._syncing:
+            self._sync_delivered += len(show)
+            self._sync_conversations.add(cid)
+            self._ctx.emit(ev.SyncProgress(self._sync_delivered, len(self._sync_conversations)))
+        elif not self._syncing:
+            self._sync_delivered += len(show)
+        if conv_row is not None:
+            if not conv_row.show_name:
+                self._convs.needs_name(conv_row)
+            self._convs.show(conv_row, total)
+
+    def report_sent(self, msg: Message) -> None:
+        """MessageSent once per message (at the ack, or at its numbered copy if that came first);
+        later changes of the row (the seq arriving) are plain MessageUpdated."""
+        if msg.client_msg_id in self._sent_reported:
+            self._ctx.emit(ev.MessageUpdated(msg))
+            return
+        self._sent_reported[msg.client_msg_id] = None
+        while len(self._sent_reported) > 10_000:
+            self._sent_reported.pop(next(iter(self._sent_reported)))
+        self._ctx.emit(ev.MessageSent(msg))
+
+    async def _settle_own_sends(self, msgs: list[sdkws_pb2.MsgData], new_ids: set[str]) -> None:
+        """A queued send of ours came back numbered before its ack (lost when the connection or
+        the server died after the commit): the row is now sent, and the outbox skips it; say so."""
+        store = self._ctx.store
+        for m in msgs:
+            cmid = m.clientMsgID
+            if m.sendID != self._ctx.user_id or m.seq <= 0 or cmid in new_ids or not self._in_outbox(cmid):
+                continue
+            row = await self._ctx.run(store.message, cmid)
+            if row is not None and row.status == MsgStatus.SEND_SUCCESS:
+                self.report_sent(Message.from_row(row))
+

@@ -1,0 +1,35 @@
+"""The package root re-exports the public surface (issue 13), lazily, and every name resolves."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import openim_sdk
+
+
+def test_every_exported_name_resolves_to_its_owner() -> None:
+    for name in openim_sdk.__all__:
+        value = getattr(openim_sdk, name)
+        assert value is not None, name
+    from openim_sdk.client import OpenIMClient
+    from openim_sdk.protocol.errors import OpenIMError
+    from openim_sdk.rest import RestClient
+
+    assert openim_sdk.OpenIMClient is OpenIMClient and openim_sdk.RestClient is RestClient
+    assert openim_sdk.OpenIMError is OpenIMError
+
+
+def test_importing_the_package_does_not_load_the_client() -> None:
+    code = ("import sys, openim_sdk; assert 'openim_sdk.client' not in sys.modules; "
+            "from openim_sdk import OpenIMClient; assert 'openim_sdk.client' in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_unknown_names_are_attribute_errors() -> None:
+    try:
+        openim_sdk.NoSuchThing  # noqa: B018
+    except AttributeError as exc:
+        assert "NoSuchThing" in str(exc)
+    else:
+        raise AssertionError("expected AttributeError")

@@ -1,0 +1,71 @@
+"""Pure pieces of the session parts: paging above a seq, typing with a fake clock, the router."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from openim_sdk import events as ev
+from openim_sdk.protocol.constants import ContentType
+from openim_sdk.protocol.pb.sdkws import sdkws_pb2
+from openim_sdk.session.context import NotificationRouter, SessionContext
+from openim_sdk.session.history import page_hole_after
+from openim_sdk.session.message_events import MessageEvents
+from openim_sdk.session.typing import Typing
+from openim_sdk.sync.pending import PendingEdits
+
+
+def test_page_hole_after_finds_the_lowest_missing_run_within_the_page():
+    assert page_hole_after(100, list(range(21, 31)), 20, 10, []) is None
+    assert page_hole_after(100, [], 20, 15, []) == (21, 35)
+    assert page_hole_after(100, [21, 22, 26], 20, 10, []) == (23, 25)
+    assert page_hole_after(100, [21, 22, 26], 20, 10, [(23, 25)]) == (27, 33)  # settled counts as absent
+    assert page_hole_after(24, [21], 20, 10, []) == (22, 24)  # nothing above synced
+    assert page_hole_after(20, [], 20, 10, []) is None
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def context(events: list[ev.Event], clock: Clock | None = None) -> SessionContext:
+    clk = clock or Clock()
+    return SessionContext("me", None, events.append, lambda c, w: None, clock=clk, monotonic=clk)  # type: ignore[arg-type]
+
+
+def test_typing_expires_on_the_injected_clock():
+    events: list[ev.Event] = []
+    clock = Clock()
+    typing = Typing(context(events, clock), ttl=6.0)
+    msg = sdkws_pb2.MsgData(sendID="bob", recvID="me", sessionType=1, contentType=ContentType.TYPING,
+                            content=json.dumps({"msgTips": "yes"}).encode())
+    typing.on_message("si_bob_me", msg)
+    assert events == [ev.TypingChanged("si_bob_me", "bob", True)]
+    assert typing.is_typing("si_bob_me", "bob")
+    clock.now += 5.9
+    assert typing.is_typing("si_bob_me", "bob")
+    clock.now += 0.2
+    assert not typing.is_typing("si_bob_me", "bob")
+    out = typing.message("bob", False, client_msg_id="x", platform_id=7)
+    assert json.loads(out.content) == {"msgTips": "no"} and out.options["history"] is False
+
+
+async def test_business_notifications_reach_their_part_through_the_router():
+    events: list[ev.Event] = []
+    router = NotificationRouter()
+    ctx = context(events)
+
+    async def changed(row: Any) -> None:
+        return None
+
+    MessageEvents(ctx, router, PendingEdits(), changed)
+    assert {2001, 2101, 2102, 2200} <= router.content_types()
+    detail = json.dumps({"key": "k", "data": "d"})
+    m = sdkws_pb2.MsgData(sendID="admin", contentType=ContentType.BUSINESS_NOTIFICATION, sendTime=5,
+                          content=json.dumps({"detail": detail}).encode())
+    assert await router.dispatch(m)
+    assert events == [ev.BusinessNotification("k", "d", "admin", 5)]
