@@ -31,13 +31,18 @@ def wait_port(port: int, timeout: float = 20.0) -> None:
 
 
 @contextlib.asynccontextmanager
-async def bundled_server(data: str = ":memory:") -> AsyncIterator[tuple[str, str]]:
-    """Start ``python -m server_stub`` on free ports; yields (api_url, ws_url)."""
+async def bundled_server(data: str = ":memory:", root: str | Path | None = None) -> AsyncIterator[tuple[str, str]]:
+    """Start ``python -m server_stub`` on free ports; yields (api_url, ws_url).
+
+    ``root``: run the server of another checkout (e.g. ``git archive <commit> server_stub
+    openim_sdk`` unpacked in /tmp) with the same clients, for before/after figures in one run;
+    the environment variable ``OPENIM_BENCH_SERVER_ROOT`` sets it for every bench."""
     api, ws = free_port(), free_port()
     args = [sys.executable, "-m", "server_stub", "--api-port", str(api), "--ws-port", str(ws)]
     args += ["--memory"] if data == ":memory:" else ["--data", data]
     env = dict(os.environ, OPENIM_LOG_LEVEL="WARNING", OPENIM_MULTI_LOGIN_POLICY="0")
-    proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+    root = root or os.environ.get("OPENIM_BENCH_SERVER_ROOT") or ROOT
+    proc = subprocess.Popen(args, cwd=root, env=env, stdout=subprocess.DEVNULL)
     try:
         await asyncio.to_thread(wait_port, api)
         await asyncio.to_thread(wait_port, ws)

@@ -191,6 +191,7 @@ def login(
                             + "; ask for a new one, or log in with --secret", output.EXIT_SESSION)
             if not info.usersInfo:
                 output.fail(not_registered, output.EXIT_OPENIM)
+        assert tok is not None  # minted above, or given
         prof = profiles.Profile(profiles.profile_name(profile), api, ws, user, pid, tok)
         profiles.save(prof)
         return {"profile": prof.name, "userID": user, "platformID": pid, "nickname": info.usersInfo[0].nickname,
@@ -217,12 +218,13 @@ def _read_secret_file(path: str) -> str:
 
 
 @app.command()
-def logout(profile: ProfileOpt = None) -> None:
+def logout(profile: ProfileOpt = None, as_json: JsonOpt = False) -> None:
     """Forget the stored session."""
     from . import profiles
 
     if profiles.delete(profile):
-        output.say(f"Logged out of profile {profiles.profile_name(profile)!r}.")
+        output.done(as_json, f"Logged out of profile {profiles.profile_name(profile)!r}.",
+                    profile=profiles.profile_name(profile))
     else:
         output.fail(f"no stored session for profile {profiles.profile_name(profile)!r}", output.EXIT_SESSION)
 
@@ -318,6 +320,7 @@ def user_register(
         envvar="OPENIM_SECRET_FILE", help="Read the admin secret from this file; takes precedence over --secret.")
     ] = None,
     admin_user: Annotated[str, typer.Option(help="Admin user ID.")] = "imAdmin",
+    as_json: JsonOpt = False,
 ) -> None:
     """Register users (admin)."""
     if secret_file is not None:
@@ -333,7 +336,7 @@ def user_register(
             await admin.user.user_register(users=[{"userID": u, "nickname": nickname or u} for u in user_ids])
 
     run(body)
-    output.say(f"Registered {', '.join(user_ids)}.")
+    output.done(as_json, f"Registered {', '.join(user_ids)}.", userIDs=list(user_ids))
 
 
 def main() -> None:  # pragma: no cover - console script

@@ -282,6 +282,7 @@ def watch(
             if msg is not None and only is not None and msg.conversation_id != only:
                 continue
             if isinstance(event, ev.MessageRevoked):
+                msg = event.message
                 who = event.revoker_user_id or msg.send_id
                 if as_json:
                     output.emit_json({**message_dict(msg), "revoked": True, "revokerUserID": who})

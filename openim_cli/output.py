@@ -55,6 +55,17 @@ def say(text: str) -> None:
     _console().print(text, soft_wrap=True)
 
 
+def done(as_json: bool, text: str, **fields: Any) -> None:
+    """The outcome of a command that changes something: one line for people, or with ``--json``
+    ``{"ok": true, "message": ..., **fields}`` (the line without its styling)."""
+    if as_json:
+        from rich.text import Text
+
+        emit_json({"ok": True, "message": Text.from_markup(text).plain, **fields})
+    else:
+        say(text)
+
+
 def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
     from rich.table import Table
 

@@ -147,11 +147,12 @@ def friends_add(
     user_id: Annotated[str, typer.Argument(help="Who to ask.")],
     message: Annotated[str, typer.Option("--message", "-m", help="Request message.")] = "",
     profile: ProfileOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Send a friend request."""
     _rest_call(profile, lambda api, me: api.friend.add_friend(from_user_id=me, to_user_id=user_id,
                                                                        req_msg=message))
-    output.say(f"Friend request sent to {user_id}.")
+    output.done(as_json, f"Friend request sent to {user_id}.")
 
 
 def _respond(user_id: str, result: int, message: str, profile: str | None) -> None:
@@ -160,24 +161,24 @@ def _respond(user_id: str, result: int, message: str, profile: str | None) -> No
 
 
 @friends_app.command("accept")
-def friends_accept(user_id: str, message: str = "", profile: ProfileOpt = None) -> None:
+def friends_accept(user_id: str, message: str = "", profile: ProfileOpt = None, as_json: JsonOpt = False) -> None:
     """Accept USER_ID's friend request."""
     _respond(user_id, 1, message, profile)
-    output.say(f"You and {user_id} are now friends.")
+    output.done(as_json, f"You and {user_id} are now friends.")
 
 
 @friends_app.command("reject")
-def friends_reject(user_id: str, message: str = "", profile: ProfileOpt = None) -> None:
+def friends_reject(user_id: str, message: str = "", profile: ProfileOpt = None, as_json: JsonOpt = False) -> None:
     """Reject USER_ID's friend request."""
     _respond(user_id, -1, message, profile)
-    output.say(f"Rejected {user_id}'s request.")
+    output.done(as_json, f"Rejected {user_id}'s request.")
 
 
 @friends_app.command("remove")
-def friends_remove(user_id: str, profile: ProfileOpt = None) -> None:
+def friends_remove(user_id: str, profile: ProfileOpt = None, as_json: JsonOpt = False) -> None:
     """Remove a friend."""
     _rest_call(profile, lambda api, me: api.friend.delete_friend(owner_user_id=me, friend_user_id=user_id))
-    output.say(f"Removed {user_id} from your friends.")
+    output.done(as_json, f"Removed {user_id} from your friends.")
 
 
 @friends_app.command("black")
@@ -239,10 +240,10 @@ def groups_create(
 
 
 @groups_app.command("join")
-def groups_join(group_id: str, message: str = "", profile: ProfileOpt = None) -> None:
+def groups_join(group_id: str, message: str = "", profile: ProfileOpt = None, as_json: JsonOpt = False) -> None:
     """Join (or ask to join) a group."""
     _rest_call(profile, lambda api, me: api.group.join_group(group_id=group_id, req_message=message, join_source=3))
-    output.say(f"Join request for {group_id} sent.")
+    output.done(as_json, f"Join request for {group_id} sent.")
 
 
 @groups_app.command("members")
@@ -259,17 +260,17 @@ def groups_members(group_id: str, profile: ProfileOpt = None, as_json: JsonOpt =
 
 
 @groups_app.command("invite")
-def groups_invite(group_id: str, user_ids: list[str], profile: ProfileOpt = None) -> None:
+def groups_invite(group_id: str, user_ids: list[str], profile: ProfileOpt = None, as_json: JsonOpt = False) -> None:
     """Invite users into a group."""
     _rest_call(profile, lambda api, me: api.group.invite_user_to_group(group_id=group_id, invited_user_ids=user_ids))
-    output.say(f"Invited {', '.join(user_ids)} to {group_id}.")
+    output.done(as_json, f"Invited {', '.join(user_ids)} to {group_id}.")
 
 
 @groups_app.command("kick")
-def groups_kick(group_id: str, user_ids: list[str], profile: ProfileOpt = None) -> None:
+def groups_kick(group_id: str, user_ids: list[str], profile: ProfileOpt = None, as_json: JsonOpt = False) -> None:
     """Remove members from a group."""
     _rest_call(profile, lambda api, me: api.group.kick_group(group_id=group_id, kicked_user_ids=user_ids))
-    output.say(f"Removed {', '.join(user_ids)} from {group_id}.")
+    output.done(as_json, f"Removed {', '.join(user_ids)} from {group_id}.")
 
 
 @groups_app.command("mute")
@@ -279,6 +280,7 @@ def groups_mute(
     seconds: Annotated[int, typer.Option(help="Mute duration for a member.")] = 3600,
     undo: Annotated[bool, typer.Option("--undo", help="Cancel the mute.")] = False,
     profile: ProfileOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Mute a member (or the whole group); --undo cancels."""
     if user_id is None:
@@ -286,25 +288,25 @@ def groups_mute(
             _rest_call(profile, lambda api, me: api.group.cancel_mute_group(group_id=group_id))
         else:
             _rest_call(profile, lambda api, me: api.group.mute_group(group_id=group_id))
-        output.say(f"Group {group_id} {'unmuted' if undo else 'muted'}.")
+        output.done(as_json, f"Group {group_id} {'unmuted' if undo else 'muted'}.")
         return
     if undo:
         _rest_call(profile, lambda api, me: api.group.cancel_mute_group_member(group_id=group_id, user_id=user_id))
     else:
         _rest_call(profile, lambda api, me: api.group.mute_group_member(group_id=group_id, user_id=user_id,
                                                                         muted_seconds=seconds))
-    output.say(f"{user_id} {'unmuted' if undo else f'muted for {seconds}s'} in {group_id}.")
+    output.done(as_json, f"{user_id} {'unmuted' if undo else f'muted for {seconds}s'} in {group_id}.")
 
 
 @groups_app.command("quit")
-def groups_quit(group_id: str, profile: ProfileOpt = None) -> None:
+def groups_quit(group_id: str, profile: ProfileOpt = None, as_json: JsonOpt = False) -> None:
     """Leave a group."""
     _rest_call(profile, lambda api, me: api.group.quit_group(group_id=group_id, user_id=me))
-    output.say(f"You left {group_id}.")
+    output.done(as_json, f"You left {group_id}.")
 
 
 @groups_app.command("dismiss")
-def groups_dismiss(group_id: str, profile: ProfileOpt = None) -> None:
+def groups_dismiss(group_id: str, profile: ProfileOpt = None, as_json: JsonOpt = False) -> None:
     """Dismiss a group you own."""
     _rest_call(profile, lambda api, me: api.group.dismiss_group(group_id=group_id))
-    output.say(f"Group {group_id} dismissed.")
+    output.done(as_json, f"Group {group_id} dismissed.")

@@ -578,7 +578,12 @@ class ChatScreen(Screen[None]):
             self._retry(m)
         elif event.action in ("download", "open"):
             if not render.is_attachment(m):
-                self.notify("Not a picture or file", severity="warning")
+                links = [url for *_, kind, url in render.inline_markdown(render.body_text(m))[1] if kind == "link"]
+                if event.action == "open" and links:
+                    self._open_link(links[0])
+                    return
+                self.notify("Not a picture or file" + (" (and no link to open)" if event.action == "open" else ""),
+                            severity="warning")
                 return
             self._download(m, event.action == "open")
         elif event.action == "revoke":
@@ -626,6 +631,19 @@ class ChatScreen(Screen[None]):
             self.notify(f"Saved {path}; opening it failed: {exc}", severity="warning", timeout=10)
             return
         self.notify(f"Opening {path}")
+
+    def _open_link(self, url: str) -> None:
+        """Open a link of the selected message in the system's browser (stdlib webbrowser)."""
+        import webbrowser
+
+        try:
+            opened = webbrowser.open(url)
+        except webbrowser.Error:
+            opened = False
+        if opened:
+            self.notify(f"Opening {url}", timeout=3)
+        else:
+            self.notify(f"No browser here to open {url}", severity="warning", timeout=10)
 
     @work(group="actions")
     async def _revoke(self, m: Message) -> None:

@@ -36,7 +36,7 @@ def use_alt_digits(platform: str = sys.platform) -> bool:
         log.warning("cannot map ESC+digit to Alt+digit in this Textual version")
         return False
     for digit in "123456789":
-        table[f"\x1b{digit}"] = (_KeyName(f"alt+{digit}"),)  # type: ignore[assignment]
+        table[f"\x1b{digit}"] = (_KeyName(f"alt+{digit}"),)  # type: ignore[index]
     return True
 
 

@@ -206,3 +206,43 @@ def fold(lines: list[str], max_lines: int, max_chars: int) -> tuple[list[str], s
     if not what or hidden_chars > max_chars:
         what = f"{hidden_chars:,} more characters" if not what else f"{what}, {hidden_chars:,} characters"
     return head, what
+
+
+_MD_INLINE = re.compile(
+    r"\*\*(?P<b>[^*\n]+)\*\*"
+    r"|`(?P<c>[^`\n]+)`"
+    r"|\[(?P<lt>[^\]\n]+)\]\((?P<lu>https?://[^)\s]+)\)"
+    r"|(?<![\w*])\*(?P<i>[^*\n]+)\*(?![\w*])"
+    r"|(?<![\w_])_(?P<i2>[^_\n]+)_(?![\w_])"
+)
+_URL = re.compile(r"https?://[^\s<>()\[\]]+[^\s<>()\[\].,;:!?'\"]")
+
+
+def inline_markdown(line: str) -> tuple[str, list[tuple[int, int, str, str]]]:
+    """The line without Markdown's inline markers, and what they marked: ``(start, end, kind, url)``
+    with kind ``bold``, ``italic``, ``code`` or ``link`` (bare URLs are links too). Text without
+    Markdown comes back unchanged."""
+    out: list[str] = []
+    spans: list[tuple[int, int, str, str]] = []
+    pos = n = 0
+    for m in _MD_INLINE.finditer(line):
+        out.append(line[pos:m.start()])
+        n += m.start() - pos
+        kind, text, url = next((k, m.group(g), m.group("lu") or "") for g, k in
+                               (("b", "bold"), ("c", "code"), ("lt", "link"), ("i", "italic"), ("i2", "italic"))
+                               if m.group(g) is not None)
+        out.append(text)
+        spans.append((n, n + len(text), kind, url))
+        n += len(text)
+        pos = m.end()
+    out.append(line[pos:])
+    plain = "".join(out)
+    taken = [(a, b) for a, b, _, _ in spans]
+    for u in _URL.finditer(plain):
+        if not any(a <= u.start() < b for a, b in taken):
+            spans.append((u.start(), u.end(), "link", u.group()))
+    return plain, spans
+
+
+def is_fence(line: str) -> bool:
+    return line.lstrip().startswith("```")

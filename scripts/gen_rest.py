@@ -133,7 +133,9 @@ def method_for(route: Route, imports: set[str]) -> str:
         lines.append("        data = None")
     else:
         lines.append("        data = dict(body or {})")
-    lines.append(f'        return await self._t.call(ROUTES_BY_PATH["{route.path}"], data, operation_id=operation_id)')
+    lines.append(f'        result: {ret} = await self._t.call(ROUTES_BY_PATH["{route.path}"], data, '
+                 'operation_id=operation_id)')
+    lines.append("        return result")
     # one-line `def` if it fits is not needed; keep uniform
     return "\n".join(lines)
 

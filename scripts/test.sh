@@ -9,8 +9,9 @@ bash scripts/install.sh test
 bash tests/interop/install.sh
 echo "== ruff"
 .venv/bin/ruff check .
-echo "== mypy (openim_sdk)"
+echo "== mypy (openim_sdk, openim_cli, openim_tui, server_stub; the SDK --strict)"
 .venv/bin/mypy
+.venv/bin/mypy --strict openim_sdk
 echo "== pytest"
 .venv/bin/python -m pytest "$@"
 # The other supported Pythons (3.12, 3.13: pyenv's or on PATH) run the unit tests, each in its own

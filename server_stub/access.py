@@ -89,10 +89,10 @@ def readable_in(conn: sqlite3.Connection, user_id: str, cids: list[str], admin: 
 
 
 async def readable(core: ServerCore, user_id: str, cids: list[str], admin: bool = False) -> dict[str, Bounds]:
-    """:func:`readable_in` on the storage thread."""
+    """:func:`readable_in` on the read connection (``Storage.read``)."""
     if not cids:
         return {}
-    return await core.storage.run(lambda conn: readable_in(conn, user_id, cids, admin))
+    return await core.storage.read(lambda conn: readable_in(conn, user_id, cids, admin))
 
 
 async def can_read(core: ServerCore, user_id: str, cid: str, admin: bool = False) -> bool:

@@ -25,6 +25,7 @@ from .registry import SERVICE_MODULES, ServiceRegistry, build_registry
 from .rest import RestApi
 from .storage import SqliteStorage, UserRow, now_ms
 from .tokens import TokenManager
+from .webhooks import Webhooks
 
 log = logging.getLogger("server_stub")
 
@@ -40,6 +41,7 @@ class ServerCore:
     policies: Policies  # send checks, group answers, notification rules (policies.py)
     registry: ServiceRegistry  # which handler serves which route (registry.py)
     objects: ObjectState = field(default_factory=ObjectState)  # object storage dir, uploads in progress
+    webhooks: Webhooks = field(default_factory=Webhooks)  # callback points (server_stub/webhooks)
     metrics: Metrics = field(default_factory=Metrics)  # this server's Prometheus collectors (metrics.py)
 
 
@@ -51,7 +53,11 @@ class _Uvicorn(uvicorn.Server):
 
 def _bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # proto IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY on a transport only when the socket says
+    # so. Without it every keep-alive REST answer after the first waited ~40 ms (the headers and
+    # the body are two writes: Nagle held the body until the client's delayed ACK; issue 16).
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     sock.listen(1024)
@@ -104,8 +110,8 @@ class ServerApp:
         await storage.open()
         metrics = Metrics()
         hub: Hub = metered_hub(cfg.multi_login_policy, metrics)
-        core = ServerCore(cfg, storage, TokenManager(cfg, storage, clock=self.clock),
-                          hub, Policies(cfg, storage), registry, metrics=metrics)
+        core = ServerCore(cfg, storage, TokenManager(cfg, storage, clock=self.clock), hub, Policies(cfg, storage),
+                          registry, webhooks=Webhooks(cfg.webhooks, hub), metrics=metrics)
         self.core = core
         if not cfg.memory:  # held while we run: `openim server restore` refuses meanwhile (ops.py)
             self._data_lock = DataLock.acquire(cfg.resolved_data_path())
@@ -144,6 +150,7 @@ class ServerApp:
             await self._gateway.stop()
             self._gateway = None
         if self.core is not None:
+            await self.core.webhooks.close()
             await self.core.storage.close()
             self.core = None
         if self._data_lock is not None:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
+import os
 import re
 import signal
 import sys
+from collections.abc import Callable
 from typing import TextIO
 
 from .app import ServerApp
@@ -73,6 +76,10 @@ async def serve_forever(config: ServerConfig) -> None:
         except (NotImplementedError, RuntimeError):  # pragma: no cover - non-Unix
             pass
     async with ServerApp(config) as srv:
+        # Everything imported and built at start-up lives as long as the process: keep it out of
+        # the collector's full passes, which otherwise stall every connection (issue 16).
+        gc.collect()
+        gc.freeze()
         print(f"API {srv.api_url}", flush=True)
         print(f"WS {srv.ws_url}", flush=True)
         print(f"READY api_port={srv.api_port} ws_port={srv.ws_port}", flush=True)
@@ -80,11 +87,28 @@ async def serve_forever(config: ServerConfig) -> None:
         logging.getLogger("server_stub").info("shutting down", extra={"operationID": ""})
 
 
+def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's event loop when it is installed (``pip install 'openim-py[speed]'``) and not turned
+    off with ``OPENIM_UVLOOP=0``; otherwise None (asyncio's own loop). The server behaves the same
+    on both: only the loop under it changes."""
+    if os.environ.get("OPENIM_UVLOOP", "1").strip().lower() in ("0", "false", "no", "off"):
+        return None
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop  # type: ignore[no-any-return]
+
+
 def run_server(config: ServerConfig) -> None:
     """Blocking run until SIGINT/SIGTERM (what ``openim server`` calls)."""
     setup_logging(config.log_level, config.log_format)
     config.check_secret_policy()
-    asyncio.run(serve_forever(config))
+    factory = loop_factory()
+    if factory is not None:
+        logging.getLogger("server_stub").debug("event loop: uvloop", extra={"operationID": ""})
+    with asyncio.Runner(loop_factory=factory) as runner:
+        runner.run(serve_forever(config))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from .webhooks.config import WebhooksConfig, parse_webhooks
+
 DEFAULT_SECRET = "openIM123"
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
@@ -55,6 +57,8 @@ class ServerConfig:
     log_format: str = "text"
     metrics: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
+    # [webhooks] table, shaped as upstream's config/webhooks.yml (docs/server-webhooks.md)
+    webhooks: WebhooksConfig = field(default_factory=WebhooksConfig)
 
     @property
     def memory(self) -> bool:
@@ -114,8 +118,10 @@ def _coerce(name: str, value: Any) -> Any:
 def _toml_values(path: str) -> dict[str, Any]:
     with open(path, "rb") as fh:
         raw = tomllib.load(fh)
+    hooks = raw.get("webhooks")
     raw = raw.get("server", raw)
-    known = {f.name for f in fields(ServerConfig)} - {"extra"}
+    hooks = raw.get("webhooks", hooks)
+    known = {f.name for f in fields(ServerConfig)} - {"extra", "webhooks"}
     aliases = {"data": "data_path", "admins": "admin_user_ids", "policy": "multi_login_policy"}
     out: dict[str, Any] = {}
     for key, value in raw.items():
@@ -124,6 +130,8 @@ def _toml_values(path: str) -> dict[str, Any]:
             out[key] = _coerce(key, value)
     if isinstance(raw.get("extra"), dict):  # [server.extra]: friend_verify, max_file_size, grafana_url, ...
         out["extra"] = dict(raw["extra"])
+    if hooks is not None:
+        out["webhooks"] = parse_webhooks(hooks)
     secret_file = raw.get("secret_file", raw.get("secret-file"))
     if secret_file is not None:
         _only_one("secret", "secret_file", "in the config file", "secret" in out)

@@ -7,7 +7,7 @@ A new ``ServerConfig`` field needs a line here (the docs build and that test say
 
 from __future__ import annotations
 
-from dataclasses import MISSING, fields
+from dataclasses import MISSING, fields, is_dataclass
 from typing import Any
 
 from .config import _ENV, ServerConfig
@@ -45,6 +45,8 @@ CONFIG_HELP: dict[str, str] = {
                                       "pull the messages sent before they joined.",
     "log_format": "`text` (one escaped line per record) or `json` (one JSON object per line).",
     "metrics": "Serve Prometheus metrics at `GET /metrics` on the API port (`--no-metrics` turns it off).",
+    "webhooks": "The `[webhooks]` table: OpenIM's callback points, shaped as upstream's `webhooks.yml` "
+                "(see the webhooks page).",
     "extra": "The `[server.extra]` table: settings of the OpenIM modules, see below.",
 }
 
@@ -90,6 +92,8 @@ def _default(f: Any) -> str:
         return f'`"{value}"`'
     if isinstance(value, dict):
         return "`{}`"
+    if is_dataclass(value):
+        return "(table)"
     return f"`{value}`"
 
 

@@ -9,6 +9,7 @@ import json
 import logging
 import time
 import urllib.parse
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -21,8 +22,8 @@ from websockets.frames import Frame
 from websockets.http11 import Request, Response
 
 from openim_sdk.protocol import jsoncodec
-from openim_sdk.protocol.constants import ReqIdentifier, is_valid_platform
-from openim_sdk.protocol.envelope import WsRequest, WsResponse, decode_request, encode_response
+from openim_sdk.protocol.constants import PlatformClass, ReqIdentifier, is_valid_platform, platform_class
+from openim_sdk.protocol.envelope import WsRequest, WsResponse, decode_request
 from openim_sdk.protocol.errors import (
     ArgsError,
     CodecError,
@@ -38,6 +39,7 @@ from .metrics import request_started
 from .push import next_conn_id
 from .services import msg as msg_service
 from .services import msg_read
+from .wire import encode_response
 
 if TYPE_CHECKING:
     from .app import ServerCore
@@ -151,8 +153,13 @@ class GatewayConnection(ServerConnection):
         super().process_event(event)
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Client:
+    """One connection's state. An idle connection costs its websockets connection, the handler
+    task's frame and this object: outgoing frames wait in a deque, and the writer task exists only
+    while frames are waiting (bench/idle_connections.py; read deadlines and web pings are the
+    gateway's one sweeper task)."""
+
     ws: GatewayConnection
     user_id: str
     platform_id: int
@@ -165,44 +172,68 @@ class Client:
     conn_id: str = field(default_factory=next_conn_id)
     subscriptions: set[str] = field(default_factory=set)
     closed: asyncio.Event = field(default_factory=asyncio.Event)
+    out: deque[Any] = field(default_factory=deque, init=False, repr=False)
+    next_ping: float = field(default=0.0, init=False, repr=False)
+    _closing: bool = field(default=False, init=False, repr=False)
+    _timed_out: bool = field(default=False, init=False, repr=False)
+    _writer: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
 
-    def __post_init__(self) -> None:
-        self.out: asyncio.Queue[Any] = asyncio.Queue(maxsize=self.queue_size)
-        self._closing = False
+    def _put(self, frame: Any) -> None:
+        self.out.append(frame)
+        if self._writer is None:
+            self._writer = asyncio.get_running_loop().create_task(self._write())
 
     def enqueue(self, frame: Any) -> None:
+        """Queue ``frame``; frames leave in the order they were queued. More than ``queue_size``
+        waiting closes the connection (1011), as a full queue did before."""
         if self._closing:
             return
-        try:
-            self.out.put_nowait(frame)
-        except asyncio.QueueFull:
+        if len(self.out) >= self.queue_size:
             log.warning("outbound queue full, closing %s/%s", self.user_id, self.conn_id)
             self._closing = True
             asyncio.ensure_future(self.ws.close(1011, "write queue full"))
+            return
+        self._put(frame)
 
     def close_after_flush(self) -> None:
         if not self._closing:
             self._closing = True
-            try:
-                self.out.put_nowait(_CLOSE)
-            except asyncio.QueueFull:
+            if len(self.out) >= self.queue_size:
                 asyncio.ensure_future(self.ws.close())
+            else:
+                self._put(_CLOSE)
 
     def kick(self) -> None:
         resp = WsResponse(req_identifier=int(ReqIdentifier.KICK_ONLINE_MSG))
         self.enqueue(encode_response(resp, self.encoding, self.compress))
         self.close_after_flush()
 
-    async def writer(self) -> None:
+    async def _write(self) -> None:
+        """Send the waiting frames, then end (the next :meth:`enqueue` starts a new writer; there
+        is no await between the last check of the deque and the end, so no frame is left behind)."""
         try:
-            while True:
-                frame = await self.out.get()
+            out = self.out
+            while out:
+                frame = out.popleft()
                 if frame is _CLOSE:
                     await self.ws.close()
                     return
                 await self.ws.send(frame)
         except ConnectionClosed:
-            return
+            self._closing = True  # nothing more can be sent on this connection
+            self.out.clear()
+        finally:
+            self._writer = None
+
+    async def flush_and_close(self, timeout: float) -> None:
+        """Send what is queued, then close; give up (cancel the writer) after ``timeout`` seconds."""
+        self.close_after_flush()
+        writer = self._writer
+        if writer is not None and not writer.done():
+            try:
+                await asyncio.wait_for(asyncio.shield(writer), timeout)
+            except (TimeoutError, asyncio.CancelledError):
+                writer.cancel()
 
 
 WsHandler = Callable[["Gateway", Client, WsRequest], Awaitable[tuple[bytes, Callable[[], Any] | None]]]
@@ -213,20 +244,26 @@ class Gateway:
         self.core = core
         self.config = core.config
         self.server: Server | None = None
+        self._live: set[Client] = set()  # handshaken connections, for the sweeper
+        self._sweeper: asyncio.Task[None] | None = None
 
     async def start(self, host: str, port: int) -> int:
         self.server = await serve(
-            self._handler, host, port,
+            self._handler, host, port,  # type: ignore[arg-type]  # our ServerConnection subclass
             process_request=self._process_request,
             create_connection=GatewayConnection,
             max_size=self.config.ws_max_frame,
             ping_interval=None, ping_timeout=None, compression=None,
             max_queue=64, close_timeout=2,
         )
+        self._sweeper = asyncio.create_task(self._sweep(), name="ws-sweeper")
         sock = next(iter(self.server.sockets))
         return int(sock.getsockname()[1])
 
     async def stop(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
         if self.server is not None:
             self.server.close(close_connections=True)
             await self.server.wait_closed()
@@ -235,12 +272,19 @@ class Gateway:
     # -- handshake -------------------------------------------------------------------------
 
     async def _process_request(self, conn: ServerConnection, request: Request) -> Response | None:
+        # the cap is checked first; like every handshake error it comes as a text frame after the
+        # upgrade when the client asked for isMsgResp (ws_server.go wsHandler/handlerError)
+        over = OpenIMError(1601, detail="too many connections") \
+            if self.core.hub.count() >= self.config.ws_max_conn else None
         try:
-            if self.core.hub.count() >= self.config.ws_max_conn:
-                raise OpenIMError(1601, detail="too many connections")
             args = parse_args(request.path, request.headers)
         except OpenIMError as err:
-            return self._http_error(conn, err)
+            return self._http_error(conn, over or err)
+        if over is not None:
+            if not args.msg_resp:
+                return self._http_error(conn, over)
+            conn.openim = (args, over)  # type: ignore[attr-defined]
+            return None
         failure: OpenIMError | None = None
         try:
             claims = await self.core.tokens.parse(args.token)
@@ -275,52 +319,70 @@ class Gateway:
                         "json" if args.sdk_type == "js" else "gob", args.compress, args.operation_id,
                         queue_size=self.config.ws_queue_size)
         ws.last_activity = time.monotonic()
-        writer = asyncio.create_task(client.writer())
-        pinger = asyncio.create_task(self._pinger(client)) if args.platform_id == 5 else None
+        if args.platform_id == 5:  # web: the server pings (the sweeper, every ws_ping_period)
+            client.next_ping = ws.last_activity + self.config.ws_ping_period
+        self._live.add(client)
+        before = self.core.hub.of(args.user_id)
         kicked = self.core.hub.register(client)
-        if kicked and self.config.multi_login_policy in (1, 4, 5):
-            pids = {c.platform_id for c in kicked} if self.config.multi_login_policy == 4 else {args.platform_id}
-            for pid in pids:
-                await self.core.tokens.invalidate_others(args.user_id, pid, args.token)
+        self.core.webhooks.user_online(client, kicked)
+        await self._login_tokens(client, before, kicked)
         log.info("ws connected user=%s platform=%d conn=%s enc=%s gzip=%s", client.user_id, client.platform_id,
                  client.conn_id, client.encoding, client.compress, extra={"operationID": args.operation_id})
         try:
             await self._read_loop(client)
         finally:
+            self._live.discard(client)
             self.core.hub.unregister(client)
-            if pinger:
-                pinger.cancel()
-            if not writer.done():
-                client.close_after_flush()
-                try:
-                    await asyncio.wait_for(writer, 2)
-                except (TimeoutError, asyncio.CancelledError):
-                    writer.cancel()
+            self.core.webhooks.user_offline(client)
+            await client.flush_and_close(2)
             client.closed.set()
             log.info("ws closed user=%s conn=%s", client.user_id, client.conn_id,
                      extra={"operationID": args.operation_id})
 
-    async def _pinger(self, client: Client) -> None:
+    async def _login_tokens(self, client: Client, before: list[Client], kicked: list[Client]) -> None:
+        """The token side of ``multiTerminalLoginChecker`` (internal/msggateway/ws_server.go): policy 1
+        invalidates the other tokens of the platform whenever the user already had a connection there,
+        policy 5 whenever a non-PC login finds any connection; policy 4 kicks exactly the tokens of the
+        connections it closed."""
+        policy, pid = self.config.multi_login_policy, client.platform_id
+        if policy == 1 and any(c.platform_id == pid for c in before) or \
+                policy == 5 and before and platform_class(pid) != PlatformClass.PC:
+            await self.core.tokens.invalidate_others(client.user_id, pid, client.token)
+        elif policy == 4 and kicked:
+            await self.core.tokens.kick_tokens(client.user_id, [c.token for c in kicked])
+
+    async def _sweep(self) -> None:
+        """One task for every connection's timers: the read deadline (no frame, data or control,
+        for ``ws_read_timeout`` seconds: close 1000 "read timeout") and the server's pings to web
+        clients every ``ws_ping_period`` seconds. Checked every tenth of the read timeout (at most
+        every second), so a deadline is enforced within that much of its time."""
+        timeout, period = self.config.ws_read_timeout, self.config.ws_ping_period
+        tick = max(0.02, min(1.0, timeout / 10))
+        while True:
+            await asyncio.sleep(tick)
+            now = time.monotonic()
+            for client in list(self._live):
+                ws = client.ws
+                if not client._timed_out and now - ws.last_activity >= timeout:
+                    client._timed_out = True
+                    log.info("read deadline passed, closing %s", client.conn_id)
+                    asyncio.ensure_future(ws.close(1000, "read timeout"))
+                elif client.next_ping and now >= client.next_ping:
+                    client.next_ping = now + period
+                    asyncio.ensure_future(self._ping(ws))
+
+    @staticmethod
+    async def _ping(ws: GatewayConnection) -> None:
         try:
-            while True:
-                await asyncio.sleep(self.config.ws_ping_period)
-                await client.ws.ping(b"")
-        except (ConnectionClosed, asyncio.CancelledError):
+            await ws.ping(b"")
+        except ConnectionClosed:
             return
 
     async def _read_loop(self, client: Client) -> None:
         ws = client.ws
-        timeout = self.config.ws_read_timeout
         while True:
-            remaining = ws.last_activity + timeout - time.monotonic()
-            if remaining <= 0:
-                log.info("read deadline passed, closing %s", client.conn_id)
-                await ws.close(1000, "read timeout")
-                return
             try:
-                frame = await asyncio.wait_for(ws.recv(), remaining)
-            except TimeoutError:
-                continue
+                frame = await ws.recv()
             except ConnectionClosed:
                 return
             if isinstance(frame, str):
@@ -451,8 +513,10 @@ async def _background(gw: Gateway, c: Client, req: WsRequest) -> tuple[bytes, No
 
 async def _sub_status(gw: Gateway, c: Client, req: WsRequest) -> tuple[bytes, None]:
     r = _parse(sdkws_pb2.SubUserOnlineStatus, req.data)
-    new = gw.core.hub.subscribe(c, r.subscribeUserID, r.unsubscribeUserID)
-    return gw.core.hub.status_tips(new).SerializeToString(), None
+    gw.core.hub.subscribe(c, r.subscribeUserID, r.unsubscribeUserID)
+    # every requested user is answered, subscribed before or not, online or not, known or not
+    # (internal/msggateway/subscription.go SubUserOnlineStatus)
+    return gw.core.hub.status_tips(r.subscribeUserID).SerializeToString(), None
 
 
 async def _server_only(gw: Gateway, c: Client, req: WsRequest) -> tuple[bytes, None]:

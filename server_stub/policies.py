@@ -53,7 +53,7 @@ class Policies:
                 return None
             return rs.member_ids(conn, group_id)
 
-        return await self.storage.run(op)
+        return await self.storage.read(op)
 
     async def can_revoke_in_group(self, group_id: str, user_id: str, sender_id: str) -> bool:
         """Owner revokes anyone's message, an admin revokes ordinary members' (and ex-members') messages."""
@@ -93,7 +93,7 @@ class Policies:
                     return 1303
                 return 0
 
-            code = await self.storage.run(single)
+            code = await self.storage.read(single, snapshot=False)
             if code == 1302:
                 raise OpenIMError(1302, detail=f"{msg.recvID} has blocked {msg.sendID}")
             if code == 1303:
@@ -103,7 +103,7 @@ class Policies:
                                                          sdkws_pb2.GroupMemberFullInfo | None]:
                 return rs.group_row(conn, msg.groupID), rs.member(conn, msg.groupID, msg.sendID)
 
-            g, m = await self.storage.run(group)
+            g, m = await self.storage.read(group)
             if g is None:
                 raise GroupNotFoundError(detail=f"group {msg.groupID} not found")
             if g.status == rs.STATUS_DISMISSED:

@@ -12,8 +12,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from openim_sdk.protocol.constants import MultiLoginPolicy, PlatformClass, ReqIdentifier, platform_class
-from openim_sdk.protocol.envelope import WsResponse, encode_response
+from openim_sdk.protocol.envelope import WsResponse
 from openim_sdk.protocol.pb.sdkws import sdkws_pb2
+
+from .wire import encode_response
 
 if TYPE_CHECKING:
     from .gateway import Client

@@ -141,6 +141,7 @@ class Storage:
         )
         self._thread: threading.Thread | None = None
         self._conn: sqlite3.Connection | None = None
+        self._reader: sqlite3.Connection | None = None  # see read(); file databases only
         self._loop: asyncio.AbstractEventLoop | None = None
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -155,8 +156,16 @@ class Storage:
         self._thread = threading.Thread(target=self._main, args=(ready,), name="sqlite-writer", daemon=True)
         self._thread.start()
         await ready
+        if self.path != ":memory:":
+            reader = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            reader.execute("PRAGMA query_only=1")
+            reader.execute("PRAGMA busy_timeout=1000")
+            self._reader = reader
 
     async def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
         if self._thread is None:
             return
         self._queue.put(None)
@@ -264,6 +273,32 @@ class Storage:
         fut: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._queue.put((fn, fut))
         return await fut
+
+    async def read(self, fn: Callable[[sqlite3.Connection], T], snapshot: bool = True) -> T:
+        """Run a read-only ``fn(conn)`` on the read connection, right here on the event loop: no
+        thread hop and no wait behind the writer's batch (the pull paths, issue 16).
+
+        WAL lets this connection read the last committed state while the writer works, and every
+        write is committed before its ``run`` returns, so a read sees every write whose await has
+        returned. ``fn`` runs in one read transaction (one snapshot); ``snapshot=False`` skips the
+        BEGIN/COMMIT for a lookup whose statements need not agree with each other (each one still
+        reads one committed state). A ``:memory:`` database has a single connection: there, and if
+        the reader is ever busy, this is :meth:`run`.
+        """
+        conn = self._reader
+        if conn is None:
+            return await self.run(fn)
+        try:
+            if not snapshot:
+                return fn(conn)
+            conn.execute("BEGIN")
+            try:
+                return fn(conn)
+            finally:
+                conn.execute("COMMIT")
+        except sqlite3.OperationalError as exc:  # busy/locked (e.g. WAL recovery): take the writer's path
+            log.debug("read connection busy (%s): using the writer", exc)
+            return await self.run(fn)
 
 
 def _settle(fut: asyncio.Future[Any], res: Any, err: BaseException | None) -> None:

@@ -178,17 +178,33 @@ class TokenManager:
                 keep = 0 if pid == platform_id else 1
                 kick.extend(r.token_hash for r in toks[:len(toks) - keep])
         elif policy == MultiLoginPolicy.ALL_LOGIN_BUT_SAME_CLASS_KICK:
+            # controller/auth.go checkToken: the new token's class loses every token; every other
+            # class keeps one token, the newest of one platform (Go picks by map order; we keep
+            # the platform used last), and loses the rest
             cls = _class(platform_id)
-            kick = [r.token_hash for r in live if _class(r.platform_id) == cls]
+            reserved: set[PlatformClass | None] = set()
+            for pid, toks in sorted(by_platform.items(), key=lambda kv: -kv[1][-1].created):
+                keep = 0 if _class(pid) == cls or _class(pid) in reserved else 1
+                reserved.add(_class(pid))
+                kick.extend(r.token_hash for r in toks[:len(toks) - keep])
         elif policy == MultiLoginPolicy.PC_AND_OTHER:
-            if _class(platform_id) == PlatformClass.PC:
-                kick = [r.token_hash for r in by_platform.get(platform_id, [])]
-            else:
-                kick = [r.token_hash for r in live if _class(r.platform_id) != PlatformClass.PC]
+            # a non-PC login kicks every non-PC token; a PC login keeps every PC token and one
+            # non-PC token: Android's newest if there is one, else the newest of the platform used last
+            others = {pid: toks for pid, toks in by_platform.items() if _class(pid) != PlatformClass.PC}
+            keep_pid = None
+            if _class(platform_id) == PlatformClass.PC and others:
+                keep_pid = 2 if 2 in others else max(others, key=lambda p: others[p][-1].created)
+            for pid, toks in others.items():
+                keep = 1 if pid == keep_pid else 0
+                kick.extend(r.token_hash for r in toks[:len(toks) - keep])
         return kick
 
     async def force_logout(self, user_id: str, platform_id: int) -> None:
         await self.storage.kick_platform_tokens(user_id, platform_id)
+
+    async def kick_tokens(self, user_id: str, tokens: list[str]) -> None:
+        """``KickTokens``: mark exactly these tokens kicked (multi-login policy 4 at connect)."""
+        await self.storage.apply_token_changes(user_id, None, kick=[hash_token(t) for t in tokens])
 
     async def invalidate_others(self, user_id: str, platform_id: int, preserve: str) -> None:
         await self.storage.kick_platform_tokens(user_id, platform_id, hash_token(preserve))

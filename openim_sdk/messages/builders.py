@@ -118,7 +118,7 @@ def at_text(content: str, at_user_ids: Sequence[str], *, at_users_info: Iterable
 
 def _quoted(quoted: Mapping[str, Any]) -> JSONDict:
     """The quoted MsgStruct; a quote of a quote becomes a text (the official core avoids nesting)."""
-    q = json.loads(json.dumps(quoted))  # a deep copy the caller cannot change afterwards
+    q: dict[str, Any] = json.loads(json.dumps(quoted))  # a deep copy the caller cannot change afterwards
     if int(q.get("contentType", 0)) == ContentType.QUOTE:
         inner = q.pop("quoteElem", None) or {}
         q["contentType"] = int(ContentType.TEXT)

@@ -135,11 +135,11 @@ def _mp3_ms(data: bytes, size: int) -> int | None:
     xing = i + 4 + side
     for marker in (b"Xing", b"Info"):
         if data[xing:xing + 4] == marker and data[xing + 7] & 1:
-            frames = struct.unpack(">I", data[xing + 8:xing + 12])[0]
+            frames: int = struct.unpack(">I", data[xing + 8:xing + 12])[0]
             return frames * samples * 1000 // rate
     if data[i + 36:i + 40] == b"VBRI":
-        frames = struct.unpack(">I", data[i + 50:i + 54])[0]
-        return frames * samples * 1000 // rate
+        vbri_frames: int = struct.unpack(">I", data[i + 50:i + 54])[0]
+        return vbri_frames * samples * 1000 // rate
     return max(0, size - i) * 8 // kbps
 
 

@@ -93,7 +93,8 @@ def _mt(field: FieldDescriptor) -> Descriptor:
 
 
 def _sub(desc: Descriptor, name: str) -> FieldDescriptor:
-    return cast(FieldDescriptor, desc.fields_by_name[name])
+    field: FieldDescriptor = desc.fields_by_name[name]
+    return field
 
 
 def _fields(desc: Descriptor) -> list[FieldDescriptor]:
@@ -508,7 +509,7 @@ def from_go_json(
     """
     if isinstance(cls_or_instance, Message):
         instance: M | None = cls_or_instance
-        target = cast(M, type(cls_or_instance)())
+        target = type(cls_or_instance)()
         target.CopyFrom(cls_or_instance)
     elif isinstance(cls_or_instance, type) and issubclass(cls_or_instance, Message):
         instance = None

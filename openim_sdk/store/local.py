@@ -24,7 +24,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from ..protocol.constants import ContentType, MsgStatus, is_notification_message
-from ..protocol.conversation_id import conversation_id_for
+from ..protocol.conversation_id import conversation_id_for, is_notification_conversation
 from ..protocol.pb.sdkws import sdkws_pb2
 from . import schema
 from .conversations import ConversationStore
@@ -256,10 +256,25 @@ class LocalStore(ConversationStore, MessageQueries, RelationStore):
                     if m.seq <= 0:
                         continue
                     cmid = f"[SEQ_GAP_{m.seq}]{cid}"
-                values = self._row_values(cid, cmid, m)
                 row = conn.execute(
-                    "SELECT id, seq, content_type, status FROM messages WHERE client_msg_id = ?", (cmid,)
+                    "SELECT id, seq, content_type, status, conversation_id FROM messages WHERE client_msg_id = ?",
+                    (cmid,),
                 ).fetchone()
+                if row is not None and row["conversation_id"] != cid and (
+                        is_notification_conversation(cid) or is_notification_conversation(row["conversation_id"])):
+                    # the same tip in a notification conversation and in a chat (the server stores an
+                    # isSendMsg notification twice under one clientMsgID): the chat copy keeps the ID,
+                    # the notification copy is kept under "<clientMsgID>@<its conversation>"
+                    if is_notification_conversation(cid):
+                        cmid = _notification_copy_id(cmid, cid)
+                    else:
+                        conn.execute("UPDATE messages SET client_msg_id = ? WHERE id = ?",
+                                     (_notification_copy_id(cmid, row["conversation_id"]), row["id"]))
+                    row = conn.execute(
+                        "SELECT id, seq, content_type, status, conversation_id FROM messages WHERE client_msg_id = ?",
+                        (cmid,),
+                    ).fetchone()
+                values = self._row_values(cid, cmid, m)
                 if row is None:
                     if m.seq > 0 and not self._free_seq_slot(conn, cid, m.seq, cmid):
                         continue
@@ -525,3 +540,8 @@ class LocalStore(ConversationStore, MessageQueries, RelationStore):
     def delete_version(self, kind: str, entity_id: str = "") -> None:
         with self._write() as conn:
             conn.execute("DELETE FROM sync_versions WHERE kind = ? AND entity_id = ?", (kind, entity_id))
+
+
+def _notification_copy_id(client_msg_id: str, conversation_id: str) -> str:
+    """Where a notification conversation's copy of a tip is kept when its chat copy holds the ID."""
+    return f"{client_msg_id}@{conversation_id}"

@@ -589,7 +589,11 @@ class SyncEngine:
     def _emit(self, conv: _Conv, msg: sdkws_pb2.MsgData, source: DeliverySource, out: _Out) -> None:
         cmid = msg.clientMsgID
         if cmid:
-            if cmid in self._delivered_ids:
+            seen = self._delivered_ids.get(cmid)
+            # the same clientMsgID is a duplicate within a conversation, but not across a notification
+            # conversation and a chat: an isSendMsg tip comes as both (n_ copy and sg_/si_ copy)
+            if seen is not None and (seen[0] == conv.cid or not (
+                    conv.notification or is_notification_conversation(seen[0]))):
                 return
             self._remember(cmid, conv.cid, int(msg.seq))
             ack = self._pending_acks.pop(cmid, None)

@@ -12,7 +12,7 @@ from textual.widgets import Static
 
 
 def _rows(bindings: list[BindingType]) -> list[tuple[str, str]]:
-    out = []
+    out: list[tuple[str, str]] = []
     for b in bindings:
         if isinstance(b, Binding):
             keys, desc = b.key, b.description or b.action

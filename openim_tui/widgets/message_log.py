@@ -74,6 +74,8 @@ class MessageLog(ScrollView, can_focus=True):
         "message-log--attachment",
         "message-log--revoked",
         "message-log--unread-marker",
+        "message-log--code",
+        "message-log--link",
         "message-log--status",
         "message-log--failed",
         "message-log--read",
@@ -249,9 +251,9 @@ class MessageLog(ScrollView, can_focus=True):
                 self._last_own = i
                 break
         if old != self._last_own:
-            for i in (old, self._last_own):
-                if i is not None and i < len(self.items):
-                    self._bump(i)
+            for j in (old, self._last_own):
+                if j is not None and j < len(self.items):
+                    self._bump(j)
 
     def _regroup(self, i: int) -> None:
         if not (0 <= i < len(self.items)):
@@ -407,11 +409,26 @@ class MessageLog(ScrollView, can_focus=True):
                 folded = ""
                 if m.client_msg_id not in self.expanded:
                     lines, folded = render.fold(lines, FOLD_LINES, FOLD_CHARS)
-                for n, line in enumerate(lines):
-                    if n:
+                in_code = False
+                first = True
+                for line in lines:
+                    if render.is_fence(line):  # ``` opens or closes a code block; the fence is not shown
+                        in_code = not in_code
+                        continue
+                    if not first:
                         out.append("\n")
-                    seg = Text(indent + line)
-                    for s, e, mine in render.mention_spans(line, self.self_names):
+                    first = False
+                    if in_code:
+                        out.append(indent)
+                        out.append(line or " ", st("code"))
+                        continue
+                    plain, marks = render.inline_markdown(line)
+                    seg = Text(indent + plain)
+                    for s, e, kind, url in marks:
+                        style = {"bold": Style(bold=True), "italic": Style(italic=True), "code": st("code"),
+                                 "link": st("link") + Style(link=url)}[kind]
+                        seg.stylize(style, s + len(indent), e + len(indent))
+                    for s, e, mine in render.mention_spans(plain, self.self_names):
                         seg.stylize(st("self-mention") if mine else st("mention"), s + len(indent),
                                     e + len(indent))
                     out.append_text(seg)

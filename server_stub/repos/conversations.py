@@ -33,6 +33,7 @@ class ConversationRepo:
     """Conversation half of the storage interface (mixed into :class:`~server_stub.storage.SqliteStorage`)."""
 
     run: Callable[..., Any]
+    read: Callable[..., Any]  # read-only ops: Storage.read (no writer hop)
 
     async def conversations(self, owner: str, cids: Iterable[str] | None = None) -> list[ConvRow]:
         ids = None if cids is None else list(dict.fromkeys(cids))
@@ -49,7 +50,7 @@ class ConversationRepo:
                     rows.extend(conn.execute(q, (owner, *chunk)))
             return [ConvRow(*r) for r in rows]
 
-        return await self.run(op)
+        return await self.read(op, snapshot=False)
 
     async def conversation_owners(self, cid: str) -> list[str]:
         rows = await self.run(lambda c: c.execute(

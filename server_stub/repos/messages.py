@@ -24,6 +24,45 @@ class MessageRow:
     revoke: bytes | None
 
 
+#: One row of a pull page: (seq, data, is_read, revoke, deleted for the reader).
+PageRow = tuple[int, bytes, int, "bytes | None", int]
+
+_RANGE_SQL = (
+    "SELECT m.seq, m.data, m.is_read, m.revoke, d.seq IS NOT NULL FROM messages AS m "
+    "LEFT JOIN msg_user_del AS d ON d.user_id = ? AND d.conversation_id = m.conversation_id AND d.seq = m.seq "
+    "WHERE m.conversation_id = ? AND m.seq BETWEEN ? AND ? ORDER BY m.seq")
+
+
+def seq_info_in(conn: sqlite3.Connection, cids: list[str]) -> dict[str, tuple[int, int, int]]:
+    """conversationID -> (max_seq, min_seq, max_seq_time) for those of ``cids`` that have seqs."""
+    out = {}
+    for chunk in chunks(list(dict.fromkeys(cids))):
+        q = ("SELECT conversation_id, max_seq, min_seq, max_seq_time FROM seqs "
+             f"WHERE conversation_id IN ({','.join('?' * len(chunk))})")
+        for r in conn.execute(q, chunk):
+            out[r[0]] = (r[1], r[2], r[3])
+    return out
+
+
+def range_rows(conn: sqlite3.Connection, user_id: str, cid: str, begin: int, end: int) -> list[PageRow]:
+    """The stored messages of ``cid`` with ``begin <= seq <= end``, in seq order, each with whether
+    ``user_id`` deleted it for themselves: one query, one primary-key range scan (tested with
+    EXPLAIN QUERY PLAN in tests/integration/test_pull_fast_path.py)."""
+    return conn.execute(_RANGE_SQL, (user_id, cid, begin, end)).fetchall()
+
+
+def seq_list_rows(conn: sqlite3.Connection, user_id: str, cid: str, seqs: list[int]) -> list[PageRow]:
+    """As :func:`range_rows` for a list of seqs (any order; rows come back in seq order)."""
+    out: list[PageRow] = []
+    for chunk in chunks(seqs):
+        q = ("SELECT m.seq, m.data, m.is_read, m.revoke, d.seq IS NOT NULL FROM messages AS m "
+             "LEFT JOIN msg_user_del AS d ON d.user_id = ? AND d.conversation_id = m.conversation_id "
+             f"AND d.seq = m.seq WHERE m.conversation_id = ? AND m.seq IN ({','.join('?' * len(chunk))})")
+        out.extend(conn.execute(q, (user_id, cid, *chunk)))
+    out.sort(key=lambda r: r[0])
+    return out
+
+
 @dataclass
 class StoreRequest:
     """One message to persist: ``msg.seq`` is assigned inside the transaction.
@@ -46,8 +85,11 @@ class MessageRepo:
     """Message/seq half of the storage interface (mixed into :class:`~server_stub.storage.SqliteStorage`)."""
 
     run: Callable[..., Any]
+    read: Callable[..., Any]  # read-only ops: Storage.read (no writer hop)
 
-    async def store_messages(self, reqs: list[StoreRequest]) -> list[int]:
+    async def store_messages(self, reqs: list[StoreRequest], send_status: tuple[str, int] | None = None) -> list[int]:
+        """Store ``reqs`` in one transaction; ``send_status`` (operationID, status) is recorded in the
+        same one (what :meth:`set_send_status` does, without a second round trip)."""
         def op(conn: sqlite3.Connection) -> list[int]:
             seqs = []
             created = now_ms()
@@ -84,6 +126,8 @@ class MessageRepo:
                     conn.execute("UPDATE conversations SET has_read_seq = MAX(has_read_seq, ?) "
                                  "WHERE owner_user_id = ? AND conversation_id = ?", (seq, r.reader, r.conversation_id))
                 seqs.append(seq)
+            if send_status is not None:
+                conn.execute("INSERT OR REPLACE INTO send_status VALUES (?,?,?)", (*send_status, created))
             return seqs
 
         return await self.run(op)
@@ -100,7 +144,7 @@ class MessageRepo:
                     out[r[0]] = (r[1], r[2], r[3])
             return out
 
-        return await self.run(op)
+        return await self.read(op)
 
     async def messages_by_seqs(self, cid: str, seqs: list[int]) -> dict[int, MessageRow]:
         def op(conn: sqlite3.Connection) -> dict[int, MessageRow]:

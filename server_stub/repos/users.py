@@ -49,6 +49,7 @@ class UserRepo:
     """Users half of the storage interface (mixed into :class:`~server_stub.storage.SqliteStorage`)."""
 
     run: Callable[..., Any]
+    read: Callable[..., Any]  # read-only ops: Storage.read (no writer hop)
 
     async def insert_users(self, users: Iterable[UserRow]) -> list[str]:
         """Insert users; returns the IDs that already existed (then nothing is inserted)."""
@@ -85,7 +86,7 @@ class UserRepo:
                     out[r[0]] = UserRow(*r)
             return out
 
-        return await self.run(op)
+        return await self.read(op, snapshot=False)
 
     async def update_user(self, user_id: str, changes: dict[str, Any]) -> bool:
         if not changes:
@@ -99,8 +100,8 @@ class UserRepo:
         return await self.run(op)
 
     async def user_exists(self, user_id: str) -> bool:
-        return bool(await self.run(lambda c: c.execute(
-            "SELECT 1 FROM users WHERE user_id = ?", (user_id,)).fetchone()))
+        return bool(await self.read(lambda c: c.execute(
+            "SELECT 1 FROM users WHERE user_id = ?", (user_id,)).fetchone(), snapshot=False))
 
     async def page_users(self, where: str, params: tuple[Any, ...], offset: int, limit: int) -> tuple[int, list[UserRow]]:
         def op(conn: sqlite3.Connection) -> tuple[int, list[UserRow]]:

@@ -47,6 +47,7 @@ async def add_friend(ctx: RequestContext, req: relation_pb2.applyToAddFriendReq)
     ctx.check_access(req.fromUserID)
     if req.fromUserID == req.toUserID:
         raise OpenIMError(1301, detail=f"{req.fromUserID} cannot add yourself")
+    await ctx.core.webhooks.before_add_friend(req.fromUserID, req.toUserID, req.reqMsg, req.ex, ctx.operation_id)
     await _require_users(ctx, [req.fromUserID, req.toUserID])
 
     def op(conn: Any) -> sdkws_pb2.FriendRequest:
@@ -61,6 +62,7 @@ async def add_friend(ctx: RequestContext, req: relation_pb2.applyToAddFriendReq)
     tips = sdkws_pb2.FriendApplicationTips(fromToUserID=_from_to(req.fromUserID, req.toUserID), request=request)
     await send_notification(ctx.core, req.fromUserID, req.toUserID, ContentType.FRIEND_APPLICATION, tips,
                             ctx.operation_id)
+    ctx.core.webhooks.after_add_friend(req.fromUserID, req.toUserID, req.reqMsg, ctx.operation_id)
     return relation_pb2.applyToAddFriendResp()
 
 
@@ -70,6 +72,7 @@ async def respond(ctx: RequestContext, req: relation_pb2.respondFriendApplyReq) 
     if req.handleResult not in (1, -1):
         raise ArgsError(detail="handleResult must be 1 or -1")
     agree = req.handleResult == 1
+    await ctx.core.webhooks.before_add_friend_agree(req.fromUserID, req.toUserID, req.handleResult, req.handleMsg, ctx.operation_id)
 
     def op(conn: Any) -> tuple[sdkws_pb2.FriendRequest, str, int]:
         row = conn.execute("SELECT handle_result FROM friend_requests WHERE from_user_id = ? AND to_user_id = ?",
@@ -90,6 +93,7 @@ async def respond(ctx: RequestContext, req: relation_pb2.respondFriendApplyReq) 
         return request, log[0], log[1]
 
     request, vid, version = await ctx.core.storage.run(op)
+    ctx.core.webhooks.after_add_friend_agree(req.fromUserID, req.toUserID, req.handleResult, req.handleMsg, ctx.operation_id)
     ft = _from_to(req.fromUserID, req.toUserID)
     if agree:
         tips: Any = sdkws_pb2.FriendApplicationApprovedTips(fromToUserID=ft, handleMsg=req.handleMsg, request=request,
@@ -230,6 +234,7 @@ async def delete_friend(ctx: RequestContext, req: relation_pb2.deleteFriendReq) 
                                        friendVersion=version, friendVersionID=vid)
     await send_notification(ctx.core, req.ownerUserID, req.friendUserID, ContentType.FRIEND_DELETED, tips,
                             ctx.operation_id)
+    ctx.core.webhooks.after_delete_friend(req.ownerUserID, req.friendUserID, ctx.operation_id)
     return relation_pb2.deleteFriendResp()
 
 
@@ -241,7 +246,9 @@ def _v_remark(req: Any) -> None:
 @service("/friend/set_friend_remark", _v_remark)
 async def set_remark(ctx: RequestContext, req: relation_pb2.setFriendRemarkReq) -> Any:
     ctx.check_access(req.ownerUserID)
+    await ctx.core.webhooks.before_set_friend_remark(req, ctx.operation_id)  # may change req.remark
     await _update(ctx, req.ownerUserID, [req.friendUserID], {"remark": req.remark}, ContentType.FRIEND_REMARK_SET)
+    ctx.core.webhooks.after_set_friend_remark(req, ctx.operation_id)
     return relation_pb2.setFriendRemarkResp()
 
 
@@ -304,6 +311,7 @@ async def import_friend(ctx: RequestContext, req: relation_pb2.importFriendReq) 
     if req.ownerUserID in ids:
         raise OpenIMError(1301, detail="cannot add yourself")
     await _require_users(ctx, [req.ownerUserID, *ids])
+    await ctx.core.webhooks.before_import_friends(req.ownerUserID, ids, ctx.operation_id)  # may change ids
 
     def op(conn: Any) -> list[sdkws_pb2.FriendInfo]:
         added = []
@@ -321,6 +329,7 @@ async def import_friend(ctx: RequestContext, req: relation_pb2.importFriendReq) 
                                                                          faceURL=owner.face_url, ex=owner.ex))
         await send_notification(ctx.core, req.ownerUserID, info.ownerUserID, ContentType.FRIEND_ADDED, tips,
                                 ctx.operation_id)
+    ctx.core.webhooks.after_import_friends(req.ownerUserID, ids, ctx.operation_id)
     return relation_pb2.importFriendResp()
 
 
@@ -368,6 +377,7 @@ async def add_black(ctx: RequestContext, req: relation_pb2.addBlackReq) -> Any:
     if req.ownerUserID == req.blackUserID:
         raise OpenIMError(1301, detail="cannot block yourself")
     await _require_users(ctx, [req.ownerUserID, req.blackUserID])
+    await ctx.core.webhooks.before_add_black(req.ownerUserID, req.blackUserID, ctx.operation_id)
     await ctx.core.storage.run(lambda c: c.execute(
         "INSERT OR REPLACE INTO blacks VALUES (?,?,?,?,?,?)",
         (req.ownerUserID, req.blackUserID, now_ms(), 0, ctx.user_id, req.ex)))
@@ -391,6 +401,7 @@ async def remove_black(ctx: RequestContext, req: relation_pb2.removeBlackReq) ->
     tips = sdkws_pb2.BlackDeletedTips(fromToUserID=_from_to(req.ownerUserID, req.blackUserID))
     await send_notification(ctx.core, req.ownerUserID, req.ownerUserID, ContentType.BLACK_DELETED, tips,
                             ctx.operation_id)
+    ctx.core.webhooks.after_remove_black(req.ownerUserID, req.blackUserID, ctx.operation_id)
     return relation_pb2.removeBlackResp()
 
 

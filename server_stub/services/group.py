@@ -52,11 +52,13 @@ async def create_group(ctx: RequestContext, req: group_pb2.CreateGroupReq) -> An
     if len(set(everyone)) != len(everyone):
         raise ArgsError(detail="group member repeated")
     await missing_users(ctx, everyone)
+    await ctx.core.webhooks.before_create_group(req, ctx.operation_id)  # may change req.groupInfo
     info = sdkws_pb2.GroupInfo()
     info.CopyFrom(req.groupInfo)
     info.groupID = info.groupID or str(random.randint(10**9, 10**10 - 1))
     info.ownerUserID, info.creatorUserID, info.createTime = req.ownerUserID, ctx.user_id, now_ms()
     info.status, info.memberCount = rs.STATUS_OK, 0
+    await ctx.core.webhooks.before_members_join_group(info.groupID, everyone, info.ex, ctx.operation_id)
 
     def op(conn: Any) -> Any:
         if rs.group_row(conn, info.groupID) is not None:
@@ -82,6 +84,7 @@ async def create_group(ctx: RequestContext, req: group_pb2.CreateGroupReq) -> An
     if g.notification:  # upstream CreateGroup: an announcement given at creation is announced too
         await notify_group(ctx, g.groupID, ContentType.GROUP_INFO_SET_ANNOUNCEMENT,
                            sdkws_pb2.GroupInfoSetAnnouncementTips(group=g, opUser=tips.opUser), send_msg=True)
+    ctx.core.webhooks.after_create_group(req, g, ctx.operation_id)
     return group_pb2.CreateGroupResp(groupInfo=g)
 
 
@@ -132,21 +135,25 @@ def _v_set_info(req: Any) -> None:
 @service("/group/set_group_info", _v_set_info)
 async def set_group_info(ctx: RequestContext, req: group_pb2.SetGroupInfoReq) -> Any:
     s = req.groupInfoForSet
+    await ctx.core.webhooks.before_set_group_info(s, ctx.operation_id)  # may change s
     changes: dict[str, Any] = {k: getattr(s, k) for k in ("groupName", "notification", "introduction", "faceURL")
                                if getattr(s, k)}
     for k in ("ex", "needVerification", "lookMemberInfo", "applyMemberFriend"):
         if s.HasField(k):
             changes[k] = getattr(s, k).value
     await _set_info(ctx, s.groupID, changes)
+    ctx.core.webhooks.after_set_group_info(s, ctx.operation_id)
     return group_pb2.SetGroupInfoResp()
 
 
 @service("/group/set_group_info_ex", lambda r: need(r.groupID, "GroupID is empty"))
 async def set_group_info_ex(ctx: RequestContext, req: group_pb2.SetGroupInfoExReq) -> Any:
+    await ctx.core.webhooks.before_set_group_info_ex(req, ctx.operation_id)  # may change req
     changes = {k: getattr(req, k).value for k in ("groupName", "notification", "introduction", "faceURL", "ex",
                                                   "needVerification", "lookMemberInfo", "applyMemberFriend")
                if req.HasField(k)}
     await _set_info(ctx, req.groupID, changes)
+    ctx.core.webhooks.after_set_group_info_ex(req, ctx.operation_id)
     return group_pb2.SetGroupInfoExResp()
 
 

@@ -73,6 +73,7 @@ def _entered_tips(conn: Any, gid: str, uid: str) -> Any:
 async def join_group(ctx: RequestContext, req: group_pb2.JoinGroupReq) -> Any:
     uid = req.inviterUserID or ctx.user_id  # the joining user (misleading name; not checked against caller)
     await missing_users(ctx, [uid])
+    await ctx.core.webhooks.before_apply_join_group(req.groupID, uid, req.reqMessage, req.ex, ctx.operation_id)
 
     def op(conn: Any) -> Any:
         g = load_group(conn, req.groupID)
@@ -89,6 +90,7 @@ async def join_group(ctx: RequestContext, req: group_pb2.JoinGroupReq) -> Any:
     tips = await ctx.core.storage.run(op)
     if tips is not None:
         await group_notification(ctx.core, uid, req.groupID, ContentType.MEMBER_ENTER, tips, ctx.operation_id)
+        ctx.core.webhooks.after_join_group(req.groupID, req.reqMessage, req.joinSource, uid, ctx.operation_id)
     else:
         await _application_tips(ctx, req.groupID, [uid])
     return group_pb2.JoinGroupResp()
@@ -153,6 +155,7 @@ def _v_invite(req: Any) -> None:
 async def invite(ctx: RequestContext, req: group_pb2.InviteUserToGroupReq) -> Any:
     ids = list(dict.fromkeys(req.invitedUserIDs))
     await missing_users(ctx, ids)
+    await ctx.core.webhooks.before_invite_user_to_group(req.groupID, req.reason, ids, ctx.operation_id)
 
     def op(conn: Any) -> tuple[str, Any]:
         g = load_group(conn, req.groupID)

@@ -52,6 +52,7 @@ async def quit_group(ctx: RequestContext, req: group_pb2.QuitGroupReq) -> Any:
         rs.group_changed(conn, req.groupID)
 
     await ctx.core.storage.run(remove)
+    ctx.core.webhooks.after_quit_group(req.groupID, uid, ctx.operation_id)
     return group_pb2.QuitGroupResp()
 
 
@@ -90,6 +91,7 @@ async def kick(ctx: RequestContext, req: group_pb2.KickGroupMemberReq) -> Any:
         rs.group_changed(conn, req.groupID)
 
     await ctx.core.storage.run(remove)
+    ctx.core.webhooks.after_kick_group_member(req.groupID, ids, req.reason, ctx.operation_id)
     return group_pb2.KickGroupMemberResp()
 
 
@@ -125,6 +127,7 @@ async def transfer(ctx: RequestContext, req: group_pb2.TransferGroupOwnerReq) ->
 
     tips = await ctx.core.storage.run(op)
     await notify_group(ctx, req.groupID, ContentType.GROUP_OWNER_TRANSFERRED, tips)
+    ctx.core.webhooks.after_transfer_group_owner(req.groupID, req.oldOwnerUserID, req.newOwnerUserID, ctx.operation_id)
     return group_pb2.TransferGroupOwnerResp()
 
 
@@ -150,16 +153,19 @@ async def dismiss(ctx: RequestContext, req: group_pb2.DismissGroupReq) -> Any:
     if not req.deleteMember:  # sent while the group is alive: the send path refuses dismissed groups
         await notify_group(ctx, req.groupID, ContentType.GROUP_DISMISSED, tips, send_msg=requested(req))
 
-    def op(conn: Any) -> None:
+    def op(conn: Any) -> list[str]:
         g = load_group(conn, req.groupID, alive=False)
         g.status = rs.STATUS_DISMISSED
         rs.save_group(conn, g)
         rs.group_changed(conn, req.groupID)
+        members = rs.member_ids(conn, req.groupID)  # before any removal: afterDismissGroup's membersID
         if req.deleteMember:
-            for uid in rs.member_ids(conn, req.groupID):
+            for uid in members:
                 rs.remove_member(conn, req.groupID, uid)
+        return members
 
-    await ctx.core.storage.run(op)
+    members = await ctx.core.storage.run(op)
+    ctx.core.webhooks.after_dismiss_group(tips.group, members, ctx.operation_id)
     return group_pb2.DismissGroupResp()
 
 
@@ -248,6 +254,9 @@ def _v_member_info(req: Any) -> None:
 
 @service("/group/set_group_member_info", _v_member_info)
 async def set_member_info(ctx: RequestContext, req: group_pb2.SetGroupMemberInfoReq) -> Any:
+    for m in req.members:
+        await ctx.core.webhooks.before_set_group_member_info(m, ctx.operation_id)  # may change m
+
     def op(conn: Any) -> list[tuple[str, int, Any]]:
         out: list[tuple[str, int, Any]] = []
         for m in req.members:
@@ -287,4 +296,6 @@ async def set_member_info(ctx: RequestContext, req: group_pb2.SetGroupMemberInfo
 
     for gid, ct, tips in await ctx.core.storage.run(op):
         await notify_group(ctx, gid, ct, tips)
+    for m in req.members:
+        ctx.core.webhooks.after_set_group_member_info(m, ctx.operation_id)
     return group_pb2.SetGroupMemberInfoResp()

@@ -90,6 +90,7 @@ async def send_message(core: ServerCore, msg: sdkws_pb2.MsgData, operation_id: s
     if not msg.sendTime:
         msg.sendTime = now_ms()
     msg.status = 2
+    await core.webhooks.before_send(msg, operation_id, sender_is_admin)  # may refuse or modify
     stored = _opt(msg, "history")
     notification = is_notification(msg)
     cid = conversation_id_for(st, msg.sendID, msg.recvID, msg.groupID, notification=notification)
@@ -107,22 +108,32 @@ async def send_message(core: ServerCore, msg: sdkws_pb2.MsgData, operation_id: s
         msg.options["offlinePush"] = False
         reqs.append(StoreRequest(chat_cid, clone, _owners(clone, chat_cid, recipients), msg.sendID))
     if reqs:
-        await core.storage.store_messages(reqs)
+        await core.storage.store_messages(reqs, send_status=(operation_id, 2))
         if not (stored and reqs[0].duplicate):
             pushes += [(r.conversation_id, r.msg) for r in reqs]
             if stored:
                 await msg_rules.apply_mentions(core, msg, cid, recipients, operation_id)
     offline = await msg_rules.offline_push_candidates(core, msg, cid, recipients) if pushes else []
-    await core.storage.set_send_status(operation_id, 2)
+    if not reqs:  # stored messages have their send status written in their own transaction
+        await core.storage.set_send_status(operation_id, 2)
+    core.webhooks.after_send(msg, recipients, operation_id, duplicate=not pushes)
     resp = msg_pb2.SendMsgResp(serverMsgID=msg.serverMsgID, clientMsgID=msg.clientMsgID, sendTime=msg.sendTime)
 
-    def push() -> None:
+    def push_online(users: list[str]) -> None:
         for pcid, pmsg in pushes:
-            core.hub.push_message(recipients, pcid, pmsg, operation_id)
-        if offline:
-            core.hub.offline_push(offline, pushes[0][0], pushes[0][1], operation_id)
+            core.hub.push_message(users, pcid, pmsg, operation_id)
 
-    return resp, push
+    def push_offline(users: list[str], info: sdkws_pb2.OfflinePushInfo | None) -> None:
+        pcid, pmsg = pushes[0]
+        if info is not None:  # beforeOfflinePush replaced the push info: the stored message keeps its own
+            pmsg = sdkws_pb2.MsgData()
+            pmsg.CopyFrom(pushes[0][1])
+            pmsg.offlinePushInfo.CopyFrom(info)
+        core.hub.offline_push(users, pcid, pmsg, operation_id)
+
+    # online push, then offline push of the candidates the online push missed; the webhooks
+    # (beforeOnlinePush/beforeGroupOnlinePush, beforeOfflinePush) gate and filter both
+    return resp, core.webhooks.push(msg, recipients, offline, push_online, push_offline, operation_id)
 
 
 def timeline_copy(msg: sdkws_pb2.MsgData) -> sdkws_pb2.MsgData:
@@ -271,6 +282,7 @@ async def _revoke(ctx: RequestContext, req: msg_pb2.RevokeMsgReq) -> Any:
     recv = m.groupID if m.sessionType == SessionType.READ_GROUP_CHAT else (
         m.recvID if m.sendID == req.userID else m.sendID)
     await notify(ctx.core, req.userID, recv, ContentType.MSG_REVOKE_NOTIFICATION, m.sessionType, tips, ctx.operation_id)
+    ctx.core.webhooks.after_revoke(req.conversationID, req.seq, req.userID, ctx.operation_id)
     return msg_pb2.RevokeMsgResp()
 
 
@@ -316,6 +328,7 @@ async def _mark_msgs(ctx: RequestContext, req: msg_pb2.MarkMsgsAsReadReq) -> Any
     if conv.conversationType == SessionType.SINGLE_CHAT:
         await ctx.core.storage.mark_read(req.conversationID, seqs)
     await _read_receipt(ctx, req.userID, conv, seqs, has_read)
+    ctx.core.webhooks.after_single_msg_read(req.conversationID, req.userID, seqs, conv.conversationType, ctx.operation_id)
     return msg_pb2.MarkMsgsAsReadResp()
 
 
@@ -346,10 +359,12 @@ async def _mark_conv(ctx: RequestContext, req: msg_pb2.MarkConversationAsReadReq
                                         hasReadSeq=has_read)
         await notify(ctx.core, req.userID, req.userID, ContentType.HAS_READ_RECEIPT, SessionType.SINGLE_CHAT, tips,
                      ctx.operation_id)
+        ctx.core.webhooks.after_conversation_read(conv, req.userID, list(req.seqs), req.hasReadSeq, ctx.operation_id)
         return msg_pb2.MarkConversationAsReadResp()
     if seqs:
         await ctx.core.storage.mark_read(req.conversationID, seqs)
     await _read_receipt(ctx, req.userID, conv, seqs, has_read)
+    ctx.core.webhooks.after_conversation_read(conv, req.userID, list(req.seqs), req.hasReadSeq, ctx.operation_id)
     return msg_pb2.MarkConversationAsReadResp()
 
 

@@ -4,6 +4,7 @@ scoped by :mod:`server_stub.access` to the conversations the caller belongs to."
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,7 @@ from openim_sdk.protocol.pb.sdkws import sdkws_pb2
 
 from .. import access
 from ..context import RequestContext, need, page_bounds, service
+from ..repos.messages import PageRow, range_rows, seq_info_in, seq_list_rows
 from ..storage import MessageRow
 from .msg import MAX_PULL
 from .msg_quote import rewrite_quotes
@@ -69,11 +71,68 @@ def render_message(row: MessageRow | None, seq: int, deleted: bool = False) -> s
     return m
 
 
-async def _windows(core: ServerCore, user_id: str, cids: list[str], admin: bool) -> dict[str, tuple[int, int]]:
+def _varint(n: int) -> bytes:
+    if n < 0x80:
+        return bytes((n,))
+    if n < 0x4000:
+        return bytes((n & 0x7F | 0x80, n >> 7))
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def _key(field: str, wire: int) -> bytes:
+    return _varint(sdkws_pb2.MsgData.DESCRIPTOR.fields_by_name[field].number << 3 | wire)
+
+
+_IS_READ = (_key("isRead", 0) + b"\x00", _key("isRead", 0) + b"\x01")
+_DELETED = _key("content", 2) + b"\x00" + _key("status", 0) + _varint(4)
+_REVOKED_TYPE = _key("contentType", 0) + _varint(ContentType.MSG_REVOKE_NOTIFICATION)
+_CONTENT = _key("content", 2)
+_PULL_MSG = _varint(sdkws_pb2.PullMsgs.DESCRIPTOR.fields_by_name["Msgs"].number << 3 | 2)
+
+
+def page_bytes(rows: list[PageRow], seqs: list[int]) -> bytes:
+    """``PullMsgs.Msgs`` for ``seqs`` (in that order) as protobuf bytes, from stored rows, without
+    decoding them: each stored ``MsgData`` is followed by the fields :func:`render_message` would
+    set (isRead; empty content and status 4 when deleted for the reader; the revoke notification's
+    contentType and content). Protobuf parsing lets a later field win (and a message field
+    merge), so parsing these bytes gives exactly the messages :func:`render_message` builds;
+    the caller parses a whole page in one ``MergeFromString``."""
+    by_seq = {r[0]: r for r in rows}
+    parts: list[bytes] = []
+    append, varint, is_read_field = parts.append, _varint, _IS_READ
+    for seq in seqs:
+        r = by_seq.get(seq)
+        if r is None:
+            inner = sdkws_pb2.MsgData(seq=seq, status=4).SerializeToString()
+        else:
+            _, data, is_read, revoke, deleted = r
+            if deleted:
+                inner = data + is_read_field[bool(is_read)] + _DELETED
+            elif revoke is not None:
+                content = json.dumps({"detail": revoke.decode()}, separators=(",", ":")).encode()
+                inner = data + is_read_field[bool(is_read)] + _REVOKED_TYPE + _CONTENT + varint(len(content)) + content
+            else:
+                inner = data + is_read_field[bool(is_read)]
+        append(_PULL_MSG)
+        append(varint(len(inner)))
+        append(inner)
+    return b"".join(parts)
+
+
+def _windows_in(conn: sqlite3.Connection, user_id: str, cids: list[str],
+                admin: bool) -> dict[str, tuple[int, int]]:
     """cid -> (lowest, highest) seq ``user_id`` may pull, for the readable ones among ``cids``: the
     conversation's global min/max narrowed by the reader's own bounds (clear, leave cap)."""
-    scopes = await access.readable(core, user_id, cids, admin)
-    info = await core.storage.seq_info(list(scopes))
+    scopes = access.readable_in(conn, user_id, cids, admin) if cids else {}
+    info = seq_info_in(conn, list(scopes))
     out = {}
     for cid, scope in scopes.items():
         max_seq, global_min, _ = info.get(cid, (0, 0, 0))
@@ -93,43 +152,78 @@ async def pull_by_ranges(core: ServerCore, req: sdkws_pb2.PullMessageBySeqsReq,
 
     ``num`` 0 selects no seq in a chat conversation, as upstream (``end-begin+1 <= num`` never
     holds, and the newest-``num`` window is empty); notification conversations ignore ``num``.
+
+    The whole request is one read (:meth:`Storage.read`: access check, seq windows, one range
+    query per conversation) and each page is parsed once from the stored bytes (:func:`page_bytes`).
     """
+    user_id = req.userID
+
+    def op(conn: sqlite3.Connection) -> list[tuple[sdkws_pb2.SeqRange, tuple[int, int] | None, Any]]:
+        windows = _windows_in(conn, user_id, [r.conversationID for r in req.seqRanges], admin)
+        out: list[tuple[sdkws_pb2.SeqRange, tuple[int, int] | None, Any]] = []
+        for rng in req.seqRanges:
+            cid = rng.conversationID
+            if cid not in windows:
+                continue
+            notif = cid.startswith("n_")
+            eff_min, eff_max = windows[cid]
+            is_end = eff_max <= rng.end if req.order == 0 else rng.begin <= eff_min
+            begin, end = max(rng.begin, eff_min), min(rng.end, eff_max)
+            if eff_min > rng.end or end < begin or (not notif and rng.num <= 0):
+                out.append((rng, None, (is_end, 0)))
+                continue
+            if not notif and rng.num < end - begin + 1:
+                begin = end - rng.num + 1
+            end_seq = 0
+            if end - begin + 1 > MAX_PULL:
+                begin = end - MAX_PULL + 1
+                is_end, end_seq = False, begin
+            out.append((rng, (begin, end), (is_end, end_seq, range_rows(conn, user_id, cid, begin, end))))
+        return out
+
     resp = sdkws_pb2.PullMessageBySeqsResp()
-    windows = await _windows(core, req.userID, [r.conversationID for r in req.seqRanges], admin)
-    for rng in req.seqRanges:
+    for rng, span, extra in await core.storage.read(op):
         cid = rng.conversationID
-        if cid not in windows:
+        entry = (resp.notificationMsgs if cid.startswith("n_") else resp.msgs)[cid]
+        entry.isEnd = extra[0]
+        if span is None:
             continue
-        notif = cid.startswith("n_")
-        entry = (resp.notificationMsgs if notif else resp.msgs)[cid]
-        eff_min, eff_max = windows[cid]
-        entry.isEnd = eff_max <= rng.end if req.order == 0 else rng.begin <= eff_min
-        begin, end = max(rng.begin, eff_min), min(rng.end, eff_max)
-        if eff_min > rng.end or end < begin or (not notif and rng.num <= 0):
-            continue
-        if not notif and rng.num < end - begin + 1:
-            begin = end - rng.num + 1
-        if end - begin + 1 > MAX_PULL:
-            begin = end - MAX_PULL + 1
-            entry.isEnd, entry.endSeq = False, begin
-        entry.Msgs.extend(await _post_process(core, req.userID, cid, list(range(begin, end + 1))))
+        if extra[1]:
+            entry.endSeq = extra[1]
+        entry.MergeFromString(page_bytes(extra[2], list(range(span[0], span[1] + 1))))
+        await rewrite_quotes(core, cid, list(entry.Msgs))  # quotes of revoked messages (msg_quote.py)
     return resp
 
 
 async def pull_by_seqs(core: ServerCore, req: msg_pb2.GetSeqMessageReq,
                        admin: bool = False) -> msg_pb2.GetSeqMessageResp:
+    user_id = req.userID
+
+    def op(conn: sqlite3.Connection) -> tuple[dict[str, tuple[int, int]], list[tuple[list[int], list[PageRow]]]]:
+        windows = _windows_in(conn, user_id, [c.conversationID for c in req.conversations], admin)
+        pages: list[tuple[list[int], list[PageRow]]] = []
+        for conv in req.conversations:
+            cid = conv.conversationID
+            if cid not in windows:
+                pages.append(([], []))
+                continue
+            eff_min, eff_max = windows[cid]
+            seqs = sorted({s for s in conv.seqs if eff_min <= s <= eff_max})[:MAX_PULL]
+            pages.append((seqs, seq_list_rows(conn, user_id, cid, seqs) if seqs else []))
+        return windows, pages
+
+    windows, pages = await core.storage.read(op)
     resp = msg_pb2.GetSeqMessageResp()
-    windows = await _windows(core, req.userID, [c.conversationID for c in req.conversations], admin)
-    for conv in req.conversations:
+    for conv, (seqs, rows) in zip(req.conversations, pages, strict=True):
         cid = conv.conversationID
         if cid not in windows:
             continue
         eff_min, eff_max = windows[cid]
-        seqs = sorted({s for s in conv.seqs if eff_min <= s <= eff_max})[:MAX_PULL]
         target = resp.notificationMsgs if cid.startswith("n_") else resp.msgs
         pm = sdkws_pb2.PullMsgs()
         if seqs:
-            pm.Msgs.extend(await _post_process(core, req.userID, cid, seqs))
+            pm.MergeFromString(page_bytes(rows, seqs))
+            await rewrite_quotes(core, cid, list(pm.Msgs))
         if req.order == 1 and any(s < eff_min for s in conv.seqs):
             pm.isEnd, pm.endSeq = True, eff_min
         elif req.order == 0 and any(s > eff_max for s in conv.seqs):
@@ -207,7 +301,8 @@ async def _has_read(ctx: RequestContext, req: msg_pb2.GetConversationsHasReadAnd
 
 @service("/msg/search_msg")
 async def _search(ctx: RequestContext, req: msg_pb2.SearchMessageReq) -> Any:
-    where, params = ["1=1"], []
+    where: list[str] = ["1=1"]
+    params: list[Any] = []
     if req.sendID:
         where.append("send_id = ?")
         params.append(req.sendID)

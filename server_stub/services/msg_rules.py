@@ -82,7 +82,7 @@ async def offline_push_candidates(core: ServerCore, msg: sdkws_pb2.MsgData, cid:
                 out.add(owner)
         return out
 
-    muted = await core.storage.run(quiet)
+    muted = await core.storage.read(quiet)
     return [u for u in recipients if u != msg.sendID and u not in muted]
 
 

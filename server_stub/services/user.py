@@ -31,6 +31,7 @@ def _v_register(req: Any) -> None:
 
 @service("/user/user_register", _v_register)
 async def register(ctx: RequestContext, req: user_pb2.userRegisterReq) -> Any:
+    await ctx.core.webhooks.before_user_register(req, ctx.operation_id)  # may replace req.users
     ids = [u.userID for u in req.users]
     if len(set(ids)) != len(ids):
         raise OpenIMError(1001, detail="userID repeated")
@@ -40,6 +41,7 @@ async def register(ctx: RequestContext, req: user_pb2.userRegisterReq) -> Any:
     existing = await ctx.core.storage.insert_users(rows)
     if existing:
         raise OpenIMError(1102, detail=f"userID registered already {existing}")
+    ctx.core.webhooks.after_user_register(list(req.users), ctx.operation_id)
     return user_pb2.userRegisterResp()
 
 
@@ -52,6 +54,7 @@ def _v_update(req: Any) -> None:
 async def update_user_info(ctx: RequestContext, req: user_pb2.updateUserInfoReq) -> Any:
     u = req.userInfo
     ctx.check_access(u.userID)
+    await ctx.core.webhooks.before_update_user_info(u, ctx.operation_id)  # may change nickname/faceURL/ex
     changes: dict[str, Any] = {}
     if u.nickname:
         changes["nickname"] = u.nickname
@@ -65,6 +68,7 @@ async def update_user_info(ctx: RequestContext, req: user_pb2.updateUserInfoReq)
     if not await ctx.core.storage.update_user(u.userID, changes):
         raise NotFoundError(1004, detail="user not found")
     await user_notify.user_info_updated(ctx, u.userID, before)
+    ctx.core.webhooks.after_update_user_info(u, ctx.operation_id)
     return user_pb2.updateUserInfoResp()
 
 
@@ -77,6 +81,7 @@ def _v_update_ex(req: Any) -> None:
 async def update_user_info_ex(ctx: RequestContext, req: user_pb2.updateUserInfoExReq) -> Any:
     u = req.userInfo
     ctx.check_access(u.userID)
+    await ctx.core.webhooks.before_update_user_info_ex(u, ctx.operation_id)  # may change u
     changes: dict[str, Any] = {}
     for field, col in (("nickname", "nickname"), ("faceURL", "face_url"), ("ex", "ex"),
                        ("globalRecvMsgOpt", "global_recv_msg_opt")):
@@ -86,6 +91,7 @@ async def update_user_info_ex(ctx: RequestContext, req: user_pb2.updateUserInfoE
     if not await ctx.core.storage.update_user(u.userID, changes):
         raise NotFoundError(1004, detail="user not found")
     await user_notify.user_info_updated(ctx, u.userID, before)
+    ctx.core.webhooks.after_update_user_info_ex(u, ctx.operation_id)
     return user_pb2.updateUserInfoExResp()
 
 
@@ -347,7 +353,8 @@ async def update_notification_account(ctx: RequestContext, req: user_pb2.updateN
 @service("/user/search_notification_account", check_pagination)
 async def search_notification_account(ctx: RequestContext, req: user_pb2.searchNotificationAccountReq) -> Any:
     offset, limit = page_bounds(req.pagination)
-    where, params = ["app_manger_level >= ?"], [req.appManagerLevel or 2]
+    where: list[str] = ["app_manger_level >= ?"]
+    params: list[Any] = [req.appManagerLevel or 2]
     if req.keyword:
         where.append("(user_id = ? OR nickname LIKE ?)")
         params += [req.keyword, f"%{req.keyword}%"]

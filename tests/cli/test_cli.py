@@ -611,3 +611,30 @@ def test_a_refused_send_says_why(cli: Cli, users: Users) -> None:
     cli.run("groups", "mute", gid, users.bob, "--seconds", "600")
     refused = cli.run("send", gid, "-g", "can I talk?", "-p", "bob", code=1)
     assert one_line_error(refused) == "error: not sent: you are muted in this group (1402 MutedInGroup)"
+
+
+def test_every_command_that_answers_takes_json(cli: Cli, users: Users) -> None:
+    import click
+    import typer.main
+
+    from openim_cli.main import app
+
+    interactive = {"server", "chat", "demo", "config edit", "api"}  # api always answers JSON
+    missing = []
+
+    def walk(cmd: Any, path: list[str], ctx: click.Context) -> None:
+        if hasattr(cmd, "list_commands"):
+            for name in cmd.list_commands(ctx):
+                sub = cmd.get_command(ctx, name)
+                walk(sub, [*path, name], click.Context(sub, parent=ctx, info_name=name))
+        elif " ".join(path) not in interactive:
+            if "--json" not in {o for p in cmd.params for o in getattr(p, "opts", [])}:
+                missing.append(" ".join(path))
+
+    root = typer.main.get_command(app)
+    walk(root, [], click.Context(root, info_name="openim"))
+    assert missing == []
+    carol = uid("carol")
+    cli.server.admin_call("/user/user_register", {"users": [{"userID": carol, "nickname": "Carol"}]})
+    added = json.loads(cli.run("friends", "add", carol, "--json").stdout)
+    assert added == {"ok": True, "message": f"Friend request sent to {carol}."}

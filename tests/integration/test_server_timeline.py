@@ -7,8 +7,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import pytest
-
 from openim_sdk.client import OpenIMClient
 from openim_sdk.protocol.constants import ContentType
 from openim_sdk.rest import RestClient
@@ -307,8 +305,6 @@ async def test_private_chat_switch_lands_in_the_timeline(server: ServerApp, tmp_
         assert peer.conversations[0].isPrivateChat
 
 
-@pytest.mark.xfail(strict=True, reason="SDK store: clientMsgID is unique across conversations, so the sg_ "
-                   "copy of a tip (same clientMsgID as its n_ copy, as upstream sends it) is dropped")
 async def test_online_sdk_client_shows_tips(server: ServerApp, tmp_path: Any) -> None:
     tok = await users(server, "xown", "xmem")
     async with make_client(server, tmp_path, "xown", tok["xown"]) as own:

@@ -453,3 +453,29 @@ async def test_a_refused_message_says_why_and_offers_retry_only_when_it_can_help
         await wait_for(pilot, lambda: sum("not sent" in ln for ln in app.chat.log_view.line_text()) == 2, 3)
         line2 = [ln for ln in app.chat.log_view.line_text() if "not sent" in ln][-1]
         assert "r retry" in line2
+
+
+async def test_markdown_is_rendered_and_links_open(monkeypatch: Any) -> None:
+    import webbrowser
+
+    c = demo_client()
+    c.add_message("si_alice_bob", "bob", "see **this** and `x = 1`, docs at [the guide](https://example.org/g)",
+                  minute=606, nickname="Bob")
+    c.add_message("si_alice_bob", "bob", "```\ndef f():\n    return 2*3*4\n```", minute=607, nickname="Bob")
+    opened: list[str] = []
+    monkeypatch.setattr(webbrowser, "open", lambda url: opened.append(url) or True)
+    app, _ = make(c)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        await pilot.press("alt+2")
+        await wait_for(pilot, lambda: "the guide" in text(app), 3, "bob's chat")
+        shown = text(app)
+        assert "see this and x = 1, docs at the guide" in shown and "**" not in shown and "](" not in shown
+        assert "def f():" in shown and "    return 2*3*4" in shown and "```" not in shown
+        view = app.chat.log_view
+        view.focus()
+        await pilot.press("up", "up")
+        assert view.selected is not None and view.selected.text.startswith("see **this**")
+        await pilot.press("o")
+        await wait_for(pilot, lambda: opened, 3, "opened")
+        assert opened == ["https://example.org/g"]

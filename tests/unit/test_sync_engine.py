@@ -483,6 +483,20 @@ def test_dedup_by_client_msg_id_across_seqs():
     assert e.synced_seqs()[SI] == 3
 
 
+def test_a_tip_in_the_notification_conversation_and_in_the_chat_is_delivered_in_both():
+    """An isSendMsg notification comes twice under one clientMsgID: the n_ copy (online) and the
+    chat copy with a seq (the timeline). Both are delivered; a repeat inside one of them is not."""
+    e = SyncEngine(ME, {"sg_g": 0})
+    e.on_connected()
+    n_copy = sdkws_pb2.MsgData(clientMsgID="tip", seq=0, contentType=1501)
+    chat_copy = sdkws_pb2.MsgData(clientMsgID="tip", seq=1, contentType=1501)
+    assert [a.conversation_id for a in e.on_push(push_of("n_g", n_copy)) if isinstance(a, Deliver)] == ["n_g"]
+    assert delivered(e.on_push(push_of("sg_g", chat_copy)), "sg_g") == [1]
+    assert e.on_push(push_of("sg_g", chat_copy)) == []
+    other = sdkws_pb2.MsgData(clientMsgID="tip", seq=2)  # the same ID again in a chat: a duplicate
+    assert delivered(e.on_push(push_of("sg_g", other)), "sg_g") == []
+
+
 def test_seq_zero_pushes_are_delivered_immediately():
     e = SyncEngine(ME, {SI: 5})
     e.on_connected()
