@@ -14,7 +14,7 @@ import sys
 EXTRAS: dict[str, tuple[str, ...]] = {
     "cli": ("typer", "rich"),
     "tui": ("textual",),
-    "server": ("uvicorn", "starlette", "python_multipart"),
+    "server": ("uvicorn", "starlette", "python_multipart", "prometheus_client"),
 }
 
 

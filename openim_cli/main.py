@@ -109,7 +109,8 @@ def rest_for(prof: Any) -> Any:
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True}, add_help_option=False)
 def server(ctx: typer.Context) -> None:
-    """Run the bundled OpenIM server (REST :10002 + WS :10001, SQLite). Flags: see `openim server --help`."""
+    """Run the bundled OpenIM server (REST :10002 + WS :10001, SQLite). Flags: see `openim server --help`;
+    `openim server backup PATH` / `openim server restore PATH` copy the database online / put a copy back."""
     output.need_extra("server", what="openim server")
     from server_stub.cli import main as server_main
 

@@ -16,7 +16,9 @@ import uvicorn
 from .cleanup import Cleanup
 from .config import ServerConfig
 from .gateway import Gateway
+from .metrics import Metrics, metered_hub
 from .object_files import ObjectState
+from .ops import DataLock, drain_connections
 from .policies import Policies
 from .push import Hub
 from .registry import SERVICE_MODULES, ServiceRegistry, build_registry
@@ -40,6 +42,7 @@ class ServerCore:
     registry: ServiceRegistry  # which handler serves which route (registry.py)
     objects: ObjectState = field(default_factory=ObjectState)  # object storage dir, uploads in progress
     webhooks: Webhooks = field(default_factory=Webhooks)  # callback points (server_stub/webhooks)
+    metrics: Metrics = field(default_factory=Metrics)  # this server's Prometheus collectors (metrics.py)
 
 
 class _Uvicorn(uvicorn.Server):
@@ -82,6 +85,7 @@ class ServerApp:
         self._uvicorn_task: asyncio.Task[None] | None = None
         self._gateway: Gateway | None = None
         self.cleanup: Cleanup | None = None
+        self._data_lock: DataLock | None = None
 
     @property
     def api_url(self) -> str:
@@ -104,10 +108,13 @@ class ServerApp:
         registry = build_registry(self.modules)  # a duplicate or unknown route fails here, before any I/O
         storage = SqliteStorage(cfg.resolved_data_path(), cfg.sqlite_synchronous)
         await storage.open()
-        hub = Hub(policy=cfg.multi_login_policy)
+        metrics = Metrics()
+        hub: Hub = metered_hub(cfg.multi_login_policy, metrics)
         core = ServerCore(cfg, storage, TokenManager(cfg, storage, clock=self.clock), hub, Policies(cfg, storage),
-                          registry, webhooks=Webhooks(cfg.webhooks, hub))
+                          registry, webhooks=Webhooks(cfg.webhooks, hub), metrics=metrics)
         self.core = core
+        if not cfg.memory:  # held while we run: `openim server restore` refuses meanwhile (ops.py)
+            self._data_lock = DataLock.acquire(cfg.resolved_data_path())
         for uid in cfg.admin_user_ids:
             await storage.ensure_user(UserRow(uid, uid, "", "", now_ms(), 0, 0))
         self.cleanup = Cleanup(core)
@@ -138,12 +145,17 @@ class ServerApp:
                 await self._uvicorn_task
             self._uvicorn = None
         if self._gateway is not None:
+            if self.core is not None:  # flush what is queued for each connection first (ops.py)
+                await drain_connections(self.core, self._gateway.server)
             await self._gateway.stop()
             self._gateway = None
         if self.core is not None:
             await self.core.webhooks.close()
             await self.core.storage.close()
             self.core = None
+        if self._data_lock is not None:
+            self._data_lock.release()
+            self._data_lock = None
 
     async def __aenter__(self) -> ServerApp:
         try:

@@ -55,8 +55,12 @@ def log_handler(stream: TextIO) -> logging.Handler:
     return handler
 
 
-def setup_logging(level: str = "INFO") -> None:
+def setup_logging(level: str = "INFO", fmt: str = "text") -> None:
     handler = log_handler(sys.stderr)
+    if fmt == "json":  # one JSON object per line (ops.py); json.dumps escapes control characters
+        from .ops import JsonFormatter
+
+        handler.setFormatter(JsonFormatter())
     root = logging.getLogger("server_stub")
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
@@ -98,7 +102,7 @@ def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
 
 def run_server(config: ServerConfig) -> None:
     """Blocking run until SIGINT/SIGTERM (what ``openim server`` calls)."""
-    setup_logging(config.log_level)
+    setup_logging(config.log_level, config.log_format)
     config.check_secret_policy()
     factory = loop_factory()
     if factory is not None:
@@ -108,7 +112,17 @@ def run_server(config: ServerConfig) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in ("backup", "restore"):  # openim server backup|restore PATH (ops.py)
+        from .ops import ops_command
+
+        return ops_command(argv)
     config = load_config(argv)
+    if "--print-config" in argv:
+        from .ops import config_toml
+
+        sys.stdout.write(config_toml(config))
+        return 0
     try:
         run_server(config)
     except KeyboardInterrupt:

@@ -53,6 +53,9 @@ class ServerConfig:
     # Upstream openim-rpc-group.yml enableHistoryForNewMembers: false = a new member cannot pull
     # group messages sent before they joined.
     enable_history_for_new_members: bool = True
+    # Operations (server_stub/ops.py): "text" or "json" log lines; GET /metrics (Prometheus) on the API port.
+    log_format: str = "text"
+    metrics: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
     # [webhooks] table, shaped as upstream's config/webhooks.yml (docs/server-webhooks.md)
     webhooks: WebhooksConfig = field(default_factory=WebhooksConfig)
@@ -91,6 +94,8 @@ _ENV = {
     "max_body_bytes": "OPENIM_MAX_BODY_BYTES",
     "test_token_expire_seconds": "OPENIM_TEST_TOKEN_EXPIRE_SECONDS",
     "enable_history_for_new_members": "OPENIM_ENABLE_HISTORY_FOR_NEW_MEMBERS",
+    "log_format": "OPENIM_LOG_FORMAT",
+    "metrics": "OPENIM_METRICS",
 }
 
 
@@ -154,7 +159,8 @@ def _only_one(a: str, b: str, where: str, both: bool) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     prog = "openim server" if os.path.basename(sys.argv[0]) == "openim" else "python -m server_stub"
-    p = argparse.ArgumentParser(prog=prog, description="Bundled OpenIM v3.8 reference server")
+    p = argparse.ArgumentParser(prog=prog, description="Bundled OpenIM v3.8 reference server",
+                                epilog=f"Also: {prog} backup PATH, {prog} restore PATH (see their --help).")
     p.add_argument("--config", help="TOML config file (keys as the long flags, e.g. api_port = 10002)")
     p.add_argument("--host")
     p.add_argument("--api-port", type=int, help="REST port (0 = ephemeral)")
@@ -171,6 +177,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--log-level")
     p.add_argument("--max-body-bytes", type=int,
                    help="largest accepted REST request body in bytes (default 8 MiB); larger ones get HTTP 413")
+    p.add_argument("--log-format", choices=["text", "json"], help="log lines as text (default) or JSON objects")
+    p.add_argument("--no-metrics", dest="metrics", action="store_const", const=False, default=None,
+                   help="do not serve GET /metrics (Prometheus)")
+    p.add_argument("--print-config", action="store_true",
+                   help="print the effective configuration as TOML (file < environment < flags) and exit")
     p.add_argument("--friend-verify", action="store_true", default=None,
                    help="only friends may send each other messages (1303 NotPeersFriend otherwise)")
     p.add_argument("--store-notifications", action="store_true", default=None,
@@ -195,7 +206,8 @@ def load_config(argv: list[str] | None = None, env: dict[str, str] | None = None
         _only_one("--secret", "--secret-file", "on the command line", args.secret is not None)
         values["secret"] = read_secret_file(args.secret_file)
     for name in ("host", "api_port", "ws_port", "data_path", "secret", "admin_user_ids",
-                 "token_expire_days", "multi_login_policy", "log_level", "max_body_bytes"):
+                 "token_expire_days", "multi_login_policy", "log_level", "max_body_bytes", "log_format",
+                 "metrics"):
         value = getattr(args, name)
         if value is not None:
             values[name] = _coerce(name, value)

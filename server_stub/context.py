@@ -73,6 +73,8 @@ class Service:
 SERVICE_MARK = "__openim_service__"
 #: Attribute a raw HTTP handler carries: the catalogue routes ``(method, path)`` it serves.
 RAW_MARK = "__openim_raw_routes__"
+#: Attribute a raw HTTP handler carries: the paths outside the catalogue it serves (``/healthz``).
+RAW_EXTRA_MARK = "__openim_raw_extra_routes__"
 
 #: ``fn(core, request) -> Response | None``: HTTP outside the JSON route table (first non-None wins).
 RawHandler = Callable[[Any, Any], Awaitable[Any]]
@@ -89,11 +91,16 @@ def service(path: str, validate: Validator | None = None) -> Callable[[Handler],
     return deco
 
 
-def raw_route(*routes: tuple[str, str]) -> Callable[[RawHandler], RawHandler]:
+def raw_route(*routes: tuple[str, str],
+              extra: tuple[tuple[str, str], ...] = ()) -> Callable[[RawHandler], RawHandler]:
     """Mark ``fn(core, request)`` as a raw HTTP handler; ``routes`` are the catalogue routes
-    (``("GET", "/object/*name")``) it serves, besides any non-catalogue paths it answers."""
+    (``("GET", "/object/*name")``) it serves, besides any non-catalogue paths it answers;
+    ``extra`` names the non-catalogue routes it serves (``("GET", "/healthz")``), checked by the
+    registry for duplicates and for clashes with the catalogue."""
     def deco(fn: RawHandler) -> RawHandler:
         setattr(fn, RAW_MARK, tuple(routes))
+        if extra:
+            setattr(fn, RAW_EXTRA_MARK, tuple(extra))
         return fn
 
     return deco

@@ -62,7 +62,7 @@ def prepare_database(path: str, *, dedicated_dir: bool = False) -> None:
     data_dir = db.parent
     created = make_private_dir(data_dir)
     if data_dir not in created:
-        own = {db.name, "objects", *(db.name + s for s in SQLITE_SIDE_FILES)}
+        own = {db.name, "objects", db.name + ".lock", *(db.name + s for s in SQLITE_SIDE_FILES)}  # .lock: ops.py
         loose = stat.S_IMODE(os.stat(data_dir).st_mode) & ~DIR_MODE
         if loose and (dedicated_dir or {e.name for e in os.scandir(data_dir)} <= own):
             tighten(data_dir, DIR_MODE)

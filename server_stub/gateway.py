@@ -35,6 +35,7 @@ from openim_sdk.protocol.pb.msg import msg_pb2
 from openim_sdk.protocol.pb.push import push_pb2
 from openim_sdk.protocol.pb.sdkws import sdkws_pb2
 
+from .metrics import request_started
 from .push import next_conn_id
 from .services import msg as msg_service
 from .services import msg_read
@@ -403,6 +404,7 @@ class Gateway:
             if handler is None:
                 await ws.close(1008, "unknown reqIdentifier")
                 return
+            request_started.set(time.perf_counter())  # push latency is timed from here (metrics.py)
             try:
                 data, after = await handler(self, client, req)
                 resp = WsResponse(req.req_identifier, req.msg_incr, req.operation_id, 0, "", data)
@@ -420,6 +422,7 @@ class Gateway:
                                   "ServerInternalError", b"")
                 log.exception("ws %d handler failed", req.req_identifier, extra={"operationID": req.operation_id})
             client.enqueue(encode_response(resp, client.encoding, client.compress))
+            self.core.metrics.ws_request(req.req_identifier, resp.err_code)
             log.info("ws %d user=%s -> %d", req.req_identifier, client.user_id, resp.err_code,
                      extra={"operationID": req.operation_id})
             if after is not None:

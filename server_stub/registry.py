@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 
 from openim_sdk.protocol.routes import ROUTES, ROUTES_BY_PATH
 
-from .context import RAW_MARK, SERVICE_MARK, RawHandler, Service
+from . import ops
+from .context import RAW_EXTRA_MARK, RAW_MARK, SERVICE_MARK, RawHandler, Service
 from .services import (
     auth,
     conversation,
@@ -38,7 +39,7 @@ from .services import (
 #: Every module whose marked handlers the server serves. Raw handlers are tried in this order.
 SERVICE_MODULES: tuple[types.ModuleType, ...] = (
     auth, user, msg, msg_send, msg_read, conversation, conversation_ext, friend, group,
-    group_members, group_applications, third, third_misc, misc, statistics,
+    group_members, group_applications, third, third_misc, misc, statistics, ops,
 )
 
 
@@ -67,6 +68,8 @@ class ServiceRegistry:
     services: dict[str, Registered] = field(default_factory=dict)
     raw_handlers: list[RawHandler] = field(default_factory=list)
     raw_routes: dict[tuple[str, str], str] = field(default_factory=dict)
+    #: routes outside the catalogue (``/healthz``, ``/metrics``) -> "module.function"
+    extra_routes: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def add(self, path: str, svc: Service, where: str) -> None:
         route = ROUTES_BY_PATH.get(path)
@@ -76,7 +79,16 @@ class ServiceRegistry:
             raise DuplicateRouteError(f"{path} is registered twice: {self.services[path].where} and {where}")
         self.services[path] = Registered(svc, where)
 
-    def add_raw(self, fn: RawHandler, routes: Iterable[tuple[str, str]], where: str) -> None:
+    def add_raw(self, fn: RawHandler, routes: Iterable[tuple[str, str]], where: str,
+                extra: Iterable[tuple[str, str]] = ()) -> None:
+        for method, path in extra:
+            if path in ROUTES_BY_PATH:
+                raise RegistryError(f"{where} serves {method} {path} as a non-catalogue route, but the "
+                                    "catalogue has it: list it as a catalogue route")
+            if (method, path) in self.extra_routes:
+                raise DuplicateRouteError(f"{method} {path} is served twice: "
+                                          f"{self.extra_routes[method, path]} and {where}")
+            self.extra_routes[method, path] = where
         for method, path in routes:
             route = ROUTES_BY_PATH.get(path)
             if route is None or route.method != method:
@@ -123,5 +135,5 @@ def build_registry(modules: Iterable[types.ModuleType] = SERVICE_MODULES) -> Ser
                 reg.add(path, Service(obj, validate), where)
             raw = getattr(obj, RAW_MARK, None)
             if raw is not None:
-                reg.add_raw(obj, raw, where)
+                reg.add_raw(obj, raw, where, getattr(obj, RAW_EXTRA_MARK, ()))
     return reg

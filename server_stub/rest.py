@@ -25,6 +25,7 @@ from openim_sdk.protocol.errors import ArgsError, CodecError, OpenIMError, Serve
 from openim_sdk.protocol.routes import ROUTES_BY_PATH, Route
 
 from .context import RawData, RequestContext, current_request
+from .metrics import request_started
 
 if TYPE_CHECKING:
     from .app import ServerCore
@@ -65,7 +66,9 @@ def json_response(body: bytes, status: int = 200) -> Response:
 
 
 def error_response(err: OpenIMError, status: int = 200) -> Response:
-    return json_response(envelope(err.code, err.message, err.detail), status)
+    resp = json_response(envelope(err.code, err.message, err.detail), status)
+    resp._openim_code = err.code  # type: ignore[attr-defined]  # for the log line and the metrics
+    return resp
 
 
 def body_too_large(limit: int) -> Response:
@@ -168,6 +171,7 @@ class RestApi:
 
     async def handle(self, request: Request) -> Response:
         started = time.perf_counter()
+        request_started.set(started)  # push latency is timed from here (metrics.py)
         path = request.url.path
         op_id = request.headers.get("operationID", "")
         resp: Response
@@ -177,6 +181,7 @@ class RestApi:
         except Exception:  # a panic: HTTP 500, empty body
             log.exception("panic handling %s", path, extra={"operationID": op_id})
             resp = Response(b"", status_code=500, headers=CORS_HEADERS)
+        self.core.metrics.rest_call(path, resp.status_code, getattr(resp, "_openim_code", None))
         log.info("%s %s -> %d %s user=%s %.1fms", request.method, path, resp.status_code,
                  getattr(resp, "_openim_code", ""), user, (time.perf_counter() - started) * 1000,
                  extra={"operationID": op_id})
