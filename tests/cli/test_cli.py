@@ -538,14 +538,12 @@ def test_server_down_pull_shows_the_cache_and_send_fails_at_once(cli: Cli, users
 
     shutil.copytree(profile("default").data_dir, profile("gone").data_dir)  # the same device, server now gone
 
-    started = time.monotonic()
     pulled, sending = cli.run_many((["pull", users.bob, "-p", "gone"], 0),
                                    (["send", users.bob, "lost", "-p", "gone"], 3))
-    elapsed = time.monotonic() - started
     assert "plain output" in pulled.stdout, pulled.stdout
     assert pulled.stderr.startswith("warning: offline: cannot reach"), pulled.stderr
+    # "cannot reach", not "no connection ... within 15s": the first failed dial ended the wait
     assert f"cannot reach ws://127.0.0.1:{closed}" in one_line_error(sending)
-    assert elapsed < 12, elapsed  # not the 15 s connection wait (generous: loaded CI machines)
 
 
 # --------------------------------------------------------------------------- settings file (issue 15)
