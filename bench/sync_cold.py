@@ -136,6 +136,56 @@ async def client_run(mode: str, api: str, ws: str, token: str, data_dir: str) ->
     return out
 
 
+# ------------------------------------------------------------------------------------ raw puller
+
+
+async def raw_run(api: str, ws: str, token: str, page: int = 1000) -> dict[str, Any]:
+    """The baseline for the history figure: a bare ``websockets`` client with the SDK's envelope
+    settings (JSON, gzip) that pulls every conversation from the newest seq down in 1002 ranges of
+    ``page`` (the server's cap), one request at a time, and decodes each reply -- no cache, no
+    engine, no events."""
+    import websockets
+
+    from openim_sdk.protocol.envelope import WsRequest, decode_response, encode_request
+    from openim_sdk.protocol.pb.sdkws import sdkws_pb2
+
+    url = (f"{ws}/?sendID={USER}&token={token}&platformID=7&operationID=raw&isBackground=false"
+           f"&compression=gzip&sdkType=js&isMsgResp=true")
+    n = 0
+    async with websockets.connect(url, max_size=None) as conn:
+        await conn.recv()
+
+        async def call(ident: int, data: bytes) -> bytes:
+            nonlocal n
+            n += 1
+            await conn.send(encode_request(WsRequest(ident, send_id=USER, operation_id=f"raw{n}", msg_incr=str(n),
+                                                     data=data), "json", True))
+            while True:
+                resp = decode_response(await conn.recv(), "json", True)
+                if resp.msg_incr == str(n):
+                    assert resp.err_code == 0, resp
+                    return resp.data
+
+        t0 = time.perf_counter()
+        newest = sdkws_pb2.GetMaxSeqResp.FromString(
+            await call(1001, sdkws_pb2.GetMaxSeqReq(userID=USER).SerializeToString()))
+        pulled = pulls = 0
+        for cid, top in sorted(newest.maxSeqs.items()):
+            end = int(top)
+            while end >= 1:
+                begin = max(1, end - page + 1)
+                req = sdkws_pb2.PullMessageBySeqsReq(userID=USER, order=0, seqRanges=[
+                    sdkws_pb2.SeqRange(conversationID=cid, begin=begin, end=end, num=end - begin + 1)])
+                reply = sdkws_pb2.PullMessageBySeqsResp.FromString(await call(1002, req.SerializeToString()))
+                got = reply.msgs[cid].Msgs if cid in reply.msgs else reply.notificationMsgs[cid].Msgs
+                pulled += len(got)
+                pulls += 1
+                end = begin - 1
+        took = time.perf_counter() - t0
+    return {"pulled": pulled, "pulls": pulls, "page": page, "seconds": round(took, 2),
+            "msgs_per_s": round(pulled / took)}
+
+
 # ------------------------------------------------------------------------------------ Go core
 
 GO_CORE_JS = r"""
@@ -211,6 +261,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                     "--data-dir", str(work / f"client-{mode}"), stdout=asyncio.subprocess.PIPE)
                 stdout, _ = await proc.communicate()
                 result[f"python_{mode}"] = json.loads(stdout.decode().strip().splitlines()[-1])
+            result["raw_puller"] = await raw_run(api, ws, tokens[7])
             lib = go_core_lib()
             if lib is None:
                 result["go_core"] = {"skipped": "tests/interop not installed (node, koffi, libopenimsdk.so)"}

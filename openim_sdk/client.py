@@ -751,4 +751,4 @@ class _ConversationSink:
         self._client._emit_conversation(row, unread_total)
 
     def needs_name(self, row: ConversationRow) -> None:
-        self._client._spawn(self._client._guard(self._client._resolve_name(row), "conversation name"))
+        self._client.conversations_api.names.request(row)  # wiring: conversations

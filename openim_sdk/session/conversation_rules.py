@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Sequence
 
 from ..messages.struct import decode_content, msg_struct
 from ..models import Conversation
@@ -69,6 +70,40 @@ def merge_at_type(current: int, incoming: int) -> int:
 def apply_message(conv: Conversation | None, msg: sdkws_pb2.MsgData, me: str, *,
                   conversation_id: str = "") -> Conversation:
     """``conv`` after ``msg`` (``None``: the conversation does not exist yet). Never mutates ``conv``."""
+    nxt, latest = _apply(conv, msg, me, conversation_id)
+    return _with_latest(nxt, msg, me) if latest else nxt
+
+
+def apply_messages(conv: Conversation | None, msgs: Sequence[sdkws_pb2.MsgData], me: str, *,
+                   conversation_id: str = "") -> Conversation:
+    """``conv`` after ``msgs`` in order: the same as :func:`apply_message` one after the other
+    (a pulled page), with the latest message rendered once. ``msgs`` must not be empty."""
+    if not msgs:
+        raise ValueError("apply_messages needs at least one message")
+    latest: sdkws_pb2.MsgData | None = None
+    for msg in msgs:
+        conv, took = _apply(conv, msg, me, conversation_id)
+        if took:
+            latest = msg
+    assert conv is not None
+    return _with_latest(conv, latest, me) if latest is not None else conv
+
+
+def _with_latest(conv: Conversation, msg: sdkws_pb2.MsgData, me: str) -> Conversation:
+    """``conv`` showing ``msg`` as its latest message (preview text and the message's JSON)."""
+    struct = msg_struct(msg)
+    struct["isRead"] = bool(msg.isRead or msg.sendID == me)
+    return dataclasses.replace(
+        conv,
+        latest_text=preview_text(msg.contentType, msg.content.decode("utf-8", errors="replace")),
+        latest_msg=json.dumps(struct, ensure_ascii=False, separators=(",", ":")),
+    )
+
+
+def _apply(conv: Conversation | None, msg: sdkws_pb2.MsgData, me: str,
+           conversation_id: str) -> tuple[Conversation, bool]:
+    """The rules of one message, except rendering the latest message: the next state, and whether
+    ``msg`` became the latest message (its text and JSON are then set by :func:`_with_latest`)."""
     if conv is None:
         conv = new_conversation(conversation_id, msg, me)
     own = msg.sendID == me
@@ -77,14 +112,11 @@ def apply_message(conv: Conversation | None, msg: sdkws_pb2.MsgData, me: str, *,
     update = option_is_set(msg.options, MsgOption.CONVERSATION_UPDATE) and (
         not own or option_is_set(msg.options, MsgOption.SENDER_CONVERSATION_UPDATE))
     same = bool(conv.latest_client_msg_id) and conv.latest_client_msg_id == msg.clientMsgID
-    if not deleted and update and (msg.sendTime >= conv.latest_time or same):
-        struct = msg_struct(msg)
-        struct["isRead"] = bool(msg.isRead or own)
+    latest = not deleted and update and (msg.sendTime >= conv.latest_time or same)
+    if latest:
         changes.update(
             latest_client_msg_id=msg.clientMsgID,
-            latest_text=preview_text(msg.contentType, msg.content.decode("utf-8", errors="replace")),
             latest_time=max(msg.sendTime, conv.latest_time) if same else msg.sendTime,
-            latest_msg=json.dumps(struct, ensure_ascii=False, separators=(",", ":")),
         )
     if msg.seq > conv.max_seq:
         changes["max_seq"] = msg.seq
@@ -97,7 +129,8 @@ def apply_message(conv: Conversation | None, msg: sdkws_pb2.MsgData, me: str, *,
                 at = merge_at_type(conv.group_at_type, at_type_of(msg, me))
                 if at != conv.group_at_type:
                     changes["group_at_type"] = at
-    return dataclasses.replace(conv, **changes) if changes else conv  # type: ignore[arg-type]
+    nxt = dataclasses.replace(conv, **changes) if changes else conv  # type: ignore[arg-type]
+    return nxt, latest
 
 
 def apply_read(conv: Conversation, has_read_seq: int | None = None) -> Conversation:

@@ -31,7 +31,8 @@ from ..protocol.errors import ArgsError, NotFoundError, OpenIMError
 from ..protocol.pb.conversation import conversation_pb2
 from ..protocol.pb.sdkws import sdkws_pb2
 from .context import NotificationRouter, SessionContext
-from .conversation_rules import apply_message, apply_read
+from .conversation_names import ConversationNames
+from .conversation_rules import apply_message, apply_messages, apply_read
 
 if TYPE_CHECKING:
     from ..store import LocalStore
@@ -57,6 +58,19 @@ def record_message(store: LocalStore, conversation_id: str, msg: sdkws_pb2.MsgDa
 
     row = store.change_conversation(conversation_id, change)
     assert row is not None  # apply_message always answers a conversation
+    return row
+
+
+def record_messages(store: LocalStore, conversation_id: str, msgs: Sequence[sdkws_pb2.MsgData],
+                    me: str) -> _ConversationRow:
+    """:func:`record_message` for several messages of one conversation (a pulled page), in one
+    cache transaction, with :func:`apply_messages`."""
+    def change(row: _ConversationRow | None) -> _ConversationRow:
+        current = Conversation.from_row(row) if row is not None else None
+        return apply_messages(current, msgs, me, conversation_id=conversation_id).to_row()
+
+    row = store.change_conversation(conversation_id, change)
+    assert row is not None  # apply_messages always answers a conversation
     return row
 
 
@@ -88,6 +102,7 @@ class Conversations:
     def __init__(self, ctx: SessionContext, router: NotificationRouter | None = None) -> None:
         self._ctx = ctx
         self._unread_total = 0  # the last total reported (the session starts at 0)
+        self.names = ConversationNames(ctx, self._emit_changed)
         if router is not None:
             router.register(HANDLED, self._on_notification)
 
@@ -376,26 +391,13 @@ class Conversations:
             if after is None or after == before:
                 continue
             (changed if before is not None else new).append(after)
-        new = [await self._named(c) for c in new]
-        changed = [await self._named(c) for c in changed]
+        named = {c.conversation_id: c for c in await self.names.name([*new, *changed])}
+        new = [named.get(c.conversation_id, c) for c in new]
+        changed = [named.get(c.conversation_id, c) for c in changed]
         await self._ctx.run(store.set_version, "conversations", resp.versionID, resp.version)
         if new:
             await self._emit_changed(new, new=True)
         await self._emit_changed(changed)
-
-    async def _named(self, conv: Conversation) -> Conversation:
-        """``conv`` with the name and face of its peer or group when it has none yet."""
-        if conv.show_name or not (conv.user_id or conv.group_id) or conv.is_notification:
-            return conv
-        try:
-            name, face = await self._name_and_face(conv.user_id, conv.group_id)
-        except NotFoundError:
-            return conv
-        if not name:
-            return conv
-        named = await self._ctx.run(_edit, self._store, conv.conversation_id,
-                                    lambda c: dataclasses.replace(c, show_name=name, face_url=face))
-        return named or conv
 
     def _merge_server(self, sc: conversation_pb2.Conversation) -> tuple[Conversation | None, Conversation | None]:
         store = self._store

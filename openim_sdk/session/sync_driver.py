@@ -32,7 +32,7 @@ from ..sync import actions as sa
 from ..sync.engine import SyncEngine
 from ..sync.pending import PendingEdits
 from .context import NotificationRouter, SessionContext
-from .conversations import record_message
+from .conversations import record_message, record_messages
 from .history import History
 from .typing import Typing
 
@@ -272,10 +272,8 @@ class SyncDriver:
             rows = store.upsert_messages(keep, cid)
             new_ids = {r.client_msg_id for r in rows}
             conv = None
-            if live:
-                for row in rows:
-                    md = by_id.get(row.client_msg_id) or row.to_msg()
-                    conv = record_message(store, cid, md, me)
+            if live and rows:
+                conv = record_messages(store, cid, [by_id.get(r.client_msg_id) or r.to_msg() for r in rows], me)
             show: list[Message] = []
             if live:
                 fresh = {r.client_msg_id: r for r in rows}

@@ -247,8 +247,13 @@ class LocalStore(ConversationStore, MessageQueries, RelationStore):
         Seq-less status-4 placeholders are stored under ``[SEQ_GAP_<seq>]<conversationID>``.
         A different message claiming an occupied (conversation, seq) is ignored.
         """
+        given = list(msgs)
+        msgs = given
         new_ids: list[str] = []
         with self._write() as conn:
+            fresh: list[StoredMessage] = []
+            if conversation_id is not None and len(msgs) > 1:
+                fresh, msgs = self._insert_new(conn, msgs, conversation_id)
             for m in msgs:
                 cid = conversation_id or self.conversation_id_of(m)
                 cmid = m.clientMsgID
@@ -305,7 +310,60 @@ class LocalStore(ConversationStore, MessageQueries, RelationStore):
                 values.pop("client_msg_id")
                 sets = ", ".join(f"{k} = ?" for k in values)
                 conn.execute(f"UPDATE messages SET {sets} WHERE id = ?", (*values.values(), row["id"]))
-        return [m for m in (self.message(i) for i in new_ids) if m is not None]
+        out = fresh + [m for m in (self.message(i) for i in new_ids) if m is not None]
+        if fresh and len(fresh) < len(out):  # in the order given (the bulk part went first)
+            pos = {m.clientMsgID: i for i, m in enumerate(given)}
+            out.sort(key=lambda r: pos.get(r.client_msg_id, len(pos)))
+        return out
+
+    def _insert_new(
+        self, conn: sqlite3.Connection, msgs: list[sdkws_pb2.MsgData], cid: str
+    ) -> tuple[list[StoredMessage], list[sdkws_pb2.MsgData]]:
+        """The bulk part of :meth:`upsert_messages` (a pulled page): the numbered messages whose
+        clientMsgID is not cached anywhere and whose seq is free in ``cid`` are inserted with one
+        ``executemany`` and returned as rows; the rest (merges, duplicates, placeholders, seq
+        clashes) are handed back, in order, to the message-by-message rules."""
+        counts: dict[str, int] = {}
+        seq_counts: dict[int, int] = {}
+        for m in msgs:
+            counts[m.clientMsgID] = counts.get(m.clientMsgID, 0) + 1
+            seq_counts[m.seq] = seq_counts.get(m.seq, 0) + 1
+        ids = [i for i in counts if i]
+        known: set[str] = set()
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            marks = ", ".join("?" for _ in chunk)
+            known.update(r[0] for r in conn.execute(
+                f"SELECT client_msg_id FROM messages WHERE client_msg_id IN ({marks})", chunk))
+        seqs = [m.seq for m in msgs if m.seq > 0]
+        taken: set[int] = set()
+        if seqs:
+            taken = {int(r[0]) for r in conn.execute(
+                "SELECT seq FROM messages WHERE conversation_id = ? AND seq BETWEEN ? AND ?",
+                (cid, min(seqs), max(seqs)))}
+        bulk: list[dict[str, Any]] = []
+        rest: list[sdkws_pb2.MsgData] = []
+        for m in msgs:
+            cmid = m.clientMsgID
+            if (not cmid or _is_placeholder_id(cmid) or m.seq <= 0 or cmid in known or m.seq in taken or counts[cmid] > 1
+                    or seq_counts[m.seq] > 1):
+                rest.append(m)
+            else:
+                bulk.append(self._row_values(cid, cmid, m))
+        if not bulk:
+            return [], rest
+        cols = list(bulk[0])
+        conn.executemany(
+            f"INSERT INTO messages ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})",
+            [tuple(v.values()) for v in bulk],
+        )
+        rows = [
+            StoredMessage(**{k: v[k] for k in _MSG_COLUMNS if k in v and k != "is_read"},
+                          is_read=bool(v["is_read"]), local_ex="")
+            for v in bulk
+            if v["status"] != MsgStatus.DELETED
+        ]
+        return rows, rest
 
     def merge_sent(
         self,

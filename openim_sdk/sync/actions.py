@@ -28,6 +28,8 @@ class SyncConfig:
     max_inflight: live pull requests outstanding at once (history requests are not counted).
     max_attempts: times one seq is pulled before it is given up (:class:`GapGiveUp`).
     dedup_window: how many delivered clientMsgIDs are remembered for de-duplication.
+    history_page: the most seqs one history request (:meth:`SyncEngine.request_history`) asks
+        for; the bundled server and open-im-server answer up to 1,000 per conversation.
     """
 
     page: int = 50
@@ -35,12 +37,13 @@ class SyncConfig:
     max_inflight: int = 4
     max_attempts: int = 3
     dedup_window: int = 20_000
+    history_page: int = 1000
 
     def __post_init__(self) -> None:
         if self.page < 1 or self.max_conversations_per_request < 1 or self.max_inflight < 1:
             raise ValueError("page, max_conversations_per_request and max_inflight must be >= 1")
-        if self.max_attempts < 1 or self.dedup_window < 1:
-            raise ValueError("max_attempts and dedup_window must be >= 1")
+        if self.max_attempts < 1 or self.dedup_window < 1 or self.history_page < 1:
+            raise ValueError("max_attempts, dedup_window and history_page must be >= 1")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -404,12 +404,13 @@ class SyncEngine:
         return out.actions()
 
     def request_history(self, conversation_id: str, before_seq: int, count: int, floor: int = 1) -> list[Action]:
-        """Fetch up to ``count`` (<= page) messages older than ``before_seq`` not yet seen, none
-        below ``floor`` (to fill one hole of a cached page without re-pulling what is under it)."""
+        """Fetch up to ``count`` (<= ``history_page``) messages older than ``before_seq`` not yet
+        seen, none below ``floor`` (to fill one hole of a cached page without re-pulling what is
+        under it)."""
         conv = self._convs.get(conversation_id)
         if conv is None:
             return []
-        count = max(1, min(count, self.config.page))
+        count = max(1, min(count, self.config.history_page))
         bottom = max(1, conv.min_seq)
         lowest = max(bottom, floor)
         hi = min(before_seq - 1, conv.synced)
