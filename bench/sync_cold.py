@@ -10,8 +10,14 @@ runs in a process of its own (so its peak RSS, ``ru_maxrss``, is the client's al
 
 (a) ``newest``: time from ``start()`` to ``SyncFinished`` (the default on-connect sync: the newest
     ``SyncConfig.page`` = 50 messages of each conversation), messages cached, messages/s;
-(b) ``full``: the same, then every conversation paged to the bottom through ``messages()``
-    (one conversation after the other, pages of 500; 1005 pulls of 50 seqs), all C x M cached.
+(b) ``full``: the same, then the whole history into the cache with
+    ``OpenIMClient.download_history()`` (the missing runs of every conversation in 1005 pulls
+    of up to 1,000 seqs, 4 in flight), all C x M cached;
+(c) ``paging``: the same, then every conversation paged to the bottom through ``messages()``
+    (one conversation after the other, pages of 500), as an app scrolling back would.
+
+Baseline for (b): ``raw_puller``, a bare ``websockets`` client pulling everything in 1002 ranges
+of 1,000, one request at a time, decoding each reply, caching nothing.
 
 If the official Go core (``tests/interop``: Node + koffi + libopenimsdk.so) is installed, it
 logs in on the same server with an empty data dir and its time to ``OnSyncServerFinish`` is
@@ -113,9 +119,15 @@ async def client_run(mode: str, api: str, ws: str, token: str, data_dir: str) ->
     out.update(time_to_sync_finished_s=round(t_sync, 3), cached_at_sync_finished=n,
                cached_per_s_at_sync=round(n / t_sync))
     if mode == "full":
-        convs = [c.conversation_id for c in await client.conversations()]
-        if len(convs) < 2:  # the REST conversation sync may still be running: take them from the engine
-            convs = [c for c in (client.sync.synced_seqs() if client.sync else {}) if c.startswith("si_")]
+        t1 = time.perf_counter()
+        added = await client.download_history()
+        t_hist = time.perf_counter() - t1
+        total = await asyncio.to_thread(cached)
+        out.update(history_added=added, history_s=round(t_hist, 2), cached_total=total,
+                   history_msgs_per_s=round((total - n) / t_hist),
+                   total_s=round(t_sync + t_hist, 2), total_msgs_per_s=round(total / (t_sync + t_hist)))
+    if mode == "paging":
+        convs = [c for c in (client.sync.synced_seqs() if client.sync else {}) if c.startswith("si_")]
         t1 = time.perf_counter()
         pages = 0
         for cid in sorted(convs):
@@ -129,8 +141,7 @@ async def client_run(mode: str, api: str, ws: str, token: str, data_dir: str) ->
         t_hist = time.perf_counter() - t1
         total = await asyncio.to_thread(cached)
         out.update(history_conversations=len(convs), history_pages=pages, history_s=round(t_hist, 2),
-                   cached_total=total, history_msgs_per_s=round((total - n) / t_hist),
-                   total_s=round(t_sync + t_hist, 2), total_msgs_per_s=round(total / (t_sync + t_hist)))
+                   cached_total=total, history_msgs_per_s=round((total - n) / t_hist))
     await client.close()
     out["peak_rss_mib"] = round(rss_mib(), 1)
     return out
@@ -255,7 +266,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             admin = await RestClient.admin(api)
             async with admin:
                 tokens = {p: await admin.mint_user_token(USER, p) for p in (7, 3)}
-            for mode in ("newest", "full"):
+            for mode in ("newest", "full", "paging"):
                 proc = await asyncio.create_subprocess_exec(
                     sys.executable, __file__, "--client", mode, "--api", api, "--ws", ws, "--token", tokens[7],
                     "--data-dir", str(work / f"client-{mode}"), stdout=asyncio.subprocess.PIPE)
@@ -278,7 +289,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--conversations", type=int, default=100)
     p.add_argument("--messages", type=int, default=1000)
-    p.add_argument("--client", choices=["newest", "full"], help=argparse.SUPPRESS)
+    p.add_argument("--client", choices=["newest", "full", "paging"], help=argparse.SUPPRESS)
     p.add_argument("--api", help=argparse.SUPPRESS)
     p.add_argument("--ws", help=argparse.SUPPRESS)
     p.add_argument("--token", help=argparse.SUPPRESS)

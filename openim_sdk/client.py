@@ -423,6 +423,14 @@ class OpenIMClient:
         return [Conversation.from_row(r) for r in rows
                 if include_notifications or not is_notification_conversation(r.conversation_id)]
 
+    async def download_history(self, conversation_ids: Sequence[str] | None = None, *, window: int = 4,
+                               progress: Callable[[int, int], None] | None = None) -> int:
+        """Fetch the whole history of these conversations (default: all chats) into the cache:
+        only what the cache lacks, ``window`` pulls of up to 1,000 messages in flight.
+        ``progress(done, total)`` counts seqs asked; returns how many messages were added. Needs
+        the connection (``NetworkError`` otherwise); pages then come from the cache."""
+        return await self._history.download(conversation_ids, window=window, progress=progress)
+
     async def conversation(self, conversation_id: str) -> Conversation | None:
         row = await asyncio.to_thread(self._store().conversation, conversation_id)
         return Conversation.from_row(row) if row else None

@@ -11,12 +11,15 @@ engine and the cache.
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
 
 from ..models import Message
+from ..protocol.conversation_id import is_notification_conversation
+from ..protocol.errors import NetworkError
 from ..sync import actions as sa
-from ..sync.paging import page_hole
+from ..sync.paging import missing_runs, page_hole
 from .context import SessionContext
 
 if TYPE_CHECKING:
@@ -140,6 +143,45 @@ class History:
         if waiters:
             await asyncio.wait_for(asyncio.gather(*waiters), timeout=PULL_TIMEOUT)
         return bool(waiters)
+
+    async def download(self, conversation_ids: Sequence[str] | None = None, *, window: int = 4,
+                       progress: Callable[[int, int], None] | None = None) -> int:
+        """Pull every message of these conversations (default: every chat the session knows) that
+        the cache lacks, up to the synced seq, into the cache: the missing runs in requests of up to
+        ``SyncConfig.history_page`` seqs, ``window`` requests in flight across conversations, each
+        page stored with one write. ``progress(done, total)`` counts seqs asked. Returns how many
+        messages were added to the cache."""
+        engine = self._engine()
+        if engine is None or not self._connected():
+            raise NetworkError(message="not connected", detail="history download needs the connection")
+        if window < 1:
+            raise ValueError("window must be >= 1")
+        store = self._ctx.store
+        ids = list(conversation_ids) if conversation_ids is not None else [
+            c for c in engine.synced_seqs() if not is_notification_conversation(c)]
+        piece = engine.config.history_page
+        pieces: deque[tuple[str, int, int]] = deque()
+        for cid in ids:
+            state = engine.conversation_state(cid)
+            if state is None or state.synced < 1:
+                continue
+            held = await self._ctx.run(store.held_seqs, cid)
+            pieces.extend((cid, lo, hi) for lo, hi in missing_runs(held, 1, state.synced, piece))
+        before = await self._ctx.run(store.count_messages, ids)
+        total = sum(hi - lo + 1 for _, lo, hi in pieces)
+        done = 0
+
+        async def worker() -> None:
+            nonlocal done
+            while pieces and self._connected():
+                cid, lo, hi = pieces.popleft()
+                await self.pull(cid, hi + 1, hi - lo + 1, floor=lo)
+                done += hi - lo + 1
+                if progress is not None:
+                    progress(done, total)
+
+        await asyncio.gather(*(worker() for _ in range(window)))
+        return await self._ctx.run(store.count_messages, ids) - before
 
     def _synced(self, conversation_id: str) -> int | None:
         engine = self._engine()

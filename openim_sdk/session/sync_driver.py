@@ -34,6 +34,7 @@ from ..sync.pending import PendingEdits
 from .context import NotificationRouter, SessionContext
 from .conversations import record_message, record_messages
 from .history import History
+from .search_index import SearchIndexer
 from .typing import Typing
 
 if TYPE_CHECKING:
@@ -109,6 +110,7 @@ class SyncDriver:
         self._syncing = False
         self._sync_delivered = 0
         self._sync_conversations: set[str] = set()
+        self.search_index = SearchIndexer(ctx)
 
     # ---------------------------------------------------------------- per-process "shown"
 
@@ -269,28 +271,31 @@ class SyncDriver:
         def write() -> tuple[set[str], list[Message], ConversationRow | None, int]:
             """Store the messages, apply the new ones to their conversation, and read back every
             message this process has not shown yet, in one hop."""
+            if not live:  # nobody reads these rows back here: skip building them
+                return store.store_page(keep, cid), [], None, 0
             rows = store.upsert_messages(keep, cid)
             new_ids = {r.client_msg_id for r in rows}
             conv = None
-            if live and rows:
+            if rows:
                 conv = record_messages(store, cid, [by_id.get(r.client_msg_id) or r.to_msg() for r in rows], me)
             show: list[Message] = []
-            if live:
-                fresh = {r.client_msg_id: r for r in rows}
-                for m in keep:
-                    if m.clientMsgID in shown:
-                        continue
-                    found = fresh.get(m.clientMsgID)
-                    if found is None:
-                        found = store.message(m.clientMsgID)
-                    if found is None or found.status == MsgStatus.DELETED or found.conversation_id != cid:
-                        continue
-                    show.append(Message.from_row(found))
-                if show and conv is None:
-                    conv = store.conversation(cid)  # another process applied them: show its state
+            fresh = {r.client_msg_id: r for r in rows}
+            for m in keep:
+                if m.clientMsgID in shown:
+                    continue
+                found = fresh.get(m.clientMsgID)
+                if found is None:
+                    found = store.message(m.clientMsgID)
+                if found is None or found.status == MsgStatus.DELETED or found.conversation_id != cid:
+                    continue
+                show.append(Message.from_row(found))
+            if show and conv is None:
+                conv = store.conversation(cid)  # another process applied them: show its state
             return new_ids, show, conv, store.total_unread() if conv is not None else 0
 
         new_ids, show, conv_row, total = await self._ctx.run(write)
+        if new_ids:
+            self.search_index.wrote()
         if notification:
             for m in keep:
                 await self._router.dispatch(m)

@@ -78,6 +78,23 @@ class StoredMessage:
 
 
 _MSG_COLUMNS = tuple(f.name for f in fields(StoredMessage))
+#: The columns a message write sets (every ``StoredMessage`` field but ``local_ex``, and ``search_text``).
+_INSERT_COLUMNS = (
+    "client_msg_id", "conversation_id", "server_msg_id", "send_id", "recv_id", "group_id", "sender_nickname",
+    "sender_face_url", "sender_platform_id", "session_type", "msg_from", "content_type", "content", "search_text",
+    "seq", "send_time", "create_time", "status", "is_read", "attached_info", "ex", "raw",
+)
+_INSERT_SQL = (f"INSERT INTO messages ({', '.join(_INSERT_COLUMNS)}) "
+               f"VALUES ({', '.join('?' for _ in _INSERT_COLUMNS)})")
+_STATUS_AT = _INSERT_COLUMNS.index("status")
+_STORED_FROM = tuple((c, _INSERT_COLUMNS.index(c)) for c in _MSG_COLUMNS if c != "local_ex")
+
+
+def _stored_from_values(values: tuple[Any, ...]) -> StoredMessage:
+    """The row just inserted from ``values`` (``_INSERT_COLUMNS`` order), without reading it back."""
+    fields_ = {c: values[i] for c, i in _STORED_FROM}
+    fields_["is_read"] = bool(fields_["is_read"])
+    return StoredMessage(**fields_, local_ex="")
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,32 +207,21 @@ class LocalStore(ConversationStore, MessageQueries, RelationStore):
         )
 
     @staticmethod
-    def _row_values(cid: str, cmid: str, m: sdkws_pb2.MsgData) -> dict[str, Any]:
+    def _row_tuple(cid: str, cmid: str, m: sdkws_pb2.MsgData) -> tuple[Any, ...]:
+        """The ``messages`` values of ``m``, in ``_INSERT_COLUMNS`` order."""
         content = m.content.decode("utf-8", errors="replace")
-        return {
-            "client_msg_id": cmid,
-            "conversation_id": cid,
-            "server_msg_id": m.serverMsgID,
-            "send_id": m.sendID,
-            "recv_id": m.recvID,
-            "group_id": m.groupID,
-            "sender_nickname": m.senderNickname,
-            "sender_face_url": m.senderFaceURL,
-            "sender_platform_id": m.senderPlatformID,
-            "session_type": m.sessionType,
-            "msg_from": m.msgFrom,
-            "content_type": m.contentType,
-            "content": content,
-            "search_text": "" if m.status == MsgStatus.DELETED else search_text(m.contentType, content),
-            "seq": m.seq,
-            "send_time": m.sendTime,
-            "create_time": m.createTime,
-            "status": m.status,
-            "is_read": int(m.isRead),
-            "attached_info": m.attachedInfo,
-            "ex": m.ex,
-            "raw": m.SerializeToString(deterministic=True),
-        }
+        status = m.status
+        return (
+            cmid, cid, m.serverMsgID, m.sendID, m.recvID, m.groupID, m.senderNickname, m.senderFaceURL,
+            m.senderPlatformID, m.sessionType, m.msgFrom, m.contentType, content,
+            "" if status == MsgStatus.DELETED else search_text(m.contentType, content),
+            m.seq, m.sendTime, m.createTime, status, int(m.isRead), m.attachedInfo, m.ex,
+            m.SerializeToString(deterministic=True),
+        )
+
+    @classmethod
+    def _row_values(cls, cid: str, cmid: str, m: sdkws_pb2.MsgData) -> dict[str, Any]:
+        return dict(zip(_INSERT_COLUMNS, cls._row_tuple(cid, cmid, m), strict=True))
 
     @staticmethod
     def _to_stored(row: sqlite3.Row) -> StoredMessage:
@@ -239,7 +245,27 @@ class LocalStore(ConversationStore, MessageQueries, RelationStore):
     def upsert_messages(
         self, msgs: Iterable[sdkws_pb2.MsgData], conversation_id: str | None = None
     ) -> list[StoredMessage]:
-        """Insert or merge messages; returns the rows that are new (not placeholders).
+        """Insert or merge messages; returns the rows that are new (not placeholders), in the
+        order given. See :meth:`_upsert` for the rules."""
+        given = list(msgs)
+        fresh, new_ids = self._upsert(given, conversation_id)
+        rows = [_stored_from_values(v) for v in fresh]
+        rows += [m for m in (self.message(i) for i in new_ids) if m is not None]
+        if fresh and new_ids:  # in the order given (the bulk part went first)
+            pos = {m.clientMsgID: i for i, m in enumerate(given)}
+            rows.sort(key=lambda r: pos.get(r.client_msg_id, len(pos)))
+        return rows
+
+    def store_page(self, msgs: Iterable[sdkws_pb2.MsgData], conversation_id: str) -> set[str]:
+        """:meth:`upsert_messages` for a page nobody reads back (history): the clientMsgIDs of
+        the new rows, without building the rows."""
+        fresh, new_ids = self._upsert(list(msgs), conversation_id)
+        return {v[0] for v in fresh} | set(new_ids)
+
+    def _upsert(
+        self, msgs: list[sdkws_pb2.MsgData], conversation_id: str | None
+    ) -> tuple[list[tuple[Any, ...]], list[str]]:
+        """Insert or merge messages: (values of rows inserted in bulk, IDs of other new rows).
 
         Idempotent by clientMsgID. A row without a seq (sent from this device) receives the
         seq, serverMsgID, sendTime and status of an incoming copy that has one. A copy with the
@@ -247,11 +273,9 @@ class LocalStore(ConversationStore, MessageQueries, RelationStore):
         Seq-less status-4 placeholders are stored under ``[SEQ_GAP_<seq>]<conversationID>``.
         A different message claiming an occupied (conversation, seq) is ignored.
         """
-        given = list(msgs)
-        msgs = given
         new_ids: list[str] = []
         with self._write() as conn:
-            fresh: list[StoredMessage] = []
+            fresh: list[tuple[Any, ...]] = []
             if conversation_id is not None and len(msgs) > 1:
                 fresh, msgs = self._insert_new(conn, msgs, conversation_id)
             for m in msgs:
@@ -310,18 +334,14 @@ class LocalStore(ConversationStore, MessageQueries, RelationStore):
                 values.pop("client_msg_id")
                 sets = ", ".join(f"{k} = ?" for k in values)
                 conn.execute(f"UPDATE messages SET {sets} WHERE id = ?", (*values.values(), row["id"]))
-        out = fresh + [m for m in (self.message(i) for i in new_ids) if m is not None]
-        if fresh and len(fresh) < len(out):  # in the order given (the bulk part went first)
-            pos = {m.clientMsgID: i for i, m in enumerate(given)}
-            out.sort(key=lambda r: pos.get(r.client_msg_id, len(pos)))
-        return out
+        return fresh, new_ids
 
     def _insert_new(
         self, conn: sqlite3.Connection, msgs: list[sdkws_pb2.MsgData], cid: str
-    ) -> tuple[list[StoredMessage], list[sdkws_pb2.MsgData]]:
+    ) -> tuple[list[tuple[Any, ...]], list[sdkws_pb2.MsgData]]:
         """The bulk part of :meth:`upsert_messages` (a pulled page): the numbered messages whose
         clientMsgID is not cached anywhere and whose seq is free in ``cid`` are inserted with one
-        ``executemany`` and returned as rows; the rest (merges, duplicates, placeholders, seq
+        ``executemany`` (their values are returned, deleted ones left out); the rest (merges, duplicates, placeholders, seq
         clashes) are handed back, in order, to the message-by-message rules."""
         counts: dict[str, int] = {}
         seq_counts: dict[int, int] = {}
@@ -341,29 +361,19 @@ class LocalStore(ConversationStore, MessageQueries, RelationStore):
             taken = {int(r[0]) for r in conn.execute(
                 "SELECT seq FROM messages WHERE conversation_id = ? AND seq BETWEEN ? AND ?",
                 (cid, min(seqs), max(seqs)))}
-        bulk: list[dict[str, Any]] = []
+        bulk: list[tuple[Any, ...]] = []
         rest: list[sdkws_pb2.MsgData] = []
+        row = self._row_tuple
         for m in msgs:
             cmid = m.clientMsgID
-            if (not cmid or _is_placeholder_id(cmid) or m.seq <= 0 or cmid in known or m.seq in taken or counts[cmid] > 1
-                    or seq_counts[m.seq] > 1):
+            if (not cmid or _is_placeholder_id(cmid) or m.seq <= 0 or cmid in known or m.seq in taken
+                    or counts[cmid] > 1 or seq_counts[m.seq] > 1):
                 rest.append(m)
             else:
-                bulk.append(self._row_values(cid, cmid, m))
-        if not bulk:
-            return [], rest
-        cols = list(bulk[0])
-        conn.executemany(
-            f"INSERT INTO messages ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})",
-            [tuple(v.values()) for v in bulk],
-        )
-        rows = [
-            StoredMessage(**{k: v[k] for k in _MSG_COLUMNS if k in v and k != "is_read"},
-                          is_read=bool(v["is_read"]), local_ex="")
-            for v in bulk
-            if v["status"] != MsgStatus.DELETED
-        ]
-        return rows, rest
+                bulk.append(row(cid, cmid, m))
+        if bulk:
+            conn.executemany(_INSERT_SQL, bulk)
+        return [v for v in bulk if v[_STATUS_AT] != MsgStatus.DELETED], rest
 
     def merge_sent(
         self,
@@ -526,11 +536,55 @@ class LocalStore(ConversationStore, MessageQueries, RelationStore):
             )
             return int(cur.rowcount)
 
+    def held_seqs(self, conversation_id: str) -> list[int]:
+        """The seqs of a conversation's numbered messages in the cache, ascending."""
+        rows = self._query("SELECT seq FROM messages WHERE conversation_id = ? AND seq > 0 ORDER BY seq",
+                           (conversation_id,))
+        return [int(r[0]) for r in rows]
+
+    def count_messages(self, conversation_ids: Iterable[str]) -> int:
+        """Numbered messages cached in these conversations (placeholders of missing seqs excluded)."""
+        ids = list(conversation_ids)
+        total = 0
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            marks = ", ".join("?" for _ in chunk)
+            total += int(self._query(
+                f"SELECT count(*) FROM messages WHERE seq > 0 AND client_msg_id NOT LIKE '[SEQ_GAP_%' "
+                f"AND conversation_id IN ({marks})", chunk)[0][0])
+        return total
+
+    def index_pending(self, limit: int | None = None) -> int:
+        """Add queued rows to the full-text index (all, or the oldest ``limit``); returns how many.
+        Rows are queued by the insert and update triggers (schema v5) so that a pulled page
+        is not indexed row by row; :meth:`search` calls this first, so it never misses a row."""
+        if not self.fts_enabled:
+            return 0
+        with self._write() as conn:
+            if limit is None:
+                top = conn.execute("SELECT max(id) FROM fts_pending").fetchone()[0]
+            else:
+                top = conn.execute("SELECT max(id) FROM (SELECT id FROM fts_pending ORDER BY id LIMIT ?)",
+                                   (limit,)).fetchone()[0]
+            if top is None:
+                return 0
+            conn.execute(
+                "INSERT INTO messages_fts(rowid, search_text) SELECT m.id, m.search_text "
+                "FROM fts_pending p JOIN messages m ON m.id = p.id WHERE p.id <= ?", (top,))
+            return int(conn.execute("DELETE FROM fts_pending WHERE id <= ?", (top,)).rowcount)
+
+    def pending_index(self) -> int:
+        """How many rows wait for the full-text index."""
+        if not self.fts_enabled:
+            return 0
+        return int(self._query("SELECT count(*) FROM fts_pending")[0][0])
+
     def search(self, text: str, conversation_id: str | None = None, limit: int = 50) -> list[StoredMessage]:
         """Messages whose text contains ``text`` (case-insensitive), newest first."""
         text = text.strip()
         if not text:
             return []
+        self.index_pending()
         scope = ""
         params: list[Any] = []
         if conversation_id is not None:

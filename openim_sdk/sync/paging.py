@@ -36,3 +36,19 @@ def page_hole(
         above += 1 if s else 0
         expected = s - 1
     return None
+
+
+def missing_runs(held: Sequence[int], lo: int, hi: int, piece: int) -> list[tuple[int, int]]:
+    """The seqs of ``lo..hi`` not in ``held`` (ascending or not), as runs of at most ``piece``
+    seqs, newest first: what a full-history download asks the server for."""
+    if piece < 1:
+        raise ValueError("piece must be >= 1")
+    out: list[tuple[int, int]] = []
+    top = hi
+    for s in sorted({s for s in held if lo <= s <= hi}, reverse=True) + [lo - 1]:
+        while top > s:
+            bottom = max(s + 1, top - piece + 1)
+            out.append((bottom, top))
+            top = bottom - 1
+        top = s - 1
+    return out

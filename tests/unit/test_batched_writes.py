@@ -171,3 +171,98 @@ def test_conversation_names_are_looked_up_in_batches(tmp_path):
     assert [len(u) for u in calls.users] == [100, 51] and "cached" not in sum(calls.users, [])
     assert calls.groups == [["g7"]]
     assert len(reported) == 1 and len(reported[0]) == 152
+
+
+# ---------------------------------------------------------------------------- the lazy full-text index
+
+fts_op = st.one_of(
+    st.tuples(st.just("insert"), st.integers(1, 40), st.sampled_from(["apple pie", "banana", "cherry apple"])),
+    st.tuples(st.just("retext"), st.integers(1, 40), st.sampled_from(["apple", "kiwi", ""])),
+    st.tuples(st.just("delete"), st.integers(1, 40), st.just("")),
+    st.tuples(st.just("index"), st.integers(1, 5), st.just("")),
+)
+
+
+def fts_consistent(store: LocalStore) -> None:
+    store._db.execute("INSERT INTO messages_fts(messages_fts) VALUES ('integrity-check')")
+
+
+@settings(max_examples=120, deadline=None)
+@given(ops=st.lists(fts_op, max_size=25))
+def test_the_lazy_index_answers_as_a_scan_and_stays_consistent(tmp_path_factory, ops):
+    """Inserts queue rows, changed text and deletes keep the index right whether or not the row was
+    indexed yet; a search indexes the queue first, so it finds what a LIKE scan finds."""
+    with LocalStore(tmp_path_factory.mktemp("f") / "f.sqlite3") as store:
+        assert store.fts_mode == "trigram"
+        for op, n, text in ops:
+            if op == "insert":
+                store.upsert_messages([mk(f"f{n}", n)], SI)
+                store._db.execute("UPDATE messages SET search_text = ? WHERE client_msg_id = ?", (text, f"f{n}"))
+            elif op == "retext":
+                store._db.execute("UPDATE messages SET search_text = ? WHERE client_msg_id = ?", (text, f"f{n}"))
+            elif op == "delete":
+                store._db.execute("DELETE FROM messages WHERE client_msg_id = ?", (f"f{n}",))
+            else:
+                store.index_pending(n)
+        for word in ("apple", "banana", "kiwi", "cherry"):
+            scan = [r[0] for r in store._query(
+                "SELECT client_msg_id FROM messages WHERE search_text LIKE ? ORDER BY send_time DESC, id DESC",
+                (f"%{word}%",))]
+            assert [m.client_msg_id for m in store.search(word, limit=100)] == scan
+        assert store.pending_index() == 0
+        fts_consistent(store)
+
+
+def test_a_v4_cache_moves_to_the_lazy_index_and_keeps_its_rows(tmp_path):
+    import sqlite3
+
+    from openim_sdk.store import schema
+
+    path = tmp_path / "v4.sqlite3"
+    conn = sqlite3.connect(path, isolation_level=None)
+    schema.current_version(conn)
+    for migration in schema.MIGRATIONS[:4]:
+        migration(conn)
+    conn.execute("INSERT INTO schema_version(version) VALUES (4)")
+    conn.execute("INSERT INTO messages(client_msg_id, conversation_id, seq, search_text) VALUES ('old', ?, 1, 'legacy words')",
+                 (SI,))
+    conn.close()
+    with LocalStore(path) as store:
+        assert store.schema_version == schema.SCHEMA_VERSION
+        assert store.pending_index() == 0  # indexed by the v4 trigger already
+        store.upsert_messages([mk("new", 2)], SI)
+        assert store.pending_index() == 1
+        assert [m.client_msg_id for m in store.search("legacy")] == ["old"]
+        assert [m.client_msg_id for m in store.search("text new")] == ["new"]
+        fts_consistent(store)
+
+
+def test_the_search_indexer_waits_for_quiet_then_indexes_everything(tmp_path):
+    from openim_sdk.session.search_index import SearchIndexer
+
+    now = [100.0]
+
+    async def main() -> None:
+        tasks: list[asyncio.Task[Any]] = []
+
+        def spawn(coro: Any, where: str) -> asyncio.Task[Any]:
+            tasks.append(asyncio.ensure_future(coro))
+            return tasks[-1]
+
+        ctx = SessionContext(ME, None, lambda e: None, spawn, monotonic=lambda: now[0])  # type: ignore[arg-type]
+        with LocalStore(tmp_path / "i.sqlite3") as store:
+            ctx.attach_store(store)
+            store.upsert_messages([mk(f"i{n}", n) for n in range(1, 26)], SI)
+            quiet = SearchIndexer(ctx, idle=5.0, chunk=10)
+            quiet.wrote()
+            now[0] += 2
+            assert quiet.idle_for() == 3.0  # written 2 s ago: 3 s to go, nothing indexed yet
+            assert store.pending_index() == 25
+            tasks.pop().cancel()
+            eager = SearchIndexer(ctx, idle=0.0, chunk=10)
+            eager.wrote()
+            await tasks.pop()
+            assert store.pending_index() == 0  # three chunks: 10, 10, 5
+            fts_consistent(store)
+
+    asyncio.run(main())
