@@ -54,6 +54,51 @@ def test_typing_expires_on_the_injected_clock():
     assert json.loads(out.content) == {"msgTips": "no"} and out.options["history"] is False
 
 
+async def test_a_read_receipt_from_another_of_our_devices_resets_the_group_at_type(tmp_path: Any) -> None:
+    from openim_sdk.models import Conversation
+    from openim_sdk.protocol.constants import SessionType
+    from openim_sdk.session.conversations import record_message
+    from openim_sdk.store import LocalStore
+
+    events: list[ev.Event] = []
+    router = NotificationRouter()
+    ctx = context(events)
+    store = LocalStore(tmp_path / "r.sqlite3")
+    ctx.attach_store(store)
+    changed_rows: list[Any] = []
+
+    async def changed(row: Any) -> None:
+        changed_rows.append(row)
+
+    MessageEvents(ctx, router, PendingEdits(), changed)
+    try:
+        for seq, at in ((1, ["me"]), (2, [])):
+            m = sdkws_pb2.MsgData(clientMsgID=f"c{seq}", sendID="bob", groupID="g1", seq=seq, sendTime=seq,
+                                  sessionType=SessionType.READ_GROUP_CHAT, contentType=ContentType.AT_TEXT,
+                                  content=json.dumps({"text": "hi", "atUserList": at}).encode(), atUserIDList=at)
+            m.options.update({"unreadCount": True, "conversationUpdate": True})
+            store.upsert_messages([m], "sg_g1")
+            record_message(store, "sg_g1", m, "me")
+        assert Conversation.from_row(store.conversation("sg_g1")).group_at_type == 1
+
+        def receipt(read: int) -> sdkws_pb2.MsgData:
+            tips = {"markAsReadUserID": "me", "conversationID": "sg_g1", "hasReadSeq": read}
+            return sdkws_pb2.MsgData(sendID="me", recvID="me", contentType=ContentType.HAS_READ_RECEIPT,
+                                     content=json.dumps({"detail": json.dumps(tips)}).encode())
+
+        assert await router.dispatch(receipt(1))  # the newer message is still unread: the @ stays
+        conv = Conversation.from_row(store.conversation("sg_g1"))
+        assert (conv.has_read_seq, conv.unread_count, conv.group_at_type) == (1, 1, 1)
+        assert await router.dispatch(receipt(2))
+        conv = Conversation.from_row(store.conversation("sg_g1"))
+        assert (conv.has_read_seq, conv.unread_count, conv.group_at_type) == (2, 0, 0)
+        assert Conversation.from_row(changed_rows[-1]) == conv
+        assert [m.is_read for m in store.messages("sg_g1")] == [True, True]
+        assert events[-1] == ev.ReadReceipt("sg_g1", "me", 2)
+    finally:
+        store.close()
+
+
 async def test_business_notifications_reach_their_part_through_the_router():
     events: list[ev.Event] = []
     router = NotificationRouter()
