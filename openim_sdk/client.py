@@ -416,12 +416,14 @@ class OpenIMClient:
 
     # ------------------------------------------------------------------ reading
 
-    async def conversations(self, *, include_notifications: bool = False) -> list[Conversation]:
-        """Cached conversations: pinned first, then the most recent activity first."""
-        store = self._store()
-        rows = await asyncio.to_thread(store.conversations)
-        return [Conversation.from_row(r) for r in rows
-                if include_notifications or not is_notification_conversation(r.conversation_id)]
+    async def conversations(self, *, include_notifications: bool = False,
+                            include_hidden: bool = False) -> list[Conversation]:
+        """The conversation list (official ``GetAllConversationList``): pinned first, then the most
+        recent activity first. Hidden conversations (no latest message: never used, hidden or
+        deleted; the next message brings them back) are left out unless ``include_hidden``."""
+        self._store()
+        return await self.conversations_api.get_list(include_hidden=include_hidden,  # wiring: conversations
+                                                     include_notifications=include_notifications)
 
     async def conversation(self, conversation_id: str) -> Conversation | None:
         row = await asyncio.to_thread(self._store().conversation, conversation_id)
