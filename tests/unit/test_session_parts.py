@@ -15,6 +15,34 @@ from openim_sdk.session.typing import Typing
 from openim_sdk.sync.pending import PendingEdits
 
 
+def test_send_targets_and_the_composed_message_are_pure():
+    from openim_sdk.protocol.constants import MsgFrom, MsgStatus, SessionType
+    from openim_sdk.session.sender import compose, new_client_msg_id, target_of
+    from openim_sdk.store.conversations import _ConversationRow
+
+    assert target_of("me", "bob", False, None) == ("si_bob_me", SessionType.SINGLE_CHAT, "bob", "")
+    assert target_of("me", "g1", True, None) == ("sg_g1", SessionType.READ_GROUP_CHAT, "", "g1")
+    assert target_of("me", "sg_g1", False, None) == ("sg_g1", SessionType.READ_GROUP_CHAT, "", "g1")
+    known = _ConversationRow(conversation_id="n_sys_me", conversation_type=SessionType.NOTIFICATION_CHAT,
+                             user_id="sys")
+    assert target_of("me", "n_sys_me", False, known) == ("n_sys_me", SessionType.NOTIFICATION_CHAT, "sys", "")
+    group = _ConversationRow(conversation_id="sg_x", group_id="x")
+    assert target_of("me", "sg_x", False, group) == ("sg_x", SessionType.READ_GROUP_CHAT, "", "x")
+    cmid = new_client_msg_id("me")
+    assert len(cmid) == 32 and cmid != new_client_msg_id("me")
+    push = sdkws_pb2.OfflinePushInfo(title="t")
+    md = compose("me", 7, ("sg_g1", SessionType.READ_GROUP_CHAT, "", "g1"), ContentType.AT_TEXT, b"{}",
+                 client_msg_id="c1", now_ms=1234, sender=sdkws_pb2.UserInfo(userID="me", nickname="Me", faceURL="f"),
+                 at_user_ids=["bob"], options={"history": False}, offline_push=push, ex="e")
+    assert (md.sendID, md.recvID, md.groupID, md.clientMsgID, md.senderPlatformID) == ("me", "", "g1", "c1", 7)
+    assert (md.senderNickname, md.senderFaceURL, md.msgFrom, md.status) == ("Me", "f", MsgFrom.USER, MsgStatus.SENDING)
+    assert (md.createTime, md.sendTime, list(md.atUserIDList), md.ex) == (1234, 1234, ["bob"], "e")
+    assert dict(md.options) == {"history": False} and md.offlinePushInfo.title == "t"
+    bare = compose("me", 7, ("si_bob_me", SessionType.SINGLE_CHAT, "bob", ""), ContentType.TEXT, b"{}",
+                   client_msg_id="c2", now_ms=1)
+    assert (bare.senderNickname, bare.HasField("offlinePushInfo"), dict(bare.options)) == ("", False, {})
+
+
 def test_page_hole_after_finds_the_lowest_missing_run_within_the_page():
     assert page_hole_after(100, list(range(21, 31)), 20, 10, []) is None
     assert page_hole_after(100, [], 20, 15, []) == (21, 35)
