@@ -9,10 +9,7 @@ callbacks as events (:class:`~openim_sdk.events.MessageDeleted`, and for the con
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import os
-import secrets
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,14 +25,11 @@ from ..rest.files import Progress, download
 from .context import SessionContext
 from .conversation_rules import apply_message
 from .conversations import Conversations, record_message
+from .sender import new_client_msg_id
 
 if TYPE_CHECKING:
     from ..store import LocalStore, StoredMessage
     from ..store.conversations import _ConversationRow
-
-
-def _new_id(user_id: str) -> str:
-    return hashlib.md5(f"{time.time_ns()}{user_id}{secrets.token_hex(8)}".encode()).hexdigest()
 
 
 def _after_delete(c: Conversation, gone: StoredMessage, latest: StoredMessage | None, me: str) -> Conversation:
@@ -198,7 +192,7 @@ class MessageOps:
         store, me = self._store, self._ctx.user_id
         now = self._ctx.now_ms()
         md = sdkws_pb2.MsgData(
-            sendID=send_id, recvID=recv_id, groupID=group_id, clientMsgID=_new_id(send_id),
+            sendID=send_id, recvID=recv_id, groupID=group_id, clientMsgID=new_client_msg_id(send_id),
             sessionType=session_type, msgFrom=MsgFrom.USER, contentType=message.content_type,
             content=message.content_bytes(), createTime=now, sendTime=now, status=MsgStatus.SEND_SUCCESS,
             atUserIDList=list(message.at_user_ids), ex=message.ex,
