@@ -17,6 +17,7 @@ from openim_sdk.protocol.errors import NotFoundError
 from openim_sdk.rest import RestClient
 from server_stub import ServerApp
 
+from .server_process import until
 from .test_client import make_client, next_event
 
 SI_AB = "si_alice_bob"
@@ -163,6 +164,28 @@ async def test_a_group_read_on_another_device_resets_the_at_type(server, tmp_pat
         other = await b2.conversation("sg_atg")
         assert other is not None and (other.group_at_type, other.unread_count, other.has_read_seq) == (
             0, 0, local.has_read_seq)
+
+
+async def test_a_device_offline_during_the_read_drops_the_at_type_when_it_comes_back(server, tmp_path):
+    tok = await tokens(server, ("alice", Platform.LINUX), ("bob", Platform.LINUX), ("bob", Platform.OSX))
+    async with session(server, tmp_path, "alice", tok[("alice", Platform.LINUX)], Platform.LINUX) as a:
+        await a.api.group.create_group(owner_user_id="alice", member_user_ids=["bob"],
+                                       group_info={"groupID": "atg2", "groupName": "At", "groupType": 2})
+        async with session(server, tmp_path, "bob", tok[("bob", Platform.OSX)], Platform.OSX, tag="bob-mac") as b2:
+            events = b2.events()
+            mention = await a.send_text("atg2", "look here", group=True, at_user_ids=["AtAllTag", "bob"])
+            await received(b2, events, mention.client_msg_id)
+            conv = await b2.conversation("sg_atg2")
+            assert conv is not None and conv.group_at_type == 3
+        async with session(server, tmp_path, "bob", tok[("bob", Platform.LINUX)], Platform.LINUX) as b1:
+            await b1.mark_read("sg_atg2")
+
+        async def caught_up(c: OpenIMClient) -> bool:
+            conv = await c.conversation("sg_atg2")
+            return conv is not None and (conv.unread_count, conv.group_at_type) == (0, 0)
+
+        async with session(server, tmp_path, "bob", tok[("bob", Platform.OSX)], Platform.OSX, tag="bob-mac") as b2:
+            await until(lambda: caught_up(b2), what="the read and the @ reset reached the device that was away")
 
 
 async def test_settings_reach_the_server_and_our_other_device(server, tmp_path):
