@@ -14,8 +14,8 @@ conversation; what you send while offline waits in the cache (status "sending") 
 when the connection returns, also after a restart; errors become :class:`ErrorEvent` and the
 session goes on, except token errors and kicks, which end it with :class:`SessionEnded`.
 
-The client is a facade: each concept is owned by a part in :mod:`openim_sdk.session` (the
-outbox, the sync engine's adapter and deliveries, notification handling through one
+The client is a facade: each concept is owned by a part in :mod:`openim_sdk.session` (sending
+and the outbox, the sync engine's adapter and deliveries, notification handling through one
 :class:`~openim_sdk.session.context.NotificationRouter`, history paging, typing, events); the
 client builds them over one :class:`~openim_sdk.session.context.SessionContext` and wires them to
 the connection, the REST client and the cache, all of which can be passed in (``connection=``,
@@ -26,11 +26,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import json
 import logging
 import os
-import secrets
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
@@ -38,45 +35,28 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from . import events as ev
-from . import messages as msgs  # wiring: messages
 from .messages import OutgoingMessage  # wiring: messages
-from .messages.upload import upload_media  # wiring: messages
 from .models import Conversation, Message
-from .protocol.constants import (
-    ContentType,
-    MsgFrom,
-    MsgStatus,
-    Platform,
-    ReqIdentifier,
-    SessionType,
-)
+from .protocol.constants import Platform, SessionType
 from .protocol.conversation_id import (
     group_conversation_id,
     is_notification_conversation,
     single_conversation_id,
 )
-from .protocol.errors import (
-    ArgsError,
-    LocalError,
-    MessageError,
-    NetworkError,
-    NotFoundError,
-    OpenIMError,
-    UserNotFoundError,
-)
+from .protocol.errors import LocalError, NotFoundError, OpenIMError
 from .protocol.pb.sdkws import sdkws_pb2
 from .rest import RestClient
-from .rest.files import Progress, download
+from .rest.files import Progress
 from .session.connection_state import SessionState
 from .session.context import NotificationRouter, SessionContext
-from .session.conversations import Conversations, record_message  # wiring: conversations
+from .session.conversations import Conversations  # wiring: conversations
 from .session.device import Device, login_status_of  # wiring: device
 from .session.emitter import Emitter, EventStream, as_openim
 from .session.history import History
 from .session.message_events import MessageEvents
 from .session.message_ops import MessageOps  # wiring: messages
 from .session.outbox import Outbox, OutboxDriver
-from .session.sender import MessageSender
+from .session.sender import MessageSender, SendApi, new_client_msg_id, now_ms
 from .session.sync_driver import SyncDriver
 from .session.typing import Typing
 from .social import Friends, Groups, Users  # wiring: social
@@ -94,16 +74,6 @@ __all__ = ["EventStream", "OpenIMClient", "new_client_msg_id", "now_ms"]
 log = logging.getLogger(__name__)
 
 E = TypeVar("E", bound=ev.Event)
-
-
-def new_client_msg_id(user_id: str) -> str:
-    """32 hex chars, like the official SDK (md5 of time, sender and randomness)."""
-    seed = f"{time.time_ns()}{user_id}{secrets.token_hex(8)}"
-    return hashlib.md5(seed.encode()).hexdigest()
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 class OpenIMClient:
@@ -150,9 +120,6 @@ class OpenIMClient:
         self._rest_sync_enabled = rest_sync
         self.store: LocalStore | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._unread_total = 0
-        self._nickname = ""
-        self._self_fetched = False
         self._started = False
         # the parts, over one context (see openim_sdk.session)
         self._events = Emitter(self._spawn_guarded)
@@ -161,7 +128,8 @@ class OpenIMClient:
         self.router = NotificationRouter()
         self._pending = PendingEdits()  # revokes/deletes that came before their message
         self._typing = Typing(self.ctx)
-        self._history = History(self.ctx, self._feed, lambda: self._sync.engine, lambda: self.connected)
+        self._history = History(self.ctx, lambda step: self._sync.ask(step), lambda: self._sync.engine,
+                                lambda: self.connected)
         self._message_events = MessageEvents(self.ctx, self.router, self._pending, self._conversation_changed)
         self._sync = SyncDriver(self.ctx, self.ws, self.router, self._typing, self._history, self._pending,
                                 _ConversationSink(self), in_outbox=lambda c: c in self._outbox,
@@ -176,9 +144,12 @@ class OpenIMClient:
         self.friends = Friends(self.ctx, self.router)  # wiring: social
         self.groups = Groups(self.ctx, self.router)  # wiring: social
         self.users = Users(self.ctx, self.router, ws=self.ws, on_profiles=self.friends.refresh_users)  # wiring: social
-        self.on(SelfInfoUpdated)(lambda e: setattr(self, "_nickname", e.user.nickname))  # wiring: social
+        self.on(SelfInfoUpdated)(lambda e: setattr(self._send, "nickname", e.user.nickname))  # wiring: social
         self.conversations_api = Conversations(self.ctx, self.router)  # wiring: conversations
         self.messages_api = MessageOps(self.ctx, self.conversations_api)  # wiring: messages
+        self._send = SendApi(self.ctx, platform_id=self.platform_id, sync=self._sync, outbox=self._outbox,
+                             sender=self._sender, conversations=self.conversations_api, typing=self._typing,
+                             conn=self.ws, connected=lambda: self.connected, fetch_self=lambda: self.users.get_user(user_id))
         self.device = Device(self.ctx, self.ws, end_session=self.close, log_dir=self.data_dir / "logs",  # wiring: device
                              login_status=lambda: login_status_of(self._started, self._session))  # wiring: device
 
@@ -200,7 +171,7 @@ class OpenIMClient:
     @property
     def nickname(self) -> str:
         """Your own nickname, once known (login-time sync or first send); "" before."""
-        return self._nickname
+        return self._send.nickname
 
     async def start(self) -> None:
         """Open the cache, queue unsent messages, and start the connection (returns at once)."""
@@ -232,16 +203,8 @@ class OpenIMClient:
     async def wait_sent(self, client_msg_id: str, timeout: float | None = None) -> Message:
         """Wait until a queued message is answered: the sent message, or the server's refusal
         raised as its own :class:`OpenIMError` (e.g. ``MessageError`` code 1402 muted)."""
-        error = await asyncio.wait_for(self._outbox.outcome(client_msg_id), timeout)
-        row = await asyncio.to_thread(self._store().message, client_msg_id)
-        if row is None:
-            raise LocalError(message="no such message", detail=client_msg_id)
-        if error is None and row.status == MsgStatus.SEND_FAILED:
-            error = self._sender.error_of(client_msg_id) or MessageError(
-                message="the server refused the message", detail=client_msg_id)
-        if error is not None:
-            raise as_openim(error)
-        return Message.from_row(row)
+        self._store()
+        return await self._send.wait_sent(client_msg_id, timeout)
 
     def send_error(self, client_msg_id: str) -> OpenIMError | None:
         """Why the server refused a message this session sent, if it did."""
@@ -379,22 +342,6 @@ class OpenIMClient:
         """The highest seq the other side of a single chat is known to have read."""
         return self._message_events.peer_read_seq(conversation_id)
 
-    async def _resolve_name(self, conv: ConversationRow) -> None:
-        store = self._store()
-        name = face = ""
-        if conv.group_id:
-            group = await self.groups.get_group(conv.group_id)  # wiring: social
-            if group is not None:
-                name, face = group.group_name, group.face_url
-        elif conv.user_id:
-            user = await self.users.get_user(conv.user_id)  # wiring: social
-            if user is not None:
-                name, face = user.nickname, user.face_url
-        if name:
-            row = await asyncio.to_thread(store.update_conversation, conv.conversation_id, show_name=name,
-                                          face_url=face)
-            await self._conversation_changed(row)
-
     # ------------------------------------------------------------------ login-time REST sync
 
     async def _rest_sync(self) -> None:
@@ -403,7 +350,7 @@ class OpenIMClient:
         me = await self.api.user.get_users_info(user_ids=[self.user_id])
         await asyncio.to_thread(store.upsert_users, me.usersInfo)
         if me.usersInfo:
-            self._nickname = me.usersInfo[0].nickname
+            self._send.nickname = me.usersInfo[0].nickname
         await self.conversations_api.sync()  # wiring: conversations
         # wiring: social (login-time relation sync; each list's failure is reported, the others go on)
         for where, part_sync in (("friends sync", self.friends.sync_all), ("groups sync", self.groups.sync_all),
@@ -413,15 +360,16 @@ class OpenIMClient:
             except OpenIMError as exc:
                 self._emit(ev.ErrorEvent(exc, where))
 
-
     # ------------------------------------------------------------------ reading
 
-    async def conversations(self, *, include_notifications: bool = False) -> list[Conversation]:
-        """Cached conversations: pinned first, then the most recent activity first."""
-        store = self._store()
-        rows = await asyncio.to_thread(store.conversations)
-        return [Conversation.from_row(r) for r in rows
-                if include_notifications or not is_notification_conversation(r.conversation_id)]
+    async def conversations(self, *, include_notifications: bool = False,
+                            include_hidden: bool = False) -> list[Conversation]:
+        """The conversation list (official ``GetAllConversationList``): pinned first, then the most
+        recent activity first. Hidden conversations (no latest message: never used, hidden or
+        deleted; the next message brings them back) are left out unless ``include_hidden``."""
+        self._store()
+        return await self.conversations_api.get_list(include_hidden=include_hidden,  # wiring: conversations
+                                                     include_notifications=include_notifications)
 
     async def download_history(self, conversation_ids: Sequence[str] | None = None, *, window: int = 4,
                                progress: Callable[[int, int], None] | None = None) -> int:
@@ -458,19 +406,9 @@ class OpenIMClient:
                             session_type: int = 0, send_time: str = "", page: int = 1,
                             page_size: int = 50) -> list[Message]:
         """Search on the server (``/msg/search_msg``; an admin route on OpenIM)."""
-        resp = await self.api.msg.search_msg(
+        return await self.messages_api.search_server(  # wiring: messages
             send_id=send_id, recv_id=recv_id, content_type=content_type, session_type=session_type,
-            send_time=send_time, pagination={"pageNumber": page, "showNumber": page_size})
-        out = []
-        for item in resp.chatLogs:
-            log_ = item.chatLog
-            out.append(Message(
-                client_msg_id=log_.clientMsgID, conversation_id="", send_id=log_.sendID, recv_id=log_.recvID,
-                group_id=log_.groupID, session_type=log_.sessionType, content_type=log_.contentType,
-                content_json=log_.content, seq=log_.seq, server_msg_id=log_.serverMsgID,
-                send_time=log_.sendTime, create_time=log_.createTime, status=log_.status,
-                sender_nickname=log_.senderNickname))
-        return out
+            send_time=send_time, page=page, page_size=page_size)
 
     async def delete_message(self, conversation_id: str, client_msg_id: str) -> None:  # wiring: messages
         """Delete a message for yourself, here and on the server (other devices sync it)."""  # wiring: messages
@@ -515,26 +453,15 @@ class OpenIMClient:
             row = await asyncio.to_thread(store.merge_conversation, cid, conversation_type=ctype,
                                           user_id=user_id or "", group_id=group_id or "")
             with contextlib.suppress(OpenIMError):
-                await self._resolve_name(row)
+                await self.conversations_api.names.name_now(row)  # wiring: conversations
             row = await asyncio.to_thread(store.conversation, cid) or row
         return Conversation.from_row(row)
 
     async def resolve_target(self, target: str, group: bool = False) -> tuple[str, int, str, str]:
         """(conversationID, sessionType, recvID, groupID) for a user ID, a group ID (``group=True``)
         or a known conversation ID."""
-        return await asyncio.to_thread(self._resolve_target, target, group)
-
-    def _resolve_target(self, target: str, group: bool) -> tuple[str, int, str, str]:
-        row = self._store().conversation(target)
-        if row is not None and (row.user_id or row.group_id):  # a known conversation ID
-            if row.group_id:
-                return row.conversation_id, SessionType.READ_GROUP_CHAT, "", row.group_id
-            return row.conversation_id, row.conversation_type or SessionType.SINGLE_CHAT, row.user_id, ""
-        if group:
-            return group_conversation_id(target), SessionType.READ_GROUP_CHAT, "", target
-        if target.startswith("sg_"):
-            return target, SessionType.READ_GROUP_CHAT, "", target[3:]
-        return single_conversation_id(self.user_id, target), SessionType.SINGLE_CHAT, target, ""
+        self._store()
+        return await asyncio.to_thread(self._send.target, target, group)
 
     async def send_text(
         self,
@@ -552,16 +479,9 @@ class OpenIMClient:
         the server acknowledged it (SEND_SUCCESS) or refused it (SEND_FAILED). With ``wait=True``, waits
         for the answer and raises a refusal as the server's own error (see :meth:`wait_sent`).
         """
-        at = list(at_user_ids)
-        if quote is not None:
-            built = msgs.quote(text, msgs.message_struct(quote))  # wiring: messages (the whole quoted message)
-            sent = await self.send(target, built, group=group)  # wiring: messages
-            return await self.wait_sent(sent.client_msg_id) if wait else sent
-        if at:
-            content = {"text": text, "atUserList": at, "isAtSelf": False}
-            return await self.send_message(target, ContentType.AT_TEXT, content, group=group, at_user_ids=at,
-                                           wait=wait)
-        return await self.send_message(target, ContentType.TEXT, {"content": text}, group=group, wait=wait)
+        self._store()
+        return await self._send.send_text(target, text, group=group, at_user_ids=at_user_ids, quote=quote,
+                                          wait=wait)
 
     async def send_message(
         self,
@@ -580,92 +500,20 @@ class OpenIMClient:
 
         Returns the cached row at once (status SENDING); with ``wait=True``, waits for the server
         and returns the sent message or raises its refusal (see :meth:`wait_sent`)."""
-        store = self._store()
-        await self._check_peer(target, group)
-        if not self._nickname and self.connected and not self._self_fetched:
-            self._self_fetched = True  # the login-time sync has not stored our profile yet: ask once
-            with contextlib.suppress(OpenIMError, TimeoutError):
-                await asyncio.wait_for(self.users.get_user(self.user_id), 3)  # wiring: social
-        body = json.dumps(content, ensure_ascii=False).encode()
-
-        def write() -> tuple[Message, ConversationRow, int]:
-            """Everything local in one hop: the row (status sending) before any network call."""
-            cid, session_type, recv_id, group_id = self._resolve_target(target, group)
-            me = store.user(self.user_id)
-            md = sdkws_pb2.MsgData(
-                sendID=self.user_id, recvID=recv_id, groupID=group_id,
-                clientMsgID=new_client_msg_id(self.user_id), senderPlatformID=self.platform_id,
-                senderNickname=me.nickname if me else "", senderFaceURL=me.faceURL if me else "",
-                sessionType=session_type, msgFrom=MsgFrom.USER, contentType=content_type, content=body,
-                createTime=self.ctx.now_ms(), sendTime=self.ctx.now_ms(), status=MsgStatus.SENDING,
-                atUserIDList=list(at_user_ids),
-            )
-            md.options.update(options or {})
-            md.ex = ex  # wiring: messages
-            if offline_push is not None:  # wiring: messages
-                md.offlinePushInfo.CopyFrom(offline_push)  # wiring: messages
-            store.upsert_messages([md], cid)
-            conv = record_message(store, cid, md, self.user_id)  # wiring: conversations
-            row = store.message(md.clientMsgID)
-            assert row is not None
-            return Message.from_row(row), conv, store.total_unread()
-
-        async with self._sync.lock:
-            msg, conv, total = await asyncio.to_thread(write)
-            self._sync.mark_shown(msg.client_msg_id, msg.conversation_id)
-        if msg.sender_nickname:
-            self._nickname = msg.sender_nickname
-        self._emit(ev.MessageReceived(msg, is_self=True))
-        self._emit_conversation(conv, total)
-        self._outbox.queue(msg.client_msg_id)
-        if wait:
-            return await self.wait_sent(msg.client_msg_id)
-        return msg
-
-    async def _check_peer(self, target: str, group: bool) -> None:
-        """Refuse a first message to a user the server does not know (a DM to nobody), saying so when
-        the ID is a group's. Known users and conversations cost nothing; offline, the send queues."""
-        if group or target.startswith(("sg_", "si_", "n_")):
-            return
-        store = self._store()
-        cid = single_conversation_id(self.user_id, target)
-        if await asyncio.to_thread(lambda: store.user(target) or store.conversation(cid)) is not None:
-            return
-        try:
-            info = await self.api.user.get_users_info(user_ids=[target])
-            if info.usersInfo:
-                await asyncio.to_thread(store.upsert_users, info.usersInfo)
-                return
-            groups = await self.api.group.get_groups_info(group_ids=[target])
-        except NetworkError:
-            return
-        except OpenIMError:
-            groups = None
-        if groups is not None and groups.groupInfos:
-            raise ArgsError(message="ArgsError", detail=f"{target!r} is a group, not a user: send to it as a "
-                            "group (group=True; `-g` on the command line)")
-        raise UserNotFoundError(message="UserIDNotFoundError", detail=f"no user {target!r} on the server")
+        self._store()
+        return await self._send.send_message(target, content_type, content, group=group, at_user_ids=at_user_ids,
+                                             options=options, offline_push=offline_push, ex=ex, wait=wait)
 
     async def send(self, target: str, message: OutgoingMessage, *, group: bool = False,  # wiring: messages
                    progress: Progress | None = None) -> Message:  # wiring: messages
         """Send a built message (:mod:`openim_sdk.messages`), uploading its local files first."""  # wiring: messages
-        message = await upload_media(self.api, message, self.user_id, progress=progress)  # wiring: messages
-        return await self.send_message(target, message.content_type, message.content, group=group,  # wiring: messages
-                                       at_user_ids=message.at_user_ids, options=dict(message.options),  # wiring: messages
-                                       offline_push=message.offline_push, ex=message.ex)  # wiring: messages
+        self._store()
+        return await self._send.send(target, message, group=group, progress=progress)  # wiring: messages
 
     async def retry(self, client_msg_id: str) -> Message:
         """Send a failed message again."""
-        store = self._store()
-        row = await asyncio.to_thread(store.message, client_msg_id)
-        if row is None:
-            raise LocalError(message="no such message", detail=client_msg_id)
-        if row.status != MsgStatus.SEND_SUCCESS:
-            await asyncio.to_thread(store.set_message_status, client_msg_id, MsgStatus.SENDING)
-            self._outbox.queue(client_msg_id)
-            row = await asyncio.to_thread(store.message, client_msg_id) or row
-            self._emit(ev.MessageUpdated(Message.from_row(row)))
-        return Message.from_row(row)
+        self._store()
+        return await self._send.retry(client_msg_id)
 
     resend = retry
 
@@ -680,8 +528,8 @@ class OpenIMClient:
     async def send_custom(self, target: str, data: str, *, description: str = "", extension: str = "",
                           group: bool = False) -> Message:
         """A custom message (content type 110) carrying app-defined ``data``."""
-        content = {"data": data, "description": description, "extension": extension}
-        return await self.send_message(target, ContentType.CUSTOM, content, group=group)
+        self._store()
+        return await self._send.send_custom(target, data, description=description, extension=extension, group=group)
 
     async def send_image(self, target: str, path: str | os.PathLike[str], *, group: bool = False,
                          progress: Progress | None = None) -> Message:
@@ -694,22 +542,14 @@ class OpenIMClient:
         self, target: str, path: str | os.PathLike[str], *, group: bool = False, image: bool = False,
         progress: Progress | None = None,
     ) -> Message:
-        """Upload a file (or a picture, with its width and height) and send it."""  # wiring: messages
-        built = msgs.image(path) if image else msgs.file(path)  # wiring: messages
-        return await self.send(target, built, group=group, progress=progress)  # wiring: messages
+        """Upload a file (or a picture, with its width and height) and send it."""
+        self._store()
+        return await self._send.send_file(target, path, group=group, image=image, progress=progress)
 
     async def download(self, message: Message, dest_dir: str | os.PathLike[str],
                        progress: Progress | None = None) -> Path:
         """Download the file or picture of a message into ``dest_dir``; returns the path."""
-        c = message.content
-        url = c.get("sourceUrl") or (c.get("sourcePicture") or {}).get("url") or c.get("videoUrl")
-        if not url:
-            raise LocalError(message="this message has no file to download", detail=message.client_msg_id)
-        name = c.get("fileName") or os.path.basename(str(url).split("?")[0]) or message.client_msg_id
-        dest = Path(dest_dir) / os.path.basename(name)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        await download(self.api, str(url), dest, progress=progress)
-        return dest
+        return await self.messages_api.download(message, dest_dir, progress)  # wiring: messages
 
     async def mark_read(self, conversation_id: str) -> None:  # wiring: conversations
         """Mark a conversation read here and on the server (which sends the read receipt)."""  # wiring: conversations
@@ -717,23 +557,13 @@ class OpenIMClient:
 
     async def revoke(self, conversation_id: str, client_msg_id: str) -> None:
         """Revoke a sent message (the server notifies everyone; the row becomes a placeholder)."""
-        row = await asyncio.to_thread(self._store().message, client_msg_id)
-        if row is None or row.conversation_id != conversation_id:
-            raise NotFoundError(message="RecordNotFoundError",
-                                detail=f"no message {client_msg_id!r} in {conversation_id}")
-        if row.seq == 0:
-            raise LocalError(message="the message is not on the server yet", detail=client_msg_id)
-        await self.api.msg.revoke_msg(conversation_id=conversation_id, seq=row.seq, user_id=self.user_id)
+        self._store()
+        await self.messages_api.revoke(conversation_id, client_msg_id)  # wiring: messages
 
     async def typing(self, conversation_id: str, typing: bool = True) -> None:
         """Tell the other side you are typing (online only; never stored)."""
-        cid, session_type, recv_id, group_id = await self.resolve_target(conversation_id, False)
-        if session_type != SessionType.SINGLE_CHAT or not self.connected:
-            return
-        md = self._typing.message(recv_id, typing, client_msg_id=new_client_msg_id(self.user_id),
-                                  platform_id=self.platform_id)
-        with contextlib.suppress(OpenIMError):
-            await self.ws.request(ReqIdentifier.SEND_MSG, md.SerializeToString())
+        self._store()
+        await self._send.typing(conversation_id, typing)
 
     async def set_draft(self, conversation_id: str, draft: str) -> None:  # wiring: conversations
         await self.conversations_api.set_draft(conversation_id, draft)  # wiring: conversations
@@ -742,8 +572,6 @@ class OpenIMClient:
         if self.store is None:
             raise LocalError(message="the client is not started: use `async with OpenIMClient(...)`")
         return self.store
-
-
 
 
 class _ConversationSink:

@@ -4,8 +4,10 @@ Each part owns one concept, takes a :class:`SessionContext` (and its collaborato
 constructor and is testable without sockets; the client only builds and wires them:
 
 - ``outbox``: the send queue as a pure state machine (order, window, retry of transient failures,
-  timeouts on a passed-in clock) and its async driver; ``sender``: the driver's port to the
-  connection and the cache (refusals keep the server's code);
+  timeouts on a passed-in clock) and its async driver; ``sender``: the send API the client's
+  ``send_*`` methods delegate to (a pure ``compose`` of the stored row, then queued in the outbox,
+  ``wait=True``) and the driver's port to the connection and the cache (refusals keep the
+  server's code);
 - ``sync_driver``: runs the sync engine's actions, turns deliveries into events (once per
   process, ``offline`` told apart, online-only never cached);
 - ``message_events``: revoke, delete, read receipts, business notifications through the

@@ -50,6 +50,12 @@ class ConversationNames:
         if self._task is None or self._task.done():
             self._task = self._ctx.spawn(self._drain(), "conversation names")
 
+    async def name_now(self, row: _ConversationRow) -> None:
+        """Name this conversation now (a conversation just opened); reported to ``on_named``."""
+        named = [c for c in await self.name([Conversation.from_row(row)]) if c.show_name and not row.show_name]
+        if named:
+            await self._on_named(named)
+
     async def _drain(self) -> None:
         while self._queued:
             batch, self._queued = list(self._queued.values()), {}

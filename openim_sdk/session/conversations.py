@@ -74,6 +74,15 @@ def record_messages(store: LocalStore, conversation_id: str, msgs: Sequence[sdkw
     return row
 
 
+def record_read(store: LocalStore, conversation_id: str, has_read_seq: int | None = None) -> Conversation | None:
+    """Read up to ``has_read_seq`` (default: everything), here or on another of our devices (its
+    read receipt): the messages are flagged read in the cache and the conversation follows
+    :func:`apply_read` (unread, and the group @ type once nothing is unread), in one thread hop
+    (blocking). None when the conversation is not cached."""
+    store.mark_read(conversation_id, has_read_seq)
+    return _edit(store, conversation_id, lambda c: apply_read(c, has_read_seq))
+
+
 def _edit(store: LocalStore, conversation_id: str,
           fn: Callable[[Conversation], Conversation]) -> Conversation | None:
     """Change an existing conversation through a pure function; None when absent."""
@@ -339,13 +348,7 @@ class Conversations:
 
     async def mark_read(self, conversation_id: str) -> Conversation | None:
         """Mark one conversation read here and on the server (which sends the read receipt)."""
-        store = self._store
-
-        def work() -> Conversation | None:
-            store.mark_read(conversation_id)
-            return _edit(store, conversation_id, apply_read)
-
-        conv = await self._ctx.run(work)
+        conv = await self._ctx.run(record_read, self._store, conversation_id)
         if conv is None:
             return None
         await self._emit_changed([conv])

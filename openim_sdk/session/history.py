@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from ..models import Message
@@ -26,7 +26,8 @@ if TYPE_CHECKING:
     from ..sync.engine import SyncEngine
 
 Step = Callable[["SyncEngine"], list[sa.Action]]
-Feed = Callable[[Step], Awaitable[None]]
+#: Runs a request-only engine step at once (``SyncDriver.ask``).
+Ask = Callable[[Step], None]
 
 #: Seconds to wait for the pulls of one hole.
 PULL_TIMEOUT = 30.0
@@ -57,10 +58,10 @@ class History:
     """Pages of history in both directions; owns the pulls it waits for and the "no older
     messages" marks the engine reports (``HistoryEnd``)."""
 
-    def __init__(self, ctx: SessionContext, feed: Feed, engine: Callable[[], SyncEngine | None],
+    def __init__(self, ctx: SessionContext, ask: Ask, engine: Callable[[], SyncEngine | None],
                  connected: Callable[[], bool]) -> None:
         self._ctx = ctx
-        self._feed = feed
+        self._ask = ask
         self._engine = engine
         self._connected = connected
         self._waiters: dict[int, asyncio.Future[None]] = {}
@@ -139,7 +140,7 @@ class History:
                     waiters.append(fut)
             return acts
 
-        await self._feed(step)
+        self._ask(step)
         if waiters:
             await asyncio.wait_for(asyncio.gather(*waiters), timeout=PULL_TIMEOUT)
         return bool(waiters)

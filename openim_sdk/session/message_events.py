@@ -35,6 +35,7 @@ from ..protocol.constants import ContentType
 from ..protocol.pb.sdkws import sdkws_pb2
 from ..sync.pending import PendingEdits
 from .context import NotificationRouter, SessionContext
+from .conversations import record_read
 
 if TYPE_CHECKING:
     from ..store.conversations import _ConversationRow as ConversationRow
@@ -98,9 +99,9 @@ class MessageEvents:
         tips = jsoncodec.from_go_json(sdkws_pb2.MarkAsReadTips, detail)
         cid = tips.conversationID
         read = tips.hasReadSeq or max(tips.seqs, default=0)
-        if tips.markAsReadUserID == self._ctx.user_id:
-            await self._ctx.run(store.mark_read, cid, read)
-            await self._conversation_changed(await self._ctx.run(store.conversation, cid))
+        if tips.markAsReadUserID == self._ctx.user_id:  # read on another of our devices
+            conv = await self._ctx.run(record_read, store, cid, read)
+            await self._conversation_changed(conv.to_row() if conv is not None else None)
         else:
             self._peer_read[cid] = max(self._peer_read.get(cid, 0), read)
         self._ctx.emit(ev.ReadReceipt(cid, tips.markAsReadUserID, read))

@@ -1,7 +1,7 @@
 """The messages part: what the official core does to messages besides sending and syncing —
-find by IDs, delete (locally, or also on the server), delete all, insert a message locally
+find by IDs, delete (locally, or also on the server), delete all, revoke, insert a message locally
 (``InsertSingleMessageToLocalStorage`` / ``InsertGroupMessageToLocalStorage``), the local ex,
-and local search with filters. Each call updates the cache and emits the official core's
+local search with filters, the server's search, and downloading a message's file. Each call updates the cache and emits the official core's
 callbacks as events (:class:`~openim_sdk.events.MessageDeleted`, and for the conversation
 :class:`~openim_sdk.events.ConversationChanged` / ``NewConversation`` / ``UnreadTotalChanged``).
 """
@@ -9,10 +9,9 @@ callbacks as events (:class:`~openim_sdk.events.MessageDeleted`, and for the con
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import secrets
-import time
+import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import events as ev
@@ -20,19 +19,17 @@ from ..messages.builders import OutgoingMessage
 from ..models import Conversation, Message
 from ..protocol.constants import MsgFrom, MsgStatus, SessionType
 from ..protocol.conversation_id import group_conversation_id, single_conversation_id
-from ..protocol.errors import ArgsError, NotFoundError
+from ..protocol.errors import ArgsError, LocalError, NotFoundError
 from ..protocol.pb.sdkws import sdkws_pb2
+from ..rest.files import Progress, download
 from .context import SessionContext
 from .conversation_rules import apply_message
 from .conversations import Conversations, record_message
+from .sender import new_client_msg_id
 
 if TYPE_CHECKING:
     from ..store import LocalStore, StoredMessage
     from ..store.conversations import _ConversationRow
-
-
-def _new_id(user_id: str) -> str:
-    return hashlib.md5(f"{time.time_ns()}{user_id}{secrets.token_hex(8)}".encode()).hexdigest()
 
 
 def _after_delete(c: Conversation, gone: StoredMessage, latest: StoredMessage | None, me: str) -> Conversation:
@@ -195,7 +192,7 @@ class MessageOps:
         store, me = self._store, self._ctx.user_id
         now = self._ctx.now_ms()
         md = sdkws_pb2.MsgData(
-            sendID=send_id, recvID=recv_id, groupID=group_id, clientMsgID=_new_id(send_id),
+            sendID=send_id, recvID=recv_id, groupID=group_id, clientMsgID=new_client_msg_id(send_id),
             sessionType=session_type, msgFrom=MsgFrom.USER, contentType=message.content_type,
             content=message.content_bytes(), createTime=now, sendTime=now, status=MsgStatus.SEND_SUCCESS,
             atUserIDList=list(message.at_user_ids), ex=message.ex,
@@ -228,3 +225,47 @@ class MessageOps:
         msg = Message.from_row(row)
         self._ctx.emit(ev.MessageUpdated(msg))
         return msg
+
+    # ------------------------------------------------------------------ revoke, the server's search, files
+
+    async def revoke(self, conversation_id: str, client_msg_id: str) -> None:
+        """Revoke a sent message (``/msg/revoke_msg``: the server notifies everyone; the row becomes
+        a placeholder when the 2101 comes back)."""
+        row = await self._ctx.run(self._store.message, client_msg_id)
+        if row is None or row.conversation_id != conversation_id:
+            raise NotFoundError(message="RecordNotFoundError",
+                                detail=f"no message {client_msg_id!r} in {conversation_id}")
+        if row.seq == 0:
+            raise LocalError(message="the message is not on the server yet", detail=client_msg_id)
+        await self._ctx.rest.msg.revoke_msg(conversation_id=conversation_id, seq=row.seq, user_id=self._ctx.user_id)
+
+    async def search_server(self, *, send_id: str = "", recv_id: str = "", content_type: int = 0,
+                            session_type: int = 0, send_time: str = "", page: int = 1,
+                            page_size: int = 50) -> list[Message]:
+        """Search on the server (``/msg/search_msg``; an admin route on OpenIM)."""
+        resp = await self._ctx.rest.msg.search_msg(
+            send_id=send_id, recv_id=recv_id, content_type=content_type, session_type=session_type,
+            send_time=send_time, pagination={"pageNumber": page, "showNumber": page_size})
+        out = []
+        for item in resp.chatLogs:
+            log_ = item.chatLog
+            out.append(Message(
+                client_msg_id=log_.clientMsgID, conversation_id="", send_id=log_.sendID, recv_id=log_.recvID,
+                group_id=log_.groupID, session_type=log_.sessionType, content_type=log_.contentType,
+                content_json=log_.content, seq=log_.seq, server_msg_id=log_.serverMsgID,
+                send_time=log_.sendTime, create_time=log_.createTime, status=log_.status,
+                sender_nickname=log_.senderNickname))
+        return out
+
+    async def download(self, message: Message, dest_dir: str | os.PathLike[str],
+                       progress: Progress | None = None) -> Path:
+        """Download the file or picture of a message into ``dest_dir``; returns the path."""
+        c = message.content
+        url = c.get("sourceUrl") or (c.get("sourcePicture") or {}).get("url") or c.get("videoUrl")
+        if not url:
+            raise LocalError(message="this message has no file to download", detail=message.client_msg_id)
+        name = c.get("fileName") or os.path.basename(str(url).split("?")[0]) or message.client_msg_id
+        dest = Path(dest_dir) / os.path.basename(name)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        await download(self._ctx.rest, str(url), dest, progress=progress)
+        return dest

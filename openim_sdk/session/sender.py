@@ -1,29 +1,109 @@
-"""The session side of the outbox: reads queued messages from the cache, sends them over the
-connection and settles the answers in the cache and the events (the :class:`SendPort` the
-:class:`~openim_sdk.session.outbox.OutboxDriver` runs against).
+"""Sending, session side: the send API behind ``OpenIMClient.send_*`` and the outbox's port.
 
-A refusal keeps the server's error: ``MessageSendFailed.error`` (``code``, ``reason``) and
-:meth:`MessageSender.error_of` (what ``OpenIMClient.wait_sent`` raises).
+- :func:`compose` (pure, the clock's reading passed in) builds the wire message a send stores
+  first; :func:`target_of` (pure) says where a user ID, a group ID or a conversation ID goes.
+- :class:`SendApi` is what the client's ``send_text`` / ``send_message`` / ``send`` / ``retry`` /
+  ``wait_sent`` / ``typing`` delegate to: everything local in one hop (the row, status sending, and its
+  conversation, before any network call), the events, then the message is queued in the
+  :class:`~openim_sdk.session.outbox.OutboxDriver` (the one outbox); ``wait=True`` waits for the
+  server's answer and raises a refusal as its own error.
+- :class:`MessageSender` is the :class:`~openim_sdk.session.outbox.SendPort` the outbox driver
+  runs against: reads queued messages from the cache, sends them over the connection and settles
+  the answers in the cache and the events. A refusal keeps the server's error:
+  ``MessageSendFailed.error`` (``code``, ``reason``) and :meth:`MessageSender.error_of` (what
+  ``wait_sent`` raises).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import hashlib
+import json
 import logging
-from collections.abc import Callable
-from typing import Any, Protocol
+import os
+import secrets
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .. import events as ev
-from ..models import Message
-from ..protocol.constants import MsgStatus, ReqIdentifier
-from ..protocol.errors import NetworkError, OpenIMError
+from .. import messages as msgs
+from ..messages import OutgoingMessage
+from ..messages.upload import upload_media
+from ..models import Conversation, Message
+from ..protocol.constants import ContentType, MsgFrom, MsgStatus, ReqIdentifier, SessionType
+from ..protocol.conversation_id import group_conversation_id, single_conversation_id
+from ..protocol.errors import (
+    ArgsError,
+    LocalError,
+    MessageError,
+    NetworkError,
+    OpenIMError,
+    UserNotFoundError,
+)
 from ..protocol.pb.msg import msg_pb2
+from ..protocol.pb.sdkws import sdkws_pb2
+from ..rest.files import Progress
 from .context import SessionContext
+from .conversations import Conversations, record_message
 from .emitter import as_openim
+from .outbox import OutboxDriver
 from .sync_driver import SyncDriver
+from .typing import Typing
+
+if TYPE_CHECKING:
+    from ..store.conversations import _ConversationRow
 
 log = logging.getLogger(__name__)
 
 ERRORS_KEPT = 1_000
+
+#: (conversationID, sessionType, recvID, groupID): where a send goes.
+Target = tuple[str, int, str, str]
+
+
+def new_client_msg_id(user_id: str) -> str:
+    """32 hex chars, like the official SDK (md5 of time, sender and randomness)."""
+    seed = f"{time.time_ns()}{user_id}{secrets.token_hex(8)}"
+    return hashlib.md5(seed.encode()).hexdigest()
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def target_of(me: str, target: str, group: bool, known: _ConversationRow | None) -> Target:
+    """Where a send to ``target`` goes: a known conversation (``known``: the cached row whose ID is
+    ``target``, if any), a group ID (``group``, or an ``sg_`` conversation ID) or a user ID."""
+    if known is not None and (known.user_id or known.group_id):
+        if known.group_id:
+            return known.conversation_id, SessionType.READ_GROUP_CHAT, "", known.group_id
+        return known.conversation_id, known.conversation_type or SessionType.SINGLE_CHAT, known.user_id, ""
+    if group:
+        return group_conversation_id(target), SessionType.READ_GROUP_CHAT, "", target
+    if target.startswith("sg_"):
+        return target, SessionType.READ_GROUP_CHAT, "", target[3:]
+    return single_conversation_id(me, target), SessionType.SINGLE_CHAT, target, ""
+
+
+def compose(me: str, platform_id: int, target: Target, content_type: int, content: bytes, *,
+            client_msg_id: str, now_ms: int, sender: sdkws_pb2.UserInfo | None = None,
+            at_user_ids: Iterable[str] = (), options: dict[str, bool] | None = None,
+            offline_push: sdkws_pb2.OfflinePushInfo | None = None, ex: str = "") -> sdkws_pb2.MsgData:
+    """The wire message a send stores (status sending) before it goes out: our name and face from
+    ``sender`` (our cached profile), create and send time ``now_ms``. Pure."""
+    _cid, session_type, recv_id, group_id = target
+    md = sdkws_pb2.MsgData(
+        sendID=me, recvID=recv_id, groupID=group_id, clientMsgID=client_msg_id, senderPlatformID=platform_id,
+        senderNickname=sender.nickname if sender else "", senderFaceURL=sender.faceURL if sender else "",
+        sessionType=session_type, msgFrom=MsgFrom.USER, contentType=content_type, content=content,
+        createTime=now_ms, sendTime=now_ms, status=MsgStatus.SENDING, atUserIDList=list(at_user_ids), ex=ex,
+    )
+    md.options.update(options or {})
+    if offline_push is not None:
+        md.offlinePushInfo.CopyFrom(offline_push)
+    return md
 
 
 class Connection(Protocol):
@@ -102,3 +182,153 @@ class MessageSender:
             self._ctx.emit(ev.ErrorEvent(as_openim(error), "send"))
         else:
             log.info("send of %s will be retried: %s", client_msg_id, error)
+
+
+class SendApi:
+    """The send API (see the module docstring); ``nickname`` is ours as last seen (login-time
+    sync, a profile change, or the name our last send carried)."""
+
+    def __init__(self, ctx: SessionContext, *, platform_id: int, sync: SyncDriver, outbox: OutboxDriver,
+                 sender: MessageSender, conversations: Conversations, typing: Typing, conn: Connection,
+                 connected: Callable[[], bool], fetch_self: Callable[[], Awaitable[Any]]) -> None:
+        self._ctx = ctx
+        self._typing = typing
+        self._conn = conn
+        self._platform_id = platform_id
+        self._sync = sync
+        self._outbox = outbox
+        self._sender = sender
+        self._conversations = conversations
+        self._connected = connected
+        self._fetch_self = fetch_self
+        self._self_fetched = False
+        self.nickname = ""
+
+    def target(self, target: str, group: bool) -> Target:
+        """:func:`target_of` over the cache (blocking)."""
+        return target_of(self._ctx.user_id, target, group, self._ctx.store.conversation(target))
+
+    async def wait_sent(self, client_msg_id: str, timeout: float | None = None) -> Message:
+        error = await asyncio.wait_for(self._outbox.outcome(client_msg_id), timeout)
+        row = await self._ctx.run(self._ctx.store.message, client_msg_id)
+        if row is None:
+            raise LocalError(message="no such message", detail=client_msg_id)
+        if error is None and row.status == MsgStatus.SEND_FAILED:
+            error = self._sender.error_of(client_msg_id) or MessageError(
+                message="the server refused the message", detail=client_msg_id)
+        if error is not None:
+            raise as_openim(error)
+        return Message.from_row(row)
+
+    async def send_text(self, target: str, text: str, *, group: bool = False, at_user_ids: Iterable[str] = (),
+                        quote: Message | None = None, wait: bool = False) -> Message:
+        at = list(at_user_ids)
+        if quote is not None:
+            sent = await self.send(target, msgs.quote(text, msgs.message_struct(quote)), group=group)
+            return await self.wait_sent(sent.client_msg_id) if wait else sent
+        if at:
+            content = {"text": text, "atUserList": at, "isAtSelf": False}
+            return await self.send_message(target, ContentType.AT_TEXT, content, group=group, at_user_ids=at,
+                                           wait=wait)
+        return await self.send_message(target, ContentType.TEXT, {"content": text}, group=group, wait=wait)
+
+    async def send_custom(self, target: str, data: str, *, description: str = "", extension: str = "",
+                          group: bool = False) -> Message:
+        content = {"data": data, "description": description, "extension": extension}
+        return await self.send_message(target, ContentType.CUSTOM, content, group=group)
+
+    async def send_file(self, target: str, path: str | os.PathLike[str], *, group: bool = False,
+                        image: bool = False, progress: Progress | None = None) -> Message:
+        built = msgs.image(path) if image else msgs.file(path)
+        return await self.send(target, built, group=group, progress=progress)
+
+    async def send(self, target: str, message: OutgoingMessage, *, group: bool = False,
+                   progress: Progress | None = None) -> Message:
+        message = await upload_media(self._ctx.rest, message, self._ctx.user_id, progress=progress)
+        return await self.send_message(target, message.content_type, message.content, group=group,
+                                       at_user_ids=message.at_user_ids, options=dict(message.options),
+                                       offline_push=message.offline_push, ex=message.ex)
+
+    async def send_message(self, target: str, content_type: int, content: dict[str, Any], *, group: bool = False,
+                           at_user_ids: Iterable[str] = (), options: dict[str, bool] | None = None,
+                           offline_push: sdkws_pb2.OfflinePushInfo | None = None, ex: str = "",
+                           wait: bool = False) -> Message:
+        ctx = self._ctx
+        store, me = ctx.store, ctx.user_id
+        await self._check_peer(target, group)
+        if not self.nickname and self._connected() and not self._self_fetched:
+            self._self_fetched = True  # the login-time sync has not stored our profile yet: ask once
+            with contextlib.suppress(OpenIMError, TimeoutError):
+                await asyncio.wait_for(self._fetch_self(), 3)
+        body = json.dumps(content, ensure_ascii=False).encode()
+
+        def write() -> tuple[Message, _ConversationRow, int]:
+            """Everything local in one hop: the row (status sending) before any network call."""
+            where = self.target(target, group)
+            md = compose(me, self._platform_id, where, content_type, body, client_msg_id=new_client_msg_id(me),
+                         now_ms=ctx.now_ms(), sender=store.user(me), at_user_ids=at_user_ids, options=options,
+                         offline_push=offline_push, ex=ex)
+            store.upsert_messages([md], where[0])
+            conv = record_message(store, where[0], md, me)
+            row = store.message(md.clientMsgID)
+            assert row is not None
+            return Message.from_row(row), conv, store.total_unread()
+
+        async with self._sync.lock:
+            msg, conv, total = await ctx.run(write)
+            self._sync.mark_shown(msg.client_msg_id, msg.conversation_id)
+        if msg.sender_nickname:
+            self.nickname = msg.sender_nickname
+        ctx.emit(ev.MessageReceived(msg, is_self=True))
+        self._conversations.publish([Conversation.from_row(conv)], total)
+        self._outbox.queue(msg.client_msg_id)
+        if wait:
+            return await self.wait_sent(msg.client_msg_id)
+        return msg
+
+    async def _check_peer(self, target: str, group: bool) -> None:
+        """Refuse a first message to a user the server does not know (a DM to nobody), saying so when
+        the ID is a group's. Known users and conversations cost nothing; offline, the send queues."""
+        if group or target.startswith(("sg_", "si_", "n_")):
+            return
+        store, rest = self._ctx.store, self._ctx.rest
+        cid = single_conversation_id(self._ctx.user_id, target)
+        if await self._ctx.run(lambda: store.user(target) or store.conversation(cid)) is not None:
+            return
+        try:
+            info = await rest.user.get_users_info(user_ids=[target])
+            if info.usersInfo:
+                await self._ctx.run(store.upsert_users, info.usersInfo)
+                return
+            groups = await rest.group.get_groups_info(group_ids=[target])
+        except NetworkError:
+            return
+        except OpenIMError:
+            groups = None
+        if groups is not None and groups.groupInfos:
+            raise ArgsError(message="ArgsError", detail=f"{target!r} is a group, not a user: send to it as a "
+                            "group (group=True; `-g` on the command line)")
+        raise UserNotFoundError(message="UserIDNotFoundError", detail=f"no user {target!r} on the server")
+
+    async def typing(self, conversation_id: str, typing: bool) -> None:
+        """The online-only typing message of a single chat (never stored, never queued: dropped
+        offline, a refusal ignored)."""
+        _cid, session_type, recv_id, _gid = await self._ctx.run(self.target, conversation_id, False)
+        if session_type != SessionType.SINGLE_CHAT or not self._connected():
+            return
+        md = self._typing.message(recv_id, typing, client_msg_id=new_client_msg_id(self._ctx.user_id),
+                                  platform_id=self._platform_id)
+        with contextlib.suppress(OpenIMError):
+            await self._conn.request(ReqIdentifier.SEND_MSG, md.SerializeToString())
+
+    async def retry(self, client_msg_id: str) -> Message:
+        store = self._ctx.store
+        row = await self._ctx.run(store.message, client_msg_id)
+        if row is None:
+            raise LocalError(message="no such message", detail=client_msg_id)
+        if row.status != MsgStatus.SEND_SUCCESS:
+            await self._ctx.run(store.set_message_status, client_msg_id, MsgStatus.SENDING)
+            self._outbox.queue(client_msg_id)
+            row = await self._ctx.run(store.message, client_msg_id) or row
+            self._ctx.emit(ev.MessageUpdated(Message.from_row(row)))
+        return Message.from_row(row)

@@ -143,6 +143,21 @@ class SyncDriver:
         for req in requests:
             self._ctx.spawn(self._send_request(req), "sync request")
 
+    def ask(self, step: Step) -> None:
+        """Run a step that only asks the server for messages (``request_history``) at once, not
+        behind the deliveries waiting for the lock: it changes nothing in the cache or the events,
+        so it needs no place in their order (the engine itself is never mid-step here). This is
+        what lets history pulls overlap with the writes of the pages before them."""
+        if self.engine is None:
+            return
+        for a in step(self.engine):
+            if isinstance(a, sa.Pull | sa.PullSeqs):
+                self._ctx.spawn(self._send_request(a), "sync request")
+            elif isinstance(a, sa.HistoryEnd):
+                self._history.reached_bottom(a.conversation_id)
+            else:
+                raise AssertionError(f"not a request-only step: {a!r}")
+
     async def _apply(self, actions: list[sa.Action], requests: list[sa.Action]) -> None:
         store = self._ctx.store
         run = self._ctx.run

@@ -8,15 +8,17 @@ inserted, updated or deleted row.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Hashable, Iterable
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from ..protocol.constants import GroupRole
 from .models import ACCEPTED, REJECTED, GroupMember
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
+P = TypeVar("P")
+P_co = TypeVar("P_co", covariant=True)
 
 
 @dataclass
@@ -48,6 +50,48 @@ def diff(cached: Iterable[V], server: Iterable[V], key: Callable[[V], K], *, com
     if complete:
         out.deleted = [v for k, v in old.items() if k not in seen]
     return out
+
+
+class VersionDelta(Protocol[P_co]):
+    """An incremental route's answer (``get_incremental_friends``, ``..._join_groups``, a member
+    batch entry): ``full`` (the stored version is too old: re-read everything) or a delta."""
+
+    @property
+    def full(self) -> bool: ...
+
+    @property
+    def insert(self) -> Sequence[P_co]: ...
+
+    @property
+    def update(self) -> Sequence[P_co]: ...
+
+    @property
+    def delete(self) -> Sequence[str]: ...
+
+
+def delta_diff(cached: Sequence[V], delta: VersionDelta[P] | None, to_model: Callable[[P], V],
+               key: Callable[[V], str], *, full_rows: Sequence[P] = ()) -> tuple[list[P], Diff[str, V]]:
+    """The wire rows to write and the difference they make, from an incremental answer: on
+    ``full`` (or ``delta`` None), ``full_rows`` is the whole server list and whatever is cached but
+    absent is deleted; otherwise the rows are the delta's inserts and updates and the deleted ones
+    are the cached rows whose keys the delta names in ``delete``."""
+    if delta is None or delta.full:
+        rows = list(full_rows)
+        return rows, diff(cached, [to_model(r) for r in rows], key)
+    rows = [*delta.insert, *delta.update]
+    d = diff(cached, [to_model(r) for r in rows], key, complete=False)
+    gone = set(delta.delete)
+    d.deleted = [v for v in cached if key(v) in gone]
+    return rows, d
+
+
+async def version_diff(cached: Sequence[V], delta: VersionDelta[P], to_model: Callable[[P], V],
+                       key: Callable[[V], str],
+                       read_all: Callable[[], Awaitable[Sequence[P]]]) -> tuple[list[P], Diff[str, V]]:
+    """:func:`delta_diff` over an incremental answer, reading the whole list with ``read_all``
+    only when the server says ``full``."""
+    full_rows = await read_all() if delta.full else ()
+    return delta_diff(cached, delta, to_model, key, full_rows=full_rows)
 
 
 def application_outcome(old_result: int | None, new_result: int) -> str:

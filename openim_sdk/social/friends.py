@@ -21,7 +21,7 @@ from ..protocol.constants import ContentType
 from ..protocol.pb.sdkws import sdkws_pb2
 from ..session.context import NotificationRouter, SessionContext
 from . import events as sev
-from .diff import all_pages, application_outcome, diff
+from .diff import all_pages, application_outcome, diff, version_diff
 from .models import ACCEPTED, REJECTED, BlacklistEntry, Friend, FriendApplication
 
 log = logging.getLogger(__name__)
@@ -194,15 +194,9 @@ class Friends:
             resp = await ctx.rest.friend.get_incremental_friends(
                 user_id=me, version_id=ver.version_id if ver else "", version=ver.version if ver else 0)
             cached = [Friend.from_pb(f) for f in await ctx.run(store.friends, me)]
-            if resp.full:
-                rows = await all_pages(lambda p: ctx.rest.friend.get_friend_list(user_id=me, pagination=p),
-                                       "friendsInfo")
-                d = diff(cached, [Friend.from_pb(f) for f in rows], key=lambda f: f.user_id)
-            else:
-                rows = [*resp.insert, *resp.update]
-                d = diff(cached, [Friend.from_pb(f) for f in rows], key=lambda f: f.user_id, complete=False)
-                gone = set(resp.delete)
-                d.deleted = [f for f in cached if f.user_id in gone]
+            rows, d = await version_diff(
+                cached, resp, Friend.from_pb, lambda f: f.user_id,
+                lambda: all_pages(lambda p: ctx.rest.friend.get_friend_list(user_id=me, pagination=p), "friendsInfo"))
             changed = {f.user_id for f in d.inserted} | {new.user_id for _, new in d.updated}
             await ctx.run(store.delete_friends, [f.user_id for f in d.deleted], me)
             await ctx.run(store.upsert_friends, [f for f in rows if f.friendUser.userID in changed])

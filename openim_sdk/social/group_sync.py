@@ -21,7 +21,7 @@ from ..protocol.constants import ContentType, GroupStatus
 from ..protocol.pb.sdkws import sdkws_pb2
 from ..session.context import NotificationRouter, SessionContext
 from . import events as sev
-from .diff import all_pages, application_outcome, diff
+from .diff import all_pages, application_outcome, diff, version_diff
 from .models import Group, GroupApplication, GroupMember
 
 log = logging.getLogger(__name__)
@@ -92,15 +92,10 @@ class GroupSync:
             resp = await ctx.rest.group.get_incremental_join_groups(
                 user_id=me, version_id=ver.version_id if ver else "", version=ver.version if ver else 0)
             cached = [Group.from_pb(g) for g in await ctx.run(store.groups)]
-            if resp.full:
-                rows = await all_pages(
-                    lambda p: ctx.rest.group.get_joined_group_list(from_user_id=me, pagination=p), "groups")
-                d = diff(cached, [Group.from_pb(g) for g in rows], key=lambda g: g.group_id)
-            else:
-                rows = [*resp.insert, *resp.update]
-                d = diff(cached, [Group.from_pb(g) for g in rows], key=lambda g: g.group_id, complete=False)
-                gone = set(resp.delete)
-                d.deleted = [g for g in cached if g.group_id in gone]
+            rows, d = await version_diff(
+                cached, resp, Group.from_pb, lambda g: g.group_id,
+                lambda: all_pages(lambda p: ctx.rest.group.get_joined_group_list(from_user_id=me, pagination=p),
+                                  "groups"))
             await ctx.run(store.delete_groups, [g.group_id for g in d.deleted])
             await ctx.run(store.upsert_groups, rows)
             await ctx.run(store.set_version, "groups", resp.versionID, resp.version)
@@ -149,15 +144,9 @@ class GroupSync:
         ctx = self._ctx
         store = ctx.store
         cached = [GroupMember.from_pb(m) for m in await ctx.run(store.group_members, gid)]
-        if resp.full:
-            rows = await all_pages(
-                lambda p: ctx.rest.group.get_group_member_list(group_id=gid, pagination=p), "members")
-            d = diff(cached, [GroupMember.from_pb(m) for m in rows], key=lambda m: m.user_id)
-        else:
-            rows = [*resp.insert, *resp.update]
-            d = diff(cached, [GroupMember.from_pb(m) for m in rows], key=lambda m: m.user_id, complete=False)
-            gone = set(resp.delete)
-            d.deleted = [m for m in cached if m.user_id in gone]
+        rows, d = await version_diff(
+            cached, resp, GroupMember.from_pb, lambda m: m.user_id,
+            lambda: all_pages(lambda p: ctx.rest.group.get_group_member_list(group_id=gid, pagination=p), "members"))
         await ctx.run(store.delete_group_members, gid, [m.user_id for m in d.deleted])
         await ctx.run(store.upsert_group_members, rows)
         await ctx.run(store.set_version, "group_members", resp.versionID, resp.version, gid)

@@ -17,6 +17,7 @@ from openim_sdk.protocol.errors import NotFoundError
 from openim_sdk.rest import RestClient
 from server_stub import ServerApp
 
+from .server_process import until
 from .test_client import make_client, next_event
 
 SI_AB = "si_alice_bob"
@@ -101,6 +102,90 @@ async def test_list_get_search_draft_hide_and_unread(server, tmp_path):
         assert shown is not None and (shown.is_hidden, shown.unread_count, shown.latest_text) == (False, 1, "back again")
         await api.hide_all()
         assert await api.get_list() == [] and await api.total_unread() == 0
+
+
+async def test_the_client_conversation_list_leaves_hidden_conversations_out(server, tmp_path):
+    """``client.conversations()`` is the official ``GetAllConversationList``: a conversation without a
+    latest message (opened but never used, hidden, deleted) is not listed until a message comes."""
+    tok, _ = await chat(server, tmp_path, 1)
+    carol = await tokens(server, ("carol", Platform.LINUX))
+    async with session(server, tmp_path, "bob", tok[("bob", Platform.LINUX)], Platform.LINUX) as b:
+        events = b.events()
+        opened = await b.open_conversation(user_id="carol")
+        assert opened.is_hidden and opened.conversation_id == "si_bob_carol"
+        assert [c.conversation_id for c in await b.conversations()] == [SI_AB]
+        assert {c.conversation_id for c in await b.conversations(include_hidden=True)} == {SI_AB, "si_bob_carol"}
+        # our own first message lists it
+        mine = await b.send_text("carol", "hi carol", wait=True)
+        assert [c.conversation_id for c in await b.conversations()] == ["si_bob_carol", SI_AB]
+        # hidden: off the list (this device only); the peer's next message brings it back
+        await b.conversations_api.hide(SI_AB)
+        assert [c.conversation_id for c in await b.conversations()] == ["si_bob_carol"]
+        async with session(server, tmp_path, "alice", tok[("alice", Platform.LINUX)], Platform.LINUX) as a:
+            back = await a.send_text("bob", "still there?")
+            await received(b, events, back.client_msg_id)
+        listed = await b.conversations()
+        assert [c.conversation_id for c in listed] == [SI_AB, "si_bob_carol"]
+        assert (listed[0].latest_text, listed[0].unread_count) == ("still there?", 1)
+        # deleting the history hides it as well; a message from the other side lists it again
+        await b.conversations_api.delete_with_messages("si_bob_carol")
+        assert [c.conversation_id for c in await b.conversations()] == [SI_AB]
+        async with session(server, tmp_path, "carol", carol[("carol", Platform.LINUX)], Platform.LINUX) as c:
+            reply = await c.send_text("bob", "hi bob")
+            await received(b, events, reply.client_msg_id)
+        assert [c.conversation_id for c in await b.conversations()] == ["si_bob_carol", SI_AB]
+        assert mine.client_msg_id != reply.client_msg_id
+    # after a restart the cache answers the same
+    async with session(server, tmp_path, "bob", tok[("bob", Platform.LINUX)], Platform.LINUX) as b:
+        assert [c.conversation_id for c in await b.conversations()] == ["si_bob_carol", SI_AB]
+
+
+async def test_a_group_read_on_another_device_resets_the_at_type(server, tmp_path):
+    """Bob reads an @-mention on one device: his other device hears the read receipt (2200, own
+    devices only) and drops the conversation's @ type with its unread count."""
+    tok = await tokens(server, ("alice", Platform.LINUX), ("bob", Platform.LINUX), ("bob", Platform.OSX))
+    async with session(server, tmp_path, "alice", tok[("alice", Platform.LINUX)], Platform.LINUX) as a, \
+            session(server, tmp_path, "bob", tok[("bob", Platform.LINUX)], Platform.LINUX) as b1, \
+            session(server, tmp_path, "bob", tok[("bob", Platform.OSX)], Platform.OSX, tag="bob-mac") as b2:
+        await a.api.group.create_group(owner_user_id="alice", member_user_ids=["bob"],
+                                       group_info={"groupID": "atg", "groupName": "At", "groupType": 2})
+        first, second = b1.events(), b2.events()
+        mention = await a.send_text("atg", "look here", group=True, at_user_ids=["bob"])
+        for client, events in ((b1, first), (b2, second)):
+            await received(client, events, mention.client_msg_id)
+            conv = await client.conversation("sg_atg")
+            assert conv is not None and conv.group_at_type == 1 and conv.unread_count > 0
+        await b1.mark_read("sg_atg")
+        local = await b1.conversation("sg_atg")
+        assert local is not None and (local.group_at_type, local.unread_count) == (0, 0)
+        seen = await next_event(second, lambda e: isinstance(e, ev.ConversationChanged)
+                                and e.conversation.conversation_id == "sg_atg" and e.conversation.unread_count == 0)
+        assert seen.conversation.group_at_type == 0
+        other = await b2.conversation("sg_atg")
+        assert other is not None and (other.group_at_type, other.unread_count, other.has_read_seq) == (
+            0, 0, local.has_read_seq)
+
+
+async def test_a_device_offline_during_the_read_drops_the_at_type_when_it_comes_back(server, tmp_path):
+    tok = await tokens(server, ("alice", Platform.LINUX), ("bob", Platform.LINUX), ("bob", Platform.OSX))
+    async with session(server, tmp_path, "alice", tok[("alice", Platform.LINUX)], Platform.LINUX) as a:
+        await a.api.group.create_group(owner_user_id="alice", member_user_ids=["bob"],
+                                       group_info={"groupID": "atg2", "groupName": "At", "groupType": 2})
+        async with session(server, tmp_path, "bob", tok[("bob", Platform.OSX)], Platform.OSX, tag="bob-mac") as b2:
+            events = b2.events()
+            mention = await a.send_text("atg2", "look here", group=True, at_user_ids=["AtAllTag", "bob"])
+            await received(b2, events, mention.client_msg_id)
+            conv = await b2.conversation("sg_atg2")
+            assert conv is not None and conv.group_at_type == 3
+        async with session(server, tmp_path, "bob", tok[("bob", Platform.LINUX)], Platform.LINUX) as b1:
+            await b1.mark_read("sg_atg2")
+
+        async def caught_up(c: OpenIMClient) -> bool:
+            conv = await c.conversation("sg_atg2")
+            return conv is not None and (conv.unread_count, conv.group_at_type) == (0, 0)
+
+        async with session(server, tmp_path, "bob", tok[("bob", Platform.OSX)], Platform.OSX, tag="bob-mac") as b2:
+            await until(lambda: caught_up(b2), what="the read and the @ reset reached the device that was away")
 
 
 async def test_settings_reach_the_server_and_our_other_device(server, tmp_path):

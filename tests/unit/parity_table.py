@@ -39,7 +39,8 @@ FUNCTIONS: list[Row] = [
     ("set_group_listener", "client.on", ""),
     ("set_user_listener", "client.on", ""),
     # -- conversations ---------------------------------------------------------------------
-    ("get_all_conversation_list", "client.conversations_api.get_list", ""),
+    ("get_all_conversation_list", "client.conversations_api.get_list",
+     "hidden conversations left out, as upstream; also `client.conversations()`"),
     ("get_conversation_list_split", "client.conversations_api.get_list", "offset / count"),
     ("get_one_conversation", "client.conversations_api.get_one", ""),
     ("get_multiple_conversation", "client.conversations_api.get_many", ""),

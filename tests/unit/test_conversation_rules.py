@@ -101,6 +101,19 @@ def test_apply_read_only_moves_forward():
     assert (part.has_read_seq, part.unread_count, part.group_at_type) == (8, 2, 1)
 
 
+def test_a_read_receipt_up_to_the_max_seq_resets_the_group_at_type():
+    """Read on another of our devices (2200 with hasReadSeq): the @ goes when nothing is left unread."""
+    c = None
+    for i, at in enumerate([[ME], ["someone"], ["AtAllTag"]], 1):
+        m = msg(f"g{i}", i, group=True, ct=ContentType.AT_TEXT, content={"text": "hey", "atUserList": at}, at=at)
+        c = rules.apply_message(c, m, ME, conversation_id=SG)
+    assert c is not None and (c.group_at_type, c.unread_count) == (rules.AT_ALL_AT_ME, 3)
+    partly = rules.apply_read(c, 2)  # a newer @ is still unread: it stays
+    assert (partly.group_at_type, partly.unread_count, partly.has_read_seq) == (rules.AT_ALL_AT_ME, 1, 2)
+    read = rules.apply_read(partly, 3)
+    assert (read.group_at_type, read.unread_count, read.has_read_seq) == (rules.AT_NORMAL, 0, 3)
+
+
 def test_rules_never_mutate_their_input():
     c = rules.apply_message(None, msg("a", 1), ME, conversation_id=SI)
     snapshot = Conversation(**vars(c))

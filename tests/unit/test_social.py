@@ -12,11 +12,12 @@ import pytest
 from openim_sdk.events import Event
 from openim_sdk.protocol import jsoncodec
 from openim_sdk.protocol.constants import ContentType, GroupRole, GroupStatus
+from openim_sdk.protocol.pb.relation import relation_pb2
 from openim_sdk.protocol.pb.sdkws import sdkws_pb2
 from openim_sdk.session.context import NotificationRouter, SessionContext
 from openim_sdk.social import Friend, FriendApplication, Group, GroupApplication, GroupMember, User
 from openim_sdk.social import events as sev
-from openim_sdk.social.diff import application_outcome, diff, filter_members
+from openim_sdk.social.diff import application_outcome, delta_diff, diff, filter_members, version_diff
 from openim_sdk.social.friends import Friends
 from openim_sdk.social.groups import Groups
 from openim_sdk.store import LocalStore
@@ -36,6 +37,43 @@ def test_diff_of_a_delta_deletes_nothing_and_equal_lists_are_empty():
     old = [("a", 1), ("b", 2)]
     assert diff(old, [("b", 3)], key=lambda x: x[0], complete=False).deleted == []
     assert not diff(old, list(old), key=lambda x: x[0])
+
+
+def _friend(uid: str, remark: str = "") -> sdkws_pb2.FriendInfo:
+    return sdkws_pb2.FriendInfo(ownerUserID="me", remark=remark, friendUser=sdkws_pb2.UserInfo(userID=uid))
+
+
+def test_delta_diff_of_an_incremental_answer():
+    cached = [Friend.from_pb(_friend("a")), Friend.from_pb(_friend("b")), Friend.from_pb(_friend("c"))]
+    resp = relation_pb2.getIncrementalFriendsResp(insert=[_friend("d")], update=[_friend("b", "bee")],
+                                                  delete=["c", "zz"])
+    rows, d = delta_diff(cached, resp, Friend.from_pb, lambda f: f.user_id)
+    assert [r.friendUser.userID for r in rows] == ["d", "b"]  # what to write: inserts, then updates
+    assert [f.user_id for f in d.inserted] == ["d"]
+    assert [(o.remark, n.remark) for o, n in d.updated] == [("", "bee")]
+    assert [f.user_id for f in d.deleted] == ["c"]  # a deleted key never cached is no news
+    # an update equal to the cached row is no change (but is still written)
+    rows, d = delta_diff(cached, relation_pb2.getIncrementalFriendsResp(update=[_friend("a")]), Friend.from_pb,
+                         lambda f: f.user_id)
+    assert len(rows) == 1 and not d
+
+
+async def test_version_diff_reads_everything_only_when_the_server_says_full():
+    cached = [Friend.from_pb(_friend("a")), Friend.from_pb(_friend("b"))]
+    reads = []
+
+    async def read_all() -> list[sdkws_pb2.FriendInfo]:
+        reads.append(1)
+        return [_friend("b", "bee"), _friend("e")]
+
+    full = relation_pb2.getIncrementalFriendsResp(full=True, insert=[_friend("x")], delete=["b"])
+    rows, d = await version_diff(cached, full, Friend.from_pb, lambda f: f.user_id, read_all)
+    assert reads == [1] and [r.friendUser.userID for r in rows] == ["b", "e"]  # the delta's lists are ignored
+    assert [f.user_id for f in d.inserted] == ["e"] and [f.user_id for f in d.deleted] == ["a"]
+    assert [n.remark for _, n in d.updated] == ["bee"]
+    rows, d = await version_diff(cached, relation_pb2.getIncrementalFriendsResp(delete=["a"]), Friend.from_pb,
+                                 lambda f: f.user_id, read_all)
+    assert reads == [1] and rows == [] and [f.user_id for f in d.deleted] == ["a"]
 
 
 @pytest.mark.parametrize(("old", "new", "outcome"), [
