@@ -1,0 +1,41 @@
+"""examples/echo_bot.py against the bundled server: a second real client gets its texts back."""
+
+from __future__ import annotations
+
+from .conftest import Harness, next_event, received
+
+
+async def test_echo_bot_replies_with_the_same_text(harness: Harness) -> None:
+    server = await harness.server()
+    tok = await harness.users(server, "echo", "alice")
+    bot = await harness.example(server, "echo_bot.py", "--user", "echo",
+                                "--data-dir", str(harness.tmp_path / "echo-data"))
+    await bot.line(lambda s: s.startswith("ready"))
+    alice = await harness.client(server, "alice", tok["alice"])
+    events = alice.events()
+
+    for text in ("hello bot", "zweite Nachricht ✓"):
+        await alice.send_text("echo", text)
+        got = await next_event(events, received(sender="echo"))
+        assert got.message.text == text
+
+    assert await bot.stop() == 0  # Ctrl+C: a clean exit
+    assert "echoed 9 chars to alice" in bot.lines
+
+    # sent while the bot was down: answered at its next start (same data dir), only that one
+    await alice.send_text("echo", "are you there?")
+    bot = await harness.example(server, "echo_bot.py", "--user", "echo",
+                                "--data-dir", str(harness.tmp_path / "echo-data"))
+    got = await next_event(events, received(sender="echo"))
+    assert got.message.text == "are you there?"
+    await bot.line(lambda s: s.startswith("ready"))
+    assert await bot.stop() == 0
+    assert [s for s in bot.lines if s.startswith("echoed")] == ["echoed 14 chars to alice"]
+
+
+async def test_echo_bot_help_and_bad_secret(harness: Harness) -> None:
+    server = await harness.server()
+    code, out = await (await harness.example(server, "echo_bot.py", "--help")).finish()
+    assert code == 0 and "--token" in out and "OPENIM_SECRET" in out
+    code, out = await (await harness.example(server, "echo_bot.py", OPENIM_SECRET="wrong")).finish()
+    assert code == 1 and out.startswith("error:"), out
