@@ -59,23 +59,37 @@ async def run(args: argparse.Namespace) -> None:
 
     data_dir = args.data_dir or f"./{args.user}-data"
     async with OpenIMClient(args.api, args.ws, args.user, token, data_dir=data_dir) as client:
+        events = client.events()  # subscribed now: nothing delivered by the first sync is missed
 
-        @client.on(MessageReceived)
-        async def on_message(event: MessageReceived) -> None:
-            msg = event.message
-            if event.is_self or msg.session_type != SessionType.SINGLE_CHAT:
-                return  # our own messages (from this or another device), groups
-            if msg.content_type != ContentType.TEXT or (event.offline and args.ignore_backlog):
-                return
-            text = str(msg.content.get("content", ""))
-            # The reply goes through the outbox: queued in the cache, sent when connected. An
-            # exception raised here would become an ErrorEvent; the session goes on either way.
-            await client.send_text(msg.send_id, text)
-            print(f"echoed {len(text)} chars to {msg.send_id}", flush=True)
+        async def answer() -> None:
+            # One event at a time, so the replies keep the order of the messages. (An async
+            # ``@client.on(MessageReceived)`` callback would also work, but its calls run
+            # concurrently: see file_drop_bot.py.)
+            async for event in events:
+                if not isinstance(event, MessageReceived) or event.is_self:
+                    continue  # other events; our own messages (from this or another device)
+                msg = event.message
+                if msg.session_type != SessionType.SINGLE_CHAT or msg.content_type != ContentType.TEXT:
+                    continue  # groups; pictures, files, notifications...
+                if event.offline and args.ignore_backlog:
+                    continue
+                text = str(msg.content.get("content", ""))  # the full text (msg.text is a preview)
+                # Queued in the cache and sent when connected; returns at once.
+                try:
+                    await client.send_text(msg.send_id, text)
+                except OpenIMError as err:  # e.g. the sender was deleted meanwhile: log it, go on
+                    print(f"cannot answer {msg.send_id}: {err}", flush=True)
+                    continue
+                print(f"echoed {len(text)} chars to {msg.send_id}", flush=True)
 
+        task = asyncio.create_task(answer())
+        task.add_done_callback(lambda _: stop.set())  # should the loop crash, stop (loudly, below)
         await client.wait_synced()
         print(f"ready: {args.user} on {args.api}", flush=True)
         await stop.wait()
+        if task.done():
+            task.result()  # re-raises whatever ended the loop
+        task.cancel()
         await client.flush(timeout=10)  # let the last replies go out before closing
 
 

@@ -19,6 +19,11 @@ async def test_echo_bot_replies_with_the_same_text(harness: Harness) -> None:
         got = await next_event(events, received(sender="echo"))
         assert got.message.text == text
 
+    burst = [f"burst {i}" for i in range(5)]  # sent without waiting: the echoes keep the order
+    for text in burst:
+        await alice.send_text("echo", text)
+    assert [(await next_event(events, received(sender="echo"))).message.text for _ in burst] == burst
+
     assert await bot.stop() == 0  # Ctrl+C: a clean exit
     assert "echoed 9 chars to alice" in bot.lines
 
