@@ -186,6 +186,13 @@ async def next_event(events: Any, pred: Callable[[ev.Event], bool], timeout: flo
         raise AssertionError(f"no matching event within {timeout} s") from None
 
 
+def text_of(e: ev.Event) -> str:
+    """The full text of a received text message (``Message.text`` is a one-line preview:
+    whitespace collapsed, cut at 200 characters)."""
+    assert isinstance(e, ev.MessageReceived), e
+    return str(e.message.content.get("content", ""))
+
+
 def received(text: str | None = None, sender: str | None = None) -> Callable[[ev.Event], bool]:
     """A predicate: a message from someone else (optionally with this text, from this sender)."""
     def pred(e: ev.Event) -> bool:

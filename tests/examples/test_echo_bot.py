@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .conftest import Harness, next_event, received
+from .conftest import Harness, next_event, received, text_of
 
 
 async def test_echo_bot_replies_with_the_same_text(harness: Harness) -> None:
@@ -14,10 +14,10 @@ async def test_echo_bot_replies_with_the_same_text(harness: Harness) -> None:
     alice = await harness.client(server, "alice", tok["alice"])
     events = alice.events()
 
-    for text in ("hello bot", "zweite Nachricht ✓"):
+    for text in ("hello bot", "zweite Nachricht ✓", "two\n  lines, long: " + "x" * 300):
         await alice.send_text("echo", text)
         got = await next_event(events, received(sender="echo"))
-        assert got.message.text == text
+        assert text_of(got) == text  # the whole text, not the preview
 
     burst = [f"burst {i}" for i in range(5)]  # sent without waiting: the echoes keep the order
     for text in burst:
