@@ -126,10 +126,11 @@ class Harness:
         assert m, ready
         return Server(proc, f"http://127.0.0.1:{m[1]}", f"ws://127.0.0.1:{m[2]}")
 
-    async def example(self, server: Server, script: str, *args: str, **env: str) -> Proc:
-        """``python examples/<script> --api ... --ws ... <args>``."""
-        proc = await spawn(script, [str(EXAMPLES / script), "--api", server.api_url, "--ws", server.ws_url, *args],
-                           self.tmp_path / f"{script}.log", clean_env(**env))
+    async def example(self, server: Server | None, script: str, *args: str, ws: bool = True, **env: str) -> Proc:
+        """``python examples/<script> --api ... --ws ... <args>`` (no URLs without a server)."""
+        urls = ["--api", server.api_url] + (["--ws", server.ws_url] if ws else []) if server else []
+        proc = await spawn(script, [str(EXAMPLES / script), *urls, *args],
+                           self.tmp_path / f"{script}-{len(self.procs)}.log", clean_env(**env))
         self.procs.append(proc)
         return proc
 

@@ -39,7 +39,7 @@ async def test_moderation_bot_mutes_revokes_and_explains(harness: Harness) -> No
     async def watch() -> None:
         nonlocal explained, revoked
         async for e in bob_events:
-            if received(sender="mod")(e):
+            if isinstance(e, ev.MessageReceived) and received(sender="mod")(e):
                 assert e.message.text == "Alice is muted for 10 minutes: 'spam' is not allowed here."
                 explained = True
             if isinstance(e, ev.MessageRevoked) and e.message.client_msg_id == bad.client_msg_id:
