@@ -20,7 +20,7 @@ import contextlib
 import os
 import signal
 
-from openim_sdk import MessageReceived, OpenIMClient, OpenIMError, RestClient
+from openim_sdk import MessageReceived, OpenIMClient, OpenIMError, RestClient, SessionEnded
 from openim_sdk.protocol.constants import ContentType, SessionType
 from openim_sdk.protocol.errors import RegisteredAlreadyError
 
@@ -51,7 +51,8 @@ async def get_token(args: argparse.Namespace) -> str:
         return await admin.mint_user_token(args.user)
 
 
-async def run(args: argparse.Namespace) -> None:
+async def run(args: argparse.Namespace) -> int:
+    """Run until Ctrl+C (0) or until the server ends the session (1: kicked, token expired)."""
     token = await get_token(args)
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -60,12 +61,16 @@ async def run(args: argparse.Namespace) -> None:
     data_dir = args.data_dir or f"./{args.user}-data"
     async with OpenIMClient(args.api, args.ws, args.user, token, data_dir=data_dir) as client:
         events = client.events()  # subscribed now: nothing delivered by the first sync is missed
+        ended: list[SessionEnded] = []
 
         async def answer() -> None:
             # One event at a time, so the replies keep the order of the messages. (An async
             # ``@client.on(MessageReceived)`` callback would also work, but its calls run
             # concurrently: see file_drop_bot.py.)
             async for event in events:
+                if isinstance(event, SessionEnded):  # kicked, or the token expired: the last event
+                    ended.append(event)
+                    return
                 if not isinstance(event, MessageReceived) or event.is_self:
                     continue  # other events; our own messages (from this or another device)
                 msg = event.message
@@ -84,23 +89,30 @@ async def run(args: argparse.Namespace) -> None:
 
         task = asyncio.create_task(answer())
         task.add_done_callback(lambda _: stop.set())  # should the loop crash, stop (loudly, below)
-        await client.wait_synced()
-        print(f"ready: {args.user} on {args.api}", flush=True)
+        # wait_synced() alone would wait for ever should the session end first (a refused token)
+        synced = asyncio.create_task(client.wait_synced())
+        await asyncio.wait({synced, task}, return_when=asyncio.FIRST_COMPLETED)
+        if synced.done():
+            print(f"ready: {args.user} on {args.api}", flush=True)
+        synced.cancel()
         await stop.wait()
         if task.done():
             task.result()  # re-raises whatever ended the loop
         task.cancel()
+        if ended:
+            print(f"the session ended: {ended[0].reason} {ended[0].error or ''}".rstrip(), flush=True)
+            return 1
         await client.flush(timeout=10)  # let the last replies go out before closing
+    return 0
 
 
 def main() -> int:
     args = parse_args()
     try:
-        asyncio.run(run(args))
+        return asyncio.run(run(args))
     except OpenIMError as err:  # e.g. a bad secret or token at start-up
         print(f"error: {err}")
         return 1
-    return 0
 
 
 if __name__ == "__main__":

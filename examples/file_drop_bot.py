@@ -27,7 +27,7 @@ import signal
 import tempfile
 from pathlib import Path
 
-from openim_sdk import MessageReceived, OpenIMClient, OpenIMError, RestClient
+from openim_sdk import MessageReceived, OpenIMClient, OpenIMError, RestClient, SessionEnded
 from openim_sdk.protocol.constants import ContentType, SessionType
 from openim_sdk.protocol.errors import RegisteredAlreadyError, explain
 
@@ -65,7 +65,8 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-async def run(args: argparse.Namespace) -> None:
+async def run(args: argparse.Namespace) -> int:
+    """Run until Ctrl+C (0) or until the server ends the session (1: kicked, token expired)."""
     token = await get_token(args)
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -95,20 +96,35 @@ async def run(args: argparse.Namespace) -> None:
             await client.send_text(msg.send_id, f"{digest}  {path.name}")
             print(f"{msg.send_id}: {path.name} ({size} bytes) sha256 {digest}", flush=True)
 
-        await client.wait_synced()
-        print(f"ready: {args.user} on {args.api}", flush=True)
-        await stop.wait()
+        ended: list[SessionEnded] = []
+
+        @client.on(SessionEnded)
+        def on_end(event: SessionEnded) -> None:  # kicked, or the token expired: the last event
+            ended.append(event)
+            stop.set()
+
+        # wait_synced() alone would wait for ever should the session end first (a refused token)
+        synced = asyncio.create_task(client.wait_synced())
+        stopped = asyncio.create_task(stop.wait())
+        await asyncio.wait({synced, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        if synced.done():
+            print(f"ready: {args.user} on {args.api}", flush=True)
+        synced.cancel()
+        await stopped
+        if ended:
+            print(f"the session ended: {ended[0].reason} {ended[0].error or ''}".rstrip(), flush=True)
+            return 1
         await client.flush(timeout=10)
+    return 0
 
 
 def main() -> int:
     args = parse_args()
     try:
-        asyncio.run(run(args))
+        return asyncio.run(run(args))
     except OpenIMError as err:
         print(f"error: {err}")
         return 1
-    return 0
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ import os
 import signal
 import time
 
-from openim_sdk import Message, MessageReceived, OpenIMClient, OpenIMError, RestClient
+from openim_sdk import Message, MessageReceived, OpenIMClient, OpenIMError, RestClient, SessionEnded
 from openim_sdk.protocol.constants import ContentType, SessionType
 from openim_sdk.protocol.errors import explain
 
@@ -106,7 +106,8 @@ async def moderate(client: OpenIMClient, event: MessageReceived, args: argparse.
                                group=True)
 
 
-async def run(args: argparse.Namespace) -> None:
+async def run(args: argparse.Namespace) -> int:
+    """Run until Ctrl+C (0) or until the server ends the session (1: kicked, token expired)."""
     token = await get_token(args)
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -115,10 +116,14 @@ async def run(args: argparse.Namespace) -> None:
     async with OpenIMClient(args.api, args.ws, args.user, token,
                             data_dir=args.data_dir or f"./{args.user}-data") as client:
         events = client.events()  # subscribe before the first sync, so no message slips by
+        ended: list[SessionEnded] = []
 
         async def loop() -> None:
             # one message at a time, in order: a moderation decision never races the next one
             async for event in events:
+                if isinstance(event, SessionEnded):  # kicked, or the token expired: the last event
+                    ended.append(event)
+                    return
                 if isinstance(event, MessageReceived):
                     try:
                         await moderate(client, event, args)
@@ -127,23 +132,30 @@ async def run(args: argparse.Namespace) -> None:
 
         task = asyncio.create_task(loop())
         task.add_done_callback(lambda _: stop.set())  # should the loop crash, stop (loudly, below)
-        await client.wait_synced()
-        print(f"ready: {args.user} watching for {', '.join(map(repr, args.keyword))}", flush=True)
+        # wait_synced() alone would wait for ever should the session end first (a refused token)
+        synced = asyncio.create_task(client.wait_synced())
+        await asyncio.wait({synced, task}, return_when=asyncio.FIRST_COMPLETED)
+        if synced.done():
+            print(f"ready: {args.user} watching for {', '.join(map(repr, args.keyword))}", flush=True)
+        synced.cancel()
         await stop.wait()
         if task.done():
             task.result()  # re-raises whatever ended the loop
         task.cancel()
+        if ended:
+            print(f"the session ended: {ended[0].reason} {ended[0].error or ''}".rstrip(), flush=True)
+            return 1
         await client.flush(timeout=10)
+    return 0
 
 
 def main() -> int:
     args = parse_args()
     try:
-        asyncio.run(run(args))
+        return asyncio.run(run(args))
     except OpenIMError as err:
         print(f"error: {err}")
         return 1
-    return 0
 
 
 if __name__ == "__main__":

@@ -36,9 +36,3 @@ async def test_echo_bot_replies_with_the_same_text(harness: Harness) -> None:
     await bot.line(lambda s: s.startswith("ready"))
     assert await bot.stop() == 0
     assert [s for s in bot.lines if s.startswith("echoed")] == ["echoed 14 chars to alice"]
-
-
-async def test_echo_bot_bad_secret(harness: Harness) -> None:
-    server = await harness.server()
-    code, out = await (await harness.example(server, "echo_bot.py", OPENIM_SECRET="wrong")).finish()
-    assert code == 1 and out.startswith("error: "), out
