@@ -69,7 +69,7 @@ class MessageView(Vertical):
         yield ChatTitle("", id="chat-title")
         yield MessageLog(id="log", me=self.me, clock=self._clock, tz=self._tz)
         yield PicturePreview(id="preview", cache_dir=self._preview_dir,
-                             renderer=load_renderer() if self._previews else None)
+                             renderer=load_renderer(may_query=self.app.is_headless) if self._previews else None)
         yield TypingLine(id="typing")
 
     @property

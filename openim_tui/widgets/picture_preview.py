@@ -29,13 +29,15 @@ _renderer: type[Widget] | None = None
 _loaded = False
 
 
-def load_renderer() -> type[Widget] | None:
+def load_renderer(may_query: bool = True) -> type[Widget] | None:
     """textual-image's best image widget for this terminal, or None without the library.
 
     Importing it asks the terminal what it can show (Sixel? Kitty graphics? cell size?), which only
-    works before Textual takes the terminal over: ``run_chat`` calls this before the app starts."""
+    works before Textual takes the terminal over: ``run_chat`` calls this before the app starts.
+    Later calls pass ``may_query=False`` (a running app on a real terminal): no import then, and
+    no previews unless it was loaded before."""
     global _renderer, _loaded
-    if not _loaded:
+    if not _loaded and may_query:
         _loaded = True
         try:
             from textual_image.widget import Image

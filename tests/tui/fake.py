@@ -43,6 +43,7 @@ class FakeClient:
         self.read: list[str] = []
         self.typing_calls: list[tuple[str, bool]] = []
         self.fail_sends = False
+        self.downloads: list[str] = []
         self._queue: asyncio.Queue[Event] = asyncio.Queue()
         self._ids = itertools.count(1)
         self.clock_ms = BASE_MS + 10 * 3600_000
@@ -175,6 +176,16 @@ class FakeClient:
         return self.convs.setdefault(cid, conv)
 
     async def download(self, message: Message, dest_dir: Path) -> Path:
+        self.downloads.append(message.client_msg_id)
+        Path(dest_dir).mkdir(parents=True, exist_ok=True)
+        if message.content_type == ContentType.PICTURE:  # a real picture (4x4, red over blue)
+            from PIL import Image
+
+            p = Path(dest_dir) / "picture.png"
+            img = Image.new("RGB", (4, 4), (0, 0, 255))
+            img.paste((255, 0, 0), (0, 0, 4, 2))
+            img.save(p)
+            return p
         p = Path(dest_dir) / "file.bin"
         p.write_bytes(b"x")
         return p
