@@ -185,8 +185,7 @@ class ChatScreen(Screen[None]):
 
     def on_session_started(self, message: SessionStarted) -> None:
         self.client = self.view.client = self.compose_box.client = message.client
-        self.self_names = {self.me, str(getattr(self.client, "nickname", "") or "")}
-        self.log_view.self_names = self.self_names
+        self.log_view.self_names = {self.me, str(getattr(self.client, "nickname", "") or "")}
         state = getattr(self.client, "state", None)
         if state is not None:
             self.conn_state = str(getattr(state, "value", state))
