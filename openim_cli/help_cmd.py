@@ -12,13 +12,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 from collections.abc import Callable, Iterator
 from typing import Annotated, Any
 
 import typer
 
 from . import output
-from .main import app
+from .main import JsonOpt, app
 
 # Typer carries its own copy of click (``typer._click``): the tree is walked by duck typing
 # (``list_commands``, ``context_class``, ``param_type_name``), as docs/_hooks/generate.py does.
@@ -224,21 +226,38 @@ def help_command(
         help="A command (e.g. send, friends add) or a topic: config, keys, environment, exit-codes.")] = None,
     man: Annotated[bool, typer.Option("--man", help="Print a man page (roff) instead: openim help --man > "
                                       "openim.1; man -l openim.1.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Help on a command or topic; without one, list them all."""
     words = tuple(topic or ())
     tree = {path: cmd for path, cmd, _ in _tree()}
     if words and words not in tree and (len(words) > 1 or words[0] not in TOPICS):
         output.fail(f"no help topic {' '.join(words)!r}; `openim help` lists them", output.EXIT_USAGE)
+    name = " ".join(words)
     if man:
         if words and words not in tree:
             output.fail("--man takes a command (or nothing, for the whole page), not a topic", output.EXIT_USAGE)
-        typer.echo(man_page(words), nl=False)
+        page = man_page(words)
+        if as_json:
+            output.emit_json({"topic": name, "kind": "man", "text": page})
+        else:
+            typer.echo(page, nl=False)
         return
     if not words:
-        typer.echo(_index())
+        if as_json:  # JSON lines, one per topic
+            for path, cmd, _ in _tree():
+                output.emit_json({"topic": " ".join(path), "kind": "command", "summary": cmd.get_short_help_str(200)})
+            for t, (doc, _) in TOPICS.items():
+                output.emit_json({"topic": t, "kind": "topic", "summary": doc})
+        else:
+            typer.echo(_index())
         return
     topic_page = TOPICS[words[0]][1] if len(words) == 1 and words[0] in TOPICS else None
+    if as_json:
+        parts = ([_command_help(words)] if words in tree else []) + ([topic_page()] if topic_page else [])
+        output.emit_json({"topic": name, "kind": "command" if words in tree else "topic",
+                          "text": "\n".join(p.rstrip("\n") for p in parts) + "\n"})
+        return
     if words in tree:
         # the command's own --help: the same click machinery, so the same text
         try:
@@ -250,3 +269,11 @@ def help_command(
         typer.echo()  # `config` is a command and a topic: its --help, then the page
     if topic_page is not None:
         typer.echo(topic_page())
+
+
+def _command_help(words: tuple[str, ...]) -> str:
+    """What ``openim WORDS --help`` prints, captured."""
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf), contextlib.suppress(SystemExit):
+        _root().main(args=[*words, "--help"], prog_name="openim", standalone_mode=True)
+    return buf.getvalue()

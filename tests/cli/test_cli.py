@@ -670,3 +670,8 @@ def test_help_topics_are_the_commands_own_help_and_a_man_page(cli: Cli, tmp_path
                              timeout=60)
         assert out.returncode == 0 and not out.stderr, out.stderr
         assert "openim friends add" in re.sub(".\x08", "", out.stdout)  # bold is overstruck
+    listed, page_json = cli.run_many((["help", "--json"], 0), (["help", "send", "--json"], 0))
+    topics = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert {"topic": "exit-codes", "kind": "topic", "summary": "what each exit status means"} in topics
+    assert any(t["topic"] == "groups mute" and t["kind"] == "command" for t in topics)
+    assert json.loads(page_json.stdout) == {"topic": "send", "kind": "command", "text": send_help.stdout}
