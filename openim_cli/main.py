@@ -344,4 +344,4 @@ def main() -> None:  # pragma: no cover - console script
 
 
 # Command modules register themselves on the app when imported.
-from . import config_cmd, demo, messaging, social  # noqa: E402,F401
+from . import config_cmd, demo, help_cmd, messaging, social  # noqa: E402,F401

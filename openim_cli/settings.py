@@ -12,6 +12,7 @@ checks it afterwards. Every key, with its default:
     theme = "textual-dark"        # any Textual theme (Ctrl+T cycles them in the chat)
     time_format = "%H:%M"         # strftime format of times of today (older ones show the date too)
     download_dir = ""             # where d/o save files; "" = ~/Downloads, else the profile's data dir
+    previews = true               # show the selected picture in the chat (textual-image); false: o opens it
 
     [notifications]
     bell = true                   # ring the terminal bell (tmux and screen flag the window)
@@ -44,6 +45,8 @@ KEYS: dict[str, dict[str, tuple[type, Any, str]]] = {
         "theme": (str, "textual-dark", "any Textual theme (Ctrl+T cycles them in the chat)"),
         "time_format": (str, "%H:%M", "strftime format of times of today (older ones show the date too)"),
         "download_dir": (str, "", "where d/o save files; empty: ~/Downloads, else the profile's data dir"),
+        "previews": (bool, True, "show the selected picture in the chat (Kitty, Sixel or half cells, through "
+                     "textual-image); false: only o opens it with the system viewer"),
     },
     "notifications": {
         "bell": (bool, True, "ring the terminal bell (tmux and screen flag the window)"),
@@ -62,6 +65,7 @@ class Settings:
     theme: str = "textual-dark"
     time_format: str = "%H:%M"
     download_dir: str = ""
+    previews: bool = True
     bell: bool = True
     desktop: bool = True
     #: chat action -> keys ("alt+u" or "ctrl+k,ctrl+p")

@@ -19,6 +19,10 @@ def run_chat(profile_name: str | None = None, **overrides: Any) -> None:
     prefs = settings.load()  # a broken settings file stops here with a SettingsError (a ValueError)
     spec = resolve(profile_name, **overrides)
     _log_to_file(spec.data_dir / "tui.log")
+    if prefs.previews:  # ask the terminal what pictures it can show while it still answers us
+        from .widgets.picture_preview import load_renderer
+
+        load_renderer()
     ChatApp(spec, settings=prefs).run()
 
 

@@ -1,25 +1,27 @@
-"""The chat app: ChatApp owns the SDK session; ChatScreen is the three-pane chat."""
+"""The chat app: ChatApp owns the SDK session; ChatScreen lays out the chat's widgets and wires
+them to the SDK's events.
+
+The widgets have one job each (``widgets/``): the conversation list, the message view, the
+composer, the members panel, the title / reply / typing lines, the picture preview and the status
+line. The screen holds what they share (the conversations the SDK reported, the open one, drafts)
+and turns their messages into SDK calls. It keeps no outbox: a message is handed to the SDK once;
+its states (sending, sent, refused with the server's reason) arrive as SDK events and are drawn.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import shutil
-import sys
-import time
+import tempfile
 from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
-from rich.text import Text
 from textual import events, on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import OptionList, Static
-from textual.widgets.option_list import Option
 
 from openim_cli.settings import Settings
 from openim_sdk.events import (
@@ -30,6 +32,7 @@ from openim_sdk.events import (
     MessageReceived,
     MessageSendFailed,
     MessageUpdated,
+    ReadReceipt,
     ServerHistoryRewound,
     SessionEnded,
     SyncFinished,
@@ -41,20 +44,28 @@ from openim_sdk.protocol.constants import MsgStatus
 from . import alerts, keys, render
 from .config import ConnectSpec
 from .events import ClientEvent, SessionFailed, SessionStarted
-from .screens.confirm import ConfirmScreen
 from .screens.help import HelpScreen
 from .screens.pickers import ChatTarget, NewChatScreen, QuickSwitcher, SearchScreen
-from .widgets import Composer, ConversationList, MessageLog, StatusBar
+from .widgets import (
+    ChatTitle,
+    ComposeBox,
+    Composer,
+    ConversationList,
+    MembersPanel,
+    MessageLog,
+    MessageView,
+    PicturePreview,
+    StatusBar,
+    TypingLine,
+)
 
-PAGE = 50
 NARROW = 60  # columns: below this the conversation list hides itself (Ctrl+B shows it)
 NO_CONVERSATIONS = "No conversations yet — Ctrl+N starts one"
 PICK_CONVERSATION = "Pick a conversation on the left (↑/↓, Enter) — or Ctrl+N for a new one"
-TYPING_TTL = 6.0
 
 
 class ChatScreen(Screen[None]):
-    """Conversation list | title, messages, typing line, input | members; status bar below."""
+    """Conversation list | message view, compose box | members panel; the status line below."""
 
     # priority: these win over the input box's own editing keys (TextArea binds Ctrl+K, for one)
     BINDINGS = [
@@ -79,28 +90,21 @@ class ChatScreen(Screen[None]):
     #: the conversation list; None = automatic (hidden below NARROW columns), else the user's choice
     show_sidebar: reactive[bool | None] = reactive(None)
 
-    def __init__(self, me: str, clock: render.Clock, tz: tzinfo | None, download_dir: Path) -> None:
+    def __init__(self, me: str, clock: render.Clock, tz: tzinfo | None, download_dir: Path,
+                 preview_dir: Path | None = None, previews: bool = True) -> None:
         super().__init__()
         self.me = me
         self.clock = clock
         self.tz = tz
         self.download_dir = download_dir
+        self.preview_dir = preview_dir or download_dir / ".openim-previews"
+        self.previews = previews
         self.client: Any = None
         self.convs: dict[str, Conversation] = {}
         self._conv_updates = 0  # counts ConversationChanged events applied
         self._conv_stamps: dict[str, int] = {}  # conversation -> _conv_updates when last changed
-        self.drafts: dict[str, str] = {}
-        self.members: dict[str, list[tuple[str, str]]] = {}
-        self.typing: dict[str, dict[str, float]] = {}
-        self.reply_to: Message | None = None
         self._list_dirty = False
         self._read_pending: set[str] = set()
-        self._loading: str | None = None
-        self._live_buffer: list[Message] = []
-        self._typing_sent_at = 0.0
-        self._typing_timer: Any = None
-        self._outbox: asyncio.Queue[tuple[str, str, Message | None]] = asyncio.Queue()
-        self._unread_at_open = 0
         self.alerts = alerts.Alerts(self)
         self.time_format = "%H:%M"
 
@@ -110,25 +114,24 @@ class ChatScreen(Screen[None]):
         with Horizontal(id="main"):
             yield ConversationList(id="conversations", clock=self.clock, tz=self.tz)
             with Vertical(id="chat"):
-                yield Static("", id="chat-title")
-                yield MessageLog(id="log", me=self.me, clock=self.clock, tz=self.tz)
-                yield Static("", id="reply")
-                yield Static("", id="typing")
-                yield Composer(id="composer")
-            yield OptionList(id="members")
+                yield MessageView(id="view", me=self.me, clock=self.clock, tz=self.tz,
+                                  download_dir=self.download_dir, preview_dir=self.preview_dir,
+                                  previews=self.previews)
+                yield ComposeBox(id="compose")
+            yield MembersPanel(id="members", me=self.me)
         yield StatusBar(id="status")
 
     def on_mount(self) -> None:
         self.query_one(StatusBar).user = self.me
-        self.query_one("#conversations", ConversationList).border_title = "Chats"
-        self.query_one("#members", OptionList).border_title = "Members"
+        self.conv_list.border_title = "Chats"
+        self.members_panel.border_title = "Members"
+        self.typing_line.name_of = self._display_name
+        self.compose_box.members_of = self.members_panel.of
         self.log_view.clear("Connecting…")
         self.log_view.time_format = self.conv_list.time_format = self.time_format
         if self.app.is_headless:
             self.composer.cursor_blink = False  # steady pictures under test
         self.composer.focus()
-        self.set_interval(1.0, self._expire_typing)
-        self._send_loop()
 
     @property
     def log_view(self) -> MessageLog:
@@ -143,15 +146,46 @@ class ChatScreen(Screen[None]):
         return self.query_one("#conversations", ConversationList)
 
     @property
+    def members_panel(self) -> MembersPanel:
+        return self.query_one("#members", MembersPanel)
+
+    @property
+    def typing_line(self) -> TypingLine:
+        return self.query_one("#typing", TypingLine)
+
+    @property
+    def view(self) -> MessageView:
+        return self.query_one("#view", MessageView)
+
+    @property
+    def compose_box(self) -> ComposeBox:
+        return self.query_one("#compose", ComposeBox)
+
+    @property
+    def preview(self) -> PicturePreview:
+        return self.view.preview
+
+    @property
+    def reply_to(self) -> Message | None:
+        return self.compose_box.reply_to
+
+    @property
+    def drafts(self) -> dict[str, str]:
+        return self.compose_box.drafts
+
+    @property
+    def members(self) -> dict[str, list[tuple[str, str]]]:
+        return self.members_panel.members
+
+    @property
     def online(self) -> bool:
         return self.conn_state in (ConnectionState.CONNECTED, ConnectionState.SYNCING)
 
     # ------------------------------------------------------------------ session
 
     def on_session_started(self, message: SessionStarted) -> None:
-        self.client = message.client
-        self.self_names = {self.me, str(getattr(self.client, "nickname", "") or "")}
-        self.log_view.self_names = self.self_names
+        self.client = self.view.client = self.compose_box.client = message.client
+        self.log_view.self_names = {self.me, str(getattr(self.client, "nickname", "") or "")}
         state = getattr(self.client, "state", None)
         if state is not None:
             self.conn_state = str(getattr(state, "value", state))
@@ -190,7 +224,7 @@ class ChatScreen(Screen[None]):
     def watch_conn_state(self, state: str) -> None:
         bar = self.query_one(StatusBar)
         bar.state = state
-        self.log_view.online = self.online
+        self.log_view.online = self.compose_box.online = self.online
         self._update_queued()
 
     def _update_queued(self) -> None:
@@ -208,7 +242,7 @@ class ChatScreen(Screen[None]):
             self._note_refusal(ev)
         if isinstance(ev, MessageReceived):
             self._apply_message(ev.message, new=True)
-        elif isinstance(ev, MessageUpdated):
+        elif isinstance(ev, MessageUpdated):  # sent, refused (MessageSendFailed), revoked, read...
             self._apply_message(ev.message, new=False)
         elif isinstance(ev, ConversationChanged):
             self._apply_conversation(ev.conversation)
@@ -220,23 +254,17 @@ class ChatScreen(Screen[None]):
                 self._read_pending.add(self.current)
                 self._schedule_read()
         elif isinstance(ev, TypingChanged):
-            users = self.typing.setdefault(ev.conversation_id, {})
-            if ev.typing and ev.user_id != self.me:
-                users[ev.user_id] = time.monotonic() + TYPING_TTL
-            else:
-                users.pop(ev.user_id, None)
-            self._update_typing()
-        elif type(ev).__name__ == "ReadReceipt":
-            cid, uid, seq = ev.conversation_id, ev.user_id, ev.has_read_seq
-            if cid == self.current and uid != self.me:
-                self.log_view.peer_read_seq = max(self.log_view.peer_read_seq, int(seq))
+            self.typing_line.report(ev.conversation_id, ev.user_id, ev.typing and ev.user_id != self.me)
+        elif isinstance(ev, ReadReceipt):
+            if ev.conversation_id == self.current and ev.user_id != self.me:
+                self.log_view.peer_read_seq = max(self.log_view.peer_read_seq, int(ev.has_read_seq))
         elif isinstance(ev, SyncFinished):
             self.reload_conversations()
         elif isinstance(ev, ServerHistoryRewound):  # rows above server_max were dropped from the cache
             self.notify(f"The server's history of this chat went back (seq {ev.local_max} -> {ev.server_max}); "
                         "messages it no longer holds were removed.", severity="warning", timeout=10)
             if ev.conversation_id == self.current:
-                self._load_latest(ev.conversation_id)
+                self.view.reload()
         elif isinstance(ev, SessionEnded):
             self.conn_state = str(ev.reason.value)
             self.notify(f"Session ended: {ev.reason.value}. Log in again with `openim login`.",
@@ -245,9 +273,10 @@ class ChatScreen(Screen[None]):
             self.query_one(StatusBar).detail = f"{ev.where}: {ev.error}"[:60] if ev.where else str(ev.error)[:60]
 
     def _note_refusal(self, ev: MessageSendFailed) -> None:
-        """Say why the server refused a message, next to it and once as a toast; offer retry only
-        when trying again can help (a network failure, not a refusal such as muted or blocked)."""
-        self.log_view.failures[ev.message.client_msg_id] = (ev.explanation, ev.retryable)
+        """Say why the server refused a message, next to it and once as a toast. The SDK's event
+        carries the reason and whether trying again can help (a network failure, not a refusal such
+        as muted or blocked); the message view offers retry by it."""
+        self.view.refused(ev)
         self.notify(f"Not sent: {ev.explanation}", severity="error", timeout=8)
 
     def _apply_message(self, msg: Message, *, new: bool) -> None:
@@ -255,18 +284,13 @@ class ChatScreen(Screen[None]):
         own = msg.send_id == self.me
         if new and not own:
             self.alerts.incoming(msg, self.convs.get(cid), viewing=cid == self.current)
-        if cid == self._loading:
-            self._live_buffer.append(msg)
+        self.view.apply(msg)
+        if cid == self.current and new and not own:
+            self._read_pending.add(cid)
+            self._schedule_read()
+        if new and not own:
+            self.typing_line.report(cid, msg.send_id, False)
         if cid == self.current:
-            self.log_view.upsert(msg)
-            if own and msg.is_read:
-                self.log_view.refresh()
-            if new and not own:
-                self._read_pending.add(cid)
-                self._schedule_read()
-                if msg.send_id in self.typing.get(cid, {}):
-                    self.typing[cid].pop(msg.send_id, None)
-                    self._update_typing()
             self._update_queued()
         # the conversation (latest message, unread) changes only through ConversationChanged: the
         # SDK's conversation rules computed it; the TUI renders it and never re-derives it
@@ -279,8 +303,10 @@ class ChatScreen(Screen[None]):
         self.convs[conv.conversation_id] = conv
         self._mark_list_dirty()
         if conv.conversation_id == self.current:
+            self.compose_box.conversation = conv
             self._update_title()
 
+    @on(ComposeBox.DraftsChanged)
     def _mark_list_dirty(self) -> None:
         if not self._list_dirty:
             self._list_dirty = True
@@ -312,345 +338,53 @@ class ChatScreen(Screen[None]):
     # ------------------------------------------------------------------ opening conversations
 
     def open_conversation(self, cid: str) -> None:
-        if self.current and self.current != cid:
-            self._save_draft(self.current, self.composer.text)
-        self.current = cid
-        self.reply_to = None
-        self._update_reply()
         conv = self.convs.get(cid)
-        self._unread_at_open = conv.unread_count if conv is not None else 0
+        self.compose_box.switch_to(cid, conv)
+        self.current = cid
+        unread = conv.unread_count if conv is not None else 0
         if conv is not None:
             conv.unread_count = 0
-        draft = self.drafts.get(cid)
-        if draft is None and conv is not None:
-            draft = conv.draft
-        self.composer.set_text(draft or "")
-        log = self.log_view
-        log.is_group = render.is_group(conv)
-        log.clear("Loading…")
+        self.view.open(conv, cid, unread)
         self._update_title()
-        self._update_typing()
         self._flush_list()
-        self._load_latest(cid)
         if self.show_members:
-            self._load_members()
+            self._show_members()
 
-    def _save_draft(self, cid: str, text: str) -> None:
-        old = self.drafts.get(cid)
-        if old is None:
-            conv = self.convs.get(cid)
-            old = conv.draft if conv is not None else ""
-        self.drafts[cid] = text
-        if text != (old or "") and hasattr(self.client, "set_draft"):
-            self._persist_draft(cid, text)
-
-    @work(group="drafts")
-    async def _persist_draft(self, cid: str, text: str) -> None:
-        with contextlib.suppress(Exception):
-            await self.client.set_draft(cid, text)
-
-    @work(exclusive=True, group="load")
-    async def _load_latest(self, cid: str) -> None:
-        self._loading = cid
-        self._live_buffer = []
-        try:
-            msgs = await self.client.messages(cid, limit=PAGE)
-        except Exception as exc:  # noqa: BLE001
-            if cid == self.current:
-                self.log_view.clear(f"Could not load messages: {exc}")
-            return
-        finally:
-            if self._loading == cid:
-                self._loading = None
-        if cid != self.current:
-            return
-        log = self.log_view
-        log.placeholder = "No messages yet — say hello"
-        log.set_messages(msgs, has_more=_has_more(msgs))
-        log.mark_unread_from(self._unread_at_open)
-        peer = getattr(self.client, "peer_read_seq", None)
-        if callable(peer):
-            with contextlib.suppress(Exception):
-                log.peer_read_seq = int(peer(cid) or 0)
-        for m in self._live_buffer:
-            log.upsert(m)
-        self._live_buffer = []
+    @on(MessageView.Loaded)
+    def handle_loaded(self, event: MessageView.Loaded) -> None:
         self._update_queued()
-        self._read_pending.add(cid)
+        self._read_pending.add(event.conversation_id)
         self._flush_reads()
 
-    @on(MessageLog.LoadOlder)
-    def handle_load_older(self) -> None:
-        if self.current:
-            self._load_older(self.current)
-
-    @work(exclusive=True, group="older")
-    async def _load_older(self, cid: str) -> None:
-        log = self.log_view
-        before = log.oldest_seq
-        if before is None or before <= 1:
-            log.prepend([], has_more=False)
-            return
-        try:
-            msgs = await self.client.messages(cid, before_seq=before, limit=PAGE)
-        except Exception as exc:  # noqa: BLE001
-            log.loading = False
-            self.notify(f"older messages: {exc}", severity="warning")
-            return
-        if cid == self.current:
-            log.prepend(msgs, has_more=_has_more(msgs))
-
     def _update_title(self) -> None:
-        title = self.query_one("#chat-title", Static)
         conv = self.convs.get(self.current or "")
-        if conv is None:
-            title.update("")
-            return
-        t = Text(no_wrap=True, overflow="ellipsis")
-        t.append(("# " if render.is_group(conv) else "") + conv.title, style="bold")
-        if render.is_group(conv) and conv.group_id in self.members:
-            t.append(f"  {len(self.members[conv.group_id])} members", style="dim")
-        elif not render.is_group(conv) and conv.user_id:
-            t.append(f"  {conv.user_id}", style="dim")
-        if conv.is_muted:
-            t.append("  (muted)", style="dim")
-        title.update(t)
-
-    def _update_typing(self) -> None:
-        widget = self.query_one("#typing", Static)
-        users = sorted(self.typing.get(self.current or "", {}))
-        if not users:
-            widget.update("")
-            return
-        names = [self._display_name(u) for u in users]
-        verb = "is" if len(names) == 1 else "are"
-        widget.update(Text(f"{', '.join(names[:3])} {verb} typing…", style="italic"))
-
-    def _expire_typing(self) -> None:
-        now = time.monotonic()
-        changed = False
-        for users in self.typing.values():
-            for u, exp in list(users.items()):
-                if exp < now:
-                    users.pop(u)
-                    changed = True
-        if changed:
-            self._update_typing()
+        count = self.members_panel.count(conv.group_id) if conv is not None and render.is_group(conv) else None
+        self.query_one("#chat-title", ChatTitle).show(conv, count)
 
     def _display_name(self, user_id: str) -> str:
         conv = self.convs.get(self.current or "")
         if conv is not None and render.is_group(conv):
-            for uid, nick in self.members.get(conv.group_id, []):
-                if uid == user_id:
-                    return nick or uid
+            name = self.members_panel.nickname(conv.group_id, user_id)
+            if name:
+                return name
         if conv is not None and conv.user_id == user_id:
             return conv.title
         return user_id
 
-    # ------------------------------------------------------------------ sending
-
-    @on(Composer.Submitted)
-    def handle_submit(self, event: Composer.Submitted) -> None:
-        if not self.current or self.client is None:
-            self.app.bell()
-            self.notify("Open a conversation first (Ctrl+N for a new chat)", severity="warning")
-            return
-        text = event.text.rstrip("\n")
-        cmd, _, arg = text.strip().partition(" ")
-        if cmd in ("/file", "/image", "/img") and arg.strip():
-            path = Path(arg.strip()).expanduser()
-            if not path.is_file():
-                self.notify(f"no such file: {path}", severity="error")
-                return
-            self.composer.set_text("")
-            self._send_file(self.current, path, cmd != "/file")
-            return
-        self.composer.set_text("")
-        if self.drafts.get(self.current) or (self.convs.get(self.current) and self.convs[self.current].draft):
-            self._save_draft(self.current, "")
-        self._outbox.put_nowait((self.current, text, self.reply_to))
-        self.reply_to = None
-        self._update_reply()
-        self._send_typing(False)
-
-    @work(group="sender")
-    async def _send_loop(self) -> None:
-        """One sender, so messages leave in the order they were typed."""
-        while True:
-            cid, text, quote = await self._outbox.get()
-            conv = self.convs.get(cid)
-            group = render.is_group(conv)
-            at_ids = self._mentioned_ids(conv, text) if group else []
-            try:
-                msg = await self.client.send_text(cid, text, group=group, at_user_ids=tuple(at_ids),
-                                                  quote=quote)
-            except Exception as exc:  # noqa: BLE001
-                self.notify(f"send failed: {exc}", severity="error")
-                continue
-            self._apply_message(msg, new=True)
-
-    @work(group="files")
-    async def _send_file(self, cid: str, path: Path, image: bool) -> None:
-        conv = self.convs.get(cid)
-        self.notify(f"Uploading {path.name}…", timeout=3)
-        try:
-            msg = await self.client.send_file(cid, path, group=render.is_group(conv), image=image)
-        except Exception as exc:  # noqa: BLE001
-            self.notify(f"upload failed: {exc}", severity="error")
-            return
-        self._apply_message(msg, new=True)
-
-    def _mentioned_ids(self, conv: Conversation | None, text: str) -> list[str]:
-        if conv is None:
-            return []
-        members = self.members.get(conv.group_id, [])
-        ids = []
-        for s, e, _ in render.mention_spans(text, ()):
-            token = text[s + 1:e].lower()
-            if token in ("all", "everyone"):
-                ids.append("AtAllTag")
-                continue
-            for uid, nick in members:
-                if token in (uid.lower(), (nick or "").lower()):
-                    ids.append(uid)
-                    break
-        return list(dict.fromkeys(ids))
-
-    @on(Composer.Typing)
-    def handle_typing(self) -> None:
-        now = time.monotonic()
-        if now - self._typing_sent_at > 3:
-            self._send_typing(True)
-        if self._typing_timer is not None:
-            self._typing_timer.stop()
-        self._typing_timer = self.set_timer(4, lambda: self._send_typing(False))
-
-    def _send_typing(self, typing: bool) -> None:
-        if not self.current or self.client is None or not self.online:
-            return
-        if not typing and not self._typing_sent_at:
-            return
-        self._typing_sent_at = time.monotonic() if typing else 0.0
-        self._typing_call(self.current, typing)
-
-    @work(group="typing")
-    async def _typing_call(self, cid: str, typing: bool) -> None:
-        with contextlib.suppress(Exception):
-            await self.client.typing(cid, typing)
-
-    @on(Composer.Cancel)
-    def handle_cancel(self) -> None:
-        if self.reply_to is not None:
-            self.reply_to = None
-            self._update_reply()
+    # ------------------------------------------------------------------ between the widgets
 
     @on(Composer.Retry)
     def handle_retry_key(self) -> None:
         self.log_view.action_msg("retry")
 
-    def _update_reply(self) -> None:
-        widget = self.query_one("#reply", Static)
-        if self.reply_to is None:
-            widget.update("")
-            widget.display = False
-            return
-        m = self.reply_to
-        widget.display = True
-        widget.update(Text(f"↳ replying to {m.sender_nickname or m.send_id}: "
-                           f"{render.body_text(m)[:60]}  (Esc cancels)", no_wrap=True, overflow="ellipsis"))
+    @on(MessageView.Quote)
+    def handle_quote(self, event: MessageView.Quote) -> None:
+        self.compose_box.reply_to = event.message
+        self.composer.focus()
 
-    # ------------------------------------------------------------------ message actions
-
-    @on(MessageLog.Action)
-    def handle_log_action(self, event: MessageLog.Action) -> None:
-        m = event.message
-        if event.action == "leave" or m is None:
-            self.composer.focus()
-            return
-        if event.action == "quote":
-            self.reply_to = m
-            self._update_reply()
-            self.composer.focus()
-        elif event.action == "retry":
-            if m.send_id != self.me or m.status != MsgStatus.SEND_FAILED:
-                self.notify("Only your failed messages can be retried", severity="warning")
-                return
-            self._retry(m)
-        elif event.action in ("download", "open"):
-            if not render.is_attachment(m):
-                links = [url for *_, kind, url in render.inline_markdown(render.body_text(m))[1] if kind == "link"]
-                if event.action == "open" and links:
-                    self._open_link(links[0])
-                    return
-                self.notify("Not a picture or file" + (" (and no link to open)" if event.action == "open" else ""),
-                            severity="warning")
-                return
-            self._download(m, event.action == "open")
-        elif event.action == "revoke":
-            if m.send_id != self.me:
-                self.notify("You can only revoke your own messages", severity="warning")
-                return
-
-            def confirmed(yes: bool | None) -> None:
-                if yes:
-                    self._revoke(m)
-
-            self.app.push_screen(ConfirmScreen(f"Revoke this message for everyone?\n\n{render.body_text(m)[:120]}"),
-                                 confirmed)
-
-    @work(group="actions")
-    async def _retry(self, m: Message) -> None:
-        try:
-            msg = await self.client.retry(m.client_msg_id)
-        except Exception as exc:  # noqa: BLE001
-            self.notify(f"retry failed: {exc}", severity="error")
-            return
-        self._apply_message(msg, new=False)
-
-    @work(group="actions")
-    async def _download(self, m: Message, open_after: bool) -> None:
-        self.notify("Downloading…", timeout=2)
-        try:
-            self.download_dir.mkdir(parents=True, exist_ok=True)
-            path = await self.client.download(m, self.download_dir)
-        except Exception as exc:  # noqa: BLE001
-            self.notify(f"download failed: {exc}", severity="error")
-            return
-        if not open_after:
-            self.notify(f"Saved {path}")
-            return
-        opener = "open" if sys.platform == "darwin" else shutil.which("xdg-open")
-        if not opener:
-            self.notify(f"Saved {path} — nothing here can open it (no xdg-open); open it from there",
-                        severity="warning", timeout=10)
-            return
-        try:
-            await asyncio.create_subprocess_exec(opener, str(path), stdout=asyncio.subprocess.DEVNULL,
-                                                 stderr=asyncio.subprocess.DEVNULL)
-        except OSError as exc:
-            self.notify(f"Saved {path}; opening it failed: {exc}", severity="warning", timeout=10)
-            return
-        self.notify(f"Opening {path}")
-
-    def _open_link(self, url: str) -> None:
-        """Open a link of the selected message in the system's browser (stdlib webbrowser)."""
-        import webbrowser
-
-        try:
-            opened = webbrowser.open(url)
-        except webbrowser.Error:
-            opened = False
-        if opened:
-            self.notify(f"Opening {url}", timeout=3)
-        else:
-            self.notify(f"No browser here to open {url}", severity="warning", timeout=10)
-
-    @work(group="actions")
-    async def _revoke(self, m: Message) -> None:
-        try:
-            await self.client.revoke(m.conversation_id, m.client_msg_id)
-        except Exception as exc:  # noqa: BLE001
-            self.notify(f"revoke failed: {exc}", severity="error")
+    @on(MessageView.Leave)
+    def handle_leave(self) -> None:
+        self.composer.focus()
 
     # ------------------------------------------------------------------ navigation
 
@@ -752,35 +486,14 @@ class ChatScreen(Screen[None]):
     def watch_show_members(self, show: bool) -> None:
         self.set_class(show, "-members")
         if show:
-            self._load_members()
+            self._show_members()
 
-    @work(exclusive=True, group="members")
-    async def _load_members(self) -> None:
-        panel = self.query_one("#members", OptionList)
-        conv = self.convs.get(self.current or "")
-        if conv is None or not render.is_group(conv):
-            panel.set_options([Option(Text("not a group chat", style="dim"), disabled=True)])
-            return
-        gid = conv.group_id
-        if gid not in self.members:
-            try:
-                members = await self.client.groups.members(gid)
-            except Exception as exc:  # noqa: BLE001
-                panel.set_options([Option(Text(f"unavailable: {exc}", style="dim"), disabled=True)])
-                return
-            self.members[gid] = [(m.user_id, m.nickname) for m in members]
-        self._fill_members(gid)
+    def _show_members(self) -> None:
+        self.members_panel.show_for(self.convs.get(self.current or ""), self.client)
 
-    def _fill_members(self, gid: str) -> None:
-        panel = self.query_one("#members", OptionList)
-        rows = []
-        for uid, nick in self.members.get(gid, []):
-            t = Text(nick or uid, style="bold" if uid == self.me else "")
-            if nick and nick != uid:
-                t.append(f" {uid}", style="dim")
-            rows.append(Option(t, id=f"m:{uid}"))
-        panel.set_options(rows)
-        self.log_view.names = dict(self.members.get(gid, []))
+    @on(MembersPanel.Loaded)
+    def handle_members_loaded(self, event: MembersPanel.Loaded) -> None:
+        self.log_view.names = dict(self.members_panel.of(event.group_id))
         self._update_title()
 
     def action_focus_list(self) -> None:
@@ -788,13 +501,6 @@ class ChatScreen(Screen[None]):
 
     def action_focus_composer(self) -> None:
         self.composer.focus()
-
-
-def _has_more(msgs: list[Message]) -> bool:
-    if not msgs:
-        return False
-    oldest = next((m.seq for m in msgs if m.seq), 0)
-    return oldest > 1
 
 
 class ChatApp(App[None]):
@@ -831,7 +537,9 @@ class ChatApp(App[None]):
             home_dl = Path.home() / "Downloads"
             download_dir = home_dl if home_dl.is_dir() else (
                 (spec.data_dir / "downloads") if spec else Path.cwd())
-        self.chat = ChatScreen(self.me, self.clock, tz, download_dir)
+        data_dir = spec.data_dir if spec else getattr(client, "data_dir", None)
+        preview_dir = (Path(data_dir) if data_dir else Path(tempfile.gettempdir()) / f"openim-{self.me}") / "previews"
+        self.chat = ChatScreen(self.me, self.clock, tz, download_dir, preview_dir, previews=self.settings.previews)
         self.chat.alerts.bell = self.settings.bell
         self.chat.alerts.desktop = self.settings.desktop
         self.chat.time_format = self.settings.time_format

@@ -88,6 +88,10 @@ def is_attachment(msg: Message) -> bool:
     return msg.content_type in (ContentType.PICTURE, ContentType.FILE, ContentType.VIDEO, ContentType.VOICE)
 
 
+def is_picture(msg: Message) -> bool:
+    return msg.content_type == ContentType.PICTURE
+
+
 def attachment_label(msg: Message) -> tuple[str, str, str]:
     """(kind, name, size) of a picture / file / video / voice message."""
     c = msg.content

@@ -1,6 +1,9 @@
-"""The input box: Enter sends, Shift+Enter / Ctrl+J inserts a newline."""
+"""The input box: Enter sends, Shift+Enter / Ctrl+J inserts a newline; it tells when you type."""
 
 from __future__ import annotations
+
+import time
+from typing import Any
 
 from textual import events
 from textual.binding import Binding
@@ -26,7 +29,13 @@ class Composer(TextArea):
             self.text = text
 
     class Typing(Message):
-        """The user edited the text (drives the typing indicator)."""
+        """The user started (``typing``) or stopped typing: at most one start per
+        :attr:`Composer.TYPING_EVERY` seconds, a stop after :attr:`Composer.TYPING_IDLE` quiet ones
+        or when the text is sent."""
+
+        def __init__(self, typing: bool) -> None:
+            super().__init__()
+            self.typing = typing
 
     class Cancel(Message):
         pass
@@ -34,10 +43,15 @@ class Composer(TextArea):
     class Retry(Message):
         pass
 
+    TYPING_EVERY = 3.0
+    TYPING_IDLE = 4.0
+
     def __init__(self, **kw: object) -> None:
         super().__init__(soft_wrap=True, show_line_numbers=False, tab_behavior="focus",
                          compact=True, **kw)  # type: ignore[arg-type]
         self._programmatic = False
+        self._typing_since = 0.0  # when the last "typing" went out; 0: not typing
+        self._idle: Any = None
 
     async def _on_key(self, event: events.Key) -> None:
         if event.key == "enter":
@@ -56,6 +70,7 @@ class Composer(TextArea):
         text = self.text
         if text.strip():
             self.post_message(self.Submitted(self, text))
+            self.stop_typing()
 
     def action_newline(self) -> None:
         self.insert("\n")
@@ -76,4 +91,22 @@ class Composer(TextArea):
             self._programmatic = False
             return
         if self.text:
-            self.post_message(self.Typing())
+            self._typed()
+
+    def _typed(self) -> None:
+        now = time.monotonic()
+        if now - self._typing_since > self.TYPING_EVERY:
+            self._typing_since = now
+            self.post_message(self.Typing(True))
+        if self._idle is not None:
+            self._idle.stop()
+        self._idle = self.set_timer(self.TYPING_IDLE, self.stop_typing)
+
+    def stop_typing(self) -> None:
+        """Say "stopped typing" if a start went out (sent, idle, or the conversation changed)."""
+        if self._idle is not None:
+            self._idle.stop()
+            self._idle = None
+        if self._typing_since:
+            self._typing_since = 0.0
+            self.post_message(self.Typing(False))

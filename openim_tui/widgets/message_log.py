@@ -25,6 +25,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from openim_sdk.events import MessageSendFailed
 from openim_sdk.models import Message
 from openim_sdk.protocol.constants import MsgStatus
 
@@ -90,6 +91,13 @@ class MessageLog(ScrollView, can_focus=True):
     class LoadOlder(TMessage):
         """Scrolled to the top: the owner should fetch an older page and ``prepend`` it."""
 
+    class Selected(TMessage):
+        """The selection moved: ``message`` is the selected one, None when none is."""
+
+        def __init__(self, message: Message | None) -> None:
+            super().__init__()
+            self.message = message
+
     class Action(TMessage):
         def __init__(self, action: str, message: Message | None) -> None:
             super().__init__()
@@ -122,8 +130,8 @@ class MessageLog(ScrollView, can_focus=True):
         self.time_format = "%H:%M"  # strftime of today's times (the settings' chat.time_format)
         #: long messages shown in full (``m`` on the selected message); others are folded
         self.expanded: set[str] = set()
-        #: why the server refused our messages (this session): clientMsgID -> (reason, retry can help)
-        self.failures: dict[str, tuple[str, bool]] = {}
+        #: the SDK's word on our refused messages (this session): its reason, and whether retrying helps
+        self.failures: dict[str, MessageSendFailed] = {}
 
     # ------------------------------------------------------------------ public API
 
@@ -437,9 +445,9 @@ class MessageLog(ScrollView, can_focus=True):
         if m.send_id == self.me and not render.is_revoked(m):
             label = render.status_label(m, self.online)
             if label == "failed":
-                reason, retryable = self.failures.get(m.client_msg_id, ("", True))
-                out.append(f"  ✗ not sent: {reason}" if reason else "  ✗ failed", st("failed"))
-                if retryable:
+                refusal = self.failures.get(m.client_msg_id)
+                out.append(f"  ✗ not sent: {refusal.explanation}" if refusal else "  ✗ failed", st("failed"))
+                if self.retryable(m):
                     out.append(" · r retry", st("failed"))
             elif label in ("sending", "queued"):
                 out.append(f"  … {label}", st("status"))
@@ -491,6 +499,8 @@ class MessageLog(ScrollView, can_focus=True):
             self.scroll_to_region(Region(0, top, 1, max(1, bottom - top)), animate=False, immediate=True)
             if new == 0:
                 self._maybe_load_older()
+        if old != new:
+            self.post_message(self.Selected(self.selected))
         self.refresh()
 
     def action_cursor_up(self) -> None:
@@ -533,13 +543,18 @@ class MessageLog(ScrollView, can_focus=True):
         if msg is None:
             if action == "retry":
                 failed = [it.msg for it in self.items if it.msg.status == MsgStatus.SEND_FAILED
-                          and it.msg.send_id == self.me]
+                          and it.msg.send_id == self.me and self.retryable(it.msg)]
                 if failed:
                     self.post_message(self.Action("retry", failed[-1]))
                     return
             self.app.bell()
             return
         self.post_message(self.Action(action, msg))
+
+    def retryable(self, m: Message) -> bool:
+        """Whether sending ``m`` again can help, as the SDK judged its refusal (unknown: yes)."""
+        refusal = self.failures.get(m.client_msg_id)
+        return refusal is None or refusal.retryable
 
     def action_more(self) -> None:
         msg = self.selected

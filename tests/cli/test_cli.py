@@ -11,6 +11,7 @@ import json
 import os
 import queue
 import re
+import shutil
 import stat
 import subprocess
 import threading
@@ -636,3 +637,41 @@ def test_every_command_that_answers_takes_json(cli: Cli, users: Users) -> None:
     cli.server.admin_call("/user/user_register", {"users": [{"userID": carol, "nickname": "Carol"}]})
     added = json.loads(cli.run("friends", "add", carol, "--json").stdout)
     assert added == {"ok": True, "message": f"Friend request sent to {carol}."}
+
+
+# --------------------------------------------------------------------------- openim help (issue 15)
+
+
+def test_help_topics_are_the_commands_own_help_and_a_man_page(cli: Cli, tmp_path: Any) -> None:
+    index, send, send_help, add, add_help, config, keys, codes, unknown, man, man_send = cli.run_many(
+        (["help"], 0), (["help", "send"], 0), (["send", "--help"], 0),
+        (["help", "friends", "add"], 0), (["friends", "add", "--help"], 0),
+        (["help", "config"], 0), (["help", "keys"], 0), (["help", "exit-codes"], 0),
+        (["help", "nosuch"], 2), (["help", "--man"], 0), (["help", "send", "--man"], 0))
+    for line in ("send ", "friends add ", "groups mute ", "config keys ", "environment ", "exit-codes "):
+        assert line in index.stdout, line
+    # the same source as --help: the very same text
+    assert send.stdout == send_help.stdout and "Usage: openim send" in send.stdout
+    assert add.stdout == add_help.stdout and "Usage: openim friends add" in add.stdout
+    # `config` is a command and a topic: its --help, then every settings key
+    assert "Usage: openim config" in config.stdout and "time_format" in config.stdout
+    assert "previews = true" in config.stdout
+    assert "Ctrl+K" in keys.stdout and "next_unread" in keys.stdout
+    assert "4  no session" in codes.stdout
+    assert "no help topic 'nosuch'" in unknown.stderr
+    page = man.stdout
+    assert page.startswith(".TH OPENIM 1 ") and ".SH COMMANDS" in page and ".SH ENVIRONMENT" in page
+    assert '.SS "openim friends add' in page and "OPENIM_API" in page and "\\-\\-json" in page
+    assert man_send.stdout.startswith(".TH OPENIM-SEND 1 ") and "\\-\\-image" in man_send.stdout
+    if shutil.which("groff"):  # the page is valid roff: no warnings, and it renders the commands
+        path = tmp_path / "openim.1"
+        path.write_text(page)
+        out = subprocess.run(["groff", "-man", "-Tutf8", "-ww", str(path)], capture_output=True, text=True,
+                             timeout=60)
+        assert out.returncode == 0 and not out.stderr, out.stderr
+        assert "openim friends add" in re.sub(".\x08", "", out.stdout)  # bold is overstruck
+    listed, page_json = cli.run_many((["help", "--json"], 0), (["help", "send", "--json"], 0))
+    topics = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert {"topic": "exit-codes", "kind": "topic", "summary": "what each exit status means"} in topics
+    assert any(t["topic"] == "groups mute" and t["kind"] == "command" for t in topics)
+    assert json.loads(page_json.stdout) == {"topic": "send", "kind": "command", "text": send_help.stdout}

@@ -16,6 +16,8 @@ from openim_sdk.events import (
     ConversationChanged,
     Event,
     MessageReceived,
+    MessageSendFailed,
+    MessageSent,
     MessageUpdated,
 )
 from openim_sdk.models import Conversation, Message
@@ -41,6 +43,7 @@ class FakeClient:
         self.read: list[str] = []
         self.typing_calls: list[tuple[str, bool]] = []
         self.fail_sends = False
+        self.downloads: list[str] = []
         self._queue: asyncio.Queue[Event] = asyncio.Queue()
         self._ids = itertools.count(1)
         self.clock_ms = BASE_MS + 10 * 3600_000
@@ -111,15 +114,19 @@ class FakeClient:
                     content_type=ContentType.TEXT, content_json=json.dumps({"content": text}), send_time=self.clock_ms,
                     status=MsgStatus.SENDING, at_user_ids=list(at_user_ids))
         self.sent.append(m)
+        await self.emit(MessageReceived(m, is_self=True))  # as the SDK: the row shows at once, sending
         return m
 
     async def complete(self, m: Message, ok: bool = True) -> None:
+        """The server's answer to a send, as the SDK reports it: MessageSent or MessageSendFailed."""
         lst = self.msgs.setdefault(m.conversation_id, [])
         m.status = MsgStatus.SEND_SUCCESS if ok else MsgStatus.SEND_FAILED
         if ok:
             m.seq = len(lst) + 1
             lst.append(m)
-        await self.emit(MessageUpdated(m))
+            await self.emit(MessageSent(m))
+        else:
+            await self.emit(MessageSendFailed(m))
 
     async def send_file(self, conversation_id: str, path: Path, *, group: bool = False, image: bool = False,
                         progress: Any = None) -> Message:
@@ -132,12 +139,14 @@ class FakeClient:
                     session_type=conv.conversation_type, group_id=conv.group_id, content_type=ct,
                     content_json=json.dumps(body), send_time=self.clock_ms, status=MsgStatus.SENDING)
         self.sent.append(m)
+        await self.emit(MessageReceived(m, is_self=True))
         return m
 
     async def retry(self, client_msg_id: str) -> Message:
         for m in self.sent:
             if m.client_msg_id == client_msg_id:
                 m.status = MsgStatus.SENDING
+                await self.emit(MessageUpdated(m))  # as the SDK: queued again, sending
                 return m
         raise KeyError(client_msg_id)
 
@@ -167,6 +176,16 @@ class FakeClient:
         return self.convs.setdefault(cid, conv)
 
     async def download(self, message: Message, dest_dir: Path) -> Path:
+        self.downloads.append(message.client_msg_id)
+        Path(dest_dir).mkdir(parents=True, exist_ok=True)
+        if message.content_type == ContentType.PICTURE:  # a real picture (4x4, red over blue)
+            from PIL import Image
+
+            p = Path(dest_dir) / "picture.png"
+            img = Image.new("RGB", (4, 4), (0, 0, 255))
+            img.paste((255, 0, 0), (0, 0, 4, 2))
+            img.save(p)
+            return p
         p = Path(dest_dir) / "file.bin"
         p.write_bytes(b"x")
         return p

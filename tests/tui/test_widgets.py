@@ -479,3 +479,131 @@ async def test_markdown_is_rendered_and_links_open(monkeypatch: Any) -> None:
         await pilot.press("o")
         await wait_for(pilot, lambda: opened, 3, "opened")
         assert opened == ["https://example.org/g"]
+
+
+# ------------------------------------------------------------------ picture previews (issue 15)
+
+
+def _with_picture(tmp_path: Path) -> FakeClient:
+    c = demo_client()
+    c.data_dir = tmp_path  # type: ignore[attr-defined]  # where the chat caches previews
+    c.add_message("si_alice_bob", "bob", "", minute=606, nickname="Bob", content_type=ContentType.PICTURE,
+                  content={"sourcePicture": {"url": "http://x/cat.png", "size": 2048, "width": 4, "height": 4}})
+    c.add_message("si_alice_bob", "bob", "cute, right?", minute=607, nickname="Bob")
+    return c
+
+
+async def test_a_selected_picture_is_previewed_inline(tmp_path: Path) -> None:
+    import pytest
+
+    widget = pytest.importorskip("textual_image.widget")
+    app, c = make(_with_picture(tmp_path), tmp_path / "downloads")
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        await pilot.press("alt+2")
+        await wait_for(pilot, lambda: "cute, right?" in text(app), 3, "bob's chat")
+        preview = app.chat.preview
+        assert not preview.display
+        view = app.chat.log_view
+        view.focus()
+        await pilot.press("up", "up")
+        assert view.selected is not None and view.selected.content_type == ContentType.PICTURE
+        images = await wait_for(pilot, lambda: list(preview.query(".preview-image")), 3, "preview image")
+        assert preview.display and isinstance(images[0], widget.Image)
+        await wait_for(pilot, lambda: images[0].size.height > 0, 3, "laid out")
+        # headless, textual-image draws with unicode blocks: the picture is on screen as text cells
+        drawn = [images[0].render_line(y).text for y in range(images[0].size.height)]
+        assert any(line.strip() for line in drawn)
+        assert "o opens it full size" in str(preview.query_one("#preview-caption").render())
+        await pilot.press("down")  # a text message: the preview goes away
+        await wait_for(pilot, lambda: not preview.display, 3, "preview hidden")
+        await pilot.press("up")  # back to the picture: fetched once, then from the cache
+        await wait_for(pilot, lambda: preview.display, 3, "shown again")
+        assert c.downloads.count(view.selected.client_msg_id) == 1
+
+
+async def test_no_preview_without_the_library_or_when_turned_off(tmp_path: Path, monkeypatch: Any) -> None:
+    from openim_cli.settings import Settings
+    from openim_tui.widgets import picture_preview
+
+    monkeypatch.setattr(picture_preview, "_loaded", True)
+    monkeypatch.setattr(picture_preview, "_renderer", None)  # as if textual-image were not installed
+    for settings in (Settings(), Settings(previews=False)):
+        c = _with_picture(tmp_path)
+        app = ChatApp(client=c, clock=lambda: NOW, tz=UTC, download_dir=tmp_path / "dl", settings=settings)
+        async with app.run_test(size=SIZE) as pilot:
+            await ready(pilot, app)
+            await pilot.press("alt+2")
+            await wait_for(pilot, lambda a=app: "cute, right?" in text(a), 3, "bob's chat")  # type: ignore[misc]
+            app.chat.log_view.focus()
+            await pilot.press("up", "up")
+            await pilot.pause(0.1)
+            assert not app.chat.preview.display and not c.downloads
+            assert "d download · o open" in text(app)  # the system viewer is still a key away
+
+
+# ------------------------------------------------------------------ the SDK owns the outbox (issue 15)
+
+
+async def test_each_message_goes_to_the_sdk_once_in_typed_order_and_states_come_from_its_events() -> None:
+    import asyncio
+
+    app, c = make()
+    real_send = c.send_text
+    calls: list[str] = []
+
+    async def slow_first(cid: str, text: str, **kw: Any) -> Any:
+        calls.append(text)
+        if text == "one":  # the SDK takes its time with the first: the second must not overtake it
+            await asyncio.sleep(0.3)
+        return await real_send(cid, text, **kw)
+
+    c.send_text = slow_first  # type: ignore[method-assign]
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        await pilot.press("alt+2")
+        await wait_for(pilot, lambda: app.chat.current == "si_alice_bob")
+        await pilot.press(*"one", "enter", *"two", "enter")
+        await wait_for(pilot, lambda: len(c.sent) == 2, 3, "both handed over")
+        assert calls == ["one", "two"] and [m.text for m in c.sent] == ["one", "two"]
+        mine = [m.text for m in app.chat.log_view.messages if m.send_id == "alice"]
+        assert mine[-2:] == ["one", "two"] and mine.count("one") == 1  # drawn once, from the SDK's event
+        await c.complete(c.sent[0], ok=False)  # MessageSendFailed with no reason: retrying may help
+        await wait_for(pilot, lambda: "one  ✗ not sent: the server did not take it · r retry" in text(app), 3,
+                       "failed, with the SDK's words, retry offered")
+
+
+async def test_retry_is_refused_when_the_sdk_says_it_cannot_help() -> None:
+    from openim_sdk.events import MessageSendFailed
+    from openim_sdk.protocol.errors import MessageError
+
+    app, c = make()
+    retried: list[str] = []
+    real_retry = c.retry
+
+    async def retry(cmid: str) -> Any:
+        retried.append(cmid)
+        return await real_retry(cmid)
+
+    c.retry = retry  # type: ignore[method-assign]
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        await pilot.press(*"am I muted?", "enter")
+        await wait_for(pilot, lambda: c.sent, 3, "sent")
+        m = c.sent[-1]
+        m.status = MsgStatus.SEND_FAILED
+        await c.emit(MessageSendFailed(m, error=MessageError(1402, message="MutedInGroup")))
+        await wait_for(pilot, lambda: "not sent: you are muted" in text(app), 3, "reason shown")
+        view = app.chat.log_view
+        view.focus()
+        await pilot.press("up")
+        assert view.selected is not None and view.selected.client_msg_id == m.client_msg_id
+        await pilot.press("r")
+        await pilot.pause(0.1)
+        assert retried == [] and m.status == MsgStatus.SEND_FAILED
+        # Ctrl+R (no selection) retries the last failed message that can be retried: the older offline one
+        await pilot.press("escape")
+        assert view.selected is None and app.chat.composer.has_focus
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: retried, 3, "retried")
+        assert retried == ["sg_team-00008"]
