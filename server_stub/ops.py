@@ -74,7 +74,7 @@ async def health(core: ServerCore) -> tuple[int, dict[str, Any]]:
     started = time.perf_counter()
     body: dict[str, Any] = {"version": __version__, "connections": core.hub.count()}
     try:
-        await asyncio.wait_for(core.storage.run(lambda c: c.execute("SELECT 1").fetchone()), HEALTH_TIMEOUT)
+        await asyncio.wait_for(core.storage.ping(), HEALTH_TIMEOUT)
     except Exception as exc:  # noqa: BLE001 - any failure is "unavailable", said in the body
         body.update(status="unavailable", storage=f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
         return 503, body

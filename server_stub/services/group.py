@@ -16,8 +16,8 @@ from openim_sdk.protocol.errors import (
 from openim_sdk.protocol.pb.group import group_pb2
 from openim_sdk.protocol.pb.sdkws import sdkws_pb2
 
-from .. import relation_store as rs
 from ..context import RequestContext, check_pagination, need, page_bounds, service
+from ..repos import relations as rs
 from ..storage import now_ms
 from .conversation import id_hash, incremental, nil_lists
 from .group_common import (
@@ -255,7 +255,7 @@ async def get_groups(ctx: RequestContext, req: group_pb2.GetGroupsReq) -> Any:
         if req.groupID:
             gids = [req.groupID]
         else:
-            gids = [r[0] for r in conn.execute("SELECT group_id FROM im_groups ORDER BY create_time, group_id")]
+            gids = rs.all_group_ids(conn)
         gs = [g for g in rs.groups(conn, gids).values() if not req.groupName or req.groupName in g.groupName]
         page = gs[off:off + lim]
         us = rs.users(conn, [g.ownerUserID for g in page])

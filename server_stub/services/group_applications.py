@@ -14,9 +14,9 @@ from openim_sdk.protocol.errors import (
 from openim_sdk.protocol.pb.group import group_pb2
 from openim_sdk.protocol.pb.sdkws import sdkws_pb2
 
-from .. import relation_store as rs
 from ..context import RequestContext, check_pagination, need, page_bounds, service
 from ..notify import group_notification, send_notification
+from ..repos import relations as rs
 from ..storage import now_ms
 from .group_common import (
     JOIN_INVITATION,
@@ -51,11 +51,11 @@ async def _application_tips(ctx: RequestContext, gid: str, uids: list[str]) -> N
         admins = [r[1] for r in rs.member_rows(conn, gid) if r[2] >= rs.ROLE_ADMIN]
         out = []
         for uid in uids:
-            _, reqs = rs.group_requests(conn, "group_id = ? AND user_id = ?", (gid, uid))
+            request = rs.group_request(conn, gid, uid)
             u = rs.users(conn, [uid]).get(uid)
             out.append((admins, sdkws_pb2.JoinGroupApplicationTips(
-                group=g, applicant=rs.public(u, uid), reqMsg=reqs[0].reqMsg if reqs else "",
-                request=reqs[0] if reqs else None)))
+                group=g, applicant=rs.public(u, uid), reqMsg=request.reqMsg if request else "",
+                request=request)))
         return out
 
     for admins, tips in await ctx.core.storage.run(op):
@@ -82,9 +82,7 @@ async def join_group(ctx: RequestContext, req: group_pb2.JoinGroupReq) -> Any:
         if g.needVerification == VERIFY_DIRECT:
             add_members(ctx, conn, req.groupID, [uid], rs.ROLE_MEMBER, req.joinSource, uid)
             return _entered_tips(conn, req.groupID, uid)
-        conn.execute("INSERT OR REPLACE INTO group_requests (group_id, user_id, handle_result, req_msg, req_time, ex, "
-                     "join_source, inviter_user_id) VALUES (?,?,0,?,?,?,?,?)",
-                     (req.groupID, uid, req.reqMessage, now_ms(), req.ex, req.joinSource, uid))
+        rs.put_group_request(conn, req.groupID, uid, req.reqMessage, req.joinSource, uid, req.ex)
         return None
 
     tips = await ctx.core.storage.run(op)
@@ -109,19 +107,16 @@ async def application_response(ctx: RequestContext, req: group_pb2.GroupApplicat
     def op(conn: Any) -> tuple[Any, Any]:
         load_group(conn, req.groupID)
         require_manager(ctx, conn, req.groupID)
-        row = conn.execute("SELECT handle_result, join_source, inviter_user_id FROM group_requests WHERE group_id = ? "
-                           "AND user_id = ?", (req.groupID, req.fromUserID)).fetchone()
+        row = rs.group_request_state(conn, req.groupID, req.fromUserID)
         if row is None:
             raise NotFoundError(1004, detail="group request not found")
-        if row[0] != 0:
+        if row.handle_result != 0:
             raise OpenIMError(1206, detail="group request handled")
-        conn.execute("UPDATE group_requests SET handle_result = ?, handle_msg = ?, handle_user_id = ?, handle_time = ? "
-                     "WHERE group_id = ? AND user_id = ?",
-                     (req.handleResult, req.handledMsg, ctx.user_id, now_ms(), req.groupID, req.fromUserID))
+        rs.handle_group_request(conn, req.groupID, req.fromUserID, req.handleResult, req.handledMsg, ctx.user_id)
         entered = None
         if agree and not role_of(conn, req.groupID, req.fromUserID):
-            inviter = row[2] if row[2] != req.fromUserID else ""
-            add_members(ctx, conn, req.groupID, [req.fromUserID], rs.ROLE_MEMBER, row[1] or JOIN_SEARCH,
+            inviter = row.inviter_user_id if row.inviter_user_id != req.fromUserID else ""
+            add_members(ctx, conn, req.groupID, [req.fromUserID], rs.ROLE_MEMBER, row.join_source or JOIN_SEARCH,
                         ctx.user_id, inviter)
             if inviter:  # upstream GroupApplicationResponse: an invitation that needed approval -> 1509
                 opu = op_member(conn, req.groupID, ctx.user_id)
@@ -131,10 +126,10 @@ async def application_response(ctx: RequestContext, req: group_pb2.GroupApplicat
                     inviterUser=op_member(conn, req.groupID, inviter)), conn, req.groupID))
             else:
                 entered = (ContentType.MEMBER_ENTER, _entered_tips(conn, req.groupID, req.fromUserID))
-        _, reqs = rs.group_requests(conn, "group_id = ? AND user_id = ?", (req.groupID, req.fromUserID))
+        request = rs.group_request(conn, req.groupID, req.fromUserID)
         cls = sdkws_pb2.GroupApplicationAcceptedTips if agree else sdkws_pb2.GroupApplicationRejectedTips
         tips = cls(group=rs.group_row(conn, req.groupID), opUser=op_member(conn, req.groupID, ctx.user_id),
-                   handleMsg=req.handledMsg, receiverAs=0, request=reqs[0])
+                   handleMsg=req.handledMsg, receiverAs=0, request=request)
         return tips, entered
 
     tips, entered = await ctx.core.storage.run(op)
@@ -167,9 +162,7 @@ async def invite(ctx: RequestContext, req: group_pb2.InviteUserToGroupReq) -> An
             raise ArgsError(detail=f"already in group: {','.join(present)}")
         if g.needVerification == VERIFY_ALL and role < rs.ROLE_ADMIN:
             for uid in ids:
-                conn.execute("INSERT OR REPLACE INTO group_requests (group_id, user_id, handle_result, req_msg, "
-                             "req_time, join_source, inviter_user_id) VALUES (?,?,0,?,?,?,?)",
-                             (req.groupID, uid, req.reason, now_ms(), JOIN_INVITATION, ctx.user_id))
+                rs.put_group_request(conn, req.groupID, uid, req.reason, JOIN_INVITATION, ctx.user_id)
             return "apply", None
         add_members(ctx, conn, req.groupID, ids, rs.ROLE_MEMBER, JOIN_INVITATION, ctx.user_id, ctx.user_id)
         opu = op_member(conn, req.groupID, ctx.user_id)
@@ -186,13 +179,6 @@ async def invite(ctx: RequestContext, req: group_pb2.InviteUserToGroupReq) -> An
 
 
 # --------------------------------------------------------------------------- application queries
-
-
-def _results(where: str, params: tuple[Any, ...], results: Any) -> tuple[str, tuple[Any, ...]]:
-    if results:
-        where += f" AND handle_result IN ({rs.in_clause(list(results))})"
-        params = (*params, *results)
-    return where, params
 
 
 def _v_recv(req: Any) -> None:
@@ -213,8 +199,7 @@ async def recv_applications(ctx: RequestContext, req: group_pb2.GetGroupApplicat
                 raise NoPermissionError(detail=f"not admin of group {g}")
         if not gids:
             return 0, []
-        where, params = _results(f"group_id IN ({rs.in_clause(gids)})", tuple(gids), req.handleResults)
-        return rs.group_requests(conn, where, params, off, lim)
+        return rs.find_group_requests(conn, group_ids=gids, results=list(req.handleResults), offset=off, limit=lim)
 
     total, reqs = await ctx.core.storage.run(op)
     return group_pb2.GetGroupApplicationListResp(total=total, groupRequests=reqs)
@@ -229,13 +214,10 @@ def _v_user_req(req: Any) -> None:
 async def user_req_applications(ctx: RequestContext, req: group_pb2.GetUserReqApplicationListReq) -> Any:
     ctx.check_access(req.userID)
     off, lim = page_bounds(req.pagination)
-    where: str = "user_id = ?"
-    params: tuple[Any, ...] = (req.userID,)
-    if req.groupIDs:
-        where += f" AND group_id IN ({rs.in_clause(list(req.groupIDs))})"
-        params = (*params, *req.groupIDs)
-    where, params = _results(where, params, req.handleResults)
-    total, reqs = await ctx.core.storage.run(lambda c: rs.group_requests(c, where, params, off, lim))
+    gids = list(req.groupIDs) or None
+    results = list(req.handleResults)
+    total, reqs = await ctx.core.storage.run(lambda c: rs.find_group_requests(
+        c, group_ids=gids, user_ids=[req.userID], results=results, offset=off, limit=lim))
     return group_pb2.GetUserReqApplicationListResp(total=total, groupRequests=reqs)
 
 
@@ -252,7 +234,7 @@ async def users_req_applications(ctx: RequestContext, req: group_pb2.getGroupUse
     def op(conn: Any) -> Any:
         load_group(conn, req.groupID, alive=False)
         require_manager(ctx, conn, req.groupID)
-        return rs.group_requests(conn, f"group_id = ? AND user_id IN ({rs.in_clause(ids)})", (req.groupID, *ids))
+        return rs.find_group_requests(conn, group_ids=[req.groupID], user_ids=ids)
 
     total, reqs = await ctx.core.storage.run(op)
     return group_pb2.getGroupUsersReqApplicationListResp(total=total, groupRequests=reqs)
@@ -263,7 +245,7 @@ async def specified_request_info(ctx: RequestContext, req: group_pb2.GetSpecifie
     def op(conn: Any) -> Any:
         if ctx.user_id != req.userID:
             require_manager(ctx, conn, req.groupID)
-        return rs.group_requests(conn, "group_id = ? AND user_id = ?", (req.groupID, req.userID))
+        return rs.find_group_requests(conn, group_ids=[req.groupID], user_ids=[req.userID])
 
     total, reqs = await ctx.core.storage.run(op)
     return group_pb2.GetSpecifiedUserGroupRequestInfoResp(total=total, groupRequests=reqs)
@@ -275,9 +257,6 @@ async def unhandled_count(ctx: RequestContext, req: group_pb2.GetGroupApplicatio
 
     def op(conn: Any) -> int:
         gids = rs.managed_group_ids(conn, req.userID)
-        if not gids:
-            return 0
-        return conn.execute(f"SELECT COUNT(*) FROM group_requests WHERE group_id IN ({rs.in_clause(gids)}) AND "
-                            "handle_result = 0 AND req_time > ?", (*gids, req.time)).fetchone()[0]
+        return rs.unhandled_group_request_count(conn, gids, req.time)
 
     return group_pb2.GetGroupApplicationUnhandledCountResp(count=await ctx.core.storage.run(op))

@@ -13,9 +13,12 @@ from openim_sdk.protocol.errors import (
 from openim_sdk.protocol.pb.conversation import conversation_pb2
 from openim_sdk.protocol.pb.sdkws import sdkws_pb2
 
-from .. import relation_store as rs
 from ..context import RequestContext
 from ..notify import group_notification
+from ..repos import relations as rs
+from ..repos.conversations import conversation_data, update_conversation_data
+from ..repos.messages import max_seq
+from ..repos.versions import version_stamp
 from ..storage import bump_version
 
 JOIN_ADMIN, JOIN_INVITATION, JOIN_SEARCH, JOIN_QR = 1, 2, 3, 4
@@ -33,8 +36,7 @@ def load_group(conn: Any, gid: str, alive: bool = True) -> sdkws_pb2.GroupInfo:
 
 
 def role_of(conn: Any, gid: str, uid: str) -> int:
-    r = conn.execute("SELECT role_level FROM group_members WHERE group_id = ? AND user_id = ?", (gid, uid)).fetchone()
-    return r[0] if r else 0
+    return rs.role_of(conn, gid, uid)
 
 
 def require_manager(ctx: RequestContext, conn: Any, gid: str) -> int:
@@ -62,9 +64,7 @@ def op_member(conn: Any, gid: str, uid: str) -> sdkws_pb2.GroupMemberFullInfo:
 
 
 def member_version(conn: Any, gid: str) -> tuple[str, int]:
-    r = conn.execute("SELECT version_id, version FROM version_logs WHERE kind = 'group_member' AND key = ?",
-                     (gid,)).fetchone()
-    return (r[0], r[1]) if r else ("", 0)
+    return version_stamp(conn, "group_member", gid)
 
 
 def with_version(tips: Any, conn: Any, gid: str) -> Any:
@@ -95,17 +95,14 @@ def history_from_now(conn: Any, gid: str, uids: list[str]) -> None:
     current max seq, so messages sent before they joined cannot be pulled (upstream
     internal/rpc/group/notification.go ``MemberEnterNotification``: SetUserConversationsMinSeq maxSeq+1)."""
     cid = f"sg_{gid}"
-    row = conn.execute("SELECT max_seq FROM seqs WHERE conversation_id = ?", (cid,)).fetchone()
-    first = (row[0] if row else 0) + 1
+    first = max_seq(conn, cid) + 1
     for uid in uids:
-        r = conn.execute("SELECT data FROM conversations WHERE owner_user_id = ? AND conversation_id = ?",
-                         (uid, cid)).fetchone()
-        if r is None:
+        data = conversation_data(conn, uid, cid)
+        if data is None:
             continue
-        conv = conversation_pb2.Conversation.FromString(r[0])
+        conv = conversation_pb2.Conversation.FromString(data)
         conv.minSeq = max(conv.minSeq, first)
-        conn.execute("UPDATE conversations SET data = ? WHERE owner_user_id = ? AND conversation_id = ?",
-                     (conv.SerializeToString(), uid, cid))
+        update_conversation_data(conn, uid, cid, conv.SerializeToString())
         bump_version(conn, "conversation", uid, [cid], 3)
 
 

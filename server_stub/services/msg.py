@@ -292,7 +292,7 @@ async def revoker_role(ctx: RequestContext, user_id: str, m: sdkws_pb2.MsgData, 
     if ctx.is_admin:
         return 0
     if m.sessionType == SessionType.READ_GROUP_CHAT:
-        from .. import relation_store as rs
+        from ..repos import relations as rs
 
         member = await ctx.core.storage.run(lambda c: rs.member(c, m.groupID, user_id))
         return member.roleLevel if member is not None else 0
