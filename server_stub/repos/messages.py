@@ -291,6 +291,10 @@ class MessageRepo:
         return await self.run(op)
 
 
+    async def conversation_max_seq(self, cid: str) -> int:
+        """The conversation's current max seq (0: no message yet, the next one opens it)."""
+        return await self.read(lambda c: max_seq(c, cid), snapshot=False)  # type: ignore[no-any-return]
+
     async def set_send_status(self, operation_id: str, status: int) -> None:
         await self.run(lambda c: c.execute(
             "INSERT OR REPLACE INTO send_status VALUES (?,?,?)", (operation_id, status, now_ms())))

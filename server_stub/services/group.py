@@ -23,7 +23,9 @@ from .conversation import id_hash, incremental, nil_lists
 from .group_common import (
     BATCH_CHANGE_LIMIT,
     JOIN_INVITATION,
+    before_members_enter,
     load_group,
+    members_entered,
     missing_users,
     notify_group,
     op_member,
@@ -58,7 +60,7 @@ async def create_group(ctx: RequestContext, req: group_pb2.CreateGroupReq) -> An
     info.groupID = info.groupID or str(random.randint(10**9, 10**10 - 1))
     info.ownerUserID, info.creatorUserID, info.createTime = req.ownerUserID, ctx.user_id, now_ms()
     info.status, info.memberCount = rs.STATUS_OK, 0
-    await ctx.core.webhooks.before_members_join_group(info.groupID, everyone, info.ex, ctx.operation_id)
+    await before_members_enter(ctx, info.groupID, everyone, info.ex)
 
     def op(conn: Any) -> Any:
         if rs.group_row(conn, info.groupID) is not None:
@@ -85,6 +87,7 @@ async def create_group(ctx: RequestContext, req: group_pb2.CreateGroupReq) -> An
         await notify_group(ctx, g.groupID, ContentType.GROUP_INFO_SET_ANNOUNCEMENT,
                            sdkws_pb2.GroupInfoSetAnnouncementTips(group=g, opUser=tips.opUser), send_msg=True)
     ctx.core.webhooks.after_create_group(req, g, ctx.operation_id)
+    members_entered(ctx, g.groupID)
     return group_pb2.CreateGroupResp(groupInfo=g)
 
 

@@ -24,7 +24,10 @@ from .group_common import (
     VERIFY_ALL,
     VERIFY_DIRECT,
     add_members,
+    before_members_enter,
+    entering_group,
     load_group,
+    members_entered,
     missing_users,
     notify_group,
     op_member,
@@ -74,6 +77,9 @@ async def join_group(ctx: RequestContext, req: group_pb2.JoinGroupReq) -> Any:
     uid = req.inviterUserID or ctx.user_id  # the joining user (misleading name; not checked against caller)
     await missing_users(ctx, [uid])
     await ctx.core.webhooks.before_apply_join_group(req.groupID, uid, req.reqMessage, req.ex, ctx.operation_id)
+    entering = await entering_group(ctx, req.groupID, [uid], lambda g, _: g.needVerification == VERIFY_DIRECT)
+    if entering is not None:
+        await before_members_enter(ctx, req.groupID, [uid], entering.ex)
 
     def op(conn: Any) -> Any:
         g = load_group(conn, req.groupID)
@@ -89,6 +95,7 @@ async def join_group(ctx: RequestContext, req: group_pb2.JoinGroupReq) -> Any:
     if tips is not None:
         await group_notification(ctx.core, uid, req.groupID, ContentType.MEMBER_ENTER, tips, ctx.operation_id)
         ctx.core.webhooks.after_join_group(req.groupID, req.reqMessage, req.joinSource, uid, ctx.operation_id)
+        members_entered(ctx, req.groupID)
     else:
         await _application_tips(ctx, req.groupID, [uid])
     return group_pb2.JoinGroupResp()
@@ -103,6 +110,13 @@ def _v_response(req: Any) -> None:
 @service("/group/group_application_response", _v_response)
 async def application_response(ctx: RequestContext, req: group_pb2.GroupApplicationResponseReq) -> Any:
     agree = req.handleResult == 1
+    if agree:
+        pending = await ctx.core.storage.read(lambda c: rs.group_request_state(c, req.groupID, req.fromUserID))
+        if pending is not None and pending.handle_result == 0:
+            entering = await entering_group(ctx, req.groupID, [req.fromUserID],
+                                            lambda _, role: role >= rs.ROLE_ADMIN)
+            if entering is not None:
+                await before_members_enter(ctx, req.groupID, [req.fromUserID], entering.ex)
 
     def op(conn: Any) -> tuple[Any, Any]:
         load_group(conn, req.groupID)
@@ -137,6 +151,7 @@ async def application_response(ctx: RequestContext, req: group_pb2.GroupApplicat
     await send_notification(ctx.core, ctx.user_id, req.fromUserID, ct, tips, ctx.operation_id)
     if entered is not None:
         await notify_group(ctx, req.groupID, *entered)
+        members_entered(ctx, req.groupID)
     return group_pb2.GroupApplicationResponseResp()
 
 
@@ -151,6 +166,10 @@ async def invite(ctx: RequestContext, req: group_pb2.InviteUserToGroupReq) -> An
     ids = list(dict.fromkeys(req.invitedUserIDs))
     await missing_users(ctx, ids)
     await ctx.core.webhooks.before_invite_user_to_group(req.groupID, req.reason, ids, ctx.operation_id)
+    entering = await entering_group(ctx, req.groupID, ids, lambda g, role: role > 0 and not (
+        g.needVerification == VERIFY_ALL and role < rs.ROLE_ADMIN))
+    if entering is not None:
+        await before_members_enter(ctx, req.groupID, ids, entering.ex)
 
     def op(conn: Any) -> tuple[str, Any]:
         g = load_group(conn, req.groupID)
@@ -175,6 +194,7 @@ async def invite(ctx: RequestContext, req: group_pb2.InviteUserToGroupReq) -> An
         await _application_tips(ctx, req.groupID, ids)
     else:
         await notify_group(ctx, req.groupID, ContentType.MEMBER_INVITED, tips, send_msg=requested(req))
+        members_entered(ctx, req.groupID)
     return group_pb2.InviteUserToGroupResp()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from openim_sdk.protocol.errors import (
@@ -104,6 +105,39 @@ def history_from_now(conn: Any, gid: str, uids: list[str]) -> None:
         conv.minSeq = max(conv.minSeq, first)
         update_conversation_data(conn, uid, cid, conv.SerializeToString())
         bump_version(conn, "conversation", uid, [cid], 3)
+
+
+async def before_members_enter(ctx: RequestContext, gid: str, uids: list[str], group_ex: str) -> None:
+    """The before-callbacks of members entering ``gid`` directly (created with the group, invited
+    without approval, joining a group that needs none, an application accepted): beforeMemberJoinGroup
+    (upstream internal/rpc/group/group.go) then beforeCreateGroupChatConversations (upstream's
+    CreateGroupChatConversations, called by the member-enter notifications). Either may refuse;
+    called before the transaction, so a refusal leaves the group as it was."""
+    await ctx.core.webhooks.before_members_join_group(gid, uids, group_ex, ctx.operation_id)
+    await ctx.core.webhooks.before_create_group_chat_conversations(gid, ctx.operation_id)
+
+
+def members_entered(ctx: RequestContext, gid: str) -> None:
+    """The after-callback of :func:`before_members_enter`: afterCreateGroupChatConversations."""
+    ctx.core.webhooks.after_create_group_chat_conversations(gid, ctx.operation_id)
+
+
+async def entering_group(ctx: RequestContext, gid: str, uids: list[str],
+                         direct: Callable[[sdkws_pb2.GroupInfo, int], bool]) -> sdkws_pb2.GroupInfo | None:
+    """The group when ``uids`` are about to enter it directly: read before the transaction (which
+    checks it all again) to decide whether the member-enter callbacks apply. None when the group is
+    gone or dismissed, one of ``uids`` is in it already, or ``direct(group, caller's role)`` says
+    the entry will wait for approval."""
+    def op(conn: Any) -> sdkws_pb2.GroupInfo | None:
+        g = rs.group_row(conn, gid)
+        if g is None or g.status == rs.STATUS_DISMISSED:
+            return None
+        if any(rs.role_of(conn, gid, uid) for uid in uids):
+            return None
+        role = rs.ROLE_OWNER if ctx.is_admin else rs.role_of(conn, gid, ctx.user_id)
+        return g if direct(g, role) else None
+
+    return await ctx.core.storage.read(op)  # type: ignore[no-any-return]
 
 
 def add_members(ctx: RequestContext, conn: Any, gid: str, uids: list[str], role: int, source: int, operator: str,

@@ -56,6 +56,29 @@ def new_msg_id(*parts: object) -> str:
 # --------------------------------------------------------------------------- send
 
 
+async def _opening_chat(core: ServerCore, msg: sdkws_pb2.MsgData, cid: str, operation_id: str) -> list[tuple[str, str]]:
+    """The (owner, peer) records the first message of a 1:1 or notification chat opens, after
+    beforeCreateSingleChatConversations accepted each (it may refuse: the message is not sent).
+    Upstream calls it when the message transfer sees a conversation's first seq
+    (internal/rpc/conversation/conversation.go CreateSingleChatConversations): the sender's record,
+    then the receiver's; for a notification chat, the receiver's only. Empty when neither
+    single-chat conversation callback is on, or the conversation has messages already."""
+    hooks = core.webhooks
+    st = msg.sessionType
+    if st not in (SessionType.SINGLE_CHAT, SessionType.NOTIFICATION_CHAT) or not (
+            hooks.enabled("beforeCreateSingleChatConversations") or hooks.enabled("afterCreateSingleChatConversations")):
+        return []
+    if await core.storage.conversation_max_seq(cid):
+        return []
+    if st == SessionType.NOTIFICATION_CHAT:
+        records = [(msg.recvID, msg.sendID)]
+    else:
+        records = [(msg.sendID, msg.recvID)] + ([(msg.recvID, msg.sendID)] if msg.recvID != msg.sendID else [])
+    for owner, peer in records:
+        await hooks.before_create_single_chat_conversations(owner, cid, st, peer, operation_id)
+    return records
+
+
 async def send_message(core: ServerCore, msg: sdkws_pb2.MsgData, operation_id: str,
                        sender_is_admin: bool = False) -> tuple[msg_pb2.SendMsgResp, Callable[[], None]]:
     """Validate, persist (committed before returning) and return the reply plus a push callback."""
@@ -94,6 +117,7 @@ async def send_message(core: ServerCore, msg: sdkws_pb2.MsgData, operation_id: s
     stored = _opt(msg, "history")
     notification = is_notification(msg)
     cid = conversation_id_for(st, msg.sendID, msg.recvID, msg.groupID, notification=notification)
+    opened = await _opening_chat(core, msg, cid, operation_id) if stored and not notification else []
     pushes: list[tuple[str, sdkws_pb2.MsgData]] = []
     reqs = []
     if stored:
@@ -117,6 +141,8 @@ async def send_message(core: ServerCore, msg: sdkws_pb2.MsgData, operation_id: s
     if not reqs:  # stored messages have their send status written in their own transaction
         await core.storage.set_send_status(operation_id, 2)
     core.webhooks.after_send(msg, recipients, operation_id, duplicate=not pushes)
+    for owner, peer in opened:
+        core.webhooks.after_create_single_chat_conversations(owner, cid, st, peer, operation_id)
     resp = msg_pb2.SendMsgResp(serverMsgID=msg.serverMsgID, clientMsgID=msg.clientMsgID, sendTime=msg.sendTime)
 
     def push_online(users: list[str]) -> None:

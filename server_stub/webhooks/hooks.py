@@ -320,6 +320,44 @@ class Webhooks:
         self._after("afterImportFriends", {"callbackCommand": b.CMD["afterImportFriends"], "ownerUserID": owner,
                                            "friendUserIDs": list(friend_ids)}, op)
 
+    # -- conversations (internal/rpc/conversation/callback.go) ------------------------------------
+
+    def enabled(self, name: str) -> bool:
+        """Whether ``name`` will be called (lets a caller skip the work of preparing its body)."""
+        return self._cfg(name) is not None
+
+    @staticmethod
+    def _conversation_body(name: str, owner: str, cid: str, conv_type: int, peer_key: str,
+                           peer: str) -> dict[str, Any]:
+        """``Callback{Before,After}Create{Single,Group}ChatConversationsReq``: the new record's
+        fields, all at their defaults here (upstream's tags: ``ownerUserId``, ``conversationId``,
+        ``userId``/``groupId``)."""
+        return {"callbackCommand": b.CMD[name], "ownerUserId": owner, "conversationId": cid,
+                "conversationType": conv_type, peer_key: peer, "recvMsgOpt": 0, "isPinned": False,
+                "isPrivateChat": False, "burnDuration": 0, "groupAtType": 0, "attachedInfo": "", "ex": ""}
+
+    async def before_create_single_chat_conversations(self, owner: str, cid: str, conv_type: int, peer: str,
+                                                      op: str) -> None:
+        """beforeCreateSingleChatConversations: may refuse. The reply's record fields
+        (``recvMsgOpt``, ``isPinned``…) are not applied."""
+        await self._before("beforeCreateSingleChatConversations", self._conversation_body(
+            "beforeCreateSingleChatConversations", owner, cid, conv_type, "userId", peer), op)
+
+    def after_create_single_chat_conversations(self, owner: str, cid: str, conv_type: int, peer: str,
+                                               op: str) -> None:
+        self._after("afterCreateSingleChatConversations", self._conversation_body(
+            "afterCreateSingleChatConversations", owner, cid, conv_type, "userId", peer), op)
+
+    async def before_create_group_chat_conversations(self, group_id: str, op: str) -> None:
+        """beforeCreateGroupChatConversations: may refuse. As upstream, the body names no owner
+        (``ownerUserId`` is empty) and the reply's record fields are not applied."""
+        await self._before("beforeCreateGroupChatConversations", self._conversation_body(
+            "beforeCreateGroupChatConversations", "", f"sg_{group_id}", 3, "groupId", group_id), op)
+
+    def after_create_group_chat_conversations(self, group_id: str, op: str) -> None:
+        self._after("afterCreateGroupChatConversations", self._conversation_body(
+            "afterCreateGroupChatConversations", "", f"sg_{group_id}", 3, "groupId", group_id), op)
+
     # -- groups (internal/rpc/group/callback.go) -------------------------------------------------
 
     async def before_create_group(self, req: Any, op: str) -> None:
