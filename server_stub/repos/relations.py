@@ -378,7 +378,9 @@ def joined_group_ids(conn: sqlite3.Connection, uid: str) -> list[str]:
 
 
 def add_member(conn: sqlite3.Connection, gid: str, uid: str, role: int, source: int, operator: str,
-               inviter: str = "") -> bool:
+               inviter: str = "", record: dict[str, Any] | None = None) -> bool:
+    """Add ``uid`` to ``gid`` and create their ``sg_`` record (with the ``Conversation`` fields of
+    ``record`` set, when it is new); False when they were a member already."""
     cur = conn.execute("INSERT OR IGNORE INTO group_members (group_id, user_id, role_level, join_time, join_source, "
                        "operator_user_id, inviter_user_id) VALUES (?,?,?,?,?,?,?)",
                        (gid, uid, role, now_ms(), source, operator, inviter))
@@ -386,7 +388,7 @@ def add_member(conn: sqlite3.Connection, gid: str, uid: str, role: int, source: 
         return False
     bump_version(conn, "group_member", gid, [uid], 1)
     bump_version(conn, "join_group", uid, [gid], 1)
-    _ensure_group_conversation(conn, gid, uid)
+    _ensure_group_conversation(conn, gid, uid, record)
     return True
 
 
@@ -413,11 +415,13 @@ def group_changed(conn: sqlite3.Connection, gid: str) -> None:
         bump_version(conn, "join_group", uid, [gid], 3)
 
 
-def _ensure_group_conversation(conn: sqlite3.Connection, gid: str, uid: str) -> None:
+def _ensure_group_conversation(conn: sqlite3.Connection, gid: str, uid: str,
+                               record: dict[str, Any] | None = None) -> None:
     cid = f"sg_{gid}"
     data = conversation_data(conn, uid, cid)
     if data is None:
-        conv = conversation_pb2.Conversation(ownerUserID=uid, conversationID=cid, conversationType=3, groupID=gid)
+        conv = conversation_pb2.Conversation(ownerUserID=uid, conversationID=cid, conversationType=3, groupID=gid,
+                                             **(record or {}))
         insert_conversation(conn, uid, cid, conv.SerializeToString())
         bump_version(conn, "conversation", uid, [cid], 1)
         return

@@ -60,7 +60,7 @@ async def create_group(ctx: RequestContext, req: group_pb2.CreateGroupReq) -> An
     info.groupID = info.groupID or str(random.randint(10**9, 10**10 - 1))
     info.ownerUserID, info.creatorUserID, info.createTime = req.ownerUserID, ctx.user_id, now_ms()
     info.status, info.memberCount = rs.STATUS_OK, 0
-    await before_members_enter(ctx, info.groupID, everyone, info.ex)
+    record = await before_members_enter(ctx, info.groupID, everyone, info.ex)
 
     def op(conn: Any) -> Any:
         if rs.group_row(conn, info.groupID) is not None:
@@ -69,11 +69,13 @@ async def create_group(ctx: RequestContext, req: group_pb2.CreateGroupReq) -> An
         # every member's sg_ conversation is created here, so the group is listed at once
         # (upstream internal/rpc/group/group.go CreateGroup -> CreateGroupChatConversations)
         rs.add_member(conn, info.groupID, req.ownerUserID, rs.ROLE_OWNER, JOIN_INVITATION, ctx.user_id,
-                      ctx.user_id)
+                      ctx.user_id, record)
         for uid in req.adminUserIDs:
-            rs.add_member(conn, info.groupID, uid, rs.ROLE_ADMIN, JOIN_INVITATION, ctx.user_id, req.ownerUserID)
+            rs.add_member(conn, info.groupID, uid, rs.ROLE_ADMIN, JOIN_INVITATION, ctx.user_id, req.ownerUserID,
+                          record)
         for uid in req.memberUserIDs:
-            rs.add_member(conn, info.groupID, uid, rs.ROLE_MEMBER, JOIN_INVITATION, ctx.user_id, req.ownerUserID)
+            rs.add_member(conn, info.groupID, uid, rs.ROLE_MEMBER, JOIN_INVITATION, ctx.user_id, req.ownerUserID,
+                          record)
         g = rs.group_row(conn, info.groupID)
         ms = rs.members(conn, info.groupID)
         tips = with_version(sdkws_pb2.GroupCreatedTips(
@@ -87,7 +89,7 @@ async def create_group(ctx: RequestContext, req: group_pb2.CreateGroupReq) -> An
         await notify_group(ctx, g.groupID, ContentType.GROUP_INFO_SET_ANNOUNCEMENT,
                            sdkws_pb2.GroupInfoSetAnnouncementTips(group=g, opUser=tips.opUser), send_msg=True)
     ctx.core.webhooks.after_create_group(req, g, ctx.operation_id)
-    members_entered(ctx, g.groupID)
+    members_entered(ctx, g.groupID, record)
     return group_pb2.CreateGroupResp(groupInfo=g)
 
 

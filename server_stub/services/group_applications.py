@@ -78,15 +78,14 @@ async def join_group(ctx: RequestContext, req: group_pb2.JoinGroupReq) -> Any:
     await missing_users(ctx, [uid])
     await ctx.core.webhooks.before_apply_join_group(req.groupID, uid, req.reqMessage, req.ex, ctx.operation_id)
     entering = await entering_group(ctx, req.groupID, [uid], lambda g, _: g.needVerification == VERIFY_DIRECT)
-    if entering is not None:
-        await before_members_enter(ctx, req.groupID, [uid], entering.ex)
+    record = await before_members_enter(ctx, req.groupID, [uid], entering.ex) if entering is not None else None
 
     def op(conn: Any) -> Any:
         g = load_group(conn, req.groupID)
         if role_of(conn, req.groupID, uid):
             raise ArgsError(detail="already in group")
         if g.needVerification == VERIFY_DIRECT:
-            add_members(ctx, conn, req.groupID, [uid], rs.ROLE_MEMBER, req.joinSource, uid)
+            add_members(ctx, conn, req.groupID, [uid], rs.ROLE_MEMBER, req.joinSource, uid, record=record)
             return _entered_tips(conn, req.groupID, uid)
         rs.put_group_request(conn, req.groupID, uid, req.reqMessage, req.joinSource, uid, req.ex)
         return None
@@ -95,7 +94,7 @@ async def join_group(ctx: RequestContext, req: group_pb2.JoinGroupReq) -> Any:
     if tips is not None:
         await group_notification(ctx.core, uid, req.groupID, ContentType.MEMBER_ENTER, tips, ctx.operation_id)
         ctx.core.webhooks.after_join_group(req.groupID, req.reqMessage, req.joinSource, uid, ctx.operation_id)
-        members_entered(ctx, req.groupID)
+        members_entered(ctx, req.groupID, record)
     else:
         await _application_tips(ctx, req.groupID, [uid])
     return group_pb2.JoinGroupResp()
@@ -110,13 +109,14 @@ def _v_response(req: Any) -> None:
 @service("/group/group_application_response", _v_response)
 async def application_response(ctx: RequestContext, req: group_pb2.GroupApplicationResponseReq) -> Any:
     agree = req.handleResult == 1
+    record: dict[str, Any] | None = None
     if agree:
         pending = await ctx.core.storage.read(lambda c: rs.group_request_state(c, req.groupID, req.fromUserID))
         if pending is not None and pending.handle_result == 0:
             entering = await entering_group(ctx, req.groupID, [req.fromUserID],
                                             lambda _, role: role >= rs.ROLE_ADMIN)
             if entering is not None:
-                await before_members_enter(ctx, req.groupID, [req.fromUserID], entering.ex)
+                record = await before_members_enter(ctx, req.groupID, [req.fromUserID], entering.ex)
 
     def op(conn: Any) -> tuple[Any, Any]:
         load_group(conn, req.groupID)
@@ -131,7 +131,7 @@ async def application_response(ctx: RequestContext, req: group_pb2.GroupApplicat
         if agree and not role_of(conn, req.groupID, req.fromUserID):
             inviter = row.inviter_user_id if row.inviter_user_id != req.fromUserID else ""
             add_members(ctx, conn, req.groupID, [req.fromUserID], rs.ROLE_MEMBER, row.join_source or JOIN_SEARCH,
-                        ctx.user_id, inviter)
+                        ctx.user_id, inviter, record)
             if inviter:  # upstream GroupApplicationResponse: an invitation that needed approval -> 1509
                 opu = op_member(conn, req.groupID, ctx.user_id)
                 entered = (ContentType.MEMBER_INVITED, with_version(sdkws_pb2.MemberInvitedTips(
@@ -151,7 +151,7 @@ async def application_response(ctx: RequestContext, req: group_pb2.GroupApplicat
     await send_notification(ctx.core, ctx.user_id, req.fromUserID, ct, tips, ctx.operation_id)
     if entered is not None:
         await notify_group(ctx, req.groupID, *entered)
-        members_entered(ctx, req.groupID)
+        members_entered(ctx, req.groupID, record)
     return group_pb2.GroupApplicationResponseResp()
 
 
@@ -168,8 +168,7 @@ async def invite(ctx: RequestContext, req: group_pb2.InviteUserToGroupReq) -> An
     await ctx.core.webhooks.before_invite_user_to_group(req.groupID, req.reason, ids, ctx.operation_id)
     entering = await entering_group(ctx, req.groupID, ids, lambda g, role: role > 0 and not (
         g.needVerification == VERIFY_ALL and role < rs.ROLE_ADMIN))
-    if entering is not None:
-        await before_members_enter(ctx, req.groupID, ids, entering.ex)
+    record = await before_members_enter(ctx, req.groupID, ids, entering.ex) if entering is not None else None
 
     def op(conn: Any) -> tuple[str, Any]:
         g = load_group(conn, req.groupID)
@@ -183,7 +182,7 @@ async def invite(ctx: RequestContext, req: group_pb2.InviteUserToGroupReq) -> An
             for uid in ids:
                 rs.put_group_request(conn, req.groupID, uid, req.reason, JOIN_INVITATION, ctx.user_id)
             return "apply", None
-        add_members(ctx, conn, req.groupID, ids, rs.ROLE_MEMBER, JOIN_INVITATION, ctx.user_id, ctx.user_id)
+        add_members(ctx, conn, req.groupID, ids, rs.ROLE_MEMBER, JOIN_INVITATION, ctx.user_id, ctx.user_id, record)
         opu = op_member(conn, req.groupID, ctx.user_id)
         return "joined", with_version(sdkws_pb2.MemberInvitedTips(
             group=rs.group_row(conn, req.groupID), opUser=opu, invitedUserList=rs.members(conn, req.groupID, ids),
@@ -194,7 +193,7 @@ async def invite(ctx: RequestContext, req: group_pb2.InviteUserToGroupReq) -> An
         await _application_tips(ctx, req.groupID, ids)
     else:
         await notify_group(ctx, req.groupID, ContentType.MEMBER_INVITED, tips, send_msg=requested(req))
-        members_entered(ctx, req.groupID)
+        members_entered(ctx, req.groupID, record)
     return group_pb2.InviteUserToGroupResp()
 
 

@@ -107,19 +107,20 @@ def history_from_now(conn: Any, gid: str, uids: list[str]) -> None:
         bump_version(conn, "conversation", uid, [cid], 3)
 
 
-async def before_members_enter(ctx: RequestContext, gid: str, uids: list[str], group_ex: str) -> None:
+async def before_members_enter(ctx: RequestContext, gid: str, uids: list[str], group_ex: str) -> dict[str, Any]:
     """The before-callbacks of members entering ``gid`` directly (created with the group, invited
     without approval, joining a group that needs none, an application accepted): beforeMemberJoinGroup
     (upstream internal/rpc/group/group.go) then beforeCreateGroupChatConversations (upstream's
     CreateGroupChatConversations, called by the member-enter notifications). Either may refuse;
-    called before the transaction, so a refusal leaves the group as it was."""
+    called before the transaction, so a refusal leaves the group as it was. Returns the record
+    fields the second one's reply sets on the entrants' new ``sg_`` records (for :func:`add_members`)."""
     await ctx.core.webhooks.before_members_join_group(gid, uids, group_ex, ctx.operation_id)
-    await ctx.core.webhooks.before_create_group_chat_conversations(gid, ctx.operation_id)
+    return await ctx.core.webhooks.before_create_group_chat_conversations(gid, ctx.operation_id)
 
 
-def members_entered(ctx: RequestContext, gid: str) -> None:
+def members_entered(ctx: RequestContext, gid: str, record: dict[str, Any] | None = None) -> None:
     """The after-callback of :func:`before_members_enter`: afterCreateGroupChatConversations."""
-    ctx.core.webhooks.after_create_group_chat_conversations(gid, ctx.operation_id)
+    ctx.core.webhooks.after_create_group_chat_conversations(gid, ctx.operation_id, record)
 
 
 async def entering_group(ctx: RequestContext, gid: str, uids: list[str],
@@ -141,9 +142,9 @@ async def entering_group(ctx: RequestContext, gid: str, uids: list[str],
 
 
 def add_members(ctx: RequestContext, conn: Any, gid: str, uids: list[str], role: int, source: int, operator: str,
-                inviter: str = "") -> None:
+                inviter: str = "", record: dict[str, Any] | None = None) -> None:
     """Add members (their ``sg_`` conversation is created at once); without history when the
     server runs with ``enable_history_for_new_members = false``."""
-    added = [uid for uid in uids if rs.add_member(conn, gid, uid, role, source, operator, inviter)]
+    added = [uid for uid in uids if rs.add_member(conn, gid, uid, role, source, operator, inviter, record)]
     if added and not ctx.core.config.enable_history_for_new_members:
         history_from_now(conn, gid, added)

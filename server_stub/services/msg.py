@@ -56,8 +56,12 @@ def new_msg_id(*parts: object) -> str:
 # --------------------------------------------------------------------------- send
 
 
-async def _opening_chat(core: ServerCore, msg: sdkws_pb2.MsgData, cid: str, operation_id: str) -> list[tuple[str, str]]:
-    """The (owner, peer) records the first message of a 1:1 or notification chat opens, after
+#: A 1:1/notification chat record the first message opens: (owner, peer, fields the before-reply set).
+Opened = tuple[str, str, dict[str, Any]]
+
+
+async def _opening_chat(core: ServerCore, msg: sdkws_pb2.MsgData, cid: str, operation_id: str) -> list[Opened]:
+    """The records the first message of a 1:1 or notification chat opens, after
     beforeCreateSingleChatConversations accepted each (it may refuse: the message is not sent).
     Upstream calls it when the message transfer sees a conversation's first seq
     (internal/rpc/conversation/conversation.go CreateSingleChatConversations): the sender's record,
@@ -74,9 +78,22 @@ async def _opening_chat(core: ServerCore, msg: sdkws_pb2.MsgData, cid: str, oper
         records = [(msg.recvID, msg.sendID)]
     else:
         records = [(msg.sendID, msg.recvID)] + ([(msg.recvID, msg.sendID)] if msg.recvID != msg.sendID else [])
-    for owner, peer in records:
-        await hooks.before_create_single_chat_conversations(owner, cid, st, peer, operation_id)
-    return records
+    return [(owner, peer, await hooks.before_create_single_chat_conversations(owner, cid, st, peer, operation_id))
+            for owner, peer in records]
+
+
+def _with_fields(owners: list[tuple[str, bytes]], opened: list[Opened]) -> list[tuple[str, bytes]]:
+    """``owners``' record templates with the fields the before-replies set."""
+    fields = {owner: f for owner, _, f in opened if f}
+    out = []
+    for owner, data in owners:
+        if owner in fields:
+            conv = conversation_pb2.Conversation.FromString(data)
+            for key, value in fields[owner].items():
+                setattr(conv, key, value)
+            data = conv.SerializeToString()
+        out.append((owner, data))
+    return out
 
 
 async def send_message(core: ServerCore, msg: sdkws_pb2.MsgData, operation_id: str,
@@ -121,7 +138,7 @@ async def send_message(core: ServerCore, msg: sdkws_pb2.MsgData, operation_id: s
     pushes: list[tuple[str, sdkws_pb2.MsgData]] = []
     reqs = []
     if stored:
-        reqs.append(StoreRequest(cid, msg, [] if notification else _owners(msg, cid, recipients),
+        reqs.append(StoreRequest(cid, msg, [] if notification else _with_fields(_owners(msg, cid, recipients), opened),
                                  "" if notification else msg.sendID, idempotent=not notification))
     else:
         pushes.append((cid, msg))
@@ -141,8 +158,8 @@ async def send_message(core: ServerCore, msg: sdkws_pb2.MsgData, operation_id: s
     if not reqs:  # stored messages have their send status written in their own transaction
         await core.storage.set_send_status(operation_id, 2)
     core.webhooks.after_send(msg, recipients, operation_id, duplicate=not pushes)
-    for owner, peer in opened:
-        core.webhooks.after_create_single_chat_conversations(owner, cid, st, peer, operation_id)
+    for owner, peer, fields in opened:
+        core.webhooks.after_create_single_chat_conversations(owner, cid, st, peer, operation_id, fields)
     resp = msg_pb2.SendMsgResp(serverMsgID=msg.serverMsgID, clientMsgID=msg.clientMsgID, sendTime=msg.sendTime)
 
     def push_online(users: list[str]) -> None:

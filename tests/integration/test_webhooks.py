@@ -325,9 +325,16 @@ async def test_member_enter_and_conversation_callbacks(tmp_path, receiver, admin
     receiver.replies["callbackBeforeMembersJoinGroupCommand"] = \
         lambda body: REFUSE if any(m["userID"] == "zed" for m in body["memberList"]) else {"actionCode": 0}
     receiver.replies["callbackBeforeCreateGroupChatConversationsCommand"] = \
-        lambda body: REFUSE if body["groupId"] == "g2" else {"actionCode": 0}
-    receiver.replies["callbackBeforeCreateSingleChatConversationsCommand"] = \
-        lambda body: REFUSE if "eve" in (body["ownerUserId"], body["userId"]) else {"actionCode": 0}
+        lambda body: REFUSE if body["groupId"] == "g2" else {"actionCode": 0, "isPinned": True, "ex": "hooked",
+                                                             "recvMsgOpt": None} if body["groupId"] == "g1" else \
+        {"actionCode": 0, "isPinned": "yes"}  # g3: not a bool
+
+    def single(body: dict[str, Any]) -> dict[str, Any]:
+        if "eve" in (body["ownerUserId"], body["userId"]):
+            return REFUSE
+        return {"actionCode": 0, "attachedInfo": f"for {body['ownerUserId']}"} if body["ownerUserId"] == "ben" else {}
+
+    receiver.replies["callbackBeforeCreateSingleChatConversationsCommand"] = single
     names = ("beforeMemberJoinGroup", "beforeCreateGroupChatConversations", "afterCreateGroupChatConversations",
              "beforeCreateSingleChatConversations", "afterCreateSingleChatConversations")
     srv = await start(tmp_path, hooks(receiver.url, *names))
@@ -352,13 +359,26 @@ async def test_member_enter_and_conversation_callbacks(tmp_path, receiver, admin
         members = await api.ok("/group/get_group_member_list", {"groupID": "g1",
                                                                 "pagination": {"pageNumber": 1, "showNumber": 10}})
         assert sorted(m["userID"] for m in members["members"]) == ["ann", "ben", "cid", "dan"]
-        env = await api.call("/group/get_groups_info", {"groupIDs": ["g2"]})
+        env = await api.call("/group/create_group", {"ownerUserID": "ann", "groupInfo": {
+            "groupID": "g3", "groupName": "G3", "groupType": 2}})
+        assert (env["errCode"], env["errMsg"]) == (90007, "DataError"), env
+        env = await api.call("/group/get_groups_info", {"groupIDs": ["g2", "g3"]})
         assert env["errCode"] == 0 and not (env["data"] or {}).get("groupInfos")
         # 1:1: the first message opens both records, the second opens nothing
         await api.ok("/msg/send_msg", _rest_msg("ann", "ben"))
         await api.ok("/msg/send_msg", _rest_msg("ben", "ann"))
         env = await api.call("/msg/send_msg", _rest_msg("ann", "eve"))
         assert (env["errCode"], env["errMsg"], env["errDlt"]) == (5001, "no bad words", "policy 7")
+        # the before-replies' record fields are on the records they created (upstream NotNilReplace)
+        for owner in ("ann", "cid", "dan"):
+            conv = (await api.ok("/conversation/get_conversation", {"ownerUserID": owner,
+                                                                    "conversationID": "sg_g1"}))["conversation"]
+            assert (conv["isPinned"], conv["ex"], conv["recvMsgOpt"]) == (True, "hooked", 0), (owner, conv)
+        ben = (await api.ok("/conversation/get_conversation", {"ownerUserID": "ben",
+                                                               "conversationID": "si_ann_ben"}))["conversation"]
+        ann = (await api.ok("/conversation/get_conversation", {"ownerUserID": "ann",
+                                                               "conversationID": "si_ann_ben"}))["conversation"]
+        assert (ben["attachedInfo"], ann["attachedInfo"]) == ("for ben", "")
         await srv.core.webhooks.drain()
     finally:
         await srv.stop()
@@ -374,14 +394,17 @@ async def test_member_enter_and_conversation_callbacks(tmp_path, receiver, admin
         {"callbackCommand": "callbackBeforeMembersJoinGroupCommand", "groupID": "g1", "groupEx": "gx",
          "memberList": [{"userID": "zed", "ex": ""}]},
         {"callbackCommand": "callbackBeforeMembersJoinGroupCommand", "groupID": "g2", "groupEx": "",
-         "memberList": [{"userID": "ann", "ex": ""}, {"userID": "ben", "ex": ""}]}]
+         "memberList": [{"userID": "ann", "ex": ""}, {"userID": "ben", "ex": ""}]},
+        {"callbackCommand": "callbackBeforeMembersJoinGroupCommand", "groupID": "g3", "groupEx": "",
+         "memberList": [{"userID": "ann", "ex": ""}]}]
     before_group = "callbackBeforeCreateGroupChatConversationsCommand"
     after_group = "callbackAfterCreateGroupChatConversationsCommand"
     g1 = _conversation_body(before_group, "", "sg_g1", 3, "groupId", "g1")
     assert [c.body for c in receiver.of(before_group)] == [
-        g1, g1, g1, _conversation_body(before_group, "", "sg_g2", 3, "groupId", "g2")]  # create, invite, accept, g2
+        g1, g1, g1, _conversation_body(before_group, "", "sg_g2", 3, "groupId", "g2"),  # create, invite, accept
+        _conversation_body(before_group, "", "sg_g3", 3, "groupId", "g3")]
     assert [c.body for c in receiver.of(after_group)] == \
-        [_conversation_body(after_group, "", "sg_g1", 3, "groupId", "g1")] * 3
+        [{**_conversation_body(after_group, "", "sg_g1", 3, "groupId", "g1"), "isPinned": True, "ex": "hooked"}] * 3
     before_single = "callbackBeforeCreateSingleChatConversationsCommand"
     after_single = "callbackAfterCreateSingleChatConversationsCommand"
     assert [c.body for c in receiver.of(before_single)] == [
@@ -391,7 +414,7 @@ async def test_member_enter_and_conversation_callbacks(tmp_path, receiver, admin
     # after-callbacks go through a queue with two workers: any order
     assert sorted((c.body for c in receiver.of(after_single)), key=lambda b: b["ownerUserId"]) == [
         _conversation_body(after_single, "ann", "si_ann_ben", 1, "userId", "ben"),
-        _conversation_body(after_single, "ben", "si_ann_ben", 1, "userId", "ann")]
+        {**_conversation_body(after_single, "ben", "si_ann_ben", 1, "userId", "ann"), "attachedInfo": "for ben"}]
 
 
 # --------------------------------------------------------------------------- connections
