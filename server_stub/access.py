@@ -6,7 +6,7 @@ through ``/conversation/set_conversations``):
 
 - ``si_<a>_<b>`` / ``sn_<a>_<b>``: one of the two users.
 - ``sg_<g>`` / ``g_<g>``: a member of group ``g``; a former member up to the cap the server put
-  on their record when they left (``maxSeq``, relation_store ``_cap_group_conversation``).
+  on their record when they left (``maxSeq``, repos.relations ``_cap_group_conversation``).
 - ``n_<x>``: the owner(s) of the notification channel: ``x`` is a pair holding the caller
   (``n_<u>_<u>`` is the user's own channel, ``n_<a>_<b>`` the pair's), or a group the caller
   is a member of.
@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING
 from openim_sdk.protocol.conversation_id import single_conversation_id
 from openim_sdk.protocol.pb.conversation import conversation_pb2
 
-from .relation_store import member_group_ids
 from .repos.conversations import conversation_records
+from .repos.relations import member_group_ids
 
 if TYPE_CHECKING:
     from .app import ServerCore

@@ -27,6 +27,8 @@ from typing import TYPE_CHECKING, Any
 
 from openim_sdk.protocol.pb.conversation import conversation_pb2
 
+from .repos.conversations import all_conversations, update_conversation_data
+from .repos.messages import last_seq_sent_by, messages_sent_before
 from .storage import bump_version
 
 if TYPE_CHECKING:
@@ -102,21 +104,18 @@ class Cleanup:
 
         def op(conn: Any) -> list[tuple[str, str]]:
             moved = []
-            rows = conn.execute("SELECT owner_user_id, conversation_id, data FROM conversations").fetchall()
-            for owner, cid, data in rows:
+            for owner, cid, data in all_conversations(conn):
                 conv = conversation_pb2.Conversation.FromString(data)
                 if not conv.isMsgDestruct or conv.msgDestructTime <= 0:
                     continue
                 if conv.latestMsgDestructTime + conv.msgDestructTime * 1000 >= now:
                     continue
-                last = conn.execute("SELECT MAX(seq) FROM messages WHERE conversation_id = ? AND send_time <= ?",
-                                    (cid, now - conv.msgDestructTime * 1000)).fetchone()[0]
+                last = last_seq_sent_by(conn, cid, now - conv.msgDestructTime * 1000)
                 conv.latestMsgDestructTime = now
                 if last and last + 1 > conv.minSeq:
                     conv.minSeq = last + 1
                     moved.append((owner, cid))
-                conn.execute("UPDATE conversations SET data = ? WHERE owner_user_id = ? AND conversation_id = ?",
-                             (conv.SerializeToString(), owner, cid))
+                update_conversation_data(conn, owner, cid, conv.SerializeToString())
             for owner, cid in moved:
                 bump_version(conn, "conversation", owner, [cid], 3)
             return moved
@@ -127,36 +126,18 @@ class Cleanup:
         return len(moved)
 
     async def delete_messages(self, before_ms: int) -> int:
-        def old(conn: Any) -> tuple[list[str], int]:
-            cids = [r[0] for r in conn.execute(
-                "SELECT DISTINCT conversation_id FROM messages WHERE send_time < ?", (before_ms,))]
-            count = conn.execute("SELECT COUNT(*) FROM messages WHERE send_time < ?", (before_ms,)).fetchone()[0]
-            return cids, count
-
-        cids, count = await self.core.storage.run(old)
-        if cids:
-            await self.core.storage.delete_before(cids, before_ms)
-        return int(count)
+        old = await self.core.storage.run(lambda conn: messages_sent_before(conn, before_ms))
+        if old.conversation_ids:
+            await self.core.storage.delete_before(old.conversation_ids, before_ms)
+        return old.count
 
     async def delete_files(self, before_ms: int) -> int:
         from .services.third import blob_path
 
-        marks = ",".join("?" * len(DELETE_OBJECT_GROUPS))
-
-        def op(conn: Any) -> tuple[int, list[str]]:
-            hashes = [r[0] for r in conn.execute(
-                f"SELECT DISTINCT hash FROM objects WHERE create_time < ? AND grp IN ({marks})",
-                (before_ms, *DELETE_OBJECT_GROUPS))]
-            cur = conn.execute(f"DELETE FROM objects WHERE create_time < ? AND grp IN ({marks})",
-                               (before_ms, *DELETE_OBJECT_GROUPS))
-            unused = [h for h in hashes if conn.execute("SELECT 1 FROM objects WHERE hash = ? LIMIT 1",
-                                                        (h,)).fetchone() is None]
-            return cur.rowcount, unused
-
-        count, unused = await self.core.storage.run(op)
-        for h in unused:
+        expired = await self.core.storage.delete_objects_before(before_ms, DELETE_OBJECT_GROUPS)
+        for h in expired.unused_hashes:
             p = blob_path(self.core, h)
             if p is not None:
                 with contextlib.suppress(OSError):
                     p.unlink()
-        return int(count)
+        return expired.deleted

@@ -35,6 +35,7 @@ from .datadir import tighten
 if TYPE_CHECKING:
     from .app import ServerCore
     from .config import ServerConfig
+    from .webhooks.config import WebhooksConfig
 
 log = logging.getLogger("server_stub.ops")
 
@@ -74,7 +75,7 @@ async def health(core: ServerCore) -> tuple[int, dict[str, Any]]:
     started = time.perf_counter()
     body: dict[str, Any] = {"version": __version__, "connections": core.hub.count()}
     try:
-        await asyncio.wait_for(core.storage.run(lambda c: c.execute("SELECT 1").fetchone()), HEALTH_TIMEOUT)
+        await asyncio.wait_for(core.storage.ping(), HEALTH_TIMEOUT)
     except Exception as exc:  # noqa: BLE001 - any failure is "unavailable", said in the body
         body.update(status="unavailable", storage=f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
         return 503, body
@@ -293,15 +294,42 @@ def config_toml(config: ServerConfig, *, show_secret: bool = False) -> str:
         if value is None:
             lines.append(f"# {f.name}: not set (default)")
             continue
-        if is_dataclass(value):  # a table of its own (webhooks): not printed yet
-            lines.append(f"# {f.name}: a [{f.name}] table, not printed (see the file it came from)")
+        if is_dataclass(value):  # a table of its own: [webhooks], printed below
             continue
         lines.append(f"{f.name} = {_toml_value(value)}")
     if config.extra:
         lines += ["", "[server.extra]"]
         for key, value in sorted(config.extra.items()):
             lines.append(f"{key} = {_toml_value(value)}")
+    lines += webhooks_toml(config.webhooks)
     return "\n".join(lines) + "\n"
+
+
+def webhooks_toml(hooks: WebhooksConfig) -> list[str]:
+    """The ``[webhooks]`` table of :func:`config_toml`: the URL and every configured callback with
+    all its keys (upstream's camelCase names), in the order of upstream's ``webhooks.yml``."""
+    from .webhooks.config import AFTER_CALLBACKS, BEFORE_CALLBACKS
+
+    lines = ["", "[webhooks]"]
+    if not hooks.url:
+        lines.append("# url: not set (webhooks off)")
+    else:
+        lines.append(f"url = {_toml_value(hooks.url)}")
+    for name in BEFORE_CALLBACKS + AFTER_CALLBACKS:
+        cfg = hooks.callbacks.get(name)
+        if cfg is None:
+            continue
+        lines += ["", f"[webhooks.{name}]", f"enable = {_toml_value(cfg.enable)}",
+                  f"timeout = {_toml_value(cfg.timeout)}"]
+        if name in BEFORE_CALLBACKS or not cfg.failed_continue:  # only before-callbacks read it
+            lines.append(f"failedContinue = {_toml_value(cfg.failed_continue)}")
+        if cfg.denied_types:
+            lines.append(f"deniedTypes = {_toml_value(cfg.denied_types)}")
+        if cfg.attention_ids:
+            lines.append(f"attentionIds = {_toml_value(cfg.attention_ids)}")
+    if hooks.url and not hooks.callbacks:
+        lines.append("# no callback enabled")
+    return lines
 
 
 # -- `openim server backup|restore` --------------------------------------------------------------

@@ -16,8 +16,8 @@ from openim_sdk.protocol.constants import SessionType
 from openim_sdk.protocol.errors import GroupNotFoundError, OpenIMError
 from openim_sdk.protocol.pb.sdkws import sdkws_pb2
 
-from . import relation_store as rs
 from .config import ServerConfig
+from .repos import relations as rs
 from .repos.users import app_manager_level
 from .storage import SqliteStorage, now_ms
 

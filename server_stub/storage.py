@@ -14,8 +14,10 @@ The SQL of each table family lives in its repository (``server_stub/repos/``):
 - ``repos/conversations.py``  ``ConversationRepo``: per-owner conversations (``ConvRow``)
 - ``repos/versions.py``       ``VersionRepo``: incremental-sync version logs (``bump_version``)
 - ``repos/activity.py``       ``ActivityRepo``: statistics counts, client logs, third-party key/values
-- ``token_store.py``          ``TokenStore``: token state
-- ``relation_store.py``       friends, blacks, groups, members, requests (functions over a connection)
+- ``repos/user_data.py``      ``UserDataRepo``: user commands, client config (``UserCommandRow``, ``ClientConfigRow``)
+- ``repos/objects.py``        ``ObjectRepo``: object records of the file service (``ObjectRow``)
+- ``repos/tokens.py``         ``TokenStore``: token state
+- ``repos/relations.py``      friends, blacks, groups, members, requests (functions over a connection)
 
 The row types and ``now_ms``/``bump_version`` are re-exported here for the services' imports.
 """
@@ -36,9 +38,11 @@ from .repos.activity import ActivityRepo
 from .repos.base import now_ms
 from .repos.conversations import ConversationRepo, ConvRow
 from .repos.messages import MessageRepo, MessageRow, StoreRequest
+from .repos.objects import ObjectRepo
+from .repos.tokens import TOKENS_SCHEMA, TokenStore, migrate_v1_tokens
+from .repos.user_data import UserDataRepo
 from .repos.users import UserRepo, UserRow
 from .repos.versions import VersionRepo, bump_version
-from .token_store import TOKENS_SCHEMA, TokenStore, migrate_v1_tokens
 
 __all__ = ["SCHEMA_VERSION", "ConvRow", "MessageRow", "SqliteStorage", "Storage", "StoreRequest", "UserRow",
            "bump_version", "now_ms"]
@@ -46,7 +50,7 @@ __all__ = ["SCHEMA_VERSION", "ConvRow", "MessageRow", "SqliteStorage", "Storage"
 log = logging.getLogger("server_stub.storage")
 
 T = TypeVar("T")
-SCHEMA_VERSION = 2  # 2: tokens stored as SHA-256 hashes (token_store.migrate_v1_tokens)
+SCHEMA_VERSION = 2  # 2: tokens stored as SHA-256 hashes (repos.tokens.migrate_v1_tokens)
 MAX_BATCH = 512
 
 _SCHEMA = """
@@ -86,7 +90,7 @@ CREATE TABLE IF NOT EXISTS user_commands (
     ex TEXT NOT NULL, create_time INTEGER NOT NULL, PRIMARY KEY (user_id, type, uuid));
 CREATE TABLE IF NOT EXISTS client_config (
     user_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (user_id, key));
--- part 2: relations, groups, files, third-party records (server_stub/relation_store.py)
+-- part 2: relations, groups, files, third-party records (server_stub/repos/relations.py)
 CREATE TABLE IF NOT EXISTS friends (
     owner_user_id TEXT NOT NULL, friend_user_id TEXT NOT NULL, remark TEXT NOT NULL DEFAULT '',
     create_time INTEGER NOT NULL, add_source INTEGER NOT NULL DEFAULT 0,
@@ -274,6 +278,10 @@ class Storage:
         self._queue.put((fn, fut))
         return await fut
 
+    async def ping(self) -> None:
+        """A trivial statement through the writer: raises when the storage cannot answer (``/healthz``)."""
+        await self.run(lambda c: c.execute("SELECT 1").fetchone())
+
     async def read(self, fn: Callable[[sqlite3.Connection], T], snapshot: bool = True) -> T:
         """Run a read-only ``fn(conn)`` on the read connection, right here on the event loop: no
         thread hop and no wait behind the writer's batch (the pull paths, issue 16).
@@ -314,5 +322,6 @@ def open_storage_path(path: str) -> str:
     return path
 
 
-class SqliteStorage(Storage, UserRepo, MessageRepo, ConversationRepo, VersionRepo, ActivityRepo, TokenStore):
+class SqliteStorage(Storage, UserRepo, UserDataRepo, MessageRepo, ConversationRepo, VersionRepo, ActivityRepo,
+                    ObjectRepo, TokenStore):
     """The SQLite engine (the only one so far) with every repository."""

@@ -3,7 +3,7 @@
 Each token carries a random ``jti`` (a registered JWT claim; clients treat the token as opaque and
 the Go verifier's claims embed ``RegisteredClaims``), so two tokens minted for the same user and
 platform within one second differ, and re-minting can never bring a kicked token's row back.
-The state table holds only each token's SHA-256 (token_store.py).
+The state table holds only each token's SHA-256 (repos/tokens.py).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from openim_sdk.protocol.errors import (
 )
 
 from .config import ServerConfig
-from .token_store import TokenRow, TokenStore, hash_token
+from .repos.tokens import TokenRow, TokenStore, hash_token
 
 ADMIN_PLATFORM = 10
 warnings.filterwarnings("ignore", message="The HMAC key is ")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from .base import chunks, now_ms
 from .versions import bump_version
@@ -17,6 +17,56 @@ class ConvRow:
     conversation_id: str
     data: bytes
     has_read_seq: int
+
+
+class StoredConversation(NamedTuple):
+    """One owner's record of a conversation: the serialized ``Conversation``."""
+
+    owner_user_id: str
+    conversation_id: str
+    data: bytes
+
+
+def conversation_data(conn: sqlite3.Connection, owner: str, cid: str) -> bytes | None:
+    """``owner``'s serialized record of ``cid``, None when they have none."""
+    r = conn.execute("SELECT data FROM conversations WHERE owner_user_id = ? AND conversation_id = ?",
+                     (owner, cid)).fetchone()
+    return r[0] if r is not None else None
+
+
+def insert_conversation(conn: sqlite3.Connection, owner: str, cid: str, data: bytes) -> None:
+    """A new record (hasReadSeq 0, created now); the caller records it in the version log."""
+    conn.execute("INSERT INTO conversations VALUES (?,?,?,?,?)", (owner, cid, data, 0, now_ms()))
+
+
+def update_conversation_data(conn: sqlite3.Connection, owner: str, cid: str, data: bytes) -> None:
+    """Replace ``owner``'s record of ``cid``; the caller records it in the version log."""
+    conn.execute("UPDATE conversations SET data = ? WHERE owner_user_id = ? AND conversation_id = ?",
+                 (data, owner, cid))
+
+
+def delete_conversation(conn: sqlite3.Connection, owner: str, cid: str) -> bool:
+    """Drop ``owner``'s record of ``cid``; whether there was one."""
+    cur = conn.execute("DELETE FROM conversations WHERE owner_user_id = ? AND conversation_id = ?", (owner, cid))
+    return bool(cur.rowcount)
+
+
+def owner_conversations(conn: sqlite3.Connection, owner: str) -> list[StoredConversation]:
+    """Every record ``owner`` holds."""
+    return [StoredConversation(*r) for r in conn.execute(
+        "SELECT owner_user_id, conversation_id, data FROM conversations WHERE owner_user_id = ?", (owner,))]
+
+
+def conversation_holders(conn: sqlite3.Connection, cid: str) -> list[StoredConversation]:
+    """Every owner's record of ``cid``."""
+    return [StoredConversation(*r) for r in conn.execute(
+        "SELECT owner_user_id, conversation_id, data FROM conversations WHERE conversation_id = ?", (cid,))]
+
+
+def all_conversations(conn: sqlite3.Connection) -> list[StoredConversation]:
+    """Every record of every owner (the clean-up's scan)."""
+    return [StoredConversation(*r) for r in conn.execute(
+        "SELECT owner_user_id, conversation_id, data FROM conversations").fetchall()]
 
 
 def conversation_records(conn: sqlite3.Connection, owner: str, cids: list[str]) -> list[tuple[str, bytes, int]]:

@@ -33,6 +33,72 @@ _RANGE_SQL = (
     "WHERE m.conversation_id = ? AND m.seq BETWEEN ? AND ? ORDER BY m.seq")
 
 
+@dataclass
+class MessageSearch:
+    """The filters of an admin/user message search (``/msg/search_msg``); empty ones do not filter."""
+
+    send_id: str = ""
+    recv_id: str = ""  # the receiver or the group
+    content_type: int = 0
+    session_type: int = 0
+    sent_from: int | None = None  # send_time in [sent_from, sent_until)
+    sent_until: int | None = None
+    conversation_ids: list[str] | None = None  # None: any conversation
+
+    def where(self) -> tuple[str, tuple[Any, ...]]:
+        where: list[str] = ["1=1"]
+        params: list[Any] = []
+        if self.send_id:
+            where.append("send_id = ?")
+            params.append(self.send_id)
+        if self.recv_id:
+            where.append("(recv_id = ? OR group_id = ?)")
+            params += [self.recv_id, self.recv_id]
+        if self.content_type:
+            where.append("content_type = ?")
+            params.append(self.content_type)
+        if self.session_type:
+            where.append("session_type = ?")
+            params.append(self.session_type)
+        if self.sent_from is not None and self.sent_until is not None:
+            where.append("send_time >= ? AND send_time < ?")
+            params += [self.sent_from, self.sent_until]
+        where.append("conversation_id NOT LIKE 'n\\_%' ESCAPE '\\'")
+        if self.conversation_ids is not None:
+            ids = self.conversation_ids
+            where.append(f"conversation_id IN ({','.join('?' * len(ids))})" if ids else "0")
+            params += ids
+        return " AND ".join(where), tuple(params)
+
+
+@dataclass
+class OldMessages:
+    """The messages sent before a time: their conversations and how many there are."""
+
+    conversation_ids: list[str]
+    count: int
+
+
+def max_seq(conn: sqlite3.Connection, cid: str) -> int:
+    """The conversation's current max seq (0 before its first message)."""
+    r = conn.execute("SELECT max_seq FROM seqs WHERE conversation_id = ?", (cid,)).fetchone()
+    return int(r[0]) if r else 0
+
+
+def last_seq_sent_by(conn: sqlite3.Connection, cid: str, time_ms: int) -> int | None:
+    """The highest seq of ``cid`` sent at or before ``time_ms`` (None: none)."""
+    r = conn.execute("SELECT MAX(seq) FROM messages WHERE conversation_id = ? AND send_time <= ?",
+                     (cid, time_ms)).fetchone()
+    return r[0] if r else None
+
+
+def messages_sent_before(conn: sqlite3.Connection, before_ms: int) -> OldMessages:
+    cids = [r[0] for r in conn.execute("SELECT DISTINCT conversation_id FROM messages WHERE send_time < ?",
+                                       (before_ms,))]
+    count = conn.execute("SELECT COUNT(*) FROM messages WHERE send_time < ?", (before_ms,)).fetchone()[0]
+    return OldMessages(cids, int(count))
+
+
 def seq_info_in(conn: sqlite3.Connection, cids: list[str]) -> dict[str, tuple[int, int, int]]:
     """conversationID -> (max_seq, min_seq, max_seq_time) for those of ``cids`` that have seqs."""
     out = {}
@@ -213,7 +279,9 @@ class MessageRepo:
         await self.run(lambda c: c.execute("UPDATE seqs SET min_seq = MAX(min_seq, ?) WHERE conversation_id = ?",
                                            (seq, cid)))
 
-    async def search_messages(self, where: str, params: tuple[Any, ...], offset: int, limit: int) -> tuple[int, list[MessageRow]]:
+    async def search_messages(self, search: MessageSearch, offset: int, limit: int) -> tuple[int, list[MessageRow]]:
+        where, params = search.where()
+
         def op(conn: sqlite3.Connection) -> tuple[int, list[MessageRow]]:
             total = conn.execute(f"SELECT COUNT(*) FROM messages WHERE {where}", params).fetchone()[0]
             rows = conn.execute(f"SELECT conversation_id, seq, data, is_read, revoke FROM messages WHERE {where} "
@@ -222,6 +290,10 @@ class MessageRepo:
 
         return await self.run(op)
 
+
+    async def conversation_max_seq(self, cid: str) -> int:
+        """The conversation's current max seq (0: no message yet, the next one opens it)."""
+        return await self.read(lambda c: max_seq(c, cid), snapshot=False)  # type: ignore[no-any-return]
 
     async def set_send_status(self, operation_id: str, status: int) -> None:
         await self.run(lambda c: c.execute(

@@ -23,6 +23,37 @@ class UserRow:
     global_recv_msg_opt: int
 
 
+@dataclass
+class UserFilter:
+    """Which users a page lists; empty fields do not filter."""
+
+    user_id: str = ""  # exactly this user
+    nickname: str = ""  # the nickname contains this
+    keyword: str = ""  # the user ID is this or the nickname contains it
+    levels: tuple[int, ...] = ()  # appMangerLevel is one of these
+    min_level: int | None = None  # appMangerLevel at least this
+
+    def where(self) -> tuple[str, tuple[Any, ...]]:
+        where: list[str] = []
+        params: list[Any] = []
+        if self.levels:
+            where.append(f"app_manger_level IN ({placeholders(len(self.levels))})")
+            params += self.levels
+        if self.min_level is not None:
+            where.append("app_manger_level >= ?")
+            params.append(self.min_level)
+        if self.user_id:
+            where.append("user_id = ?")
+            params.append(self.user_id)
+        if self.nickname:
+            where.append("nickname LIKE ?")
+            params.append(f"%{self.nickname}%")
+        if self.keyword:
+            where.append("(user_id = ? OR nickname LIKE ?)")
+            params += [self.keyword, f"%{self.keyword}%"]
+        return " AND ".join(where) or "1=1", tuple(params)
+
+
 _USER_COLS = "user_id, nickname, face_url, ex, create_time, app_manger_level, global_recv_msg_opt"
 
 
@@ -103,7 +134,10 @@ class UserRepo:
         return bool(await self.read(lambda c: c.execute(
             "SELECT 1 FROM users WHERE user_id = ?", (user_id,)).fetchone(), snapshot=False))
 
-    async def page_users(self, where: str, params: tuple[Any, ...], offset: int, limit: int) -> tuple[int, list[UserRow]]:
+    async def page_users(self, flt: UserFilter | None, offset: int, limit: int) -> tuple[int, list[UserRow]]:
+        """(how many users match, the page of them in creation order); ``None`` lists every user."""
+        where, params = (flt or UserFilter()).where()
+
         def op(conn: sqlite3.Connection) -> tuple[int, list[UserRow]]:
             total = conn.execute(f"SELECT COUNT(*) FROM users WHERE {where}", params).fetchone()[0]
             rows = conn.execute(

@@ -5,7 +5,14 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, NamedTuple
+
+
+class VersionStamp(NamedTuple):
+    """Where a version log stands: its ID and current version ("", 0 before the first change)."""
+
+    version_id: str
+    version: int
 
 
 def _new_version_id() -> str:
@@ -24,6 +31,12 @@ def bump_version(conn: sqlite3.Connection, kind: str, key: str, elems: Iterable[
         conn.execute("UPDATE version_logs SET version = ? WHERE kind = ? AND key = ?", (version, kind, key))
     for elem in elems:
         conn.execute("INSERT OR REPLACE INTO version_entries VALUES (?,?,?,?,?)", (kind, key, elem, state, version))
+
+
+def version_stamp(conn: sqlite3.Connection, kind: str, key: str) -> VersionStamp:
+    """The (versionID, version) of the (kind, key) log, ("", 0) when it has none yet."""
+    r = conn.execute("SELECT version_id, version FROM version_logs WHERE kind = ? AND key = ?", (kind, key)).fetchone()
+    return VersionStamp(r[0], r[1]) if r else VersionStamp("", 0)
 
 
 class VersionRepo:

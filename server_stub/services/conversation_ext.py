@@ -14,8 +14,9 @@ from openim_sdk.protocol.errors import ArgsError
 from openim_sdk.protocol.pb.conversation import conversation_pb2
 from openim_sdk.protocol.pb.jssdk import jssdk_pb2
 
-from .. import relation_store as rs
 from ..context import RequestContext, need, service
+from ..repos import relations as rs
+from ..repos.conversations import delete_conversation, owner_conversations, update_conversation_data
 from ..storage import bump_version
 from . import conversation as part1
 from .conversation_state import conversation_changed as changed_notification
@@ -35,9 +36,7 @@ async def delete_conversations(ctx: RequestContext, req: conversation_pb2.Delete
     def op(conn: Any) -> list[str]:
         gone = []
         for cid in cids:
-            cur = conn.execute("DELETE FROM conversations WHERE owner_user_id = ? AND conversation_id = ?",
-                               (req.ownerUserID, cid))
-            if cur.rowcount:
+            if delete_conversation(conn, req.ownerUserID, cid):
                 gone.append(cid)
         if gone:
             bump_version(conn, "conversation", req.ownerUserID, gone, 2)
@@ -57,14 +56,12 @@ async def update_by_user(ctx: RequestContext, req: conversation_pb2.UpdateConver
 
     def op(conn: Any) -> list[str]:
         changed = []
-        for cid, data in conn.execute("SELECT conversation_id, data FROM conversations WHERE owner_user_id = ?",
-                                      (req.userID,)).fetchall():
+        for _, cid, data in owner_conversations(conn, req.userID):
             conv = conversation_pb2.Conversation.FromString(data)
             if conv.ex == req.ex.value:
                 continue
             conv.ex = req.ex.value
-            conn.execute("UPDATE conversations SET data = ? WHERE owner_user_id = ? AND conversation_id = ?",
-                         (conv.SerializeToString(), req.userID, cid))
+            update_conversation_data(conn, req.userID, cid, conv.SerializeToString())
             changed.append(cid)
         if changed:
             bump_version(conn, "conversation", req.userID, changed, 3)

@@ -16,7 +16,8 @@ from openim_sdk.protocol.constants import ContentType, SessionType
 from openim_sdk.protocol.pb.conversation import conversation_pb2
 from openim_sdk.protocol.pb.sdkws import sdkws_pb2
 
-from ..storage import bump_version, now_ms
+from ..repos.conversations import conversation_data, insert_conversation, update_conversation_data
+from ..storage import bump_version
 
 if TYPE_CHECKING:
     from ..app import ServerCore
@@ -35,23 +36,20 @@ async def set_fields(core: ServerCore, cid: str, fields: dict[str, dict[str, Any
     def op(conn: Any) -> list[str]:
         changed = []
         for owner, values in fields.items():
-            row = conn.execute("SELECT data FROM conversations WHERE owner_user_id = ? AND conversation_id = ?",
-                               (owner, cid)).fetchone()
+            row = conversation_data(conn, owner, cid)
             if row is None and not create:
                 continue
-            conv = template(owner) if row is None else conversation_pb2.Conversation.FromString(row[0])
+            conv = template(owner) if row is None else conversation_pb2.Conversation.FromString(row)
             before = conv.SerializeToString(deterministic=True)
             for name, value in values.items():
                 setattr(conv, name, value)
             if row is not None and conv.SerializeToString(deterministic=True) == before:
                 continue
             if row is None:
-                conn.execute("INSERT INTO conversations VALUES (?,?,?,?,?)",
-                             (owner, cid, conv.SerializeToString(), 0, now_ms()))
+                insert_conversation(conn, owner, cid, conv.SerializeToString())
                 bump_version(conn, "conversation", owner, [cid], 1)
             else:
-                conn.execute("UPDATE conversations SET data = ? WHERE owner_user_id = ? AND conversation_id = ?",
-                             (conv.SerializeToString(), owner, cid))
+                update_conversation_data(conn, owner, cid, conv.SerializeToString())
                 bump_version(conn, "conversation", owner, [cid], 3)
             changed.append(owner)
         return changed

@@ -9,9 +9,10 @@ from openim_sdk.protocol.errors import ArgsError, NotFoundError, OpenIMError, Se
 from openim_sdk.protocol.pb.relation import relation_pb2
 from openim_sdk.protocol.pb.sdkws import sdkws_pb2
 
-from .. import relation_store as rs
 from ..context import RequestContext, check_pagination, need, page_bounds, service
 from ..notify import send_notification
+from ..repos import relations as rs
+from ..repos.versions import version_stamp
 from ..storage import bump_version, now_ms
 from .conversation import id_hash, incremental, nil_lists
 
@@ -50,13 +51,11 @@ async def add_friend(ctx: RequestContext, req: relation_pb2.applyToAddFriendReq)
     await ctx.core.webhooks.before_add_friend(req.fromUserID, req.toUserID, req.reqMsg, req.ex, ctx.operation_id)
     await _require_users(ctx, [req.fromUserID, req.toUserID])
 
-    def op(conn: Any) -> sdkws_pb2.FriendRequest:
+    def op(conn: Any) -> sdkws_pb2.FriendRequest | None:
         if rs.is_friend(conn, req.fromUserID, req.toUserID) and rs.is_friend(conn, req.toUserID, req.fromUserID):
             raise OpenIMError(1304, detail="already friends")
-        conn.execute("INSERT OR REPLACE INTO friend_requests (from_user_id, to_user_id, handle_result, req_msg, "
-                     "create_time, ex) VALUES (?,?,0,?,?,?)",
-                     (req.fromUserID, req.toUserID, req.reqMsg, now_ms(), req.ex))
-        return rs.friend_requests(conn, "from_user_id = ? AND to_user_id = ?", (req.fromUserID, req.toUserID))[1][0]
+        rs.put_friend_request(conn, req.fromUserID, req.toUserID, req.reqMsg, req.ex)
+        return rs.friend_request(conn, req.fromUserID, req.toUserID)
 
     request = await ctx.core.storage.run(op)
     tips = sdkws_pb2.FriendApplicationTips(fromToUserID=_from_to(req.fromUserID, req.toUserID), request=request)
@@ -74,23 +73,19 @@ async def respond(ctx: RequestContext, req: relation_pb2.respondFriendApplyReq) 
     agree = req.handleResult == 1
     await ctx.core.webhooks.before_add_friend_agree(req.fromUserID, req.toUserID, req.handleResult, req.handleMsg, ctx.operation_id)
 
-    def op(conn: Any) -> tuple[sdkws_pb2.FriendRequest, str, int]:
-        row = conn.execute("SELECT handle_result FROM friend_requests WHERE from_user_id = ? AND to_user_id = ?",
-                           (req.fromUserID, req.toUserID)).fetchone()
-        if row is None:
+    def op(conn: Any) -> tuple[sdkws_pb2.FriendRequest | None, str, int]:
+        result = rs.friend_request_result(conn, req.fromUserID, req.toUserID)
+        if result is None:
             raise NotFoundError(1004, detail="friend request not found")
-        if row[0] != 0:
+        if result != 0:
             raise OpenIMError(1305, detail="the friend request has been handled")
-        conn.execute("UPDATE friend_requests SET handle_result = ?, handler_user_id = ?, handle_msg = ?, "
-                     "handle_time = ? WHERE from_user_id = ? AND to_user_id = ?",
-                     (req.handleResult, ctx.user_id, req.handleMsg, now_ms(), req.fromUserID, req.toUserID))
+        rs.handle_friend_request(conn, req.fromUserID, req.toUserID, req.handleResult, ctx.user_id, req.handleMsg)
         if agree:
             rs.add_friend(conn, req.fromUserID, req.toUserID, ADD_SOURCE_APPLY, ctx.user_id)
             rs.add_friend(conn, req.toUserID, req.fromUserID, ADD_SOURCE_APPLY, ctx.user_id)
-        request = rs.friend_requests(conn, "from_user_id = ? AND to_user_id = ?", (req.fromUserID, req.toUserID))[1][0]
-        log = conn.execute("SELECT version_id, version FROM version_logs WHERE kind = 'friend' AND key = ?",
-                           (req.fromUserID,)).fetchone() or ("", 0)
-        return request, log[0], log[1]
+        request = rs.friend_request(conn, req.fromUserID, req.toUserID)
+        stamp = version_stamp(conn, "friend", req.fromUserID)
+        return request, stamp.version_id, stamp.version
 
     request, vid, version = await ctx.core.storage.run(op)
     ctx.core.webhooks.after_add_friend_agree(req.fromUserID, req.toUserID, req.handleResult, req.handleMsg, ctx.operation_id)
@@ -111,28 +106,21 @@ def _v_user_page(req: Any) -> None:
     check_pagination(req)
 
 
-def _handled_filter(where: str, params: tuple[Any, ...], results: Any) -> tuple[str, tuple[Any, ...]]:
-    if results:
-        where += f" AND handle_result IN ({','.join('?' * len(results))})"
-        params = (*params, *results)
-    return where, params
-
-
 @service("/friend/get_friend_apply_list", _v_user_page)
 async def apply_to(ctx: RequestContext, req: relation_pb2.getPaginationFriendsApplyToReq) -> Any:
     ctx.check_access(req.userID)
-    where, params = _handled_filter("to_user_id = ?", (req.userID,), list(req.handleResults))
-    off, lim = page_bounds(req.pagination)
-    total, reqs = await ctx.core.storage.run(lambda c: rs.friend_requests(c, where, params, off, lim))
+    results, (off, lim) = list(req.handleResults), page_bounds(req.pagination)
+    total, reqs = await ctx.core.storage.run(lambda c: rs.find_friend_requests(
+        c, to_uid=req.userID, results=results, offset=off, limit=lim))
     return relation_pb2.getPaginationFriendsApplyToResp(FriendRequests=reqs, total=total)
 
 
 @service("/friend/get_self_friend_apply_list", _v_user_page)
 async def apply_from(ctx: RequestContext, req: relation_pb2.getPaginationFriendsApplyFromReq) -> Any:
     ctx.check_access(req.userID)
-    where, params = _handled_filter("from_user_id = ?", (req.userID,), list(req.handleResults))
-    off, lim = page_bounds(req.pagination)
-    total, reqs = await ctx.core.storage.run(lambda c: rs.friend_requests(c, where, params, off, lim))
+    results, (off, lim) = list(req.handleResults), page_bounds(req.pagination)
+    total, reqs = await ctx.core.storage.run(lambda c: rs.find_friend_requests(
+        c, from_uid=req.userID, results=results, offset=off, limit=lim))
     return relation_pb2.getPaginationFriendsApplyFromResp(friendRequests=reqs, total=total)
 
 
@@ -145,18 +133,14 @@ def _v_designated_apply(req: Any) -> None:
 async def designated_apply(ctx: RequestContext, req: relation_pb2.getDesignatedFriendsApplyReq) -> Any:
     if not ctx.is_admin and ctx.user_id not in (req.fromUserID, req.toUserID):
         ctx.check_access(req.fromUserID)
-    _, reqs = await ctx.core.storage.run(lambda c: rs.friend_requests(
-        c, "(from_user_id = ? AND to_user_id = ?) OR (from_user_id = ? AND to_user_id = ?)",
-        (req.fromUserID, req.toUserID, req.toUserID, req.fromUserID)))
+    reqs = await ctx.core.storage.run(lambda c: rs.friend_requests_between(c, req.fromUserID, req.toUserID))
     return relation_pb2.getDesignatedFriendsApplyResp(friendRequests=reqs)
 
 
 @service("/friend/get_self_unhandled_apply_count")
 async def unhandled_count(ctx: RequestContext, req: relation_pb2.getSelfUnhandledApplyCountReq) -> Any:
     ctx.check_access(req.userID)
-    n = await ctx.core.storage.run(lambda c: c.execute(
-        "SELECT COUNT(*) FROM friend_requests WHERE to_user_id = ? AND handle_result = 0 AND create_time > ?",
-        (req.userID, req.time)).fetchone()[0])
+    n = await ctx.core.storage.run(lambda c: rs.unhandled_friend_request_count(c, req.userID, req.time))
     return relation_pb2.getSelfUnhandledApplyCountResp(count=n)
 
 
@@ -225,9 +209,8 @@ async def delete_friend(ctx: RequestContext, req: relation_pb2.deleteFriendReq) 
     def op(conn: Any) -> tuple[str, int]:
         if not rs.delete_friend(conn, req.ownerUserID, req.friendUserID):
             raise NotFoundError(1004, detail="not friend")
-        r = conn.execute("SELECT version_id, version FROM version_logs WHERE kind = 'friend' AND key = ?",
-                         (req.ownerUserID,)).fetchone()
-        return r[0], r[1]
+        stamp = version_stamp(conn, "friend", req.ownerUserID)
+        return stamp.version_id, stamp.version
 
     vid, version = await ctx.core.storage.run(op)
     tips = sdkws_pb2.FriendDeletedTips(fromToUserID=_from_to(req.ownerUserID, req.friendUserID),
@@ -279,13 +262,10 @@ async def _update(ctx: RequestContext, owner: str, ids: list[str], cols: dict[st
         if len(rows) != len(ids):
             raise NotFoundError(1004, detail="not friend")
         if cols:
-            sets = ", ".join(f"{k} = ?" for k in cols)
-            conn.executemany(f"UPDATE friends SET {sets} WHERE owner_user_id = ? AND friend_user_id = ?",
-                             [(*cols.values(), owner, f) for f in ids])
+            rs.update_friends(conn, owner, ids, cols)
             bump_version(conn, "friend", owner, ids + ([rs.SORT_CHANGED] if "is_pinned" in cols else []), 3)
-        r = conn.execute("SELECT version_id, version FROM version_logs WHERE kind = 'friend' AND key = ?",
-                         (owner,)).fetchone() or ("", 0)
-        return r[0], r[1]
+        stamp = version_stamp(conn, "friend", owner)
+        return stamp.version_id, stamp.version
 
     vid, version = await ctx.core.storage.run(op)
     if ct == ContentType.FRIEND_REMARK_SET:
@@ -378,9 +358,7 @@ async def add_black(ctx: RequestContext, req: relation_pb2.addBlackReq) -> Any:
         raise OpenIMError(1301, detail="cannot block yourself")
     await _require_users(ctx, [req.ownerUserID, req.blackUserID])
     await ctx.core.webhooks.before_add_black(req.ownerUserID, req.blackUserID, ctx.operation_id)
-    await ctx.core.storage.run(lambda c: c.execute(
-        "INSERT OR REPLACE INTO blacks VALUES (?,?,?,?,?,?)",
-        (req.ownerUserID, req.blackUserID, now_ms(), 0, ctx.user_id, req.ex)))
+    await ctx.core.storage.run(lambda c: rs.add_black(c, req.ownerUserID, req.blackUserID, ctx.user_id, req.ex))
     tips = sdkws_pb2.BlackAddedTips(fromToUserID=_from_to(req.ownerUserID, req.blackUserID))
     await send_notification(ctx.core, req.ownerUserID, req.ownerUserID, ContentType.BLACK_ADDED, tips,
                             ctx.operation_id)
@@ -392,9 +370,7 @@ async def remove_black(ctx: RequestContext, req: relation_pb2.removeBlackReq) ->
     ctx.check_access(req.ownerUserID)
 
     def op(conn: Any) -> None:
-        cur = conn.execute("DELETE FROM blacks WHERE owner_user_id = ? AND block_user_id = ?",
-                           (req.ownerUserID, req.blackUserID))
-        if not cur.rowcount:
+        if not rs.remove_black(conn, req.ownerUserID, req.blackUserID):
             raise NotFoundError(1004, detail="not in blacklist")
 
     await ctx.core.storage.run(op)

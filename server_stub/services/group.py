@@ -16,14 +16,16 @@ from openim_sdk.protocol.errors import (
 from openim_sdk.protocol.pb.group import group_pb2
 from openim_sdk.protocol.pb.sdkws import sdkws_pb2
 
-from .. import relation_store as rs
 from ..context import RequestContext, check_pagination, need, page_bounds, service
+from ..repos import relations as rs
 from ..storage import now_ms
 from .conversation import id_hash, incremental, nil_lists
 from .group_common import (
     BATCH_CHANGE_LIMIT,
     JOIN_INVITATION,
+    before_members_enter,
     load_group,
+    members_entered,
     missing_users,
     notify_group,
     op_member,
@@ -58,7 +60,7 @@ async def create_group(ctx: RequestContext, req: group_pb2.CreateGroupReq) -> An
     info.groupID = info.groupID or str(random.randint(10**9, 10**10 - 1))
     info.ownerUserID, info.creatorUserID, info.createTime = req.ownerUserID, ctx.user_id, now_ms()
     info.status, info.memberCount = rs.STATUS_OK, 0
-    await ctx.core.webhooks.before_members_join_group(info.groupID, everyone, info.ex, ctx.operation_id)
+    record = await before_members_enter(ctx, info.groupID, everyone, info.ex)
 
     def op(conn: Any) -> Any:
         if rs.group_row(conn, info.groupID) is not None:
@@ -67,11 +69,13 @@ async def create_group(ctx: RequestContext, req: group_pb2.CreateGroupReq) -> An
         # every member's sg_ conversation is created here, so the group is listed at once
         # (upstream internal/rpc/group/group.go CreateGroup -> CreateGroupChatConversations)
         rs.add_member(conn, info.groupID, req.ownerUserID, rs.ROLE_OWNER, JOIN_INVITATION, ctx.user_id,
-                      ctx.user_id)
+                      ctx.user_id, record)
         for uid in req.adminUserIDs:
-            rs.add_member(conn, info.groupID, uid, rs.ROLE_ADMIN, JOIN_INVITATION, ctx.user_id, req.ownerUserID)
+            rs.add_member(conn, info.groupID, uid, rs.ROLE_ADMIN, JOIN_INVITATION, ctx.user_id, req.ownerUserID,
+                          record)
         for uid in req.memberUserIDs:
-            rs.add_member(conn, info.groupID, uid, rs.ROLE_MEMBER, JOIN_INVITATION, ctx.user_id, req.ownerUserID)
+            rs.add_member(conn, info.groupID, uid, rs.ROLE_MEMBER, JOIN_INVITATION, ctx.user_id, req.ownerUserID,
+                          record)
         g = rs.group_row(conn, info.groupID)
         ms = rs.members(conn, info.groupID)
         tips = with_version(sdkws_pb2.GroupCreatedTips(
@@ -85,6 +89,7 @@ async def create_group(ctx: RequestContext, req: group_pb2.CreateGroupReq) -> An
         await notify_group(ctx, g.groupID, ContentType.GROUP_INFO_SET_ANNOUNCEMENT,
                            sdkws_pb2.GroupInfoSetAnnouncementTips(group=g, opUser=tips.opUser), send_msg=True)
     ctx.core.webhooks.after_create_group(req, g, ctx.operation_id)
+    members_entered(ctx, g.groupID, record)
     return group_pb2.CreateGroupResp(groupInfo=g)
 
 
@@ -255,7 +260,7 @@ async def get_groups(ctx: RequestContext, req: group_pb2.GetGroupsReq) -> Any:
         if req.groupID:
             gids = [req.groupID]
         else:
-            gids = [r[0] for r in conn.execute("SELECT group_id FROM im_groups ORDER BY create_time, group_id")]
+            gids = rs.all_group_ids(conn)
         gs = [g for g in rs.groups(conn, gids).values() if not req.groupName or req.groupName in g.groupName]
         page = gs[off:off + lim]
         us = rs.users(conn, [g.ownerUserID for g in page])

@@ -14,9 +14,9 @@ from openim_sdk.protocol.errors import (
 from openim_sdk.protocol.pb.group import group_pb2
 from openim_sdk.protocol.pb.sdkws import sdkws_pb2
 
-from .. import relation_store as rs
 from ..context import RequestContext, check_pagination, need, page_bounds, service
 from ..notify import group_notification, send_notification
+from ..repos import relations as rs
 from ..storage import now_ms
 from .group_common import (
     JOIN_INVITATION,
@@ -24,7 +24,10 @@ from .group_common import (
     VERIFY_ALL,
     VERIFY_DIRECT,
     add_members,
+    before_members_enter,
+    entering_group,
     load_group,
+    members_entered,
     missing_users,
     notify_group,
     op_member,
@@ -51,11 +54,11 @@ async def _application_tips(ctx: RequestContext, gid: str, uids: list[str]) -> N
         admins = [r[1] for r in rs.member_rows(conn, gid) if r[2] >= rs.ROLE_ADMIN]
         out = []
         for uid in uids:
-            _, reqs = rs.group_requests(conn, "group_id = ? AND user_id = ?", (gid, uid))
+            request = rs.group_request(conn, gid, uid)
             u = rs.users(conn, [uid]).get(uid)
             out.append((admins, sdkws_pb2.JoinGroupApplicationTips(
-                group=g, applicant=rs.public(u, uid), reqMsg=reqs[0].reqMsg if reqs else "",
-                request=reqs[0] if reqs else None)))
+                group=g, applicant=rs.public(u, uid), reqMsg=request.reqMsg if request else "",
+                request=request)))
         return out
 
     for admins, tips in await ctx.core.storage.run(op):
@@ -74,23 +77,24 @@ async def join_group(ctx: RequestContext, req: group_pb2.JoinGroupReq) -> Any:
     uid = req.inviterUserID or ctx.user_id  # the joining user (misleading name; not checked against caller)
     await missing_users(ctx, [uid])
     await ctx.core.webhooks.before_apply_join_group(req.groupID, uid, req.reqMessage, req.ex, ctx.operation_id)
+    entering = await entering_group(ctx, req.groupID, [uid], lambda g, _: g.needVerification == VERIFY_DIRECT)
+    record = await before_members_enter(ctx, req.groupID, [uid], entering.ex) if entering is not None else None
 
     def op(conn: Any) -> Any:
         g = load_group(conn, req.groupID)
         if role_of(conn, req.groupID, uid):
             raise ArgsError(detail="already in group")
         if g.needVerification == VERIFY_DIRECT:
-            add_members(ctx, conn, req.groupID, [uid], rs.ROLE_MEMBER, req.joinSource, uid)
+            add_members(ctx, conn, req.groupID, [uid], rs.ROLE_MEMBER, req.joinSource, uid, record=record)
             return _entered_tips(conn, req.groupID, uid)
-        conn.execute("INSERT OR REPLACE INTO group_requests (group_id, user_id, handle_result, req_msg, req_time, ex, "
-                     "join_source, inviter_user_id) VALUES (?,?,0,?,?,?,?,?)",
-                     (req.groupID, uid, req.reqMessage, now_ms(), req.ex, req.joinSource, uid))
+        rs.put_group_request(conn, req.groupID, uid, req.reqMessage, req.joinSource, uid, req.ex)
         return None
 
     tips = await ctx.core.storage.run(op)
     if tips is not None:
         await group_notification(ctx.core, uid, req.groupID, ContentType.MEMBER_ENTER, tips, ctx.operation_id)
         ctx.core.webhooks.after_join_group(req.groupID, req.reqMessage, req.joinSource, uid, ctx.operation_id)
+        members_entered(ctx, req.groupID, record)
     else:
         await _application_tips(ctx, req.groupID, [uid])
     return group_pb2.JoinGroupResp()
@@ -105,24 +109,29 @@ def _v_response(req: Any) -> None:
 @service("/group/group_application_response", _v_response)
 async def application_response(ctx: RequestContext, req: group_pb2.GroupApplicationResponseReq) -> Any:
     agree = req.handleResult == 1
+    record: dict[str, Any] | None = None
+    if agree:
+        pending = await ctx.core.storage.read(lambda c: rs.group_request_state(c, req.groupID, req.fromUserID))
+        if pending is not None and pending.handle_result == 0:
+            entering = await entering_group(ctx, req.groupID, [req.fromUserID],
+                                            lambda _, role: role >= rs.ROLE_ADMIN)
+            if entering is not None:
+                record = await before_members_enter(ctx, req.groupID, [req.fromUserID], entering.ex)
 
     def op(conn: Any) -> tuple[Any, Any]:
         load_group(conn, req.groupID)
         require_manager(ctx, conn, req.groupID)
-        row = conn.execute("SELECT handle_result, join_source, inviter_user_id FROM group_requests WHERE group_id = ? "
-                           "AND user_id = ?", (req.groupID, req.fromUserID)).fetchone()
+        row = rs.group_request_state(conn, req.groupID, req.fromUserID)
         if row is None:
             raise NotFoundError(1004, detail="group request not found")
-        if row[0] != 0:
+        if row.handle_result != 0:
             raise OpenIMError(1206, detail="group request handled")
-        conn.execute("UPDATE group_requests SET handle_result = ?, handle_msg = ?, handle_user_id = ?, handle_time = ? "
-                     "WHERE group_id = ? AND user_id = ?",
-                     (req.handleResult, req.handledMsg, ctx.user_id, now_ms(), req.groupID, req.fromUserID))
+        rs.handle_group_request(conn, req.groupID, req.fromUserID, req.handleResult, req.handledMsg, ctx.user_id)
         entered = None
         if agree and not role_of(conn, req.groupID, req.fromUserID):
-            inviter = row[2] if row[2] != req.fromUserID else ""
-            add_members(ctx, conn, req.groupID, [req.fromUserID], rs.ROLE_MEMBER, row[1] or JOIN_SEARCH,
-                        ctx.user_id, inviter)
+            inviter = row.inviter_user_id if row.inviter_user_id != req.fromUserID else ""
+            add_members(ctx, conn, req.groupID, [req.fromUserID], rs.ROLE_MEMBER, row.join_source or JOIN_SEARCH,
+                        ctx.user_id, inviter, record)
             if inviter:  # upstream GroupApplicationResponse: an invitation that needed approval -> 1509
                 opu = op_member(conn, req.groupID, ctx.user_id)
                 entered = (ContentType.MEMBER_INVITED, with_version(sdkws_pb2.MemberInvitedTips(
@@ -131,10 +140,10 @@ async def application_response(ctx: RequestContext, req: group_pb2.GroupApplicat
                     inviterUser=op_member(conn, req.groupID, inviter)), conn, req.groupID))
             else:
                 entered = (ContentType.MEMBER_ENTER, _entered_tips(conn, req.groupID, req.fromUserID))
-        _, reqs = rs.group_requests(conn, "group_id = ? AND user_id = ?", (req.groupID, req.fromUserID))
+        request = rs.group_request(conn, req.groupID, req.fromUserID)
         cls = sdkws_pb2.GroupApplicationAcceptedTips if agree else sdkws_pb2.GroupApplicationRejectedTips
         tips = cls(group=rs.group_row(conn, req.groupID), opUser=op_member(conn, req.groupID, ctx.user_id),
-                   handleMsg=req.handledMsg, receiverAs=0, request=reqs[0])
+                   handleMsg=req.handledMsg, receiverAs=0, request=request)
         return tips, entered
 
     tips, entered = await ctx.core.storage.run(op)
@@ -142,6 +151,7 @@ async def application_response(ctx: RequestContext, req: group_pb2.GroupApplicat
     await send_notification(ctx.core, ctx.user_id, req.fromUserID, ct, tips, ctx.operation_id)
     if entered is not None:
         await notify_group(ctx, req.groupID, *entered)
+        members_entered(ctx, req.groupID, record)
     return group_pb2.GroupApplicationResponseResp()
 
 
@@ -156,6 +166,9 @@ async def invite(ctx: RequestContext, req: group_pb2.InviteUserToGroupReq) -> An
     ids = list(dict.fromkeys(req.invitedUserIDs))
     await missing_users(ctx, ids)
     await ctx.core.webhooks.before_invite_user_to_group(req.groupID, req.reason, ids, ctx.operation_id)
+    entering = await entering_group(ctx, req.groupID, ids, lambda g, role: role > 0 and not (
+        g.needVerification == VERIFY_ALL and role < rs.ROLE_ADMIN))
+    record = await before_members_enter(ctx, req.groupID, ids, entering.ex) if entering is not None else None
 
     def op(conn: Any) -> tuple[str, Any]:
         g = load_group(conn, req.groupID)
@@ -167,11 +180,9 @@ async def invite(ctx: RequestContext, req: group_pb2.InviteUserToGroupReq) -> An
             raise ArgsError(detail=f"already in group: {','.join(present)}")
         if g.needVerification == VERIFY_ALL and role < rs.ROLE_ADMIN:
             for uid in ids:
-                conn.execute("INSERT OR REPLACE INTO group_requests (group_id, user_id, handle_result, req_msg, "
-                             "req_time, join_source, inviter_user_id) VALUES (?,?,0,?,?,?,?)",
-                             (req.groupID, uid, req.reason, now_ms(), JOIN_INVITATION, ctx.user_id))
+                rs.put_group_request(conn, req.groupID, uid, req.reason, JOIN_INVITATION, ctx.user_id)
             return "apply", None
-        add_members(ctx, conn, req.groupID, ids, rs.ROLE_MEMBER, JOIN_INVITATION, ctx.user_id, ctx.user_id)
+        add_members(ctx, conn, req.groupID, ids, rs.ROLE_MEMBER, JOIN_INVITATION, ctx.user_id, ctx.user_id, record)
         opu = op_member(conn, req.groupID, ctx.user_id)
         return "joined", with_version(sdkws_pb2.MemberInvitedTips(
             group=rs.group_row(conn, req.groupID), opUser=opu, invitedUserList=rs.members(conn, req.groupID, ids),
@@ -182,17 +193,11 @@ async def invite(ctx: RequestContext, req: group_pb2.InviteUserToGroupReq) -> An
         await _application_tips(ctx, req.groupID, ids)
     else:
         await notify_group(ctx, req.groupID, ContentType.MEMBER_INVITED, tips, send_msg=requested(req))
+        members_entered(ctx, req.groupID, record)
     return group_pb2.InviteUserToGroupResp()
 
 
 # --------------------------------------------------------------------------- application queries
-
-
-def _results(where: str, params: tuple[Any, ...], results: Any) -> tuple[str, tuple[Any, ...]]:
-    if results:
-        where += f" AND handle_result IN ({rs.in_clause(list(results))})"
-        params = (*params, *results)
-    return where, params
 
 
 def _v_recv(req: Any) -> None:
@@ -213,8 +218,7 @@ async def recv_applications(ctx: RequestContext, req: group_pb2.GetGroupApplicat
                 raise NoPermissionError(detail=f"not admin of group {g}")
         if not gids:
             return 0, []
-        where, params = _results(f"group_id IN ({rs.in_clause(gids)})", tuple(gids), req.handleResults)
-        return rs.group_requests(conn, where, params, off, lim)
+        return rs.find_group_requests(conn, group_ids=gids, results=list(req.handleResults), offset=off, limit=lim)
 
     total, reqs = await ctx.core.storage.run(op)
     return group_pb2.GetGroupApplicationListResp(total=total, groupRequests=reqs)
@@ -229,13 +233,10 @@ def _v_user_req(req: Any) -> None:
 async def user_req_applications(ctx: RequestContext, req: group_pb2.GetUserReqApplicationListReq) -> Any:
     ctx.check_access(req.userID)
     off, lim = page_bounds(req.pagination)
-    where: str = "user_id = ?"
-    params: tuple[Any, ...] = (req.userID,)
-    if req.groupIDs:
-        where += f" AND group_id IN ({rs.in_clause(list(req.groupIDs))})"
-        params = (*params, *req.groupIDs)
-    where, params = _results(where, params, req.handleResults)
-    total, reqs = await ctx.core.storage.run(lambda c: rs.group_requests(c, where, params, off, lim))
+    gids = list(req.groupIDs) or None
+    results = list(req.handleResults)
+    total, reqs = await ctx.core.storage.run(lambda c: rs.find_group_requests(
+        c, group_ids=gids, user_ids=[req.userID], results=results, offset=off, limit=lim))
     return group_pb2.GetUserReqApplicationListResp(total=total, groupRequests=reqs)
 
 
@@ -252,7 +253,7 @@ async def users_req_applications(ctx: RequestContext, req: group_pb2.getGroupUse
     def op(conn: Any) -> Any:
         load_group(conn, req.groupID, alive=False)
         require_manager(ctx, conn, req.groupID)
-        return rs.group_requests(conn, f"group_id = ? AND user_id IN ({rs.in_clause(ids)})", (req.groupID, *ids))
+        return rs.find_group_requests(conn, group_ids=[req.groupID], user_ids=ids)
 
     total, reqs = await ctx.core.storage.run(op)
     return group_pb2.getGroupUsersReqApplicationListResp(total=total, groupRequests=reqs)
@@ -263,7 +264,7 @@ async def specified_request_info(ctx: RequestContext, req: group_pb2.GetSpecifie
     def op(conn: Any) -> Any:
         if ctx.user_id != req.userID:
             require_manager(ctx, conn, req.groupID)
-        return rs.group_requests(conn, "group_id = ? AND user_id = ?", (req.groupID, req.userID))
+        return rs.find_group_requests(conn, group_ids=[req.groupID], user_ids=[req.userID])
 
     total, reqs = await ctx.core.storage.run(op)
     return group_pb2.GetSpecifiedUserGroupRequestInfoResp(total=total, groupRequests=reqs)
@@ -275,9 +276,6 @@ async def unhandled_count(ctx: RequestContext, req: group_pb2.GetGroupApplicatio
 
     def op(conn: Any) -> int:
         gids = rs.managed_group_ids(conn, req.userID)
-        if not gids:
-            return 0
-        return conn.execute(f"SELECT COUNT(*) FROM group_requests WHERE group_id IN ({rs.in_clause(gids)}) AND "
-                            "handle_result = 0 AND req_time > ?", (*gids, req.time)).fetchone()[0]
+        return rs.unhandled_group_request_count(conn, gids, req.time)
 
     return group_pb2.GetGroupApplicationUnhandledCountResp(count=await ctx.core.storage.run(op))

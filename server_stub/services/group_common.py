@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from openim_sdk.protocol.errors import (
@@ -13,9 +14,12 @@ from openim_sdk.protocol.errors import (
 from openim_sdk.protocol.pb.conversation import conversation_pb2
 from openim_sdk.protocol.pb.sdkws import sdkws_pb2
 
-from .. import relation_store as rs
 from ..context import RequestContext
 from ..notify import group_notification
+from ..repos import relations as rs
+from ..repos.conversations import conversation_data, update_conversation_data
+from ..repos.messages import max_seq
+from ..repos.versions import version_stamp
 from ..storage import bump_version
 
 JOIN_ADMIN, JOIN_INVITATION, JOIN_SEARCH, JOIN_QR = 1, 2, 3, 4
@@ -33,8 +37,7 @@ def load_group(conn: Any, gid: str, alive: bool = True) -> sdkws_pb2.GroupInfo:
 
 
 def role_of(conn: Any, gid: str, uid: str) -> int:
-    r = conn.execute("SELECT role_level FROM group_members WHERE group_id = ? AND user_id = ?", (gid, uid)).fetchone()
-    return r[0] if r else 0
+    return rs.role_of(conn, gid, uid)
 
 
 def require_manager(ctx: RequestContext, conn: Any, gid: str) -> int:
@@ -62,9 +65,7 @@ def op_member(conn: Any, gid: str, uid: str) -> sdkws_pb2.GroupMemberFullInfo:
 
 
 def member_version(conn: Any, gid: str) -> tuple[str, int]:
-    r = conn.execute("SELECT version_id, version FROM version_logs WHERE kind = 'group_member' AND key = ?",
-                     (gid,)).fetchone()
-    return (r[0], r[1]) if r else ("", 0)
+    return version_stamp(conn, "group_member", gid)
 
 
 def with_version(tips: Any, conn: Any, gid: str) -> Any:
@@ -95,24 +96,55 @@ def history_from_now(conn: Any, gid: str, uids: list[str]) -> None:
     current max seq, so messages sent before they joined cannot be pulled (upstream
     internal/rpc/group/notification.go ``MemberEnterNotification``: SetUserConversationsMinSeq maxSeq+1)."""
     cid = f"sg_{gid}"
-    row = conn.execute("SELECT max_seq FROM seqs WHERE conversation_id = ?", (cid,)).fetchone()
-    first = (row[0] if row else 0) + 1
+    first = max_seq(conn, cid) + 1
     for uid in uids:
-        r = conn.execute("SELECT data FROM conversations WHERE owner_user_id = ? AND conversation_id = ?",
-                         (uid, cid)).fetchone()
-        if r is None:
+        data = conversation_data(conn, uid, cid)
+        if data is None:
             continue
-        conv = conversation_pb2.Conversation.FromString(r[0])
+        conv = conversation_pb2.Conversation.FromString(data)
         conv.minSeq = max(conv.minSeq, first)
-        conn.execute("UPDATE conversations SET data = ? WHERE owner_user_id = ? AND conversation_id = ?",
-                     (conv.SerializeToString(), uid, cid))
+        update_conversation_data(conn, uid, cid, conv.SerializeToString())
         bump_version(conn, "conversation", uid, [cid], 3)
 
 
+async def before_members_enter(ctx: RequestContext, gid: str, uids: list[str], group_ex: str) -> dict[str, Any]:
+    """The before-callbacks of members entering ``gid`` directly (created with the group, invited
+    without approval, joining a group that needs none, an application accepted): beforeMemberJoinGroup
+    (upstream internal/rpc/group/group.go) then beforeCreateGroupChatConversations (upstream's
+    CreateGroupChatConversations, called by the member-enter notifications). Either may refuse;
+    called before the transaction, so a refusal leaves the group as it was. Returns the record
+    fields the second one's reply sets on the entrants' new ``sg_`` records (for :func:`add_members`)."""
+    await ctx.core.webhooks.before_members_join_group(gid, uids, group_ex, ctx.operation_id)
+    return await ctx.core.webhooks.before_create_group_chat_conversations(gid, ctx.operation_id)
+
+
+def members_entered(ctx: RequestContext, gid: str, record: dict[str, Any] | None = None) -> None:
+    """The after-callback of :func:`before_members_enter`: afterCreateGroupChatConversations."""
+    ctx.core.webhooks.after_create_group_chat_conversations(gid, ctx.operation_id, record)
+
+
+async def entering_group(ctx: RequestContext, gid: str, uids: list[str],
+                         direct: Callable[[sdkws_pb2.GroupInfo, int], bool]) -> sdkws_pb2.GroupInfo | None:
+    """The group when ``uids`` are about to enter it directly: read before the transaction (which
+    checks it all again) to decide whether the member-enter callbacks apply. None when the group is
+    gone or dismissed, one of ``uids`` is in it already, or ``direct(group, caller's role)`` says
+    the entry will wait for approval."""
+    def op(conn: Any) -> sdkws_pb2.GroupInfo | None:
+        g = rs.group_row(conn, gid)
+        if g is None or g.status == rs.STATUS_DISMISSED:
+            return None
+        if any(rs.role_of(conn, gid, uid) for uid in uids):
+            return None
+        role = rs.ROLE_OWNER if ctx.is_admin else rs.role_of(conn, gid, ctx.user_id)
+        return g if direct(g, role) else None
+
+    return await ctx.core.storage.read(op)  # type: ignore[no-any-return]
+
+
 def add_members(ctx: RequestContext, conn: Any, gid: str, uids: list[str], role: int, source: int, operator: str,
-                inviter: str = "") -> None:
+                inviter: str = "", record: dict[str, Any] | None = None) -> None:
     """Add members (their ``sg_`` conversation is created at once); without history when the
     server runs with ``enable_history_for_new_members = false``."""
-    added = [uid for uid in uids if rs.add_member(conn, gid, uid, role, source, operator, inviter)]
+    added = [uid for uid in uids if rs.add_member(conn, gid, uid, role, source, operator, inviter, record)]
     if added and not ctx.core.config.enable_history_for_new_members:
         history_from_now(conn, gid, added)

@@ -13,9 +13,9 @@ from openim_sdk.protocol.errors import (
 from openim_sdk.protocol.pb.group import group_pb2
 from openim_sdk.protocol.pb.sdkws import sdkws_pb2
 
-from .. import relation_store as rs
 from ..context import RequestContext, need, service
 from ..notify import group_notification
+from ..repos import relations as rs
 from ..storage import now_ms
 from .group_common import (
     load_group,

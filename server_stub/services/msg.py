@@ -56,6 +56,46 @@ def new_msg_id(*parts: object) -> str:
 # --------------------------------------------------------------------------- send
 
 
+#: A 1:1/notification chat record the first message opens: (owner, peer, fields the before-reply set).
+Opened = tuple[str, str, dict[str, Any]]
+
+
+async def _opening_chat(core: ServerCore, msg: sdkws_pb2.MsgData, cid: str, operation_id: str) -> list[Opened]:
+    """The records the first message of a 1:1 or notification chat opens, after
+    beforeCreateSingleChatConversations accepted each (it may refuse: the message is not sent).
+    Upstream calls it when the message transfer sees a conversation's first seq
+    (internal/rpc/conversation/conversation.go CreateSingleChatConversations): the sender's record,
+    then the receiver's; for a notification chat, the receiver's only. Empty when neither
+    single-chat conversation callback is on, or the conversation has messages already."""
+    hooks = core.webhooks
+    st = msg.sessionType
+    if st not in (SessionType.SINGLE_CHAT, SessionType.NOTIFICATION_CHAT) or not (
+            hooks.enabled("beforeCreateSingleChatConversations") or hooks.enabled("afterCreateSingleChatConversations")):
+        return []
+    if await core.storage.conversation_max_seq(cid):
+        return []
+    if st == SessionType.NOTIFICATION_CHAT:
+        records = [(msg.recvID, msg.sendID)]
+    else:
+        records = [(msg.sendID, msg.recvID)] + ([(msg.recvID, msg.sendID)] if msg.recvID != msg.sendID else [])
+    return [(owner, peer, await hooks.before_create_single_chat_conversations(owner, cid, st, peer, operation_id))
+            for owner, peer in records]
+
+
+def _with_fields(owners: list[tuple[str, bytes]], opened: list[Opened]) -> list[tuple[str, bytes]]:
+    """``owners``' record templates with the fields the before-replies set."""
+    fields = {owner: f for owner, _, f in opened if f}
+    out = []
+    for owner, data in owners:
+        if owner in fields:
+            conv = conversation_pb2.Conversation.FromString(data)
+            for key, value in fields[owner].items():
+                setattr(conv, key, value)
+            data = conv.SerializeToString()
+        out.append((owner, data))
+    return out
+
+
 async def send_message(core: ServerCore, msg: sdkws_pb2.MsgData, operation_id: str,
                        sender_is_admin: bool = False) -> tuple[msg_pb2.SendMsgResp, Callable[[], None]]:
     """Validate, persist (committed before returning) and return the reply plus a push callback."""
@@ -94,10 +134,11 @@ async def send_message(core: ServerCore, msg: sdkws_pb2.MsgData, operation_id: s
     stored = _opt(msg, "history")
     notification = is_notification(msg)
     cid = conversation_id_for(st, msg.sendID, msg.recvID, msg.groupID, notification=notification)
+    opened = await _opening_chat(core, msg, cid, operation_id) if stored and not notification else []
     pushes: list[tuple[str, sdkws_pb2.MsgData]] = []
     reqs = []
     if stored:
-        reqs.append(StoreRequest(cid, msg, [] if notification else _owners(msg, cid, recipients),
+        reqs.append(StoreRequest(cid, msg, [] if notification else _with_fields(_owners(msg, cid, recipients), opened),
                                  "" if notification else msg.sendID, idempotent=not notification))
     else:
         pushes.append((cid, msg))
@@ -117,6 +158,8 @@ async def send_message(core: ServerCore, msg: sdkws_pb2.MsgData, operation_id: s
     if not reqs:  # stored messages have their send status written in their own transaction
         await core.storage.set_send_status(operation_id, 2)
     core.webhooks.after_send(msg, recipients, operation_id, duplicate=not pushes)
+    for owner, peer, fields in opened:
+        core.webhooks.after_create_single_chat_conversations(owner, cid, st, peer, operation_id, fields)
     resp = msg_pb2.SendMsgResp(serverMsgID=msg.serverMsgID, clientMsgID=msg.clientMsgID, sendTime=msg.sendTime)
 
     def push_online(users: list[str]) -> None:
@@ -292,7 +335,7 @@ async def revoker_role(ctx: RequestContext, user_id: str, m: sdkws_pb2.MsgData, 
     if ctx.is_admin:
         return 0
     if m.sessionType == SessionType.READ_GROUP_CHAT:
-        from .. import relation_store as rs
+        from ..repos import relations as rs
 
         member = await ctx.core.storage.run(lambda c: rs.member(c, m.groupID, user_id))
         return member.roleLevel if member is not None else 0

@@ -22,7 +22,7 @@ from openim_sdk.protocol.pb.sdkws import sdkws_pb2
 
 from .. import access
 from ..context import RequestContext, need, page_bounds, service
-from ..repos.messages import PageRow, range_rows, seq_info_in, seq_list_rows
+from ..repos.messages import MessageSearch, PageRow, range_rows, seq_info_in, seq_list_rows
 from ..storage import MessageRow
 from .msg import MAX_PULL
 from .msg_quote import rewrite_quotes
@@ -301,36 +301,20 @@ async def _has_read(ctx: RequestContext, req: msg_pb2.GetConversationsHasReadAnd
 
 @service("/msg/search_msg")
 async def _search(ctx: RequestContext, req: msg_pb2.SearchMessageReq) -> Any:
-    where: list[str] = ["1=1"]
-    params: list[Any] = []
-    if req.sendID:
-        where.append("send_id = ?")
-        params.append(req.sendID)
-    if req.recvID:
-        where.append("(recv_id = ? OR group_id = ?)")
-        params += [req.recvID, req.recvID]
-    if req.contentType:
-        where.append("content_type = ?")
-        params.append(req.contentType)
-    if req.sessionType:
-        where.append("session_type = ?")
-        params.append(req.sessionType)
+    search = MessageSearch(send_id=req.sendID, recv_id=req.recvID, content_type=req.contentType,
+                           session_type=req.sessionType)
     if req.sendTime:
         try:
             day = datetime.strptime(req.sendTime, "%Y-%m-%d").replace(tzinfo=UTC)
         except ValueError:
             raise ServerInternalError(detail=f'parsing time "{req.sendTime}" failed') from None
-        start = int(day.timestamp() * 1000)
-        where.append("send_time >= ? AND send_time < ?")
-        params += [start, start + int(timedelta(days=1).total_seconds() * 1000)]
-    where.append("conversation_id NOT LIKE 'n\\_%' ESCAPE '\\'")
+        search.sent_from = int(day.timestamp() * 1000)
+        search.sent_until = search.sent_from + int(timedelta(days=1).total_seconds() * 1000)
     if not ctx.is_admin:  # an ordinary user searches the conversations they may read
         own = [r.conversation_id for r in await ctx.core.storage.conversations(ctx.user_id)]
-        mine = list(await access.readable(ctx.core, ctx.user_id, own))
-        where.append(f"conversation_id IN ({','.join('?' * len(mine))})" if mine else "0")
-        params += mine
+        search.conversation_ids = list(await access.readable(ctx.core, ctx.user_id, own))
     offset, limit = page_bounds(req.pagination) if req.HasField("pagination") else (0, 20)
-    total, rows = await ctx.core.storage.search_messages(" AND ".join(where), tuple(params), offset, limit)
+    total, rows = await ctx.core.storage.search_messages(search, offset, limit)
     users = await ctx.core.storage.get_users(
         [sdkws_pb2.MsgData.FromString(r.data).recvID for r in rows])
     resp = msg_pb2.SearchMessageResp(chatLogsNum=total)

@@ -24,6 +24,7 @@ from openim_sdk.protocol.errors import ArgsError
 from openim_sdk.protocol.pb.conversation import conversation_pb2
 from openim_sdk.protocol.pb.sdkws import sdkws_pb2
 
+from ..repos.conversations import conversation_holders
 from .conversation_state import set_and_notify, template_for
 
 if TYPE_CHECKING:
@@ -76,8 +77,7 @@ async def offline_push_candidates(core: ServerCore, msg: sdkws_pb2.MsgData, cid:
 
     def quiet(conn: Any) -> set[str]:
         out = set()
-        for owner, data in conn.execute("SELECT owner_user_id, data FROM conversations WHERE conversation_id = ?",
-                                        (cid,)):
+        for owner, _, data in conversation_holders(conn, cid):
             if conversation_pb2.Conversation.FromString(data).recvMsgOpt != RecvMsgOpt.RECEIVE:
                 out.add(owner)
         return out

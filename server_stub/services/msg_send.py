@@ -166,7 +166,7 @@ async def _batch_send(ctx: RequestContext, body: dict[str, Any]) -> Any:
     template = _build(ctx, d, "", check_recv=False)
     _require_admin(ctx)
     if _bool(d, "isSendAll"):
-        _, users = await ctx.core.storage.page_users("1=1", (), 0, 1 << 30)
+        _, users = await ctx.core.storage.page_users(None, 0, 1 << 30)
         recv_ids = [u.user_id for u in users]
     results, failed = [], []
     for uid in dict.fromkeys(recv_ids):

@@ -10,8 +10,8 @@ from openim_sdk.protocol.pb.group import group_pb2
 from openim_sdk.protocol.pb.msg import msg_pb2
 from openim_sdk.protocol.pb.user import user_pb2
 
-from .. import relation_store as rs
 from ..context import RequestContext, need, page_bounds, service
+from ..repos import relations as rs
 
 
 def _v_range(req: Any) -> None:

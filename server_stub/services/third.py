@@ -62,6 +62,7 @@ from ..object_files import (
     safe_path,
     stream_to_file,
 )
+from ..repos.objects import ObjectRow
 from ..storage import now_ms
 
 if TYPE_CHECKING:
@@ -195,15 +196,12 @@ def _check_name(ctx: RequestContext, name: str) -> str:
     return name
 
 
-async def _object(core: ServerCore, name: str) -> tuple[str, int, str] | None:
-    r = await core.storage.run(lambda c: c.execute("SELECT hash, size, content_type FROM objects WHERE name = ?",
-                                                   (name,)).fetchone())
-    return (r[0], r[1], r[2]) if r else None
+async def _object(core: ServerCore, name: str) -> ObjectRow | None:
+    return await core.storage.object_info(name)
 
 
 async def _put_object(core: ServerCore, name: str, key: str, size: int, ctype: str, group: str) -> None:
-    await core.storage.run(lambda c: c.execute("INSERT OR REPLACE INTO objects VALUES (?,?,?,?,?,?)",
-                                               (name, key, size, ctype, group, now_ms())))
+    await core.storage.put_object(name, key, size, ctype, group)
 
 
 # --------------------------------------------------------------------------- part sizes
@@ -356,7 +354,7 @@ def _access(core: ServerCore, base: str, name: str) -> tuple[str, int]:
 async def access_url(ctx: RequestContext, req: third_pb2.AccessURLReq) -> Any:
     name = normalize_name(req.name)
     obj = await _object(ctx.core, name)
-    if obj is None or _blob_path(ctx.core, obj[0]) is None:
+    if obj is None or _blob_path(ctx.core, obj.hash) is None:
         raise NotFoundError(1004, detail=f"object {name} not found")
     url, expires = _access(ctx.core, base_url(ctx), name)
     return third_pb2.AccessURLResp(url=url, expireTime=expires)
@@ -494,7 +492,7 @@ async def _raw_files(core: ServerCore, request: Any) -> Any:
         except ArgsError as exc:
             return _text(400, exc.detail or "invalid name")
         obj = await _object(core, name)
-        if obj is None or _blob_path(core, obj[0]) is None:
+        if obj is None or _blob_path(core, obj.hash) is None:
             return _text(404, "object not found")
         url, _ = _access(core, base_url(core), name)
         return RedirectResponse(url, status_code=302, headers=CORS_HEADERS)
@@ -507,10 +505,10 @@ async def _raw_files(core: ServerCore, request: Any) -> Any:
         if err:
             return _text(403, err)
         obj = await _object(core, name)
-        blob = _blob_path(core, obj[0]) if obj else None
+        blob = _blob_path(core, obj.hash) if obj else None
         if obj is None or blob is None:
             return _text(404, "object not found")
-        return FileResponse(blob, media_type=obj[2] or "application/octet-stream", headers=CORS_HEADERS,
+        return FileResponse(blob, media_type=obj.content_type or "application/octet-stream", headers=CORS_HEADERS,
                             filename=None)
     if method == "GET" and path == "/third/prometheus":
         return RedirectResponse(str(option(core, "grafana_url", "http://127.0.0.1:13000")), status_code=302,

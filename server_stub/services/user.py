@@ -11,6 +11,7 @@ from openim_sdk.protocol.pb.sdkws import sdkws_pb2
 from openim_sdk.protocol.pb.user import user_pb2
 
 from ..context import RawData, RequestContext, check_pagination, need, page_bounds, service
+from ..repos.users import UserFilter
 from ..rest import bind_error
 from ..storage import UserRow, now_ms
 from . import user_notify
@@ -125,7 +126,7 @@ def _listed(req: Any) -> bool:
 @service("/user/get_all_users_uid", check_pagination)
 async def get_all_users_uid(ctx: RequestContext, req: user_pb2.getAllUserIDReq) -> Any:
     offset, limit = page_bounds(req.pagination)
-    total, rows = await ctx.core.storage.page_users("1=1", (), offset, limit)
+    total, rows = await ctx.core.storage.page_users(None, offset, limit)
     return user_pb2.getAllUserIDResp(total=total, userIDs=[u.user_id for u in rows])
 
 
@@ -141,14 +142,8 @@ async def account_check(ctx: RequestContext, req: user_pb2.accountCheckReq) -> A
 @service("/user/get_users", check_pagination)
 async def get_users(ctx: RequestContext, req: user_pb2.getPaginationUsersReq) -> Any:
     offset, limit = page_bounds(req.pagination)
-    where, params = ["app_manger_level IN (0, 1)"], []
-    if req.userID:
-        where.append("user_id = ?")
-        params.append(req.userID)
-    if req.nickName:
-        where.append("nickname LIKE ?")
-        params.append(f"%{req.nickName}%")
-    total, rows = await ctx.core.storage.page_users(" AND ".join(where), tuple(params), offset, limit)
+    flt = UserFilter(levels=(0, 1), user_id=req.userID, nickname=req.nickName)
+    total, rows = await ctx.core.storage.page_users(flt, offset, limit)
     return user_pb2.getPaginationUsersResp(total=total, users=[user_info(u) for u in rows])
 
 
@@ -245,15 +240,10 @@ def _v_cmd(uuid: bool = True, typ: bool = True) -> Any:
     return check
 
 
-async def _cmd(ctx: RequestContext, sql: str, params: tuple[Any, ...]) -> int:
-    return await ctx.core.storage.run(lambda c: c.execute(sql, params).rowcount)
-
-
 @service("/user/process_user_command_add", _v_cmd())
 async def cmd_add(ctx: RequestContext, req: user_pb2.processUserCommandAddReq) -> Any:
     ctx.check_access(req.userID)
-    await _cmd(ctx, "INSERT OR REPLACE INTO user_commands VALUES (?,?,?,?,?,?)",
-               (req.userID, req.type, req.uuid, req.value.value, req.ex.value, now_ms()))
+    await ctx.core.storage.put_user_command(req.userID, req.type, req.uuid, req.value.value, req.ex.value)
     await user_notify.user_command(ctx, req.userID, ContentType.USER_COMMAND_ADD)
     return user_pb2.processUserCommandAddResp()
 
@@ -261,9 +251,7 @@ async def cmd_add(ctx: RequestContext, req: user_pb2.processUserCommandAddReq) -
 @service("/user/process_user_command_delete", _v_cmd())
 async def cmd_delete(ctx: RequestContext, req: user_pb2.processUserCommandDeleteReq) -> Any:
     ctx.check_access(req.userID)
-    n = await _cmd(ctx, "DELETE FROM user_commands WHERE user_id = ? AND type = ? AND uuid = ?",
-                   (req.userID, req.type, req.uuid))
-    if not n:
+    if not await ctx.core.storage.delete_user_command(req.userID, req.type, req.uuid):
         raise NotFoundError(1004, detail="command not found")
     await user_notify.user_command(ctx, req.userID, ContentType.USER_COMMAND_DELETE)
     return user_pb2.processUserCommandDeleteResp()
@@ -272,37 +260,20 @@ async def cmd_delete(ctx: RequestContext, req: user_pb2.processUserCommandDelete
 @service("/user/process_user_command_update", _v_cmd())
 async def cmd_update(ctx: RequestContext, req: user_pb2.processUserCommandUpdateReq) -> Any:
     ctx.check_access(req.userID)
-    sets, params = [], []
-    if req.HasField("value"):
-        sets.append("value = ?")
-        params.append(req.value.value)
-    if req.HasField("ex"):
-        sets.append("ex = ?")
-        params.append(req.ex.value)
-    if sets:
-        n = await _cmd(ctx, f"UPDATE user_commands SET {', '.join(sets)} WHERE user_id = ? AND type = ? AND uuid = ?",
-                       (*params, req.userID, req.type, req.uuid))
-        if not n:
-            raise NotFoundError(1004, detail="command not found")
+    value = req.value.value if req.HasField("value") else None
+    ex = req.ex.value if req.HasField("ex") else None
+    if not await ctx.core.storage.update_user_command(req.userID, req.type, req.uuid, value, ex):
+        raise NotFoundError(1004, detail="command not found")
     await user_notify.user_command(ctx, req.userID, ContentType.USER_COMMAND_UPDATE)
     return user_pb2.processUserCommandUpdateResp()
-
-
-async def _cmds(ctx: RequestContext, user_id: str, typ: int | None) -> list[tuple[Any, ...]]:
-    q = "SELECT type, create_time, uuid, value, ex FROM user_commands WHERE user_id = ?"
-    params: tuple[Any, ...] = (user_id,)
-    if typ is not None:
-        q += " AND type = ?"
-        params += (typ,)
-    return await ctx.core.storage.run(lambda c: c.execute(q + " ORDER BY create_time", params).fetchall())
 
 
 @service("/user/process_user_command_get", _v_cmd(uuid=False))
 async def cmd_get(ctx: RequestContext, req: user_pb2.processUserCommandGetReq) -> Any:
     ctx.check_access(req.userID)
     resp = user_pb2.processUserCommandGetResp()
-    for t, ct, uuid, value, ex in await _cmds(ctx, req.userID, req.type):
-        resp.CommandResp.add(type=t, createTime=ct, uuid=uuid, value=value, ex=ex)
+    for c in await ctx.core.storage.user_commands(req.userID, req.type):
+        resp.CommandResp.add(type=c.type, createTime=c.create_time, uuid=c.uuid, value=c.value, ex=c.ex)
     return resp
 
 
@@ -310,8 +281,8 @@ async def cmd_get(ctx: RequestContext, req: user_pb2.processUserCommandGetReq) -
 async def cmd_get_all(ctx: RequestContext, req: user_pb2.processUserCommandGetAllReq) -> Any:
     ctx.check_access(req.userID)
     resp = user_pb2.processUserCommandGetAllResp()
-    for t, ct, uuid, value, ex in await _cmds(ctx, req.userID, None):
-        resp.CommandResp.add(type=t, createTime=ct, uuid=uuid, value=value, ex=ex)
+    for c in await ctx.core.storage.user_commands(req.userID):
+        resp.CommandResp.add(type=c.type, createTime=c.create_time, uuid=c.uuid, value=c.value, ex=c.ex)
     return resp
 
 
@@ -353,12 +324,8 @@ async def update_notification_account(ctx: RequestContext, req: user_pb2.updateN
 @service("/user/search_notification_account", check_pagination)
 async def search_notification_account(ctx: RequestContext, req: user_pb2.searchNotificationAccountReq) -> Any:
     offset, limit = page_bounds(req.pagination)
-    where: list[str] = ["app_manger_level >= ?"]
-    params: list[Any] = [req.appManagerLevel or 2]
-    if req.keyword:
-        where.append("(user_id = ? OR nickname LIKE ?)")
-        params += [req.keyword, f"%{req.keyword}%"]
-    total, rows = await ctx.core.storage.page_users(" AND ".join(where), tuple(params), offset, limit)
+    flt = UserFilter(min_level=req.appManagerLevel or 2, keyword=req.keyword)
+    total, rows = await ctx.core.storage.page_users(flt, offset, limit)
     resp = user_pb2.searchNotificationAccountResp(total=total)
     for u in rows:
         resp.notificationAccounts.add(userID=u.user_id, faceURL=u.face_url, nickName=u.nickname,
@@ -371,50 +338,29 @@ async def search_notification_account(ctx: RequestContext, req: user_pb2.searchN
 
 @service("/user/get_user_client_config")
 async def get_client_config(ctx: RequestContext, req: user_pb2.getUserClientConfigReq) -> Any:
-    rows = await ctx.core.storage.run(lambda c: c.execute(
-        "SELECT user_id, key, value FROM client_config WHERE user_id IN ('', ?) ORDER BY user_id", (req.userID,)
-    ).fetchall())
     resp = user_pb2.getUserClientConfigResp()
-    for _, k, v in rows:  # user-specific values override the global ones
-        resp.configs[k] = v
+    for row in await ctx.core.storage.client_config_for(req.userID):  # user-specific values override the global ones
+        resp.configs[row.key] = row.value
     return resp
 
 
 @service("/user/set_user_client_config")
 async def set_client_config(ctx: RequestContext, req: user_pb2.setUserClientConfigReq) -> Any:
-    items = [(req.userID, k, v) for k, v in req.configs.items()]
-    await ctx.core.storage.run(lambda c: c.executemany("INSERT OR REPLACE INTO client_config VALUES (?,?,?)", items))
+    await ctx.core.storage.set_client_config(req.userID, dict(req.configs))
     return user_pb2.setUserClientConfigResp()
 
 
 @service("/user/del_user_client_config")
 async def del_client_config(ctx: RequestContext, req: user_pb2.delUserClientConfigReq) -> Any:
-    items = [(req.userID, k) for k in req.keys]
-    await ctx.core.storage.run(lambda c: c.executemany(
-        "DELETE FROM client_config WHERE user_id = ? AND key = ?", items))
+    await ctx.core.storage.delete_client_config(req.userID, list(req.keys))
     return user_pb2.delUserClientConfigResp()
 
 
 @service("/user/page_user_client_config")
 async def page_client_config(ctx: RequestContext, req: user_pb2.pageUserClientConfigReq) -> Any:
     offset, limit = page_bounds(req.pagination) if req.HasField("pagination") else (0, 20)
-    where, params = ["1=1"], []
-    if req.userID:
-        where.append("user_id = ?")
-        params.append(req.userID)
-    if req.key:
-        where.append("key = ?")
-        params.append(req.key)
-    w = " AND ".join(where)
-
-    def op(c: Any) -> Any:
-        total = c.execute(f"SELECT COUNT(*) FROM client_config WHERE {w}", params).fetchone()[0]
-        rows = c.execute(f"SELECT key, user_id, value FROM client_config WHERE {w} ORDER BY user_id, key "
-                         "LIMIT ? OFFSET ?", (*params, limit, offset)).fetchall()
-        return total, rows
-
-    total, rows = await ctx.core.storage.run(op)
+    total, rows = await ctx.core.storage.page_client_config(req.userID, req.key, offset, limit)
     resp = user_pb2.pageUserClientConfigResp(total=total)
-    for k, uid, v in rows:
-        resp.configs.add(key=k, userID=uid, value=v)
+    for row in rows:
+        resp.configs.add(key=row.key, userID=row.user_id, value=row.value)
     return resp

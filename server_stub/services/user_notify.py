@@ -13,9 +13,10 @@ from typing import Any
 from openim_sdk.protocol.constants import ContentType
 from openim_sdk.protocol.pb.sdkws import sdkws_pb2
 
-from .. import relation_store as rs
 from ..context import RequestContext
 from ..notify import group_notification, send_notification
+from ..repos import relations as rs
+from ..repos.versions import version_stamp
 from ..storage import bump_version, now_ms
 
 
@@ -42,14 +43,11 @@ async def user_info_updated(ctx: RequestContext, user_id: str, before: tuple[str
         return
 
     def op(conn: Any) -> tuple[list[str], list[tuple[str, Any]]]:
-        friends = [r[0] for r in conn.execute(
-            "SELECT owner_user_id FROM friends WHERE friend_user_id = ? ORDER BY owner_user_id", (user_id,))]
+        friends = rs.friend_owners_of(conn, user_id)
         for owner in friends:
             bump_version(conn, "friend", owner, [user_id], 3)
         groups = []
-        for gid, nick, face in conn.execute(
-                "SELECT group_id, nickname, face_url FROM group_members WHERE user_id = ? ORDER BY group_id",
-                (user_id,)).fetchall():
+        for gid, nick, face in rs.memberships(conn, user_id):
             if nick and face:
                 continue
             g = rs.group_row(conn, gid)
@@ -73,9 +71,7 @@ async def user_info_updated(ctx: RequestContext, user_id: str, before: tuple[str
 
 
 def _member_version(conn: Any, gid: str) -> tuple[str, int]:
-    r = conn.execute("SELECT version_id, version FROM version_logs WHERE kind = 'group_member' AND key = ?",
-                     (gid,)).fetchone()
-    return (r[0], r[1]) if r else ("", 0)
+    return version_stamp(conn, "group_member", gid)
 
 
 _COMMAND_TIPS: dict[int, Any] = {

@@ -66,6 +66,10 @@ CMD: dict[str, str] = {
     "afterSetGroupInfoEx": "callbackAfterSetGroupInfoExCommand",
     "beforeUpdateUserInfoEx": "callbackBeforeUpdateUserInfoExCommand",
     "afterUpdateUserInfoEx": "callbackAfterUpdateUserInfoExCommand",
+    "beforeCreateSingleChatConversations": "callbackBeforeCreateSingleChatConversationsCommand",
+    "afterCreateSingleChatConversations": "callbackAfterCreateSingleChatConversationsCommand",
+    "beforeCreateGroupChatConversations": "callbackBeforeCreateGroupChatConversationsCommand",
+    "afterCreateGroupChatConversations": "callbackAfterCreateGroupChatConversationsCommand",
 }
 
 

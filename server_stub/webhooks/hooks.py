@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from openim_sdk.protocol import jsoncodec
+from openim_sdk.protocol.errors import OpenIMError
 from openim_sdk.protocol.pb.sdkws import sdkws_pb2
 
 from . import bodies as b
@@ -30,6 +31,11 @@ if TYPE_CHECKING:
 log = logging.getLogger("server_stub.webhooks")
 
 GROUP_OWNER, GROUP_ADMIN, GROUP_ORDINARY = 100, 60, 20
+#: The conversation record fields a before-create-conversation reply may set, with their types.
+CONVERSATION_FIELDS: dict[str, type] = {"recvMsgOpt": int, "isPinned": bool, "isPrivateChat": bool,
+                                        "burnDuration": int, "groupAtType": int, "attachedInfo": str, "ex": str}
+
+
 _INFO_EX = ("groupName", "notification", "introduction", "faceURL", "ex", "needVerification", "lookMemberInfo",
             "applyMemberFriend")
 
@@ -319,6 +325,63 @@ class Webhooks:
     def after_import_friends(self, owner: str, friend_ids: list[str], op: str) -> None:
         self._after("afterImportFriends", {"callbackCommand": b.CMD["afterImportFriends"], "ownerUserID": owner,
                                            "friendUserIDs": list(friend_ids)}, op)
+
+    # -- conversations (internal/rpc/conversation/callback.go) ------------------------------------
+
+    def enabled(self, name: str) -> bool:
+        """Whether ``name`` will be called (lets a caller skip the work of preparing its body)."""
+        return self._cfg(name) is not None
+
+    @staticmethod
+    def _conversation_body(name: str, owner: str, cid: str, conv_type: int, peer_key: str, peer: str,
+                           fields: dict[str, Any] | None = None) -> dict[str, Any]:
+        """``Callback{Before,After}Create{Single,Group}ChatConversationsReq``: the new record's
+        fields (upstream's tags: ``ownerUserId``, ``conversationId``, ``userId``/``groupId``),
+        at their defaults unless a before-reply changed them (``fields``)."""
+        body = {"callbackCommand": b.CMD[name], "ownerUserId": owner, "conversationId": cid,
+                "conversationType": conv_type, peer_key: peer, "recvMsgOpt": 0, "isPinned": False,
+                "isPrivateChat": False, "burnDuration": 0, "groupAtType": 0, "attachedInfo": "", "ex": ""}
+        body.update(fields or {})
+        return body
+
+    @staticmethod
+    def _record_fields(reply: dict[str, Any] | None) -> dict[str, Any]:
+        """The record fields a before-reply sets (its non-null ``recvMsgOpt``, ``isPinned``,
+        ``isPrivateChat``, ``burnDuration``, ``groupAtType``, ``attachedInfo``, ``ex``: upstream
+        ``NotNilReplace``), typed as the ``Conversation`` fields they go to."""
+        out: dict[str, Any] = {}
+        for key, kind in CONVERSATION_FIELDS.items():
+            value = (reply or {}).get(key)
+            if value is None:
+                continue
+            if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+                raise OpenIMError(90007, "DataError", detail=f"callback reply: {key} {value!r} is not {kind.__name__}")
+            out[key] = value
+        return out
+
+    async def before_create_single_chat_conversations(self, owner: str, cid: str, conv_type: int, peer: str,
+                                                      op: str) -> dict[str, Any]:
+        """beforeCreateSingleChatConversations: may refuse; returns the record fields the reply sets."""
+        reply = await self._before("beforeCreateSingleChatConversations", self._conversation_body(
+            "beforeCreateSingleChatConversations", owner, cid, conv_type, "userId", peer), op)
+        return self._record_fields(reply)
+
+    def after_create_single_chat_conversations(self, owner: str, cid: str, conv_type: int, peer: str, op: str,
+                                               fields: dict[str, Any] | None = None) -> None:
+        self._after("afterCreateSingleChatConversations", self._conversation_body(
+            "afterCreateSingleChatConversations", owner, cid, conv_type, "userId", peer, fields), op)
+
+    async def before_create_group_chat_conversations(self, group_id: str, op: str) -> dict[str, Any]:
+        """beforeCreateGroupChatConversations: may refuse; returns the record fields the reply sets.
+        As upstream, the body names no owner (``ownerUserId`` is empty)."""
+        reply = await self._before("beforeCreateGroupChatConversations", self._conversation_body(
+            "beforeCreateGroupChatConversations", "", f"sg_{group_id}", 3, "groupId", group_id), op)
+        return self._record_fields(reply)
+
+    def after_create_group_chat_conversations(self, group_id: str, op: str,
+                                              fields: dict[str, Any] | None = None) -> None:
+        self._after("afterCreateGroupChatConversations", self._conversation_body(
+            "afterCreateGroupChatConversations", "", f"sg_{group_id}", 3, "groupId", group_id, fields), op)
 
     # -- groups (internal/rpc/group/callback.go) -------------------------------------------------
 

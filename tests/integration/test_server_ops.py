@@ -343,6 +343,31 @@ def test_print_config_round_trips(tmp_path: Path) -> None:
     assert done.returncode == 0 and done.stdout == text
 
 
+def test_print_config_shows_the_webhooks_table(tmp_path: Path) -> None:
+    path = tmp_path / "server.toml"
+    path.write_text('[server]\napi_port = 7\n\n[webhooks]\nurl = "http://127.0.0.1:10006/callbackExample"\n\n'
+                    '[webhooks.beforeSendSingleMsg]\nenable = true\ntimeout = 3\nfailedContinue = false\n'
+                    'deniedTypes = [110]\n\n[webhooks.after_send_group_msg]\nenable = true\n'
+                    'attentionIds = ["g1", "g2"]\n\n[webhooks.beforeCreateGroupChatConversations]\nenable = false\n')
+    config = load_config(["--config", str(path)], env={})
+    text = config_toml(config)
+    assert "not printed" not in text
+    webhooks = text[text.index("\n[webhooks]\n"):]
+    assert webhooks == (
+        '\n[webhooks]\nurl = "http://127.0.0.1:10006/callbackExample"\n'
+        '\n[webhooks.beforeSendSingleMsg]\nenable = true\ntimeout = 3.0\nfailedContinue = false\ndeniedTypes = [110]\n'
+        '\n[webhooks.beforeCreateGroupChatConversations]\nenable = false\ntimeout = 5\nfailedContinue = true\n'
+        '\n[webhooks.afterSendGroupMsg]\nenable = true\ntimeout = 5\nattentionIds = ["g1", "g2"]\n')
+    printed = tmp_path / "effective.toml"
+    printed.write_text(text)
+    assert load_config(["--config", str(printed)], env={}) == config  # read back to the same settings
+    done = _server_cmd("--config", str(path), "--print-config")
+    assert done.returncode == 0 and done.stdout == text
+    # without webhooks the table is there, saying they are off
+    plain = config_toml(load_config([], env={}))
+    assert plain.endswith("\n[webhooks]\n# url: not set (webhooks off)\n")
+
+
 def test_print_config_flags_override_the_file(tmp_path: Path) -> None:
     path = tmp_path / "server.toml"
     path.write_text('[server]\napi_port = 1\nws_port = 2\nlog_format = "json"\nmetrics = false\n')

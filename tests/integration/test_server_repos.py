@@ -73,3 +73,77 @@ async def test_user_infos_by_id(storage: SqliteStorage):
     infos = await storage.user_infos(["u1", "nobody", "u1"])
     assert list(infos) == ["u1"]
     assert (infos["u1"].nickname, infos["u1"].appMangerLevel, infos["u1"].globalRecvMsgOpt) == ("Una", 2, 1)
+
+
+async def test_user_commands_and_client_config(storage: SqliteStorage):
+    await storage.put_user_command("u1", 1, "a", "v1", "x")
+    await storage.put_user_command("u1", 2, "b", "v2", "")
+    await storage.put_user_command("u2", 1, "c", "v3", "")
+    assert [c.uuid for c in await storage.user_commands("u1")] == ["a", "b"]
+    assert [(c.type, c.value, c.ex) for c in await storage.user_commands("u1", 1)] == [(1, "v1", "x")]
+    assert await storage.update_user_command("u1", 1, "a", value="v9") is True
+    assert await storage.update_user_command("u1", 1, "nope", ex="e") is False
+    assert await storage.update_user_command("u1", 1, "nope") is True  # nothing to change: not looked up
+    assert [(c.value, c.ex) for c in await storage.user_commands("u1", 1)] == [("v9", "x")]
+    assert await storage.delete_user_command("u1", 1, "a") is True
+    assert await storage.delete_user_command("u1", 1, "a") is False
+
+    await storage.set_client_config("", {"theme": "light", "lang": "en"})
+    await storage.set_client_config("u1", {"theme": "dark"})
+    rows = await storage.client_config_for("u1")
+    assert [(r.user_id, r.key, r.value) for r in rows][-1] == ("u1", "theme", "dark")  # the user's own come last
+    total, page = await storage.page_client_config("", "theme", 0, 10)
+    assert total == 2 and [(r.user_id, r.value) for r in page] == [("", "light"), ("u1", "dark")]
+    await storage.delete_client_config("u1", ["theme"])
+    assert (await storage.page_client_config("u1", "", 0, 10))[0] == 0
+
+
+async def test_object_records_and_their_expiry(storage: SqliteStorage):
+    await storage.put_object("msg-picture/a", "h1", 10, "image/png", "msg-picture")
+    await storage.put_object("msg-picture/b", "h2", 20, "", "msg-picture")
+    await storage.put_object("avatar/c", "h2", 20, "", "avatar")  # shares blob h2
+    obj = await storage.object_info("msg-picture/a")
+    assert obj is not None and (obj.hash, obj.size, obj.content_type) == ("h1", 10, "image/png")
+    assert await storage.object_info("nope") is None
+    expired = await storage.delete_objects_before(1 << 62, ("msg-picture",))
+    assert expired.deleted == 2 and expired.unused_hashes == ["h1"]  # h2 is still used by avatar/c
+    assert await storage.object_info("avatar/c") is not None
+
+
+async def test_user_filter_pages(storage: SqliteStorage):
+    from server_stub.repos.users import UserFilter
+
+    await storage.insert_users([UserRow("u1", "Ann", "", "", 1, 0, 0), UserRow("u2", "Annie", "", "", 2, 1, 0),
+                                UserRow("n1", "Notice", "", "", 3, 3, 0)])
+    assert [u.user_id for u in (await storage.page_users(None, 0, 10))[1]] == ["u1", "u2", "n1"]
+    total, rows = await storage.page_users(UserFilter(levels=(0, 1), nickname="nni"), 0, 10)
+    assert total == 1 and rows[0].user_id == "u2"
+    total, rows = await storage.page_users(UserFilter(min_level=2, keyword="n1"), 0, 10)
+    assert total == 1 and rows[0].user_id == "n1"
+
+
+async def test_typed_request_queries(storage: SqliteStorage):
+    from server_stub.repos import relations as rs
+
+    def op(conn: Any) -> Any:
+        rs.put_friend_request(conn, "a", "b", "hi", "")
+        rs.put_friend_request(conn, "c", "b", "yo", "")
+        rs.handle_friend_request(conn, "c", "b", -1, "b", "no")
+        rs.put_group_request(conn, "g1", "a", "pls", 3, "a", "x")
+        rs.put_group_request(conn, "g2", "a", "pls", 2, "b")
+        return (rs.friend_request_result(conn, "c", "b"), rs.friend_request_result(conn, "b", "c"),
+                rs.unhandled_friend_request_count(conn, "b", 0),
+                [r.fromUserID for r in rs.find_friend_requests(conn, to_uid="b")[1]],
+                rs.find_friend_requests(conn, to_uid="b", results=[0])[0],
+                len(rs.friend_requests_between(conn, "b", "a")),
+                rs.group_request_state(conn, "g2", "a"),
+                rs.find_group_requests(conn, user_ids=["a"])[0],
+                rs.find_group_requests(conn, group_ids=[], user_ids=["a"])[0],
+                rs.unhandled_group_request_count(conn, ["g1", "g2"], 0), rs.unhandled_group_request_count(conn, [], 0))
+
+    (handled, none, unhandled, to_b, pending_to_b, between, state, of_a, of_no_group, group_pending,
+     no_groups) = await storage.run(op)
+    assert (handled, none, unhandled, pending_to_b, between) == (-1, None, 1, 1, 1)
+    assert sorted(to_b) == ["a", "c"]
+    assert state == rs.GroupRequestState(0, 2, "b")
+    assert (of_a, of_no_group, group_pending, no_groups) == (2, 0, 2, 0)

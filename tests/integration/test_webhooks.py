@@ -275,9 +275,14 @@ async def test_friend_group_user_callbacks(tmp_path, receiver, admin_api):
     assert create["groupName"] == "Original" and create["operationID"]
     assert create["initMemberList"] == [{"userID": "ann", "roleLevel": 100}, {"userID": "ben", "roleLevel": 60},
                                         {"userID": "cid", "roleLevel": 20}]
-    assert one("callbackBeforeMembersJoinGroupCommand") == {
-        "callbackCommand": "callbackBeforeMembersJoinGroupCommand", "groupID": "g1", "groupEx": "",
-        "memberList": [{"userID": "ann", "ex": ""}, {"userID": "ben", "ex": ""}, {"userID": "cid", "ex": ""}]}
+    # members entering directly: created with the group, invited (no approval needed), joining (needVerification 2)
+    assert [c.body for c in receiver.of("callbackBeforeMembersJoinGroupCommand")] == [
+        {"callbackCommand": "callbackBeforeMembersJoinGroupCommand", "groupID": "g1", "groupEx": "",
+         "memberList": [{"userID": "ann", "ex": ""}, {"userID": "ben", "ex": ""}, {"userID": "cid", "ex": ""}]},
+        {"callbackCommand": "callbackBeforeMembersJoinGroupCommand", "groupID": "g1", "groupEx": "",
+         "memberList": [{"userID": "dan", "ex": ""}]},
+        {"callbackCommand": "callbackBeforeMembersJoinGroupCommand", "groupID": "g1", "groupEx": "",
+         "memberList": [{"userID": "dan", "ex": ""}]}]
     after_create = one("callbackAfterCreateGroupCommand")
     assert after_create["groupName"] == "Renamed" and after_create["groupID"] == "g1"
     assert one("callbackBeforeInviteJoinGroupCommand")["invitedUserIDs"] == ["dan"]
@@ -305,6 +310,111 @@ async def test_friend_group_user_callbacks(tmp_path, receiver, admin_api):
     assert [u["userID"] for u in registered["users"]] == ["ann", "ben", "cid", "dan", "mallory"]
     assert one("callbackBeforeUpdateUserInfoCommand")["nickName"] == "Dirty"
     assert one("callbackAfterUpdateUserInfoCommand")["nickName"] == "Cleaned"
+
+
+def _conversation_body(command: str, owner: str, cid: str, conv_type: int, peer_key: str, peer: str) -> dict[str, Any]:
+    """upstream pkg/callbackstruct/conversation.go: the new record, every field at its default."""
+    return {"callbackCommand": command, "ownerUserId": owner, "conversationId": cid, "conversationType": conv_type,
+            peer_key: peer, "recvMsgOpt": 0, "isPinned": False, "isPrivateChat": False, "burnDuration": 0,
+            "groupAtType": 0, "attachedInfo": "", "ex": ""}
+
+
+async def test_member_enter_and_conversation_callbacks(tmp_path, receiver, admin_api):
+    """beforeMemberJoinGroup on every direct entry (invite, accepted application), the four
+    conversation callbacks, and a refusal of each kind of before-callback reaching the caller."""
+    receiver.replies["callbackBeforeMembersJoinGroupCommand"] = \
+        lambda body: REFUSE if any(m["userID"] == "zed" for m in body["memberList"]) else {"actionCode": 0}
+    receiver.replies["callbackBeforeCreateGroupChatConversationsCommand"] = \
+        lambda body: REFUSE if body["groupId"] == "g2" else {"actionCode": 0, "isPinned": True, "ex": "hooked",
+                                                             "recvMsgOpt": None} if body["groupId"] == "g1" else \
+        {"actionCode": 0, "isPinned": "yes"}  # g3: not a bool
+
+    def single(body: dict[str, Any]) -> dict[str, Any]:
+        if "eve" in (body["ownerUserId"], body["userId"]):
+            return REFUSE
+        return {"actionCode": 0, "attachedInfo": f"for {body['ownerUserId']}"} if body["ownerUserId"] == "ben" else {}
+
+    receiver.replies["callbackBeforeCreateSingleChatConversationsCommand"] = single
+    names = ("beforeMemberJoinGroup", "beforeCreateGroupChatConversations", "afterCreateGroupChatConversations",
+             "beforeCreateSingleChatConversations", "afterCreateSingleChatConversations")
+    srv = await start(tmp_path, hooks(receiver.url, *names))
+    try:
+        api = await admin_api(srv)
+        await api.register("ann", "ben", "cid", "dan", "eve", "zed")
+        await api.ok("/group/create_group", {"ownerUserID": "ann", "memberUserIDs": ["ben"], "groupInfo": {
+            "groupID": "g1", "groupName": "G", "groupType": 2, "needVerification": 0, "ex": "gx"}})
+        await api.ok("/group/invite_user_to_group", {"groupID": "g1", "invitedUserIDs": ["cid"], "reason": "r"})
+        await api.ok("/group/join_group", {"groupID": "g1", "inviterUserID": "dan", "reqMessage": "pls",
+                                           "joinSource": 3})  # needVerification 0: an application
+        assert not [c for c in receiver.of("callbackBeforeMembersJoinGroupCommand")
+                    if c.body["memberList"] == [{"userID": "dan", "ex": ""}]]
+        await api.ok("/group/group_application_response", {"groupID": "g1", "fromUserID": "dan",
+                                                           "handledMsg": "ok", "handleResult": 1})
+        # refusals: the receiver's error in OpenIM's envelope, nothing changed
+        env = await api.call("/group/invite_user_to_group", {"groupID": "g1", "invitedUserIDs": ["zed"]})
+        assert (env["errCode"], env["errMsg"], env["errDlt"]) == (5001, "no bad words", "policy 7")
+        env = await api.call("/group/create_group", {"ownerUserID": "ann", "memberUserIDs": ["ben"], "groupInfo": {
+            "groupID": "g2", "groupName": "G2", "groupType": 2}})
+        assert (env["errCode"], env["errMsg"], env["errDlt"]) == (5001, "no bad words", "policy 7")
+        members = await api.ok("/group/get_group_member_list", {"groupID": "g1",
+                                                                "pagination": {"pageNumber": 1, "showNumber": 10}})
+        assert sorted(m["userID"] for m in members["members"]) == ["ann", "ben", "cid", "dan"]
+        env = await api.call("/group/create_group", {"ownerUserID": "ann", "groupInfo": {
+            "groupID": "g3", "groupName": "G3", "groupType": 2}})
+        assert (env["errCode"], env["errMsg"]) == (90007, "DataError"), env
+        env = await api.call("/group/get_groups_info", {"groupIDs": ["g2", "g3"]})
+        assert env["errCode"] == 0 and not (env["data"] or {}).get("groupInfos")
+        # 1:1: the first message opens both records, the second opens nothing
+        await api.ok("/msg/send_msg", _rest_msg("ann", "ben"))
+        await api.ok("/msg/send_msg", _rest_msg("ben", "ann"))
+        env = await api.call("/msg/send_msg", _rest_msg("ann", "eve"))
+        assert (env["errCode"], env["errMsg"], env["errDlt"]) == (5001, "no bad words", "policy 7")
+        # the before-replies' record fields are on the records they created (upstream NotNilReplace)
+        for owner in ("ann", "cid", "dan"):
+            conv = (await api.ok("/conversation/get_conversation", {"ownerUserID": owner,
+                                                                    "conversationID": "sg_g1"}))["conversation"]
+            assert (conv["isPinned"], conv["ex"], conv["recvMsgOpt"]) == (True, "hooked", 0), (owner, conv)
+        ben = (await api.ok("/conversation/get_conversation", {"ownerUserID": "ben",
+                                                               "conversationID": "si_ann_ben"}))["conversation"]
+        ann = (await api.ok("/conversation/get_conversation", {"ownerUserID": "ann",
+                                                               "conversationID": "si_ann_ben"}))["conversation"]
+        assert (ben["attachedInfo"], ann["attachedInfo"]) == ("for ben", "")
+        await srv.core.webhooks.drain()
+    finally:
+        await srv.stop()
+
+    joins = [c.body for c in receiver.of("callbackBeforeMembersJoinGroupCommand")]
+    assert joins == [
+        {"callbackCommand": "callbackBeforeMembersJoinGroupCommand", "groupID": "g1", "groupEx": "gx",
+         "memberList": [{"userID": "ann", "ex": ""}, {"userID": "ben", "ex": ""}]},
+        {"callbackCommand": "callbackBeforeMembersJoinGroupCommand", "groupID": "g1", "groupEx": "gx",
+         "memberList": [{"userID": "cid", "ex": ""}]},
+        {"callbackCommand": "callbackBeforeMembersJoinGroupCommand", "groupID": "g1", "groupEx": "gx",
+         "memberList": [{"userID": "dan", "ex": ""}]},
+        {"callbackCommand": "callbackBeforeMembersJoinGroupCommand", "groupID": "g1", "groupEx": "gx",
+         "memberList": [{"userID": "zed", "ex": ""}]},
+        {"callbackCommand": "callbackBeforeMembersJoinGroupCommand", "groupID": "g2", "groupEx": "",
+         "memberList": [{"userID": "ann", "ex": ""}, {"userID": "ben", "ex": ""}]},
+        {"callbackCommand": "callbackBeforeMembersJoinGroupCommand", "groupID": "g3", "groupEx": "",
+         "memberList": [{"userID": "ann", "ex": ""}]}]
+    before_group = "callbackBeforeCreateGroupChatConversationsCommand"
+    after_group = "callbackAfterCreateGroupChatConversationsCommand"
+    g1 = _conversation_body(before_group, "", "sg_g1", 3, "groupId", "g1")
+    assert [c.body for c in receiver.of(before_group)] == [
+        g1, g1, g1, _conversation_body(before_group, "", "sg_g2", 3, "groupId", "g2"),  # create, invite, accept
+        _conversation_body(before_group, "", "sg_g3", 3, "groupId", "g3")]
+    assert [c.body for c in receiver.of(after_group)] == \
+        [{**_conversation_body(after_group, "", "sg_g1", 3, "groupId", "g1"), "isPinned": True, "ex": "hooked"}] * 3
+    before_single = "callbackBeforeCreateSingleChatConversationsCommand"
+    after_single = "callbackAfterCreateSingleChatConversationsCommand"
+    assert [c.body for c in receiver.of(before_single)] == [
+        _conversation_body(before_single, "ann", "si_ann_ben", 1, "userId", "ben"),
+        _conversation_body(before_single, "ben", "si_ann_ben", 1, "userId", "ann"),
+        _conversation_body(before_single, "ann", "si_ann_eve", 1, "userId", "eve")]  # refused: no message, no after
+    # after-callbacks go through a queue with two workers: any order
+    assert sorted((c.body for c in receiver.of(after_single)), key=lambda b: b["ownerUserId"]) == [
+        _conversation_body(after_single, "ann", "si_ann_ben", 1, "userId", "ben"),
+        {**_conversation_body(after_single, "ben", "si_ann_ben", 1, "userId", "ann"), "attachedInfo": "for ben"}]
 
 
 # --------------------------------------------------------------------------- connections

@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
 from openim_sdk.protocol.constants import GroupRole, GroupStatus
 from openim_sdk.protocol.pb.conversation import conversation_pb2
 from openim_sdk.protocol.pb.relation import relation_pb2
 from openim_sdk.protocol.pb.sdkws import sdkws_pb2
 
-from .repos.base import now_ms
-from .repos.users import user_infos
-from .repos.versions import bump_version
+from .base import now_ms
+from .conversations import conversation_data, insert_conversation, update_conversation_data
+from .messages import max_seq
+from .users import user_infos
+from .versions import bump_version
 
 ROLE_OWNER, ROLE_ADMIN, ROLE_MEMBER = int(GroupRole.OWNER), int(GroupRole.ADMIN), int(GroupRole.MEMBER)
 STATUS_OK, STATUS_DISMISSED, STATUS_MUTED = int(GroupStatus.OK), int(GroupStatus.DISMISSED), int(GroupStatus.MUTED)
@@ -29,7 +31,7 @@ SORT_CHANGED = "#sort"
 MARKERS = (GROUP_CHANGED, SORT_CHANGED)
 
 
-def _in(ids: list[str]) -> str:
+def _in(ids: list[Any]) -> str:
     return ",".join("?" * len(ids))
 
 
@@ -49,19 +51,53 @@ def public(u: sdkws_pb2.UserInfo | None, uid: str = "") -> sdkws_pb2.PublicUserI
 # --------------------------------------------------------------------------- friends
 
 _FRIEND_COLS = "owner_user_id, friend_user_id, remark, create_time, add_source, operator_user_id, ex, is_pinned"
+#: Friend columns a caller may change with :func:`update_friends`.
+FRIEND_SETTABLE = ("remark", "ex", "is_pinned")
 
 
-def friend_rows(conn: sqlite3.Connection, owner: str, ids: list[str] | None = None) -> list[tuple[Any, ...]]:
+class FriendRow(NamedTuple):
+    owner_user_id: str
+    friend_user_id: str
+    remark: str
+    create_time: int
+    add_source: int
+    operator_user_id: str
+    ex: str
+    is_pinned: int
+
+
+def friend_rows(conn: sqlite3.Connection, owner: str, ids: list[str] | None = None) -> list[FriendRow]:
     order = " ORDER BY create_time, friend_user_id"
     if ids is None:
-        return conn.execute(f"SELECT {_FRIEND_COLS} FROM friends WHERE owner_user_id = ?{order}", (owner,)).fetchall()
-    if not ids:
+        rows = conn.execute(f"SELECT {_FRIEND_COLS} FROM friends WHERE owner_user_id = ?{order}", (owner,)).fetchall()
+    elif not ids:
         return []
-    return conn.execute(f"SELECT {_FRIEND_COLS} FROM friends WHERE owner_user_id = ? AND friend_user_id IN "
-                        f"({_in(ids)}){order}", (owner, *ids)).fetchall()
+    else:
+        rows = conn.execute(f"SELECT {_FRIEND_COLS} FROM friends WHERE owner_user_id = ? AND friend_user_id IN "
+                            f"({_in(ids)}){order}", (owner, *ids)).fetchall()
+    return [FriendRow(*r) for r in rows]
 
 
-def friend_infos(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> list[sdkws_pb2.FriendInfo]:
+def friend_owners_of(conn: sqlite3.Connection, uid: str) -> list[str]:
+    """The users who have ``uid`` as a friend, by ID."""
+    return [r[0] for r in conn.execute(
+        "SELECT owner_user_id FROM friends WHERE friend_user_id = ? ORDER BY owner_user_id", (uid,))]
+
+
+def update_friends(conn: sqlite3.Connection, owner: str, ids: list[str], changes: dict[str, Any]) -> None:
+    """Set ``changes`` (columns of :data:`FRIEND_SETTABLE`) on ``owner``'s records of ``ids``; the
+    caller records the change in the version log."""
+    bad = set(changes) - set(FRIEND_SETTABLE)
+    if bad:
+        raise ValueError(f"not settable on a friend: {sorted(bad)}")
+    if not changes:
+        return
+    sets = ", ".join(f"{k} = ?" for k in changes)
+    conn.executemany(f"UPDATE friends SET {sets} WHERE owner_user_id = ? AND friend_user_id = ?",
+                     [(*changes.values(), owner, f) for f in ids])
+
+
+def friend_infos(conn: sqlite3.Connection, rows: list[FriendRow]) -> list[sdkws_pb2.FriendInfo]:
     us = users(conn, [r[1] for r in rows])
     out = []
     for r in rows:
@@ -72,7 +108,7 @@ def friend_infos(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> list[
     return out
 
 
-def friend_only(r: tuple[Any, ...]) -> relation_pb2.FriendInfoOnly:
+def friend_only(r: FriendRow) -> relation_pb2.FriendInfoOnly:
     return relation_pb2.FriendInfoOnly(ownerUserID=r[0], friendUserID=r[1], remark=r[2], createTime=r[3],
                                        addSource=r[4], operatorUserID=r[5], ex=r[6], isPinned=bool(r[7]))
 
@@ -105,8 +141,66 @@ _REQ_COLS = ("from_user_id, to_user_id, handle_result, req_msg, create_time, han
              "handle_time, ex")
 
 
-def friend_requests(conn: sqlite3.Connection, where: str, params: tuple[Any, ...],
-                    offset: int = 0, limit: int = -1) -> tuple[int, list[sdkws_pb2.FriendRequest]]:
+def put_friend_request(conn: sqlite3.Connection, from_uid: str, to_uid: str, req_msg: str, ex: str) -> None:
+    """A new pending request from -> to (replacing an earlier one), created now."""
+    conn.execute("INSERT OR REPLACE INTO friend_requests (from_user_id, to_user_id, handle_result, req_msg, "
+                 "create_time, ex) VALUES (?,?,0,?,?,?)", (from_uid, to_uid, req_msg, now_ms(), ex))
+
+
+def friend_request_result(conn: sqlite3.Connection, from_uid: str, to_uid: str) -> int | None:
+    """The handle result of the request from -> to (0 pending), None when there is none."""
+    r = conn.execute("SELECT handle_result FROM friend_requests WHERE from_user_id = ? AND to_user_id = ?",
+                     (from_uid, to_uid)).fetchone()
+    return r[0] if r is not None else None
+
+
+def handle_friend_request(conn: sqlite3.Connection, from_uid: str, to_uid: str, result: int, handler: str,
+                          handle_msg: str) -> None:
+    conn.execute("UPDATE friend_requests SET handle_result = ?, handler_user_id = ?, handle_msg = ?, "
+                 "handle_time = ? WHERE from_user_id = ? AND to_user_id = ?",
+                 (result, handler, handle_msg, now_ms(), from_uid, to_uid))
+
+
+def unhandled_friend_request_count(conn: sqlite3.Connection, to_uid: str, since: int) -> int:
+    """Pending requests to ``to_uid`` created after ``since``."""
+    return int(conn.execute("SELECT COUNT(*) FROM friend_requests WHERE to_user_id = ? AND handle_result = 0 AND "
+                            "create_time > ?", (to_uid, since)).fetchone()[0])
+
+
+def friend_request(conn: sqlite3.Connection, from_uid: str, to_uid: str) -> sdkws_pb2.FriendRequest | None:
+    """The request from -> to."""
+    _, reqs = _friend_requests(conn, "from_user_id = ? AND to_user_id = ?", (from_uid, to_uid))
+    return reqs[0] if reqs else None
+
+
+def friend_requests_between(conn: sqlite3.Connection, a: str, b: str) -> list[sdkws_pb2.FriendRequest]:
+    """The requests a -> b and b -> a."""
+    return _friend_requests(conn, "(from_user_id = ? AND to_user_id = ?) OR (from_user_id = ? AND to_user_id = ?)",
+                            (a, b, b, a))[1]
+
+
+def find_friend_requests(conn: sqlite3.Connection, *, from_uid: str = "", to_uid: str = "",
+                         results: Iterable[int] = (), offset: int = 0,
+                         limit: int = -1) -> tuple[int, list[sdkws_pb2.FriendRequest]]:
+    """(how many match, the page newest first) of the requests sent by ``from_uid`` and/or to
+    ``to_uid``, with a handle result among ``results`` (empty: any)."""
+    where: list[str] = ["1=1"]
+    params: list[Any] = []
+    if from_uid:
+        where.append("from_user_id = ?")
+        params.append(from_uid)
+    if to_uid:
+        where.append("to_user_id = ?")
+        params.append(to_uid)
+    rs = list(results)
+    if rs:
+        where.append(f"handle_result IN ({_in(rs)})")
+        params += rs
+    return _friend_requests(conn, " AND ".join(where), tuple(params), offset, limit)
+
+
+def _friend_requests(conn: sqlite3.Connection, where: str, params: tuple[Any, ...],
+                     offset: int = 0, limit: int = -1) -> tuple[int, list[sdkws_pb2.FriendRequest]]:
     total = conn.execute(f"SELECT COUNT(*) FROM friend_requests WHERE {where}", params).fetchone()[0]
     rows = conn.execute(f"SELECT {_REQ_COLS} FROM friend_requests WHERE {where} ORDER BY create_time DESC, "
                         "from_user_id, to_user_id LIMIT ? OFFSET ?", (*params, limit, offset)).fetchall()
@@ -125,6 +219,17 @@ def friend_requests(conn: sqlite3.Connection, where: str, params: tuple[Any, ...
 def is_black(conn: sqlite3.Connection, owner: str, other: str) -> bool:
     return conn.execute("SELECT 1 FROM blacks WHERE owner_user_id = ? AND block_user_id = ?",
                         (owner, other)).fetchone() is not None
+
+
+def add_black(conn: sqlite3.Connection, owner: str, black: str, operator: str, ex: str) -> None:
+    """``owner`` blocks ``black`` (replacing an earlier record), now."""
+    conn.execute("INSERT OR REPLACE INTO blacks VALUES (?,?,?,?,?,?)", (owner, black, now_ms(), 0, operator, ex))
+
+
+def remove_black(conn: sqlite3.Connection, owner: str, black: str) -> bool:
+    """Whether ``black`` was in ``owner``'s blacklist."""
+    cur = conn.execute("DELETE FROM blacks WHERE owner_user_id = ? AND block_user_id = ?", (owner, black))
+    return bool(cur.rowcount)
 
 
 def black_infos(conn: sqlite3.Connection, owner: str, ids: list[str] | None = None,
@@ -156,6 +261,11 @@ def group_row(conn: sqlite3.Connection, gid: str) -> sdkws_pb2.GroupInfo | None:
     return g
 
 
+def all_group_ids(conn: sqlite3.Connection) -> list[str]:
+    """Every group, oldest first."""
+    return [r[0] for r in conn.execute("SELECT group_id FROM im_groups ORDER BY create_time, group_id")]
+
+
 def groups(conn: sqlite3.Connection, gids: Iterable[str]) -> dict[str, sdkws_pb2.GroupInfo]:
     out = {}
     for gid in dict.fromkeys(gids):
@@ -181,17 +291,53 @@ _MEMBER_COLS = ("group_id, user_id, role_level, join_time, nickname, face_url, j
                 "mute_end_time, inviter_user_id")
 
 
-def member_rows(conn: sqlite3.Connection, gid: str, ids: list[str] | None = None) -> list[tuple[Any, ...]]:
+class MemberRow(NamedTuple):
+    group_id: str
+    user_id: str
+    role_level: int
+    join_time: int
+    nickname: str
+    face_url: str
+    join_source: int
+    operator_user_id: str
+    ex: str
+    mute_end_time: int
+    inviter_user_id: str
+
+
+class Membership(NamedTuple):
+    """A group a user is in, with the group-specific nickname and face they set there."""
+
+    group_id: str
+    nickname: str
+    face_url: str
+
+
+def member_rows(conn: sqlite3.Connection, gid: str, ids: list[str] | None = None) -> list[MemberRow]:
     order = " ORDER BY role_level DESC, join_time, user_id"
     if ids is None:
-        return conn.execute(f"SELECT {_MEMBER_COLS} FROM group_members WHERE group_id = ?{order}", (gid,)).fetchall()
-    if not ids:
+        rows = conn.execute(f"SELECT {_MEMBER_COLS} FROM group_members WHERE group_id = ?{order}", (gid,)).fetchall()
+    elif not ids:
         return []
-    return conn.execute(f"SELECT {_MEMBER_COLS} FROM group_members WHERE group_id = ? AND user_id IN ({_in(ids)})"
-                        f"{order}", (gid, *ids)).fetchall()
+    else:
+        rows = conn.execute(f"SELECT {_MEMBER_COLS} FROM group_members WHERE group_id = ? AND user_id IN "
+                            f"({_in(ids)}){order}", (gid, *ids)).fetchall()
+    return [MemberRow(*r) for r in rows]
 
 
-def member_infos(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> list[sdkws_pb2.GroupMemberFullInfo]:
+def role_of(conn: sqlite3.Connection, gid: str, uid: str) -> int:
+    """``uid``'s role level in ``gid`` (0: not a member)."""
+    r = conn.execute("SELECT role_level FROM group_members WHERE group_id = ? AND user_id = ?", (gid, uid)).fetchone()
+    return int(r[0]) if r else 0
+
+
+def memberships(conn: sqlite3.Connection, uid: str) -> list[Membership]:
+    """Every group ``uid`` is in, by group ID."""
+    return [Membership(*r) for r in conn.execute(
+        "SELECT group_id, nickname, face_url FROM group_members WHERE user_id = ? ORDER BY group_id", (uid,)).fetchall()]
+
+
+def member_infos(conn: sqlite3.Connection, rows: list[MemberRow]) -> list[sdkws_pb2.GroupMemberFullInfo]:
     us = users(conn, [r[1] for r in rows])
     out = []
     for r in rows:
@@ -232,7 +378,9 @@ def joined_group_ids(conn: sqlite3.Connection, uid: str) -> list[str]:
 
 
 def add_member(conn: sqlite3.Connection, gid: str, uid: str, role: int, source: int, operator: str,
-               inviter: str = "") -> bool:
+               inviter: str = "", record: dict[str, Any] | None = None) -> bool:
+    """Add ``uid`` to ``gid`` and create their ``sg_`` record (with the ``Conversation`` fields of
+    ``record`` set, when it is new); False when they were a member already."""
     cur = conn.execute("INSERT OR IGNORE INTO group_members (group_id, user_id, role_level, join_time, join_source, "
                        "operator_user_id, inviter_user_id) VALUES (?,?,?,?,?,?,?)",
                        (gid, uid, role, now_ms(), source, operator, inviter))
@@ -240,7 +388,7 @@ def add_member(conn: sqlite3.Connection, gid: str, uid: str, role: int, source: 
         return False
     bump_version(conn, "group_member", gid, [uid], 1)
     bump_version(conn, "join_group", uid, [gid], 1)
-    _ensure_group_conversation(conn, gid, uid)
+    _ensure_group_conversation(conn, gid, uid, record)
     return True
 
 
@@ -267,35 +415,32 @@ def group_changed(conn: sqlite3.Connection, gid: str) -> None:
         bump_version(conn, "join_group", uid, [gid], 3)
 
 
-def _ensure_group_conversation(conn: sqlite3.Connection, gid: str, uid: str) -> None:
+def _ensure_group_conversation(conn: sqlite3.Connection, gid: str, uid: str,
+                               record: dict[str, Any] | None = None) -> None:
     cid = f"sg_{gid}"
-    row = conn.execute("SELECT data FROM conversations WHERE owner_user_id = ? AND conversation_id = ?",
-                       (uid, cid)).fetchone()
-    if row is None:
-        conv = conversation_pb2.Conversation(ownerUserID=uid, conversationID=cid, conversationType=3, groupID=gid)
-        conn.execute("INSERT INTO conversations VALUES (?,?,?,?,?)", (uid, cid, conv.SerializeToString(), 0, now_ms()))
+    data = conversation_data(conn, uid, cid)
+    if data is None:
+        conv = conversation_pb2.Conversation(ownerUserID=uid, conversationID=cid, conversationType=3, groupID=gid,
+                                             **(record or {}))
+        insert_conversation(conn, uid, cid, conv.SerializeToString())
         bump_version(conn, "conversation", uid, [cid], 1)
         return
-    conv = conversation_pb2.Conversation.FromString(row[0])
+    conv = conversation_pb2.Conversation.FromString(data)
     if conv.maxSeq:  # re-joined: lift the cap set when leaving
         conv.maxSeq = 0
-        conn.execute("UPDATE conversations SET data = ? WHERE owner_user_id = ? AND conversation_id = ?",
-                     (conv.SerializeToString(), uid, cid))
+        update_conversation_data(conn, uid, cid, conv.SerializeToString())
         bump_version(conn, "conversation", uid, [cid], 3)
 
 
 def _cap_group_conversation(conn: sqlite3.Connection, gid: str, uid: str) -> None:
     """A member who left may pull up to the current seq only (per-user maxSeq, ws-protocol §6.3)."""
     cid = f"sg_{gid}"
-    row = conn.execute("SELECT data FROM conversations WHERE owner_user_id = ? AND conversation_id = ?",
-                       (uid, cid)).fetchone()
-    if row is None:
+    data = conversation_data(conn, uid, cid)
+    if data is None:
         return
-    seq = conn.execute("SELECT max_seq FROM seqs WHERE conversation_id = ?", (cid,)).fetchone()
-    conv = conversation_pb2.Conversation.FromString(row[0])
-    conv.maxSeq = max(seq[0] if seq else 0, 1)
-    conn.execute("UPDATE conversations SET data = ? WHERE owner_user_id = ? AND conversation_id = ?",
-                 (conv.SerializeToString(), uid, cid))
+    conv = conversation_pb2.Conversation.FromString(data)
+    conv.maxSeq = max(max_seq(conn, cid), 1)
+    update_conversation_data(conn, uid, cid, conv.SerializeToString())
     bump_version(conn, "conversation", uid, [cid], 3)
 
 
@@ -303,8 +448,72 @@ _GREQ_COLS = ("group_id, user_id, handle_result, req_msg, handle_msg, req_time, 
               "join_source, inviter_user_id")
 
 
-def group_requests(conn: sqlite3.Connection, where: str, params: tuple[Any, ...], offset: int = 0,
-                   limit: int = -1) -> tuple[int, list[sdkws_pb2.GroupRequest]]:
+class GroupRequestState(NamedTuple):
+    handle_result: int  # 0 pending
+    join_source: int
+    inviter_user_id: str  # the user themselves for a join request
+
+
+def put_group_request(conn: sqlite3.Connection, gid: str, uid: str, req_msg: str, join_source: int,
+                      inviter: str, ex: str = "") -> None:
+    """A new pending request of ``uid`` to join ``gid`` (replacing an earlier one), now."""
+    conn.execute("INSERT OR REPLACE INTO group_requests (group_id, user_id, handle_result, req_msg, req_time, ex, "
+                 "join_source, inviter_user_id) VALUES (?,?,0,?,?,?,?,?)",
+                 (gid, uid, req_msg, now_ms(), ex, join_source, inviter))
+
+
+def group_request_state(conn: sqlite3.Connection, gid: str, uid: str) -> GroupRequestState | None:
+    r = conn.execute("SELECT handle_result, join_source, inviter_user_id FROM group_requests WHERE group_id = ? "
+                     "AND user_id = ?", (gid, uid)).fetchone()
+    return GroupRequestState(*r) if r is not None else None
+
+
+def handle_group_request(conn: sqlite3.Connection, gid: str, uid: str, result: int, handle_msg: str,
+                         handler: str) -> None:
+    conn.execute("UPDATE group_requests SET handle_result = ?, handle_msg = ?, handle_user_id = ?, handle_time = ? "
+                 "WHERE group_id = ? AND user_id = ?", (result, handle_msg, handler, now_ms(), gid, uid))
+
+
+def unhandled_group_request_count(conn: sqlite3.Connection, gids: list[str], since: int) -> int:
+    """Pending requests to any of ``gids`` made after ``since``."""
+    if not gids:
+        return 0
+    return int(conn.execute(f"SELECT COUNT(*) FROM group_requests WHERE group_id IN ({_in(gids)}) AND "
+                            "handle_result = 0 AND req_time > ?", (*gids, since)).fetchone()[0])
+
+
+def group_request(conn: sqlite3.Connection, gid: str, uid: str) -> sdkws_pb2.GroupRequest | None:
+    """``uid``'s request to join ``gid``."""
+    _, reqs = find_group_requests(conn, group_ids=[gid], user_ids=[uid])
+    return reqs[0] if reqs else None
+
+
+def find_group_requests(conn: sqlite3.Connection, *, group_ids: list[str] | None = None,
+                        user_ids: list[str] | None = None, results: Iterable[int] = (), offset: int = 0,
+                        limit: int = -1) -> tuple[int, list[sdkws_pb2.GroupRequest]]:
+    """(how many match, the page newest first) of the requests to ``group_ids`` by ``user_ids``
+    (None: any) with a handle result among ``results`` (empty: any)."""
+    where: list[str] = ["1=1"]
+    params: list[Any] = []
+    for col, ids in (("group_id", group_ids), ("user_id", user_ids)):
+        if ids is None:
+            continue
+        if not ids:
+            where.append("0")
+        elif len(ids) == 1:
+            where.append(f"{col} = ?")
+        else:
+            where.append(f"{col} IN ({_in(ids)})")
+        params += ids
+    rs = list(results)
+    if rs:
+        where.append(f"handle_result IN ({_in(rs)})")
+        params += rs
+    return _group_requests(conn, " AND ".join(where), tuple(params), offset, limit)
+
+
+def _group_requests(conn: sqlite3.Connection, where: str, params: tuple[Any, ...], offset: int = 0,
+                    limit: int = -1) -> tuple[int, list[sdkws_pb2.GroupRequest]]:
     total = conn.execute(f"SELECT COUNT(*) FROM group_requests WHERE {where}", params).fetchone()[0]
     rows = conn.execute(f"SELECT {_GREQ_COLS} FROM group_requests WHERE {where} ORDER BY req_time DESC, group_id, "
                         "user_id LIMIT ? OFFSET ?", (*params, limit, offset)).fetchall()
@@ -324,6 +533,3 @@ def managed_group_ids(conn: sqlite3.Connection, uid: str) -> list[str]:
     return [r[0] for r in conn.execute("SELECT group_id FROM group_members WHERE user_id = ? AND role_level >= ?",
                                        (uid, ROLE_ADMIN))]
 
-
-def in_clause(ids: list[str]) -> str:
-    return _in(ids)
