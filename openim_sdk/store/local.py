@@ -309,7 +309,9 @@ class LocalStore(ConversationStore, MessageQueries, RelationStore):
                         continue
                     cols = ", ".join(values)
                     marks = ", ".join("?" for _ in values)
-                    conn.execute(f"INSERT INTO messages ({cols}) VALUES ({marks})", tuple(values.values()))
+                    cur = conn.execute(f"INSERT INTO messages ({cols}) VALUES ({marks})", tuple(values.values()))
+                    if self.fts_enabled:
+                        conn.execute("INSERT OR IGNORE INTO fts_pending(id) VALUES (?)", (cur.lastrowid,))
                     if m.status != MsgStatus.DELETED and not _is_placeholder_id(cmid):
                         new_ids.append(cmid)
                     continue
@@ -372,7 +374,10 @@ class LocalStore(ConversationStore, MessageQueries, RelationStore):
             else:
                 bulk.append(row(cid, cmid, m))
         if bulk:
+            top = conn.execute("SELECT coalesce(max(id), 0) FROM messages").fetchone()[0]
             conn.executemany(_INSERT_SQL, bulk)
+            if self.fts_enabled:  # the new rows are exactly those above the old top (we hold the lock)
+                conn.execute("INSERT OR IGNORE INTO fts_pending(id) SELECT id FROM messages WHERE id > ?", (top,))
         return [v for v in bulk if v[_STATUS_AT] != MsgStatus.DELETED], rest
 
     def merge_sent(
@@ -556,7 +561,7 @@ class LocalStore(ConversationStore, MessageQueries, RelationStore):
 
     def index_pending(self, limit: int | None = None) -> int:
         """Add queued rows to the full-text index (all, or the oldest ``limit``); returns how many.
-        Rows are queued by the insert and update triggers (schema v5) so that a pulled page
+        Rows are queued by the message writes and the update trigger (schema v5) so that a pulled page
         is not indexed row by row; :meth:`search` calls this first, so it never misses a row."""
         if not self.fts_enabled:
             return 0

@@ -185,10 +185,8 @@ def _v4_conversation_fields(conn: sqlite3.Connection) -> None:
 
 
 _LAZY_FTS_TRIGGERS = (
-    # a new row is only queued; LocalStore.index_pending adds queued rows to the index in bulk
-    """CREATE TRIGGER messages_fts_ai AFTER INSERT ON messages BEGIN
-        INSERT OR IGNORE INTO fts_pending(id) VALUES (new.id);
-    END""",
+    # (no insert trigger: LocalStore queues the IDs it inserts itself, one statement per page --
+    # a per-row trigger cost as much as the rest of the insert)
     # a row leaves the index only if it is in it (never queued, or queued and indexed since)
     """CREATE TRIGGER messages_fts_ad AFTER DELETE ON messages BEGIN
         INSERT INTO messages_fts(messages_fts, rowid, search_text)
@@ -205,8 +203,9 @@ _LAZY_FTS_TRIGGERS = (
 
 
 def _v5_lazy_fts(conn: sqlite3.Connection) -> None:
-    """The full-text index is filled in bulk, not row by row: an insert queues the row's id in
-    ``fts_pending`` (indexing a trigram row costs ~50 us, most of a pulled message's write), and
+    """The full-text index is filled in bulk, not row by row: ``LocalStore`` queues the IDs it
+    inserts in ``fts_pending`` (indexing a trigram row costs ~50 us, most of a pulled message's
+    write), and
     ``LocalStore.index_pending`` indexes the queue with one statement -- before every search, and
     in the background when the session is idle. Results are the same as with eager triggers."""
     conn.execute("CREATE TABLE IF NOT EXISTS fts_pending (id INTEGER PRIMARY KEY)")

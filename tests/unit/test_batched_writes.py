@@ -180,6 +180,7 @@ fts_op = st.one_of(
     st.tuples(st.just("retext"), st.integers(1, 40), st.sampled_from(["apple", "kiwi", ""])),
     st.tuples(st.just("delete"), st.integers(1, 40), st.just("")),
     st.tuples(st.just("index"), st.integers(1, 5), st.just("")),
+    st.tuples(st.just("page"), st.integers(1, 40), st.sampled_from(["apple", "banana"])),
 )
 
 
@@ -197,6 +198,9 @@ def test_the_lazy_index_answers_as_a_scan_and_stays_consistent(tmp_path_factory,
         for op, n, text in ops:
             if op == "insert":
                 store.upsert_messages([mk(f"f{n}", n)], SI)
+                store._db.execute("UPDATE messages SET search_text = ? WHERE client_msg_id = ?", (text, f"f{n}"))
+            elif op == "page":  # the bulk path: several new messages in one write
+                store.upsert_messages([mk(f"f{k}", k) for k in range(n, n + 4)], SI)
                 store._db.execute("UPDATE messages SET search_text = ? WHERE client_msg_id = ?", (text, f"f{n}"))
             elif op == "retext":
                 store._db.execute("UPDATE messages SET search_text = ? WHERE client_msg_id = ?", (text, f"f{n}"))
