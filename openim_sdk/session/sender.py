@@ -121,6 +121,30 @@ class MessageSender:
         self._sync = sync
         self._session_connected = session_connected
         self._errors: dict[str, OpenIMError] = {}
+        # payloads of messages queued while connected, handed to the outbox without reading the
+        # cache again; dropped when the connection goes (what waits offline is read from the cache,
+        # where a delete meanwhile is seen)
+        self._fresh: dict[str, bytes] = {}
+        self._settled: dict[str, Message] = {}  # the last messages acknowledged, for wait_sent
+
+    def remember(self, md: sdkws_pb2.MsgData) -> None:
+        """A message just stored (status sending) and about to be queued: keep what goes on the wire."""
+        if self.can_send:
+            self._fresh[md.clientMsgID] = self._wire(md)
+            while len(self._fresh) > ERRORS_KEPT:
+                self._fresh.pop(next(iter(self._fresh)))
+
+    def settled(self, client_msg_id: str) -> Message | None:
+        """The message as acknowledged by this process's last answer (None: not kept)."""
+        return self._settled.pop(client_msg_id, None)
+
+    @staticmethod
+    def _wire(md: sdkws_pb2.MsgData) -> bytes:
+        out = sdkws_pb2.MsgData()
+        out.CopyFrom(md)
+        out.status = 0
+        out.sendTime = 0
+        return out.SerializeToString()
 
     def error_of(self, client_msg_id: str) -> OpenIMError | None:
         """Why the server refused this message (this process's last attempt), if it did."""
@@ -131,13 +155,15 @@ class MessageSender:
         return self._session_connected() and self._conn.connected
 
     async def payload(self, client_msg_id: str) -> bytes | None:
+        if not self.can_send:
+            self._fresh.clear()
+        fresh = self._fresh.pop(client_msg_id, None)
+        if fresh is not None:
+            return fresh
         row = await self._ctx.run(self._ctx.store.message, client_msg_id)
         if row is None or row.status == MsgStatus.SEND_SUCCESS:
             return None  # deleted meanwhile, or its numbered copy already arrived
-        md = row.to_msg()
-        md.status = 0
-        md.sendTime = 0
-        return md.SerializeToString()
+        return self._wire(row.to_msg())
 
     async def transmit(self, client_msg_id: str, payload: bytes) -> bytes:
         self._errors.pop(client_msg_id, None)
@@ -162,6 +188,9 @@ class MessageSender:
             if self._sync.engine is not None:
                 self._sync.engine.on_send_ack(client_msg_id, ack.serverMsgID, ack.sendTime)
         if sent is not None:
+            self._settled[client_msg_id] = sent
+            while len(self._settled) > ERRORS_KEPT:
+                self._settled.pop(next(iter(self._settled)))
             self._sync.report_sent(sent)
 
     async def refused(self, client_msg_id: str, error: BaseException) -> None:
@@ -202,6 +231,7 @@ class SendApi:
         self._connected = connected
         self._fetch_self = fetch_self
         self._self_fetched = False
+        self._known_peers: set[str] = set()
         self.nickname = ""
 
     def target(self, target: str, group: bool) -> Target:
@@ -210,6 +240,10 @@ class SendApi:
 
     async def wait_sent(self, client_msg_id: str, timeout: float | None = None) -> Message:
         error = await asyncio.wait_for(self._outbox.outcome(client_msg_id), timeout)
+        if error is None:
+            sent = self._sender.settled(client_msg_id)
+            if sent is not None:
+                return sent
         row = await self._ctx.run(self._ctx.store.message, client_msg_id)
         if row is None:
             raise LocalError(message="no such message", detail=client_msg_id)
@@ -262,20 +296,22 @@ class SendApi:
                 await asyncio.wait_for(self._fetch_self(), 3)
         body = json.dumps(content, ensure_ascii=False).encode()
 
-        def write() -> tuple[Message, _ConversationRow, int]:
+        def write() -> tuple[Message, _ConversationRow, int, sdkws_pb2.MsgData]:
             """Everything local in one hop: the row (status sending) before any network call."""
             where = self.target(target, group)
             md = compose(me, self._platform_id, where, content_type, body, client_msg_id=new_client_msg_id(me),
                          now_ms=ctx.now_ms(), sender=store.user(me), at_user_ids=at_user_ids, options=options,
                          offline_push=offline_push, ex=ex)
-            store.upsert_messages([md], where[0])
-            conv = record_message(store, where[0], md, me)
+            with store.transaction():
+                store.upsert_messages([md], where[0])
+                conv = record_message(store, where[0], md, me)
             row = store.message(md.clientMsgID)
             assert row is not None
-            return Message.from_row(row), conv, store.total_unread()
+            return Message.from_row(row), conv, store.total_unread(), md
 
         async with self._sync.lock:
-            msg, conv, total = await ctx.run(write)
+            msg, conv, total, md = await ctx.run(write)
+            self._sender.remember(md)
             self._sync.mark_shown(msg.client_msg_id, msg.conversation_id)
         if msg.sender_nickname:
             self.nickname = msg.sender_nickname
@@ -289,11 +325,12 @@ class SendApi:
     async def _check_peer(self, target: str, group: bool) -> None:
         """Refuse a first message to a user the server does not know (a DM to nobody), saying so when
         the ID is a group's. Known users and conversations cost nothing; offline, the send queues."""
-        if group or target.startswith(("sg_", "si_", "n_")):
+        if group or target.startswith(("sg_", "si_", "n_")) or target in self._known_peers:
             return
         store, rest = self._ctx.store, self._ctx.rest
         cid = single_conversation_id(self._ctx.user_id, target)
         if await self._ctx.run(lambda: store.user(target) or store.conversation(cid)) is not None:
+            self._known_peers.add(target)  # users are never deleted: no need to look again
             return
         try:
             info = await rest.user.get_users_info(user_ids=[target])

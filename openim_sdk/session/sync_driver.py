@@ -39,6 +39,7 @@ from .typing import Typing
 
 if TYPE_CHECKING:
     from ..store.conversations import _ConversationRow as ConversationRow
+    from ..store.local import StoredMessage
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +111,7 @@ class SyncDriver:
         self._syncing = False
         self._sync_delivered = 0
         self._sync_conversations: set[str] = set()
+        self._persist: tuple[sa.Action, dict[str, int]] | None = None
         self.search_index = SearchIndexer(ctx)
 
     # ---------------------------------------------------------------- per-process "shown"
@@ -134,11 +136,19 @@ class SyncDriver:
             actions = step(self.engine)
             if not actions:
                 return
-            await self._apply(actions, requests)
             seqs = self.engine.synced_seqs()
             changed = {c: s for c, s in seqs.items() if self._persisted_seqs.get(c) != s}
-            if changed and self._ctx.started:
+            # the new synced seqs are written with the step's last message write (same commit, after
+            # every message of the step is stored: a crash never leaves a seq marked without its message)
+            writes = [a for a in actions if isinstance(a, sa.Deliver | sa.Merge)]
+            self._persist = (writes[-1], changed) if changed and writes and self._ctx.started else None
+            await self._apply(actions, requests)
+            if self._persist is not None:  # the last write did not take them (e.g. nothing was kept)
+                self._persist = None
                 await self._ctx.run(self._ctx.store.set_max_seqs, changed)
+            elif changed and self._ctx.started and not writes:
+                await self._ctx.run(self._ctx.store.set_max_seqs, changed)
+            if changed and self._ctx.started:
                 self._persisted_seqs.update(changed)
         for req in requests:
             self._ctx.spawn(self._send_request(req), "sync request")
@@ -158,6 +168,14 @@ class SyncDriver:
             else:
                 raise AssertionError(f"not a request-only step: {a!r}")
 
+    def _persist_with(self, action: sa.Action) -> dict[str, int] | None:
+        """The synced seqs to write in ``action``'s write, if it is the step's last one."""
+        if self._persist is not None and self._persist[0] is action:
+            seqs = self._persist[1]
+            self._persist = None
+            return seqs
+        return None
+
     async def _apply(self, actions: list[sa.Action], requests: list[sa.Action]) -> None:
         store = self._ctx.store
         run = self._ctx.run
@@ -167,13 +185,7 @@ class SyncDriver:
             elif isinstance(a, sa.Deliver):
                 await self._deliver(a)
             elif isinstance(a, sa.Merge):
-                await run(store.upsert_messages, [a.message], a.conversation_id)
-                await run(store.merge_sent, a.client_msg_id, a.seq, a.server_msg_id, a.send_time)
-                row = await run(store.message, a.client_msg_id)
-                conv = await run(record_message, store, a.conversation_id, a.message, self._ctx.user_id)
-                if row is not None:
-                    self.report_sent(Message.from_row(row))
-                await self._convs.changed(conv)
+                await self._merge(a)
             elif isinstance(a, sa.ReadSeqs):
                 entries = [(e.conversation_id, e.has_read_seq, e.max_seq) for e in a.entries]
                 await run(store.set_read_seqs, entries)
@@ -204,6 +216,27 @@ class SyncDriver:
                                              "sync"))
                 self._ctx.emit(ev.SyncFailed(a.reason))
                 self._set_state(ev.ConnectionState.CONNECTED)
+
+    async def _merge(self, a: sa.Merge) -> None:
+        """Our own message's numbered copy: the row gets its seq, the conversation follows (and the
+        step's synced seqs when this is its last write), in one commit and one thread hop."""
+        store, me = self._ctx.store, self._ctx.user_id
+        persist = self._persist_with(a)
+
+        def merge() -> tuple[StoredMessage | None, ConversationRow, int]:
+            with store.transaction():
+                store.upsert_messages([a.message], a.conversation_id)
+                store.merge_sent(a.client_msg_id, a.seq, a.server_msg_id, a.send_time)
+                conv = record_message(store, a.conversation_id, a.message, me)
+                if persist:
+                    store.set_max_seqs(persist)
+            return store.message(a.client_msg_id), conv, store.total_unread()
+
+        row, conv, total = await self._ctx.run(merge)
+        if row is not None:
+            self.report_sent(Message.from_row(row))
+        if not is_notification_conversation(conv.conversation_id):
+            self._convs.show(conv, total)
 
     async def _send_request(self, req: sa.Action) -> None:
         uid = self._ctx.user_id
@@ -282,17 +315,22 @@ class SyncDriver:
         live = not notification and a.source != "history"  # history: the app asked through messages()
         by_id = {m.clientMsgID: m for m in keep}
         shown = self._shown
+        persist = self._persist_with(a)
 
         def write() -> tuple[set[str], list[Message], ConversationRow | None, int]:
-            """Store the messages, apply the new ones to their conversation, and read back every
-            message this process has not shown yet, in one hop."""
-            if not live:  # nobody reads these rows back here: skip building them
-                return store.store_page(keep, cid), [], None, 0
-            rows = store.upsert_messages(keep, cid)
+            """Store the messages, apply the new ones to their conversation (and the step's synced
+            seqs, when this is its last write) in one commit, and read back every message this
+            process has not shown yet: one thread hop."""
+            with store.transaction():
+                if persist:
+                    store.set_max_seqs(persist)
+                if not live:  # nobody reads these rows back here: skip building them
+                    return store.store_page(keep, cid), [], None, 0
+                rows = store.upsert_messages(keep, cid)
+                conv = None
+                if rows:
+                    conv = record_messages(store, cid, [by_id.get(r.client_msg_id) or r.to_msg() for r in rows], me)
             new_ids = {r.client_msg_id for r in rows}
-            conv = None
-            if rows:
-                conv = record_messages(store, cid, [by_id.get(r.client_msg_id) or r.to_msg() for r in rows], me)
             show: list[Message] = []
             fresh = {r.client_msg_id: r for r in rows}
             for m in keep:

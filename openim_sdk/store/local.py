@@ -113,6 +113,7 @@ class LocalStore(ConversationStore, MessageQueries, RelationStore):
     def __init__(self, path: str | os.PathLike[str], *, busy_timeout_ms: int = 15_000) -> None:
         self.path = os.fspath(path)
         self._lock = threading.RLock()
+        self._tx_depth = 0  # > 0 while the lock holder is inside a write transaction
         self._busy_timeout_ms = busy_timeout_ms
         if self.path != ":memory:":
             parent = os.path.dirname(os.path.abspath(self.path))
@@ -166,13 +167,31 @@ class LocalStore(ConversationStore, MessageQueries, RelationStore):
     def _write(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
             conn = self._db
+            if self._tx_depth:  # inside transaction(): part of the caller's one commit
+                self._tx_depth += 1
+                try:
+                    yield conn
+                finally:
+                    self._tx_depth -= 1
+                return
             conn.execute("BEGIN IMMEDIATE")
+            self._tx_depth = 1
             try:
                 yield conn
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
+            finally:
+                self._tx_depth = 0
             conn.execute("COMMIT")
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Several writes (and reads) as one transaction and one commit: every write method
+        called inside joins it; an exception rolls all of them back. Blocking, like every
+        method here; other threads wait until it ends."""
+        with self._write():
+            yield
 
     def _query(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
         with self._lock:
