@@ -124,6 +124,10 @@ from .actions import (
 PullReply = sdkws_pb2.PullMessageBySeqsResp | msg_pb2.GetSeqMessageResp
 
 
+def _by_seq(m: sdkws_pb2.MsgData) -> int:
+    return int(m.seq)
+
+
 class Phase(StrEnum):
     OFFLINE = "offline"
     CONNECTING = "connecting"
@@ -605,6 +609,19 @@ class SyncEngine:
                 return
         out.message(conv.cid, source, conv.notification, msg)
 
+    def _emit_history(self, conv: _Conv, msg: sdkws_pb2.MsgData, out: _Out) -> None:
+        """:meth:`_emit` for an older message a history page brought: never delivered twice (it is
+        below ``synced`` and unseen), so its clientMsgID is only checked, not remembered -- the
+        de-duplication window stays for live messages, where a second copy can really come."""
+        if self._pending_acks and msg.clientMsgID in self._pending_acks:
+            self._emit(conv, msg, "history", out)  # our own send, acked: a Merge
+            return
+        seen = self._delivered_ids.get(msg.clientMsgID) if msg.clientMsgID else None
+        if seen is not None and (seen[0] == conv.cid or not (
+                conv.notification or is_notification_conversation(seen[0]))):
+            return
+        out.message(conv.cid, "history", conv.notification, msg)
+
     def _needs(self, conv: _Conv) -> list[int]:
         hi = min(conv.target, conv.synced + self.config.page)
         return [
@@ -728,13 +745,19 @@ class SyncEngine:
             pm = self._reply_for(resp, cid)
             reached_end = min(seqs) <= max(1, conv.min_seq)
             if pm is not None:
-                for msg in sorted(pm.Msgs, key=lambda m: m.seq):
+                seen = conv.seen
+                fresh = sorted((m for m in pm.Msgs if m.seq in wanted and m.seq not in seen), key=_by_seq)
+                run_lo = run_hi = -1
+                for msg in fresh:  # mark seen a run at a time (a page is usually one run)
                     seq = int(msg.seq)
-                    if seq not in wanted or seq in conv.seen:
-                        continue
-                    conv.seen.add(seq)
+                    if seq != run_hi + 1:
+                        seen.add_range(run_lo, run_hi)
+                        run_lo = seq
+                    run_hi = seq
+                seen.add_range(run_lo, run_hi)
+                for msg in fresh:
                     if msg.status != MsgStatus.DELETED:
-                        self._emit(conv, msg, "history", out)
+                        self._emit_history(conv, msg, out)
                 if pm.isEnd and pm.endSeq > 0 and req.descending:
                     conv.min_seq = max(conv.min_seq, int(pm.endSeq))
                     reached_end = True
