@@ -31,8 +31,7 @@ import sys
 import tempfile
 from dataclasses import dataclass
 
-from openim_sdk import OpenIMClient, OpenIMError, RestClient, SessionEnded
-from openim_sdk.protocol.errors import explain
+from openim_sdk import OpenIMClient, OpenIMError, RestClient, explain
 
 
 @dataclass
@@ -93,32 +92,15 @@ async def get_token(args: argparse.Namespace) -> str:
         return await admin.mint_user_token(args.user)
 
 
-async def until_synced(client: OpenIMClient, timeout: float) -> None:
-    """``client.wait_synced()``, but raise the session's error should it end first (a refused token:
-    ``wait_synced`` alone would wait for ever) and TimeoutError after ``timeout`` s."""
-    events = client.events()
-
-    async def session_end() -> None:
-        async for event in events:
-            if isinstance(event, SessionEnded):
-                raise event.error or OpenIMError(message=f"the session ended: {event.reason}")
-
-    synced, ended = asyncio.create_task(client.wait_synced()), asyncio.create_task(session_end())
-    done, _ = await asyncio.wait({synced, ended}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-    synced.cancel()
-    ended.cancel()
-    events.close()
-    if not done:
-        raise TimeoutError(f"not connected within {timeout:g} s")
-    done.pop().result()  # raises the session's error, if that came first
-
-
 async def broadcast(args: argparse.Namespace, rows: list[Row], data_dir: str) -> None:
     """Queue every message at once (the SDK sends a window of them at a time), then collect the
     server's answers in row order, printing progress as they come."""
     token = await get_token(args)
     async with OpenIMClient(args.api, args.ws, args.user, token, data_dir=data_dir) as client:
-        await until_synced(client, args.timeout)
+        try:  # raises the session's error should it end first (a refused token)
+            await client.wait_synced(args.timeout)
+        except TimeoutError:
+            raise TimeoutError(f"not connected within {args.timeout:g} s") from None
         queued: dict[int, str] = {}  # row index -> clientMsgID
         for i, row in enumerate(rows):
             if row.error:

@@ -20,9 +20,16 @@ import contextlib
 import os
 import signal
 
-from openim_sdk import MessageReceived, OpenIMClient, OpenIMError, RestClient, SessionEnded
-from openim_sdk.protocol.constants import ContentType, SessionType
-from openim_sdk.protocol.errors import RegisteredAlreadyError
+from openim_sdk import (
+    ContentType,
+    MessageReceived,
+    OpenIMClient,
+    OpenIMError,
+    RegisteredAlreadyError,
+    RestClient,
+    SessionEnded,
+    SessionType,
+)
 
 
 def parse_args() -> argparse.Namespace:
@@ -78,7 +85,7 @@ async def run(args: argparse.Namespace) -> int:
                     continue  # groups; pictures, files, notifications...
                 if event.offline and args.ignore_backlog:
                     continue
-                text = str(msg.content.get("content", ""))  # the full text (msg.text is a preview)
+                text = msg.full_text  # the whole text (msg.text is a one-line preview)
                 # Queued in the cache and sent when connected; returns at once.
                 try:
                     await client.send_text(msg.send_id, text)
@@ -89,10 +96,10 @@ async def run(args: argparse.Namespace) -> int:
 
         task = asyncio.create_task(answer())
         task.add_done_callback(lambda _: stop.set())  # should the loop crash, stop (loudly, below)
-        # wait_synced() alone would wait for ever should the session end first (a refused token)
+        # wait_synced() raises instead should the session end first (a refused token)
         synced = asyncio.create_task(client.wait_synced())
         await asyncio.wait({synced, task}, return_when=asyncio.FIRST_COMPLETED)
-        if synced.done():
+        if synced.done() and not synced.exception():
             print(f"ready: {args.user} on {args.api}", flush=True)
         synced.cancel()
         await stop.wait()

@@ -27,9 +27,17 @@ import signal
 import tempfile
 from pathlib import Path
 
-from openim_sdk import MessageReceived, OpenIMClient, OpenIMError, RestClient, SessionEnded
-from openim_sdk.protocol.constants import ContentType, SessionType
-from openim_sdk.protocol.errors import RegisteredAlreadyError, explain
+from openim_sdk import (
+    ContentType,
+    MessageReceived,
+    OpenIMClient,
+    OpenIMError,
+    RegisteredAlreadyError,
+    RestClient,
+    SessionEnded,
+    SessionType,
+    explain,
+)
 
 FILE_TYPES = {ContentType.FILE, ContentType.PICTURE}
 
@@ -103,11 +111,11 @@ async def run(args: argparse.Namespace) -> int:
             ended.append(event)
             stop.set()
 
-        # wait_synced() alone would wait for ever should the session end first (a refused token)
+        # wait_synced() raises instead should the session end first (a refused token)
         synced = asyncio.create_task(client.wait_synced())
         stopped = asyncio.create_task(stop.wait())
         await asyncio.wait({synced, stopped}, return_when=asyncio.FIRST_COMPLETED)
-        if synced.done():
+        if synced.done() and not synced.exception():
             print(f"ready: {args.user} on {args.api}", flush=True)
         synced.cancel()
         await stopped

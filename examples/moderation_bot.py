@@ -28,11 +28,19 @@ import os
 import signal
 import time
 
-from openim_sdk import Message, MessageReceived, OpenIMClient, OpenIMError, RestClient, SessionEnded
-from openim_sdk.protocol.constants import ContentType, SessionType
-from openim_sdk.protocol.errors import explain
+from openim_sdk import (
+    ContentType,
+    Message,
+    MessageReceived,
+    OpenIMClient,
+    OpenIMError,
+    RestClient,
+    SessionEnded,
+    SessionType,
+    explain,
+)
 
-TEXT_FIELD: dict[int, str] = {ContentType.TEXT: "content", ContentType.AT_TEXT: "text", ContentType.QUOTE: "text"}
+TEXT_TYPES = (ContentType.TEXT, ContentType.AT_TEXT, ContentType.QUOTE)
 
 
 def parse_args() -> argparse.Namespace:
@@ -60,9 +68,8 @@ async def get_token(args: argparse.Namespace) -> str:
 
 
 def text_of(msg: Message) -> str | None:
-    """The full text of a text-like message (``msg.text`` is a shortened preview), else None."""
-    field = TEXT_FIELD.get(msg.content_type)
-    return str(msg.content.get(field, "")) if field else None
+    """The whole text of a text-like message (``msg.text`` is a one-line preview), else None."""
+    return msg.full_text if msg.content_type in TEXT_TYPES else None
 
 
 def banned_word(text: str, keywords: list[str]) -> str | None:
@@ -132,10 +139,10 @@ async def run(args: argparse.Namespace) -> int:
 
         task = asyncio.create_task(loop())
         task.add_done_callback(lambda _: stop.set())  # should the loop crash, stop (loudly, below)
-        # wait_synced() alone would wait for ever should the session end first (a refused token)
+        # wait_synced() raises instead should the session end first (a refused token)
         synced = asyncio.create_task(client.wait_synced())
         await asyncio.wait({synced, task}, return_when=asyncio.FIRST_COMPLETED)
-        if synced.done():
+        if synced.done() and not synced.exception():
             print(f"ready: {args.user} watching for {', '.join(map(repr, args.keyword))}", flush=True)
         synced.cancel()
         await stop.wait()

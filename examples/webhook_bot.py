@@ -44,9 +44,7 @@ from concurrent.futures import Future
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from openim_sdk import OpenIMError, RestClient
-from openim_sdk.protocol.constants import ContentType, SessionType
-from openim_sdk.protocol.errors import RegisteredAlreadyError
+from openim_sdk import ContentType, OpenIMError, RegisteredAlreadyError, RestClient, SessionType
 
 GO_ON = {"actionCode": 0, "errCode": 0, "errMsg": "", "errDlt": "", "nextCode": 0}
 BEFORE_SEND = {"callbackBeforeSendSingleMsgCommand", "callbackBeforeSendGroupMsgCommand"}

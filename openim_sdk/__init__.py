@@ -26,6 +26,12 @@ _EXPORTS: dict[str, str] = {
     "ArgsError": "openim_sdk.protocol.errors",
     "NotFoundError": "openim_sdk.protocol.errors",
     "MessageError": "openim_sdk.protocol.errors",
+    "UserNotFoundError": "openim_sdk.protocol.errors",
+    "RegisteredAlreadyError": "openim_sdk.protocol.errors",
+    "explain": "openim_sdk.protocol.errors",
+    "ContentType": "openim_sdk.protocol.constants",
+    "SessionType": "openim_sdk.protocol.constants",
+    "MsgStatus": "openim_sdk.protocol.constants",
     "Message": "openim_sdk.models",
     "Conversation": "openim_sdk.models",
     "User": "openim_sdk.social.models",
@@ -59,6 +65,7 @@ __all__ = [
     "BlacklistEntry",
     "ConnectionState",
     "ConnectionStateChanged",
+    "ContentType",
     "Conversation",
     "ConversationChanged",
     "ErrorEvent",
@@ -78,18 +85,23 @@ __all__ = [
     "MessageSendFailed",
     "MessageSent",
     "MessageUpdated",
+    "MsgStatus",
     "NetworkError",
     "NewConversation",
     "NotFoundError",
     "OpenIMClient",
     "OpenIMError",
+    "RegisteredAlreadyError",
     "RestClient",
     "SessionEnded",
+    "SessionType",
     "SyncFinished",
     "SyncStarted",
     "TokenError",
     "UnreadTotalChanged",
     "User",
+    "UserNotFoundError",
+    "explain",
 ]
 
 
@@ -127,6 +139,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, eagerly
         UnreadTotalChanged,
     )
     from .models import Conversation, Message
+    from .protocol.constants import ContentType, MsgStatus, SessionType
     from .protocol.errors import (
         ArgsError,
         KickedError,
@@ -134,7 +147,10 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, eagerly
         NetworkError,
         NotFoundError,
         OpenIMError,
+        RegisteredAlreadyError,
         TokenError,
+        UserNotFoundError,
+        explain,
     )
     from .rest import RestClient
     from .social.models import (

@@ -193,7 +193,9 @@ class OpenIMClient:
         await self.ws.start()
 
     async def wait_synced(self, timeout: float | None = None) -> None:
-        """Wait until the on-connect sync has caught up (the state is CONNECTED)."""
+        """Wait until the on-connect sync has caught up (the state is CONNECTED). Raises the
+        session's error when it ends first (``TokenError`` for a refused token, ``KickedError``,
+        ``LocalError`` when closed), ``TimeoutError`` after ``timeout`` seconds."""
         await asyncio.wait_for(self._session.wait_connected(), timeout)
 
     async def flush(self, timeout: float | None = None) -> None:

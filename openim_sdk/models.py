@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from .protocol.constants import ContentType, MsgStatus, SessionType, is_notification_content
 from .protocol.conversation_id import is_notification_conversation
 from .store import StoredMessage, preview_text
+from .store.text import search_text
 
 if TYPE_CHECKING:
     from .store.conversations import _ConversationRow
@@ -49,8 +50,15 @@ class Message:
 
     @property
     def text(self) -> str:
-        """A one-line human preview of the content."""
+        """A one-line human preview of the content (whitespace folded, at most 200 characters):
+        for lists and notifications. The whole text is :attr:`full_text`."""
         return preview_text(self.content_type, self.content_json)
+
+    @property
+    def full_text(self) -> str:
+        """The whole text, as sent: a text's ``content``, the ``text`` of an @-text, quote,
+        advanced or Markdown text, a file's name, a card's nickname... ('' for media without text)."""
+        return search_text(self.content_type, self.content_json)
 
     @property
     def is_notification(self) -> bool:

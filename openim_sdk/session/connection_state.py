@@ -14,7 +14,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 from .. import events as ev
-from ..protocol.errors import OpenIMError
+from ..protocol.errors import LocalError, OpenIMError
 from ..protocol.pb.sdkws import sdkws_pb2
 from ..ws import events as wse
 
@@ -36,6 +36,8 @@ class SessionState:
         self._on_disconnected = on_disconnected
         self.state = ev.ConnectionState.STOPPED
         self._connected = asyncio.Event()
+        self._over = asyncio.Event()
+        self._end_error: OpenIMError | None = None
         self.ended = False
 
     @property
@@ -44,7 +46,19 @@ class SessionState:
         return self._connected.is_set()
 
     async def wait_connected(self) -> None:
-        await self._connected.wait()
+        """Until the session is connected and synced; raises when it ends first (token refused,
+        kicked, closed) instead of waiting for a connection that will never come."""
+        if not self._connected.is_set() and not self.ended:
+            up = asyncio.ensure_future(self._connected.wait())
+            over = asyncio.ensure_future(self._over.wait())
+            try:
+                await asyncio.wait({up, over}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                up.cancel()
+                over.cancel()
+        if not self._connected.is_set():
+            raise self._end_error or LocalError(message="the session has ended",
+                                                detail=f"state {self.state.value}")
 
     def set(self, state: ev.ConnectionState, detail: str = "") -> None:
         if state == self.state:
@@ -67,6 +81,8 @@ class SessionState:
         if self.ended:
             return
         self.ended = True
+        self._end_error = error
+        self._over.set()
         self.set(reason, str(error or ""))
         if reason == ev.ConnectionState.KICKED:
             self._emit(ev.Kicked(error))

@@ -232,6 +232,7 @@ class SendApi:
         self._fetch_self = fetch_self
         self._self_fetched = False
         self._known_peers: set[str] = set()
+        self._order = asyncio.Lock()  # FIFO: sends are stored and queued in the order they were called
         self.nickname = ""
 
     def target(self, target: str, group: bool) -> Target:
@@ -287,6 +288,17 @@ class SendApi:
                            at_user_ids: Iterable[str] = (), options: dict[str, bool] | None = None,
                            offline_push: sdkws_pb2.OfflinePushInfo | None = None, ex: str = "",
                            wait: bool = False) -> Message:
+        async with self._order:  # calls made one after the other are queued in that order, even
+            msg = await self._store_and_queue(  # when the first waits on the network (peer check)
+                target, content_type, content, group=group, at_user_ids=at_user_ids, options=options,
+                offline_push=offline_push, ex=ex)
+        if wait:
+            return await self.wait_sent(msg.client_msg_id)
+        return msg
+
+    async def _store_and_queue(self, target: str, content_type: int, content: dict[str, Any], *, group: bool,
+                               at_user_ids: Iterable[str], options: dict[str, bool] | None,
+                               offline_push: sdkws_pb2.OfflinePushInfo | None, ex: str) -> Message:
         ctx = self._ctx
         store, me = ctx.store, ctx.user_id
         await self._check_peer(target, group)
@@ -318,8 +330,6 @@ class SendApi:
         ctx.emit(ev.MessageReceived(msg, is_self=True))
         self._conversations.publish([Conversation.from_row(conv)], total)
         self._outbox.queue(msg.client_msg_id)
-        if wait:
-            return await self.wait_sent(msg.client_msg_id)
         return msg
 
     async def _check_peer(self, target: str, group: bool) -> None:

@@ -157,3 +157,23 @@ async def test_two_processes_on_one_profile_both_show_every_live_message(server,
             if p.returncode is None:
                 p.kill()
                 await p.wait()
+
+
+async def test_sends_called_one_after_the_other_keep_their_order(server, tmp_path):
+    """The first send to a user the cache does not know waits on the server (the peer check);
+    a second send called meanwhile must still be stored, sent and numbered after it."""
+    tok = await users(server, "ordera", "orderb", "orderc")
+    async with make_client(server, tmp_path, "ordera", tok["ordera"]) as a, \
+            make_client(server, tmp_path, "orderc", tok["orderc"]) as c:
+        await a.wait_synced(10)
+        await c.wait_synced(10)
+        await c.send_text("ordera", "hi a", wait=True)  # ordera knows orderc now; orderb it does not
+        first = asyncio.ensure_future(a.send_text("orderb", "first: to an unknown user"))
+        await asyncio.sleep(0)  # the first call is now waiting on the peer check
+        second = asyncio.ensure_future(a.send_text(c.user_id, "second: to a known user"))
+        m1, m2 = await asyncio.gather(first, second)
+        await a.flush(10)
+        s1, s2 = await a.message(m1.client_msg_id), await a.message(m2.client_msg_id)
+        assert s1 is not None and s2 is not None
+        assert m1.create_time <= m2.create_time
+        assert s1.send_time <= s2.send_time, "the second send went out first"

@@ -33,3 +33,18 @@ def test_unknown_names_are_attribute_errors() -> None:
         assert "NoSuchThing" in str(exc)
     else:
         raise AssertionError("expected AttributeError")
+
+
+def test_message_full_text_keeps_what_the_preview_folds_and_cuts() -> None:
+    import json
+
+    from openim_sdk import ContentType, Message
+
+    body = "line one\n\n  line two " + "x" * 300
+    m = Message(client_msg_id="x", conversation_id="si_a_b", send_id="a", recv_id="b", group_id="", session_type=1,
+                content_type=ContentType.TEXT, content_json=json.dumps({"content": body}))
+    assert m.full_text == body
+    assert len(m.text) == 200 and "\n" not in m.text
+    quote = Message(client_msg_id="q", conversation_id="si_a_b", send_id="a", recv_id="b", group_id="",
+                    session_type=1, content_type=ContentType.QUOTE, content_json=json.dumps({"text": "  said  "}))
+    assert quote.full_text == "  said  "

@@ -142,3 +142,41 @@ async def test_business_notifications_reach_their_part_through_the_router():
                           content=json.dumps({"detail": detail}).encode())
     assert await router.dispatch(m)
     assert events == [ev.BusinessNotification("k", "d", "admin", 5)]
+
+
+def test_waiting_for_the_connection_ends_with_the_session():
+    """wait_connected (OpenIMClient.wait_synced) raises the session's error when the session ends
+    before it ever connected (a refused token), and a LocalError when it was simply closed."""
+    import asyncio
+
+    import pytest
+
+    from openim_sdk.protocol.errors import LocalError, TokenInvalidError
+    from openim_sdk.session.connection_state import SessionState
+
+    async def nothing(*_: Any) -> None:
+        return None
+
+    async def main() -> None:
+        seen: list[ev.Event] = []
+        refused = SessionState(seen.append, on_connected_changed=lambda up: None, on_push=nothing,
+                               on_disconnected=nothing)
+        waiter = asyncio.ensure_future(refused.wait_connected())
+        await asyncio.sleep(0)
+        assert not waiter.done()
+        refused.end(ev.ConnectionState.TOKEN_INVALID, TokenInvalidError(message="TokenInvalidError"))
+        with pytest.raises(TokenInvalidError):
+            await asyncio.wait_for(waiter, 1)
+        with pytest.raises(TokenInvalidError):  # and at once for a later caller
+            await refused.wait_connected()
+        closed = SessionState(seen.append, on_connected_changed=lambda up: None, on_push=nothing,
+                              on_disconnected=nothing)
+        closed.end(ev.ConnectionState.STOPPED, None)
+        with pytest.raises(LocalError, match="ended"):
+            await closed.wait_connected()
+        up = SessionState(seen.append, on_connected_changed=lambda up: None, on_push=nothing,
+                          on_disconnected=nothing)
+        up.set(ev.ConnectionState.CONNECTED)
+        await asyncio.wait_for(up.wait_connected(), 1)
+
+    asyncio.run(main())
