@@ -23,24 +23,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
-import json
 import logging
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from types import TracebackType
 from typing import Any, Literal
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
-from websockets.http11 import Response
+from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import ConnectionClosed
 
 from openim_sdk.protocol.constants import SDK_MAX_FRAME, Platform, ReqIdentifier, is_valid_platform
-from openim_sdk.protocol.envelope import Encoding, WsRequest, WsResponse, decode_response, encode_request
+from openim_sdk.protocol.envelope import Encoding, WsRequest, WsResponse, encode_request
 from openim_sdk.protocol.errors import (
-    CodecError,
-    InvalidResponseError,
     KickedError,
     NetworkError,
     OpenIMError,
@@ -50,22 +45,23 @@ from openim_sdk.protocol.errors import (
     is_token_error,
 )
 from openim_sdk.protocol.pb.push import push_pb2
-from openim_sdk.protocol.pb.sdkws import sdkws_pb2
 from openim_sdk.rest._transport import new_operation_id
 from openim_sdk.ws.backoff import DEFAULT_BACKOFF, BackoffPolicy, ReconnectSchedule, as_policy
+from openim_sdk.ws.calls import GatewayCalls
 from openim_sdk.ws.events import (
     Connected,
     Disconnected,
     ErrorOccurred,
     Event,
     Kicked,
-    PushReceived,
     Reconnecting,
-    StatusChange,
     Stopped,
     TokenInvalid,
-    UnsolicitedFrame,
 )
+from openim_sdk.ws.handshake import DialOptions, dial, handshake_url
+from openim_sdk.ws.listeners import EventCallback, Listeners
+from openim_sdk.ws.requests import PendingRequests
+from openim_sdk.ws.session import LiveSession, SessionEnd, SessionSettings
 
 __all__ = ["SDK_VERSION", "DEFAULT_BACKOFF", "ConnState", "EventCallback", "ConnectedHook", "LongConnection"]
 
@@ -75,24 +71,7 @@ SDK_VERSION = "openim-py/0.1.0"
 MAX_HEARTBEAT_INTERVAL = 24.0  # the Go SDK's period; the server drops a silent client after 30 s
 
 ConnState = Literal["idle", "connecting", "connected", "reconnecting", "stopped"]
-EventCallback = Callable[[Event], Awaitable[None] | None]
 ConnectedHook = Callable[["LongConnection"], Awaitable[None] | None]
-
-
-@dataclass
-class _Pending:
-    future: asyncio.Future[WsResponse]
-    operation_id: str
-    req_identifier: int
-
-
-class _SessionEnd(Exception):
-    """Internal: why a live session ended (``error`` fatal or not)."""
-
-    def __init__(self, reason: str, error: OpenIMError | None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.error = error
 
 
 def _log_extra(operation_id: str) -> dict[str, Any]:
@@ -108,7 +87,7 @@ def _copy_error(error: OpenIMError, operation_id: str) -> OpenIMError:
     return type(error)(error.code, error.message, error.detail, operation_id)
 
 
-class LongConnection:
+class LongConnection(GatewayCalls):
     """An OpenIM v3.8 long connection for one user on one platform.
 
     Parameters:
@@ -198,7 +177,7 @@ class LongConnection:
 
         self._state: ConnState = "idle"
         self._ws: ClientConnection | None = None
-        self._pending: dict[str, _Pending] = {}
+        self._pending = PendingRequests(user_id)
         self._connected = asyncio.Event()
         self._stopped = asyncio.Event()
         self._wakeup = asyncio.Event()  # set by close(): interrupts backoff sleeps
@@ -208,14 +187,10 @@ class LongConnection:
         self._closing = False
         self._fatal: OpenIMError | None = None
         self._ever_connected = False
-        self._heartbeat_error: OpenIMError | None = None
         self._subscriptions: set[str] = set()
 
-        self._events: asyncio.Queue[Event | None] = asyncio.Queue()
-        self._listeners: list[EventCallback] = []
-        self._push_listeners: list[EventCallback] = []
+        self._fanout = Listeners(self._on_connected_hooks)
         self._hooks: list[ConnectedHook] = []
-        self._queues: set[asyncio.Queue[Event]] = set()
         self._run_task: asyncio.Task[None] | None = None
         self._dispatch_task: asyncio.Task[None] | None = None
 
@@ -250,7 +225,7 @@ class LongConnection:
         if self._stopped.is_set():
             raise RuntimeError("this LongConnection was stopped; create a new one")
         self._state = "connecting"
-        self._dispatch_task = asyncio.create_task(self._dispatch(), name=f"openim-ws-events-{self.user_id}")
+        self._dispatch_task = asyncio.create_task(self._fanout.dispatch(), name=f"openim-ws-events-{self.user_id}")
         self._run_task = asyncio.create_task(self._run(), name=f"openim-ws-{self.user_id}")
 
     async def run(self) -> OpenIMError | None:
@@ -330,13 +305,11 @@ class LongConnection:
 
     def on_event(self, callback: EventCallback) -> Callable[[], None]:
         """Call ``callback(event)`` (sync or async) for every event; returns an unsubscriber."""
-        self._listeners.append(callback)
-        return lambda: self._listeners.remove(callback) if callback in self._listeners else None
+        return self._fanout.on_event(callback)
 
     def on_push(self, callback: EventCallback) -> Callable[[], None]:
         """Call ``callback(event)`` for every :class:`PushReceived`; returns an unsubscriber."""
-        self._push_listeners.append(callback)
-        return lambda: self._push_listeners.remove(callback) if callback in self._push_listeners else None
+        return self._fanout.on_push(callback)
 
     def on_connected(self, hook: ConnectedHook) -> Callable[[], None]:
         """Await ``hook(conn)`` after every successful handshake, before later events are delivered.
@@ -349,24 +322,14 @@ class LongConnection:
 
     def subscribe(self) -> asyncio.Queue[Event]:
         """A new unbounded queue that receives every later event (ends with :class:`Stopped`)."""
-        q: asyncio.Queue[Event] = asyncio.Queue()
-        self._queues.add(q)
-        return q
+        return self._fanout.subscribe()
 
     def unsubscribe(self, queue: asyncio.Queue[Event]) -> None:
-        self._queues.discard(queue)
+        self._fanout.unsubscribe(queue)
 
-    async def events(self) -> AsyncIterator[Event]:
+    def events(self) -> AsyncIterator[Event]:
         """Iterate over later events until (and including) :class:`Stopped`."""
-        q = self.subscribe()
-        try:
-            while True:
-                ev = await q.get()
-                yield ev
-                if isinstance(ev, Stopped):
-                    return
-        finally:
-            self.unsubscribe(q)
+        return self._fanout.events()
 
     # --- public: requests -------------------------------------------------------------------
 
@@ -402,9 +365,8 @@ class LongConnection:
         if ws is None:
             raise NetworkError(message="not connected", detail="connection lost", operation_id=opid)
 
-        msg_incr = f"{self.user_id}_{opid}"
-        while msg_incr in self._pending:
-            msg_incr = f"{self.user_id}_{new_operation_id()}"
+        msg_incr, entry = self._pending.open(opid, int(req_identifier))
+        fut = entry.future
         req = WsRequest(
             req_identifier=int(req_identifier),
             send_id=self.user_id,
@@ -413,8 +375,6 @@ class LongConnection:
             data=bytes(data),
         )
         frame = encode_request(req, self.encoding, self.compress)
-        fut: asyncio.Future[WsResponse] = loop.create_future()
-        self._pending[msg_incr] = _Pending(fut, opid, int(req_identifier))
         log.debug(
             "ws request %s msgIncr=%s [operationID=%s]",
             req_identifier,
@@ -446,9 +406,7 @@ class LongConnection:
                     operation_id=opid,
                 ) from None
         finally:
-            self._pending.pop(msg_incr, None)
-            if not fut.done():
-                fut.cancel()
+            self._pending.close(msg_incr)
         if resp.err_code != 0:
             raise error_for_code(resp.err_code, resp.err_msg, "", resp.operation_id or opid)
         return resp
@@ -476,38 +434,10 @@ class LongConnection:
         if ws is not None:
             self._close_task = asyncio.ensure_future(ws.close())
 
-    async def set_background(self, is_background: bool, timeout: float | None = None) -> None:
-        """Send 2004 ``sdkws.SetAppBackgroundStatusReq``."""
-        body = sdkws_pb2.SetAppBackgroundStatusReq(userID=self.user_id, isBackground=is_background)
-        await self.request(ReqIdentifier.SET_BACKGROUND_STATUS, body.SerializeToString(), timeout)
-
-    async def subscribe_online_status(
-        self,
-        user_ids: Iterable[str],
-        unsubscribe: Iterable[str] = (),
-        timeout: float | None = None,
-    ) -> dict[str, list[int]]:
-        """Send 2005; returns userID -> online platform IDs of the newly subscribed users.
-
-        Subscriptions are remembered and re-sent after every reconnect. Later changes come as
-        :class:`StatusChange` events (the reply is reported as one too).
-        """
-        subs = [u for u in dict.fromkeys(user_ids) if u]
-        unsubs = [u for u in dict.fromkeys(unsubscribe) if u]
-        self._subscriptions.update(subs)
-        self._subscriptions.difference_update(unsubs)
-        body = sdkws_pb2.SubUserOnlineStatus(subscribeUserID=subs, unsubscribeUserID=unsubs)
-        resp = await self.request(ReqIdentifier.SUB_USER_ONLINE_STATUS, body.SerializeToString(), timeout)
-        return StatusChange(resp, solicited=True).statuses if resp.data else {}
-
-    async def unsubscribe_online_status(self, user_ids: Iterable[str], timeout: float | None = None) -> None:
-        """Send 2005 with ``unsubscribeUserID`` only."""
-        await self.subscribe_online_status((), unsubscribe=user_ids, timeout=timeout)
-
     # --- internals: main loop ---------------------------------------------------------------
 
     def _emit(self, event: Event) -> None:
-        self._events.put_nowait(event)
+        self._fanout.emit(event)
 
     def _raise_if_stopped(self, operation_id: str) -> None:
         if not self._stopped.is_set():
@@ -519,22 +449,10 @@ class LongConnection:
         )
 
     def _build_url(self, operation_id: str) -> str:
-        params: dict[str, str] = {
-            "sendID": self.user_id,
-            "token": self.token,
-            "platformID": str(self.platform_id),
-            "operationID": operation_id,
-            "isBackground": "true" if self.is_background else "false",
-        }
-        if self.compress:
-            params["compression"] = "gzip"
-        if self.encoding == "json":
-            params["sdkType"] = "js"
-        if self.is_msg_resp:
-            params["isMsgResp"] = "true"
-        params["sdkVersion"] = self.sdk_version
-        sep = "&" if "?" in self.ws_url else "?"
-        return self.ws_url + sep + urlencode(params)
+        return handshake_url(self.ws_url, user_id=self.user_id, token=self.token, platform_id=self.platform_id,
+                             operation_id=operation_id, is_background=self.is_background, compress=self.compress,
+                             json_encoding=self.encoding == "json", is_msg_resp=self.is_msg_resp,
+                             sdk_version=self.sdk_version)
 
     async def _run(self) -> None:
         schedule = self._schedule
@@ -584,10 +502,10 @@ class LongConnection:
     def _finish(self) -> None:
         self._state = "stopped"
         self._connected.clear()
-        self._fail_pending("the long connection stopped")
+        self._pending.fail_all("the long connection stopped")
         self._stopped.set()
         self._emit(Stopped(self._fatal))
-        self._events.put_nowait(None)
+        self._fanout.emit(None)
         log.info("ws stopped: %s", self._fatal or "closed")
 
     def _stop_fatal(self, err: OpenIMError, *, refused: bool) -> None:
@@ -626,260 +544,39 @@ class LongConnection:
     async def _handshake(self, opid: str) -> tuple[ClientConnection, bytes | None]:
         """Dial; returns the connection and an early binary frame, if one came before the result."""
         self._state = "connecting" if not self._ever_connected else "reconnecting"
-        url = self._build_url(opid)
-        log.info(
-            "ws connecting to %s as %s/%d [operationID=%s]",
-            self.ws_url,
-            self.user_id,
-            self.platform_id,
-            opid,
-            extra=_log_extra(opid),
-        )
-        try:
-            ws = await connect(
-                url,
-                open_timeout=self.connect_timeout,
-                ping_interval=None,
-                compression=None,
-                max_size=self.max_frame,
-                close_timeout=2.0,
-                proxy=self.proxy,
-                user_agent_header=self.sdk_version,
-            )
-        except InvalidStatus as e:
-            raise self._refusal(e.response, opid) from None
-        except (OSError, TimeoutError, InvalidHandshake) as e:
-            raise NetworkError(
-                message="connect failed", detail=f"{type(e).__name__}: {e}", operation_id=opid
-            ) from None
-        except Exception as e:  # anything else from the client library is still a network failure
-            raise NetworkError(
-                message="connect failed", detail=f"{type(e).__name__}: {e}", operation_id=opid
-            ) from None
-        if not self.is_msg_resp:
-            return ws, None
-        try:
-            first = await asyncio.wait_for(ws.recv(), timeout=self.connect_timeout)
-        except (TimeoutError, ConnectionClosed) as e:
-            await ws.close()
-            raise NetworkError(
-                message="handshake failed",
-                detail=f"no handshake result frame: {type(e).__name__}",
-                operation_id=opid,
-            ) from None
-        if isinstance(first, bytes):
-            log.warning("server sent no isMsgResp result frame", extra=_log_extra(opid))
-            return ws, first
-        err = self._handshake_result(first, opid)
-        if err is not None:
-            await ws.close()
-            raise err
-        return ws, None
-
-    @staticmethod
-    def _refusal(response: Response, opid: str) -> OpenIMError:
-        """The OpenIMError for a non-101 handshake reply (normally HTTP 200 + JSON)."""
-        body = bytes(response.body or b"")
-        try:
-            doc = json.loads(body.decode("utf-8"))
-        except (ValueError, UnicodeDecodeError):
-            doc = None
-        if isinstance(doc, dict) and isinstance(doc.get("errCode"), int) and doc["errCode"] != 0:
-            return error_for_code(
-                doc["errCode"], str(doc.get("errMsg") or ""), str(doc.get("errDlt") or ""), opid
-            )
-        return InvalidResponseError(
-            message="handshake refused",
-            detail=f"HTTP {response.status_code}: {body[:200]!r}",
-            operation_id=opid,
-        )
-
-    @staticmethod
-    def _handshake_result(text: str, opid: str) -> OpenIMError | None:
-        try:
-            doc = json.loads(text)
-        except ValueError:
-            doc = None
-        if not isinstance(doc, dict) or not isinstance(doc.get("errCode"), int):
-            return InvalidResponseError(
-                message="bad handshake result frame", detail=text[:200], operation_id=opid
-            )
-        if doc["errCode"] == 0:
-            return None
-        return error_for_code(
-            doc["errCode"], str(doc.get("errMsg") or ""), str(doc.get("errDlt") or ""), opid
-        )
+        log.info("ws connecting to %s as %s/%d [operationID=%s]", self.ws_url, self.user_id, self.platform_id,
+                 opid, extra=_log_extra(opid))
+        opts = DialOptions(self.connect_timeout, self.max_frame, self.sdk_version, self.is_msg_resp, self.proxy)
+        return await dial(self._build_url(opid), opid, opts)
 
     # --- internals: live session ------------------------------------------------------------
 
-    async def _session(self, ws: ClientConnection, opid: str, early: bytes | None) -> _SessionEnd:
+    async def _session(self, ws: ClientConnection, opid: str, early: bytes | None) -> SessionEnd:
         reconnect = self._ever_connected
         self._ever_connected = True
-        self._heartbeat_error = None
         self._ws = ws
         self._state = "connected"
         self._connected.set()
         log.info("ws connected [operationID=%s]", opid, extra=_log_extra(opid))
         self._emit(Connected(opid, reconnect=reconnect))
-        heartbeat = asyncio.create_task(self._heartbeat(ws), name=f"openim-ws-heartbeat-{self.user_id}")
+        cfg = SessionSettings(self.encoding, self.compress, self.max_frame, self.heartbeat_interval,
+                              self.pong_timeout, self.text_heartbeat)
+        live = LiveSession(ws, cfg, self._pending, self._emit, lambda: self._closing)
         try:
-            if early is not None:
-                end = await self._on_binary(early)
-                if end is not None:
-                    return end
-            return await self._read_loop(ws)
+            return await live.run(early, f"openim-ws-heartbeat-{self.user_id}")
         finally:
-            heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await heartbeat
             self._connected.clear()
             self._ws = None
-            self._fail_pending("connection lost")
+            self._pending.fail_all("connection lost")
             with contextlib.suppress(Exception):
                 await ws.close()
 
-    async def _read_loop(self, ws: ClientConnection) -> _SessionEnd:
-        try:
-            async for msg in ws:
-                if isinstance(msg, str):
-                    end = await self._on_text(ws, msg)
-                else:
-                    end = await self._on_binary(msg)
-                if end is not None:
-                    return end
-        except ConnectionClosed:
-            pass
-        if self._heartbeat_error is not None:
-            return _SessionEnd("heartbeat timeout", self._heartbeat_error)
-        code = ws.close_code
-        reason = f"connection closed (code {code}{', ' + ws.close_reason if ws.close_reason else ''})"
-        return _SessionEnd(reason, NetworkError(message="connection lost", detail=reason))
-
-    async def _on_binary(self, frame: bytes) -> _SessionEnd | None:
-        try:
-            resp = decode_response(frame, self.encoding, self.compress, max_size=self.max_frame)
-        except CodecError as e:
-            # A broken frame means a broken stream: drop this connection and redial.
-            log.error("ws undecodable frame: %s", e)
-            self._emit(ErrorOccurred(e, where="decode"))
-            return _SessionEnd("undecodable frame", NetworkError(message="undecodable frame", detail=str(e)))
-        return self._on_frame(resp)
-
-    def _on_frame(self, resp: WsResponse) -> _SessionEnd | None:
-        ident = resp.req_identifier
-        pending = self._pending.pop(resp.msg_incr, None) if resp.msg_incr else None
-        if pending is not None:
-            log.debug(
-                "ws reply %s errCode=%s [operationID=%s]",
-                ident,
-                resp.err_code,
-                pending.operation_id,
-                extra=_log_extra(pending.operation_id),
-            )
-            if not pending.future.done():
-                pending.future.set_result(resp)
-            if ident == ReqIdentifier.SUB_USER_ONLINE_STATUS and resp.err_code == 0 and resp.data:
-                self._emit(StatusChange(resp, solicited=True))
-            return None
-        if ident == ReqIdentifier.PUSH_MSG:
-            log.debug("ws push [operationID=%s]", resp.operation_id, extra=_log_extra(resp.operation_id))
-            self._emit(PushReceived(resp))
-            return None
-        if ident == ReqIdentifier.KICK_ONLINE_MSG:
-            err = KickedError(
-                message="kicked offline",
-                detail="the server sent 2002 KickOnlineMsg",
-                operation_id=resp.operation_id,
-            )
-            return _SessionEnd("kicked", err)
-        if ident == ReqIdentifier.SUB_USER_ONLINE_STATUS:
-            self._emit(StatusChange(resp))
-            return None
-        if ident == ReqIdentifier.LOGOUT_MSG and self._closing:
-            return _SessionEnd("logged out", None)
-        log.warning("ws unsolicited frame %s msgIncr=%r", ident, resp.msg_incr)
-        self._emit(UnsolicitedFrame(resp))
-        return None
-
-    async def _on_text(self, ws: ClientConnection, text: str) -> _SessionEnd | None:
-        try:
-            doc = json.loads(text)
-        except ValueError:
-            doc = None
-        if isinstance(doc, dict) and doc.get("type") == "ping":
-            reply = json.dumps({"type": "pong", "body": doc.get("body")}, separators=(",", ":"))
-            with contextlib.suppress(ConnectionClosed):
-                await ws.send(reply)
-            return None
-        if isinstance(doc, dict) and doc.get("type") == "pong":
-            return None
-        if isinstance(doc, dict) and isinstance(doc.get("errCode"), int):
-            err = self._handshake_result(text, "")
-            if err is None:  # a repeated success frame
-                return None
-            return _SessionEnd(f"server error {err.code}", err)
-        err2 = InvalidResponseError(message="unexpected text frame", detail=text[:200])
-        log.warning("ws %s", err2)
-        self._emit(ErrorOccurred(err2, where="text"))
-        return None
-
-    async def _heartbeat(self, ws: ClientConnection) -> None:
-        while True:
-            await asyncio.sleep(self.heartbeat_interval)
-            opid = new_operation_id()
-            try:
-                waiter = await ws.ping(opid.encode())
-                if self.text_heartbeat:
-                    await ws.send(json.dumps({"type": "ping", "body": opid}, separators=(",", ":")))
-                log.debug("ws ping [operationID=%s]", opid, extra=_log_extra(opid))
-                await asyncio.wait_for(waiter, timeout=self.pong_timeout)
-            except ConnectionClosed:
-                return
-            except TimeoutError:
-                self._heartbeat_error = NetworkError(
-                    message="heartbeat timeout",
-                    detail=f"no pong within {self.pong_timeout} s",
-                    operation_id=opid,
-                )
-                log.warning("ws %s", self._heartbeat_error, extra=_log_extra(opid))
-                await ws.close(code=1011, reason="keepalive ping timeout")
-                return
-
-    def _fail_pending(self, reason: str) -> None:
-        pending, self._pending = self._pending, {}
-        for p in pending.values():
-            if not p.future.done():
-                p.future.set_exception(
-                    NetworkError(
-                        message="connection lost",
-                        detail=f"{reason} (reqIdentifier {p.req_identifier})",
-                        operation_id=p.operation_id,
-                    )
-                )
-                p.future.exception()  # mark retrieved: the waiter may already be gone
-
     # --- internals: event dispatch ----------------------------------------------------------
 
-    async def _dispatch(self) -> None:
-        while True:
-            event = await self._events.get()
-            if event is None:
-                return
-            if isinstance(event, Connected):
-                await self._on_connected_hooks(event)
-            for q in list(self._queues):
-                q.put_nowait(event)
-            for cb in list(self._listeners):
-                await self._call(cb, event)
-            if isinstance(event, PushReceived):
-                for cb in list(self._push_listeners):
-                    await self._call(cb, event)
-
     async def _on_connected_hooks(self, event: Connected) -> None:
-        if self._subscriptions and self._connected.is_set():
-            body = sdkws_pb2.SubUserOnlineStatus(subscribeUserID=sorted(self._subscriptions))
+        if self._connected.is_set():
             try:
-                await self.request(ReqIdentifier.SUB_USER_ONLINE_STATUS, body.SerializeToString())
+                await self.resubscribe()
             except OpenIMError as e:
                 self._emit(ErrorOccurred(e, where="resubscribe"))
         for hook in list(self._hooks):
@@ -896,14 +593,3 @@ class LongConnection:
                 log.exception("on_connected hook crashed", extra=_log_extra(event.operation_id))
                 err = OpenIMError(message="on_connected hook failed", detail=f"{type(e).__name__}: {e}")
                 self._emit(ErrorOccurred(err, where="on_connected"))
-
-    @staticmethod
-    async def _call(cb: EventCallback, event: Event) -> None:
-        try:
-            result = cb(event)
-            if inspect.isawaitable(result):
-                await result
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("ws event listener failed on %s", type(event).__name__)
