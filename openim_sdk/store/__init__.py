@@ -1,7 +1,8 @@
 """Local SQLite cache: messages (with full-text search), conversations, seqs, versions, relations."""
 
-from .local import LocalStore, StoredMessage, SyncVersion
+from .local import LocalStore, StoredMessage
 from .schema import SCHEMA_VERSION
+from .seqs import SyncVersion
 from .text import preview_text, search_text
 
 __all__ = [

@@ -18,7 +18,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from typing import Any
@@ -30,6 +30,8 @@ from . import schema
 from .conversations import ConversationStore
 from .queries import MessageQueries
 from .relations import RelationStore
+from .search import SearchIndex
+from .seqs import SeqState
 from .text import preview_text, search_text
 
 _SEQ_ZERO_LAST = 1 << 62
@@ -97,17 +99,11 @@ def _stored_from_values(values: tuple[Any, ...]) -> StoredMessage:
     return StoredMessage(**fields_, local_ex="")
 
 
-@dataclass(frozen=True, slots=True)
-class SyncVersion:
-    version_id: str
-    version: int
-
-
 def _is_placeholder_id(client_msg_id: str) -> bool:
     return client_msg_id.startswith("[SEQ_GAP_")
 
 
-class LocalStore(ConversationStore, MessageQueries, RelationStore):
+class LocalStore(ConversationStore, MessageQueries, RelationStore, SearchIndex, SeqState):
     """The local SQLite cache. Thread-safe; safe to share a file between processes."""
 
     def __init__(self, path: str | os.PathLike[str], *, busy_timeout_ms: int = 15_000) -> None:
@@ -158,10 +154,6 @@ class LocalStore(ConversationStore, MessageQueries, RelationStore):
         if self._conn is None:
             raise RuntimeError("LocalStore is closed")
         return self._conn
-
-    @property
-    def fts_enabled(self) -> bool:
-        return self.fts_mode != "none"
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
@@ -577,106 +569,6 @@ class LocalStore(ConversationStore, MessageQueries, RelationStore):
                 f"SELECT count(*) FROM messages WHERE seq > 0 AND client_msg_id NOT LIKE '[SEQ_GAP_%' "
                 f"AND conversation_id IN ({marks})", chunk)[0][0])
         return total
-
-    def index_pending(self, limit: int | None = None) -> int:
-        """Add queued rows to the full-text index (all, or the oldest ``limit``); returns how many.
-        Rows are queued by the message writes and the update trigger (schema v5) so that a pulled page
-        is not indexed row by row; :meth:`search` calls this first, so it never misses a row."""
-        if not self.fts_enabled:
-            return 0
-        with self._write() as conn:
-            if limit is None:
-                top = conn.execute("SELECT max(id) FROM fts_pending").fetchone()[0]
-            else:
-                top = conn.execute("SELECT max(id) FROM (SELECT id FROM fts_pending ORDER BY id LIMIT ?)",
-                                   (limit,)).fetchone()[0]
-            if top is None:
-                return 0
-            conn.execute(
-                "INSERT INTO messages_fts(rowid, search_text) SELECT m.id, m.search_text "
-                "FROM fts_pending p JOIN messages m ON m.id = p.id WHERE p.id <= ?", (top,))
-            return int(conn.execute("DELETE FROM fts_pending WHERE id <= ?", (top,)).rowcount)
-
-    def pending_index(self) -> int:
-        """How many rows wait for the full-text index."""
-        if not self.fts_enabled:
-            return 0
-        return int(self._query("SELECT count(*) FROM fts_pending")[0][0])
-
-    def search(self, text: str, conversation_id: str | None = None, limit: int = 50) -> list[StoredMessage]:
-        """Messages whose text contains ``text`` (case-insensitive), newest first."""
-        text = text.strip()
-        if not text:
-            return []
-        self.index_pending()
-        scope = ""
-        params: list[Any] = []
-        if conversation_id is not None:
-            scope = "AND m.conversation_id = ? "
-            params.append(conversation_id)
-        use_fts = (self.fts_mode == "trigram" and len(text) >= 3) or self.fts_mode == "unicode61"
-        if use_fts:
-            query = '"' + text.replace('"', '""') + '"'
-            sql = (
-                "SELECT m.* FROM messages_fts f JOIN messages m ON m.id = f.rowid "
-                f"WHERE messages_fts MATCH ? {scope}AND m.status != ? "
-                "ORDER BY m.send_time DESC, m.id DESC LIMIT ?"
-            )
-            rows = self._query(sql, [query, *params, int(MsgStatus.DELETED), limit])
-        else:
-            pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            sql = (
-                "SELECT m.* FROM messages m WHERE m.search_text LIKE ? ESCAPE '\\' "
-                f"{scope}AND m.status != ? ORDER BY m.send_time DESC, m.id DESC LIMIT ?"
-            )
-            rows = self._query(sql, [pattern, *params, int(MsgStatus.DELETED), limit])
-        return [self._to_stored(r) for r in rows]
-
-    # ------------------------------------------------------------------ seqs
-
-    def max_seqs(self) -> dict[str, int]:
-        """Per conversation, max(stored message seq, recorded max seq): seeds the sync engine."""
-        rows = self._query(
-            "SELECT conversation_id, max(s) AS s FROM ("
-            " SELECT conversation_id, max(seq) AS s FROM messages GROUP BY conversation_id"
-            " UNION ALL SELECT conversation_id, max_seq AS s FROM seq_state"
-            ") GROUP BY conversation_id"
-        )
-        return {r["conversation_id"]: int(r["s"]) for r in rows if r["s"]}
-
-    def set_max_seq(self, conversation_id: str, seq: int) -> None:
-        self.set_max_seqs({conversation_id: seq})
-
-    def set_max_seqs(self, seqs: Mapping[str, int]) -> None:
-        with self._write() as conn:
-            conn.executemany(
-                "INSERT INTO seq_state(conversation_id, max_seq) VALUES (?, ?) "
-                "ON CONFLICT(conversation_id) DO UPDATE SET max_seq = excluded.max_seq",
-                sorted(seqs.items()),
-            )
-
-    # ------------------------------------------------------------------ incremental-sync versions
-
-    def get_version(self, kind: str, entity_id: str = "") -> SyncVersion | None:
-        rows = self._query(
-            "SELECT version_id, version FROM sync_versions WHERE kind = ? AND entity_id = ?",
-            (kind, entity_id),
-        )
-        return SyncVersion(rows[0]["version_id"], int(rows[0]["version"])) if rows else None
-
-    def set_version(self, kind: str, version_id: str, version: int, entity_id: str = "") -> None:
-        with self._write() as conn:
-            conn.execute(
-                "INSERT INTO sync_versions(kind, entity_id, version_id, version) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT(kind, entity_id) DO UPDATE SET version_id = excluded.version_id, "
-                "version = excluded.version",
-                (kind, entity_id, version_id, version),
-            )
-
-    def delete_version(self, kind: str, entity_id: str = "") -> None:
-        with self._write() as conn:
-            conn.execute("DELETE FROM sync_versions WHERE kind = ? AND entity_id = ?", (kind, entity_id))
-
 
 def _notification_copy_id(client_msg_id: str, conversation_id: str) -> str:
     """Where a notification conversation's copy of a tip is kept when its chat copy holds the ID."""

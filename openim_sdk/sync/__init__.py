@@ -19,7 +19,8 @@ from .actions import (
     SyncFinished,
     SyncStarted,
 )
-from .engine import ConversationState, Phase, PullReply, SyncEngine
+from .engine import SyncEngine
+from .state import ConversationState, Phase, PullReply
 
 __all__ = [
     "Action",

@@ -91,18 +91,13 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from enum import StrEnum
-from typing import Literal
 
 from ..protocol.constants import MsgStatus
 from ..protocol.conversation_id import is_notification_conversation
 from ..protocol.pb.msg import msg_pb2
 from ..protocol.pb.sdkws import sdkws_pb2
-from ._intervals import IntervalSet
 from .actions import (
     Action,
-    Deliver,
     DeliverySource,
     GapGiveUp,
     HistoryEnd,
@@ -120,102 +115,19 @@ from .actions import (
     SyncFinished,
     SyncStarted,
 )
-
-PullReply = sdkws_pb2.PullMessageBySeqsResp | msg_pb2.GetSeqMessageResp
-
-
-def _by_seq(m: sdkws_pb2.MsgData) -> int:
-    return int(m.seq)
-
-
-class Phase(StrEnum):
-    OFFLINE = "offline"
-    CONNECTING = "connecting"
-    SYNCING = "syncing"
-    LIVE = "live"
+from .rewind import RewindProbe
+from .state import (
+    Conv,
+    ConversationState,
+    Out,
+    Phase,
+    PullReply,
+    Request,
+    by_seq,
+)
 
 
-@dataclass(slots=True)
-class _Probe:
-    """A suspected rewind being checked: the 1001 said ``floor`` below what we knew existed."""
-
-    request_id: int
-    floor: int
-    top: int = 0  # ``target`` when the probe was sent: the highest seq known to have existed
-    attempts: int = 1
-    pushed: int = 0  # highest seq <= synced pushed meanwhile: pulled again if confirmed
-
-
-@dataclass(slots=True)
-class _Conv:
-    cid: str
-    notification: bool
-    synced: int = 0
-    target: int = 0
-    min_seq: int = 0
-    epoch: int = 0
-    buffer: dict[int, tuple[sdkws_pb2.MsgData, DeliverySource]] = field(default_factory=dict)
-    missing: set[int] = field(default_factory=set)
-    inflight: dict[int, int] = field(default_factory=dict)  # seq -> request id
-    attempts: dict[int, int] = field(default_factory=dict)  # seq -> pulls issued
-    seen: IntervalSet = field(default_factory=IntervalSet)
-    history_inflight: set[int] = field(default_factory=set)
-    probe: _Probe | None = None
-
-
-_Kind = Literal["live", "history", "probe"]
-
-
-@dataclass(slots=True)
-class _Request:
-    request_id: int
-    kind: _Kind
-    by_seqs: bool  # 1005 (explicit seqs) rather than 1002 (ranges)
-    descending: bool
-    seqs: dict[str, tuple[int, ...]]
-    epochs: dict[str, int]
-
-
-@dataclass(frozen=True, slots=True)
-class ConversationState:
-    """A read-only snapshot of one conversation's sync state (for tests and diagnostics)."""
-
-    conversation_id: str
-    synced: int
-    target: int
-    buffered: tuple[int, ...]
-    missing: tuple[int, ...]
-    inflight: tuple[int, ...]
-
-
-class _Out:
-    """Collects actions; consecutive messages of one conversation/source become one Deliver."""
-
-    def __init__(self) -> None:
-        self._items: list[Action | tuple[str, DeliverySource, bool, list[sdkws_pb2.MsgData]]] = []
-
-    def add(self, action: Action) -> None:
-        self._items.append(action)
-
-    def message(self, cid: str, source: DeliverySource, notification: bool, msg: sdkws_pb2.MsgData) -> None:
-        last = self._items[-1] if self._items else None
-        if isinstance(last, tuple) and last[0] == cid and last[1] == source:
-            last[3].append(msg)
-        else:
-            self._items.append((cid, source, notification, [msg]))
-
-    def actions(self) -> list[Action]:
-        out: list[Action] = []
-        for item in self._items:
-            if isinstance(item, tuple):
-                cid, source, notification, msgs = item
-                out.append(Deliver(cid, tuple(msgs), source, notification))
-            else:
-                out.append(item)
-        return out
-
-
-class SyncEngine:
+class SyncEngine(RewindProbe):
     """The client side of OpenIM's seq sync as a deterministic state machine (no I/O).
 
     ``local_max_seqs``: per conversation, the highest seq already held locally (store).
@@ -234,8 +146,8 @@ class SyncEngine:
         self.config = config or SyncConfig()
         self._fresh_install = fresh_install
         self._phase = Phase.OFFLINE
-        self._convs: dict[str, _Conv] = {}
-        self._requests: dict[int, _Request] = {}
+        self._convs: dict[str, Conv] = {}
+        self._requests: dict[int, Request] = {}
         self._next_request_id = 1
         self._dirty: set[str] = set()
         self._delivered_ids: OrderedDict[str, tuple[str, int]] = OrderedDict()  # -> (cid, seq)
@@ -298,7 +210,7 @@ class SyncEngine:
         floors = self._take_newest(request_id)
         if floors is None:
             return []
-        out = _Out()
+        out = Out()
         out.add(SyncStarted())
         min_seqs = dict(resp.minSeqs)
         for cid in sorted(resp.maxSeqs):
@@ -349,7 +261,7 @@ class SyncEngine:
 
     def on_push(self, push: sdkws_pb2.PushMessages) -> list[Action]:
         """A 2001 push: accept contiguous seqs, drop seen ones, buffer the rest and pull gaps."""
-        out = _Out()
+        out = Out()
         for mapping in (push.msgs, push.notificationMsgs):
             for cid in sorted(mapping):
                 conv = self._conv(cid)
@@ -387,7 +299,7 @@ class SyncEngine:
         req = self._requests.pop(request_id, None)
         if req is None:
             return []  # stale (disconnect, resync), duplicate or unknown
-        out = _Out()
+        out = Out()
         if req.kind == "history":
             self._history_reply(req, resp, out)
         elif req.kind == "probe":
@@ -402,7 +314,7 @@ class SyncEngine:
         locally (a different message at a seq we hold: the server's data was replaced). Forget the
         conversation above ``server_max`` (answered with :class:`Resync`), as a 1001 reply would."""
         conv = self._conv(conversation_id)
-        out = _Out()
+        out = Out()
         out.add(Resync(conversation_id, conv.synced, server_max))
         self._reset(conv, max(0, server_max))
         return out.actions()
@@ -429,17 +341,17 @@ class SyncEngine:
         seqs.reverse()
         conv.history_inflight.update(seqs)
         rid = self._new_request_id()
-        self._requests[rid] = _Request(
+        self._requests[rid] = Request(
             rid, "history", True, True, {conversation_id: tuple(seqs)}, {conversation_id: conv.epoch}
         )
         return [PullSeqs(rid, ((conversation_id, tuple(seqs)),), descending=True)]
 
     # ------------------------------------------------------------------ internals
 
-    def _conv(self, cid: str) -> _Conv:
+    def _conv(self, cid: str) -> Conv:
         conv = self._convs.get(cid)
         if conv is None:
-            conv = self._convs[cid] = _Conv(cid, is_notification_conversation(cid))
+            conv = self._convs[cid] = Conv(cid, is_notification_conversation(cid))
         return conv
 
     def _new_request_id(self) -> int:
@@ -468,82 +380,7 @@ class SyncEngine:
                 self._dirty.add(cid)
         self._requests.clear()
 
-    def _reset(self, conv: _Conv, server_max: int) -> None:
-        """Track ``conv`` from ``server_max`` again, forgetting everything known above it: the seqs
-        seen and the clientMsgIDs delivered there (so a re-pull of them is delivered again)."""
-        conv.epoch += 1
-        conv.synced = conv.target = server_max
-        conv.buffer.clear()
-        conv.missing.clear()
-        conv.inflight.clear()
-        conv.attempts.clear()
-        conv.history_inflight.clear()
-        conv.probe = None
-        conv.seen.discard_above(server_max)
-        stale = [i for i, (c, s) in self._delivered_ids.items() if c == conv.cid and s > server_max]
-        for cmid in stale:
-            del self._delivered_ids[cmid]
-
-    def _suspect_rewind(self, conv: _Conv, server_max: int, out: _Out) -> None:
-        """A 1001 answered below what we held when asking: probe before believing it."""
-        if conv.probe is not None:
-            return
-        conv.probe = _Probe(0, server_max)
-        self._send_probe(conv, out)
-
-    def _send_probe(self, conv: _Conv, out: _Out) -> None:
-        probe = conv.probe
-        assert probe is not None
-        probe.top = conv.target
-        seqs = tuple(range(probe.floor + 1, min(conv.target, probe.floor + self.config.page) + 1))
-        if not seqs:
-            conv.probe = None
-            return
-        rid = self._new_request_id()
-        probe.request_id = rid
-        self._requests[rid] = _Request(rid, "probe", True, False, {conv.cid: seqs}, {conv.cid: conv.epoch})
-        out.add(PullSeqs(rid, ((conv.cid, seqs),)))
-
-    def _probe_reply(self, req: _Request, resp: PullReply, failed: bool, out: _Out) -> None:
-        for cid in req.seqs:
-            conv = self._convs.get(cid)
-            if conv is None or conv.epoch != req.epochs[cid] or conv.probe is None:
-                continue
-            probe = conv.probe
-            if probe.request_id != req.request_id:
-                continue
-            if failed:
-                if probe.attempts < self.config.max_attempts and self._phase is not Phase.OFFLINE:
-                    probe.attempts += 1
-                    self._send_probe(conv, out)
-                else:
-                    conv.probe = None
-                continue
-            conv.probe = None
-            pm = self._reply_for(resp, cid)
-            if pm is None or not pm.isEnd:
-                continue  # the server served what we asked: no proof of a rewind
-            end = int(pm.endSeq)
-            returned = [m for m in pm.Msgs if m.seq > 0]
-            if end >= probe.top or any(m.seq > end for m in returned):
-                continue  # the server holds all we knew of: the 1001 was wrong, not the history
-            # Confirmed. What is held or buffered above the 1001's answer is gone from the server;
-            # what it holds there now was stored after that answer. Seqs pushed since (above the
-            # server's end, or not) are pulled again rather than trusted: the server decides.
-            base = min(probe.floor, conv.synced)
-            # up to a page past the server's end: never a window skip above what it holds
-            pending = min(max([probe.pushed, *conv.buffer], default=0), end + self.config.page)
-            if conv.synced > base:
-                out.add(Resync(cid, conv.synced, base))
-            self._reset(conv, base)
-            conv.target = max(base, end, pending)
-            for msg in sorted(returned, key=lambda m: m.seq):
-                self._ingest(conv, msg, "pull")
-            self._apply_window(conv)
-            self._advance(conv, out)
-            self._dirty.add(cid)
-
-    def _skip_to(self, conv: _Conv, seq: int) -> None:
+    def _skip_to(self, conv: Conv, seq: int) -> None:
         """Declare every seq <= ``seq`` settled without delivering it (left to history)."""
         if seq <= conv.synced:
             return
@@ -553,11 +390,11 @@ class SyncEngine:
                 del table[s]
         conv.missing = {s for s in conv.missing if s > seq}
 
-    def _apply_window(self, conv: _Conv) -> None:
+    def _apply_window(self, conv: Conv) -> None:
         if not conv.notification and conv.target - conv.synced > self.config.page:
             self._skip_to(conv, conv.target - self.config.page)
 
-    def _ingest(self, conv: _Conv, msg: sdkws_pb2.MsgData, source: DeliverySource) -> None:
+    def _ingest(self, conv: Conv, msg: sdkws_pb2.MsgData, source: DeliverySource) -> None:
         seq = int(msg.seq)
         if seq <= conv.synced and conv.probe is not None:
             conv.probe.pushed = max(conv.probe.pushed, seq)  # pulled again if the rewind is confirmed
@@ -571,7 +408,7 @@ class SyncEngine:
             conv.buffer[seq] = (msg, source)
         conv.target = max(conv.target, seq)
 
-    def _advance(self, conv: _Conv, out: _Out) -> None:
+    def _advance(self, conv: Conv, out: Out) -> None:
         while True:
             nxt = conv.synced + 1
             if nxt in conv.buffer:
@@ -591,7 +428,7 @@ class SyncEngine:
         while len(self._delivered_ids) > self.config.dedup_window:
             self._delivered_ids.popitem(last=False)
 
-    def _emit(self, conv: _Conv, msg: sdkws_pb2.MsgData, source: DeliverySource, out: _Out) -> None:
+    def _emit(self, conv: Conv, msg: sdkws_pb2.MsgData, source: DeliverySource, out: Out) -> None:
         cmid = msg.clientMsgID
         if cmid:
             seen = self._delivered_ids.get(cmid)
@@ -609,7 +446,7 @@ class SyncEngine:
                 return
         out.message(conv.cid, source, conv.notification, msg)
 
-    def _emit_history(self, conv: _Conv, msg: sdkws_pb2.MsgData, out: _Out) -> None:
+    def _emit_history(self, conv: Conv, msg: sdkws_pb2.MsgData, out: Out) -> None:
         """:meth:`_emit` for an older message a history page brought: never delivered twice (it is
         below ``synced`` and unseen), so its clientMsgID is only checked, not remembered -- the
         de-duplication window stays for live messages, where a second copy can really come."""
@@ -622,7 +459,7 @@ class SyncEngine:
             return
         out.message(conv.cid, "history", conv.notification, msg)
 
-    def _needs(self, conv: _Conv) -> list[int]:
+    def _needs(self, conv: Conv) -> list[int]:
         hi = min(conv.target, conv.synced + self.config.page)
         return [
             s
@@ -630,11 +467,11 @@ class SyncEngine:
             if s not in conv.buffer and s not in conv.missing and s not in conv.inflight
         ]
 
-    def _pump(self, out: _Out) -> None:
+    def _pump(self, out: Out) -> None:
         if self._phase is not Phase.OFFLINE:
             live = sum(1 for r in self._requests.values() if r.kind == "live")
-            fresh: list[tuple[_Conv, list[int]]] = []
-            retry: list[tuple[_Conv, list[int]]] = []
+            fresh: list[tuple[Conv, list[int]]] = []
+            retry: list[tuple[Conv, list[int]]] = []
             for cid in sorted(self._dirty):
                 conv = self._convs[cid]
                 need = self._needs(conv)
@@ -661,7 +498,7 @@ class SyncEngine:
             self._phase = Phase.LIVE
             out.add(SyncFinished())
 
-    def _send(self, chunk: Iterable[tuple[_Conv, list[int]]], by_seqs: bool, out: _Out) -> None:
+    def _send(self, chunk: Iterable[tuple[Conv, list[int]]], by_seqs: bool, out: Out) -> None:
         rid = self._new_request_id()
         seqs: dict[str, tuple[int, ...]] = {}
         epochs: dict[str, int] = {}
@@ -672,7 +509,7 @@ class SyncEngine:
                 conv.inflight[s] = rid
                 conv.attempts[s] = conv.attempts.get(s, 0) + 1
             self._dirty.discard(conv.cid)
-        self._requests[rid] = _Request(rid, "live", by_seqs, False, seqs, epochs)
+        self._requests[rid] = Request(rid, "live", by_seqs, False, seqs, epochs)
         if by_seqs:
             out.add(PullSeqs(rid, tuple(seqs.items())))
         else:
@@ -686,7 +523,7 @@ class SyncEngine:
             return resp.notificationMsgs[cid]
         return None
 
-    def _live_reply(self, req: _Request, resp: PullReply, out: _Out) -> None:
+    def _live_reply(self, req: Request, resp: PullReply, out: Out) -> None:
         for cid, seqs in req.seqs.items():
             conv = self._convs.get(cid)
             if conv is None or conv.epoch != req.epochs[cid]:
@@ -735,7 +572,7 @@ class SyncEngine:
             if self._needs(conv):
                 self._dirty.add(cid)
 
-    def _history_reply(self, req: _Request, resp: PullReply, out: _Out) -> None:
+    def _history_reply(self, req: Request, resp: PullReply, out: Out) -> None:
         for cid, seqs in req.seqs.items():
             conv = self._convs.get(cid)
             if conv is None or conv.epoch != req.epochs[cid]:
@@ -746,7 +583,7 @@ class SyncEngine:
             reached_end = min(seqs) <= max(1, conv.min_seq)
             if pm is not None:
                 seen = conv.seen
-                fresh = sorted((m for m in pm.Msgs if m.seq in wanted and m.seq not in seen), key=_by_seq)
+                fresh = sorted((m for m in pm.Msgs if m.seq in wanted and m.seq not in seen), key=by_seq)
                 run_lo = run_hi = -1
                 for msg in fresh:  # mark seen a run at a time (a page is usually one run)
                     seq = int(msg.seq)
