@@ -64,6 +64,9 @@ def with_client(profile: str | None, body: Callable[[Any], Awaitable[T]], *, wai
                 done, _ = await asyncio.wait(waits, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
                 for w in waits:
                     w.cancel()
+                failed = waits[0].exception() if waits[0] in done else None
+                if failed is not None:
+                    raise failed from None  # the session ended first (token refused, kicked)
                 if waits[0] not in done:
                     if ended and ended[0].error is not None:
                         raise ended[0].error from None
