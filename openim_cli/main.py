@@ -112,9 +112,12 @@ def server(ctx: typer.Context) -> None:
     """Run the bundled OpenIM server (REST :10002 + WS :10001, SQLite). Flags: see `openim server --help`;
     `openim server backup PATH` / `openim server restore PATH` copy the database online / put a copy back."""
     output.need_extra("server", what="openim server")
-    from server_stub.cli import main as server_main
+    import os
 
-    raise typer.Exit(server_main(list(ctx.args)))
+    # the server is its own program (the CLI imports no server code): this process becomes it, so
+    # signals, output and the exit code are the server's own
+    env = dict(os.environ, OPENIM_SERVER_PROG="openim server")
+    os.execve(sys.executable, [sys.executable, "-m", "server_stub", *ctx.args], env)
 
 
 # --------------------------------------------------------------------------- session

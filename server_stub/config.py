@@ -158,7 +158,8 @@ def _only_one(a: str, b: str, where: str, both: bool) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    prog = "openim server" if os.path.basename(sys.argv[0]) == "openim" else "python -m server_stub"
+    prog = os.environ.get("OPENIM_SERVER_PROG") or (
+        "openim server" if os.path.basename(sys.argv[0]) == "openim" else "python -m server_stub")
     p = argparse.ArgumentParser(prog=prog, description="Bundled OpenIM v3.8 reference server",
                                 epilog=f"Also: {prog} backup PATH, {prog} restore PATH (see their --help).")
     p.add_argument("--config", help="TOML config file (keys as the long flags, e.g. api_port = 10002)")
