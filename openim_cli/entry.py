@@ -2,6 +2,7 @@
 
 ``pip install openim-py`` gives the SDK only; the command needs ``openim-py[cli]`` (Typer, rich).
 Without it, a one-line message says which extra to install instead of an ImportError traceback.
+The top-level help comes from :mod:`openim_cli.helpcache` (no Typer import once it is cached).
 This module imports nothing outside the standard library.
 """
 
@@ -9,6 +10,11 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+
+TYPE_CHECKING = False  # not `from typing import`: typing costs ~7 ms to import
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 #: extra name -> the top-level modules it brings (checked by :func:`missing_extra`)
 EXTRAS: dict[str, tuple[str, ...]] = {
@@ -20,10 +26,19 @@ EXTRAS: dict[str, tuple[str, ...]] = {
 
 def missing_extra(*extras: str) -> str | None:
     """The first of ``extras`` whose modules are not importable, or None when all are there."""
+    return _find(extras)[0]
+
+
+def _find(extras: Sequence[str]) -> tuple[str | None, list[str | None]]:
+    """(the first missing extra or None, the files of the modules found: a cache key of the help)."""
+    origins: list[str | None] = []
     for extra in extras:
-        if any(importlib.util.find_spec(mod) is None for mod in EXTRAS[extra]):
-            return extra
-    return None
+        for mod in EXTRAS[extra]:
+            spec = importlib.util.find_spec(mod)
+            if spec is None:
+                return extra, origins
+            origins.append(spec.origin)
+    return None, origins
 
 
 def install_hint(extra: str) -> str:
@@ -31,10 +46,14 @@ def install_hint(extra: str) -> str:
 
 
 def main() -> None:
-    extra = missing_extra("cli")
+    extra, origins = _find(("cli",))
     if extra is not None:
         sys.stderr.write(f"error: the openim command needs the {extra!r} extra: {install_hint(extra)}\n")
         raise SystemExit(2)
+    from . import helpcache
+
+    if helpcache.applies(sys.argv[1:]):
+        helpcache.run(sys.argv[1:], origins)  # the top-level help without importing Typer; exits
     from .main import app
 
     app(prog_name="openim")
