@@ -54,6 +54,11 @@ def main() -> None:
 
     if helpcache.applies(sys.argv[1:]):
         helpcache.run(sys.argv[1:], origins)  # the top-level help without importing Typer; exits
+    # httpx imports its own command line (click, pygments, rich.syntax/progress/table: ~30 ms) unless
+    # that import fails, which httpx/__init__ allows for (its ``main`` then only prints a hint).
+    # `openim` never runs httpx's CLI: block it before anything imports httpx.
+    if "httpx" not in sys.modules:
+        sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
     from .main import app
 
     app(prog_name="openim")
