@@ -60,6 +60,8 @@ def main() -> None:
     # `openim` never runs httpx's CLI: block it before anything imports httpx.
     if "httpx" not in sys.modules:
         sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+    global ONLY_MODULE
+    ONLY_MODULE = _module_of(sys.argv[1:])
     from .main import app
 
     if sys.argv[1:2] and sys.argv[1] in QUICK_EXIT:
@@ -69,6 +71,27 @@ def main() -> None:
             _quick_exit(exc.code)
         _quick_exit(0)
     app(prog_name="openim")
+
+
+#: top-level command -> the module that defines it and its subcommands ("main": openim_cli.main). A run
+#: of one of these imports only that module, so Typer builds a few commands, not all ~45
+#: (tests/cli/test_help_cache.py checks the table against the full command tree). ``help`` walks the
+#: whole tree, and an unknown name gets click's suggestions: both load every module.
+COMMAND_MODULE: dict[str, str] = {
+    "server": "main", "login": "main", "logout": "main", "whoami": "main", "api": "main", "user": "main",
+    "send": "messaging", "pull": "messaging", "watch": "messaging", "read": "messaging", "revoke": "messaging",
+    "download": "messaging", "search": "messaging",
+    "friends": "social", "groups": "social", "conversations": "social",
+    "config": "config_cmd", "chat": "demo", "demo": "demo",
+}
+#: set by :func:`main` before it imports :mod:`openim_cli.main`: the one command module this run
+#: needs, or None for all of them
+ONLY_MODULE: str | None = None
+
+
+def _module_of(argv: list[str]) -> str | None:
+    """The command module of ``openim COMMAND ...`` (an option first, such as ``-V``: None, all)."""
+    return COMMAND_MODULE.get(argv[0]) if argv else None
 
 
 #: commands that hold nothing open when they return (their SDK session, REST client and cache are

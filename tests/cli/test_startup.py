@@ -1,6 +1,7 @@
-"""The cached top-level help (openim_cli.helpcache): the very bytes Typer prints, and no stale text.
+"""Start-up shortcuts of the console script: the cached top-level help (openim_cli.helpcache) prints
+the very bytes Typer prints and never stale text; a command loads only its own module.
 
-Each test runs the real ``openim`` on a copy of the ``openim_cli`` package put first on PYTHONPATH,
+The help tests run the real ``openim`` on a copy of the ``openim_cli`` package put first on PYTHONPATH,
 so a module can be changed without touching the checkout.
 """
 
@@ -73,3 +74,27 @@ def test_a_changed_module_or_width_renders_again(copy: dict[str, Any]) -> None:
     # Typer's rich help (TYPER_USE_RICH=1) is never served from the plain cache
     rich = run(env, ["--help"], 0, TYPER_USE_RICH="1")
     assert b"OpenIM from any terminal:" in rich[0]
+
+
+def test_the_command_module_table_matches_the_command_tree() -> None:
+    """``openim COMMAND`` imports only COMMAND's module (entry.COMMAND_MODULE): the table must name
+    every top-level command but ``help``, each with the module of its callbacks and subcommands'."""
+    import typer
+
+    from openim_cli import entry
+    from openim_cli.main import app  # outside the console script: every command module
+
+    root: Any = typer.main.get_command(app)
+    names = set(root.list_commands(None))
+    assert names - {"help"} == set(entry.COMMAND_MODULE)
+
+    def modules(cmd: Any) -> set[str]:
+        found = {cmd.callback.__module__} if cmd.callback is not None else set()
+        for sub in getattr(cmd, "commands", {}).values():
+            found |= modules(sub)
+        return found
+
+    for name in names - {"help"}:
+        home = f"openim_cli.{entry.COMMAND_MODULE[name]}"
+        assert home in modules(root.commands[name]) | {"openim_cli.main"}, name
+        assert modules(root.commands[name]) <= {"openim_cli.main", home}, (name, modules(root.commands[name]))
