@@ -1,6 +1,7 @@
 """Start-up cost of the ``openim`` command against a bare ``python -c pass``, in the same run.
 
     .venv/bin/python bench/cli_startup.py --runs 20
+    .venv/bin/python bench/cli_startup.py --runs 20 --before /tmp/before   # git archive COMMIT openim_cli openim_sdk | tar -x -C /tmp/before
 
 Times, as real subprocesses of the installed console script (``openim`` next to this Python;
 ``python -m openim_cli`` when there is none):
@@ -40,10 +41,10 @@ from _server import ROOT, free_port, wait_port  # noqa: E402
 SECRET = "openIM123"
 
 
-def bench_env(**extra: str) -> dict[str, str]:
-    """The measured processes' environment: bytecode on, this checkout first on the path."""
+def bench_env(root: Path = ROOT, **extra: str) -> dict[str, str]:
+    """The measured processes' environment: bytecode on, the checkout ``root`` first on the path."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(root), env.get("PYTHONPATH", "")) if p)
     for k in ("OPENIM_PROFILE", "OPENIM_TOKEN", "OPENIM_SECRET", "OPENIM_API", "OPENIM_WS", "COLUMNS"):
         env.pop(k, None)
     env.update(extra)
@@ -82,17 +83,22 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=20)
     ap.add_argument("--no-send", action="store_true", help="Skip `openim send` (no server).")
+    ap.add_argument("--before", type=Path, metavar="CHECKOUT",
+                    help="Also time the CLI of another checkout (e.g. `git worktree add /tmp/before <commit>`), "
+                         "in the same run: its cases are prefixed 'before: '.")
     args = ap.parse_args()
     openim = openim_cmd()
     with tempfile.TemporaryDirectory(prefix="openim-bench-") as tmp:
-        env = bench_env(OPENIM_CONFIG_DIR=f"{tmp}/config", OPENIM_DATA_DIR=f"{tmp}/data",
-                        XDG_CACHE_HOME=f"{tmp}/cache", HOME=tmp)
-        cases: dict[str, tuple[list[str], tuple[int, ...]]] = {
-            "python -c pass": ([sys.executable, "-c", "pass"], (0,)),
-            "openim --help": ([*openim, "--help"], (0,)),
-            "openim (no args)": (openim, (2,)),
-            "openim api --list": ([*openim, "api", "--list"], (0,)),
-        }
+        dirs = {"OPENIM_CONFIG_DIR": f"{tmp}/config", "OPENIM_DATA_DIR": f"{tmp}/data",
+                "XDG_CACHE_HOME": f"{tmp}/cache", "HOME": tmp}
+        env = bench_env(**dirs)
+        roots = [("", env)] + ([("before: ", bench_env(args.before.resolve(), **dirs))] if args.before else [])
+        cases: dict[str, tuple[list[str], tuple[int, ...], dict[str, str]]] = {
+            "python -c pass": ([sys.executable, "-c", "pass"], (0,), env)}
+        for label, e in roots:
+            cases[f"{label}openim --help"] = ([*openim, "--help"], (0,), e)
+            cases[f"{label}openim (no args)"] = (openim, (2,), e)
+            cases[f"{label}openim api --list"] = ([*openim, "api", "--list"], (0,), e)
         with nullcontext() if args.no_send else bundled_server(env) as urls:
             if urls is not None:
                 api, ws = urls
@@ -100,14 +106,15 @@ def main() -> None:
                 run_once([*openim, "user", "register", bob, "--api", api, "--secret", SECRET], env)
                 run_once([*openim, "login", "-u", alice, "--api", api, "--ws", ws, "--secret", SECRET,
                           "--register"], env)
-                cases[f"openim send {bob} hi"] = ([*openim, "send", bob, "hi"], (0,))
-            for cmd, ok in cases.values():  # warm-up: bytecode written, caches filled
-                run_once(cmd, env, ok)
-                run_once(cmd, env, ok)
+                for label, e in roots:
+                    cases[f"{label}openim send BOB hi"] = ([*openim, "send", bob, "hi"], (0,), e)
+            for cmd, ok, e in cases.values():  # warm-up: bytecode written, caches filled
+                run_once(cmd, e, ok)
+                run_once(cmd, e, ok)
             times: dict[str, list[float]] = {name: [] for name in cases}
             for _ in range(args.runs):
-                for name, (cmd, ok) in cases.items():
-                    times[name].append(run_once(cmd, env, ok))
+                for name, (cmd, ok, e) in cases.items():
+                    times[name].append(run_once(cmd, e, ok))
     med = {name: statistics.median(t) for name, t in times.items()}
     base = med["python -c pass"]
     print(json.dumps({
