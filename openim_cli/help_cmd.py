@@ -98,6 +98,9 @@ def _environment() -> list[tuple[str, str]]:
         "OPENIM_DATA_DIR": "where each user's local cache lives (default: the platform's data dir)",
         "OPENIM_PROFILE": "the profile used without -p (default: the settings' default_profile)",
         "NO_COLOR": "no colours or styles at all in the output",
+        "OPENIM_CACHE_DIR": "where the rendered top-level help is cached (default: the platform's cache dir)",
+        "OPENIM_NO_HELP_CACHE": "1: render `openim --help` with Typer every time (no cache)",
+        "OPENIM_NO_QUICK_EXIT": "1: one-shot commands end through Python's normal exit (slower; for debugging)",
     }
     for path, cmd, _ in _tree():
         for p in cmd.params:

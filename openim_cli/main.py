@@ -346,5 +346,21 @@ def main() -> None:  # pragma: no cover - console script
     app()
 
 
-# Command modules register themselves on the app when imported.
-from . import config_cmd, demo, help_cmd, messaging, social  # noqa: E402,F401
+# --------------------------------------------------------------------------- command modules
+
+#: the modules that register commands on ``app`` when imported (besides this one)
+COMMAND_MODULES = ("config_cmd", "demo", "help_cmd", "messaging", "social")
+
+
+def load_commands(modules: tuple[str, ...] = COMMAND_MODULES) -> None:
+    import importlib
+
+    for name in modules:
+        if name != "main":
+            importlib.import_module(f"{__package__}.{name}")
+
+
+# All of them, unless the console script runs a command whose module it knows (entry.COMMAND_MODULE).
+from .entry import ONLY_MODULE  # noqa: E402
+
+load_commands(COMMAND_MODULES if ONLY_MODULE is None else (ONLY_MODULE,))

@@ -29,7 +29,6 @@ the standard library (the SDK-only install has it too).
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -102,6 +101,8 @@ def load(file: Path | None = None) -> Settings:
         return Settings(path=file)
     except OSError as exc:
         raise SettingsError(f"{file}: cannot read it: {exc}") from exc
+    import tomllib  # here: most runs have no settings file, and every command reads it
+
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:

@@ -1,6 +1,6 @@
 """Fixtures for the CLI tests: the bundled server as a subprocess and a runner for the real ``openim``.
 
-Every ``openim`` call is a real subprocess of the installed console script, with HOME, the XDG dirs,
+Every ``openim`` call is a real subprocess of the installed console script, with HOME, the XDG dirs (cache too),
 OPENIM_CONFIG_DIR and OPENIM_DATA_DIR pointing into tmp dirs (nothing touches the real home).
 """
 
@@ -29,7 +29,8 @@ SECRET = "openIM123"
 ANSI = "\x1b"
 # Variables of the caller's shell that would change what the CLI does.
 _SCRUB = ("OPENIM_PROFILE", "OPENIM_TOKEN", "OPENIM_SECRET", "OPENIM_SECRET_FILE", "OPENIM_API", "OPENIM_WS", "NO_COLOR", "FORCE_COLOR",
-          "OPENIM_CONFIG_DIR", "OPENIM_DATA_DIR", "OPENIM_DATA", "OPENIM_CONFIG", "COLUMNS", "TERM")
+          "OPENIM_CONFIG_DIR", "OPENIM_DATA_DIR", "OPENIM_DATA", "OPENIM_CONFIG", "COLUMNS", "TERM",
+          "OPENIM_CACHE_DIR", "OPENIM_NO_HELP_CACHE", "XDG_CACHE_HOME")
 
 
 def free_port() -> int:
@@ -183,13 +184,14 @@ class Cli:
 
 def make_cli(root: Path, server: Server) -> Cli:
     home = root / "home"
-    for d in ("home", "xdg-config", "xdg-data", "config", "data"):
+    for d in ("home", "xdg-config", "xdg-data", "xdg-cache", "config", "data"):
         (root / d).mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if k not in _SCRUB}
     env.update({
         "HOME": str(home),
         "XDG_CONFIG_HOME": str(root / "xdg-config"),
         "XDG_DATA_HOME": str(root / "xdg-data"),
+        "XDG_CACHE_HOME": str(root / "xdg-cache"),  # the cached top-level help (openim_cli.helpcache)
         "OPENIM_CONFIG_DIR": str(root / "config"),
         "OPENIM_DATA_DIR": str(root / "data"),
         "OPENIM_API": server.api,
