@@ -48,3 +48,12 @@ def test_message_full_text_keeps_what_the_preview_folds_and_cuts() -> None:
     quote = Message(client_msg_id="q", conversation_id="si_a_b", send_id="a", recv_id="b", group_id="",
                     session_type=1, content_type=ContentType.QUOTE, content_json=json.dumps({"text": "  said  "}))
     assert quote.full_text == "  said  "
+
+
+def test_the_protocol_package_loads_its_parts_on_demand() -> None:
+    code = ("import sys; import openim_sdk.protocol.errors; "
+            "assert 'openim_sdk.protocol.routes' not in sys.modules; "
+            "assert 'openim_sdk.protocol.envelope' not in sys.modules; "
+            "from openim_sdk.protocol import ROUTES, encode_request, jsoncodec; "
+            "assert ROUTES and 'openim_sdk.protocol.routes' in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)
