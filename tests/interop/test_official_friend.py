@@ -1,0 +1,121 @@
+"""The official Go core (libopenimsdk.so via koffi, gob + gzip) on both sides of the friend flow
+against the bundled server (issue 14): every action goes through the core's own API (add_friend,
+accept_friend_application, update_friends, add_black, remove_black, delete_friend,
+refuse_friend_application) and the assertions are on the friend-listener callbacks, the
+conversation callbacks and the messages the official core produced.
+
+Where a callback comes from (openim-sdk-core v3.8.3 internal/relation/notification.go): the
+notification 1200 raises OnFriendApplicationAdded, 1201 OnFriendApplicationAccepted then an
+incremental friend sync (OnFriendAdded), 1202 OnFriendApplicationRejected; the actor's own core
+syncs after update_friends / add_black / remove_black / delete_friend (OnFriendInfoChanged,
+OnBlackAdded, OnBlackDeleted, OnFriendDeleted come from what the server's sync routes answer).
+Upstream's notification.yml marks only friendApplicationApproved (1201) ``isSendMsg: true``, so it
+is the one tip stored in the si_ conversation (seq 1) on both sides.
+Driver: native_friend.mjs / lib/friend_scenario.mjs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .conftest import Admin, DriverRun, ServerProc, run_driver
+
+pytestmark = pytest.mark.interop
+
+
+@pytest.fixture(scope="module")
+def run(node_modules: Path, server: ServerProc, admin: Admin, tmp_path_factory: pytest.TempPathFactory) -> DriverRun:
+    a, b = admin.register_pair("it_fr")
+    r = run_driver("native_friend.mjs", server, admin, a, b, tmp_path_factory.mktemp("run-friend"), timeout=240)
+    print(f"\n[interop] native friend scenario took {r.seconds:.1f}s")
+    assert not r.result.get("fatal"), f"driver aborted: {r.result.get('fatal')}\n{r.describe()}"
+    return r
+
+
+def _res(run: DriverRun, name: str) -> Any:
+    st = run.step(name)
+    assert st.get("ok"), f"step {name!r} failed: {st.get('error')}\n{run.describe()}"
+    return st.get("result")
+
+
+def _users(run: DriverRun) -> tuple[str, str]:
+    return run.result["users"]["a"], run.result["users"]["b"]
+
+
+def test_application_reaches_both_sides(run: DriverRun) -> None:
+    a, b = _users(run)
+    _res(run, "apply")
+    for name in ("app_added_b", "app_added_a"):  # the recipient, and the applicant (sender sync)
+        req = _res(run, name)
+        assert (req["fromUserID"], req["toUserID"], req["reqMsg"], req["handleResult"]) == \
+            (a, b, "hello from A", 0), run.describe()
+        assert req["fromNickname"] == a and req["toNickname"] == b, run.describe()
+    listed = _res(run, "recipient_list_b")
+    assert [(r["fromUserID"], r["reqMsg"]) for r in listed] == [(a, "hello from A")], run.describe()
+
+
+def test_accept_makes_friends_on_both_sides(run: DriverRun) -> None:
+    a, b = _users(run)
+    _res(run, "accept")
+    for name in ("accepted_a", "accepted_b"):
+        req = _res(run, name)
+        assert (req["fromUserID"], req["toUserID"], req["handleResult"], req["handleMsg"], req["handlerUserID"]) == \
+            (a, b, 1, "welcome", b), run.describe()
+    fa, fb = _res(run, "friend_added_a"), _res(run, "friend_added_b")
+    assert (fa["ownerUserID"], fa["userID"], fa["addSource"]) == (a, b, 1), run.describe()
+    assert (fb["ownerUserID"], fb["userID"], fb["addSource"]) == (b, a, 1), run.describe()
+    assert [(f["ownerUserID"], f["userID"]) for f in _res(run, "friends_a")] == [(a, b)], run.describe()
+    assert [(f["ownerUserID"], f["userID"]) for f in _res(run, "friends_b")] == [(b, a)], run.describe()
+
+
+def test_accept_opens_single_chat_with_approved_tip(run: DriverRun) -> None:
+    a, b = _users(run)
+    conv_id = run.result["conversationID"]
+    ca, cb = _res(run, "new_conversation_a"), _res(run, "new_conversation_b")
+    assert (ca["conversationID"], ca["conversationType"], ca["userID"]) == (conv_id, 1, b), run.describe()
+    assert (cb["conversationID"], cb["conversationType"], cb["userID"]) == (conv_id, 1, a), run.describe()
+    # the tip is unread for A (sent by B), not for B
+    assert (ca["unreadCount"], cb["unreadCount"]) == (1, 0), run.describe()
+    tips = [_res(run, "tip_approved_a"), _res(run, "tip_approved_b")]
+    for t in tips:
+        assert (t["contentType"], t["sessionType"], t["sendID"], t["recvID"], t["seq"]) == \
+            (1201, 1, b, a, 1), run.describe()
+    assert tips[0]["clientMsgID"] == tips[1]["clientMsgID"], run.describe()
+    assert [c["conversationID"] for c in _res(run, "conversations_a")] == [conv_id], run.describe()
+    hist = _res(run, "history_a")["messages"]
+    assert [(m["clientMsgID"], m["contentType"], m["seq"]) for m in hist] == \
+        [(tips[0]["clientMsgID"], 1201, 1)], run.describe()
+    # no other friend notification is a timeline message (isSendMsg false upstream)
+    for side in ("a", "b"):
+        assert [m["contentType"] for m in run.result["messages"][side]] == [1201], run.describe()
+
+
+def test_remark_blacklist_delete(run: DriverRun) -> None:
+    a, b = _users(run)
+    _res(run, "remark")
+    info = _res(run, "friend_info_changed_a")
+    assert (info["ownerUserID"], info["userID"], info["remark"]) == (a, b, "Bee"), run.describe()
+    _res(run, "black_add")
+    added = _res(run, "black_added_a")
+    assert (added["ownerUserID"], added["userID"]) == (a, b), run.describe()
+    assert [(x["ownerUserID"], x["userID"]) for x in _res(run, "blacks_a")] == [(a, b)], run.describe()
+    _res(run, "black_remove")
+    removed = _res(run, "black_deleted_a")
+    assert (removed["ownerUserID"], removed["userID"]) == (a, b), run.describe()
+    _res(run, "delete")
+    gone = _res(run, "friend_deleted_a")
+    assert (gone["ownerUserID"], gone["userID"]) == (a, b), run.describe()
+    assert _res(run, "friends_a_after_delete") == [], run.describe()
+
+
+def test_refused_application(run: DriverRun) -> None:
+    a, b = _users(run)
+    req = _res(run, "app_added_a2")
+    assert (req["fromUserID"], req["toUserID"], req["reqMsg"]) == (b, a, "again?"), run.describe()
+    _res(run, "refuse")
+    for name in ("rejected_b", "rejected_a"):  # the applicant, and the refuser (sender sync)
+        rej = _res(run, name)
+        assert (rej["fromUserID"], rej["toUserID"], rej["handleResult"], rej["handleMsg"], rej["handlerUserID"]) == \
+            (b, a, -1, "no thanks", a), run.describe()
