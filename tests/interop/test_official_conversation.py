@@ -6,7 +6,11 @@ what D2's core reports, i.e. on the server's notifications to the user's other d
 - mark_conversation_message_as_read on D1 -> D2's OnTotalUnreadMessageCountChanged drops to 0 and
   OnConversationChanged shows unreadCount 0; P gets OnRecvC2CReadReceipt for its message;
 - set_conversation(isPinned, recvMsgOpt) on D1 -> the server's ConversationChanged notification
-  (1300) makes D2 sync and raise OnConversationChanged with the new values.
+  (1300) makes D2 sync and raise OnConversationChanged with the new values;
+- set_conversation(isPrivateChat) on D1 -> upstream sets it on both owners' conversations and sends
+  ConversationPrivateChat (1701, ``isSendMsg: true`` in notification.yml) from U to P: D2 and P
+  raise OnConversationChanged with isPrivateChat, and the tip is a message of the si_ conversation
+  (seq 2, after P's text) on D1, D2 and P.
 
 set_conversation_draft and hide_conversation are local to the core in v3.8.3 (openim-sdk-core
 internal/conversation_msg/api.go: SetConversationDraft writes the local DB, HideConversation only
@@ -76,6 +80,23 @@ def test_set_conversation_on_one_device_changes_the_other(run: DriverRun) -> Non
         conv = _res(run, name)
         assert (conv["conversationID"], conv["isPinned"], conv["recvMsgOpt"]) == \
             (run.result["conversationID"], True, 2), f"{name}\n{run.describe()}"
+
+
+def test_private_chat_reaches_both_users(run: DriverRun) -> None:
+    u, p = run.result["users"]["u"], run.result["users"]["p"]
+    conv_id = run.result["conversationID"]
+    _res(run, "private_d1")
+    for name in ("private_changed_d2", "private_changed_p"):
+        conv = _res(run, name)
+        assert (conv["conversationID"], conv["isPrivateChat"]) == (conv_id, True), f"{name}\n{run.describe()}"
+    tips = [_res(run, f"private_tip_{n}") for n in ("d1", "d2", "p")]
+    for t in tips:
+        assert (t["contentType"], t["sessionType"], t["sendID"], t["recvID"], t["seq"]) == (1701, 1, u, p, 2), \
+            run.describe()
+    assert len({t["clientMsgID"] for t in tips}) == 1, run.describe()
+    hist = _res(run, "history_p")["messages"]
+    assert [(m["contentType"], m["seq"]) for m in hist] == [(101, 1), (1701, 2)], run.describe()
+    assert hist[1]["clientMsgID"] == tips[0]["clientMsgID"], run.describe()
 
 
 def test_draft_is_local_to_the_device(run: DriverRun) -> None:

@@ -5,10 +5,13 @@ refuse_friend_application) and the assertions are on the friend-listener callbac
 conversation callbacks and the messages the official core produced.
 
 Where a callback comes from (openim-sdk-core v3.8.3 internal/relation/notification.go): the
-notification 1200 raises OnFriendApplicationAdded, 1201 OnFriendApplicationAccepted then an
+notification 1203 raises OnFriendApplicationAdded, 1201 OnFriendApplicationAccepted then an
 incremental friend sync (OnFriendAdded), 1202 OnFriendApplicationRejected; the actor's own core
 syncs after update_friends / add_black / remove_black / delete_friend (OnFriendInfoChanged,
-OnBlackAdded, OnBlackDeleted, OnFriendDeleted come from what the server's sync routes answer).
+OnBlackAdded, OnBlackDeleted, OnFriendDeleted come from what the server's sync routes answer), so
+A is also logged in on a second device A2 (platform 5; policy 1 kicks only the same platform) that
+never acts: its callbacks can only come from the server's notifications reaching A's other devices
+(1210 FriendsInfoUpdate for update_friends, 1207/1208 black added/deleted, 1205 friend deleted).
 Upstream's notification.yml marks only friendApplicationApproved (1201) ``isSendMsg: true``, so it
 is the one tip stored in the si_ conversation (seq 1) on both sides.
 Driver: native_friend.mjs / lib/friend_scenario.mjs."""
@@ -47,7 +50,7 @@ def _users(run: DriverRun) -> tuple[str, str]:
 def test_application_reaches_both_sides(run: DriverRun) -> None:
     a, b = _users(run)
     _res(run, "apply")
-    for name in ("app_added_b", "app_added_a"):  # the recipient, and the applicant (sender sync)
+    for name in ("app_added_b", "app_added_a", "app_added_a2"):  # the recipient, and the applicant's devices
         req = _res(run, name)
         assert (req["fromUserID"], req["toUserID"], req["reqMsg"], req["handleResult"]) == \
             (a, b, "hello from A", 0), run.describe()
@@ -65,6 +68,8 @@ def test_accept_makes_friends_on_both_sides(run: DriverRun) -> None:
             (a, b, 1, "welcome", b), run.describe()
     fa, fb = _res(run, "friend_added_a"), _res(run, "friend_added_b")
     assert (fa["ownerUserID"], fa["userID"], fa["addSource"]) == (a, b, 1), run.describe()
+    fa2 = _res(run, "friend_added_a2")
+    assert (fa2["ownerUserID"], fa2["userID"], fa2["addSource"]) == (a, b, 1), run.describe()
     assert (fb["ownerUserID"], fb["userID"], fb["addSource"]) == (b, a, 1), run.describe()
     assert [(f["ownerUserID"], f["userID"]) for f in _res(run, "friends_a")] == [(a, b)], run.describe()
     assert [(f["ownerUserID"], f["userID"]) for f in _res(run, "friends_b")] == [(b, a)], run.describe()
@@ -95,24 +100,30 @@ def test_accept_opens_single_chat_with_approved_tip(run: DriverRun) -> None:
 def test_remark_blacklist_delete(run: DriverRun) -> None:
     a, b = _users(run)
     _res(run, "remark")
-    info = _res(run, "friend_info_changed_a")
-    assert (info["ownerUserID"], info["userID"], info["remark"]) == (a, b, "Bee"), run.describe()
+    for dev in ("a", "a2"):  # the acting core, and A's other device
+        info = _res(run, f"friend_info_changed_{dev}")
+        assert (info["ownerUserID"], info["userID"], info["remark"]) == (a, b, "Bee"), f"{dev}\n{run.describe()}"
     _res(run, "black_add")
-    added = _res(run, "black_added_a")
-    assert (added["ownerUserID"], added["userID"]) == (a, b), run.describe()
+    for dev in ("a", "a2"):
+        added = _res(run, f"black_added_{dev}")
+        assert (added["ownerUserID"], added["userID"]) == (a, b), f"{dev}\n{run.describe()}"
     assert [(x["ownerUserID"], x["userID"]) for x in _res(run, "blacks_a")] == [(a, b)], run.describe()
     _res(run, "black_remove")
-    removed = _res(run, "black_deleted_a")
-    assert (removed["ownerUserID"], removed["userID"]) == (a, b), run.describe()
+    for dev in ("a", "a2"):
+        removed = _res(run, f"black_deleted_{dev}")
+        assert (removed["ownerUserID"], removed["userID"]) == (a, b), f"{dev}\n{run.describe()}"
     _res(run, "delete")
-    gone = _res(run, "friend_deleted_a")
-    assert (gone["ownerUserID"], gone["userID"]) == (a, b), run.describe()
+    for dev in ("a", "a2"):
+        gone = _res(run, f"friend_deleted_{dev}")
+        assert (gone["ownerUserID"], gone["userID"], gone["remark"]) == (a, b, "Bee"), f"{dev}\n{run.describe()}"
     assert _res(run, "friends_a_after_delete") == [], run.describe()
+    # deletion is one-way (upstream DeleteFriend removes only the owner's row)
+    assert [(f["ownerUserID"], f["userID"]) for f in _res(run, "friends_b_after_delete")] == [(b, a)], run.describe()
 
 
 def test_refused_application(run: DriverRun) -> None:
     a, b = _users(run)
-    req = _res(run, "app_added_a2")
+    req = _res(run, "app_back_a")
     assert (req["fromUserID"], req["toUserID"], req["reqMsg"]) == (b, a, "again?"), run.describe()
     _res(run, "refuse")
     for name in ("rejected_b", "rejected_a"):  # the applicant, and the refuser (sender sync)

@@ -106,6 +106,24 @@ async function run(o) {
     await step('set_changed_d2', () => setD2);
     await step('conversation_d2', () => invoke(agents.d2, 'get_one_conversation', 1, p));
 
+    // D1 makes the chat private: upstream sets isPrivateChat on both owners' conversations and sends
+    // the 1701 notification (isSendMsg: a tip with a seq in the si_ conversation) to U and to P
+    t = Date.now();
+    const priv = (c) => c.isPrivateChat === true;
+    const privD2 = changed(agents.d2, t, priv, 'd2 OnConversationChanged isPrivateChat');
+    const privP = changed(agents.p, t, priv, 'p OnConversationChanged isPrivateChat');
+    const tip1701 = (n) => agents[n].waitEvent(
+      (ev) => ev.event === 'new-messages' && ev.t >= t && ev.data.some((m) => m.contentType === 1701), stepTimeout, `${n} 1701 tip`,
+    ).then((ev) => ev.data.find((m) => m.contentType === 1701));
+    const privTips = ['d1', 'd2', 'p'].map(tip1701);
+    await step('private_d1', () => invoke(agents.d1, 'set_conversation', convID, { conversationID: convID, isPrivateChat: true }));
+    await step('private_changed_d2', () => privD2);
+    await step('private_changed_p', () => privP);
+    await step('private_tip_d1', () => privTips[0]);
+    await step('private_tip_d2', () => privTips[1]);
+    await step('private_tip_p', () => privTips[2]);
+    await step('history_p', () => agents.p.call('history', { conversationID: convID, count: 20 }, stepTimeout));
+
     // D1 sets a draft: a local field of the core (set_conversation_draft does not reach the server)
     t = Date.now();
     const draftD1 = changed(agents.d1, t, (c) => c.draftText === 'draft on d1', 'd1 OnConversationChanged draft');
