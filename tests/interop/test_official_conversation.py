@@ -14,7 +14,9 @@ what D2's core reports, i.e. on the server's notifications to the user's other d
 
 set_conversation_draft and hide_conversation are local to the core in v3.8.3 (openim-sdk-core
 internal/conversation_msg/api.go: SetConversationDraft writes the local DB, HideConversation only
-resets the local row; neither calls the server), so only D1's own callback is checked for the draft.
+resets the local row; neither calls the server), so only D1's own callback is checked for the draft,
+and a fresh device D3 (platform 2) that logs in last must find the synced fields (pinned, receive
+option, private, read) but no draft.
 Driver: native_conversation.mjs / lib/conversation_scenario.mjs."""
 
 from __future__ import annotations
@@ -104,3 +106,17 @@ def test_draft_is_local_to_the_device(run: DriverRun) -> None:
     conv = _res(run, "draft_changed_d1")
     assert (conv["conversationID"], conv["draftText"], conv["isPinned"]) == \
         (run.result["conversationID"], "draft on d1", True), run.describe()
+
+
+def test_fresh_device_syncs_the_conversation_state(run: DriverRun) -> None:
+    conv_id = run.result["conversationID"]
+    _res(run, "login_d3")
+    _res(run, "synced_d3")
+    conv = _res(run, "conversation_d3")
+    assert (conv["conversationID"], conv["unreadCount"], conv["isPinned"], conv["recvMsgOpt"],
+            conv["isPrivateChat"], conv["draftText"]) == (conv_id, 0, True, 2, True, ""), run.describe()
+    assert _res(run, "total_unread_d3") == 0, run.describe()
+    hist = _res(run, "history_d3")["messages"]
+    assert [(m["clientMsgID"], m["contentType"], m["seq"]) for m in hist] == \
+        [(_res(run, "send_p")["clientMsgID"], 101, 1), (_res(run, "private_tip_d1")["clientMsgID"], 1701, 2)], \
+        run.describe()

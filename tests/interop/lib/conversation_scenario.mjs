@@ -1,9 +1,11 @@
 // Conversation scenario for the official Go core (native): one user U logged in twice, device D1 on
 // platform 3 (Windows) and D2 on platform 5 (Web) — the default multi-login policy 1 only kicks the
-// same platform — plus a peer P. P sends U a text; D1 marks the conversation read, then pins it and
-// sets its receive option (set_conversation), then sets a draft. Recorded: D2's
-// OnTotalUnreadMessageCountChanged / OnConversationChanged (driven by the server's notifications to
-// U's other devices), P's OnRecvC2CReadReceipt, D1's own callbacks, and D2's stored conversation.
+// same platform — plus a peer P. P sends U a text; D1 marks the conversation read, pins it and sets
+// its receive option (set_conversation), makes it a private chat, then sets a draft; last a fresh
+// device D3 (platform 2, empty data dir) logs in. Recorded: D2's OnTotalUnreadMessageCountChanged /
+// OnConversationChanged (driven by the server's notifications to U's other devices), P's
+// OnRecvC2CReadReceipt and private-chat change, the 1701 tips, D1's own callbacks, and the
+// conversation as D2 and D3 (full sync) store it.
 // Prints one JSON object on stdout; every step is recorded as {ok, ms, result | error}.
 import fs from 'node:fs';
 import os from 'node:os';
@@ -13,6 +15,7 @@ import { adminToken, errInfo, mintUserToken, parseArgs, singleConversationID, wi
 
 const PLATFORM_D1 = 3; // Windows
 const PLATFORM_D2 = 5; // Web
+const PLATFORM_D3 = 2; // iOS: a fresh device logging in at the end
 const PLATFORM_P = 3;
 
 export async function main(argv) {
@@ -129,6 +132,15 @@ async function run(o) {
     const draftD1 = changed(agents.d1, t, (c) => c.draftText === 'draft on d1', 'd1 OnConversationChanged draft');
     await step('draft_d1', () => invoke(agents.d1, 'set_conversation_draft', convID, 'draft on d1'));
     await step('draft_changed_d1', () => draftD1);
+
+    // A fresh device D3 (empty data dir) logs in last: its full sync must give the same state
+    const tokD3 = await mintUserToken(apiAddr, admin, u, PLATFORM_D3);
+    agents.d3 = spawnProcessAgent('native', 'd3', { logDir: workDir });
+    await step('login_d3', () => agents.d3.call('login', loginArgs(u, tokD3, PLATFORM_D3, 'd3'), stepTimeout));
+    await step('synced_d3', () => agents.d3.waitEvent((e) => e.event === 'sync-finish', stepTimeout, 'sync-finish'));
+    await step('conversation_d3', () => invoke(agents.d3, 'get_one_conversation', 1, p));
+    await step('total_unread_d3', () => invoke(agents.d3, 'get_total_unread_msg_count'));
+    await step('history_d3', () => agents.d3.call('history', { conversationID: convID, count: 20 }, stepTimeout));
     out.ok = Object.values(out.steps).every((s) => s.ok);
   } catch (e) {
     out.ok = false;
