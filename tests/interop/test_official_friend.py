@@ -130,3 +130,22 @@ def test_refused_application(run: DriverRun) -> None:
         rej = _res(run, name)
         assert (rej["fromUserID"], rej["toUserID"], rej["handleResult"], rej["handleMsg"], rej["handlerUserID"]) == \
             (b, a, -1, "no thanks", a), run.describe()
+
+
+def test_fresh_device_syncs_friends_applications_and_chat(run: DriverRun) -> None:
+    a, b = _users(run)
+    conv_id = run.result["conversationID"]
+    _res(run, "login_b2")
+    _res(run, "synced_b2")
+    assert [(f["ownerUserID"], f["userID"], f["addSource"]) for f in _res(run, "friends_b2")] == [(b, a, 1)], \
+        run.describe()
+    assert [(r["fromUserID"], r["toUserID"], r["handleResult"], r["handleMsg"])
+            for r in _res(run, "recipient_list_b2")] == [(a, b, 1, "welcome")], run.describe()
+    assert [(r["fromUserID"], r["toUserID"], r["handleResult"], r["handleMsg"])
+            for r in _res(run, "applicant_list_b2")] == [(b, a, -1, "no thanks")], run.describe()
+    convs = _res(run, "conversations_b2")
+    assert [(c["conversationID"], c["userID"], c["unreadCount"]) for c in convs] == [(conv_id, a, 0)], run.describe()
+    tip = _res(run, "tip_approved_b")
+    hist = _res(run, "history_b2")["messages"]
+    assert [(m["clientMsgID"], m["contentType"], m["seq"]) for m in hist] == [(tip["clientMsgID"], 1201, 1)], \
+        run.describe()

@@ -157,6 +157,18 @@ async function run(o) {
     await step('refuse', () => invoke(agents.a, 'refuse_friend_application', { toUserID: b, handleMsg: 'no thanks' }));
     await step('rejected_b', () => rejectedB);
     await step('rejected_a', () => rejectedA);
+
+    // 7. A fresh device of B (empty data dir, platform 5) logs in: its full sync of friends,
+    // applications and conversations must give the same state
+    const tokB2 = await mintUserToken(apiAddr, admin, b, PLATFORM_A2);
+    agents.b2 = spawnProcessAgent('native', 'b2', { logDir: workDir });
+    await step('login_b2', () => agents.b2.call('login', loginArgs(b, tokB2, 'b2', PLATFORM_A2), stepTimeout));
+    await step('synced_b2', () => agents.b2.waitEvent((e) => e.event === 'sync-finish', stepTimeout, 'sync-finish'));
+    await step('friends_b2', () => invoke(agents.b2, 'get_friend_list', 0));
+    await step('recipient_list_b2', () => invoke(agents.b2, 'get_friend_application_list_as_recipient', { handleResults: [], offset: 0, count: 20 }));
+    await step('applicant_list_b2', () => invoke(agents.b2, 'get_friend_application_list_as_applicant', { offset: 0, count: 20 }));
+    await step('conversations_b2', () => invoke(agents.b2, 'get_all_conversation_list'));
+    await step('history_b2', () => agents.b2.call('history', { conversationID: convID, count: 20 }, stepTimeout));
     out.ok = Object.values(out.steps).every((s) => s.ok);
   } catch (e) {
     out.ok = false;
