@@ -5,7 +5,7 @@ what D2's core reports, i.e. on the server's notifications to the user's other d
 
 - mark_conversation_message_as_read on D1 -> D2's OnTotalUnreadMessageCountChanged drops to 0 and
   OnConversationChanged shows unreadCount 0; P gets OnRecvC2CReadReceipt for its message;
-- set_conversation(isPinned, recvMsgOpt) on D1 -> the server's ConversationChanged notification
+- set_conversation(isPinned, recvMsgOpt, burnDuration, ex) on D1 -> the server's ConversationChanged notification
   (1300) makes D2 sync and raise OnConversationChanged with the new values;
 - set_conversation(isPrivateChat) on D1 -> upstream sets it on both owners' conversations and sends
   ConversationPrivateChat (1701, ``isSendMsg: true`` in notification.yml) from U to P: D2 and P
@@ -80,8 +80,8 @@ def test_set_conversation_on_one_device_changes_the_other(run: DriverRun) -> Non
     _res(run, "set_conversation_d1")
     for name in ("set_changed_d1", "set_changed_d2", "conversation_d2"):
         conv = _res(run, name)
-        assert (conv["conversationID"], conv["isPinned"], conv["recvMsgOpt"]) == \
-            (run.result["conversationID"], True, 2), f"{name}\n{run.describe()}"
+        assert (conv["conversationID"], conv["isPinned"], conv["recvMsgOpt"], conv["burnDuration"], conv["ex"]) == \
+            (run.result["conversationID"], True, 2, 45, "from d1"), f"{name}\n{run.describe()}"
 
 
 def test_private_chat_reaches_both_users(run: DriverRun) -> None:
@@ -113,8 +113,9 @@ def test_fresh_device_syncs_the_conversation_state(run: DriverRun) -> None:
     _res(run, "login_d3")
     _res(run, "synced_d3")
     conv = _res(run, "conversation_d3")
-    assert (conv["conversationID"], conv["unreadCount"], conv["isPinned"], conv["recvMsgOpt"],
-            conv["isPrivateChat"], conv["draftText"]) == (conv_id, 0, True, 2, True, ""), run.describe()
+    assert (conv["conversationID"], conv["unreadCount"], conv["isPinned"], conv["recvMsgOpt"], conv["burnDuration"],
+            conv["ex"], conv["isPrivateChat"], conv["draftText"]) == (conv_id, 0, True, 2, 45, "from d1", True, ""), \
+        run.describe()
     assert _res(run, "total_unread_d3") == 0, run.describe()
     hist = _res(run, "history_d3")["messages"]
     assert [(m["clientMsgID"], m["contentType"], m["seq"]) for m in hist] == \

@@ -98,13 +98,13 @@ async function run(o) {
     await step('read_changed_d2', () => read0);
     await step('read_receipt_p', () => receipt);
 
-    // D1 pins the conversation and sets its receive option (server-side conversation fields)
+    // D1 pins the conversation, sets its receive option, burn duration and ex (server-side fields)
     t = Date.now();
-    const set = (c) => c.isPinned === true && c.recvMsgOpt === 2;
+    const set = (c) => c.isPinned === true && c.recvMsgOpt === 2 && c.burnDuration === 45 && c.ex === 'from d1';
     const setD2 = changed(agents.d2, t, set, 'd2 OnConversationChanged pinned/recvMsgOpt');
     const setD1 = changed(agents.d1, t, set, 'd1 OnConversationChanged pinned/recvMsgOpt');
     await step('set_conversation_d1', () =>
-      invoke(agents.d1, 'set_conversation', convID, { conversationID: convID, isPinned: true, recvMsgOpt: 2 }));
+      invoke(agents.d1, 'set_conversation', convID, { conversationID: convID, isPinned: true, recvMsgOpt: 2, burnDuration: 45, ex: 'from d1' }));
     await step('set_changed_d1', () => setD1);
     await step('set_changed_d2', () => setD2);
     await step('conversation_d2', () => invoke(agents.d2, 'get_one_conversation', 1, p));
