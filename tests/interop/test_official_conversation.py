@@ -121,3 +121,16 @@ def test_fresh_device_syncs_the_conversation_state(run: DriverRun) -> None:
     assert [(m["clientMsgID"], m["contentType"], m["seq"]) for m in hist] == \
         [(_res(run, "send_p")["clientMsgID"], 101, 1), (_res(run, "private_tip_d1")["clientMsgID"], 1701, 2)], \
         run.describe()
+
+
+def test_clear_is_per_user_and_survives_a_fresh_login(run: DriverRun) -> None:
+    # clear_conversation_and_delete_all_msg sends no deleteSyncOpt: upstream moves only U's minSeq
+    # past the end (and notifies no other device), so a fresh device of U pulls nothing while the
+    # peer keeps both messages
+    _res(run, "clear_d1")
+    assert _res(run, "history_after_clear_d1")["messages"] == [], run.describe()
+    _res(run, "login_d4")
+    _res(run, "synced_d4")
+    assert _res(run, "history_after_clear_d4")["messages"] == [], run.describe()
+    assert [(m["contentType"], m["seq"]) for m in _res(run, "history_after_clear_p")["messages"]] == \
+        [(101, 1), (1701, 2)], run.describe()

@@ -1,11 +1,12 @@
 // Conversation scenario for the official Go core (native): one user U logged in twice, device D1 on
 // platform 3 (Windows) and D2 on platform 5 (Web) — the default multi-login policy 1 only kicks the
 // same platform — plus a peer P. P sends U a text; D1 marks the conversation read, pins it and sets
-// its receive option (set_conversation), makes it a private chat, then sets a draft; last a fresh
-// device D3 (platform 2, empty data dir) logs in. Recorded: D2's OnTotalUnreadMessageCountChanged /
-// OnConversationChanged (driven by the server's notifications to U's other devices), P's
-// OnRecvC2CReadReceipt and private-chat change, the 1701 tips, D1's own callbacks, and the
-// conversation as D2 and D3 (full sync) store it.
+// its receive option (set_conversation), makes it a private chat, then sets a draft; a fresh device
+// D3 (platform 2, empty data dir) logs in; D1 clears the chat and a fresh D4 (platform 4) logs in.
+// Recorded: D2's OnTotalUnreadMessageCountChanged / OnConversationChanged (driven by the server's
+// notifications to U's other devices), P's OnRecvC2CReadReceipt and private-chat change, the 1701
+// tips, D1's own callbacks, the conversation as D2 and D3 (full sync) store it, and the histories
+// after the clear.
 // Prints one JSON object on stdout; every step is recorded as {ok, ms, result | error}.
 import fs from 'node:fs';
 import os from 'node:os';
@@ -16,6 +17,7 @@ import { adminToken, errInfo, mintUserToken, parseArgs, singleConversationID, wi
 const PLATFORM_D1 = 3; // Windows
 const PLATFORM_D2 = 5; // Web
 const PLATFORM_D3 = 2; // iOS: a fresh device logging in at the end
+const PLATFORM_D4 = 4; // Android: a fresh device after the clear
 const PLATFORM_P = 3;
 
 export async function main(argv) {
@@ -141,6 +143,18 @@ async function run(o) {
     await step('conversation_d3', () => invoke(agents.d3, 'get_one_conversation', 1, p));
     await step('total_unread_d3', () => invoke(agents.d3, 'get_total_unread_msg_count'));
     await step('history_d3', () => agents.d3.call('history', { conversationID: convID, count: 20 }, stepTimeout));
+
+    // D1 clears the conversation (clear_conversation_and_delete_all_msg: /msg/clear_conversation_msg
+    // without deleteSyncOpt, so upstream notifies no other device and only moves U's minSeq past
+    // the end): a fresh device D4 (platform 4) must find no history; P keeps both messages
+    await step('clear_d1', () => invoke(agents.d1, 'clear_conversation_and_delete_all_msg', convID));
+    await step('history_after_clear_d1', () => agents.d1.call('history', { conversationID: convID, count: 20 }, stepTimeout));
+    const tokD4 = await mintUserToken(apiAddr, admin, u, PLATFORM_D4);
+    agents.d4 = spawnProcessAgent('native', 'd4', { logDir: workDir });
+    await step('login_d4', () => agents.d4.call('login', loginArgs(u, tokD4, PLATFORM_D4, 'd4'), stepTimeout));
+    await step('synced_d4', () => agents.d4.waitEvent((e) => e.event === 'sync-finish', stepTimeout, 'sync-finish'));
+    await step('history_after_clear_d4', () => agents.d4.call('history', { conversationID: convID, count: 20 }, stepTimeout));
+    await step('history_after_clear_p', () => agents.p.call('history', { conversationID: convID, count: 20 }, stepTimeout));
     out.ok = Object.values(out.steps).every((s) => s.ok);
   } catch (e) {
     out.ok = false;

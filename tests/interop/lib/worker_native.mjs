@@ -92,6 +92,9 @@ const INVOKABLE = {
   set_conversation_draft: ['str', 'str'],
   hide_conversation: ['str'],
   mark_conversation_message_as_read: ['str'],
+  mark_all_conversation_message_as_read: [],
+  clear_conversation_and_delete_all_msg: ['str'],
+  delete_conversation_and_delete_all_msg: ['str'],
   get_total_unread_msg_count: [],
 };
 for (const [name, types] of Object.entries(INVOKABLE)) {
