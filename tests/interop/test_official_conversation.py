@@ -15,8 +15,8 @@ what D2's core reports, i.e. on the server's notifications to the user's other d
 set_conversation_draft and hide_conversation are local to the core in v3.8.3 (openim-sdk-core
 internal/conversation_msg/api.go: SetConversationDraft writes the local DB, HideConversation only
 resets the local row; neither calls the server), so only D1's own callback is checked for the draft,
-and a fresh device D3 (platform 2) that logs in last must find the synced fields (pinned, receive
-option, private, read) but no draft.
+and a fresh device D3 (platform 2) that logs in must find the synced fields (pinned, receive
+option, private, read) but no draft. Last D1 clears the chat and a fresh D4 (platform 4) logs in.
 Driver: native_conversation.mjs / lib/conversation_scenario.mjs."""
 
 from __future__ import annotations
