@@ -108,6 +108,11 @@ def test_remark_blacklist_delete(run: DriverRun) -> None:
         added = _res(run, f"black_added_{dev}")
         assert (added["ownerUserID"], added["userID"]) == (a, b), f"{dev}\n{run.describe()}"
     assert [(x["ownerUserID"], x["userID"]) for x in _res(run, "blacks_a")] == [(a, b)], run.describe()
+    # B's core is refused while blocked (upstream ErrBlockedByPeer 1302), and A never gets the text
+    blocked = _res(run, "send_blocked_b")
+    assert blocked.get("refused", {}).get("errCode") == 1302, run.describe()
+    assert not any(m["text"] == "blocked?" for m in run.result["messages"]["a"] + run.result["messages"]["a2"]), \
+        run.describe()
     _res(run, "black_remove")
     for dev in ("a", "a2"):
         removed = _res(run, f"black_deleted_{dev}")

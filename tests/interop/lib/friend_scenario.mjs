@@ -132,6 +132,14 @@ async function run(o) {
     await step('black_added_a', () => blackAdded);
     await step('black_added_a2', () => blackAddedA2);
     await step('blacks_a', () => invoke(agents.a, 'get_black_list'));
+    // B writes to A while blocked: the send must fail with the server's error (1302 upstream)
+    await step('send_blocked_b', async () => {
+      try {
+        return { sent: await agents.b.call('send', { recvID: a, text: 'blocked?' }, stepTimeout) };
+      } catch (e) {
+        return { refused: e };
+      }
+    });
     const blackDeleted = on(agents.a, 'black-deleted', isBlackB, 'A OnBlackDeleted');
     const blackDeletedA2 = on(agents.a2, 'black-deleted', isBlackB, 'A2 OnBlackDeleted');
     await step('black_remove', () => invoke(agents.a, 'remove_black', b));
