@@ -35,11 +35,23 @@ const EV = {
   11: 'group-info-changed',
   12: 'group-dismissed',
   13: 'group-member-info-changed',
+  16: 'friend-application-added',
+  17: 'friend-application-deleted',
+  18: 'friend-application-accepted',
+  19: 'friend-application-rejected',
+  20: 'friend-added',
+  21: 'friend-deleted',
+  22: 'friend-info-changed',
+  23: 'black-added',
+  24: 'black-deleted',
   25: 'sync-start',
   26: 'sync-finish',
   28: 'sync-failed',
   29: 'new-conversation',
+  30: 'conversation-changed',
+  31: 'total-unread-changed',
   32: 'recv-new-message',
+  33: 'recv-c2c-read-receipt',
   41: 'recv-new-messages',
   42: 'recv-offline-new-messages',
   57: 'token-invalid',
@@ -59,6 +71,37 @@ const fn = {
   send_message: lib.func('void send_message(openimSendCb *, str, str, str, str, str, int)'),
   get_advanced_history_message_list: lib.func('void get_advanced_history_message_list(openimBaseCb *, str, str)'),
 };
+// Base-callback functions reachable through the generic `invoke` command: after (baseCb*, opID)
+// each takes these arguments ('str', 'int', or 'json' = a str the worker JSON-encodes), as the
+// Electron SDK's lib/index.js declares them.
+const INVOKABLE = {
+  add_friend: ['json'], // {toUserID, reqMsg}
+  accept_friend_application: ['json'], // {toUserID, handleMsg}
+  refuse_friend_application: ['json'],
+  get_friend_application_list_as_recipient: ['json'],
+  get_friend_application_list_as_applicant: ['json'],
+  get_friend_list: ['int'], // filterBlack
+  update_friends: ['json'], // {friendUserIDs, remark?, isPinned?, ex?}
+  delete_friend: ['str'],
+  add_black: ['str', 'str'], // toUserID, ex
+  remove_black: ['str'],
+  get_black_list: [],
+  get_all_conversation_list: [],
+  get_one_conversation: ['int', 'str'], // sessionType, sourceID
+  set_conversation: ['str', 'json'], // conversationID, {conversationID, isPinned?, recvMsgOpt?, ...}
+  set_conversation_draft: ['str', 'str'],
+  hide_conversation: ['str'],
+  mark_conversation_message_as_read: ['str'],
+  mark_all_conversation_message_as_read: [],
+  clear_conversation_and_delete_all_msg: ['str'],
+  delete_conversation_and_delete_all_msg: ['str'],
+  get_total_unread_msg_count: [],
+};
+for (const [name, types] of Object.entries(INVOKABLE)) {
+  const cTypes = types.map((t) => (t === 'int' ? 'int' : 'str'));
+  fn[name] = lib.func(`void ${name}(openimBaseCb *, str${cTypes.map((t) => `, ${t}`).join('')})`);
+}
+
 const setters = [
   'set_user_listener',
   'set_friend_listener',
@@ -163,6 +206,14 @@ impl.history = async ({ conversationID, count = 20 }) => {
   const params = { conversationID, count, startClientMsgID: '', lastMinSeq: 0, viewType: 0 };
   const d = await baseCall((cb) => fn.get_advanced_history_message_list(cb, opID('hist'), JSON.stringify(params)));
   return { isEnd: d?.isEnd, messages: messagesOf(d).map(slimMessage) };
+};
+
+impl.invoke = async ({ fn: name, args = [] }) => {
+  const types = INVOKABLE[name];
+  if (!types) throw new Error(`not invokable: ${name}`);
+  if (args.length !== types.length) throw new Error(`${name} takes ${types.length} arguments`);
+  const cArgs = args.map((a, i) => (types[i] === 'json' ? JSON.stringify(a) : types[i] === 'int' ? Number(a) : String(a)));
+  return baseCall((cb) => fn[name](cb, opID(name), ...cArgs));
 };
 
 impl.logout = async () => {
