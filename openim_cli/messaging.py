@@ -23,30 +23,6 @@ GroupOpt = Annotated[bool, typer.Option("--group", "-g", help="TO is a group ID.
 WaitOpt = Annotated[float, typer.Option(help="Seconds to wait for the server.")]
 
 
-class LazyRest:
-    """The session's REST client, built on first use: a command that makes no REST call (a send to a
-    known peer with the login-time sync off) skips httpx's client set-up (an SSL context, ~50 ms)
-    and the close of an unused one (which imports anyio, ~40 ms)."""
-
-    def __init__(self, api_url: str, token: str) -> None:
-        self._args = (api_url, token)
-        self._real: Any = None
-
-    def _client(self) -> Any:
-        if self._real is None:
-            from openim_sdk.rest import RestClient
-
-            self._real = RestClient(*self._args)
-        return self._real
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._client(), name)
-
-    async def aclose(self) -> None:
-        if self._real is not None:
-            await self._real.aclose()
-
-
 def with_client(profile: str | None, body: Callable[[Any], Awaitable[T]], *, wait: float = 15.0,
                 synced: bool = True, offline_ok: bool = False, rest_sync: bool = True) -> T:
     """Run ``body(client)`` inside a session of the stored profile.
@@ -65,8 +41,7 @@ def with_client(profile: str | None, body: Callable[[Any], Awaitable[T]], *, wai
         from openim_sdk.protocol import errors as e
 
         client = OpenIMClient(prof.api_url, prof.ws_url, prof.user_id, prof.token, data_dir=prof.data_dir,
-                              platform_id=prof.platform_id, rest_sync=rest_sync,
-                              rest=LazyRest(prof.api_url, prof.token))  # type: ignore[arg-type]
+                              platform_id=prof.platform_id, rest_sync=rest_sync)
         async with client:
             if synced:
                 ended: list[Any] = []
