@@ -179,7 +179,12 @@ class OpenIMClient:
             return
         self._started = True
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.store = store = await asyncio.to_thread(LocalStore, self.data_dir / "openim.sqlite3")
+        opening = asyncio.to_thread(LocalStore, self.data_dir / "openim.sqlite3")
+        if self._rest_sync_enabled and isinstance(self.api, RestClient):  # the login sync will need it at once:
+            store, _ = await asyncio.gather(opening, asyncio.to_thread(self.api.prepare))  # make it off the loop
+        else:
+            store = await opening
+        self.store = store
         self.ctx.attach_store(store)
         local = await asyncio.to_thread(store.max_seqs)
         self._sync.engine = SyncEngine(self.user_id, local, config=self._sync_config, fresh_install=not local)

@@ -131,6 +131,12 @@ class RestClient:
 
     # -- lifecycle ----------------------------------------------------------------------
 
+    def prepare(self) -> None:
+        """Make the pooled HTTP client now (it is otherwise made at the first call). Blocking --
+        loading the CA bundle takes ~30 ms --, so call it in a thread (``asyncio.to_thread``) to
+        keep that off the event loop; :class:`~openim_sdk.client.OpenIMClient` does at start."""
+        self._transport.http  # noqa: B018 (the property makes it)
+
     async def aclose(self) -> None:
         await self._transport.aclose()
 

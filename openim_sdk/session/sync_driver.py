@@ -19,6 +19,7 @@ import asyncio
 import functools
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .. import events as ev
@@ -68,6 +69,28 @@ def wire_message(conversation_id: str, m: sdkws_pb2.MsgData) -> Message:
         send_time=m.sendTime, create_time=m.createTime, status=m.status or MsgStatus.SEND_SUCCESS,
         sender_nickname=m.senderNickname, at_user_ids=list(m.atUserIDList), ex=m.ex,
     )
+
+
+def _is_chat(a: sa.Deliver) -> bool:
+    """A chat conversation's delivery: may share a commit with its neighbours. A notification
+    conversation's is stored and dispatched alone (its handler may change what follows it)."""
+    return not (a.notification or is_notification_conversation(a.conversation_id))
+
+
+@dataclass(slots=True)
+class _Prepared:
+    action: sa.Deliver
+    cid: str
+    keep: list[sdkws_pb2.MsgData]
+    notification: bool
+    live: bool
+
+
+@dataclass(slots=True)
+class _Written:
+    new_ids: set[str]
+    show: list[Message]
+    conv: ConversationRow | None
 
 
 class Conversations(Protocol):
@@ -179,11 +202,17 @@ class SyncDriver:
     async def _apply(self, actions: list[sa.Action], requests: list[sa.Action]) -> None:
         store = self._ctx.store
         run = self._ctx.run
-        for a in actions:
-            if isinstance(a, sa.RequestNewestSeqs | sa.RequestReadSeqs | sa.Pull | sa.PullSeqs):
+        batch: list[sa.Deliver] = []  # consecutive chat deliveries: one commit (see _deliver)
+        for i, a in enumerate(actions):
+            if isinstance(a, sa.Deliver):
+                batch.append(a)
+                following = actions[i + 1] if i + 1 < len(actions) else None
+                if _is_chat(a) and isinstance(following, sa.Deliver) and _is_chat(following):
+                    continue
+                await self._deliver(batch)
+                batch = []
+            elif isinstance(a, sa.RequestNewestSeqs | sa.RequestReadSeqs | sa.Pull | sa.PullSeqs):
                 requests.append(a)
-            elif isinstance(a, sa.Deliver):
-                await self._deliver(a)
             elif isinstance(a, sa.Merge):
                 await self._merge(a)
             elif isinstance(a, sa.ReadSeqs):
@@ -295,8 +324,9 @@ class SyncDriver:
 
     # ---------------------------------------------------------------- deliveries
 
-    async def _deliver(self, a: sa.Deliver) -> None:
-        store = self._ctx.store
+    def _prepare(self, a: sa.Deliver) -> _Prepared | None:
+        """The loop-side part of a delivery: typing and online-only messages go out at once (never
+        cached); edits that came before their message are applied; None when nothing is left to store."""
         me = self._ctx.user_id
         cid = a.conversation_id
         notification = a.notification or is_notification_conversation(cid)
@@ -311,65 +341,87 @@ class SyncDriver:
                 keep.append(m)
         keep = self._pending.apply(cid, keep) if self._pending else keep
         if not keep:
-            return
+            return None
         live = not notification and a.source != "history"  # history: the app asked through messages()
-        by_id = {m.clientMsgID: m for m in keep}
-        shown = self._shown
-        persist = self._persist_with(a)
+        return _Prepared(a, cid, keep, notification, live)
 
-        def write() -> tuple[set[str], list[Message], ConversationRow | None, int]:
-            """Store the messages, apply the new ones to their conversation (and the step's synced
-            seqs, when this is its last write) in one commit, and read back every message this
-            process has not shown yet: one thread hop."""
+    async def _deliver(self, batch: list[sa.Deliver]) -> None:
+        """Deliveries of consecutive chat conversations (or one notification conversation's): stored
+        in one commit and one thread hop, then announced in order."""
+        prepared = [p for p in map(self._prepare, batch) if p is not None]
+        if not prepared:
+            return
+        store, me, shown = self._ctx.store, self._ctx.user_id, self._shown
+        persist = None
+        for a in batch:
+            persist = persist or self._persist_with(a)
+
+        def write() -> tuple[list[_Written], int]:
+            """Store the messages and apply the new ones to their conversations (with the step's
+            synced seqs, when its last write is here) in one commit; then read back every message
+            this process has not shown yet."""
+            stored: list[tuple[set[str], list[StoredMessage], ConversationRow | None]] = []
             with store.transaction():
                 if persist:
                     store.set_max_seqs(persist)
-                if not live:  # nobody reads these rows back here: skip building them
-                    return store.store_page(keep, cid), [], None, 0
-                rows = store.upsert_messages(keep, cid)
-                conv = None
-                if rows:
-                    conv = record_messages(store, cid, [by_id.get(r.client_msg_id) or r.to_msg() for r in rows], me)
-            new_ids = {r.client_msg_id for r in rows}
-            show: list[Message] = []
-            fresh = {r.client_msg_id: r for r in rows}
-            for m in keep:
-                if m.clientMsgID in shown:
-                    continue
-                found = fresh.get(m.clientMsgID)
-                if found is None:
-                    found = store.message(m.clientMsgID)
-                if found is None or found.status == MsgStatus.DELETED or found.conversation_id != cid:
-                    continue
-                show.append(Message.from_row(found))
-            if show and conv is None:
-                conv = store.conversation(cid)  # another process applied them: show its state
-            return new_ids, show, conv, store.total_unread() if conv is not None else 0
+                for p in prepared:
+                    if not p.live:  # nobody reads these rows back here: skip building them
+                        stored.append((store.store_page(p.keep, p.cid), [], None))
+                        continue
+                    rows = store.upsert_messages(p.keep, p.cid)
+                    by_id = {m.clientMsgID: m for m in p.keep}
+                    conv = record_messages(store, p.cid, [by_id.get(r.client_msg_id) or r.to_msg() for r in rows],
+                                           me) if rows else None
+                    stored.append(({r.client_msg_id for r in rows}, rows, conv))
+            out: list[_Written] = []
+            for p, (new_ids, rows, conv) in zip(prepared, stored, strict=True):
+                show: list[Message] = []
+                if p.live:
+                    fresh = {r.client_msg_id: r for r in rows}
+                    for m in p.keep:
+                        if m.clientMsgID in shown:
+                            continue
+                        found = fresh.get(m.clientMsgID) or store.message(m.clientMsgID)
+                        if found is None or found.status == MsgStatus.DELETED or found.conversation_id != p.cid:
+                            continue
+                        show.append(Message.from_row(found))
+                    if show and conv is None:
+                        conv = store.conversation(p.cid)  # another process applied them: show its state
+                out.append(_Written(new_ids, show, conv))
+            total = store.total_unread() if any(w.conv is not None for w in out) else 0
+            return out, total
 
-        new_ids, show, conv_row, total = await self._ctx.run(write)
-        if new_ids:
+        written, total = await self._ctx.run(write)
+        for p, w in zip(prepared, written, strict=True):
+            await self._announce(p, w, total)
+
+    async def _announce(self, p: _Prepared, w: _Written, total: int) -> None:
+        """The loop-side end of a delivery: notifications to their handlers, our own sends settled,
+        and the events (new messages, sync progress, the conversation)."""
+        me, cid = self._ctx.user_id, p.cid
+        if w.new_ids:
             self.search_index.wrote()
-        if notification:
-            for m in keep:
+        if p.notification:
+            for m in p.keep:
                 await self._router.dispatch(m)
             return
-        await self._settle_own_sends(keep, new_ids)
-        if not live:
+        await self._settle_own_sends(p.keep, w.new_ids)
+        if not p.live:
             return
-        offline = a.source == "pull"
-        for msg in show:
+        offline = p.action.source == "pull"
+        for msg in w.show:
             self.mark_shown(msg.client_msg_id, cid)
             self._ctx.emit(ev.MessageReceived(msg, is_self=msg.send_id == me, offline=offline))
-        if show and self._syncing:
-            self._sync_delivered += len(show)
+        if w.show and self._syncing:
+            self._sync_delivered += len(w.show)
             self._sync_conversations.add(cid)
             self._ctx.emit(ev.SyncProgress(self._sync_delivered, len(self._sync_conversations)))
         elif not self._syncing:
-            self._sync_delivered += len(show)
-        if conv_row is not None:
-            if not conv_row.show_name:
-                self._convs.needs_name(conv_row)
-            self._convs.show(conv_row, total)
+            self._sync_delivered += len(w.show)
+        if w.conv is not None:
+            if not w.conv.show_name:
+                self._convs.needs_name(w.conv)
+            self._convs.show(w.conv, total)
 
     def report_sent(self, msg: Message) -> None:
         """MessageSent once per message (at the ack, or at its numbered copy if that came first);
