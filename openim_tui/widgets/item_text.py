@@ -1,11 +1,19 @@
-"""The text of one message item in the log, before it is wrapped into lines."""
+"""The text of one message item in the log, how it wraps into lines, and how many lines that is.
+
+:func:`text_height` counts the lines :func:`hanging_lines` makes, with rich's own line breaking
+but without building any segments: the log measures every loaded item with it and renders only
+the items on screen.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from rich._wrap import divide_line
+from rich.console import Console
 from rich.style import Style
 from rich.text import Text
+from textual.strip import Strip
 
 from .. import render
 
@@ -102,3 +110,32 @@ def hang_width(plain: str) -> int:
     if plain.startswith("│ ", n):
         n += 2
     return n if n < len(plain) else 0
+
+
+def hanging_lines(console: Console, line: Text, width: int, base: Style) -> list[Strip]:
+    """One logical line, wrapped so that continuation lines keep its indent (and a quote's bar)."""
+    hang = hang_width(line.plain)
+    if hang == 0 or hang > width // 2:
+        opts = console.options.update(width=width, height=None, no_wrap=False, overflow="fold")
+        return [Strip(ln, width) for ln in console.render_lines(line, opts, style=base, pad=True, new_lines=False)]
+    head, body = line[:hang], line[hang:]
+    head_opts = console.options.update(width=hang, height=None, no_wrap=True, overflow="crop")
+    head_segs = console.render_lines(head, head_opts, style=base, pad=True, new_lines=False)[0]
+    body_opts = console.options.update(width=width - hang, height=None, no_wrap=False, overflow="fold")
+    body_lines = console.render_lines(body, body_opts, style=base, pad=True, new_lines=False)
+    return [Strip([*head_segs, *ln], width) for ln in body_lines]
+
+
+def text_height(plain: str, width: int) -> int:
+    """How many lines ``hanging_lines`` makes of each line of ``plain`` (no tabs), in all."""
+    lines = plain.split("\n")
+    if len(lines) > 1 and lines[-1] == "":
+        lines.pop()  # as Text.split: no blank line after a trailing newline
+    n = 0
+    for line in lines:
+        hang = hang_width(line)
+        if hang == 0 or hang > width // 2:
+            n += len(divide_line(line, width, fold=True)) + 1
+        else:
+            n += len(divide_line(line[hang:], width - hang, fold=True)) + 1
+    return n

@@ -15,7 +15,6 @@ from datetime import datetime, tzinfo
 
 from rich.segment import Segment
 from rich.style import Style
-from rich.text import Text
 from textual import events
 from textual.binding import Binding
 from textual.cache import LRUCache
@@ -30,7 +29,7 @@ from openim_sdk.models import Message
 from openim_sdk.protocol.constants import MsgStatus
 
 from .. import render
-from .item_text import FOLD_CHARS, FOLD_LINES, hang_width, item_text
+from .item_text import FOLD_CHARS, FOLD_LINES, hanging_lines, item_text, text_height
 from .item_window import WINDOW, Item, ItemWindow
 
 __all__ = ["FOLD_CHARS", "FOLD_LINES", "WINDOW", "Item", "MessageLog"]
@@ -301,7 +300,7 @@ class MessageLog(ScrollView, can_focus=True):
         total = 0
         for i, it in enumerate(self.items):
             if it.height_width != width:
-                it.height = len(self._item_strips(i, width))
+                it.height = self._measure(i, width)
                 it.height_width = width
             total += it.height
             offsets.append(total)
@@ -354,14 +353,28 @@ class MessageLog(ScrollView, can_focus=True):
         return self._base_style
 
     def _item_strips(self, i: int, width: int) -> list[Strip]:
+        """The lines of item ``i`` (rendered when first shown, then from a bounded cache)."""
         it = self.items[i]
         selected = self.cursor == i
         key = (id(it), it.version, width, selected)
         strips = self._strips.get(key)
         if strips is None:
             strips = self._render_item(i, width, selected)
+            if it.height_width == width and len(strips) != it.height:  # never break the layout
+                pad = Strip.blank(width, self._base())
+                strips = (strips + [pad] * it.height)[:it.height]
             self._strips[key] = strips
         return strips
+
+    def _measure(self, i: int, width: int) -> int:
+        """How many lines item ``i`` takes at ``width``, counted without rendering it: only what
+        is on screen is rendered, so laying out a page costs its text, not its strips."""
+        it = self.items[i]
+        plain = item_text(self, i).plain
+        if "\t" in plain:  # tabs expand by column: let rich do it
+            return len(self._item_strips(i, width))
+        n = int(it.run_start and i > 0) + int(bool(self.unread_marker) and it.msg.client_msg_id == self.unread_marker)
+        return n + text_height(plain, width)
 
     def _render_item(self, i: int, width: int, selected: bool) -> list[Strip]:
         it = self.items[i]
@@ -376,25 +389,10 @@ class MessageLog(ScrollView, can_focus=True):
             rule = ("─" * side + label + "─" * side)[:width]
             strips.append(Strip([Segment(rule.ljust(width), self._base() + self._style("unread-marker"))], width))
         for line in text.split("\n"):
-            strips.extend(self._hanging(line, width, base))
+            strips.extend(hanging_lines(self.app.console, line, width, base))
         if it.run_start and i > 0:
             strips.insert(0, Strip.blank(width, base if selected else self._base()))
         return strips
-
-    def _hanging(self, line: Text, width: int, base: Style) -> list[Strip]:
-        """One logical line, wrapped so that continuation lines keep its indent (and a quote's bar)."""
-        console = self.app.console
-        hang = hang_width(line.plain)
-        if hang == 0 or hang > width // 2:
-            opts = console.options.update(width=width, height=None, no_wrap=False, overflow="fold")
-            return [Strip(ln, width) for ln in console.render_lines(line, opts, style=base, pad=True,
-                                                                     new_lines=False)]
-        head, body = line[:hang], line[hang:]
-        head_opts = console.options.update(width=hang, height=None, no_wrap=True, overflow="crop")
-        head_segs = console.render_lines(head, head_opts, style=base, pad=True, new_lines=False)[0]
-        body_opts = console.options.update(width=width - hang, height=None, no_wrap=False, overflow="fold")
-        body_lines = console.render_lines(body, body_opts, style=base, pad=True, new_lines=False)
-        return [Strip([*head_segs, *ln], width) for ln in body_lines]
 
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset

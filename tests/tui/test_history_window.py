@@ -4,6 +4,7 @@ paging forward again loads it back, and nothing goes missing or appears twice on
 from __future__ import annotations
 
 import dataclasses
+import os
 from datetime import UTC, datetime
 from typing import Any
 
@@ -190,3 +191,25 @@ def test_window_evicts_the_far_end_and_tracks_the_last_own_message() -> None:
     assert w.evict_head(5) == 5 and w.has_more and w.last_own == 8
     assert w.items[0].run_start and [it.msg.seq for it in w.items] == list(range(11, 21))
     assert all(w.index[it.msg.client_msg_id] == i for i, it in enumerate(w.items))
+
+
+def test_measured_height_is_the_rendered_height() -> None:
+    """The log lays out with text_height and renders with hanging_lines: they must agree."""
+    import random
+
+    from rich.console import Console
+    from rich.style import Style
+    from rich.text import Text
+
+    from openim_tui.widgets.item_text import hanging_lines, text_height
+
+    console = Console(width=200, color_system=None, file=open(os.devnull, "w"))  # noqa: SIM115
+    rnd = random.Random(16)
+    pieces = ["lorem", "ipsum", "a", "", " ", "  ", "   ", "\n", "\n\n", "│ ", "  │ quoted", "https://example.com/" + "x" * 90,
+              "漢字かな交じり文", "😀👍🏽", "supercalifragilisticexpialidocious" * 3, "-" * 150, "word\u200bjoin",
+              "é" * 5, "ｆｕｌｌｗｉｄｔｈ"]
+    for _ in range(1500):
+        plain = "".join(rnd.choice(pieces) + rnd.choice(["", " ", " ", "\n"]) for _ in range(rnd.randint(0, 30)))
+        width = rnd.choice([10, 11, 17, 23, 40, 57, 80, 97, 120])
+        rendered = sum(len(hanging_lines(console, ln, width, Style())) for ln in Text(plain).split("\n"))
+        assert text_height(plain, width) == rendered, (plain, width)
