@@ -12,6 +12,7 @@ Heights, strips and scrolling belong to the widget (:mod:`.message_log`).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -22,6 +23,8 @@ from .. import render
 #: Items kept loaded: five pages of 50. Paging further evicts the far end.
 WINDOW = 250
 
+_uids = itertools.count(1)
+
 
 @dataclass(eq=False)
 class Item:
@@ -31,6 +34,8 @@ class Item:
     height: int = 0
     height_width: int = -1
     extra: dict[str, object] = field(default_factory=dict)
+    #: unique for the process (evicted items are freed, so ``id()`` could come back for another)
+    uid: int = field(default_factory=lambda: next(_uids))
 
     def bump(self) -> None:
         """Its look changed: render it again and measure it again."""

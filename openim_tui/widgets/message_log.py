@@ -356,7 +356,7 @@ class MessageLog(ScrollView, can_focus=True):
         """The lines of item ``i`` (rendered when first shown, then from a bounded cache)."""
         it = self.items[i]
         selected = self.cursor == i
-        key = (id(it), it.version, width, selected)
+        key = (it.uid, it.version, width, selected)
         strips = self._strips.get(key)
         if strips is None:
             strips = self._render_item(i, width, selected)

@@ -44,6 +44,11 @@ def assert_window_sound(view: MessageLog) -> None:
     assert len({it.msg.client_msg_id for it in view.items}) == len(view.items)
     assert all(view.window.index[it.msg.client_msg_id] == i for i, it in enumerate(view.items))
     assert len(view.items) <= LIMIT + 50  # bounded: the window plus at most a page being laid out
+    width = view._layout_width
+    for i, it in enumerate(view.items):  # each item shows its own message (no stale cached lines)
+        lines = view._item_strips(i, width)
+        assert f"message {it.msg.seq:04d}" in "".join(s.text for s in lines) or it.msg.seq > TOTAL
+        assert len(lines) == it.height
 
 
 async def open_long_chat(pilot: Any, app: ChatApp) -> MessageLog:
