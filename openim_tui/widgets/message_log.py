@@ -1,21 +1,20 @@
 """A virtualised message view: a Line-API ScrollView that renders only the lines on screen.
 
-Every loaded message is one *item* (a plain object, not a widget). Heights are computed per
-width and summed into an offset table; the strips of visible items come from a bounded LRU
-cache. Opening a 10,000-message conversation therefore mounts no per-message widgets and
-renders only what is visible.
+Every loaded message is one *item* (a plain object, not a widget) of a bounded window
+(:mod:`.item_window`): paging older past the window evicts the newest end, and scrolling back
+down loads it again (``LoadNewer``), so the work of a page and the memory held do not grow with
+the history. Heights are computed per width and summed into an offset table; the strips of
+visible items come from a bounded LRU cache.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 
 from rich.segment import Segment
 from rich.style import Style
-from rich.text import Text
 from textual import events
 from textual.binding import Binding
 from textual.cache import LRUCache
@@ -30,19 +29,11 @@ from openim_sdk.models import Message
 from openim_sdk.protocol.constants import MsgStatus
 
 from .. import render
+from .item_text import FOLD_CHARS, FOLD_LINES, hanging_lines, item_text, text_height
+from .item_window import WINDOW, Item, ItemWindow
 
-FOLD_LINES = 20  # a longer message shows this many lines until ``m``
-FOLD_CHARS = 4000  # ... or this many characters (a 5 MB paste must not stall the view)
+__all__ = ["FOLD_CHARS", "FOLD_LINES", "WINDOW", "Item", "MessageLog"]
 
-
-@dataclass(eq=False)
-class Item:
-    msg: Message
-    run_start: bool = True
-    version: int = 0
-    height: int = 0
-    height_width: int = -1
-    extra: dict[str, object] = field(default_factory=dict)
 
 
 class MessageLog(ScrollView, can_focus=True):
@@ -91,6 +82,13 @@ class MessageLog(ScrollView, can_focus=True):
     class LoadOlder(TMessage):
         """Scrolled to the top: the owner should fetch an older page and ``prepend`` it."""
 
+    class LoadNewer(TMessage):
+        """Scrolled to the bottom of a window whose newest end was evicted: the owner should
+        fetch the next newer page and ``append_page`` it."""
+
+    class LoadNewest(TMessage):
+        """End pressed while the newest end is evicted: the owner should ``show_newest``."""
+
     class Selected(TMessage):
         """The selection moved: ``message`` is the selected one, None when none is."""
 
@@ -107,23 +105,20 @@ class MessageLog(ScrollView, can_focus=True):
     def __init__(self, *, me: str = "", clock: render.Clock | None = None, tz: tzinfo | None = None,
                  name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(name=name, id=id, classes=classes)
-        self.me = me
+        self.window = ItemWindow(me, WINDOW)
         self.self_names: set[str] = {me}
         self.names: dict[str, str] = {}
         self.is_group = False
         self.clock = clock or (lambda: datetime.now(tz))
         self.tz = tz
-        self.items: list[Item] = []
-        self._index: dict[str, int] = {}
         self._offsets: list[int] = [0]
         self._layout_width = -1
         self._strips: LRUCache[tuple[int, int, int, bool], list[Strip]] = LRUCache(512)
         self._style_cache: dict[str, Style] = {}
         self._base_style: Style | None = None
-        self.has_more = True
-        self.loading = False
+        #: a page request is out (one at a time, either direction)
+        self.paging = False
         self._follow = True
-        self._last_own: int | None = None
         self.placeholder = "No conversation selected"
         #: the first unread message when the conversation was opened: a "new messages" rule above it
         self.unread_marker: str | None = None
@@ -135,14 +130,41 @@ class MessageLog(ScrollView, can_focus=True):
 
     # ------------------------------------------------------------------ public API
 
+    @property
+    def me(self) -> str:
+        return self.window.me
+
+    @me.setter
+    def me(self, value: str) -> None:
+        self.window.me = value
+
+    @property
+    def items(self) -> list[Item]:
+        """The loaded window, oldest first (not the whole history: see ``has_more``/``has_newer``)."""
+        return self.window.items
+
+    @property
+    def has_more(self) -> bool:
+        return self.window.has_more
+
+    @has_more.setter
+    def has_more(self, value: bool) -> None:
+        self.window.has_more = value
+
+    @property
+    def has_newer(self) -> bool:
+        return self.window.has_newer
+
+    @property
+    def _last_own(self) -> int | None:
+        return self.window.last_own
+
     def clear(self, placeholder: str = "") -> None:
         self.unread_marker = None
         self.expanded.clear()
-        self.items.clear()
-        self._index.clear()
+        self.window.clear()
         self._strips.clear()
-        self.has_more = True
-        self.loading = False
+        self.paging = False
         self._follow = True
         self.placeholder = placeholder
         self.set_reactive(MessageLog.cursor, None)
@@ -152,45 +174,72 @@ class MessageLog(ScrollView, can_focus=True):
 
     def set_messages(self, messages: Iterable[Message], has_more: bool = True) -> None:
         self.clear(self.placeholder)
-        self.has_more = has_more
-        self.items = [Item(m) for m in messages]
-        self._reindex(0)
+        self.window.reset(messages, has_more)
+        self._relayout()
+        self._to_end()
+
+    def show_newest(self, messages: Iterable[Message], has_more: bool = True) -> None:
+        """The newest page again (End after paging far back): marks, receipts and folds are kept."""
+        self.paging = False
+        self.set_reactive(MessageLog.cursor, None)
+        self.window.reset(messages, has_more)
         self._relayout()
         self._to_end()
 
     def prepend(self, messages: list[Message], has_more: bool) -> None:
-        """Insert an older page at the top, keeping the view where it was."""
-        self.loading = False
-        self.has_more = has_more
-        fresh = [Item(m) for m in messages if m.client_msg_id not in self._index]
-        if not fresh:
-            return
+        """Insert an older page at the top, keeping the view where it was; past the window,
+        the newest items (below the view) are evicted."""
+        self.paging = False
         old_total = self._offsets[-1]
-        self.items[0:0] = fresh
+        added_items = self.window.prepend(messages, has_more)
+        if not added_items:
+            return
         if self.cursor is not None:
-            self.set_reactive(MessageLog.cursor, self.cursor + len(fresh))
-        self._reindex(0, regroup_until=len(fresh))  # the old first item's run header may change
+            self.set_reactive(MessageLog.cursor, self.cursor + added_items)
         self._relayout()
-        added = self._offsets[-1] - old_total
-        self.scroll_to(y=self.scroll_y + added, animate=False, immediate=True)
+        y = self.scroll_y + self._offsets[-1] - old_total
+        self.scroll_to(y=y, animate=False, immediate=True)
+        excess = len(self.window) - self.window.limit
+        if excess > 0:  # evict from the newest end, only what is wholly below the view
+            below = bisect_left(self._offsets, int(y) + max(1, self.size.height), hi=len(self.items))
+            keep = max(self.window.limit, below)
+            if keep < len(self.items):
+                if self.cursor is not None and self.cursor >= keep:
+                    self.set_reactive(MessageLog.cursor, None)
+                self.window.evict_tail(keep)
+                self._follow = False
+                self._relayout()
+
+    def append_page(self, messages: list[Message], has_newer: bool) -> None:
+        """Insert a newer page at the bottom (paging back down), keeping the view where it was;
+        past the window, the oldest items (above the view) are evicted."""
+        self.paging = False
+        if not self.window.append(messages, has_newer) and has_newer:
+            return
+        self._relayout()
+        excess = len(self.window) - self.window.limit
+        if excess > 0:  # evict from the oldest end, only what is wholly above the view
+            y = int(self.scroll_y)
+            above = bisect_right(self._offsets, y) - 1
+            n = min(excess, above)
+            if n > 0:
+                removed = self._offsets[n]
+                if self.cursor is not None:
+                    self.set_reactive(MessageLog.cursor, self.cursor - n if self.cursor >= n else None)
+                self.window.evict_head(n)
+                self._relayout()
+                self.scroll_to(y=max(0, self.scroll_y - removed), animate=False, immediate=True)
 
     def upsert(self, msg: Message) -> None:
-        """Add a new message or update a known one (by client_msg_id)."""
-        idx = self._index.get(msg.client_msg_id)
-        at_end = self._follow or self.is_vertical_scroll_end
-        if idx is not None:
-            self.items[idx].msg = msg
-            self._bump(idx)
-            self._regroup(idx)
+        """Add a new message or update a known one (by client_msg_id). A new message outside
+        the loaded window (older than it, or newer while the newest end is evicted) is left to
+        paging, which will load it from the cache."""
+        at_end = (self._follow or self.is_vertical_scroll_end) and not self.has_newer
+        if self.window.update(msg) is not None:
             self._relayout()
             return
-        pos = len(self.items)
-        # keep seq order: a message with a lower seq (late pull) slots in before later ones
-        if msg.seq:
-            while pos > 0 and self.items[pos - 1].msg.seq > msg.seq:
-                pos -= 1
-        self.items.insert(pos, Item(msg))
-        self._reindex(pos, regroup_until=pos + 1)
+        if self.window.insert(msg) is None:
+            return
         self._relayout()
         if at_end:
             self._to_end()
@@ -208,8 +257,7 @@ class MessageLog(ScrollView, can_focus=True):
             self._maybe_load_older()  # the page doesn't fill the view: fetch more
 
     def get(self, client_msg_id: str) -> Message | None:
-        idx = self._index.get(client_msg_id)
-        return self.items[idx].msg if idx is not None else None
+        return self.window.get(client_msg_id)
 
     @property
     def messages(self) -> list[Message]:
@@ -217,10 +265,11 @@ class MessageLog(ScrollView, can_focus=True):
 
     @property
     def oldest_seq(self) -> int | None:
-        for it in self.items:
-            if it.msg.seq:
-                return it.msg.seq
-        return None
+        return self.window.oldest_seq
+
+    @property
+    def newest_seq(self) -> int | None:
+        return self.window.newest_seq
 
     @property
     def selected(self) -> Message | None:
@@ -242,49 +291,16 @@ class MessageLog(ScrollView, can_focus=True):
             return max(10, region)
         return self._layout_width if self._layout_width > 0 else 80
 
-    def _reindex(self, start: int, regroup_until: int | None = None) -> None:
-        index = self._index
-        items = self.items
-        for i in range(start, len(items)):
-            index[items[i].msg.client_msg_id] = i
-        end = len(items) if regroup_until is None else min(len(items), regroup_until + 1)
-        for i in range(start, end):
-            self._regroup(i)
-
-    def _find_last_own(self) -> None:
-        old = self._last_own
-        self._last_own = None
-        for i in range(len(self.items) - 1, -1, -1):
-            if self.items[i].msg.send_id == self.me and not self.items[i].msg.is_notification:
-                self._last_own = i
-                break
-        if old != self._last_own:
-            for j in (old, self._last_own):
-                if j is not None and j < len(self.items):
-                    self._bump(j)
-
-    def _regroup(self, i: int) -> None:
-        if not (0 <= i < len(self.items)):
-            return
-        prev = self.items[i - 1].msg if i > 0 else None
-        rs = render.starts_run(prev, self.items[i].msg)
-        if rs != self.items[i].run_start:
-            self.items[i].run_start = rs
-            self._bump(i)
-
     def _bump(self, i: int) -> None:
-        it = self.items[i]
-        it.version += 1
-        it.height_width = -1
+        self.items[i].bump()
 
     def _relayout(self) -> None:
-        self._find_last_own()
         width = self._width()
         offsets = [0]
         total = 0
         for i, it in enumerate(self.items):
             if it.height_width != width:
-                it.height = len(self._item_strips(i, width))
+                it.height = self._measure(i, width)
                 it.height_width = width
             total += it.height
             offsets.append(total)
@@ -337,18 +353,32 @@ class MessageLog(ScrollView, can_focus=True):
         return self._base_style
 
     def _item_strips(self, i: int, width: int) -> list[Strip]:
+        """The lines of item ``i`` (rendered when first shown, then from a bounded cache)."""
         it = self.items[i]
         selected = self.cursor == i
-        key = (id(it), it.version, width, selected)
+        key = (it.uid, it.version, width, selected)
         strips = self._strips.get(key)
         if strips is None:
             strips = self._render_item(i, width, selected)
+            if it.height_width == width and len(strips) != it.height:  # never break the layout
+                pad = Strip.blank(width, self._base())
+                strips = (strips + [pad] * it.height)[:it.height]
             self._strips[key] = strips
         return strips
 
+    def _measure(self, i: int, width: int) -> int:
+        """How many lines item ``i`` takes at ``width``, counted without rendering it: only what
+        is on screen is rendered, so laying out a page costs its text, not its strips."""
+        it = self.items[i]
+        plain = item_text(self, i).plain
+        if "\t" in plain:  # tabs expand by column: let rich do it
+            return len(self._item_strips(i, width))
+        n = int(it.run_start and i > 0) + int(bool(self.unread_marker) and it.msg.client_msg_id == self.unread_marker)
+        return n + text_height(plain, width)
+
     def _render_item(self, i: int, width: int, selected: bool) -> list[Strip]:
         it = self.items[i]
-        text = self._item_text(i)
+        text = item_text(self, i)
         base = self._base()
         if selected:
             base = base + self._style("cursor")
@@ -359,102 +389,10 @@ class MessageLog(ScrollView, can_focus=True):
             rule = ("─" * side + label + "─" * side)[:width]
             strips.append(Strip([Segment(rule.ljust(width), self._base() + self._style("unread-marker"))], width))
         for line in text.split("\n"):
-            strips.extend(self._hanging(line, width, base))
+            strips.extend(hanging_lines(self.app.console, line, width, base))
         if it.run_start and i > 0:
             strips.insert(0, Strip.blank(width, base if selected else self._base()))
         return strips
-
-    def _hanging(self, line: Text, width: int, base: Style) -> list[Strip]:
-        """One logical line, wrapped so that continuation lines keep its indent (and a quote's bar)."""
-        console = self.app.console
-        hang = _hang_width(line.plain)
-        if hang == 0 or hang > width // 2:
-            opts = console.options.update(width=width, height=None, no_wrap=False, overflow="fold")
-            return [Strip(ln, width) for ln in console.render_lines(line, opts, style=base, pad=True,
-                                                                     new_lines=False)]
-        head, body = line[:hang], line[hang:]
-        head_opts = console.options.update(width=hang, height=None, no_wrap=True, overflow="crop")
-        head_segs = console.render_lines(head, head_opts, style=base, pad=True, new_lines=False)[0]
-        body_opts = console.options.update(width=width - hang, height=None, no_wrap=False, overflow="fold")
-        body_lines = console.render_lines(body, body_opts, style=base, pad=True, new_lines=False)
-        return [Strip([*head_segs, *ln], width) for ln in body_lines]
-
-    def _item_text(self, i: int) -> Text:
-        it = self.items[i]
-        m = it.msg
-        now = self.clock()
-        st = self._style
-        if m.is_notification and not render.is_revoked(m):
-            t = Text(f"· {render.notification_text(m)} · {render.fmt_stamp(m.time, now, self.tz, self.time_format)}", style=st("system"),
-                     justify="center")
-            return t
-        out = Text(no_wrap=False)
-        if it.run_start:
-            own = m.send_id == self.me
-            name = "You" if own else (m.sender_nickname or self.names.get(m.send_id) or m.send_id)
-            out.append(name, st("self-sender") if own else st("sender"))
-            out.append("  ")
-            out.append(render.fmt_stamp(m.time, now, self.tz, self.time_format), st("time"))
-            out.append("\n")
-        indent = "  "
-        if render.is_revoked(m):
-            who = "You" if m.send_id == self.me else (m.sender_nickname or m.send_id)
-            out.append(f"{indent}{who} revoked a message", st("revoked"))
-        else:
-            q = render.quote_of(m)
-            if q is not None:
-                out.append(f"{indent}│ {q[0]}: {q[1]}", st("quote"))
-                out.append("\n")
-            if render.is_attachment(m):
-                kind, fname, size = render.attachment_label(m)
-                out.append(indent)
-                out.append(f"[{kind}] {fname}" + (f" ({size})" if size else ""), st("attachment"))
-                if self.cursor == i:
-                    out.append("  d download · o open", st("hint"))
-            else:
-                body = render.body_text(m)
-                lines = body.split("\n") or [""]
-                folded = ""
-                if m.client_msg_id not in self.expanded:
-                    lines, folded = render.fold(lines, FOLD_LINES, FOLD_CHARS)
-                in_code = False
-                first = True
-                for line in lines:
-                    if render.is_fence(line):  # ``` opens or closes a code block; the fence is not shown
-                        in_code = not in_code
-                        continue
-                    if not first:
-                        out.append("\n")
-                    first = False
-                    if in_code:
-                        out.append(indent)
-                        out.append(line or " ", st("code"))
-                        continue
-                    plain, marks = render.inline_markdown(line)
-                    seg = Text(indent + plain)
-                    for s, e, kind, url in marks:
-                        style = {"bold": Style(bold=True), "italic": Style(italic=True), "code": st("code"),
-                                 "link": st("link") + Style(link=url)}[kind]
-                        seg.stylize(style, s + len(indent), e + len(indent))
-                    for s, e, mine in render.mention_spans(plain, self.self_names):
-                        seg.stylize(st("self-mention") if mine else st("mention"), s + len(indent),
-                                    e + len(indent))
-                    out.append_text(seg)
-                if folded:
-                    out.append(f"\n{indent}… {folded} — m shows all", st("hint"))
-        if m.send_id == self.me and not render.is_revoked(m):
-            label = render.status_label(m, self.online)
-            if label == "failed":
-                refusal = self.failures.get(m.client_msg_id)
-                out.append(f"  ✗ not sent: {refusal.explanation}" if refusal else "  ✗ failed", st("failed"))
-                if self.retryable(m):
-                    out.append(" · r retry", st("failed"))
-            elif label in ("sending", "queued"):
-                out.append(f"  … {label}", st("status"))
-            elif i == self._last_own:
-                read = (not self.is_group) and (m.is_read or (m.seq and self.peer_read_seq >= m.seq))
-                out.append("  ✓ read" if read else "  ✓ sent", st("read") if read else st("status"))
-        return out
 
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
@@ -478,15 +416,24 @@ class MessageLog(ScrollView, can_focus=True):
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
+        at_bottom = new_value >= self.max_scroll_y - 1
         if self.size.height:
-            self._follow = new_value >= self.max_scroll_y - 1
-        if new_value <= 1 and old_value != new_value:
-            self._maybe_load_older()
+            self._follow = at_bottom and not self.has_newer
+        if old_value != new_value:
+            if new_value <= 1:
+                self._maybe_load_older()
+            elif at_bottom:
+                self._maybe_load_newer()
 
     def _maybe_load_older(self) -> None:
-        if self.items and self.has_more and not self.loading:
-            self.loading = True
+        if self.items and self.has_more and not self.paging:
+            self.paging = True
             self.post_message(self.LoadOlder())
+
+    def _maybe_load_newer(self) -> None:
+        if self.items and self.has_newer and not self.paging:
+            self.paging = True
+            self.post_message(self.LoadNewer())
 
     def watch_cursor(self, old: int | None, new: int | None) -> None:
         for i in (old, new):
@@ -499,6 +446,8 @@ class MessageLog(ScrollView, can_focus=True):
             self.scroll_to_region(Region(0, top, 1, max(1, bottom - top)), animate=False, immediate=True)
             if new == 0:
                 self._maybe_load_older()
+            elif new == len(self.items) - 1:
+                self._maybe_load_newer()
         if old != new:
             self.post_message(self.Selected(self.selected))
         self.refresh()
@@ -518,6 +467,8 @@ class MessageLog(ScrollView, can_focus=True):
             return
         if self.cursor < len(self.items) - 1:
             self.cursor += 1
+        elif self.has_newer:
+            self._maybe_load_newer()
         else:
             self.cursor = None
             self.scroll_end(animate=False)
@@ -529,6 +480,8 @@ class MessageLog(ScrollView, can_focus=True):
 
     def action_page_down(self) -> None:
         self.scroll_page_down(animate=False)
+        if self.scroll_y >= self.max_scroll_y - 1:
+            self._maybe_load_newer()
 
     def action_top(self) -> None:
         self.scroll_home(animate=False)
@@ -536,6 +489,9 @@ class MessageLog(ScrollView, can_focus=True):
 
     def action_bottom(self) -> None:
         self.cursor = None
+        if self.has_newer:
+            self.post_message(self.LoadNewest())  # the newest page again, not page by page
+            return
         self.scroll_end(animate=False)
 
     def action_msg(self, action: str) -> None:
@@ -562,7 +518,9 @@ class MessageLog(ScrollView, can_focus=True):
             self.app.bell()
             return
         self.expanded.symmetric_difference_update({msg.client_msg_id})
-        self._bump(self._index[msg.client_msg_id])
+        idx = self.window.index.get(msg.client_msg_id)
+        if idx is not None:
+            self._bump(idx)
         self._relayout()
         self.refresh()
 
@@ -576,7 +534,7 @@ class MessageLog(ScrollView, can_focus=True):
             return
         first = incoming[-min(count, len(incoming))]
         self.unread_marker = first.client_msg_id
-        self._bump(self._index[first.client_msg_id])
+        self._bump(self.window.index[first.client_msg_id])
         self._relayout()
         self.refresh()
 
@@ -589,10 +547,3 @@ class MessageLog(ScrollView, can_focus=True):
         if self.items and 0 <= line < self._offsets[-1]:
             self.cursor = bisect_right(self._offsets, line) - 1
 
-
-def _hang_width(plain: str) -> int:
-    """The indent a wrapped line keeps: its leading spaces, plus a quote's "│ " bar."""
-    n = len(plain) - len(plain.lstrip(" "))
-    if plain.startswith("│ ", n):
-        n += 2
-    return n if n < len(plain) else 0

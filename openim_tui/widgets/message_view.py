@@ -144,7 +144,7 @@ class MessageView(Vertical):
         if self.conversation_id:
             self._load_older(self.conversation_id)
 
-    @work(exclusive=True, group="older")
+    @work(exclusive=True, group="page")
     async def _load_older(self, cid: str) -> None:
         log = self.log_view
         before = log.oldest_seq
@@ -154,11 +154,55 @@ class MessageView(Vertical):
         try:
             msgs = await self.client.messages(cid, before_seq=before, limit=PAGE)
         except Exception as exc:  # noqa: BLE001
-            log.loading = False
+            log.paging = False
             self.notify(f"older messages: {exc}", severity="warning")
             return
         if cid == self.conversation_id:
             log.prepend(msgs, has_more=_has_more(msgs))
+
+    @on(MessageLog.LoadNewer)
+    def _newer_wanted(self, event: MessageLog.LoadNewer) -> None:
+        event.stop()
+        if self.conversation_id:
+            self._load_newer(self.conversation_id)
+
+    @work(exclusive=True, group="page")
+    async def _load_newer(self, cid: str) -> None:
+        """The next newer page, after paging far back evicted the newest end of the window."""
+        log = self.log_view
+        after = log.newest_seq
+        try:
+            if after is None:
+                msgs, has_newer = await self.client.messages(cid, limit=PAGE), False
+            else:
+                msgs = await self.client.messages(cid, after_seq=after, limit=PAGE)
+                has_newer = len(msgs) >= PAGE
+                if not has_newer:  # the newest end: with it the messages not numbered yet (sending, failed)
+                    latest = await self.client.messages(cid, limit=PAGE)
+                    msgs = _merge_newer(msgs, latest, after)
+        except Exception as exc:  # noqa: BLE001
+            log.paging = False
+            self.notify(f"newer messages: {exc}", severity="warning")
+            return
+        if cid == self.conversation_id:
+            log.append_page(msgs, has_newer=has_newer)
+
+    @on(MessageLog.LoadNewest)
+    def _newest_wanted(self, event: MessageLog.LoadNewest) -> None:
+        event.stop()
+        if self.conversation_id:
+            self._load_newest(self.conversation_id)
+
+    @work(exclusive=True, group="page")
+    async def _load_newest(self, cid: str) -> None:
+        """End after paging far back: the newest page again, in one step."""
+        try:
+            msgs = await self.client.messages(cid, limit=PAGE)
+        except Exception as exc:  # noqa: BLE001
+            self.notify(f"newest messages: {exc}", severity="warning")
+            return
+        if cid == self.conversation_id:
+            self.log_view.show_newest(msgs, has_more=_has_more(msgs))
 
     # ------------------------------------------------------------------ message keys
 
@@ -231,6 +275,12 @@ class MessageView(Vertical):
             await self.client.revoke(m.conversation_id, m.client_msg_id)
         except Exception as exc:  # noqa: BLE001
             self.notify(f"revoke failed: {exc}", severity="error")
+
+
+def _merge_newer(page: list[Message], latest: list[Message], after: int) -> list[Message]:
+    """The last newer page plus what the newest page adds to it (messages without a seq yet)."""
+    seen = {m.client_msg_id for m in page}
+    return page + [m for m in latest if m.client_msg_id not in seen and (not m.seq or m.seq > after)]
 
 
 def _has_more(msgs: list[Message]) -> bool:

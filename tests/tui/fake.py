@@ -99,8 +99,11 @@ class FakeClient:
     async def conversations(self) -> list[Conversation]:
         return sorted(self.convs.values(), key=lambda c: (not c.is_pinned, -c.latest_time))
 
-    async def messages(self, conversation_id: str, before_seq: int | None = None, limit: int = 50) -> list[Message]:
+    async def messages(self, conversation_id: str, before_seq: int | None = None, limit: int = 50, *,
+                       after_seq: int | None = None) -> list[Message]:
         lst = self.msgs.get(conversation_id, [])
+        if after_seq is not None:
+            return [m for m in lst if m.seq and m.seq > after_seq][:limit]
         if before_seq is not None:
             lst = [m for m in lst if m.seq and m.seq < before_seq]
         return list(lst[-limit:])
