@@ -188,6 +188,7 @@ class OpenIMClient:
         self.ctx.attach_store(store)
         local = await asyncio.to_thread(store.max_seqs)
         self._sync.engine = SyncEngine(self.user_id, local, config=self._sync_config, fresh_install=not local)
+        self._sender.restore(await asyncio.to_thread(store.send_errors))  # refusals of an earlier run
         for cmid in await asyncio.to_thread(store.unsent_message_ids, self.user_id):
             self._sync.mark_shown(cmid, "")  # shown before the restart: its numbered copy is no news
             self._outbox.queue(cmid)
@@ -214,7 +215,8 @@ class OpenIMClient:
         return await self._send.wait_sent(client_msg_id, timeout)
 
     def send_error(self, client_msg_id: str) -> OpenIMError | None:
-        """Why the server refused a message this session sent, if it did."""
+        """Why the server refused a message (this run or an earlier one: refusals are kept in the
+        cache until the message is sent), if it did."""
         return self._sender.error_of(client_msg_id)
 
     async def close(self) -> None:

@@ -41,6 +41,7 @@ from ..protocol.errors import (
     NetworkError,
     OpenIMError,
     UserNotFoundError,
+    error_for_code,
 )
 from ..protocol.pb.msg import msg_pb2
 from ..protocol.pb.sdkws import sdkws_pb2
@@ -54,6 +55,7 @@ from .typing import Typing
 
 if TYPE_CHECKING:
     from ..store.conversations import _ConversationRow
+    from ..store.local import StoredMessage
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +123,7 @@ class MessageSender:
         self._sync = sync
         self._session_connected = session_connected
         self._errors: dict[str, OpenIMError] = {}
+        self._stored: set[str] = set()  # refusals also kept in the cache (cleared once sent)
         # payloads of messages queued while connected, handed to the outbox without reading the
         # cache again; dropped when the connection goes (what waits offline is read from the cache,
         # where a delete meanwhile is seen)
@@ -145,6 +148,12 @@ class MessageSender:
         out.status = 0
         out.sendTime = 0
         return out.SerializeToString()
+
+    def restore(self, refusals: Iterable[tuple[str, int, str, str]]) -> None:
+        """Refusals remembered by the cache (an earlier run): ``error_of`` answers for them too."""
+        for cmid, code, message, detail in refusals:
+            self._errors.setdefault(cmid, error_for_code(code, message, detail))
+            self._stored.add(cmid)
 
     def error_of(self, client_msg_id: str) -> OpenIMError | None:
         """Why the server refused this message (this process's last attempt), if it did."""
@@ -176,7 +185,12 @@ class MessageSender:
         store = self._ctx.store
         ack = msg_pb2.SendMsgResp.FromString(reply)
 
+        stored = client_msg_id in self._stored
+        self._stored.discard(client_msg_id)
+
         def settle() -> Message | None:
+            if stored:
+                store.clear_send_error(client_msg_id)
             current = store.message(client_msg_id)
             if current is not None and current.seq == 0:  # the push may already have numbered it
                 store.merge_sent(client_msg_id, 0, ack.serverMsgID, ack.sendTime)
@@ -199,8 +213,16 @@ class MessageSender:
         while len(self._errors) > ERRORS_KEPT:
             self._errors.pop(next(iter(self._errors)))
         store = self._ctx.store
-        await self._ctx.run(store.set_message_status, client_msg_id, MsgStatus.SEND_FAILED)
-        failed = await self._ctx.run(store.message, client_msg_id)
+        now = self._ctx.now_ms()
+
+        def fail() -> StoredMessage | None:
+            with store.transaction():
+                store.set_message_status(client_msg_id, MsgStatus.SEND_FAILED)
+                store.set_send_error(client_msg_id, err.code, err.message, err.detail, now)
+            return store.message(client_msg_id)
+
+        failed = await self._ctx.run(fail)
+        self._stored.add(client_msg_id)
         log.info("send of %s refused: %s", client_msg_id, err)
         if failed is not None:
             self._ctx.emit(ev.MessageSendFailed(Message.from_row(failed), err))

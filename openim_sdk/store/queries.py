@@ -115,3 +115,22 @@ class MessageQueries:
             params,
         )
         return [self._to_stored(r) for r in rows]
+
+    # ------------------------------------------------------------------ send refusals
+
+    def set_send_error(self, client_msg_id: str, code: int, message: str = "", detail: str = "",
+                       at: int = 0) -> None:
+        """Remember why the server refused a message (kept until it is sent)."""
+        with self._write() as conn:
+            conn.execute("INSERT OR REPLACE INTO send_errors(client_msg_id, code, message, detail, at) "
+                         "VALUES (?, ?, ?, ?, ?)", (client_msg_id, int(code), message, detail, int(at)))
+
+    def clear_send_error(self, client_msg_id: str) -> None:
+        with self._write() as conn:
+            conn.execute("DELETE FROM send_errors WHERE client_msg_id = ?", (client_msg_id,))
+
+    def send_errors(self, limit: int = 1000) -> list[tuple[str, int, str, str]]:
+        """The newest ``limit`` remembered refusals: (clientMsgID, code, message, detail)."""
+        rows = self._query("SELECT client_msg_id, code, message, detail FROM send_errors "
+                           "ORDER BY at DESC, rowid DESC LIMIT ?", (limit,))
+        return [(r[0], int(r[1]), r[2], r[3]) for r in rows]

@@ -218,10 +218,18 @@ def _v5_lazy_fts(conn: sqlite3.Connection) -> None:
         conn.execute(trig)
 
 
+def _v6_send_errors(conn: sqlite3.Connection) -> None:
+    """Why the server refused a message (its errCode, name and detail), kept across restarts: a
+    refusal that sending again cannot fix is not offered for retry after the app restarts."""
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS send_errors (client_msg_id TEXT PRIMARY KEY, code INTEGER NOT NULL, "
+        "message TEXT NOT NULL DEFAULT '', detail TEXT NOT NULL DEFAULT '', at INTEGER NOT NULL DEFAULT 0)")
+
+
 # v3: friends/groups relation tables (store/relations.py); v4: the conversation fields above;
-# v5: the full-text index filled lazily
+# v5: the full-text index filled lazily; v6: send refusals
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
-    _v1, _v2_fts, migrate_v3, _v4_conversation_fields, _v5_lazy_fts)
+    _v1, _v2_fts, migrate_v3, _v4_conversation_fields, _v5_lazy_fts, _v6_send_errors)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

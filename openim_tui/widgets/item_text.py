@@ -92,7 +92,7 @@ def item_text(log: MessageLog, i: int) -> Text:
     if m.send_id == log.me and not render.is_revoked(m):
         label = render.status_label(m, log.online)
         if label == "failed":
-            refusal = log.failures.get(m.client_msg_id)
+            refusal = log.refusal(m)
             out.append(f"  ✗ not sent: {refusal.explanation}" if refusal else "  ✗ failed", st("failed"))
             if log.retryable(m):
                 out.append(" · r retry", st("failed"))

@@ -10,7 +10,7 @@ visible items come from a bounded LRU cache.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, tzinfo
 
 from rich.segment import Segment
@@ -127,6 +127,8 @@ class MessageLog(ScrollView, can_focus=True):
         self.expanded: set[str] = set()
         #: the SDK's word on our refused messages (this session): its reason, and whether retrying helps
         self.failures: dict[str, MessageSendFailed] = {}
+        #: why the server refused a message of an earlier run (the SDK keeps it in the cache)
+        self.stored_refusal: Callable[[Message], MessageSendFailed | None] = lambda m: None
 
     # ------------------------------------------------------------------ public API
 
@@ -507,9 +509,18 @@ class MessageLog(ScrollView, can_focus=True):
             return
         self.post_message(self.Action(action, msg))
 
+    def refusal(self, m: Message) -> MessageSendFailed | None:
+        """Why ``m`` was refused: this run's event, else what the SDK kept from an earlier run."""
+        found = self.failures.get(m.client_msg_id)
+        if found is None:
+            found = self.stored_refusal(m)
+            if found is not None:
+                self.failures[m.client_msg_id] = found
+        return found
+
     def retryable(self, m: Message) -> bool:
         """Whether sending ``m`` again can help, as the SDK judged its refusal (unknown: yes)."""
-        refusal = self.failures.get(m.client_msg_id)
+        refusal = self.refusal(m)
         return refusal is None or refusal.retryable
 
     def action_more(self) -> None:

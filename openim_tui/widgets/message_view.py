@@ -65,6 +65,15 @@ class MessageView(Vertical):
         self._live_buffer: list[Message] = []
         self._unread_at_open = 0
 
+    def on_mount(self) -> None:
+        self.log_view.stored_refusal = self._stored_refusal
+
+    def _stored_refusal(self, m: Message) -> MessageSendFailed | None:
+        """A refusal the SDK kept from an earlier run (``send_error``), as the event it was."""
+        lookup = getattr(self.client, "send_error", None)
+        error = lookup(m.client_msg_id) if lookup is not None and m.status == MsgStatus.SEND_FAILED else None
+        return MessageSendFailed(m, error) if error is not None else None
+
     def compose(self) -> ComposeResult:
         yield ChatTitle("", id="chat-title")
         yield MessageLog(id="log", me=self.me, clock=self._clock, tz=self._tz)
@@ -252,7 +261,7 @@ class MessageView(Vertical):
         if m.send_id != self.me or m.status != MsgStatus.SEND_FAILED:
             self.notify("Only your failed messages can be retried", severity="warning")
             return
-        refusal = self.log_view.failures.get(m.client_msg_id)
+        refusal = self.log_view.refusal(m)
         if refusal is not None and not refusal.retryable:
             self.notify(f"Not retried: {refusal.explanation} — sending it again cannot help", severity="warning")
             return

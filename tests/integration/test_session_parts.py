@@ -177,3 +177,34 @@ async def test_sends_called_one_after_the_other_keep_their_order(server, tmp_pat
         assert s1 is not None and s2 is not None
         assert m1.create_time <= m2.create_time
         assert s1.send_time <= s2.send_time, "the second send went out first"
+
+
+async def test_a_refusal_is_remembered_across_restarts_until_the_message_is_sent(server, tmp_path):
+    """The server's refusal (1402 muted) survives a restart of the client, so an app can still say
+    why and not offer a retry that cannot help; once the message is sent, it is forgotten."""
+    tok = await users(server, "rowner", "rmuted")
+    async with make_client(server, tmp_path, "rowner", tok["rowner"]) as owner, \
+            make_client(server, tmp_path, "rmuted", tok["rmuted"]) as muted:
+        await owner.wait_synced(10)
+        await muted.wait_synced(10)
+        created = await owner.api.group.create_group(owner_user_id="rowner", member_user_ids=["rmuted"],
+                                                     group_info={"groupName": "hush", "groupType": 2})
+        gid = created.groupInfo.groupID
+        await owner.api.group.mute_group_member(group_id=gid, user_id="rmuted", muted_seconds=3600)
+        with pytest.raises(MessageError):
+            await muted.send_text(gid, "let me speak", group=True, wait=True)
+        refused = [m for m in await muted.messages(f"sg_{gid}") if m.status == MsgStatus.SEND_FAILED]
+        assert len(refused) == 1
+        cmid = refused[0].client_msg_id
+    async with make_client(server, tmp_path, "rmuted", tok["rmuted"]) as again:  # same data dir
+        error = again.send_error(cmid)
+        assert error is not None and error.code == 1402 and error.name == "MutedInGroup"
+        await again.wait_synced(10)
+        admin = await RestClient.admin(server.api_url)
+        async with admin:
+            await admin.group.cancel_mute_group_member(group_id=gid, user_id="rmuted")
+        await again.retry(cmid)
+        sent = await again.wait_sent(cmid, timeout=10)
+        assert sent.status == MsgStatus.SEND_SUCCESS and again.send_error(cmid) is None
+    async with make_client(server, tmp_path, "rmuted", tok["rmuted"]) as third:
+        assert third.send_error(cmid) is None  # sent: nothing kept

@@ -44,9 +44,13 @@ class FakeClient:
         self.typing_calls: list[tuple[str, bool]] = []
         self.fail_sends = False
         self.downloads: list[str] = []
+        self.refusals: dict[str, Any] = {}  # clientMsgID -> OpenIMError, as the SDK keeps them
         self._queue: asyncio.Queue[Event] = asyncio.Queue()
         self._ids = itertools.count(1)
         self.clock_ms = BASE_MS + 10 * 3600_000
+
+    def send_error(self, client_msg_id: str) -> Any:
+        return self.refusals.get(client_msg_id)
 
     # ---------------------------------------------------------------- seeding helpers
 

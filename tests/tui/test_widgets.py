@@ -607,3 +607,20 @@ async def test_retry_is_refused_when_the_sdk_says_it_cannot_help() -> None:
         await pilot.press("ctrl+r")
         await wait_for(pilot, lambda: retried, 3, "retried")
         assert retried == ["sg_team-00008"]
+
+
+async def test_a_refusal_from_an_earlier_run_still_says_why_and_offers_no_retry() -> None:
+    """After a restart there is no MessageSendFailed event for old failures: the chat asks the SDK
+    (send_error, kept in the cache) and still shows the reason, without a retry that cannot help."""
+    from openim_sdk.protocol.errors import MessageError
+
+    c = demo_client()
+    old = c.add_message("si_alice_bob", "alice", "let me speak", minute=650, status=MsgStatus.SEND_FAILED)
+    c.refusals[old.client_msg_id] = MessageError(1402, message="MutedInGroup")
+    app, _ = make(c)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        await pilot.press("alt+2")
+        await wait_for(pilot, lambda: "not sent: you are muted" in text(app), 3, "reason shown")
+        shown = " ".join(app.chat.log_view.line_text())
+        assert "MutedInGroup" in shown and "r retry" not in shown
