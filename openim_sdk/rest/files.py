@@ -211,3 +211,34 @@ async def download(
         tmp.write_bytes(data)
         tmp.replace(dest)
     return data
+
+
+async def download_file(api: RestClient, url: str, dest: str | os.PathLike[str], *,
+                        progress: Progress | None = None) -> int:
+    """Fetch ``url`` (following redirects) straight into ``dest``, chunk by chunk, never holding the
+    whole file in memory; written to ``<dest>.part`` and renamed when complete (a failed download
+    leaves no partial ``dest``). Returns the size."""
+    http: httpx.AsyncClient = api._transport.http
+    tmp = Path(f"{dest}.part")
+    got = 0
+    try:
+        async with http.stream("GET", url, follow_redirects=True) as resp:
+            if resp.status_code != 200:
+                body = (await resp.aread())[:200].decode(errors="replace")
+                raise FileError(code=1004 if resp.status_code == 404 else 500,
+                                message=f"download failed: HTTP {resp.status_code}", detail=body)
+            total = int(resp.headers.get("Content-Length") or 0)
+            with open(tmp, "wb") as out:
+                async for chunk in resp.aiter_bytes():
+                    await asyncio.to_thread(out.write, chunk)
+                    got += len(chunk)
+                    if progress:
+                        progress(got, total or got)
+    except httpx.HTTPError as exc:
+        tmp.unlink(missing_ok=True)
+        raise NetworkError(message=f"cannot download {url}", detail=str(exc)) from exc
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    tmp.replace(dest)
+    return got

@@ -21,7 +21,7 @@ from ..protocol.constants import MsgFrom, MsgStatus, SessionType
 from ..protocol.conversation_id import group_conversation_id, single_conversation_id
 from ..protocol.errors import ArgsError, LocalError, NotFoundError
 from ..protocol.pb.sdkws import sdkws_pb2
-from ..rest.files import Progress, download
+from ..rest.files import Progress, download_file
 from .context import SessionContext
 from .conversation_rules import apply_message
 from .conversations import Conversations, record_message
@@ -267,5 +267,5 @@ class MessageOps:
         name = c.get("fileName") or os.path.basename(str(url).split("?")[0]) or message.client_msg_id
         dest = Path(dest_dir) / os.path.basename(name)
         dest.parent.mkdir(parents=True, exist_ok=True)
-        await download(self._ctx.rest, str(url), dest, progress=progress)
+        await download_file(self._ctx.rest, str(url), dest, progress=progress)
         return dest

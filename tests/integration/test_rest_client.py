@@ -8,7 +8,7 @@ import pytest
 
 from openim_sdk.protocol import errors as e
 from openim_sdk.rest import RestClient, download, openim_hash, parse_token_claims, upload_file
-from openim_sdk.rest.files import part_md5s
+from openim_sdk.rest.files import download_file, part_md5s
 
 
 @pytest.fixture
@@ -119,3 +119,12 @@ async def test_upload_and_download_with_progress(server, admin, tmp_path):
         assert again.url == state.url
         with pytest.raises(e.FileError):
             await download(up, state.url, expected_hash="0" * 32, part_size=state.part_size)
+        # straight to a file, chunk by chunk: same bytes, progress to the end, no .part left
+        streamed: list[tuple[int, int]] = []
+        size = await download_file(up, state.url, tmp_path / "streamed.bin",
+                                   progress=lambda d, t: streamed.append((d, t)))
+        assert size == len(data) and (tmp_path / "streamed.bin").read_bytes() == data
+        assert streamed[-1] == (len(data), len(data)) and not (tmp_path / "streamed.bin.part").exists()
+        with pytest.raises(e.FileError):  # a missing object: an error, and nothing written
+            await download_file(up, state.url + "-missing", tmp_path / "missing.bin")
+        assert not (tmp_path / "missing.bin").exists() and not (tmp_path / "missing.bin.part").exists()
