@@ -360,7 +360,9 @@ async def add_black(ctx: RequestContext, req: relation_pb2.addBlackReq) -> Any:
     await ctx.core.webhooks.before_add_black(req.ownerUserID, req.blackUserID, ctx.operation_id)
     await ctx.core.storage.run(lambda c: rs.add_black(c, req.ownerUserID, req.blackUserID, ctx.user_id, req.ex))
     tips = sdkws_pb2.BlackAddedTips(fromToUserID=_from_to(req.ownerUserID, req.blackUserID))
-    await send_notification(ctx.core, req.ownerUserID, req.ownerUserID, ContentType.BLACK_ADDED, tips,
+    # upstream (internal/rpc/relation/notification.go BlackAddedNotification): from the owner to the
+    # blocked user; the owner's other devices get it as the sender's copy
+    await send_notification(ctx.core, req.ownerUserID, req.blackUserID, ContentType.BLACK_ADDED, tips,
                             ctx.operation_id)
     return relation_pb2.addBlackResp()
 
@@ -375,8 +377,8 @@ async def remove_black(ctx: RequestContext, req: relation_pb2.removeBlackReq) ->
 
     await ctx.core.storage.run(op)
     tips = sdkws_pb2.BlackDeletedTips(fromToUserID=_from_to(req.ownerUserID, req.blackUserID))
-    await send_notification(ctx.core, req.ownerUserID, req.ownerUserID, ContentType.BLACK_DELETED, tips,
-                            ctx.operation_id)
+    await send_notification(ctx.core, req.ownerUserID, req.blackUserID, ContentType.BLACK_DELETED, tips,
+                            ctx.operation_id)  # as BLACK_ADDED: owner -> the unblocked user
     ctx.core.webhooks.after_remove_black(req.ownerUserID, req.blackUserID, ctx.operation_id)
     return relation_pb2.removeBlackResp()
 
