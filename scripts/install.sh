@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install the package (editable) into a venv (VENV, default .venv; PYTHON makes it) with the given
-# extra ("" or "test"), only when pyproject.toml changed since the last install (or the venv is
+# extra ("", "all" or "test"), only when pyproject.toml changed since the last install (or the venv is
 # new): reruns are quick and quiet.
 set -euo pipefail
 cd "$(dirname "$0")/.."

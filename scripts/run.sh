@@ -5,6 +5,6 @@
 # `openim demo` (see `openim demo --help`); `openim server` runs the server alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/install.sh ""
+bash scripts/install.sh all  # the SDK with the cli, tui and server extras: what `openim demo` runs
 echo "(openim is in .venv/bin: \`source .venv/bin/activate\` puts it on PATH)" >&2
 exec .venv/bin/openim demo "$@"
