@@ -118,17 +118,20 @@ def _apply(conv: Conversation | None, msg: sdkws_pb2.MsgData, me: str,
             latest_client_msg_id=msg.clientMsgID,
             latest_time=max(msg.sendTime, conv.latest_time) if same else msg.sendTime,
         )
+    counts = (not own and not deleted and option_is_set(msg.options, MsgOption.UNREAD_COUNT)
+              and not is_notification_conversation(conv.conversation_id))
     if msg.seq > conv.max_seq:
         changes["max_seq"] = msg.seq
         if own:
             changes.update(has_read_seq=msg.seq, unread_count=0)
-        elif (not deleted and option_is_set(msg.options, MsgOption.UNREAD_COUNT)
-              and not is_notification_conversation(conv.conversation_id)):
+        elif counts:
             changes["unread_count"] = conv.unread_count + 1
-            if conv.conversation_type == SessionType.READ_GROUP_CHAT:
-                at = merge_at_type(conv.group_at_type, at_type_of(msg, me))
-                if at != conv.group_at_type:
-                    changes["group_at_type"] = at
+    # The @ state follows every unread message, also one the server's read state (1006, applied
+    # first) already counted in max seq: "newer than max seq" is about counting it, not about it.
+    if counts and msg.seq > conv.has_read_seq and conv.conversation_type == SessionType.READ_GROUP_CHAT:
+        at = merge_at_type(conv.group_at_type, at_type_of(msg, me))
+        if at != conv.group_at_type:
+            changes["group_at_type"] = at
     nxt = dataclasses.replace(conv, **changes) if changes else conv  # type: ignore[arg-type]
     return nxt, latest
 

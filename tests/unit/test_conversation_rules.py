@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -158,3 +159,15 @@ def test_after_delete_drops_one_unread_and_falls_back_to_the_previous_latest(tmp
         assert (not_latest.unread_count, not_latest.latest_client_msg_id) == (1, "b")
     finally:
         store.close()
+
+
+def test_a_mention_counted_by_the_server_read_state_first_still_sets_the_at_type():
+    """The on-connect read state (1006: max seq 5, read up to 3) may be applied before message 5
+    itself arrives: it is not counted twice, but its @ still marks the conversation."""
+    conv = Conversation(conversation_id=SG, conversation_type=SessionType.READ_GROUP_CHAT, group_id=G,
+                        max_seq=5, has_read_seq=3, unread_count=2)
+    after = rules.apply_message(conv, msg("m5", 5, group=True, at=[ME]), ME, conversation_id=SG)
+    assert (after.unread_count, after.group_at_type) == (2, rules.AT_ME)
+    read = rules.apply_message(dataclasses.replace(conv, has_read_seq=5, unread_count=0),
+                               msg("m5", 5, group=True, at=[ME]), ME, conversation_id=SG)
+    assert read.group_at_type == rules.AT_NORMAL  # already read: no badge
