@@ -11,15 +11,19 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from ..models import Conversation
+from ..protocol.errors import NotFoundError, OpenIMError
 from ..protocol.pb.sdkws import sdkws_pb2
 from .context import SessionContext
 
 if TYPE_CHECKING:
     from ..store.conversations import _ConversationRow
+
+log = logging.getLogger(__name__)
 
 #: IDs per users / groups info request.
 BATCH = 100
@@ -90,6 +94,21 @@ class ConversationNames:
 
         renamed = await self._ctx.run(write)
         return [renamed.get(c.conversation_id, c) for c in convs]
+
+    async def of(self, user_id: str, group_id: str) -> tuple[str, str]:
+        """(name, face) of one user or group (``NotFoundError`` when the server has no such one;
+        ``("", "")`` when it cannot be asked now: the name comes later)."""
+        key = group_id or user_id
+        try:
+            found = await self._lookup([] if group_id else [user_id], [group_id] if group_id else [])
+        except NotFoundError:
+            raise
+        except OpenIMError as exc:
+            log.info("no name for %s yet: %s", key, exc)
+            return "", ""
+        if key not in found:
+            raise NotFoundError(detail=f"{'group' if group_id else 'user'} {key}")
+        return found[key]
 
     async def _lookup(self, user_ids: Iterable[str], group_ids: Iterable[str]) -> dict[str, tuple[str, str]]:
         """ID -> (name, face) for users and groups: the cache first, then the server in batches."""

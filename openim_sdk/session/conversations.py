@@ -44,10 +44,6 @@ log = logging.getLogger(__name__)
 HANDLED = (ContentType.CONVERSATION_CHANGE, ContentType.CONVERSATION_PRIVATE_CHAT,
            ContentType.CONVERSATION_UNREAD, ContentType.CLEAR_CONVERSATION)
 
-_SERVER_FIELDS = ("recv_msg_opt", "is_pinned", "is_private_chat", "burn_duration", "ex", "attached_info",
-                  "group_at_type", "min_seq", "msg_destruct_time", "is_msg_destruct")
-
-
 def record_message(store: LocalStore, conversation_id: str, msg: sdkws_pb2.MsgData,
                    me: str) -> _ConversationRow:
     """Apply ``msg`` to its conversation with :func:`apply_message` and persist the result, in one
@@ -183,7 +179,7 @@ class Conversations:
         existing = await self.get(cid)
         if existing is not None:
             return existing
-        name, face = await self._name_and_face(user_id, group_id)
+        name, face = await self.names.of(user_id, group_id)
         fresh = Conversation(conversation_id=cid, conversation_type=int(session_type), user_id=user_id,
                              group_id=group_id, show_name=name, face_url=face)
 
@@ -193,32 +189,6 @@ class Conversations:
         row = await self._ctx.run(self._store.change_conversation, cid, create)
         assert row is not None
         return Conversation.from_row(row)
-
-    async def _name_and_face(self, user_id: str, group_id: str) -> tuple[str, str]:
-        store, rest = self._store, self._ctx.rest
-        try:
-            if group_id:
-                group = await self._ctx.run(store.group, group_id)
-                if group is None:
-                    resp = await rest.group.get_groups_info(group_ids=[group_id])
-                    if not resp.groupInfos:
-                        raise NotFoundError(detail=f"group {group_id}")
-                    group = resp.groupInfos[0]
-                    await self._ctx.run(store.upsert_groups, [group])
-                return group.groupName, group.faceURL
-            user = await self._ctx.run(store.user, user_id)
-            if user is None:
-                users = await rest.user.get_users_info(user_ids=[user_id])
-                if not users.usersInfo:
-                    raise NotFoundError(detail=f"user {user_id}")
-                user = users.usersInfo[0]
-                await self._ctx.run(store.upsert_users, [user])
-            return user.nickname, user.faceURL
-        except NotFoundError:
-            raise
-        except OpenIMError as exc:  # offline: the name comes later
-            log.info("no name for %s%s yet: %s", user_id, group_id, exc)
-            return "", ""
 
     async def search(self, name: str) -> list[Conversation]:
         """Conversations whose shown name contains ``name`` (case-insensitive), newest first."""
