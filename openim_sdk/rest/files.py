@@ -12,7 +12,7 @@ import asyncio
 import hashlib
 import mimetypes
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -169,6 +169,27 @@ async def upload_file(
     return state
 
 
+async def _chunks(api: RestClient, url: str, progress: Progress | None) -> AsyncIterator[bytes]:
+    """The body of a GET of ``url`` (following redirects), chunk by chunk, with progress; a non-200
+    answer is a :class:`FileError`, a transport failure a :class:`NetworkError`."""
+    http: httpx.AsyncClient = api._transport.http
+    try:
+        async with http.stream("GET", url, follow_redirects=True) as resp:
+            if resp.status_code != 200:
+                body = (await resp.aread())[:200].decode(errors="replace")
+                raise FileError(code=1004 if resp.status_code == 404 else 500,
+                                message=f"download failed: HTTP {resp.status_code}", detail=body)
+            total = int(resp.headers.get("Content-Length") or 0)
+            got = 0
+            async for chunk in resp.aiter_bytes():
+                got += len(chunk)
+                yield chunk
+                if progress:
+                    progress(got, total or got)
+    except httpx.HTTPError as exc:
+        raise NetworkError(message=f"cannot download {url}", detail=str(exc)) from exc
+
+
 async def download(
     api: RestClient,
     url: str,
@@ -183,24 +204,7 @@ async def download(
     With ``expected_hash`` (OpenIM's hash) and the ``part_size`` used at upload, the content is
     checked and a mismatch raises :class:`FileError`.
     """
-    http: httpx.AsyncClient = api._transport.http
-    chunks: list[bytes] = []
-    try:
-        async with http.stream("GET", url, follow_redirects=True) as resp:
-            if resp.status_code != 200:
-                body = (await resp.aread())[:200].decode(errors="replace")
-                raise FileError(code=1004 if resp.status_code == 404 else 500,
-                                message=f"download failed: HTTP {resp.status_code}", detail=body)
-            total = int(resp.headers.get("Content-Length") or 0)
-            got = 0
-            async for chunk in resp.aiter_bytes():
-                chunks.append(chunk)
-                got += len(chunk)
-                if progress:
-                    progress(got, total or got)
-    except httpx.HTTPError as exc:
-        raise NetworkError(message=f"cannot download {url}", detail=str(exc)) from exc
-    data = b"".join(chunks)
+    data = b"".join([chunk async for chunk in _chunks(api, url, progress)])
     if expected_hash is not None:
         if part_size is None:
             raise ValueError("part_size is needed to check OpenIM's hash")
@@ -218,25 +222,13 @@ async def download_file(api: RestClient, url: str, dest: str | os.PathLike[str],
     """Fetch ``url`` (following redirects) straight into ``dest``, chunk by chunk, never holding the
     whole file in memory; written to ``<dest>.part`` and renamed when complete (a failed download
     leaves no partial ``dest``). Returns the size."""
-    http: httpx.AsyncClient = api._transport.http
     tmp = Path(f"{dest}.part")
     got = 0
     try:
-        async with http.stream("GET", url, follow_redirects=True) as resp:
-            if resp.status_code != 200:
-                body = (await resp.aread())[:200].decode(errors="replace")
-                raise FileError(code=1004 if resp.status_code == 404 else 500,
-                                message=f"download failed: HTTP {resp.status_code}", detail=body)
-            total = int(resp.headers.get("Content-Length") or 0)
-            with open(tmp, "wb") as out:
-                async for chunk in resp.aiter_bytes():
-                    await asyncio.to_thread(out.write, chunk)
-                    got += len(chunk)
-                    if progress:
-                        progress(got, total or got)
-    except httpx.HTTPError as exc:
-        tmp.unlink(missing_ok=True)
-        raise NetworkError(message=f"cannot download {url}", detail=str(exc)) from exc
+        with open(tmp, "wb") as out:
+            async for chunk in _chunks(api, url, progress):
+                await asyncio.to_thread(out.write, chunk)
+                got += len(chunk)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
