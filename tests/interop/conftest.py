@@ -254,6 +254,12 @@ class DriverRun:
         steps: dict[str, Any] = self.result.get("steps", {})
         return steps.get(name, {"ok": False, "error": "step not reached"})
 
+    def ok(self, name: str) -> Any:
+        """The result of step ``name``, failing the test (with the whole run) when it did not succeed."""
+        st = self.step(name)
+        assert st.get("ok"), f"step {name!r} failed: {st.get('error')}\n{self.describe()}"
+        return st.get("result")
+
     def describe(self) -> str:
         res = dict(self.result)
         return (f"driver output: {json.dumps(res, indent=1)[:12000]}\n"
@@ -280,3 +286,13 @@ def run_driver(script: str, server: ServerProc, admin: Admin, user_a: str, user_
         pytest.fail(f"{script} exited {proc.returncode} without a JSON result\nstdout: {proc.stdout[-3000:]}\n"
                     f"stderr: {proc.stderr[-3000:]}\nserver log:\n{server.log_tail()}")
     return DriverRun(json.loads(lines[-1]), seconds, proc.stderr, server.log_tail())
+
+
+def run_scenario(script: str, server: ServerProc, admin: Admin, prefix: str, work_dir: Path,
+                 timeout: float) -> DriverRun:
+    """A two-user scenario driver (``native_*.mjs``) on a fresh pair of users; fails when it aborted."""
+    a, b = admin.register_pair(prefix)
+    r = run_driver(script, server, admin, a, b, work_dir, timeout=timeout)
+    print(f"\n[interop] {script} took {r.seconds:.1f}s")
+    assert not r.result.get("fatal"), f"driver aborted: {r.result.get('fatal')}\n{r.describe()}"
+    return r

@@ -19,28 +19,17 @@ Driver: native_friend.mjs / lib/friend_scenario.mjs."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from .conftest import Admin, DriverRun, ServerProc, run_driver
+from .conftest import Admin, DriverRun, ServerProc, run_scenario
 
 pytestmark = pytest.mark.interop
 
 
 @pytest.fixture(scope="module")
 def run(node_modules: Path, server: ServerProc, admin: Admin, tmp_path_factory: pytest.TempPathFactory) -> DriverRun:
-    a, b = admin.register_pair("it_fr")
-    r = run_driver("native_friend.mjs", server, admin, a, b, tmp_path_factory.mktemp("run-friend"), timeout=240)
-    print(f"\n[interop] native friend scenario took {r.seconds:.1f}s")
-    assert not r.result.get("fatal"), f"driver aborted: {r.result.get('fatal')}\n{r.describe()}"
-    return r
-
-
-def _res(run: DriverRun, name: str) -> Any:
-    st = run.step(name)
-    assert st.get("ok"), f"step {name!r} failed: {st.get('error')}\n{run.describe()}"
-    return st.get("result")
+    return run_scenario("native_friend.mjs", server, admin, "it_fr", tmp_path_factory.mktemp("run-friend"), timeout=240)
 
 
 def _users(run: DriverRun) -> tuple[str, str]:
@@ -49,47 +38,47 @@ def _users(run: DriverRun) -> tuple[str, str]:
 
 def test_application_reaches_both_sides(run: DriverRun) -> None:
     a, b = _users(run)
-    _res(run, "apply")
+    run.ok("apply")
     for name in ("app_added_b", "app_added_a", "app_added_a2"):  # the recipient, and the applicant's devices
-        req = _res(run, name)
+        req = run.ok(name)
         assert (req["fromUserID"], req["toUserID"], req["reqMsg"], req["handleResult"]) == \
             (a, b, "hello from A", 0), run.describe()
         assert req["fromNickname"] == a and req["toNickname"] == b, run.describe()
-    listed = _res(run, "recipient_list_b")
+    listed = run.ok("recipient_list_b")
     assert [(r["fromUserID"], r["reqMsg"]) for r in listed] == [(a, "hello from A")], run.describe()
 
 
 def test_accept_makes_friends_on_both_sides(run: DriverRun) -> None:
     a, b = _users(run)
-    _res(run, "accept")
+    run.ok("accept")
     for name in ("accepted_a", "accepted_b"):
-        req = _res(run, name)
+        req = run.ok(name)
         assert (req["fromUserID"], req["toUserID"], req["handleResult"], req["handleMsg"], req["handlerUserID"]) == \
             (a, b, 1, "welcome", b), run.describe()
-    fa, fb = _res(run, "friend_added_a"), _res(run, "friend_added_b")
+    fa, fb = run.ok("friend_added_a"), run.ok("friend_added_b")
     assert (fa["ownerUserID"], fa["userID"], fa["addSource"]) == (a, b, 1), run.describe()
-    fa2 = _res(run, "friend_added_a2")
+    fa2 = run.ok("friend_added_a2")
     assert (fa2["ownerUserID"], fa2["userID"], fa2["addSource"]) == (a, b, 1), run.describe()
     assert (fb["ownerUserID"], fb["userID"], fb["addSource"]) == (b, a, 1), run.describe()
-    assert [(f["ownerUserID"], f["userID"]) for f in _res(run, "friends_a")] == [(a, b)], run.describe()
-    assert [(f["ownerUserID"], f["userID"]) for f in _res(run, "friends_b")] == [(b, a)], run.describe()
+    assert [(f["ownerUserID"], f["userID"]) for f in run.ok("friends_a")] == [(a, b)], run.describe()
+    assert [(f["ownerUserID"], f["userID"]) for f in run.ok("friends_b")] == [(b, a)], run.describe()
 
 
 def test_accept_opens_single_chat_with_approved_tip(run: DriverRun) -> None:
     a, b = _users(run)
     conv_id = run.result["conversationID"]
-    ca, cb = _res(run, "new_conversation_a"), _res(run, "new_conversation_b")
+    ca, cb = run.ok("new_conversation_a"), run.ok("new_conversation_b")
     assert (ca["conversationID"], ca["conversationType"], ca["userID"]) == (conv_id, 1, b), run.describe()
     assert (cb["conversationID"], cb["conversationType"], cb["userID"]) == (conv_id, 1, a), run.describe()
     # the tip is unread for A (sent by B), not for B
     assert (ca["unreadCount"], cb["unreadCount"]) == (1, 0), run.describe()
-    tips = [_res(run, "tip_approved_a"), _res(run, "tip_approved_b")]
+    tips = [run.ok("tip_approved_a"), run.ok("tip_approved_b")]
     for t in tips:
         assert (t["contentType"], t["sessionType"], t["sendID"], t["recvID"], t["seq"]) == \
             (1201, 1, b, a, 1), run.describe()
     assert tips[0]["clientMsgID"] == tips[1]["clientMsgID"], run.describe()
-    assert [c["conversationID"] for c in _res(run, "conversations_a")] == [conv_id], run.describe()
-    hist = _res(run, "history_a")["messages"]
+    assert [c["conversationID"] for c in run.ok("conversations_a")] == [conv_id], run.describe()
+    hist = run.ok("history_a")["messages"]
     assert [(m["clientMsgID"], m["contentType"], m["seq"]) for m in hist] == \
         [(tips[0]["clientMsgID"], 1201, 1)], run.describe()
     # no other friend notification is a timeline message (isSendMsg false upstream)
@@ -99,40 +88,40 @@ def test_accept_opens_single_chat_with_approved_tip(run: DriverRun) -> None:
 
 def test_remark_blacklist_delete(run: DriverRun) -> None:
     a, b = _users(run)
-    _res(run, "remark")
+    run.ok("remark")
     for dev in ("a", "a2"):  # the acting core, and A's other device
-        info = _res(run, f"friend_info_changed_{dev}")
+        info = run.ok(f"friend_info_changed_{dev}")
         assert (info["ownerUserID"], info["userID"], info["remark"]) == (a, b, "Bee"), f"{dev}\n{run.describe()}"
-    _res(run, "black_add")
+    run.ok("black_add")
     for dev in ("a", "a2"):
-        added = _res(run, f"black_added_{dev}")
+        added = run.ok(f"black_added_{dev}")
         assert (added["ownerUserID"], added["userID"]) == (a, b), f"{dev}\n{run.describe()}"
-    assert [(x["ownerUserID"], x["userID"]) for x in _res(run, "blacks_a")] == [(a, b)], run.describe()
+    assert [(x["ownerUserID"], x["userID"]) for x in run.ok("blacks_a")] == [(a, b)], run.describe()
     # B's core is refused while blocked (upstream ErrBlockedByPeer 1302), and A never gets the text
-    blocked = _res(run, "send_blocked_b")
+    blocked = run.ok("send_blocked_b")
     assert blocked.get("refused", {}).get("errCode") == 1302, run.describe()
     assert not any(m["text"] == "blocked?" for m in run.result["messages"]["a"] + run.result["messages"]["a2"]), \
         run.describe()
-    _res(run, "black_remove")
+    run.ok("black_remove")
     for dev in ("a", "a2"):
-        removed = _res(run, f"black_deleted_{dev}")
+        removed = run.ok(f"black_deleted_{dev}")
         assert (removed["ownerUserID"], removed["userID"]) == (a, b), f"{dev}\n{run.describe()}"
-    _res(run, "delete")
+    run.ok("delete")
     for dev in ("a", "a2"):
-        gone = _res(run, f"friend_deleted_{dev}")
+        gone = run.ok(f"friend_deleted_{dev}")
         assert (gone["ownerUserID"], gone["userID"], gone["remark"]) == (a, b, "Bee"), f"{dev}\n{run.describe()}"
-    assert _res(run, "friends_a_after_delete") == [], run.describe()
+    assert run.ok("friends_a_after_delete") == [], run.describe()
     # deletion is one-way (upstream DeleteFriend removes only the owner's row)
-    assert [(f["ownerUserID"], f["userID"]) for f in _res(run, "friends_b_after_delete")] == [(b, a)], run.describe()
+    assert [(f["ownerUserID"], f["userID"]) for f in run.ok("friends_b_after_delete")] == [(b, a)], run.describe()
 
 
 def test_refused_application(run: DriverRun) -> None:
     a, b = _users(run)
-    req = _res(run, "app_back_a")
+    req = run.ok("app_back_a")
     assert (req["fromUserID"], req["toUserID"], req["reqMsg"]) == (b, a, "again?"), run.describe()
-    _res(run, "refuse")
+    run.ok("refuse")
     for name in ("rejected_b", "rejected_a"):  # the applicant, and the refuser (sender sync)
-        rej = _res(run, name)
+        rej = run.ok(name)
         assert (rej["fromUserID"], rej["toUserID"], rej["handleResult"], rej["handleMsg"], rej["handlerUserID"]) == \
             (b, a, -1, "no thanks", a), run.describe()
 
@@ -140,17 +129,17 @@ def test_refused_application(run: DriverRun) -> None:
 def test_fresh_device_syncs_friends_applications_and_chat(run: DriverRun) -> None:
     a, b = _users(run)
     conv_id = run.result["conversationID"]
-    _res(run, "login_b2")
-    _res(run, "synced_b2")
-    assert [(f["ownerUserID"], f["userID"], f["addSource"]) for f in _res(run, "friends_b2")] == [(b, a, 1)], \
+    run.ok("login_b2")
+    run.ok("synced_b2")
+    assert [(f["ownerUserID"], f["userID"], f["addSource"]) for f in run.ok("friends_b2")] == [(b, a, 1)], \
         run.describe()
     assert [(r["fromUserID"], r["toUserID"], r["handleResult"], r["handleMsg"])
-            for r in _res(run, "recipient_list_b2")] == [(a, b, 1, "welcome")], run.describe()
+            for r in run.ok("recipient_list_b2")] == [(a, b, 1, "welcome")], run.describe()
     assert [(r["fromUserID"], r["toUserID"], r["handleResult"], r["handleMsg"])
-            for r in _res(run, "applicant_list_b2")] == [(b, a, -1, "no thanks")], run.describe()
-    convs = _res(run, "conversations_b2")
+            for r in run.ok("applicant_list_b2")] == [(b, a, -1, "no thanks")], run.describe()
+    convs = run.ok("conversations_b2")
     assert [(c["conversationID"], c["userID"], c["unreadCount"]) for c in convs] == [(conv_id, a, 0)], run.describe()
-    tip = _res(run, "tip_approved_b")
-    hist = _res(run, "history_b2")["messages"]
+    tip = run.ok("tip_approved_b")
+    hist = run.ok("history_b2")["messages"]
     assert [(m["clientMsgID"], m["contentType"], m["seq"]) for m in hist] == [(tip["clientMsgID"], 1201, 1)], \
         run.describe()
