@@ -94,3 +94,28 @@ export function withTimeout(promise, ms, what) {
     }),
   ]);
 }
+
+// A scenario driver's entry: runs ``run(options)`` and prints its result as one JSON line.
+export function scenarioMain(run) {
+  return async (argv) => {
+    const o = parseArgs(argv);
+    const out = await run(o).catch((e) => ({ ok: false, fatal: errInfo(e) }));
+    process.stdout.write(JSON.stringify(out) + '\n');
+    process.exit(0);
+  };
+}
+
+// ``step(name, fn)``: runs one step, recording its result or error (and time) in ``out.steps``.
+export function stepRecorder(out) {
+  return async function step(name, fn) {
+    const t0 = Date.now();
+    try {
+      const result = await fn();
+      out.steps[name] = { ok: true, ms: Date.now() - t0, result };
+      return result;
+    } catch (e) {
+      out.steps[name] = { ok: false, ms: Date.now() - t0, error: errInfo(e) };
+      return undefined;
+    }
+  };
+}

@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawnProcessAgent } from './agent.mjs';
-import { adminToken, errInfo, mintUserToken, parseArgs, singleConversationID, withTimeout } from './common.mjs';
+import { adminToken, errInfo, mintUserToken, scenarioMain, singleConversationID, stepRecorder, withTimeout } from './common.mjs';
 
 const PLATFORM_D1 = 3; // Windows
 const PLATFORM_D2 = 5; // Web
@@ -20,12 +20,7 @@ const PLATFORM_D3 = 2; // iOS: a fresh device logging in at the end
 const PLATFORM_D4 = 4; // Android: a fresh device after the clear
 const PLATFORM_P = 3;
 
-export async function main(argv) {
-  const o = parseArgs(argv);
-  const out = await run(o).catch((e) => ({ ok: false, fatal: errInfo(e) }));
-  process.stdout.write(JSON.stringify(out) + '\n');
-  process.exit(0);
-}
+export const main = scenarioMain(run);
 
 async function run(o) {
   const apiAddr = o.api;
@@ -40,17 +35,7 @@ async function run(o) {
   const out = { ok: false, users: { u, p }, conversationID: convID, workDir, steps: {}, events: {}, notices: {} };
   const agents = {};
 
-  async function step(name, fn) {
-    const t0 = Date.now();
-    try {
-      const result = await fn();
-      out.steps[name] = { ok: true, ms: Date.now() - t0, result };
-      return result;
-    } catch (e) {
-      out.steps[name] = { ok: false, ms: Date.now() - t0, error: errInfo(e) };
-      return undefined;
-    }
-  }
+  const step = stepRecorder(out);
   const loginArgs = (userID, token, platformID, dir) => ({
     userID, token, platformID, apiAddr, wsAddr, dataDir: path.join(workDir, dir),
   });

@@ -13,17 +13,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawnProcessAgent } from './agent.mjs';
-import { adminToken, errInfo, mintUserToken, parseArgs, singleConversationID, withTimeout } from './common.mjs';
+import { adminToken, errInfo, mintUserToken, scenarioMain, singleConversationID, stepRecorder, withTimeout } from './common.mjs';
 
 const PLATFORM = 3; // Windows, like the Electron SDK
 const PLATFORM_A2 = 5; // Web: the default multi-login policy 1 keeps A's platform-3 session
 
-export async function main(argv) {
-  const o = parseArgs(argv);
-  const out = await run(o).catch((e) => ({ ok: false, fatal: errInfo(e) }));
-  process.stdout.write(JSON.stringify(out) + '\n');
-  process.exit(0);
-}
+export const main = scenarioMain(run);
 
 async function run(o) {
   const apiAddr = o.api;
@@ -38,17 +33,7 @@ async function run(o) {
   const out = { ok: false, users: { a, b }, conversationID: convID, workDir, steps: {}, events: {}, notices: {}, messages: {} };
   const agents = {};
 
-  async function step(name, fn) {
-    const t0 = Date.now();
-    try {
-      const result = await fn();
-      out.steps[name] = { ok: true, ms: Date.now() - t0, result };
-      return result;
-    } catch (e) {
-      out.steps[name] = { ok: false, ms: Date.now() - t0, error: errInfo(e) };
-      return undefined;
-    }
-  }
+  const step = stepRecorder(out);
   const loginArgs = (userID, token, dir, platformID = PLATFORM) => ({
     userID, token, platformID, apiAddr, wsAddr, dataDir: path.join(workDir, dir),
   });

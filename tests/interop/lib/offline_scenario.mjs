@@ -9,17 +9,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawnProcessAgent } from './agent.mjs';
-import { adminToken, errInfo, mintUserToken, parseArgs, singleConversationID, withTimeout } from './common.mjs';
+import { adminToken, errInfo, mintUserToken, scenarioMain, singleConversationID, stepRecorder, withTimeout } from './common.mjs';
 
 const PLATFORM = 3;
 const PLATFORM_A2 = 5;
 
-export async function main(argv) {
-  const o = parseArgs(argv);
-  const out = await run(o).catch((e) => ({ ok: false, fatal: errInfo(e) }));
-  process.stdout.write(JSON.stringify(out) + '\n');
-  process.exit(0);
-}
+export const main = scenarioMain(run);
 
 async function run(o) {
   const apiAddr = o.api;
@@ -35,17 +30,7 @@ async function run(o) {
   const agents = {};
   const finished = {};
 
-  async function step(name, fn) {
-    const t0 = Date.now();
-    try {
-      const result = await fn();
-      out.steps[name] = { ok: true, ms: Date.now() - t0, result };
-      return result;
-    } catch (e) {
-      out.steps[name] = { ok: false, ms: Date.now() - t0, error: errInfo(e) };
-      return undefined;
-    }
-  }
+  const step = stepRecorder(out);
   const invoke = (agent, fn, ...args) => agent.call('invoke', { fn, args }, stepTimeout);
   const on = (agent, event, pred, what) =>
     agent.waitEvent((ev) => ev.event === event && pred(ev.data), stepTimeout, what).then((ev) => ev.data);
