@@ -9,9 +9,8 @@ import random
 import secrets
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 from google.protobuf.message import Message
 
 from ..protocol import jsoncodec
@@ -25,6 +24,9 @@ from ..protocol.errors import (
     error_for_code,
 )
 from ..protocol.routes import Route
+
+if TYPE_CHECKING:  # httpx loads on the first REST call: ~20 ms a session that never calls REST skips
+    import httpx
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +83,8 @@ class Transport:
         """The pooled HTTP client, made on first use: a session that never calls REST skips its
         set-up (an SSL context, ~50 ms) and the close of an unused one."""
         if self._http is None:
+            import httpx
+
             timeout, headers = self._http_options
             self._http = httpx.AsyncClient(timeout=timeout, headers=headers)
         return self._http
@@ -143,11 +147,14 @@ class Transport:
 
     async def _once(self, route: Route, payload: bytes, headers: dict[str, str], op: str) -> Any:
         url = self.api_url + route.path
+        http = self.http
+        import httpx  # loaded by ``self.http`` (or by the caller that handed its own client in)
+
         try:
             if route.is_get:
-                resp = await self.http.get(url, params={"operationID": op})
+                resp = await http.get(url, params={"operationID": op})
             else:
-                resp = await self.http.post(url, content=payload, headers=headers)
+                resp = await http.post(url, content=payload, headers=headers)
         except httpx.TimeoutException as exc:
             raise RequestTimeoutError(message=f"timed out calling {route.path}", detail=str(exc),
                                       operation_id=op) from exc

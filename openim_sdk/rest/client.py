@@ -5,16 +5,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
-
-import httpx
-import jwt
+from typing import TYPE_CHECKING, Any
 
 from ..protocol.constants import Platform
 from ..protocol.errors import TokenMalformedError
 from ..protocol.routes import ROUTES_BY_PATH, Route
 from . import _generated as g
 from ._transport import Transport
+
+if TYPE_CHECKING:  # httpx and jwt load on first use (a CLI send needs neither)
+    import httpx
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +29,8 @@ class TokenClaims:
 
 def parse_token_claims(token: str) -> TokenClaims:
     """Read a token's claims locally, without a call and without checking the signature."""
+    import jwt
+
     try:
         claims = jwt.decode(token, options={"verify_signature": False, "verify_exp": False})
         return TokenClaims(

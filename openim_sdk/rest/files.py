@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-import httpx
-
 from ..protocol.errors import FileError, NetworkError
 
 if TYPE_CHECKING:
+    import httpx
+
     from .client import RestClient
 
 #: progress(bytes_done, bytes_total)
@@ -124,6 +124,8 @@ async def upload_file(
 
     parts = {p.partNumber: p for p in sign.parts}
     http: httpx.AsyncClient = api._transport.http
+    import httpx  # loaded by ``_transport.http``
+
     sent = sum(min(state.part_size, size - (n - 1) * state.part_size) for n in state.done_parts)
     for number in range(1, nparts + 1):
         if number in state.done_parts:
@@ -173,6 +175,8 @@ async def _chunks(api: RestClient, url: str, progress: Progress | None) -> Async
     """The body of a GET of ``url`` (following redirects), chunk by chunk, with progress; a non-200
     answer is a :class:`FileError`, a transport failure a :class:`NetworkError`."""
     http: httpx.AsyncClient = api._transport.http
+    import httpx  # loaded by ``_transport.http``
+
     try:
         async with http.stream("GET", url, follow_redirects=True) as resp:
             if resp.status_code != 200:
