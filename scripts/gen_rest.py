@@ -133,7 +133,7 @@ def method_for(route: Route, imports: set[str]) -> str:
         lines.append("        data = None")
     else:
         lines.append("        data = dict(body or {})")
-    lines.append(f'        result: {ret} = await self._t.call(ROUTES_BY_PATH["{route.path}"], data, '
+    lines.append(f'        result: {ret} = await self._t.call(route("{route.path}"), data, '
                  'operation_id=operation_id)')
     lines.append("        return result")
     # one-line `def` if it fits is not needed; keep uniform
@@ -160,7 +160,7 @@ def generate() -> str:
         "from collections.abc import Mapping, Sequence",
         "from typing import TYPE_CHECKING, Any",
         "",
-        "from ..protocol.routes import ROUTES_BY_PATH",
+        "from ..protocol.routes import route",
         "",
         "if TYPE_CHECKING:",
         *[f"    from ..protocol.pb.{a} import {a}_pb2" for a in sorted(imports)],

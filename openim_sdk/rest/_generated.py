@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..protocol.routes import ROUTES_BY_PATH
+from ..protocol.routes import route
 
 if TYPE_CHECKING:
     from ..protocol.pb.auth import auth_pb2
@@ -47,7 +47,7 @@ class UserAPI(_Group):
         Response: ``openim.user.userRegisterResp``.
         """
         data = _body((("users", users),))
-        result: user_pb2.userRegisterResp = await self._t.call(ROUTES_BY_PATH["/user/user_register"], data, operation_id=operation_id)
+        result: user_pb2.userRegisterResp = await self._t.call(route("/user/user_register"), data, operation_id=operation_id)
         return result
 
     async def update_user_info(self, *, user_info: sdkws_pb2.UserInfo | Mapping[str, Any] | None = None, operation_id: str | None = None) -> user_pb2.updateUserInfoResp:
@@ -63,7 +63,7 @@ class UserAPI(_Group):
         Response: ``openim.user.updateUserInfoResp``.
         """
         data = _body((("userInfo", user_info),))
-        result: user_pb2.updateUserInfoResp = await self._t.call(ROUTES_BY_PATH["/user/update_user_info"], data, operation_id=operation_id)
+        result: user_pb2.updateUserInfoResp = await self._t.call(route("/user/update_user_info"), data, operation_id=operation_id)
         return result
 
     async def update_user_info_ex(self, *, user_info: sdkws_pb2.UserInfoWithEx | Mapping[str, Any] | None = None, operation_id: str | None = None) -> user_pb2.updateUserInfoExResp:
@@ -78,7 +78,7 @@ class UserAPI(_Group):
         Response: ``openim.user.updateUserInfoExResp``.
         """
         data = _body((("userInfo", user_info),))
-        result: user_pb2.updateUserInfoExResp = await self._t.call(ROUTES_BY_PATH["/user/update_user_info_ex"], data, operation_id=operation_id)
+        result: user_pb2.updateUserInfoExResp = await self._t.call(route("/user/update_user_info_ex"), data, operation_id=operation_id)
         return result
 
     async def set_global_msg_recv_opt(self, *, user_id: str | None = None, global_recv_msg_opt: int | None = None, operation_id: str | None = None) -> user_pb2.setGlobalRecvMessageOptResp:
@@ -92,7 +92,7 @@ class UserAPI(_Group):
         Response: ``openim.user.setGlobalRecvMessageOptResp``.
         """
         data = _body((("userID", user_id), ("globalRecvMsgOpt", global_recv_msg_opt),))
-        result: user_pb2.setGlobalRecvMessageOptResp = await self._t.call(ROUTES_BY_PATH["/user/set_global_msg_recv_opt"], data, operation_id=operation_id)
+        result: user_pb2.setGlobalRecvMessageOptResp = await self._t.call(route("/user/set_global_msg_recv_opt"), data, operation_id=operation_id)
         return result
 
     async def get_users_info(self, *, user_ids: Sequence[str] | None = None, operation_id: str | None = None) -> user_pb2.getDesignateUsersResp:
@@ -106,7 +106,7 @@ class UserAPI(_Group):
         Response: ``openim.user.getDesignateUsersResp``.
         """
         data = _body((("userIDs", user_ids),))
-        result: user_pb2.getDesignateUsersResp = await self._t.call(ROUTES_BY_PATH["/user/get_users_info"], data, operation_id=operation_id)
+        result: user_pb2.getDesignateUsersResp = await self._t.call(route("/user/get_users_info"), data, operation_id=operation_id)
         return result
 
     async def get_all_users_uid(self, *, pagination: sdkws_pb2.RequestPagination | Mapping[str, Any] | None = None, operation_id: str | None = None) -> user_pb2.getAllUserIDResp:
@@ -120,7 +120,7 @@ class UserAPI(_Group):
         Response: ``openim.user.getAllUserIDResp``.
         """
         data = _body((("pagination", pagination),))
-        result: user_pb2.getAllUserIDResp = await self._t.call(ROUTES_BY_PATH["/user/get_all_users_uid"], data, operation_id=operation_id)
+        result: user_pb2.getAllUserIDResp = await self._t.call(route("/user/get_all_users_uid"), data, operation_id=operation_id)
         return result
 
     async def account_check(self, *, check_user_ids: Sequence[str] | None = None, operation_id: str | None = None) -> user_pb2.accountCheckResp:
@@ -135,7 +135,7 @@ class UserAPI(_Group):
         Response: ``openim.user.accountCheckResp``.
         """
         data = _body((("checkUserIDs", check_user_ids),))
-        result: user_pb2.accountCheckResp = await self._t.call(ROUTES_BY_PATH["/user/account_check"], data, operation_id=operation_id)
+        result: user_pb2.accountCheckResp = await self._t.call(route("/user/account_check"), data, operation_id=operation_id)
         return result
 
     async def get_users(self, *, pagination: sdkws_pb2.RequestPagination | Mapping[str, Any] | None = None, user_id: str | None = None, nick_name: str | None = None, operation_id: str | None = None) -> user_pb2.getPaginationUsersResp:
@@ -150,7 +150,7 @@ class UserAPI(_Group):
         Response: ``openim.user.getPaginationUsersResp``.
         """
         data = _body((("pagination", pagination), ("userID", user_id), ("nickName", nick_name),))
-        result: user_pb2.getPaginationUsersResp = await self._t.call(ROUTES_BY_PATH["/user/get_users"], data, operation_id=operation_id)
+        result: user_pb2.getPaginationUsersResp = await self._t.call(route("/user/get_users"), data, operation_id=operation_id)
         return result
 
     async def get_users_online_status(self, *, user_ids: Sequence[str] | None = None, operation_id: str | None = None) -> list[msggateway_pb2.GetUsersOnlineStatusResp.SuccessResult]:
@@ -165,7 +165,7 @@ class UserAPI(_Group):
         Response: ``openim.msggateway.GetUsersOnlineStatusResp.SuccessResult``.
         """
         data = _body((("userIDs", user_ids),))
-        result: list[msggateway_pb2.GetUsersOnlineStatusResp.SuccessResult] = await self._t.call(ROUTES_BY_PATH["/user/get_users_online_status"], data, operation_id=operation_id)
+        result: list[msggateway_pb2.GetUsersOnlineStatusResp.SuccessResult] = await self._t.call(route("/user/get_users_online_status"), data, operation_id=operation_id)
         return result
 
     async def get_users_online_token_detail(self, *, user_ids: Sequence[str] | None = None, operation_id: str | None = None) -> list[msggateway_pb2.SingleDetail]:
@@ -180,7 +180,7 @@ class UserAPI(_Group):
         Response: ``openim.msggateway.SingleDetail``.
         """
         data = _body((("userIDs", user_ids),))
-        result: list[msggateway_pb2.SingleDetail] = await self._t.call(ROUTES_BY_PATH["/user/get_users_online_token_detail"], data, operation_id=operation_id)
+        result: list[msggateway_pb2.SingleDetail] = await self._t.call(route("/user/get_users_online_token_detail"), data, operation_id=operation_id)
         return result
 
     async def subscribe_users_status(self, *, user_id: str | None = None, user_ids: Sequence[str] | None = None, genre: int | None = None, operation_id: str | None = None) -> user_pb2.subscribeOrCancelUsersStatusResp:
@@ -194,7 +194,7 @@ class UserAPI(_Group):
         Response: ``openim.user.subscribeOrCancelUsersStatusResp``.
         """
         data = _body((("userID", user_id), ("userIDs", user_ids), ("genre", genre),))
-        result: user_pb2.subscribeOrCancelUsersStatusResp = await self._t.call(ROUTES_BY_PATH["/user/subscribe_users_status"], data, operation_id=operation_id)
+        result: user_pb2.subscribeOrCancelUsersStatusResp = await self._t.call(route("/user/subscribe_users_status"), data, operation_id=operation_id)
         return result
 
     async def get_users_status(self, *, user_id: str | None = None, user_ids: Sequence[str] | None = None, operation_id: str | None = None) -> user_pb2.getUserStatusResp:
@@ -208,7 +208,7 @@ class UserAPI(_Group):
         Response: ``openim.user.getUserStatusResp``.
         """
         data = _body((("userID", user_id), ("userIDs", user_ids),))
-        result: user_pb2.getUserStatusResp = await self._t.call(ROUTES_BY_PATH["/user/get_users_status"], data, operation_id=operation_id)
+        result: user_pb2.getUserStatusResp = await self._t.call(route("/user/get_users_status"), data, operation_id=operation_id)
         return result
 
     async def get_subscribe_users_status(self, *, user_id: str | None = None, operation_id: str | None = None) -> user_pb2.getSubscribeUsersStatusResp:
@@ -222,7 +222,7 @@ class UserAPI(_Group):
         Response: ``openim.user.getSubscribeUsersStatusResp``.
         """
         data = _body((("userID", user_id),))
-        result: user_pb2.getSubscribeUsersStatusResp = await self._t.call(ROUTES_BY_PATH["/user/get_subscribe_users_status"], data, operation_id=operation_id)
+        result: user_pb2.getSubscribeUsersStatusResp = await self._t.call(route("/user/get_subscribe_users_status"), data, operation_id=operation_id)
         return result
 
     async def process_user_command_add(self, *, user_id: str | None = None, type: int | None = None, uuid: str | None = None, value: str | None = None, ex: str | None = None, operation_id: str | None = None) -> user_pb2.processUserCommandAddResp:
@@ -237,7 +237,7 @@ class UserAPI(_Group):
         Response: ``openim.user.processUserCommandAddResp``.
         """
         data = _body((("userID", user_id), ("type", type), ("uuid", uuid), ("value", value), ("ex", ex),))
-        result: user_pb2.processUserCommandAddResp = await self._t.call(ROUTES_BY_PATH["/user/process_user_command_add"], data, operation_id=operation_id)
+        result: user_pb2.processUserCommandAddResp = await self._t.call(route("/user/process_user_command_add"), data, operation_id=operation_id)
         return result
 
     async def process_user_command_delete(self, *, user_id: str | None = None, type: int | None = None, uuid: str | None = None, operation_id: str | None = None) -> user_pb2.processUserCommandDeleteResp:
@@ -252,7 +252,7 @@ class UserAPI(_Group):
         Response: ``openim.user.processUserCommandDeleteResp``.
         """
         data = _body((("userID", user_id), ("type", type), ("uuid", uuid),))
-        result: user_pb2.processUserCommandDeleteResp = await self._t.call(ROUTES_BY_PATH["/user/process_user_command_delete"], data, operation_id=operation_id)
+        result: user_pb2.processUserCommandDeleteResp = await self._t.call(route("/user/process_user_command_delete"), data, operation_id=operation_id)
         return result
 
     async def process_user_command_update(self, *, user_id: str | None = None, type: int | None = None, uuid: str | None = None, value: str | None = None, ex: str | None = None, operation_id: str | None = None) -> user_pb2.processUserCommandUpdateResp:
@@ -267,7 +267,7 @@ class UserAPI(_Group):
         Response: ``openim.user.processUserCommandUpdateResp``.
         """
         data = _body((("userID", user_id), ("type", type), ("uuid", uuid), ("value", value), ("ex", ex),))
-        result: user_pb2.processUserCommandUpdateResp = await self._t.call(ROUTES_BY_PATH["/user/process_user_command_update"], data, operation_id=operation_id)
+        result: user_pb2.processUserCommandUpdateResp = await self._t.call(route("/user/process_user_command_update"), data, operation_id=operation_id)
         return result
 
     async def process_user_command_get(self, *, user_id: str | None = None, type: int | None = None, operation_id: str | None = None) -> user_pb2.processUserCommandGetResp:
@@ -282,7 +282,7 @@ class UserAPI(_Group):
         Response: ``openim.user.processUserCommandGetResp``.
         """
         data = _body((("userID", user_id), ("type", type),))
-        result: user_pb2.processUserCommandGetResp = await self._t.call(ROUTES_BY_PATH["/user/process_user_command_get"], data, operation_id=operation_id)
+        result: user_pb2.processUserCommandGetResp = await self._t.call(route("/user/process_user_command_get"), data, operation_id=operation_id)
         return result
 
     async def process_user_command_get_all(self, *, user_id: str | None = None, operation_id: str | None = None) -> user_pb2.processUserCommandGetAllResp:
@@ -297,7 +297,7 @@ class UserAPI(_Group):
         Response: ``openim.user.processUserCommandGetAllResp``.
         """
         data = _body((("userID", user_id),))
-        result: user_pb2.processUserCommandGetAllResp = await self._t.call(ROUTES_BY_PATH["/user/process_user_command_get_all"], data, operation_id=operation_id)
+        result: user_pb2.processUserCommandGetAllResp = await self._t.call(route("/user/process_user_command_get_all"), data, operation_id=operation_id)
         return result
 
     async def add_notification_account(self, *, user_id: str | None = None, nick_name: str | None = None, face_url: str | None = None, app_manger_level: int | None = None, operation_id: str | None = None) -> user_pb2.addNotificationAccountResp:
@@ -312,7 +312,7 @@ class UserAPI(_Group):
         Response: ``openim.user.addNotificationAccountResp``.
         """
         data = _body((("userID", user_id), ("nickName", nick_name), ("faceURL", face_url), ("appMangerLevel", app_manger_level),))
-        result: user_pb2.addNotificationAccountResp = await self._t.call(ROUTES_BY_PATH["/user/add_notification_account"], data, operation_id=operation_id)
+        result: user_pb2.addNotificationAccountResp = await self._t.call(route("/user/add_notification_account"), data, operation_id=operation_id)
         return result
 
     async def update_notification_account(self, *, user_id: str | None = None, face_url: str | None = None, nick_name: str | None = None, operation_id: str | None = None) -> user_pb2.updateNotificationAccountInfoResp:
@@ -326,7 +326,7 @@ class UserAPI(_Group):
         Response: ``openim.user.updateNotificationAccountInfoResp``.
         """
         data = _body((("userID", user_id), ("faceURL", face_url), ("nickName", nick_name),))
-        result: user_pb2.updateNotificationAccountInfoResp = await self._t.call(ROUTES_BY_PATH["/user/update_notification_account"], data, operation_id=operation_id)
+        result: user_pb2.updateNotificationAccountInfoResp = await self._t.call(route("/user/update_notification_account"), data, operation_id=operation_id)
         return result
 
     async def search_notification_account(self, *, keyword: str | None = None, app_manager_level: int | None = None, pagination: sdkws_pb2.RequestPagination | Mapping[str, Any] | None = None, operation_id: str | None = None) -> user_pb2.searchNotificationAccountResp:
@@ -340,7 +340,7 @@ class UserAPI(_Group):
         Response: ``openim.user.searchNotificationAccountResp``.
         """
         data = _body((("keyword", keyword), ("appManagerLevel", app_manager_level), ("pagination", pagination),))
-        result: user_pb2.searchNotificationAccountResp = await self._t.call(ROUTES_BY_PATH["/user/search_notification_account"], data, operation_id=operation_id)
+        result: user_pb2.searchNotificationAccountResp = await self._t.call(route("/user/search_notification_account"), data, operation_id=operation_id)
         return result
 
     async def get_user_client_config(self, *, user_id: str | None = None, operation_id: str | None = None) -> user_pb2.getUserClientConfigResp:
@@ -353,7 +353,7 @@ class UserAPI(_Group):
         Response: ``openim.user.getUserClientConfigResp``.
         """
         data = _body((("userID", user_id),))
-        result: user_pb2.getUserClientConfigResp = await self._t.call(ROUTES_BY_PATH["/user/get_user_client_config"], data, operation_id=operation_id)
+        result: user_pb2.getUserClientConfigResp = await self._t.call(route("/user/get_user_client_config"), data, operation_id=operation_id)
         return result
 
     async def set_user_client_config(self, *, user_id: str | None = None, configs: Mapping[str, str] | None = None, operation_id: str | None = None) -> user_pb2.setUserClientConfigResp:
@@ -363,7 +363,7 @@ class UserAPI(_Group):
         Response: ``openim.user.setUserClientConfigResp``.
         """
         data = _body((("userID", user_id), ("configs", configs),))
-        result: user_pb2.setUserClientConfigResp = await self._t.call(ROUTES_BY_PATH["/user/set_user_client_config"], data, operation_id=operation_id)
+        result: user_pb2.setUserClientConfigResp = await self._t.call(route("/user/set_user_client_config"), data, operation_id=operation_id)
         return result
 
     async def del_user_client_config(self, *, user_id: str | None = None, keys: Sequence[str] | None = None, operation_id: str | None = None) -> user_pb2.delUserClientConfigResp:
@@ -373,7 +373,7 @@ class UserAPI(_Group):
         Response: ``openim.user.delUserClientConfigResp``.
         """
         data = _body((("userID", user_id), ("keys", keys),))
-        result: user_pb2.delUserClientConfigResp = await self._t.call(ROUTES_BY_PATH["/user/del_user_client_config"], data, operation_id=operation_id)
+        result: user_pb2.delUserClientConfigResp = await self._t.call(route("/user/del_user_client_config"), data, operation_id=operation_id)
         return result
 
     async def page_user_client_config(self, *, user_id: str | None = None, key: str | None = None, pagination: sdkws_pb2.RequestPagination | Mapping[str, Any] | None = None, operation_id: str | None = None) -> user_pb2.pageUserClientConfigResp:
@@ -383,7 +383,7 @@ class UserAPI(_Group):
         Response: ``openim.user.pageUserClientConfigResp``.
         """
         data = _body((("userID", user_id), ("key", key), ("pagination", pagination),))
-        result: user_pb2.pageUserClientConfigResp = await self._t.call(ROUTES_BY_PATH["/user/page_user_client_config"], data, operation_id=operation_id)
+        result: user_pb2.pageUserClientConfigResp = await self._t.call(route("/user/page_user_client_config"), data, operation_id=operation_id)
         return result
 
 
@@ -401,7 +401,7 @@ class FriendAPI(_Group):
         Response: ``openim.relation.deleteFriendResp``.
         """
         data = _body((("ownerUserID", owner_user_id), ("friendUserID", friend_user_id),))
-        result: relation_pb2.deleteFriendResp = await self._t.call(ROUTES_BY_PATH["/friend/delete_friend"], data, operation_id=operation_id)
+        result: relation_pb2.deleteFriendResp = await self._t.call(route("/friend/delete_friend"), data, operation_id=operation_id)
         return result
 
     async def get_friend_apply_list(self, *, user_id: str | None = None, pagination: sdkws_pb2.RequestPagination | Mapping[str, Any] | None = None, handle_results: Sequence[int] | None = None, operation_id: str | None = None) -> relation_pb2.getPaginationFriendsApplyToResp:
@@ -416,7 +416,7 @@ class FriendAPI(_Group):
         Response: ``openim.relation.getPaginationFriendsApplyToResp``.
         """
         data = _body((("userID", user_id), ("pagination", pagination), ("handleResults", handle_results),))
-        result: relation_pb2.getPaginationFriendsApplyToResp = await self._t.call(ROUTES_BY_PATH["/friend/get_friend_apply_list"], data, operation_id=operation_id)
+        result: relation_pb2.getPaginationFriendsApplyToResp = await self._t.call(route("/friend/get_friend_apply_list"), data, operation_id=operation_id)
         return result
 
     async def get_designated_friend_apply(self, *, from_user_id: str | None = None, to_user_id: str | None = None, operation_id: str | None = None) -> relation_pb2.getDesignatedFriendsApplyResp:
@@ -430,7 +430,7 @@ class FriendAPI(_Group):
         Response: ``openim.relation.getDesignatedFriendsApplyResp``.
         """
         data = _body((("fromUserID", from_user_id), ("toUserID", to_user_id),))
-        result: relation_pb2.getDesignatedFriendsApplyResp = await self._t.call(ROUTES_BY_PATH["/friend/get_designated_friend_apply"], data, operation_id=operation_id)
+        result: relation_pb2.getDesignatedFriendsApplyResp = await self._t.call(route("/friend/get_designated_friend_apply"), data, operation_id=operation_id)
         return result
 
     async def get_self_friend_apply_list(self, *, user_id: str | None = None, pagination: sdkws_pb2.RequestPagination | Mapping[str, Any] | None = None, handle_results: Sequence[int] | None = None, operation_id: str | None = None) -> relation_pb2.getPaginationFriendsApplyFromResp:
@@ -444,7 +444,7 @@ class FriendAPI(_Group):
         Response: ``openim.relation.getPaginationFriendsApplyFromResp``.
         """
         data = _body((("userID", user_id), ("pagination", pagination), ("handleResults", handle_results),))
-        result: relation_pb2.getPaginationFriendsApplyFromResp = await self._t.call(ROUTES_BY_PATH["/friend/get_self_friend_apply_list"], data, operation_id=operation_id)
+        result: relation_pb2.getPaginationFriendsApplyFromResp = await self._t.call(route("/friend/get_self_friend_apply_list"), data, operation_id=operation_id)
         return result
 
     async def get_friend_list(self, *, pagination: sdkws_pb2.RequestPagination | Mapping[str, Any] | None = None, user_id: str | None = None, operation_id: str | None = None) -> relation_pb2.getPaginationFriendsResp:
@@ -458,7 +458,7 @@ class FriendAPI(_Group):
         Response: ``openim.relation.getPaginationFriendsResp``.
         """
         data = _body((("pagination", pagination), ("userID", user_id),))
-        result: relation_pb2.getPaginationFriendsResp = await self._t.call(ROUTES_BY_PATH["/friend/get_friend_list"], data, operation_id=operation_id)
+        result: relation_pb2.getPaginationFriendsResp = await self._t.call(route("/friend/get_friend_list"), data, operation_id=operation_id)
         return result
 
     async def get_designated_friends(self, *, owner_user_id: str | None = None, friend_user_ids: Sequence[str] | None = None, operation_id: str | None = None) -> relation_pb2.getDesignatedFriendsResp:
@@ -472,7 +472,7 @@ class FriendAPI(_Group):
         Response: ``openim.relation.getDesignatedFriendsResp``.
         """
         data = _body((("ownerUserID", owner_user_id), ("friendUserIDs", friend_user_ids),))
-        result: relation_pb2.getDesignatedFriendsResp = await self._t.call(ROUTES_BY_PATH["/friend/get_designated_friends"], data, operation_id=operation_id)
+        result: relation_pb2.getDesignatedFriendsResp = await self._t.call(route("/friend/get_designated_friends"), data, operation_id=operation_id)
         return result
 
     async def add_friend(self, *, from_user_id: str | None = None, to_user_id: str | None = None, req_msg: str | None = None, ex: str | None = None, operation_id: str | None = None) -> relation_pb2.applyToAddFriendResp:
@@ -487,7 +487,7 @@ class FriendAPI(_Group):
         Response: ``openim.relation.applyToAddFriendResp``.
         """
         data = _body((("fromUserID", from_user_id), ("toUserID", to_user_id), ("reqMsg", req_msg), ("ex", ex),))
-        result: relation_pb2.applyToAddFriendResp = await self._t.call(ROUTES_BY_PATH["/friend/add_friend"], data, operation_id=operation_id)
+        result: relation_pb2.applyToAddFriendResp = await self._t.call(route("/friend/add_friend"), data, operation_id=operation_id)
         return result
 
     async def add_friend_response(self, *, from_user_id: str | None = None, to_user_id: str | None = None, handle_result: int | None = None, handle_msg: str | None = None, operation_id: str | None = None) -> relation_pb2.respondFriendApplyResp:
@@ -502,7 +502,7 @@ class FriendAPI(_Group):
         Response: ``openim.relation.respondFriendApplyResp``.
         """
         data = _body((("fromUserID", from_user_id), ("toUserID", to_user_id), ("handleResult", handle_result), ("handleMsg", handle_msg),))
-        result: relation_pb2.respondFriendApplyResp = await self._t.call(ROUTES_BY_PATH["/friend/add_friend_response"], data, operation_id=operation_id)
+        result: relation_pb2.respondFriendApplyResp = await self._t.call(route("/friend/add_friend_response"), data, operation_id=operation_id)
         return result
 
     async def set_friend_remark(self, *, owner_user_id: str | None = None, friend_user_id: str | None = None, remark: str | None = None, operation_id: str | None = None) -> relation_pb2.setFriendRemarkResp:
@@ -516,7 +516,7 @@ class FriendAPI(_Group):
         Response: ``openim.relation.setFriendRemarkResp``.
         """
         data = _body((("ownerUserID", owner_user_id), ("friendUserID", friend_user_id), ("remark", remark),))
-        result: relation_pb2.setFriendRemarkResp = await self._t.call(ROUTES_BY_PATH["/friend/set_friend_remark"], data, operation_id=operation_id)
+        result: relation_pb2.setFriendRemarkResp = await self._t.call(route("/friend/set_friend_remark"), data, operation_id=operation_id)
         return result
 
     async def add_black(self, *, owner_user_id: str | None = None, black_user_id: str | None = None, ex: str | None = None, operation_id: str | None = None) -> relation_pb2.addBlackResp:
@@ -530,7 +530,7 @@ class FriendAPI(_Group):
         Response: ``openim.relation.addBlackResp``.
         """
         data = _body((("ownerUserID", owner_user_id), ("blackUserID", black_user_id), ("ex", ex),))
-        result: relation_pb2.addBlackResp = await self._t.call(ROUTES_BY_PATH["/friend/add_black"], data, operation_id=operation_id)
+        result: relation_pb2.addBlackResp = await self._t.call(route("/friend/add_black"), data, operation_id=operation_id)
         return result
 
     async def get_black_list(self, *, user_id: str | None = None, pagination: sdkws_pb2.RequestPagination | Mapping[str, Any] | None = None, operation_id: str | None = None) -> relation_pb2.getPaginationBlacksResp:
@@ -544,7 +544,7 @@ class FriendAPI(_Group):
         Response: ``openim.relation.getPaginationBlacksResp``.
         """
         data = _body((("userID", user_id), ("pagination", pagination),))
-        result: relation_pb2.getPaginationBlacksResp = await self._t.call(ROUTES_BY_PATH["/friend/get_black_list"], data, operation_id=operation_id)
+        result: relation_pb2.getPaginationBlacksResp = await self._t.call(route("/friend/get_black_list"), data, operation_id=operation_id)
         return result
 
     async def get_specified_blacks(self, *, owner_user_id: str | None = None, user_id_list: Sequence[str] | None = None, operation_id: str | None = None) -> relation_pb2.GetSpecifiedBlacksResp:
@@ -556,7 +556,7 @@ class FriendAPI(_Group):
         Response: ``openim.relation.GetSpecifiedBlacksResp``.
         """
         data = _body((("ownerUserID", owner_user_id), ("userIDList", user_id_list),))
-        result: relation_pb2.GetSpecifiedBlacksResp = await self._t.call(ROUTES_BY_PATH["/friend/get_specified_blacks"], data, operation_id=operation_id)
+        result: relation_pb2.GetSpecifiedBlacksResp = await self._t.call(route("/friend/get_specified_blacks"), data, operation_id=operation_id)
         return result
 
     async def remove_black(self, *, owner_user_id: str | None = None, black_user_id: str | None = None, operation_id: str | None = None) -> relation_pb2.removeBlackResp:
@@ -570,7 +570,7 @@ class FriendAPI(_Group):
         Response: ``openim.relation.removeBlackResp``.
         """
         data = _body((("ownerUserID", owner_user_id), ("blackUserID", black_user_id),))
-        result: relation_pb2.removeBlackResp = await self._t.call(ROUTES_BY_PATH["/friend/remove_black"], data, operation_id=operation_id)
+        result: relation_pb2.removeBlackResp = await self._t.call(route("/friend/remove_black"), data, operation_id=operation_id)
         return result
 
     async def get_incremental_blacks(self, *, user_id: str | None = None, version_id: str | None = None, version: int | None = None, operation_id: str | None = None) -> relation_pb2.getIncrementalBlacksResp:
@@ -583,7 +583,7 @@ class FriendAPI(_Group):
         Response: ``openim.relation.getIncrementalBlacksResp``.
         """
         data = _body((("userID", user_id), ("versionID", version_id), ("version", version),))
-        result: relation_pb2.getIncrementalBlacksResp = await self._t.call(ROUTES_BY_PATH["/friend/get_incremental_blacks"], data, operation_id=operation_id)
+        result: relation_pb2.getIncrementalBlacksResp = await self._t.call(route("/friend/get_incremental_blacks"), data, operation_id=operation_id)
         return result
 
     async def import_friend(self, *, owner_user_id: str | None = None, friend_user_ids: Sequence[str] | None = None, operation_id: str | None = None) -> relation_pb2.importFriendResp:
@@ -597,7 +597,7 @@ class FriendAPI(_Group):
         Response: ``openim.relation.importFriendResp``.
         """
         data = _body((("ownerUserID", owner_user_id), ("friendUserIDs", friend_user_ids),))
-        result: relation_pb2.importFriendResp = await self._t.call(ROUTES_BY_PATH["/friend/import_friend"], data, operation_id=operation_id)
+        result: relation_pb2.importFriendResp = await self._t.call(route("/friend/import_friend"), data, operation_id=operation_id)
         return result
 
     async def is_friend(self, *, user_id1: str | None = None, user_id2: str | None = None, operation_id: str | None = None) -> relation_pb2.isFriendResp:
@@ -611,7 +611,7 @@ class FriendAPI(_Group):
         Response: ``openim.relation.isFriendResp``.
         """
         data = _body((("userID1", user_id1), ("userID2", user_id2),))
-        result: relation_pb2.isFriendResp = await self._t.call(ROUTES_BY_PATH["/friend/is_friend"], data, operation_id=operation_id)
+        result: relation_pb2.isFriendResp = await self._t.call(route("/friend/is_friend"), data, operation_id=operation_id)
         return result
 
     async def get_friend_id(self, *, user_id: str | None = None, operation_id: str | None = None) -> relation_pb2.getFriendIDsResp:
@@ -625,7 +625,7 @@ class FriendAPI(_Group):
         Response: ``openim.relation.getFriendIDsResp``.
         """
         data = _body((("userID", user_id),))
-        result: relation_pb2.getFriendIDsResp = await self._t.call(ROUTES_BY_PATH["/friend/get_friend_id"], data, operation_id=operation_id)
+        result: relation_pb2.getFriendIDsResp = await self._t.call(route("/friend/get_friend_id"), data, operation_id=operation_id)
         return result
 
     async def get_specified_friends_info(self, *, owner_user_id: str | None = None, user_id_list: Sequence[str] | None = None, operation_id: str | None = None) -> relation_pb2.getSpecifiedFriendsInfoResp:
@@ -639,7 +639,7 @@ class FriendAPI(_Group):
         Response: ``openim.relation.getSpecifiedFriendsInfoResp``.
         """
         data = _body((("ownerUserID", owner_user_id), ("userIDList", user_id_list),))
-        result: relation_pb2.getSpecifiedFriendsInfoResp = await self._t.call(ROUTES_BY_PATH["/friend/get_specified_friends_info"], data, operation_id=operation_id)
+        result: relation_pb2.getSpecifiedFriendsInfoResp = await self._t.call(route("/friend/get_specified_friends_info"), data, operation_id=operation_id)
         return result
 
     async def update_friends(self, *, owner_user_id: str | None = None, friend_user_ids: Sequence[str] | None = None, is_pinned: bool | None = None, remark: str | None = None, ex: str | None = None, operation_id: str | None = None) -> relation_pb2.updateFriendsResp:
@@ -653,7 +653,7 @@ class FriendAPI(_Group):
         Response: ``openim.relation.updateFriendsResp``.
         """
         data = _body((("ownerUserID", owner_user_id), ("friendUserIDs", friend_user_ids), ("isPinned", is_pinned), ("remark", remark), ("ex", ex),))
-        result: relation_pb2.updateFriendsResp = await self._t.call(ROUTES_BY_PATH["/friend/update_friends"], data, operation_id=operation_id)
+        result: relation_pb2.updateFriendsResp = await self._t.call(route("/friend/update_friends"), data, operation_id=operation_id)
         return result
 
     async def get_incremental_friends(self, *, user_id: str | None = None, version_id: str | None = None, version: int | None = None, operation_id: str | None = None) -> relation_pb2.getIncrementalFriendsResp:
@@ -665,7 +665,7 @@ class FriendAPI(_Group):
         Response: ``openim.relation.getIncrementalFriendsResp``.
         """
         data = _body((("userID", user_id), ("versionID", version_id), ("version", version),))
-        result: relation_pb2.getIncrementalFriendsResp = await self._t.call(ROUTES_BY_PATH["/friend/get_incremental_friends"], data, operation_id=operation_id)
+        result: relation_pb2.getIncrementalFriendsResp = await self._t.call(route("/friend/get_incremental_friends"), data, operation_id=operation_id)
         return result
 
     async def get_full_friend_user_ids(self, *, id_hash: int | None = None, user_id: str | None = None, operation_id: str | None = None) -> relation_pb2.getFullFriendUserIDsResp:
@@ -680,7 +680,7 @@ class FriendAPI(_Group):
         Response: ``openim.relation.getFullFriendUserIDsResp``.
         """
         data = _body((("idHash", id_hash), ("userID", user_id),))
-        result: relation_pb2.getFullFriendUserIDsResp = await self._t.call(ROUTES_BY_PATH["/friend/get_full_friend_user_ids"], data, operation_id=operation_id)
+        result: relation_pb2.getFullFriendUserIDsResp = await self._t.call(route("/friend/get_full_friend_user_ids"), data, operation_id=operation_id)
         return result
 
     async def get_self_unhandled_apply_count(self, *, user_id: str | None = None, time: int | None = None, operation_id: str | None = None) -> relation_pb2.getSelfUnhandledApplyCountResp:
@@ -692,7 +692,7 @@ class FriendAPI(_Group):
         Response: ``openim.relation.getSelfUnhandledApplyCountResp``.
         """
         data = _body((("userID", user_id), ("time", time),))
-        result: relation_pb2.getSelfUnhandledApplyCountResp = await self._t.call(ROUTES_BY_PATH["/friend/get_self_unhandled_apply_count"], data, operation_id=operation_id)
+        result: relation_pb2.getSelfUnhandledApplyCountResp = await self._t.call(route("/friend/get_self_unhandled_apply_count"), data, operation_id=operation_id)
         return result
 
 
@@ -711,7 +711,7 @@ class GroupAPI(_Group):
         Response: ``openim.group.CreateGroupResp``.
         """
         data = _body((("memberUserIDs", member_user_ids), ("groupInfo", group_info), ("adminUserIDs", admin_user_ids), ("ownerUserID", owner_user_id), ("sendMessage", send_message),))
-        result: group_pb2.CreateGroupResp = await self._t.call(ROUTES_BY_PATH["/group/create_group"], data, operation_id=operation_id)
+        result: group_pb2.CreateGroupResp = await self._t.call(route("/group/create_group"), data, operation_id=operation_id)
         return result
 
     async def set_group_info(self, *, group_info_for_set: sdkws_pb2.GroupInfoForSet | Mapping[str, Any] | None = None, operation_id: str | None = None) -> group_pb2.SetGroupInfoResp:
@@ -725,7 +725,7 @@ class GroupAPI(_Group):
         Response: ``openim.group.SetGroupInfoResp``.
         """
         data = _body((("groupInfoForSet", group_info_for_set),))
-        result: group_pb2.SetGroupInfoResp = await self._t.call(ROUTES_BY_PATH["/group/set_group_info"], data, operation_id=operation_id)
+        result: group_pb2.SetGroupInfoResp = await self._t.call(route("/group/set_group_info"), data, operation_id=operation_id)
         return result
 
     async def set_group_info_ex(self, *, group_id: str | None = None, group_name: str | None = None, notification: str | None = None, introduction: str | None = None, face_url: str | None = None, ex: str | None = None, need_verification: int | None = None, look_member_info: int | None = None, apply_member_friend: int | None = None, operation_id: str | None = None) -> group_pb2.SetGroupInfoExResp:
@@ -737,7 +737,7 @@ class GroupAPI(_Group):
         Response: ``openim.group.SetGroupInfoExResp``.
         """
         data = _body((("groupID", group_id), ("groupName", group_name), ("notification", notification), ("introduction", introduction), ("faceURL", face_url), ("ex", ex), ("needVerification", need_verification), ("lookMemberInfo", look_member_info), ("applyMemberFriend", apply_member_friend),))
-        result: group_pb2.SetGroupInfoExResp = await self._t.call(ROUTES_BY_PATH["/group/set_group_info_ex"], data, operation_id=operation_id)
+        result: group_pb2.SetGroupInfoExResp = await self._t.call(route("/group/set_group_info_ex"), data, operation_id=operation_id)
         return result
 
     async def join_group(self, *, group_id: str | None = None, req_message: str | None = None, join_source: int | None = None, inviter_user_id: str | None = None, ex: str | None = None, operation_id: str | None = None) -> group_pb2.JoinGroupResp:
@@ -752,7 +752,7 @@ class GroupAPI(_Group):
         Response: ``openim.group.JoinGroupResp``.
         """
         data = _body((("groupID", group_id), ("reqMessage", req_message), ("joinSource", join_source), ("inviterUserID", inviter_user_id), ("ex", ex),))
-        result: group_pb2.JoinGroupResp = await self._t.call(ROUTES_BY_PATH["/group/join_group"], data, operation_id=operation_id)
+        result: group_pb2.JoinGroupResp = await self._t.call(route("/group/join_group"), data, operation_id=operation_id)
         return result
 
     async def quit_group(self, *, group_id: str | None = None, user_id: str | None = None, operation_id: str | None = None) -> group_pb2.QuitGroupResp:
@@ -766,7 +766,7 @@ class GroupAPI(_Group):
         Response: ``openim.group.QuitGroupResp``.
         """
         data = _body((("groupID", group_id), ("userID", user_id),))
-        result: group_pb2.QuitGroupResp = await self._t.call(ROUTES_BY_PATH["/group/quit_group"], data, operation_id=operation_id)
+        result: group_pb2.QuitGroupResp = await self._t.call(route("/group/quit_group"), data, operation_id=operation_id)
         return result
 
     async def group_application_response(self, *, group_id: str | None = None, from_user_id: str | None = None, handled_msg: str | None = None, handle_result: int | None = None, operation_id: str | None = None) -> group_pb2.GroupApplicationResponseResp:
@@ -780,7 +780,7 @@ class GroupAPI(_Group):
         Response: ``openim.group.GroupApplicationResponseResp``.
         """
         data = _body((("groupID", group_id), ("fromUserID", from_user_id), ("handledMsg", handled_msg), ("handleResult", handle_result),))
-        result: group_pb2.GroupApplicationResponseResp = await self._t.call(ROUTES_BY_PATH["/group/group_application_response"], data, operation_id=operation_id)
+        result: group_pb2.GroupApplicationResponseResp = await self._t.call(route("/group/group_application_response"), data, operation_id=operation_id)
         return result
 
     async def transfer_group(self, *, group_id: str | None = None, old_owner_user_id: str | None = None, new_owner_user_id: str | None = None, operation_id: str | None = None) -> group_pb2.TransferGroupOwnerResp:
@@ -794,7 +794,7 @@ class GroupAPI(_Group):
         Response: ``openim.group.TransferGroupOwnerResp``.
         """
         data = _body((("groupID", group_id), ("oldOwnerUserID", old_owner_user_id), ("newOwnerUserID", new_owner_user_id),))
-        result: group_pb2.TransferGroupOwnerResp = await self._t.call(ROUTES_BY_PATH["/group/transfer_group"], data, operation_id=operation_id)
+        result: group_pb2.TransferGroupOwnerResp = await self._t.call(route("/group/transfer_group"), data, operation_id=operation_id)
         return result
 
     async def get_recv_group_applicationList(self, *, pagination: sdkws_pb2.RequestPagination | Mapping[str, Any] | None = None, from_user_id: str | None = None, group_ids: Sequence[str] | None = None, handle_results: Sequence[int] | None = None, operation_id: str | None = None) -> group_pb2.GetGroupApplicationListResp:
@@ -809,7 +809,7 @@ class GroupAPI(_Group):
         Response: ``openim.group.GetGroupApplicationListResp``.
         """
         data = _body((("pagination", pagination), ("fromUserID", from_user_id), ("groupIDs", group_ids), ("handleResults", handle_results),))
-        result: group_pb2.GetGroupApplicationListResp = await self._t.call(ROUTES_BY_PATH["/group/get_recv_group_applicationList"], data, operation_id=operation_id)
+        result: group_pb2.GetGroupApplicationListResp = await self._t.call(route("/group/get_recv_group_applicationList"), data, operation_id=operation_id)
         return result
 
     async def get_user_req_group_applicationList(self, *, pagination: sdkws_pb2.RequestPagination | Mapping[str, Any] | None = None, user_id: str | None = None, group_ids: Sequence[str] | None = None, handle_results: Sequence[int] | None = None, operation_id: str | None = None) -> group_pb2.GetUserReqApplicationListResp:
@@ -823,7 +823,7 @@ class GroupAPI(_Group):
         Response: ``openim.group.GetUserReqApplicationListResp``.
         """
         data = _body((("pagination", pagination), ("userID", user_id), ("groupIDs", group_ids), ("handleResults", handle_results),))
-        result: group_pb2.GetUserReqApplicationListResp = await self._t.call(ROUTES_BY_PATH["/group/get_user_req_group_applicationList"], data, operation_id=operation_id)
+        result: group_pb2.GetUserReqApplicationListResp = await self._t.call(route("/group/get_user_req_group_applicationList"), data, operation_id=operation_id)
         return result
 
     async def get_group_users_req_application_list(self, *, group_id: str | None = None, user_ids: Sequence[str] | None = None, operation_id: str | None = None) -> group_pb2.getGroupUsersReqApplicationListResp:
@@ -837,7 +837,7 @@ class GroupAPI(_Group):
         Response: ``openim.group.getGroupUsersReqApplicationListResp``.
         """
         data = _body((("groupID", group_id), ("userIDs", user_ids),))
-        result: group_pb2.getGroupUsersReqApplicationListResp = await self._t.call(ROUTES_BY_PATH["/group/get_group_users_req_application_list"], data, operation_id=operation_id)
+        result: group_pb2.getGroupUsersReqApplicationListResp = await self._t.call(route("/group/get_group_users_req_application_list"), data, operation_id=operation_id)
         return result
 
     async def get_specified_user_group_request_info(self, *, group_id: str | None = None, user_id: str | None = None, operation_id: str | None = None) -> group_pb2.GetSpecifiedUserGroupRequestInfoResp:
@@ -849,7 +849,7 @@ class GroupAPI(_Group):
         Response: ``openim.group.GetSpecifiedUserGroupRequestInfoResp``.
         """
         data = _body((("groupID", group_id), ("userID", user_id),))
-        result: group_pb2.GetSpecifiedUserGroupRequestInfoResp = await self._t.call(ROUTES_BY_PATH["/group/get_specified_user_group_request_info"], data, operation_id=operation_id)
+        result: group_pb2.GetSpecifiedUserGroupRequestInfoResp = await self._t.call(route("/group/get_specified_user_group_request_info"), data, operation_id=operation_id)
         return result
 
     async def get_groups_info(self, *, group_ids: Sequence[str] | None = None, operation_id: str | None = None) -> group_pb2.GetGroupsInfoResp:
@@ -863,7 +863,7 @@ class GroupAPI(_Group):
         Response: ``openim.group.GetGroupsInfoResp``.
         """
         data = _body((("groupIDs", group_ids),))
-        result: group_pb2.GetGroupsInfoResp = await self._t.call(ROUTES_BY_PATH["/group/get_groups_info"], data, operation_id=operation_id)
+        result: group_pb2.GetGroupsInfoResp = await self._t.call(route("/group/get_groups_info"), data, operation_id=operation_id)
         return result
 
     async def kick_group(self, *, group_id: str | None = None, kicked_user_ids: Sequence[str] | None = None, reason: str | None = None, send_message: bool | None = None, operation_id: str | None = None) -> group_pb2.KickGroupMemberResp:
@@ -878,7 +878,7 @@ class GroupAPI(_Group):
         Response: ``openim.group.KickGroupMemberResp``.
         """
         data = _body((("groupID", group_id), ("kickedUserIDs", kicked_user_ids), ("reason", reason), ("sendMessage", send_message),))
-        result: group_pb2.KickGroupMemberResp = await self._t.call(ROUTES_BY_PATH["/group/kick_group"], data, operation_id=operation_id)
+        result: group_pb2.KickGroupMemberResp = await self._t.call(route("/group/kick_group"), data, operation_id=operation_id)
         return result
 
     async def get_group_members_info(self, *, group_id: str | None = None, user_ids: Sequence[str] | None = None, operation_id: str | None = None) -> group_pb2.GetGroupMembersInfoResp:
@@ -892,7 +892,7 @@ class GroupAPI(_Group):
         Response: ``openim.group.GetGroupMembersInfoResp``.
         """
         data = _body((("groupID", group_id), ("userIDs", user_ids),))
-        result: group_pb2.GetGroupMembersInfoResp = await self._t.call(ROUTES_BY_PATH["/group/get_group_members_info"], data, operation_id=operation_id)
+        result: group_pb2.GetGroupMembersInfoResp = await self._t.call(route("/group/get_group_members_info"), data, operation_id=operation_id)
         return result
 
     async def get_group_member_list(self, *, pagination: sdkws_pb2.RequestPagination | Mapping[str, Any] | None = None, group_id: str | None = None, filter: int | None = None, keyword: str | None = None, operation_id: str | None = None) -> group_pb2.GetGroupMemberListResp:
@@ -906,7 +906,7 @@ class GroupAPI(_Group):
         Response: ``openim.group.GetGroupMemberListResp``.
         """
         data = _body((("pagination", pagination), ("groupID", group_id), ("filter", filter), ("keyword", keyword),))
-        result: group_pb2.GetGroupMemberListResp = await self._t.call(ROUTES_BY_PATH["/group/get_group_member_list"], data, operation_id=operation_id)
+        result: group_pb2.GetGroupMemberListResp = await self._t.call(route("/group/get_group_member_list"), data, operation_id=operation_id)
         return result
 
     async def invite_user_to_group(self, *, group_id: str | None = None, reason: str | None = None, invited_user_ids: Sequence[str] | None = None, send_message: bool | None = None, operation_id: str | None = None) -> group_pb2.InviteUserToGroupResp:
@@ -921,7 +921,7 @@ class GroupAPI(_Group):
         Response: ``openim.group.InviteUserToGroupResp``.
         """
         data = _body((("groupID", group_id), ("reason", reason), ("invitedUserIDs", invited_user_ids), ("sendMessage", send_message),))
-        result: group_pb2.InviteUserToGroupResp = await self._t.call(ROUTES_BY_PATH["/group/invite_user_to_group"], data, operation_id=operation_id)
+        result: group_pb2.InviteUserToGroupResp = await self._t.call(route("/group/invite_user_to_group"), data, operation_id=operation_id)
         return result
 
     async def get_joined_group_list(self, *, pagination: sdkws_pb2.RequestPagination | Mapping[str, Any] | None = None, from_user_id: str | None = None, operation_id: str | None = None) -> group_pb2.GetJoinedGroupListResp:
@@ -935,7 +935,7 @@ class GroupAPI(_Group):
         Response: ``openim.group.GetJoinedGroupListResp``.
         """
         data = _body((("pagination", pagination), ("fromUserID", from_user_id),))
-        result: group_pb2.GetJoinedGroupListResp = await self._t.call(ROUTES_BY_PATH["/group/get_joined_group_list"], data, operation_id=operation_id)
+        result: group_pb2.GetJoinedGroupListResp = await self._t.call(route("/group/get_joined_group_list"), data, operation_id=operation_id)
         return result
 
     async def dismiss_group(self, *, group_id: str | None = None, delete_member: bool | None = None, send_message: bool | None = None, operation_id: str | None = None) -> group_pb2.DismissGroupResp:
@@ -949,7 +949,7 @@ class GroupAPI(_Group):
         Response: ``openim.group.DismissGroupResp``.
         """
         data = _body((("groupID", group_id), ("deleteMember", delete_member), ("sendMessage", send_message),))
-        result: group_pb2.DismissGroupResp = await self._t.call(ROUTES_BY_PATH["/group/dismiss_group"], data, operation_id=operation_id)
+        result: group_pb2.DismissGroupResp = await self._t.call(route("/group/dismiss_group"), data, operation_id=operation_id)
         return result
 
     async def mute_group_member(self, *, group_id: str | None = None, user_id: str | None = None, muted_seconds: int | None = None, operation_id: str | None = None) -> group_pb2.MuteGroupMemberResp:
@@ -964,7 +964,7 @@ class GroupAPI(_Group):
         Response: ``openim.group.MuteGroupMemberResp``.
         """
         data = _body((("groupID", group_id), ("userID", user_id), ("mutedSeconds", muted_seconds),))
-        result: group_pb2.MuteGroupMemberResp = await self._t.call(ROUTES_BY_PATH["/group/mute_group_member"], data, operation_id=operation_id)
+        result: group_pb2.MuteGroupMemberResp = await self._t.call(route("/group/mute_group_member"), data, operation_id=operation_id)
         return result
 
     async def cancel_mute_group_member(self, *, group_id: str | None = None, user_id: str | None = None, operation_id: str | None = None) -> group_pb2.CancelMuteGroupMemberResp:
@@ -978,7 +978,7 @@ class GroupAPI(_Group):
         Response: ``openim.group.CancelMuteGroupMemberResp``.
         """
         data = _body((("groupID", group_id), ("userID", user_id),))
-        result: group_pb2.CancelMuteGroupMemberResp = await self._t.call(ROUTES_BY_PATH["/group/cancel_mute_group_member"], data, operation_id=operation_id)
+        result: group_pb2.CancelMuteGroupMemberResp = await self._t.call(route("/group/cancel_mute_group_member"), data, operation_id=operation_id)
         return result
 
     async def mute_group(self, *, group_id: str | None = None, operation_id: str | None = None) -> group_pb2.MuteGroupResp:
@@ -992,7 +992,7 @@ class GroupAPI(_Group):
         Response: ``openim.group.MuteGroupResp``.
         """
         data = _body((("groupID", group_id),))
-        result: group_pb2.MuteGroupResp = await self._t.call(ROUTES_BY_PATH["/group/mute_group"], data, operation_id=operation_id)
+        result: group_pb2.MuteGroupResp = await self._t.call(route("/group/mute_group"), data, operation_id=operation_id)
         return result
 
     async def cancel_mute_group(self, *, group_id: str | None = None, operation_id: str | None = None) -> group_pb2.CancelMuteGroupResp:
@@ -1006,7 +1006,7 @@ class GroupAPI(_Group):
         Response: ``openim.group.CancelMuteGroupResp``.
         """
         data = _body((("groupID", group_id),))
-        result: group_pb2.CancelMuteGroupResp = await self._t.call(ROUTES_BY_PATH["/group/cancel_mute_group"], data, operation_id=operation_id)
+        result: group_pb2.CancelMuteGroupResp = await self._t.call(route("/group/cancel_mute_group"), data, operation_id=operation_id)
         return result
 
     async def set_group_member_info(self, *, members: Sequence[group_pb2.SetGroupMemberInfo | Mapping[str, Any]] | None = None, operation_id: str | None = None) -> group_pb2.SetGroupMemberInfoResp:
@@ -1022,7 +1022,7 @@ class GroupAPI(_Group):
         Response: ``openim.group.SetGroupMemberInfoResp``.
         """
         data = _body((("members", members),))
-        result: group_pb2.SetGroupMemberInfoResp = await self._t.call(ROUTES_BY_PATH["/group/set_group_member_info"], data, operation_id=operation_id)
+        result: group_pb2.SetGroupMemberInfoResp = await self._t.call(route("/group/set_group_member_info"), data, operation_id=operation_id)
         return result
 
     async def get_group_abstract_info(self, *, group_ids: Sequence[str] | None = None, operation_id: str | None = None) -> group_pb2.GetGroupAbstractInfoResp:
@@ -1037,7 +1037,7 @@ class GroupAPI(_Group):
         Response: ``openim.group.GetGroupAbstractInfoResp``.
         """
         data = _body((("groupIDs", group_ids),))
-        result: group_pb2.GetGroupAbstractInfoResp = await self._t.call(ROUTES_BY_PATH["/group/get_group_abstract_info"], data, operation_id=operation_id)
+        result: group_pb2.GetGroupAbstractInfoResp = await self._t.call(route("/group/get_group_abstract_info"), data, operation_id=operation_id)
         return result
 
     async def get_groups(self, *, pagination: sdkws_pb2.RequestPagination | Mapping[str, Any] | None = None, group_name: str | None = None, group_id: str | None = None, operation_id: str | None = None) -> group_pb2.GetGroupsResp:
@@ -1051,7 +1051,7 @@ class GroupAPI(_Group):
         Response: ``openim.group.GetGroupsResp``.
         """
         data = _body((("pagination", pagination), ("groupName", group_name), ("groupID", group_id),))
-        result: group_pb2.GetGroupsResp = await self._t.call(ROUTES_BY_PATH["/group/get_groups"], data, operation_id=operation_id)
+        result: group_pb2.GetGroupsResp = await self._t.call(route("/group/get_groups"), data, operation_id=operation_id)
         return result
 
     async def get_group_member_user_id(self, *, group_id: str | None = None, operation_id: str | None = None) -> group_pb2.GetGroupMemberUserIDsResp:
@@ -1065,7 +1065,7 @@ class GroupAPI(_Group):
         Response: ``openim.group.GetGroupMemberUserIDsResp``.
         """
         data = _body((("groupID", group_id),))
-        result: group_pb2.GetGroupMemberUserIDsResp = await self._t.call(ROUTES_BY_PATH["/group/get_group_member_user_id"], data, operation_id=operation_id)
+        result: group_pb2.GetGroupMemberUserIDsResp = await self._t.call(route("/group/get_group_member_user_id"), data, operation_id=operation_id)
         return result
 
     async def get_incremental_join_groups(self, *, user_id: str | None = None, version_id: str | None = None, version: int | None = None, operation_id: str | None = None) -> group_pb2.getIncrementalJoinGroupResp:
@@ -1077,7 +1077,7 @@ class GroupAPI(_Group):
         Response: ``openim.group.getIncrementalJoinGroupResp``.
         """
         data = _body((("userID", user_id), ("versionID", version_id), ("version", version),))
-        result: group_pb2.getIncrementalJoinGroupResp = await self._t.call(ROUTES_BY_PATH["/group/get_incremental_join_groups"], data, operation_id=operation_id)
+        result: group_pb2.getIncrementalJoinGroupResp = await self._t.call(route("/group/get_incremental_join_groups"), data, operation_id=operation_id)
         return result
 
     async def get_incremental_group_members(self, *, group_id: str | None = None, version_id: str | None = None, version: int | None = None, operation_id: str | None = None) -> group_pb2.getIncrementalGroupMemberResp:
@@ -1090,7 +1090,7 @@ class GroupAPI(_Group):
         Response: ``openim.group.getIncrementalGroupMemberResp``.
         """
         data = _body((("groupID", group_id), ("versionID", version_id), ("version", version),))
-        result: group_pb2.getIncrementalGroupMemberResp = await self._t.call(ROUTES_BY_PATH["/group/get_incremental_group_members"], data, operation_id=operation_id)
+        result: group_pb2.getIncrementalGroupMemberResp = await self._t.call(route("/group/get_incremental_group_members"), data, operation_id=operation_id)
         return result
 
     async def get_incremental_group_members_batch(self, *, user_id: str | None = None, req_list: Sequence[group_pb2.getIncrementalGroupMemberReq | Mapping[str, Any]] | None = None, operation_id: str | None = None) -> group_pb2.BatchGetIncrementalGroupMemberResp:
@@ -1103,7 +1103,7 @@ class GroupAPI(_Group):
         Response: ``openim.group.BatchGetIncrementalGroupMemberResp``.
         """
         data = _body((("userID", user_id), ("reqList", req_list),))
-        result: group_pb2.BatchGetIncrementalGroupMemberResp = await self._t.call(ROUTES_BY_PATH["/group/get_incremental_group_members_batch"], data, operation_id=operation_id)
+        result: group_pb2.BatchGetIncrementalGroupMemberResp = await self._t.call(route("/group/get_incremental_group_members_batch"), data, operation_id=operation_id)
         return result
 
     async def get_full_group_member_user_ids(self, *, id_hash: int | None = None, group_id: str | None = None, operation_id: str | None = None) -> group_pb2.GetFullGroupMemberUserIDsResp:
@@ -1118,7 +1118,7 @@ class GroupAPI(_Group):
         Response: ``openim.group.GetFullGroupMemberUserIDsResp``.
         """
         data = _body((("idHash", id_hash), ("groupID", group_id),))
-        result: group_pb2.GetFullGroupMemberUserIDsResp = await self._t.call(ROUTES_BY_PATH["/group/get_full_group_member_user_ids"], data, operation_id=operation_id)
+        result: group_pb2.GetFullGroupMemberUserIDsResp = await self._t.call(route("/group/get_full_group_member_user_ids"), data, operation_id=operation_id)
         return result
 
     async def get_full_join_group_ids(self, *, id_hash: int | None = None, user_id: str | None = None, operation_id: str | None = None) -> group_pb2.GetFullJoinGroupIDsResp:
@@ -1132,7 +1132,7 @@ class GroupAPI(_Group):
         Response: ``openim.group.GetFullJoinGroupIDsResp``.
         """
         data = _body((("idHash", id_hash), ("userID", user_id),))
-        result: group_pb2.GetFullJoinGroupIDsResp = await self._t.call(ROUTES_BY_PATH["/group/get_full_join_group_ids"], data, operation_id=operation_id)
+        result: group_pb2.GetFullJoinGroupIDsResp = await self._t.call(route("/group/get_full_join_group_ids"), data, operation_id=operation_id)
         return result
 
     async def get_group_application_unhandled_count(self, *, user_id: str | None = None, time: int | None = None, operation_id: str | None = None) -> group_pb2.GetGroupApplicationUnhandledCountResp:
@@ -1144,7 +1144,7 @@ class GroupAPI(_Group):
         Response: ``openim.group.GetGroupApplicationUnhandledCountResp``.
         """
         data = _body((("userID", user_id), ("time", time),))
-        result: group_pb2.GetGroupApplicationUnhandledCountResp = await self._t.call(ROUTES_BY_PATH["/group/get_group_application_unhandled_count"], data, operation_id=operation_id)
+        result: group_pb2.GetGroupApplicationUnhandledCountResp = await self._t.call(route("/group/get_group_application_unhandled_count"), data, operation_id=operation_id)
         return result
 
 
@@ -1164,7 +1164,7 @@ class AuthAPI(_Group):
         Response: ``openim.auth.getAdminTokenResp``.
         """
         data = _body((("secret", secret), ("userID", user_id),))
-        result: auth_pb2.getAdminTokenResp = await self._t.call(ROUTES_BY_PATH["/auth/get_admin_token"], data, operation_id=operation_id)
+        result: auth_pb2.getAdminTokenResp = await self._t.call(route("/auth/get_admin_token"), data, operation_id=operation_id)
         return result
 
     async def get_user_token(self, *, platform_id: int | None = None, user_id: str | None = None, operation_id: str | None = None) -> auth_pb2.getUserTokenResp:
@@ -1180,7 +1180,7 @@ class AuthAPI(_Group):
         Response: ``openim.auth.getUserTokenResp``.
         """
         data = _body((("platformID", platform_id), ("userID", user_id),))
-        result: auth_pb2.getUserTokenResp = await self._t.call(ROUTES_BY_PATH["/auth/get_user_token"], data, operation_id=operation_id)
+        result: auth_pb2.getUserTokenResp = await self._t.call(route("/auth/get_user_token"), data, operation_id=operation_id)
         return result
 
     async def parse_token(self, *, token: str | None = None, operation_id: str | None = None) -> auth_pb2.parseTokenResp:
@@ -1195,7 +1195,7 @@ class AuthAPI(_Group):
         Response: ``openim.auth.parseTokenResp``.
         """
         data = _body((("token", token),))
-        result: auth_pb2.parseTokenResp = await self._t.call(ROUTES_BY_PATH["/auth/parse_token"], data, operation_id=operation_id)
+        result: auth_pb2.parseTokenResp = await self._t.call(route("/auth/parse_token"), data, operation_id=operation_id)
         return result
 
     async def force_logout(self, *, platform_id: int | None = None, user_id: str | None = None, operation_id: str | None = None) -> auth_pb2.forceLogoutResp:
@@ -1211,7 +1211,7 @@ class AuthAPI(_Group):
         Response: ``openim.auth.forceLogoutResp``.
         """
         data = _body((("platformID", platform_id), ("userID", user_id),))
-        result: auth_pb2.forceLogoutResp = await self._t.call(ROUTES_BY_PATH["/auth/force_logout"], data, operation_id=operation_id)
+        result: auth_pb2.forceLogoutResp = await self._t.call(route("/auth/force_logout"), data, operation_id=operation_id)
         return result
 
 
@@ -1225,7 +1225,7 @@ class ThirdAPI(_Group):
         Not JSON.
         """
         data = None
-        result: Any = await self._t.call(ROUTES_BY_PATH["/third/prometheus"], data, operation_id=operation_id)
+        result: Any = await self._t.call(route("/third/prometheus"), data, operation_id=operation_id)
         return result
 
     async def fcm_update_token(self, *, platform_id: int | None = None, fcm_token: str | None = None, account: str | None = None, expire_time: int | None = None, operation_id: str | None = None) -> third_pb2.FcmUpdateTokenResp:
@@ -1239,7 +1239,7 @@ class ThirdAPI(_Group):
         Response: ``openim.third.FcmUpdateTokenResp``.
         """
         data = _body((("platformID", platform_id), ("fcmToken", fcm_token), ("account", account), ("expireTime", expire_time),))
-        result: third_pb2.FcmUpdateTokenResp = await self._t.call(ROUTES_BY_PATH["/third/fcm_update_token"], data, operation_id=operation_id)
+        result: third_pb2.FcmUpdateTokenResp = await self._t.call(route("/third/fcm_update_token"), data, operation_id=operation_id)
         return result
 
     async def set_app_badge(self, *, user_id: str | None = None, app_unread_count: int | None = None, operation_id: str | None = None) -> third_pb2.SetAppBadgeResp:
@@ -1253,7 +1253,7 @@ class ThirdAPI(_Group):
         Response: ``openim.third.SetAppBadgeResp``.
         """
         data = _body((("userID", user_id), ("appUnreadCount", app_unread_count),))
-        result: third_pb2.SetAppBadgeResp = await self._t.call(ROUTES_BY_PATH["/third/set_app_badge"], data, operation_id=operation_id)
+        result: third_pb2.SetAppBadgeResp = await self._t.call(route("/third/set_app_badge"), data, operation_id=operation_id)
         return result
 
     async def logs_upload(self, *, platform: int | None = None, file_urls: Sequence[third_pb2.fileURL | Mapping[str, Any]] | None = None, app_framework: str | None = None, version: str | None = None, ex: str | None = None, operation_id: str | None = None) -> third_pb2.UploadLogsResp:
@@ -1265,7 +1265,7 @@ class ThirdAPI(_Group):
         Response: ``openim.third.UploadLogsResp``.
         """
         data = _body((("platform", platform), ("fileURLs", file_urls), ("appFramework", app_framework), ("version", version), ("ex", ex),))
-        result: third_pb2.UploadLogsResp = await self._t.call(ROUTES_BY_PATH["/third/logs/upload"], data, operation_id=operation_id)
+        result: third_pb2.UploadLogsResp = await self._t.call(route("/third/logs/upload"), data, operation_id=operation_id)
         return result
 
     async def logs_delete(self, *, log_ids: Sequence[str] | None = None, operation_id: str | None = None) -> third_pb2.DeleteLogsResp:
@@ -1277,7 +1277,7 @@ class ThirdAPI(_Group):
         Response: ``openim.third.DeleteLogsResp``.
         """
         data = _body((("logIDs", log_ids),))
-        result: third_pb2.DeleteLogsResp = await self._t.call(ROUTES_BY_PATH["/third/logs/delete"], data, operation_id=operation_id)
+        result: third_pb2.DeleteLogsResp = await self._t.call(route("/third/logs/delete"), data, operation_id=operation_id)
         return result
 
     async def logs_search(self, *, keyword: str | None = None, start_time: int | None = None, end_time: int | None = None, pagination: sdkws_pb2.RequestPagination | Mapping[str, Any] | None = None, operation_id: str | None = None) -> third_pb2.SearchLogsResp:
@@ -1289,7 +1289,7 @@ class ThirdAPI(_Group):
         Response: ``openim.third.SearchLogsResp``.
         """
         data = _body((("keyword", keyword), ("startTime", start_time), ("endTime", end_time), ("pagination", pagination),))
-        result: third_pb2.SearchLogsResp = await self._t.call(ROUTES_BY_PATH["/third/logs/search"], data, operation_id=operation_id)
+        result: third_pb2.SearchLogsResp = await self._t.call(route("/third/logs/search"), data, operation_id=operation_id)
         return result
 
 
@@ -1305,7 +1305,7 @@ class ObjectAPI(_Group):
         Response: ``openim.third.PartLimitResp``.
         """
         data: dict[str, Any] = {}
-        result: third_pb2.PartLimitResp = await self._t.call(ROUTES_BY_PATH["/object/part_limit"], data, operation_id=operation_id)
+        result: third_pb2.PartLimitResp = await self._t.call(route("/object/part_limit"), data, operation_id=operation_id)
         return result
 
     async def part_size(self, *, size: int | None = None, operation_id: str | None = None) -> third_pb2.PartSizeResp:
@@ -1317,7 +1317,7 @@ class ObjectAPI(_Group):
         Response: ``openim.third.PartSizeResp``.
         """
         data = _body((("size", size),))
-        result: third_pb2.PartSizeResp = await self._t.call(ROUTES_BY_PATH["/object/part_size"], data, operation_id=operation_id)
+        result: third_pb2.PartSizeResp = await self._t.call(route("/object/part_size"), data, operation_id=operation_id)
         return result
 
     async def initiate_multipart_upload(self, *, hash: str | None = None, size: int | None = None, part_size: int | None = None, max_parts: int | None = None, cause: str | None = None, name: str | None = None, content_type: str | None = None, url_prefix: str | None = None, operation_id: str | None = None) -> third_pb2.InitiateMultipartUploadResp:
@@ -1334,7 +1334,7 @@ class ObjectAPI(_Group):
         Response: ``openim.third.InitiateMultipartUploadResp``.
         """
         data = _body((("hash", hash), ("size", size), ("partSize", part_size), ("maxParts", max_parts), ("cause", cause), ("name", name), ("contentType", content_type), ("urlPrefix", url_prefix),))
-        result: third_pb2.InitiateMultipartUploadResp = await self._t.call(ROUTES_BY_PATH["/object/initiate_multipart_upload"], data, operation_id=operation_id)
+        result: third_pb2.InitiateMultipartUploadResp = await self._t.call(route("/object/initiate_multipart_upload"), data, operation_id=operation_id)
         return result
 
     async def auth_sign(self, *, upload_id: str | None = None, part_numbers: Sequence[int] | None = None, operation_id: str | None = None) -> third_pb2.AuthSignResp:
@@ -1346,7 +1346,7 @@ class ObjectAPI(_Group):
         Response: ``openim.third.AuthSignResp``.
         """
         data = _body((("uploadID", upload_id), ("partNumbers", part_numbers),))
-        result: third_pb2.AuthSignResp = await self._t.call(ROUTES_BY_PATH["/object/auth_sign"], data, operation_id=operation_id)
+        result: third_pb2.AuthSignResp = await self._t.call(route("/object/auth_sign"), data, operation_id=operation_id)
         return result
 
     async def complete_multipart_upload(self, *, upload_id: str | None = None, parts: Sequence[str] | None = None, name: str | None = None, content_type: str | None = None, cause: str | None = None, url_prefix: str | None = None, operation_id: str | None = None) -> third_pb2.CompleteMultipartUploadResp:
@@ -1361,7 +1361,7 @@ class ObjectAPI(_Group):
         Response: ``openim.third.CompleteMultipartUploadResp``.
         """
         data = _body((("uploadID", upload_id), ("parts", parts), ("name", name), ("contentType", content_type), ("cause", cause), ("urlPrefix", url_prefix),))
-        result: third_pb2.CompleteMultipartUploadResp = await self._t.call(ROUTES_BY_PATH["/object/complete_multipart_upload"], data, operation_id=operation_id)
+        result: third_pb2.CompleteMultipartUploadResp = await self._t.call(route("/object/complete_multipart_upload"), data, operation_id=operation_id)
         return result
 
     async def access_url(self, *, name: str | None = None, query: Mapping[str, str] | None = None, operation_id: str | None = None) -> third_pb2.AccessURLResp:
@@ -1374,7 +1374,7 @@ class ObjectAPI(_Group):
         Response: ``openim.third.AccessURLResp``.
         """
         data = _body((("name", name), ("query", query),))
-        result: third_pb2.AccessURLResp = await self._t.call(ROUTES_BY_PATH["/object/access_url"], data, operation_id=operation_id)
+        result: third_pb2.AccessURLResp = await self._t.call(route("/object/access_url"), data, operation_id=operation_id)
         return result
 
     async def initiate_form_data(self, *, name: str | None = None, size: int | None = None, content_type: str | None = None, group: str | None = None, millisecond: int | None = None, absolute: bool | None = None, operation_id: str | None = None) -> third_pb2.InitiateFormDataResp:
@@ -1387,7 +1387,7 @@ class ObjectAPI(_Group):
         Response: ``openim.third.InitiateFormDataResp``.
         """
         data = _body((("name", name), ("size", size), ("contentType", content_type), ("group", group), ("millisecond", millisecond), ("absolute", absolute),))
-        result: third_pb2.InitiateFormDataResp = await self._t.call(ROUTES_BY_PATH["/object/initiate_form_data"], data, operation_id=operation_id)
+        result: third_pb2.InitiateFormDataResp = await self._t.call(route("/object/initiate_form_data"), data, operation_id=operation_id)
         return result
 
     async def complete_form_data(self, *, id: str | None = None, url_prefix: str | None = None, operation_id: str | None = None) -> third_pb2.CompleteFormDataResp:
@@ -1401,7 +1401,7 @@ class ObjectAPI(_Group):
         Response: ``openim.third.CompleteFormDataResp``.
         """
         data = _body((("id", id), ("urlPrefix", url_prefix),))
-        result: third_pb2.CompleteFormDataResp = await self._t.call(ROUTES_BY_PATH["/object/complete_form_data"], data, operation_id=operation_id)
+        result: third_pb2.CompleteFormDataResp = await self._t.call(route("/object/complete_form_data"), data, operation_id=operation_id)
         return result
 
     async def get_object(self, *, operation_id: str | None = None) -> Any:
@@ -1411,7 +1411,7 @@ class ObjectAPI(_Group):
         to presigned storage URL; errors are plain text with 400/404/500. Not the JSON envelope.
         """
         data = None
-        result: Any = await self._t.call(ROUTES_BY_PATH["/object/*name"], data, operation_id=operation_id)
+        result: Any = await self._t.call(route("/object/*name"), data, operation_id=operation_id)
         return result
 
 
@@ -1428,7 +1428,7 @@ class MsgAPI(_Group):
         Response: ``openim.sdkws.GetMaxSeqResp``.
         """
         data = _body((("userID", user_id),))
-        result: sdkws_pb2.GetMaxSeqResp = await self._t.call(ROUTES_BY_PATH["/msg/newest_seq"], data, operation_id=operation_id)
+        result: sdkws_pb2.GetMaxSeqResp = await self._t.call(route("/msg/newest_seq"), data, operation_id=operation_id)
         return result
 
     async def search_msg(self, *, send_id: str | None = None, recv_id: str | None = None, content_type: int | None = None, send_time: str | None = None, session_type: int | None = None, pagination: sdkws_pb2.RequestPagination | Mapping[str, Any] | None = None, operation_id: str | None = None) -> msg_pb2.SearchMessageResp:
@@ -1442,7 +1442,7 @@ class MsgAPI(_Group):
         Response: ``openim.msg.SearchMessageResp``.
         """
         data = _body((("sendID", send_id), ("recvID", recv_id), ("contentType", content_type), ("sendTime", send_time), ("sessionType", session_type), ("pagination", pagination),))
-        result: msg_pb2.SearchMessageResp = await self._t.call(ROUTES_BY_PATH["/msg/search_msg"], data, operation_id=operation_id)
+        result: msg_pb2.SearchMessageResp = await self._t.call(route("/msg/search_msg"), data, operation_id=operation_id)
         return result
 
     async def send_msg(self, *, body: Mapping[str, Any] | None = None, operation_id: str | None = None) -> msg_pb2.SendMsgResp | Any:
@@ -1455,7 +1455,7 @@ class MsgAPI(_Group):
         Response: ``openim.msg.SendMsgResp``.
         """
         data = dict(body or {})
-        result: msg_pb2.SendMsgResp | Any = await self._t.call(ROUTES_BY_PATH["/msg/send_msg"], data, operation_id=operation_id)
+        result: msg_pb2.SendMsgResp | Any = await self._t.call(route("/msg/send_msg"), data, operation_id=operation_id)
         return result
 
     async def send_business_notification(self, *, body: Mapping[str, Any] | None = None, operation_id: str | None = None) -> msg_pb2.SendMsgResp | Any:
@@ -1467,7 +1467,7 @@ class MsgAPI(_Group):
         Response: ``openim.msg.SendMsgResp``.
         """
         data = dict(body or {})
-        result: msg_pb2.SendMsgResp | Any = await self._t.call(ROUTES_BY_PATH["/msg/send_business_notification"], data, operation_id=operation_id)
+        result: msg_pb2.SendMsgResp | Any = await self._t.call(route("/msg/send_business_notification"), data, operation_id=operation_id)
         return result
 
     async def pull_msg_by_seq(self, *, user_id: str | None = None, seq_ranges: Sequence[sdkws_pb2.SeqRange | Mapping[str, Any]] | None = None, order: int | None = None, operation_id: str | None = None) -> sdkws_pb2.PullMessageBySeqsResp:
@@ -1481,7 +1481,7 @@ class MsgAPI(_Group):
         Response: ``openim.sdkws.PullMessageBySeqsResp``.
         """
         data = _body((("userID", user_id), ("seqRanges", seq_ranges), ("order", order),))
-        result: sdkws_pb2.PullMessageBySeqsResp = await self._t.call(ROUTES_BY_PATH["/msg/pull_msg_by_seq"], data, operation_id=operation_id)
+        result: sdkws_pb2.PullMessageBySeqsResp = await self._t.call(route("/msg/pull_msg_by_seq"), data, operation_id=operation_id)
         return result
 
     async def revoke_msg(self, *, conversation_id: str | None = None, seq: int | None = None, user_id: str | None = None, operation_id: str | None = None) -> msg_pb2.RevokeMsgResp:
@@ -1496,7 +1496,7 @@ class MsgAPI(_Group):
         Response: ``openim.msg.RevokeMsgResp``.
         """
         data = _body((("conversationID", conversation_id), ("seq", seq), ("userID", user_id),))
-        result: msg_pb2.RevokeMsgResp = await self._t.call(ROUTES_BY_PATH["/msg/revoke_msg"], data, operation_id=operation_id)
+        result: msg_pb2.RevokeMsgResp = await self._t.call(route("/msg/revoke_msg"), data, operation_id=operation_id)
         return result
 
     async def mark_msgs_as_read(self, *, conversation_id: str | None = None, seqs: Sequence[int] | None = None, user_id: str | None = None, operation_id: str | None = None) -> msg_pb2.MarkMsgsAsReadResp:
@@ -1510,7 +1510,7 @@ class MsgAPI(_Group):
         Response: ``openim.msg.MarkMsgsAsReadResp``.
         """
         data = _body((("conversationID", conversation_id), ("seqs", seqs), ("userID", user_id),))
-        result: msg_pb2.MarkMsgsAsReadResp = await self._t.call(ROUTES_BY_PATH["/msg/mark_msgs_as_read"], data, operation_id=operation_id)
+        result: msg_pb2.MarkMsgsAsReadResp = await self._t.call(route("/msg/mark_msgs_as_read"), data, operation_id=operation_id)
         return result
 
     async def mark_conversation_as_read(self, *, conversation_id: str | None = None, user_id: str | None = None, has_read_seq: int | None = None, seqs: Sequence[int] | None = None, operation_id: str | None = None) -> msg_pb2.MarkConversationAsReadResp:
@@ -1524,7 +1524,7 @@ class MsgAPI(_Group):
         Response: ``openim.msg.MarkConversationAsReadResp``.
         """
         data = _body((("conversationID", conversation_id), ("userID", user_id), ("hasReadSeq", has_read_seq), ("seqs", seqs),))
-        result: msg_pb2.MarkConversationAsReadResp = await self._t.call(ROUTES_BY_PATH["/msg/mark_conversation_as_read"], data, operation_id=operation_id)
+        result: msg_pb2.MarkConversationAsReadResp = await self._t.call(route("/msg/mark_conversation_as_read"), data, operation_id=operation_id)
         return result
 
     async def get_conversations_has_read_and_max_seq(self, *, user_id: str | None = None, conversation_ids: Sequence[str] | None = None, return_pinned: bool | None = None, operation_id: str | None = None) -> msg_pb2.GetConversationsHasReadAndMaxSeqResp:
@@ -1539,7 +1539,7 @@ class MsgAPI(_Group):
         Response: ``openim.msg.GetConversationsHasReadAndMaxSeqResp``.
         """
         data = _body((("userID", user_id), ("conversationIDs", conversation_ids), ("returnPinned", return_pinned),))
-        result: msg_pb2.GetConversationsHasReadAndMaxSeqResp = await self._t.call(ROUTES_BY_PATH["/msg/get_conversations_has_read_and_max_seq"], data, operation_id=operation_id)
+        result: msg_pb2.GetConversationsHasReadAndMaxSeqResp = await self._t.call(route("/msg/get_conversations_has_read_and_max_seq"), data, operation_id=operation_id)
         return result
 
     async def set_conversation_has_read_seq(self, *, conversation_id: str | None = None, user_id: str | None = None, has_read_seq: int | None = None, no_notification: bool | None = None, operation_id: str | None = None) -> msg_pb2.SetConversationHasReadSeqResp:
@@ -1553,7 +1553,7 @@ class MsgAPI(_Group):
         Response: ``openim.msg.SetConversationHasReadSeqResp``.
         """
         data = _body((("conversationID", conversation_id), ("userID", user_id), ("hasReadSeq", has_read_seq), ("noNotification", no_notification),))
-        result: msg_pb2.SetConversationHasReadSeqResp = await self._t.call(ROUTES_BY_PATH["/msg/set_conversation_has_read_seq"], data, operation_id=operation_id)
+        result: msg_pb2.SetConversationHasReadSeqResp = await self._t.call(route("/msg/set_conversation_has_read_seq"), data, operation_id=operation_id)
         return result
 
     async def clear_conversation_msg(self, *, conversation_ids: Sequence[str] | None = None, user_id: str | None = None, delete_sync_opt: msg_pb2.DeleteSyncOpt | Mapping[str, Any] | None = None, operation_id: str | None = None) -> msg_pb2.ClearConversationsMsgResp:
@@ -1568,7 +1568,7 @@ class MsgAPI(_Group):
         Response: ``openim.msg.ClearConversationsMsgResp``.
         """
         data = _body((("conversationIDs", conversation_ids), ("userID", user_id), ("deleteSyncOpt", delete_sync_opt),))
-        result: msg_pb2.ClearConversationsMsgResp = await self._t.call(ROUTES_BY_PATH["/msg/clear_conversation_msg"], data, operation_id=operation_id)
+        result: msg_pb2.ClearConversationsMsgResp = await self._t.call(route("/msg/clear_conversation_msg"), data, operation_id=operation_id)
         return result
 
     async def user_clear_all_msg(self, *, user_id: str | None = None, delete_sync_opt: msg_pb2.DeleteSyncOpt | Mapping[str, Any] | None = None, operation_id: str | None = None) -> msg_pb2.UserClearAllMsgResp:
@@ -1582,7 +1582,7 @@ class MsgAPI(_Group):
         Response: ``openim.msg.UserClearAllMsgResp``.
         """
         data = _body((("userID", user_id), ("deleteSyncOpt", delete_sync_opt),))
-        result: msg_pb2.UserClearAllMsgResp = await self._t.call(ROUTES_BY_PATH["/msg/user_clear_all_msg"], data, operation_id=operation_id)
+        result: msg_pb2.UserClearAllMsgResp = await self._t.call(route("/msg/user_clear_all_msg"), data, operation_id=operation_id)
         return result
 
     async def delete_msgs(self, *, conversation_id: str | None = None, seqs: Sequence[int] | None = None, user_id: str | None = None, delete_sync_opt: msg_pb2.DeleteSyncOpt | Mapping[str, Any] | None = None, operation_id: str | None = None) -> msg_pb2.DeleteMsgsResp:
@@ -1596,7 +1596,7 @@ class MsgAPI(_Group):
         Response: ``openim.msg.DeleteMsgsResp``.
         """
         data = _body((("conversationID", conversation_id), ("seqs", seqs), ("userID", user_id), ("deleteSyncOpt", delete_sync_opt),))
-        result: msg_pb2.DeleteMsgsResp = await self._t.call(ROUTES_BY_PATH["/msg/delete_msgs"], data, operation_id=operation_id)
+        result: msg_pb2.DeleteMsgsResp = await self._t.call(route("/msg/delete_msgs"), data, operation_id=operation_id)
         return result
 
     async def delete_msg_phsical_by_seq(self, *, conversation_id: str | None = None, seqs: Sequence[int] | None = None, operation_id: str | None = None) -> msg_pb2.DeleteMsgPhysicalBySeqResp:
@@ -1608,7 +1608,7 @@ class MsgAPI(_Group):
         Response: ``openim.msg.DeleteMsgPhysicalBySeqResp``.
         """
         data = _body((("conversationID", conversation_id), ("seqs", seqs),))
-        result: msg_pb2.DeleteMsgPhysicalBySeqResp = await self._t.call(ROUTES_BY_PATH["/msg/delete_msg_phsical_by_seq"], data, operation_id=operation_id)
+        result: msg_pb2.DeleteMsgPhysicalBySeqResp = await self._t.call(route("/msg/delete_msg_phsical_by_seq"), data, operation_id=operation_id)
         return result
 
     async def delete_msg_physical(self, *, conversation_ids: Sequence[str] | None = None, timestamp: int | None = None, operation_id: str | None = None) -> msg_pb2.DeleteMsgPhysicalResp:
@@ -1623,7 +1623,7 @@ class MsgAPI(_Group):
         Response: ``openim.msg.DeleteMsgPhysicalResp``.
         """
         data = _body((("conversationIDs", conversation_ids), ("timestamp", timestamp),))
-        result: msg_pb2.DeleteMsgPhysicalResp = await self._t.call(ROUTES_BY_PATH["/msg/delete_msg_physical"], data, operation_id=operation_id)
+        result: msg_pb2.DeleteMsgPhysicalResp = await self._t.call(route("/msg/delete_msg_physical"), data, operation_id=operation_id)
         return result
 
     async def batch_send_msg(self, *, body: Mapping[str, Any] | None = None, operation_id: str | None = None) -> Any:
@@ -1634,7 +1634,7 @@ class MsgAPI(_Group):
         failedUserIDs}. Bind error -> HTTP 400.
         """
         data = dict(body or {})
-        result: Any = await self._t.call(ROUTES_BY_PATH["/msg/batch_send_msg"], data, operation_id=operation_id)
+        result: Any = await self._t.call(route("/msg/batch_send_msg"), data, operation_id=operation_id)
         return result
 
     async def send_simple_msg(self, *, body: Mapping[str, Any] | None = None, operation_id: str | None = None) -> msg_pb2.SendMsgResp | Any:
@@ -1647,7 +1647,7 @@ class MsgAPI(_Group):
         Response: ``openim.msg.SendMsgResp``.
         """
         data = dict(body or {})
-        result: msg_pb2.SendMsgResp | Any = await self._t.call(ROUTES_BY_PATH["/msg/send_simple_msg"], data, operation_id=operation_id)
+        result: msg_pb2.SendMsgResp | Any = await self._t.call(route("/msg/send_simple_msg"), data, operation_id=operation_id)
         return result
 
     async def check_msg_is_send_success(self, *, operation_id: str | None = None) -> msg_pb2.GetSendMsgStatusResp:
@@ -1660,7 +1660,7 @@ class MsgAPI(_Group):
         Response: ``openim.msg.GetSendMsgStatusResp``.
         """
         data: dict[str, Any] = {}
-        result: msg_pb2.GetSendMsgStatusResp = await self._t.call(ROUTES_BY_PATH["/msg/check_msg_is_send_success"], data, operation_id=operation_id)
+        result: msg_pb2.GetSendMsgStatusResp = await self._t.call(route("/msg/check_msg_is_send_success"), data, operation_id=operation_id)
         return result
 
     async def get_server_time(self, *, operation_id: str | None = None) -> msg_pb2.GetServerTimeResp:
@@ -1672,7 +1672,7 @@ class MsgAPI(_Group):
         Response: ``openim.msg.GetServerTimeResp``.
         """
         data: dict[str, Any] = {}
-        result: msg_pb2.GetServerTimeResp = await self._t.call(ROUTES_BY_PATH["/msg/get_server_time"], data, operation_id=operation_id)
+        result: msg_pb2.GetServerTimeResp = await self._t.call(route("/msg/get_server_time"), data, operation_id=operation_id)
         return result
 
 
@@ -1691,7 +1691,7 @@ class ConversationAPI(_Group):
         Response: ``openim.conversation.GetSortedConversationListResp``.
         """
         data = _body((("userID", user_id), ("conversationIDs", conversation_ids), ("pagination", pagination),))
-        result: conversation_pb2.GetSortedConversationListResp = await self._t.call(ROUTES_BY_PATH["/conversation/get_sorted_conversation_list"], data, operation_id=operation_id)
+        result: conversation_pb2.GetSortedConversationListResp = await self._t.call(route("/conversation/get_sorted_conversation_list"), data, operation_id=operation_id)
         return result
 
     async def get_all_conversations(self, *, owner_user_id: str | None = None, operation_id: str | None = None) -> conversation_pb2.GetAllConversationsResp:
@@ -1705,7 +1705,7 @@ class ConversationAPI(_Group):
         Response: ``openim.conversation.GetAllConversationsResp``.
         """
         data = _body((("ownerUserID", owner_user_id),))
-        result: conversation_pb2.GetAllConversationsResp = await self._t.call(ROUTES_BY_PATH["/conversation/get_all_conversations"], data, operation_id=operation_id)
+        result: conversation_pb2.GetAllConversationsResp = await self._t.call(route("/conversation/get_all_conversations"), data, operation_id=operation_id)
         return result
 
     async def get_conversation(self, *, conversation_id: str | None = None, owner_user_id: str | None = None, operation_id: str | None = None) -> conversation_pb2.GetConversationResp:
@@ -1719,7 +1719,7 @@ class ConversationAPI(_Group):
         Response: ``openim.conversation.GetConversationResp``.
         """
         data = _body((("conversationID", conversation_id), ("ownerUserID", owner_user_id),))
-        result: conversation_pb2.GetConversationResp = await self._t.call(ROUTES_BY_PATH["/conversation/get_conversation"], data, operation_id=operation_id)
+        result: conversation_pb2.GetConversationResp = await self._t.call(route("/conversation/get_conversation"), data, operation_id=operation_id)
         return result
 
     async def get_conversations(self, *, owner_user_id: str | None = None, conversation_ids: Sequence[str] | None = None, operation_id: str | None = None) -> conversation_pb2.GetConversationsResp:
@@ -1733,7 +1733,7 @@ class ConversationAPI(_Group):
         Response: ``openim.conversation.GetConversationsResp``.
         """
         data = _body((("ownerUserID", owner_user_id), ("conversationIDs", conversation_ids),))
-        result: conversation_pb2.GetConversationsResp = await self._t.call(ROUTES_BY_PATH["/conversation/get_conversations"], data, operation_id=operation_id)
+        result: conversation_pb2.GetConversationsResp = await self._t.call(route("/conversation/get_conversations"), data, operation_id=operation_id)
         return result
 
     async def set_conversations(self, *, user_ids: Sequence[str] | None = None, conversation: conversation_pb2.ConversationReq | Mapping[str, Any] | None = None, operation_id: str | None = None) -> conversation_pb2.SetConversationsResp:
@@ -1748,7 +1748,7 @@ class ConversationAPI(_Group):
         Response: ``openim.conversation.SetConversationsResp``.
         """
         data = _body((("userIDs", user_ids), ("conversation", conversation),))
-        result: conversation_pb2.SetConversationsResp = await self._t.call(ROUTES_BY_PATH["/conversation/set_conversations"], data, operation_id=operation_id)
+        result: conversation_pb2.SetConversationsResp = await self._t.call(route("/conversation/set_conversations"), data, operation_id=operation_id)
         return result
 
     async def get_full_conversation_ids(self, *, id_hash: int | None = None, user_id: str | None = None, operation_id: str | None = None) -> conversation_pb2.GetFullOwnerConversationIDsResp:
@@ -1760,7 +1760,7 @@ class ConversationAPI(_Group):
         Response: ``openim.conversation.GetFullOwnerConversationIDsResp``.
         """
         data = _body((("idHash", id_hash), ("userID", user_id),))
-        result: conversation_pb2.GetFullOwnerConversationIDsResp = await self._t.call(ROUTES_BY_PATH["/conversation/get_full_conversation_ids"], data, operation_id=operation_id)
+        result: conversation_pb2.GetFullOwnerConversationIDsResp = await self._t.call(route("/conversation/get_full_conversation_ids"), data, operation_id=operation_id)
         return result
 
     async def get_incremental_conversations(self, *, user_id: str | None = None, version_id: str | None = None, version: int | None = None, operation_id: str | None = None) -> conversation_pb2.GetIncrementalConversationResp:
@@ -1772,7 +1772,7 @@ class ConversationAPI(_Group):
         Response: ``openim.conversation.GetIncrementalConversationResp``.
         """
         data = _body((("userID", user_id), ("versionID", version_id), ("version", version),))
-        result: conversation_pb2.GetIncrementalConversationResp = await self._t.call(ROUTES_BY_PATH["/conversation/get_incremental_conversations"], data, operation_id=operation_id)
+        result: conversation_pb2.GetIncrementalConversationResp = await self._t.call(route("/conversation/get_incremental_conversations"), data, operation_id=operation_id)
         return result
 
     async def get_owner_conversation(self, *, user_id: str | None = None, pagination: sdkws_pb2.RequestPagination | Mapping[str, Any] | None = None, operation_id: str | None = None) -> conversation_pb2.GetOwnerConversationResp:
@@ -1784,7 +1784,7 @@ class ConversationAPI(_Group):
         Response: ``openim.conversation.GetOwnerConversationResp``.
         """
         data = _body((("userID", user_id), ("pagination", pagination),))
-        result: conversation_pb2.GetOwnerConversationResp = await self._t.call(ROUTES_BY_PATH["/conversation/get_owner_conversation"], data, operation_id=operation_id)
+        result: conversation_pb2.GetOwnerConversationResp = await self._t.call(route("/conversation/get_owner_conversation"), data, operation_id=operation_id)
         return result
 
     async def get_not_notify_conversation_ids(self, *, user_id: str | None = None, operation_id: str | None = None) -> conversation_pb2.GetNotNotifyConversationIDsResp:
@@ -1796,7 +1796,7 @@ class ConversationAPI(_Group):
         Response: ``openim.conversation.GetNotNotifyConversationIDsResp``.
         """
         data = _body((("userID", user_id),))
-        result: conversation_pb2.GetNotNotifyConversationIDsResp = await self._t.call(ROUTES_BY_PATH["/conversation/get_not_notify_conversation_ids"], data, operation_id=operation_id)
+        result: conversation_pb2.GetNotNotifyConversationIDsResp = await self._t.call(route("/conversation/get_not_notify_conversation_ids"), data, operation_id=operation_id)
         return result
 
     async def get_pinned_conversation_ids(self, *, user_id: str | None = None, operation_id: str | None = None) -> conversation_pb2.GetPinnedConversationIDsResp:
@@ -1808,7 +1808,7 @@ class ConversationAPI(_Group):
         Response: ``openim.conversation.GetPinnedConversationIDsResp``.
         """
         data = _body((("userID", user_id),))
-        result: conversation_pb2.GetPinnedConversationIDsResp = await self._t.call(ROUTES_BY_PATH["/conversation/get_pinned_conversation_ids"], data, operation_id=operation_id)
+        result: conversation_pb2.GetPinnedConversationIDsResp = await self._t.call(route("/conversation/get_pinned_conversation_ids"), data, operation_id=operation_id)
         return result
 
     async def delete_conversations(self, *, owner_user_id: str | None = None, need_delete_time: int | None = None, conversation_ids: Sequence[str] | None = None, operation_id: str | None = None) -> conversation_pb2.DeleteConversationsResp:
@@ -1820,7 +1820,7 @@ class ConversationAPI(_Group):
         Response: ``openim.conversation.DeleteConversationsResp``.
         """
         data = _body((("ownerUserID", owner_user_id), ("needDeleteTime", need_delete_time), ("conversationIDs", conversation_ids),))
-        result: conversation_pb2.DeleteConversationsResp = await self._t.call(ROUTES_BY_PATH["/conversation/delete_conversations"], data, operation_id=operation_id)
+        result: conversation_pb2.DeleteConversationsResp = await self._t.call(route("/conversation/delete_conversations"), data, operation_id=operation_id)
         return result
 
     async def update_conversations_by_user(self, *, user_id: str | None = None, ex: str | None = None, operation_id: str | None = None) -> conversation_pb2.UpdateConversationsByUserResp:
@@ -1832,7 +1832,7 @@ class ConversationAPI(_Group):
         Response: ``openim.conversation.UpdateConversationsByUserResp``.
         """
         data = _body((("userID", user_id), ("ex", ex),))
-        result: conversation_pb2.UpdateConversationsByUserResp = await self._t.call(ROUTES_BY_PATH["/conversation/update_conversations_by_user"], data, operation_id=operation_id)
+        result: conversation_pb2.UpdateConversationsByUserResp = await self._t.call(route("/conversation/update_conversations_by_user"), data, operation_id=operation_id)
         return result
 
 
@@ -1851,7 +1851,7 @@ class StatisticsAPI(_Group):
         Response: ``openim.user.userRegisterCountResp``.
         """
         data = _body((("start", start), ("end", end),))
-        result: user_pb2.userRegisterCountResp = await self._t.call(ROUTES_BY_PATH["/statistics/user/register"], data, operation_id=operation_id)
+        result: user_pb2.userRegisterCountResp = await self._t.call(route("/statistics/user/register"), data, operation_id=operation_id)
         return result
 
     async def user_active(self, *, start: int | None = None, end: int | None = None, ase: bool | None = None, group: bool | None = None, pagination: sdkws_pb2.RequestPagination | Mapping[str, Any] | None = None, operation_id: str | None = None) -> msg_pb2.GetActiveUserResp:
@@ -1863,7 +1863,7 @@ class StatisticsAPI(_Group):
         Response: ``openim.msg.GetActiveUserResp``.
         """
         data = _body((("start", start), ("end", end), ("ase", ase), ("group", group), ("pagination", pagination),))
-        result: msg_pb2.GetActiveUserResp = await self._t.call(ROUTES_BY_PATH["/statistics/user/active"], data, operation_id=operation_id)
+        result: msg_pb2.GetActiveUserResp = await self._t.call(route("/statistics/user/active"), data, operation_id=operation_id)
         return result
 
     async def group_create(self, *, start: int | None = None, end: int | None = None, operation_id: str | None = None) -> group_pb2.GroupCreateCountResp:
@@ -1877,7 +1877,7 @@ class StatisticsAPI(_Group):
         Response: ``openim.group.GroupCreateCountResp``.
         """
         data = _body((("start", start), ("end", end),))
-        result: group_pb2.GroupCreateCountResp = await self._t.call(ROUTES_BY_PATH["/statistics/group/create"], data, operation_id=operation_id)
+        result: group_pb2.GroupCreateCountResp = await self._t.call(route("/statistics/group/create"), data, operation_id=operation_id)
         return result
 
     async def group_active(self, *, start: int | None = None, end: int | None = None, ase: bool | None = None, pagination: sdkws_pb2.RequestPagination | Mapping[str, Any] | None = None, operation_id: str | None = None) -> msg_pb2.GetActiveGroupResp:
@@ -1889,7 +1889,7 @@ class StatisticsAPI(_Group):
         Response: ``openim.msg.GetActiveGroupResp``.
         """
         data = _body((("start", start), ("end", end), ("ase", ase), ("pagination", pagination),))
-        result: msg_pb2.GetActiveGroupResp = await self._t.call(ROUTES_BY_PATH["/statistics/group/active"], data, operation_id=operation_id)
+        result: msg_pb2.GetActiveGroupResp = await self._t.call(route("/statistics/group/active"), data, operation_id=operation_id)
         return result
 
 
@@ -1907,7 +1907,7 @@ class JssdkAPI(_Group):
         Response: ``openim.jssdk.GetConversationsResp``.
         """
         data = _body((("ownerUserID", owner_user_id), ("conversationIDs", conversation_ids),))
-        result: jssdk_pb2.GetConversationsResp = await self._t.call(ROUTES_BY_PATH["/jssdk/get_conversations"], data, operation_id=operation_id)
+        result: jssdk_pb2.GetConversationsResp = await self._t.call(route("/jssdk/get_conversations"), data, operation_id=operation_id)
         return result
 
     async def get_active_conversations(self, *, owner_user_id: str | None = None, count: int | None = None, operation_id: str | None = None) -> jssdk_pb2.GetActiveConversationsResp:
@@ -1920,7 +1920,7 @@ class JssdkAPI(_Group):
         Response: ``openim.jssdk.GetActiveConversationsResp``.
         """
         data = _body((("ownerUserID", owner_user_id), ("count", count),))
-        result: jssdk_pb2.GetActiveConversationsResp = await self._t.call(ROUTES_BY_PATH["/jssdk/get_active_conversations"], data, operation_id=operation_id)
+        result: jssdk_pb2.GetActiveConversationsResp = await self._t.call(route("/jssdk/get_active_conversations"), data, operation_id=operation_id)
         return result
 
 
@@ -1934,7 +1934,7 @@ class DiscoveryAPI(_Group):
         the envelope); [] when not registered/unsupported.
         """
         data = None
-        result: Any = await self._t.call(ROUTES_BY_PATH["/prometheus_discovery/api"], data, operation_id=operation_id)
+        result: Any = await self._t.call(route("/prometheus_discovery/api"), data, operation_id=operation_id)
         return result
 
     async def user(self, *, operation_id: str | None = None) -> Any:
@@ -1944,7 +1944,7 @@ class DiscoveryAPI(_Group):
         the envelope); [] when not registered/unsupported.
         """
         data = None
-        result: Any = await self._t.call(ROUTES_BY_PATH["/prometheus_discovery/user"], data, operation_id=operation_id)
+        result: Any = await self._t.call(route("/prometheus_discovery/user"), data, operation_id=operation_id)
         return result
 
     async def group(self, *, operation_id: str | None = None) -> Any:
@@ -1954,7 +1954,7 @@ class DiscoveryAPI(_Group):
         the envelope); [] when not registered/unsupported.
         """
         data = None
-        result: Any = await self._t.call(ROUTES_BY_PATH["/prometheus_discovery/group"], data, operation_id=operation_id)
+        result: Any = await self._t.call(route("/prometheus_discovery/group"), data, operation_id=operation_id)
         return result
 
     async def msg(self, *, operation_id: str | None = None) -> Any:
@@ -1964,7 +1964,7 @@ class DiscoveryAPI(_Group):
         the envelope); [] when not registered/unsupported.
         """
         data = None
-        result: Any = await self._t.call(ROUTES_BY_PATH["/prometheus_discovery/msg"], data, operation_id=operation_id)
+        result: Any = await self._t.call(route("/prometheus_discovery/msg"), data, operation_id=operation_id)
         return result
 
     async def friend(self, *, operation_id: str | None = None) -> Any:
@@ -1974,7 +1974,7 @@ class DiscoveryAPI(_Group):
         the envelope); [] when not registered/unsupported.
         """
         data = None
-        result: Any = await self._t.call(ROUTES_BY_PATH["/prometheus_discovery/friend"], data, operation_id=operation_id)
+        result: Any = await self._t.call(route("/prometheus_discovery/friend"), data, operation_id=operation_id)
         return result
 
     async def conversation(self, *, operation_id: str | None = None) -> Any:
@@ -1984,7 +1984,7 @@ class DiscoveryAPI(_Group):
         the envelope); [] when not registered/unsupported.
         """
         data = None
-        result: Any = await self._t.call(ROUTES_BY_PATH["/prometheus_discovery/conversation"], data, operation_id=operation_id)
+        result: Any = await self._t.call(route("/prometheus_discovery/conversation"), data, operation_id=operation_id)
         return result
 
     async def third(self, *, operation_id: str | None = None) -> Any:
@@ -1994,7 +1994,7 @@ class DiscoveryAPI(_Group):
         the envelope); [] when not registered/unsupported.
         """
         data = None
-        result: Any = await self._t.call(ROUTES_BY_PATH["/prometheus_discovery/third"], data, operation_id=operation_id)
+        result: Any = await self._t.call(route("/prometheus_discovery/third"), data, operation_id=operation_id)
         return result
 
     async def auth(self, *, operation_id: str | None = None) -> Any:
@@ -2004,7 +2004,7 @@ class DiscoveryAPI(_Group):
         the envelope); [] when not registered/unsupported.
         """
         data = None
-        result: Any = await self._t.call(ROUTES_BY_PATH["/prometheus_discovery/auth"], data, operation_id=operation_id)
+        result: Any = await self._t.call(route("/prometheus_discovery/auth"), data, operation_id=operation_id)
         return result
 
     async def push(self, *, operation_id: str | None = None) -> Any:
@@ -2014,7 +2014,7 @@ class DiscoveryAPI(_Group):
         the envelope); [] when not registered/unsupported.
         """
         data = None
-        result: Any = await self._t.call(ROUTES_BY_PATH["/prometheus_discovery/push"], data, operation_id=operation_id)
+        result: Any = await self._t.call(route("/prometheus_discovery/push"), data, operation_id=operation_id)
         return result
 
     async def msg_gateway(self, *, operation_id: str | None = None) -> Any:
@@ -2024,7 +2024,7 @@ class DiscoveryAPI(_Group):
         the envelope); [] when not registered/unsupported.
         """
         data = None
-        result: Any = await self._t.call(ROUTES_BY_PATH["/prometheus_discovery/msg_gateway"], data, operation_id=operation_id)
+        result: Any = await self._t.call(route("/prometheus_discovery/msg_gateway"), data, operation_id=operation_id)
         return result
 
     async def msg_transfer(self, *, operation_id: str | None = None) -> Any:
@@ -2034,7 +2034,7 @@ class DiscoveryAPI(_Group):
         the envelope); [] when not registered/unsupported.
         """
         data = None
-        result: Any = await self._t.call(ROUTES_BY_PATH["/prometheus_discovery/msg_transfer"], data, operation_id=operation_id)
+        result: Any = await self._t.call(route("/prometheus_discovery/msg_transfer"), data, operation_id=operation_id)
         return result
 
 
@@ -2047,7 +2047,7 @@ class ConfigAPI(_Group):
         {environment, version, configNames[]}. Group middleware CheckAdmin.
         """
         data = dict(body or {})
-        result: Any = await self._t.call(ROUTES_BY_PATH["/config/get_config_list"], data, operation_id=operation_id)
+        result: Any = await self._t.call(route("/config/get_config_list"), data, operation_id=operation_id)
         return result
 
     async def get_config(self, *, body: Mapping[str, Any] | None = None, operation_id: str | None = None) -> Any:
@@ -2056,7 +2056,7 @@ class ConfigAPI(_Group):
         Body {configName}; data is a JSON STRING of the config struct.
         """
         data = dict(body or {})
-        result: Any = await self._t.call(ROUTES_BY_PATH["/config/get_config"], data, operation_id=operation_id)
+        result: Any = await self._t.call(route("/config/get_config"), data, operation_id=operation_id)
         return result
 
     async def set_config(self, *, body: Mapping[str, Any] | None = None, operation_id: str | None = None) -> Any:
@@ -2065,7 +2065,7 @@ class ConfigAPI(_Group):
         Body {configName, data(JSON string)}; only when discovery=etcd, else error.
         """
         data = dict(body or {})
-        result: Any = await self._t.call(ROUTES_BY_PATH["/config/set_config"], data, operation_id=operation_id)
+        result: Any = await self._t.call(route("/config/set_config"), data, operation_id=operation_id)
         return result
 
     async def reset_config(self, *, body: Mapping[str, Any] | None = None, operation_id: str | None = None) -> Any:
@@ -2074,7 +2074,7 @@ class ConfigAPI(_Group):
         Async reload of on-disk config into etcd; returns success immediately.
         """
         data = dict(body or {})
-        result: Any = await self._t.call(ROUTES_BY_PATH["/config/reset_config"], data, operation_id=operation_id)
+        result: Any = await self._t.call(route("/config/reset_config"), data, operation_id=operation_id)
         return result
 
     async def set_enable_config_manager(self, *, body: Mapping[str, Any] | None = None, operation_id: str | None = None) -> Any:
@@ -2083,7 +2083,7 @@ class ConfigAPI(_Group):
         Body {enable}; etcd only.
         """
         data = dict(body or {})
-        result: Any = await self._t.call(ROUTES_BY_PATH["/config/set_enable_config_manager"], data, operation_id=operation_id)
+        result: Any = await self._t.call(route("/config/set_enable_config_manager"), data, operation_id=operation_id)
         return result
 
     async def get_enable_config_manager(self, *, body: Mapping[str, Any] | None = None, operation_id: str | None = None) -> Any:
@@ -2092,7 +2092,7 @@ class ConfigAPI(_Group):
         {enable}.
         """
         data = dict(body or {})
-        result: Any = await self._t.call(ROUTES_BY_PATH["/config/get_enable_config_manager"], data, operation_id=operation_id)
+        result: Any = await self._t.call(route("/config/get_enable_config_manager"), data, operation_id=operation_id)
         return result
 
     async def restart(self, *, body: Mapping[str, Any] | None = None, operation_id: str | None = None) -> Any:
@@ -2101,7 +2101,7 @@ class ConfigAPI(_Group):
         Writes restart key to etcd after 200 ms; returns success immediately.
         """
         data = dict(body or {})
-        result: Any = await self._t.call(ROUTES_BY_PATH["/restart"], data, operation_id=operation_id)
+        result: Any = await self._t.call(route("/restart"), data, operation_id=operation_id)
         return result
 
 GROUPS: dict[str, type[_Group]] = {"user": UserAPI, "friend": FriendAPI, "group": GroupAPI, "auth": AuthAPI, "third": ThirdAPI, "object": ObjectAPI, "msg": MsgAPI, "conversation": ConversationAPI, "statistics": StatisticsAPI, "jssdk": JssdkAPI, "discovery": DiscoveryAPI, "config": ConfigAPI}

@@ -7,14 +7,16 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from ..protocol import routes as _routes
 from ..protocol.constants import Platform
 from ..protocol.errors import TokenMalformedError
-from ..protocol.routes import ROUTES_BY_PATH, Route
 from . import _generated as g
 from ._transport import Transport
 
 if TYPE_CHECKING:  # httpx and jwt load on first use (a CLI send needs neither)
     import httpx
+
+    from ..protocol.routes import Route
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +101,7 @@ class RestClient:
         self, path: str, body: Mapping[str, Any] | None = None, *, operation_id: str | None = None
     ) -> Any:
         """Call any route by path with a Go-style JSON body (``"/user/get_users_info"``)."""
-        route: Route | None = ROUTES_BY_PATH.get(path)
+        route: Route | None = _routes.ROUTES_BY_PATH.get(path)
         if route is None:
             raise KeyError(f"unknown OpenIM route {path!r}")
         return await self._transport.call(route, body, operation_id=operation_id)

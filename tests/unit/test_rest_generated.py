@@ -41,7 +41,7 @@ def test_route_has_typed_method(route):
         assert params - {"operation_id"} == expected
         # the method posts exactly the request message of the table
         src = inspect.getsource(method)
-        assert f'ROUTES_BY_PATH["{route.path}"]' in src
+        assert f'route("{route.path}")' in src
         assert route.request_name in (method.__doc__ or "")
     assert route.path in (method.__doc__ or "")
 
