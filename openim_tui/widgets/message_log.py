@@ -129,6 +129,9 @@ class MessageLog(ScrollView, can_focus=True):
         self.failures: dict[str, MessageSendFailed] = {}
         #: why the server refused a message of an earlier run (the SDK keeps it in the cache)
         self.stored_refusal: Callable[[Message], MessageSendFailed | None] = lambda m: None
+        #: a message newer than the evicted newest end came and the user was told (once until the
+        #: newest end is loaded again)
+        self.told_newer = False
 
     # ------------------------------------------------------------------ public API
 
@@ -177,6 +180,7 @@ class MessageLog(ScrollView, can_focus=True):
     def set_messages(self, messages: Iterable[Message], has_more: bool = True) -> None:
         self.clear(self.placeholder)
         self.window.reset(messages, has_more)
+        self.told_newer = False
         self._relayout()
         self._to_end()
 
@@ -185,6 +189,7 @@ class MessageLog(ScrollView, can_focus=True):
         self.paging = False
         self.set_reactive(MessageLog.cursor, None)
         self.window.reset(messages, has_more)
+        self.told_newer = False
         self._relayout()
         self._to_end()
 
@@ -216,6 +221,7 @@ class MessageLog(ScrollView, can_focus=True):
         """Insert a newer page at the bottom (paging back down), keeping the view where it was;
         past the window, the oldest items (above the view) are evicted."""
         self.paging = False
+        self.told_newer = self.told_newer and has_newer
         if not self.window.append(messages, has_newer) and has_newer:
             return
         self._relayout()
@@ -235,12 +241,16 @@ class MessageLog(ScrollView, can_focus=True):
     def upsert(self, msg: Message) -> None:
         """Add a new message or update a known one (by client_msg_id). A new message outside
         the loaded window (older than it, or newer while the newest end is evicted) is left to
-        paging, which will load it from the cache."""
+        paging, which will load it from the cache; a newer one says so once (a notice: End)."""
         at_end = (self._follow or self.is_vertical_scroll_end) and not self.has_newer
         if self.window.update(msg) is not None:
             self._relayout()
             return
         if self.window.insert(msg) is None:
+            newest = self.window.newest_seq
+            if self.has_newer and (not msg.seq or newest is None or msg.seq > newest) and not self.told_newer:
+                self.told_newer = True  # it is in the cache; paging down or End shows it
+                self.notify("New messages below: press End to see them.", timeout=5)
             return
         self._relayout()
         if at_end:

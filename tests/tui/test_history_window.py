@@ -133,6 +133,12 @@ async def test_live_messages_while_paged_back_appear_when_paging_forward() -> No
         await pilot.pause(0.1)
         assert "brand new" not in "\n".join(view.line_text())
         assert_window_sound(view)
+        # ... but the user is told, once, that newer messages wait below
+        notices = [n.message for n in app._notifications if "New messages below" in n.message]
+        assert len(notices) == 1
+        await c.push(CID, "bob", "newer still", minute=TOTAL + 6, nickname="Bob")
+        await pilot.pause(0.1)
+        assert len([n for n in app._notifications if "New messages below" in n.message]) == 1
         # ... while a change to a message on screen (a revoke) is shown at once
         revoked = dataclasses.replace(shown, content_type=ContentType.MSG_REVOKE_NOTIFICATION,
                                       status=MsgStatus.SEND_SUCCESS)
@@ -140,9 +146,10 @@ async def test_live_messages_while_paged_back_appear_when_paging_forward() -> No
         await pilot.pause(0.05)
         assert "revoked a message" in "\n".join(view.line_text())
         down = await page_to_newest(pilot, view)
-        assert down == list(range(1, TOTAL + 2))
+        assert down == list(range(1, TOTAL + 3))
         await pilot.pause(0.05)
-        assert "brand new" in "\n".join(view.line_text())
+        assert "brand new" in "\n".join(view.line_text()) and "newer still" in "\n".join(view.line_text())
+        assert not view.told_newer  # at the newest end again: the next time back, a new notice
 
 
 async def test_cursor_walks_across_pages_in_both_directions() -> None:
