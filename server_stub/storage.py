@@ -30,6 +30,7 @@ import queue
 import sqlite3
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -130,6 +131,22 @@ CREATE TABLE IF NOT EXISTS third_kv (
 """
 
 
+@dataclass
+class BatchStats:
+    """What the writer has done: group-commit batches, operations in them, the largest batch.
+    Written by the writer thread only; read by tests and benches (``Storage.stats``)."""
+
+    batches: int = 0
+    ops: int = 0
+    largest: int = 0
+
+    def record(self, size: int) -> None:
+        self.batches += 1
+        self.ops += size
+        if size > self.largest:
+            self.largest = size
+
+
 class Storage:
     """The engine: the writer thread, group commit, schema and migrations.
 
@@ -147,6 +164,11 @@ class Storage:
         self._conn: sqlite3.Connection | None = None
         self._reader: sqlite3.Connection | None = None  # see read(); file databases only
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.stats = BatchStats()
+
+    def queued_ops(self) -> int:
+        """Operations waiting in the writer's queue (not counting the batch it is running)."""
+        return self._queue.qsize()
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -240,6 +262,7 @@ class Storage:
                     stop = True
                     break
                 batch.append(nxt)
+            self.stats.record(len(batch))
             self._run_batch(conn, batch)
         conn.close()
 
@@ -270,12 +293,16 @@ class Storage:
         for fut, res, err in results:
             self._loop.call_soon_threadsafe(_settle, fut, res, err)
 
-    async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``fn(conn)`` on the writer thread; resolves after the batch commit."""
+    async def run(self, fn: Callable[[sqlite3.Connection], T], queued: Callable[[], None] | None = None) -> T:
+        """Run ``fn(conn)`` on the writer thread; resolves after the batch commit. ``queued`` is
+        called once ``fn`` is in the writer's queue: whatever is queued after it runs after it
+        (the gateway's ordered sends, ws_pipeline.py)."""
         if self._thread is None:
             raise RuntimeError("storage is closed")
         fut: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._queue.put((fn, fut))
+        if queued is not None:
+            queued()
         return await fut
 
     async def ping(self) -> None:

@@ -153,9 +153,12 @@ class MessageRepo:
     run: Callable[..., Any]
     read: Callable[..., Any]  # read-only ops: Storage.read (no writer hop)
 
-    async def store_messages(self, reqs: list[StoreRequest], send_status: tuple[str, int] | None = None) -> list[int]:
+    async def store_messages(self, reqs: list[StoreRequest], send_status: tuple[str, int] | None = None,
+                             queued: Callable[[], None] | None = None) -> list[int]:
         """Store ``reqs`` in one transaction; ``send_status`` (operationID, status) is recorded in the
-        same one (what :meth:`set_send_status` does, without a second round trip)."""
+        same one (what :meth:`set_send_status` does, without a second round trip). ``queued`` is
+        called when the transaction is in the writer's queue, i.e. the seqs' order is decided
+        (``Storage.run``)."""
         def op(conn: sqlite3.Connection) -> list[int]:
             seqs = []
             created = now_ms()
@@ -196,7 +199,7 @@ class MessageRepo:
                 conn.execute("INSERT OR REPLACE INTO send_status VALUES (?,?,?)", (*send_status, created))
             return seqs
 
-        return await self.run(op)
+        return await self.run(op, queued)
 
     async def seq_info(self, cids: Iterable[str]) -> dict[str, tuple[int, int, int]]:
         ids = list(dict.fromkeys(cids))

@@ -69,8 +69,7 @@ async def _opening_chat(core: ServerCore, msg: sdkws_pb2.MsgData, cid: str, oper
     single-chat conversation callback is on, or the conversation has messages already."""
     hooks = core.webhooks
     st = msg.sessionType
-    if st not in (SessionType.SINGLE_CHAT, SessionType.NOTIFICATION_CHAT) or not (
-            hooks.enabled("beforeCreateSingleChatConversations") or hooks.enabled("afterCreateSingleChatConversations")):
+    if st not in (SessionType.SINGLE_CHAT, SessionType.NOTIFICATION_CHAT) or not _opening_hooks(core):
         return []
     if await core.storage.conversation_max_seq(cid):
         return []
@@ -96,9 +95,20 @@ def _with_fields(owners: list[tuple[str, bytes]], opened: list[Opened]) -> list[
     return out
 
 
+def _opening_hooks(core: ServerCore) -> bool:
+    hooks = core.webhooks
+    return hooks.enabled("beforeCreateSingleChatConversations") or hooks.enabled("afterCreateSingleChatConversations")
+
+
 async def send_message(core: ServerCore, msg: sdkws_pb2.MsgData, operation_id: str,
-                       sender_is_admin: bool = False) -> tuple[msg_pb2.SendMsgResp, Callable[[], None]]:
-    """Validate, persist (committed before returning) and return the reply plus a push callback."""
+                       sender_is_admin: bool = False,
+                       queued: Callable[[], None] | None = None) -> tuple[msg_pb2.SendMsgResp, Callable[[], None]]:
+    """Validate, persist (committed before returning) and return the reply plus a push callback.
+
+    ``queued`` (the gateway's ordered sends, ws_pipeline.py) is called once this message's seq
+    allocation is queued on the writer, so the next send of the connection may start; it is not
+    called when an opening-chat webhook is on (that send's "first message?" read must see this one
+    committed): then the next send starts when this one has finished."""
     st = msg.sessionType
     if st not in (SessionType.SINGLE_CHAT, SessionType.READ_GROUP_CHAT, SessionType.NOTIFICATION_CHAT):
         raise ArgsError(detail="unknown sessionType")
@@ -149,7 +159,8 @@ async def send_message(core: ServerCore, msg: sdkws_pb2.MsgData, operation_id: s
         msg.options["offlinePush"] = False
         reqs.append(StoreRequest(chat_cid, clone, _owners(clone, chat_cid, recipients), msg.sendID))
     if reqs:
-        await core.storage.store_messages(reqs, send_status=(operation_id, 2))
+        await core.storage.store_messages(reqs, send_status=(operation_id, 2),
+                                          queued=None if _opening_hooks(core) else queued)
         if not (stored and reqs[0].duplicate):
             pushes += [(r.conversation_id, r.msg) for r in reqs]
             if stored:
