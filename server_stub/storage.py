@@ -267,11 +267,25 @@ class Storage:
         conn.close()
 
     def _run_batch(self, conn: sqlite3.Connection, batch: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]]) -> None:
+        """One transaction for the batch, a savepoint per operation when there are several (a
+        single operation's failure rolls back the transaction: the same outcome, two statements
+        fewer); the futures are settled together by one call on the loop, after the COMMIT."""
         assert self._loop is not None
         results: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
+        single = len(batch) == 1
         try:
             conn.execute("BEGIN IMMEDIATE")
             for fn, fut in batch:
+                if single:
+                    try:
+                        res = fn(conn)
+                    except Exception as exc:
+                        if conn.in_transaction:
+                            conn.execute("ROLLBACK")
+                        results.append((fut, None, exc))
+                        break
+                    results.append((fut, res, None))
+                    continue
                 conn.execute("SAVEPOINT op")
                 try:
                     res = fn(conn)
@@ -282,7 +296,8 @@ class Storage:
                 else:
                     conn.execute("RELEASE op")
                     results.append((fut, res, None))
-            conn.execute("COMMIT")
+            if conn.in_transaction:
+                conn.execute("COMMIT")
         except Exception as exc:
             log.exception("storage batch failed")
             try:
@@ -290,8 +305,7 @@ class Storage:
             except sqlite3.Error:
                 pass
             results = [(fut, None, exc) for _, fut in batch]
-        for fut, res, err in results:
-            self._loop.call_soon_threadsafe(_settle, fut, res, err)
+        self._loop.call_soon_threadsafe(_settle_all, results)
 
     async def run(self, fn: Callable[[sqlite3.Connection], T], queued: Callable[[], None] | None = None) -> T:
         """Run ``fn(conn)`` on the writer thread; resolves after the batch commit. ``queued`` is
@@ -336,13 +350,15 @@ class Storage:
             return await self.run(fn)
 
 
-def _settle(fut: asyncio.Future[Any], res: Any, err: BaseException | None) -> None:
-    if fut.done():
-        return
-    if err is not None:
-        fut.set_exception(err)
-    else:
-        fut.set_result(res)
+def _settle_all(results: list[tuple[asyncio.Future[Any], Any, BaseException | None]]) -> None:
+    """Resolve a batch's futures, in the batch's order (one wake-up of the loop per batch)."""
+    for fut, res, err in results:
+        if fut.done():
+            continue
+        if err is not None:
+            fut.set_exception(err)
+        else:
+            fut.set_result(res)
 
 
 def open_storage_path(path: str) -> str:

@@ -14,6 +14,8 @@ from typing import Any
 from .base import chunks, now_ms
 from .versions import bump_version
 
+_RETURNING = sqlite3.sqlite_version_info >= (3, 35)
+
 
 @dataclass
 class MessageRow:
@@ -83,6 +85,24 @@ def max_seq(conn: sqlite3.Connection, cid: str) -> int:
     """The conversation's current max seq (0 before its first message)."""
     r = conn.execute("SELECT max_seq FROM seqs WHERE conversation_id = ?", (cid,)).fetchone()
     return int(r[0]) if r else 0
+
+
+_NEXT_SEQ_SQL = (
+    "INSERT INTO seqs (conversation_id, max_seq, max_seq_time) VALUES (?, 1, ?) "
+    "ON CONFLICT(conversation_id) DO UPDATE SET max_seq = max_seq + 1, max_seq_time = excluded.max_seq_time "
+    "RETURNING max_seq")
+
+
+def next_seq(conn: sqlite3.Connection, cid: str, send_time: int) -> int:
+    """Allocate the conversation's next seq (its max seq + 1, recorded with ``send_time``): one
+    statement (an upsert with RETURNING, SQLite 3.35+), else a read and an upsert."""
+    if _RETURNING:
+        return int(conn.execute(_NEXT_SEQ_SQL, (cid, send_time)).fetchone()[0])
+    seq = max_seq(conn, cid) + 1
+    conn.execute("INSERT INTO seqs (conversation_id, max_seq, max_seq_time) VALUES (?,?,?) "
+                 "ON CONFLICT(conversation_id) DO UPDATE SET max_seq = excluded.max_seq, "
+                 "max_seq_time = excluded.max_seq_time", (cid, seq, send_time))
+    return seq
 
 
 def last_seq_sent_by(conn: sqlite3.Connection, cid: str, time_ms: int) -> int | None:
@@ -173,13 +193,8 @@ class MessageRepo:
                         r.duplicate = True
                         seqs.append(old[0])
                         continue
-                row = conn.execute("SELECT max_seq FROM seqs WHERE conversation_id = ?", (r.conversation_id,)).fetchone()
-                seq = (row[0] if row else 0) + 1
+                seq = next_seq(conn, r.conversation_id, r.msg.sendTime)
                 r.msg.seq = seq
-                conn.execute(
-                    "INSERT INTO seqs (conversation_id, max_seq, max_seq_time) VALUES (?,?,?) "
-                    "ON CONFLICT(conversation_id) DO UPDATE SET max_seq = excluded.max_seq, "
-                    "max_seq_time = excluded.max_seq_time", (r.conversation_id, seq, r.msg.sendTime))
                 m = r.msg
                 conn.execute(
                     "INSERT INTO messages (conversation_id, seq, client_msg_id, send_id, recv_id, group_id, "

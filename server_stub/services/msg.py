@@ -114,8 +114,10 @@ async def send_message(core: ServerCore, msg: sdkws_pb2.MsgData, operation_id: s
         raise ArgsError(detail="unknown sessionType")
     if not sender_is_admin:
         check_user_message(msg)
+    # a 1:1 send's lookups in one read: the sender, the relations, the receiver and their record
+    facts = await core.policies.single_chat_facts(msg) if st != SessionType.READ_GROUP_CHAT and msg.recvID else None
     # blacklist 1302, friend verification 1303, group state 1201/1203/1204, mutes 1402/1403
-    await core.policies.check_send(msg, sender_is_admin)
+    await core.policies.check_send(msg, sender_is_admin, facts)
     if st == SessionType.READ_GROUP_CHAT:
         members = await core.policies.group_members(msg.groupID)
         if members is None:
@@ -124,15 +126,15 @@ async def send_message(core: ServerCore, msg: sdkws_pb2.MsgData, operation_id: s
             raise OpenIMError(1203, detail="you are not in this group")
         recipients = list(members)
     else:
-        if not msg.recvID:
+        if facts is None:
             raise ArgsError(detail="recvID is empty")
-        if not await core.storage.user_exists(msg.recvID):
+        if not facts.receiver_exists:
             raise NotFoundError(1004, detail=f"recvID {msg.recvID} not found")
         recipients = [msg.recvID]
         if msg.sendID != msg.recvID and _opt(msg, "senderSync"):
             recipients.append(msg.sendID)
         if st == SessionType.SINGLE_CHAT and not is_notification(msg):
-            await msg_rules.apply_receive_options(core, msg)  # 1001 when the receiver does not receive
+            msg_rules.apply_receive_options(msg, facts)  # 1001 when the receiver does not receive
     if msg.contentType == ContentType.TYPING and msg.options:
         for k in ("history", "persistent", "senderSync", "conversationUpdate", "unreadCount", "offlinePush"):
             msg.options[k] = False
