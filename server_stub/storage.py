@@ -29,15 +29,16 @@ import logging
 import queue
 import sqlite3
 import threading
+from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 from .datadir import prepare_database, tighten
 from .repos.activity import ActivityRepo
 from .repos.base import now_ms
-from .repos.conversations import ConversationRepo, ConvRow
+from .repos.conversations import ConversationRepo, ConvRow, KnownConversations
 from .repos.messages import MessageRepo, MessageRow, StoreRequest
 from .repos.objects import ObjectRepo
 from .repos.tokens import TOKENS_SCHEMA, TokenStore, migrate_v1_tokens
@@ -133,18 +134,22 @@ CREATE TABLE IF NOT EXISTS third_kv (
 
 @dataclass
 class BatchStats:
-    """What the writer has done: group-commit batches, operations in them, the largest batch.
-    Written by the writer thread only; read by tests and benches (``Storage.stats``)."""
+    """What the writer has done: group-commit batches, operations in them, the largest batch, the
+    sizes of the last batches and the size of the one running now (0: none). Written by the
+    writer thread only; read by tests and benches (``Storage.stats``)."""
 
     batches: int = 0
     ops: int = 0
     largest: int = 0
+    running: int = 0
+    recent: deque[int] = field(default_factory=lambda: deque(maxlen=256))
 
-    def record(self, size: int) -> None:
+    def start(self, size: int) -> None:
         self.batches += 1
         self.ops += size
-        if size > self.largest:
-            self.largest = size
+        self.largest = max(self.largest, size)
+        self.recent.append(size)
+        self.running = size
 
 
 class Storage:
@@ -165,6 +170,7 @@ class Storage:
         self._reader: sqlite3.Connection | None = None  # see read(); file databases only
         self._loop: asyncio.AbstractEventLoop | None = None
         self.stats = BatchStats()
+        self.known_conversations = KnownConversations()  # the writer thread's (repos/conversations.py)
 
     def queued_ops(self) -> int:
         """Operations waiting in the writer's queue (not counting the batch it is running)."""
@@ -262,8 +268,9 @@ class Storage:
                     stop = True
                     break
                 batch.append(nxt)
-            self.stats.record(len(batch))
+            self.stats.start(len(batch))
             self._run_batch(conn, batch)
+            self.stats.running = 0
         conn.close()
 
     def _run_batch(self, conn: sqlite3.Connection, batch: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]]) -> None:
@@ -300,6 +307,7 @@ class Storage:
                 conn.execute("COMMIT")
         except Exception as exc:
             log.exception("storage batch failed")
+            self.known_conversations.forget()  # the batch's new records are rolled back
             try:
                 conn.execute("ROLLBACK")
             except sqlite3.Error:

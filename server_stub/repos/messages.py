@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .base import chunks, now_ms
+from .conversations import KnownConversations
 from .versions import bump_version
 
 _RETURNING = sqlite3.sqlite_version_info >= (3, 35)
@@ -172,6 +173,7 @@ class MessageRepo:
 
     run: Callable[..., Any]
     read: Callable[..., Any]  # read-only ops: Storage.read (no writer hop)
+    known_conversations: KnownConversations  # the engine's (Storage), used on the writer thread only
 
     async def store_messages(self, reqs: list[StoreRequest], send_status: tuple[str, int] | None = None,
                              queued: Callable[[], None] | None = None) -> list[int]:
@@ -179,7 +181,17 @@ class MessageRepo:
         same one (what :meth:`set_send_status` does, without a second round trip). ``queued`` is
         called when the transaction is in the writer's queue, i.e. the seqs' order is decided
         (``Storage.run``)."""
+        known = self.known_conversations
+
         def op(conn: sqlite3.Connection) -> list[int]:
+            known.refresh(conn)
+            try:
+                return store(conn)
+            except BaseException:
+                known.forget()  # this operation's records are rolled back with it
+                raise
+
+        def store(conn: sqlite3.Connection) -> list[int]:
             seqs = []
             created = now_ms()
             for r in reqs:
@@ -202,9 +214,7 @@ class MessageRepo:
                     (r.conversation_id, seq, m.clientMsgID, m.sendID, m.recvID, m.groupID, m.sessionType,
                      m.contentType, m.sendTime, m.SerializeToString()))
                 for owner, data in r.owners:
-                    cur = conn.execute("INSERT OR IGNORE INTO conversations VALUES (?,?,?,?,?)",
-                                       (owner, r.conversation_id, data, 0, created))
-                    if cur.rowcount:
+                    if known.ensure(conn, owner, r.conversation_id, data, created):
                         bump_version(conn, "conversation", owner, [r.conversation_id], 1)
                 if r.reader:
                     conn.execute("UPDATE conversations SET has_read_seq = MAX(has_read_seq, ?) "

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -49,8 +47,9 @@ def is_notification(msg: sdkws_pb2.MsgData) -> bool:
 
 
 def new_msg_id(*parts: object) -> str:
-    raw = f"{time.time_ns()}{''.join(map(str, parts))}{os.urandom(8).hex()}"
-    return hashlib.md5(raw.encode()).hexdigest()
+    """A fresh serverMsgID/clientMsgID: 32 hex digits, as upstream's (an MD5 there; 128 random
+    bits here, which is what the ID needs: uniqueness). ``parts`` are not needed any more."""
+    return os.urandom(16).hex()
 
 
 # --------------------------------------------------------------------------- send
