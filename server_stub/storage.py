@@ -152,6 +152,9 @@ class BatchStats:
         self.running = size
 
 
+_Op = tuple[Callable[[sqlite3.Connection], Any], "asyncio.Future[Any]"]
+
+
 class Storage:
     """The engine: the writer thread, group commit, schema and migrations.
 
@@ -162,9 +165,11 @@ class Storage:
     def __init__(self, path: str, synchronous: str = "NORMAL") -> None:
         self.path = path
         self.synchronous = synchronous
-        self._queue: queue.SimpleQueue[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]] | None] = (
-            queue.SimpleQueue()
-        )
+        # the writer's queue holds lists of operations: what one turn of the event loop queued
+        self._queue: queue.SimpleQueue[list[_Op] | None] = queue.SimpleQueue()
+        self._turn: list[_Op] = []  # queued in this turn of the loop, handed over at its end
+        self._handed = 0  # operations handed to the writer (loop thread only)
+        self._taken = 0  # operations the writer took (writer thread only)
         self._thread: threading.Thread | None = None
         self._conn: sqlite3.Connection | None = None
         self._reader: sqlite3.Connection | None = None  # see read(); file databases only
@@ -173,8 +178,16 @@ class Storage:
         self.known_conversations = KnownConversations()  # the writer thread's (repos/conversations.py)
 
     def queued_ops(self) -> int:
-        """Operations waiting in the writer's queue (not counting the batch it is running)."""
-        return self._queue.qsize()
+        """Operations waiting for the writer (not counting the batch it is running)."""
+        return len(self._turn) + self._handed - self._taken
+
+    def _hand_over(self) -> None:
+        """Give the writer what this turn of the loop queued: one wake-up of the writer thread
+        (one GIL hand-over) for all of it, however many sends the turn's frames carried."""
+        ops, self._turn = self._turn, []
+        if ops:
+            self._handed += len(ops)
+            self._queue.put(ops)
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -200,6 +213,7 @@ class Storage:
             self._reader = None
         if self._thread is None:
             return
+        self._hand_over()  # what is queued runs before the writer stops
         self._queue.put(None)
         await asyncio.get_running_loop().run_in_executor(None, self._thread.join)
         self._thread = None
@@ -258,7 +272,7 @@ class Storage:
             item = self._queue.get()
             if item is None:
                 break
-            batch = [item]
+            batch = list(item)
             while len(batch) < MAX_BATCH:
                 try:
                     nxt = self._queue.get_nowait()
@@ -267,13 +281,14 @@ class Storage:
                 if nxt is None:
                     stop = True
                     break
-                batch.append(nxt)
+                batch.extend(nxt)
+            self._taken += len(batch)
             self.stats.start(len(batch))
             self._run_batch(conn, batch)
             self.stats.running = 0
         conn.close()
 
-    def _run_batch(self, conn: sqlite3.Connection, batch: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]]) -> None:
+    def _run_batch(self, conn: sqlite3.Connection, batch: list[_Op]) -> None:
         """One transaction for the batch, a savepoint per operation when there are several (a
         single operation's failure rolls back the transaction: the same outcome, two statements
         fewer); the futures are settled together by one call on the loop, after the COMMIT."""
@@ -321,8 +336,11 @@ class Storage:
         (the gateway's ordered sends, ws_pipeline.py)."""
         if self._thread is None:
             raise RuntimeError("storage is closed")
-        fut: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._queue.put((fn, fut))
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[T] = loop.create_future()
+        self._turn.append((fn, fut))
+        if len(self._turn) == 1:
+            loop.call_soon(self._hand_over)
         if queued is not None:
             queued()
         return await fut
