@@ -434,13 +434,11 @@ class Gateway:
                     await pipe.drain()
                     await ws.close(1007, "bad frame")
                     return
-                refused = None if req.send_id == client.user_id else (1008, "sendID mismatch")
                 handler = HANDLERS.get(req.req_identifier)
-                if refused is None and handler is None:
-                    refused = (1008, "unknown reqIdentifier")
-                if refused is not None or handler is None:
-                    await pipe.drain()
-                    await ws.close(*(refused or (1008, "unknown reqIdentifier")))
+                if req.send_id != client.user_id or handler is None:
+                    await pipe.drain()  # the requests before it are answered first
+                    await ws.close(1008, "sendID mismatch" if req.send_id != client.user_id
+                                   else "unknown reqIdentifier")
                     return
                 request_started.set(time.perf_counter())  # push latency is timed from here (metrics.py)
                 if overlaps(req.req_identifier):
