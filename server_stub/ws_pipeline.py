@@ -26,12 +26,15 @@ commit per message. Instead a connection's sends overlap, under these rules:
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from openim_sdk.protocol.constants import ReqIdentifier
 from openim_sdk.protocol.envelope import WsRequest, WsResponse
+
+log = logging.getLogger("server_stub.gateway")
 
 #: Requests per connection in flight before the gateway stops reading (the SDK's outbox keeps 8).
 MAX_IN_FLIGHT = 16
@@ -94,8 +97,13 @@ class Pipeline:
 
     def _done(self, _: asyncio.Task[Outcome]) -> None:
         fifo = self._fifo
-        while fifo and fifo[0].done():
-            task = fifo.popleft()
-            if not task.cancelled() and task.exception() is None:  # the gateway's runner answers every error
-                self._finish(task.result())
-        self._changed.set()
+        try:
+            while fifo and fifo[0].done():
+                task = fifo.popleft()
+                if not task.cancelled() and task.exception() is None:  # the gateway's runner answers every error
+                    self._finish(task.result())
+        except Exception:  # a bug in one answer must not stall the ones after it
+            log.exception("answering a request failed")
+            asyncio.get_running_loop().call_soon(self._done, _)
+        finally:
+            self._changed.set()

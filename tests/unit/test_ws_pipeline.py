@@ -102,3 +102,22 @@ async def test_room_waits_at_the_bound_and_drain_waits_for_all() -> None:
     steps[1].end_now.set()
     await _settle()
     assert drained.done()
+
+
+async def test_a_failing_answer_does_not_stall_the_ones_after_it() -> None:
+    finished: list[str] = []
+
+    def finish(o: Outcome) -> None:
+        if o[0].msg_incr == "u_0":
+            raise RuntimeError("bug")
+        finished.append(o[0].msg_incr)
+
+    pipe = Pipeline(finish)
+    steps = [Step(i, []) for i in range(2)]
+    for s in steps:
+        s.queue_now.set()
+        s.end_now.set()
+        pipe.start(s)
+    await pipe.drain()
+    await _settle()
+    assert finished == ["u_1"] and len(pipe) == 0
