@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import json
 import logging
 import time
 import urllib.parse
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -31,15 +32,12 @@ from openim_sdk.protocol.errors import (
     ServerInternalError,
     TokenInvalidError,
 )
-from openim_sdk.protocol.pb.msg import msg_pb2
-from openim_sdk.protocol.pb.push import push_pb2
-from openim_sdk.protocol.pb.sdkws import sdkws_pb2
 
 from .metrics import request_started
 from .push import next_conn_id
-from .services import msg as msg_service
-from .services import msg_read
 from .wire import encode_response
+from .ws_handlers import HANDLERS, WsHandler
+from .ws_pipeline import Outcome, Pipeline, Start, overlaps
 
 if TYPE_CHECKING:
     from .app import ServerCore
@@ -49,6 +47,7 @@ log = logging.getLogger("server_stub.gateway")
 _TRUE = {"1", "t", "T", "TRUE", "true", "True"}
 _FALSE = {"0", "f", "F", "FALSE", "false", "False"}
 _CLOSE = object()
+_BATCH = 32  # frames sent together at most (GatewayConnection.send_frames)
 
 
 class ConnArgsError(OpenIMError):
@@ -152,6 +151,36 @@ class GatewayConnection(ServerConnection):
             self.last_activity = time.monotonic()
         super().process_event(event)
 
+    async def send_frames(self, frames: list[str | bytes]) -> None:
+        """Send whole messages (str: text, bytes: binary) together: one ``send_context`` (state
+        check, one write, one flow-control wait) where ``send`` would go through it for each."""
+        async with self.send_context():
+            for frame in frames:
+                if isinstance(frame, str):
+                    self.protocol.send_text(frame.encode())
+                else:
+                    self.protocol.send_binary(frame)
+
+    def send_data(self) -> None:
+        """Hand the protocol's outgoing data to the transport, consecutive chunks joined into one
+        write: an ack and a push queued together leave in one syscall (issue 16). An empty chunk
+        is the protocol's end-of-stream mark: half-close when the transport can, else close."""
+        chunks: list[bytes] = []
+        for data in self.protocol.data_to_send():
+            if data:
+                chunks.append(data)
+                continue
+            if chunks:
+                self.transport.write(b"".join(chunks))
+                chunks = []
+            if self.transport.can_write_eof():
+                with contextlib.suppress(Exception):
+                    self.transport.write_eof()
+            else:
+                self.transport.close()
+        if chunks:
+            self.transport.write(chunks[0] if len(chunks) == 1 else b"".join(chunks))
+
 
 @dataclass(eq=False, slots=True)
 class Client:
@@ -214,11 +243,13 @@ class Client:
         try:
             out = self.out
             while out:
-                frame = out.popleft()
-                if frame is _CLOSE:
+                if out[0] is _CLOSE:
                     await self.ws.close()
                     return
-                await self.ws.send(frame)
+                batch: list[str | bytes] = []  # what is waiting now, up to the close mark: sent together
+                while out and out[0] is not _CLOSE and len(batch) < _BATCH:
+                    batch.append(out.popleft())
+                await self.ws.send_frames(batch)
         except ConnectionClosed:
             self._closing = True  # nothing more can be sent on this connection
             self.out.clear()
@@ -236,7 +267,6 @@ class Client:
                 writer.cancel()
 
 
-WsHandler = Callable[["Gateway", Client, WsRequest], Awaitable[tuple[bytes, Callable[[], Any] | None]]]
 
 
 class Gateway:
@@ -379,57 +409,79 @@ class Gateway:
             return
 
     async def _read_loop(self, client: Client) -> None:
+        """Read requests until the connection ends; sends overlap, everything else is a barrier
+        (server_stub/ws_pipeline.py). Requests already started are answered before this returns."""
         ws = client.ws
-        while True:
-            try:
-                frame = await ws.recv()
-            except ConnectionClosed:
-                return
-            if isinstance(frame, str):
-                refused = self._on_text(client, frame)
-                if refused is not None:
-                    await ws.close(*refused)
+        pipe = Pipeline(lambda outcome: self._finish(client, outcome))
+        try:
+            while True:
+                await pipe.room()  # back-pressure: at most MAX_IN_FLIGHT requests waiting
+                try:
+                    frame = await ws.recv()
+                except ConnectionClosed:
                     return
-                continue
-            try:
-                req = decode_request(frame, client.encoding, client.compress, self.config.ws_max_frame)  # type: ignore[arg-type]
-            except OpenIMError as err:
-                log.info("bad frame from %s: %s", client.conn_id, err)
-                await ws.close(1007, "bad frame")
-                return
-            if req.send_id != client.user_id:
-                await ws.close(1008, "sendID mismatch")
-                return
-            handler = HANDLERS.get(req.req_identifier)
-            if handler is None:
-                await ws.close(1008, "unknown reqIdentifier")
-                return
-            request_started.set(time.perf_counter())  # push latency is timed from here (metrics.py)
-            try:
-                data, after = await handler(self, client, req)
-                resp = WsResponse(req.req_identifier, req.msg_incr, req.operation_id, 0, "", data)
-            except OpenIMError as err:
-                after = None
-                resp = WsResponse(req.req_identifier, req.msg_incr, req.operation_id, err.code, err.message, b"")
-            except DecodeError as exc:  # upstream: non-coded 500; undecodable input is an ArgsError here
-                after = None
-                resp = WsResponse(req.req_identifier, req.msg_incr, req.operation_id, ArgsError.default_code,
-                                  "ArgsError", b"")
-                log.info("protobuf decode failed: %s", exc, extra={"operationID": req.operation_id})
-            except Exception:  # a bug must not take the connection down: 500, as upstream for non-coded errors
-                after = None
-                resp = WsResponse(req.req_identifier, req.msg_incr, req.operation_id, 500,
-                                  "ServerInternalError", b"")
-                log.exception("ws %d handler failed", req.req_identifier, extra={"operationID": req.operation_id})
-            client.enqueue(encode_response(resp, client.encoding, client.compress))
-            self.core.metrics.ws_request(req.req_identifier, resp.err_code)
-            log.info("ws %d user=%s -> %d", req.req_identifier, client.user_id, resp.err_code,
-                     extra={"operationID": req.operation_id})
-            if after is not None:
-                after()
-            if req.req_identifier == ReqIdentifier.LOGOUT_MSG:
-                client.close_after_flush()
-                return
+                if isinstance(frame, str):
+                    refused = self._on_text(client, frame)
+                    if refused is not None:
+                        await pipe.drain()
+                        await ws.close(*refused)
+                        return
+                    continue
+                try:
+                    req = decode_request(frame, client.encoding, client.compress, self.config.ws_max_frame)  # type: ignore[arg-type]
+                except OpenIMError as err:
+                    log.info("bad frame from %s: %s", client.conn_id, err)
+                    await pipe.drain()
+                    await ws.close(1007, "bad frame")
+                    return
+                handler = HANDLERS.get(req.req_identifier)
+                if req.send_id != client.user_id or handler is None:
+                    await pipe.drain()  # the requests before it are answered first
+                    await ws.close(1008, "sendID mismatch" if req.send_id != client.user_id
+                                   else "unknown reqIdentifier")
+                    return
+                request_started.set(time.perf_counter())  # push latency is timed from here (metrics.py)
+                if overlaps(req.req_identifier):
+                    pipe.start(self._runner(client, req, handler))  # copies the context: request_started
+                    continue
+                await pipe.drain()
+                self._finish(client, await self._answer(client, req, handler, None))
+                if req.req_identifier == ReqIdentifier.LOGOUT_MSG:
+                    client.close_after_flush()
+                    return
+        finally:
+            await pipe.drain()
+
+    def _runner(self, client: Client, req: WsRequest, handler: WsHandler) -> Start:
+        return lambda queued: self._answer(client, req, handler, queued)
+
+    async def _answer(self, client: Client, req: WsRequest, handler: WsHandler,
+                      queued: Callable[[], None] | None) -> Outcome:
+        """Run ``handler``; every failure becomes an answer in OpenIM's error format."""
+        try:
+            data, after = await handler(self, client, req, queued)
+            return req, WsResponse(req.req_identifier, req.msg_incr, req.operation_id, 0, "", data), after
+        except OpenIMError as err:
+            resp = WsResponse(req.req_identifier, req.msg_incr, req.operation_id, err.code, err.message, b"")
+        except DecodeError as exc:  # upstream: non-coded 500; undecodable input is an ArgsError here
+            resp = WsResponse(req.req_identifier, req.msg_incr, req.operation_id, ArgsError.default_code,
+                              "ArgsError", b"")
+            log.info("protobuf decode failed: %s", exc, extra={"operationID": req.operation_id})
+        except Exception:  # a bug must not take the connection down: 500, as upstream for non-coded errors
+            resp = WsResponse(req.req_identifier, req.msg_incr, req.operation_id, 500,
+                              "ServerInternalError", b"")
+            log.exception("ws %d handler failed", req.req_identifier, extra={"operationID": req.operation_id})
+        return req, resp, None
+
+    def _finish(self, client: Client, outcome: Outcome) -> None:
+        """Queue the answer, then run what follows it (a send's pushes)."""
+        req, resp, after = outcome
+        client.enqueue(encode_response(resp, client.encoding, client.compress))
+        self.core.metrics.ws_request(req.req_identifier, resp.err_code)
+        log.info("ws %d user=%s -> %d", req.req_identifier, client.user_id, resp.err_code,
+                 extra={"operationID": req.operation_id})
+        if after is not None:
+            after()
 
     def _on_text(self, client: Client, text: str) -> tuple[int, str] | None:
         """Answer a text heartbeat; for any other text frame, the close code and reason for this
@@ -446,104 +498,3 @@ class Gateway:
         except (CodecError, RecursionError, ValueError, UnicodeError) as exc:
             log.info("bad text frame from %s: %s", client.conn_id, exc)
             return 1007, "bad text frame: invalid JSON"
-
-
-# -- request handlers -----------------------------------------------------------------------
-
-
-def _parse(cls: Any, data: bytes) -> Any:
-    msg = cls()
-    msg.ParseFromString(data)
-    return msg
-
-
-async def _get_newest_seq(gw: Gateway, c: Client, req: WsRequest) -> tuple[bytes, None]:
-    r = _parse(sdkws_pb2.GetMaxSeqReq, req.data)
-    admin = _check_user(gw, c, r.userID)
-    resp = await msg_read.get_max_seq(gw.core, r.userID, admin)
-    return resp.SerializeToString(), None
-
-
-async def _pull_by_range(gw: Gateway, c: Client, req: WsRequest) -> tuple[bytes, None]:
-    r = _parse(sdkws_pb2.PullMessageBySeqsReq, req.data)
-    admin = _check_user(gw, c, r.userID)
-    return (await msg_read.pull_by_ranges(gw.core, r, admin)).SerializeToString(), None
-
-
-async def _send_msg(gw: Gateway, c: Client, req: WsRequest) -> tuple[bytes, Callable[[], Any] | None]:
-    m = _parse(sdkws_pb2.MsgData, req.data)
-    if m.sendID != c.user_id:
-        raise ArgsError(detail="MsgData.sendID must be the connected user")
-    resp, after = await msg_service.send_message(gw.core, m, req.operation_id, sender_is_admin=gw.core.tokens.is_admin(c.user_id))
-    return resp.SerializeToString(), after
-
-
-async def _send_signal(gw: Gateway, c: Client, req: WsRequest) -> tuple[bytes, None]:
-    raise ArgsError(detail="msgData is nil")
-
-
-async def _pull_by_seqs(gw: Gateway, c: Client, req: WsRequest) -> tuple[bytes, None]:
-    r = _parse(msg_pb2.GetSeqMessageReq, req.data)
-    admin = _check_user(gw, c, r.userID)
-    return (await msg_read.pull_by_seqs(gw.core, r, admin)).SerializeToString(), None
-
-
-async def _conv_max_read(gw: Gateway, c: Client, req: WsRequest) -> tuple[bytes, None]:
-    r = _parse(msg_pb2.GetConversationsHasReadAndMaxSeqReq, req.data)
-    admin = _check_user(gw, c, r.userID)
-    return (await msg_read.has_read_and_max_seq(gw.core, r, admin)).SerializeToString(), None
-
-
-async def _last_message(gw: Gateway, c: Client, req: WsRequest) -> tuple[bytes, None]:
-    r = _parse(msg_pb2.GetLastMessageReq, req.data)
-    admin = _check_user(gw, c, r.userID)
-    return (await msg_read.last_messages(gw.core, r, admin)).SerializeToString(), None
-
-
-async def _logout(gw: Gateway, c: Client, req: WsRequest) -> tuple[bytes, None]:
-    _parse(push_pb2.DelUserPushTokenReq, req.data)
-    # the connection's offline-push device token goes (upstream DelUserPushToken); the IM token stays valid
-    await gw.core.storage.delete_third_value(c.user_id, f"fcm:{c.platform_id}")
-    return push_pb2.DelUserPushTokenResp().SerializeToString(), None
-
-
-async def _background(gw: Gateway, c: Client, req: WsRequest) -> tuple[bytes, None]:
-    r = _parse(sdkws_pb2.SetAppBackgroundStatusReq, req.data)
-    c.is_background = r.isBackground
-    return b"", None
-
-
-async def _sub_status(gw: Gateway, c: Client, req: WsRequest) -> tuple[bytes, None]:
-    r = _parse(sdkws_pb2.SubUserOnlineStatus, req.data)
-    gw.core.hub.subscribe(c, r.subscribeUserID, r.unsubscribeUserID)
-    # every requested user is answered, subscribed before or not, online or not, known or not
-    # (internal/msggateway/subscription.go SubUserOnlineStatus)
-    return gw.core.hub.status_tips(r.subscribeUserID).SerializeToString(), None
-
-
-async def _server_only(gw: Gateway, c: Client, req: WsRequest) -> tuple[bytes, None]:
-    raise ArgsError(detail=f"reqIdentifier {req.req_identifier} is server-initiated")
-
-
-def _check_user(gw: Gateway, c: Client, user_id: str) -> bool:
-    """1002 unless ``user_id`` is the connected user or the connection is an admin's; returns is-admin."""
-    admin = gw.core.tokens.is_admin(c.user_id)
-    if user_id != c.user_id and not admin:
-        raise OpenIMError(1002, detail=f"userID {user_id} is not the connected user")
-    return admin
-
-
-HANDLERS: dict[int, WsHandler] = {
-    ReqIdentifier.GET_NEWEST_SEQ: _get_newest_seq,
-    ReqIdentifier.PULL_MSG_BY_RANGE: _pull_by_range,
-    ReqIdentifier.SEND_MSG: _send_msg,
-    ReqIdentifier.SEND_SIGNAL_MSG: _send_signal,
-    ReqIdentifier.PULL_MSG_BY_SEQ_LIST: _pull_by_seqs,
-    ReqIdentifier.GET_CONV_MAX_READ_SEQ: _conv_max_read,
-    ReqIdentifier.PULL_CONV_LAST_MESSAGE: _last_message,
-    ReqIdentifier.PUSH_MSG: _server_only,
-    ReqIdentifier.KICK_ONLINE_MSG: _server_only,
-    ReqIdentifier.LOGOUT_MSG: _logout,
-    ReqIdentifier.SET_BACKGROUND_STATUS: _background,
-    ReqIdentifier.SUB_USER_ONLINE_STATUS: _sub_status,
-}

@@ -71,17 +71,20 @@ class Metrics:
         for transport in ("ws", "rest"):  # present (at 0) from the start, so rates work at once
             self.messages_in.labels(transport)
             self.requests.labels(transport)
+        # the children counted on every WS request, looked up once (labels() takes a lock each time)
+        self._ws_requests = self.requests.labels("ws")
+        self._ws_messages_in = self.messages_in.labels("ws")
 
     def track_connections(self, count: Callable[[], float]) -> None:
         self.connections.set_function(count)
 
     def ws_request(self, req_identifier: int, err_code: int) -> None:
         """One answered WebSocket request."""
-        self.requests.labels("ws").inc()
+        self._ws_requests.inc()
         if err_code:
             self.errors.labels(str(err_code), "ws").inc()
         elif req_identifier == WS_SEND_MSG:
-            self.messages_in.labels("ws").inc()
+            self._ws_messages_in.inc()
 
     def rest_call(self, path: str, http_status: int, err_code: int | str | None) -> None:
         """One answered REST call (``err_code`` as the envelope had it; None/"" when not an envelope)."""

@@ -10,16 +10,44 @@ on a running server): ``friend_verify`` (1303 when not friends), ``notifications
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import dataclass
 from typing import Any
 
 from openim_sdk.protocol.constants import SessionType
+from openim_sdk.protocol.conversation_id import conversation_id_for
 from openim_sdk.protocol.errors import GroupNotFoundError, OpenIMError
 from openim_sdk.protocol.pb.sdkws import sdkws_pb2
 
 from .config import ServerConfig
 from .repos import relations as rs
-from .repos.users import app_manager_level
 from .storage import SqliteStorage, now_ms
+
+#: The facts of a 1:1 send, one statement: the sender's appMangerLevel, whether the receiver
+#: blacklisted the sender, whether the sender has the receiver as a friend, the receiver's global
+#: receive option (NULL: no such user) and the receiver's record of the chat (NULL: none yet).
+_FACTS_SQL = (
+    "SELECT (SELECT app_manger_level FROM users WHERE user_id = :s), "
+    "EXISTS (SELECT 1 FROM blacks WHERE owner_user_id = :r AND block_user_id = :s), "
+    "EXISTS (SELECT 1 FROM friends WHERE owner_user_id = :s AND friend_user_id = :r), "
+    "(SELECT global_recv_msg_opt FROM users WHERE user_id = :r), "
+    "(SELECT data FROM conversations WHERE owner_user_id = :r AND conversation_id = :cid)")
+
+
+@dataclass(frozen=True, slots=True)
+class SingleChatFacts:
+    """What a 1:1 (or notification-chat) send is checked against, read together
+    (:meth:`Policies.single_chat_facts`) and decided on by pure code: :meth:`Policies.check_send`
+    (1302/1303), ``services.msg`` (1004), ``msg_rules.apply_receive_options`` (1001, offlinePush)."""
+
+    sender_level: int | None  # None: the sender is not a registered user
+    blocked: bool  # the receiver blacklisted the sender
+    friends: bool  # the sender has the receiver as a friend
+    receiver_opt: int | None  # the receiver's globalRecvMsgOpt; None: no such user
+    receiver_conversation: bytes | None  # the receiver's record of the 1:1 chat, serialized
+
+    @property
+    def receiver_exists(self) -> bool:
+        return self.receiver_opt is not None
 
 
 class Policies:
@@ -66,14 +94,23 @@ class Policies:
 
     # ------------------------------------------------------------------ send checks
 
-    async def check_send(self, msg: sdkws_pb2.MsgData, sender_is_admin: bool = False) -> None:
+    async def single_chat_facts(self, msg: sdkws_pb2.MsgData) -> SingleChatFacts:
+        """What the checks of a 1:1 or notification-chat send need, in one read (issue 16)."""
+        cid = conversation_id_for(SessionType.SINGLE_CHAT, msg.sendID, msg.recvID, "")
+        row = await self.storage.read(lambda c: c.execute(_FACTS_SQL, {
+            "s": msg.sendID, "r": msg.recvID, "cid": cid}).fetchone(), snapshot=False)
+        return SingleChatFacts(*row)
+
+    async def check_send(self, msg: sdkws_pb2.MsgData, sender_is_admin: bool = False,
+                         facts: SingleChatFacts | None = None) -> None:
         """Relation and group checks of the send path (ws-protocol §5.1 step 3).
 
         Single chat: 1302 when the receiver blacklisted the sender; 1303 when friend verification is
-        on (``ServerConfig.extra["friend_verify"]``) and they are not friends. Group: 1201 unknown,
-        1204 dismissed, 1203 not a member, 1402 muted member, 1403 muted group (owner/admins pass).
-        Skipped for app admins and the server's own sends (``sender_is_admin``); an ordinary user's
-        notification content types are refused before this (``services.msg.check_user_message``).
+        on (``ServerConfig.extra["friend_verify"]``) and they are not friends (from ``facts``, read
+        here when not given). Group: 1201 unknown, 1204 dismissed, 1203 not a member, 1402 muted
+        member, 1403 muted group (owner/admins pass). Skipped for app admins and the server's own
+        sends (``sender_is_admin``); an ordinary user's notification content types are refused
+        before this (``services.msg.check_user_message``).
         """
         if sender_is_admin:
             return
@@ -81,22 +118,13 @@ class Policies:
         if st == SessionType.SINGLE_CHAT:
             if not msg.recvID or msg.recvID == msg.sendID:
                 return
-            verify = self.friend_verify
-
-            def single(conn: sqlite3.Connection) -> int:
-                level = app_manager_level(conn, msg.sendID)
-                if level is not None and level >= 2:  # system / notification accounts skip relation checks
-                    return 0
-                if rs.is_black(conn, msg.recvID, msg.sendID):
-                    return 1302
-                if verify and not rs.is_friend(conn, msg.sendID, msg.recvID):
-                    return 1303
-                return 0
-
-            code = await self.storage.read(single, snapshot=False)
-            if code == 1302:
+            if facts is None:
+                facts = await self.single_chat_facts(msg)
+            if facts.sender_level is not None and facts.sender_level >= 2:
+                return  # system / notification accounts skip relation checks
+            if facts.blocked:
                 raise OpenIMError(1302, detail=f"{msg.recvID} has blocked {msg.sendID}")
-            if code == 1303:
+            if self.friend_verify and not facts.friends:
                 raise OpenIMError(1303, detail=f"{msg.recvID} is not {msg.sendID}'s friend")
         elif st == SessionType.READ_GROUP_CHAT:
             def group(conn: sqlite3.Connection) -> tuple[sdkws_pb2.GroupInfo | None,

@@ -29,14 +29,16 @@ import logging
 import queue
 import sqlite3
 import threading
+from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 from .datadir import prepare_database, tighten
 from .repos.activity import ActivityRepo
 from .repos.base import now_ms
-from .repos.conversations import ConversationRepo, ConvRow
+from .repos.conversations import ConversationRepo, ConvRow, KnownConversations
 from .repos.messages import MessageRepo, MessageRow, StoreRequest
 from .repos.objects import ObjectRepo
 from .repos.tokens import TOKENS_SCHEMA, TokenStore, migrate_v1_tokens
@@ -130,6 +132,29 @@ CREATE TABLE IF NOT EXISTS third_kv (
 """
 
 
+@dataclass
+class BatchStats:
+    """What the writer has done: group-commit batches, operations in them, the largest batch, the
+    sizes of the last batches and the size of the one running now (0: none). Written by the
+    writer thread only; read by tests and benches (``Storage.stats``)."""
+
+    batches: int = 0
+    ops: int = 0
+    largest: int = 0
+    running: int = 0
+    recent: deque[int] = field(default_factory=lambda: deque(maxlen=256))
+
+    def start(self, size: int) -> None:
+        self.batches += 1
+        self.ops += size
+        self.largest = max(self.largest, size)
+        self.recent.append(size)
+        self.running = size
+
+
+_Op = tuple[Callable[[sqlite3.Connection], Any], "asyncio.Future[Any]"]
+
+
 class Storage:
     """The engine: the writer thread, group commit, schema and migrations.
 
@@ -140,13 +165,29 @@ class Storage:
     def __init__(self, path: str, synchronous: str = "NORMAL") -> None:
         self.path = path
         self.synchronous = synchronous
-        self._queue: queue.SimpleQueue[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]] | None] = (
-            queue.SimpleQueue()
-        )
+        # the writer's queue holds lists of operations: what one turn of the event loop queued
+        self._queue: queue.SimpleQueue[list[_Op] | None] = queue.SimpleQueue()
+        self._turn: list[_Op] = []  # queued in this turn of the loop, handed over at its end
+        self._handed = 0  # operations handed to the writer (loop thread only)
+        self._taken = 0  # operations the writer took (writer thread only)
         self._thread: threading.Thread | None = None
         self._conn: sqlite3.Connection | None = None
         self._reader: sqlite3.Connection | None = None  # see read(); file databases only
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.stats = BatchStats()
+        self.known_conversations = KnownConversations()  # the writer thread's (repos/conversations.py)
+
+    def queued_ops(self) -> int:
+        """Operations waiting for the writer (not counting the batch it is running)."""
+        return len(self._turn) + self._handed - self._taken
+
+    def _hand_over(self) -> None:
+        """Give the writer what this turn of the loop queued: one wake-up of the writer thread
+        (one GIL hand-over) for all of it, however many sends the turn's frames carried."""
+        ops, self._turn = self._turn, []
+        if ops:
+            self._handed += len(ops)
+            self._queue.put(ops)
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -172,6 +213,7 @@ class Storage:
             self._reader = None
         if self._thread is None:
             return
+        self._hand_over()  # what is queued runs before the writer stops
         self._queue.put(None)
         await asyncio.get_running_loop().run_in_executor(None, self._thread.join)
         self._thread = None
@@ -230,7 +272,7 @@ class Storage:
             item = self._queue.get()
             if item is None:
                 break
-            batch = [item]
+            batch = list(item)
             while len(batch) < MAX_BATCH:
                 try:
                     nxt = self._queue.get_nowait()
@@ -239,16 +281,33 @@ class Storage:
                 if nxt is None:
                     stop = True
                     break
-                batch.append(nxt)
+                batch.extend(nxt)
+            self._taken += len(batch)
+            self.stats.start(len(batch))
             self._run_batch(conn, batch)
+            self.stats.running = 0
         conn.close()
 
-    def _run_batch(self, conn: sqlite3.Connection, batch: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]]) -> None:
+    def _run_batch(self, conn: sqlite3.Connection, batch: list[_Op]) -> None:
+        """One transaction for the batch, a savepoint per operation when there are several (a
+        single operation's failure rolls back the transaction: the same outcome, two statements
+        fewer); the futures are settled together by one call on the loop, after the COMMIT."""
         assert self._loop is not None
         results: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
+        single = len(batch) == 1
         try:
             conn.execute("BEGIN IMMEDIATE")
             for fn, fut in batch:
+                if single:
+                    try:
+                        res = fn(conn)
+                    except Exception as exc:
+                        if conn.in_transaction:
+                            conn.execute("ROLLBACK")
+                        results.append((fut, None, exc))
+                        break
+                    results.append((fut, res, None))
+                    continue
                 conn.execute("SAVEPOINT op")
                 try:
                     res = fn(conn)
@@ -259,23 +318,31 @@ class Storage:
                 else:
                     conn.execute("RELEASE op")
                     results.append((fut, res, None))
-            conn.execute("COMMIT")
+            if conn.in_transaction:
+                conn.execute("COMMIT")
         except Exception as exc:
             log.exception("storage batch failed")
+            self.known_conversations.forget()  # the batch's new records are rolled back
             try:
                 conn.execute("ROLLBACK")
             except sqlite3.Error:
                 pass
             results = [(fut, None, exc) for _, fut in batch]
-        for fut, res, err in results:
-            self._loop.call_soon_threadsafe(_settle, fut, res, err)
+        self._loop.call_soon_threadsafe(_settle_all, results)
 
-    async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``fn(conn)`` on the writer thread; resolves after the batch commit."""
+    async def run(self, fn: Callable[[sqlite3.Connection], T], queued: Callable[[], None] | None = None) -> T:
+        """Run ``fn(conn)`` on the writer thread; resolves after the batch commit. ``queued`` is
+        called once ``fn`` is in the writer's queue: whatever is queued after it runs after it
+        (the gateway's ordered sends, ws_pipeline.py)."""
         if self._thread is None:
             raise RuntimeError("storage is closed")
-        fut: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._queue.put((fn, fut))
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[T] = loop.create_future()
+        self._turn.append((fn, fut))
+        if len(self._turn) == 1:
+            loop.call_soon(self._hand_over)
+        if queued is not None:
+            queued()
         return await fut
 
     async def ping(self) -> None:
@@ -309,13 +376,15 @@ class Storage:
             return await self.run(fn)
 
 
-def _settle(fut: asyncio.Future[Any], res: Any, err: BaseException | None) -> None:
-    if fut.done():
-        return
-    if err is not None:
-        fut.set_exception(err)
-    else:
-        fut.set_result(res)
+def _settle_all(results: list[tuple[asyncio.Future[Any], Any, BaseException | None]]) -> None:
+    """Resolve a batch's futures, in the batch's order (one wake-up of the loop per batch)."""
+    for fut, res, err in results:
+        if fut.done():
+            continue
+        if err is not None:
+            fut.set_exception(err)
+        else:
+            fut.set_result(res)
 
 
 def open_storage_path(path: str) -> str:

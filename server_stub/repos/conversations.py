@@ -48,7 +48,47 @@ def update_conversation_data(conn: sqlite3.Connection, owner: str, cid: str, dat
 def delete_conversation(conn: sqlite3.Connection, owner: str, cid: str) -> bool:
     """Drop ``owner``'s record of ``cid``; whether there was one."""
     cur = conn.execute("DELETE FROM conversations WHERE owner_user_id = ? AND conversation_id = ?", (owner, cid))
+    KnownConversations.deletes += 1  # every KnownConversations forgets what it knew
     return bool(cur.rowcount)
+
+
+class KnownConversations:
+    """The (owner, conversationID) records known to exist, kept by the writer thread so that a
+    message's owners cost no ``INSERT OR IGNORE`` each once their records exist (issue 16).
+
+    It forgets everything when a record may have gone: a :func:`delete_conversation` anywhere in
+    this process (the only way a record is removed), or a commit by another connection to the
+    file (``PRAGMA data_version`` changed: another server on the same file, a tool). Used only on
+    the writer's connection, inside its transaction."""
+
+    deletes = 0  # process-wide count of delete_conversation calls
+
+    def __init__(self, limit: int = 200_000) -> None:
+        self._rows: set[tuple[str, str]] = set()
+        self._limit = limit
+        self._seen_deletes = -1
+        self._data_version = -1
+
+    def refresh(self, conn: sqlite3.Connection) -> None:
+        """Forget everything if a record may have been deleted since the last call."""
+        version = int(conn.execute("PRAGMA data_version").fetchone()[0])
+        if version != self._data_version or KnownConversations.deletes != self._seen_deletes \
+                or len(self._rows) > self._limit:
+            self._rows.clear()
+            self._data_version, self._seen_deletes = version, KnownConversations.deletes
+
+    def forget(self) -> None:
+        """Forget everything (a transaction that may have created records was rolled back)."""
+        self._rows.clear()
+
+    def ensure(self, conn: sqlite3.Connection, owner: str, cid: str, data: bytes, created: int) -> bool:
+        """Create ``owner``'s record of ``cid`` from ``data`` unless it exists; True if created."""
+        key = (owner, cid)
+        if key in self._rows:
+            return False
+        cur = conn.execute("INSERT OR IGNORE INTO conversations VALUES (?,?,?,?,?)", (owner, cid, data, 0, created))
+        self._rows.add(key)
+        return bool(cur.rowcount)
 
 
 def owner_conversations(conn: sqlite3.Connection, owner: str) -> list[StoredConversation]:

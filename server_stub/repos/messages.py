@@ -12,7 +12,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from .base import chunks, now_ms
+from .conversations import KnownConversations
 from .versions import bump_version
+
+_RETURNING = sqlite3.sqlite_version_info >= (3, 35)
 
 
 @dataclass
@@ -85,6 +88,24 @@ def max_seq(conn: sqlite3.Connection, cid: str) -> int:
     return int(r[0]) if r else 0
 
 
+_NEXT_SEQ_SQL = (
+    "INSERT INTO seqs (conversation_id, max_seq, max_seq_time) VALUES (?, 1, ?) "
+    "ON CONFLICT(conversation_id) DO UPDATE SET max_seq = max_seq + 1, max_seq_time = excluded.max_seq_time "
+    "RETURNING max_seq")
+
+
+def next_seq(conn: sqlite3.Connection, cid: str, send_time: int) -> int:
+    """Allocate the conversation's next seq (its max seq + 1, recorded with ``send_time``): one
+    statement (an upsert with RETURNING, SQLite 3.35+), else a read and an upsert."""
+    if _RETURNING:
+        return int(conn.execute(_NEXT_SEQ_SQL, (cid, send_time)).fetchone()[0])
+    seq = max_seq(conn, cid) + 1
+    conn.execute("INSERT INTO seqs (conversation_id, max_seq, max_seq_time) VALUES (?,?,?) "
+                 "ON CONFLICT(conversation_id) DO UPDATE SET max_seq = excluded.max_seq, "
+                 "max_seq_time = excluded.max_seq_time", (cid, seq, send_time))
+    return seq
+
+
 def last_seq_sent_by(conn: sqlite3.Connection, cid: str, time_ms: int) -> int | None:
     """The highest seq of ``cid`` sent at or before ``time_ms`` (None: none)."""
     r = conn.execute("SELECT MAX(seq) FROM messages WHERE conversation_id = ? AND send_time <= ?",
@@ -152,11 +173,25 @@ class MessageRepo:
 
     run: Callable[..., Any]
     read: Callable[..., Any]  # read-only ops: Storage.read (no writer hop)
+    known_conversations: KnownConversations  # the engine's (Storage), used on the writer thread only
 
-    async def store_messages(self, reqs: list[StoreRequest], send_status: tuple[str, int] | None = None) -> list[int]:
+    async def store_messages(self, reqs: list[StoreRequest], send_status: tuple[str, int] | None = None,
+                             queued: Callable[[], None] | None = None) -> list[int]:
         """Store ``reqs`` in one transaction; ``send_status`` (operationID, status) is recorded in the
-        same one (what :meth:`set_send_status` does, without a second round trip)."""
+        same one (what :meth:`set_send_status` does, without a second round trip). ``queued`` is
+        called when the transaction is in the writer's queue, i.e. the seqs' order is decided
+        (``Storage.run``)."""
+        known = self.known_conversations
+
         def op(conn: sqlite3.Connection) -> list[int]:
+            known.refresh(conn)
+            try:
+                return store(conn)
+            except BaseException:
+                known.forget()  # this operation's records are rolled back with it
+                raise
+
+        def store(conn: sqlite3.Connection) -> list[int]:
             seqs = []
             created = now_ms()
             for r in reqs:
@@ -170,13 +205,8 @@ class MessageRepo:
                         r.duplicate = True
                         seqs.append(old[0])
                         continue
-                row = conn.execute("SELECT max_seq FROM seqs WHERE conversation_id = ?", (r.conversation_id,)).fetchone()
-                seq = (row[0] if row else 0) + 1
+                seq = next_seq(conn, r.conversation_id, r.msg.sendTime)
                 r.msg.seq = seq
-                conn.execute(
-                    "INSERT INTO seqs (conversation_id, max_seq, max_seq_time) VALUES (?,?,?) "
-                    "ON CONFLICT(conversation_id) DO UPDATE SET max_seq = excluded.max_seq, "
-                    "max_seq_time = excluded.max_seq_time", (r.conversation_id, seq, r.msg.sendTime))
                 m = r.msg
                 conn.execute(
                     "INSERT INTO messages (conversation_id, seq, client_msg_id, send_id, recv_id, group_id, "
@@ -184,9 +214,7 @@ class MessageRepo:
                     (r.conversation_id, seq, m.clientMsgID, m.sendID, m.recvID, m.groupID, m.sessionType,
                      m.contentType, m.sendTime, m.SerializeToString()))
                 for owner, data in r.owners:
-                    cur = conn.execute("INSERT OR IGNORE INTO conversations VALUES (?,?,?,?,?)",
-                                       (owner, r.conversation_id, data, 0, created))
-                    if cur.rowcount:
+                    if known.ensure(conn, owner, r.conversation_id, data, created):
                         bump_version(conn, "conversation", owner, [r.conversation_id], 1)
                 if r.reader:
                     conn.execute("UPDATE conversations SET has_read_seq = MAX(has_read_seq, ?) "
@@ -196,7 +224,7 @@ class MessageRepo:
                 conn.execute("INSERT OR REPLACE INTO send_status VALUES (?,?,?)", (*send_status, created))
             return seqs
 
-        return await self.run(op)
+        return await self.run(op, queued)
 
     async def seq_info(self, cids: Iterable[str]) -> dict[str, tuple[int, int, int]]:
         ids = list(dict.fromkeys(cids))

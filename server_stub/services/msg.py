@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -49,8 +47,9 @@ def is_notification(msg: sdkws_pb2.MsgData) -> bool:
 
 
 def new_msg_id(*parts: object) -> str:
-    raw = f"{time.time_ns()}{''.join(map(str, parts))}{os.urandom(8).hex()}"
-    return hashlib.md5(raw.encode()).hexdigest()
+    """A fresh serverMsgID/clientMsgID: 32 hex digits, as upstream's (an MD5 there; 128 random
+    bits here, which is what the ID needs: uniqueness). ``parts`` are not needed any more."""
+    return os.urandom(16).hex()
 
 
 # --------------------------------------------------------------------------- send
@@ -69,8 +68,7 @@ async def _opening_chat(core: ServerCore, msg: sdkws_pb2.MsgData, cid: str, oper
     single-chat conversation callback is on, or the conversation has messages already."""
     hooks = core.webhooks
     st = msg.sessionType
-    if st not in (SessionType.SINGLE_CHAT, SessionType.NOTIFICATION_CHAT) or not (
-            hooks.enabled("beforeCreateSingleChatConversations") or hooks.enabled("afterCreateSingleChatConversations")):
+    if st not in (SessionType.SINGLE_CHAT, SessionType.NOTIFICATION_CHAT) or not _opening_hooks(core):
         return []
     if await core.storage.conversation_max_seq(cid):
         return []
@@ -96,16 +94,29 @@ def _with_fields(owners: list[tuple[str, bytes]], opened: list[Opened]) -> list[
     return out
 
 
+def _opening_hooks(core: ServerCore) -> bool:
+    hooks = core.webhooks
+    return hooks.enabled("beforeCreateSingleChatConversations") or hooks.enabled("afterCreateSingleChatConversations")
+
+
 async def send_message(core: ServerCore, msg: sdkws_pb2.MsgData, operation_id: str,
-                       sender_is_admin: bool = False) -> tuple[msg_pb2.SendMsgResp, Callable[[], None]]:
-    """Validate, persist (committed before returning) and return the reply plus a push callback."""
+                       sender_is_admin: bool = False,
+                       queued: Callable[[], None] | None = None) -> tuple[msg_pb2.SendMsgResp, Callable[[], None]]:
+    """Validate, persist (committed before returning) and return the reply plus a push callback.
+
+    ``queued`` (the gateway's ordered sends, ws_pipeline.py) is called once this message's seq
+    allocation is queued on the writer, so the next send of the connection may start; it is not
+    called when an opening-chat webhook is on (that send's "first message?" read must see this one
+    committed): then the next send starts when this one has finished."""
     st = msg.sessionType
     if st not in (SessionType.SINGLE_CHAT, SessionType.READ_GROUP_CHAT, SessionType.NOTIFICATION_CHAT):
         raise ArgsError(detail="unknown sessionType")
     if not sender_is_admin:
         check_user_message(msg)
+    # a 1:1 send's lookups in one read: the sender, the relations, the receiver and their record
+    facts = await core.policies.single_chat_facts(msg) if st != SessionType.READ_GROUP_CHAT and msg.recvID else None
     # blacklist 1302, friend verification 1303, group state 1201/1203/1204, mutes 1402/1403
-    await core.policies.check_send(msg, sender_is_admin)
+    await core.policies.check_send(msg, sender_is_admin, facts)
     if st == SessionType.READ_GROUP_CHAT:
         members = await core.policies.group_members(msg.groupID)
         if members is None:
@@ -114,15 +125,15 @@ async def send_message(core: ServerCore, msg: sdkws_pb2.MsgData, operation_id: s
             raise OpenIMError(1203, detail="you are not in this group")
         recipients = list(members)
     else:
-        if not msg.recvID:
+        if facts is None:
             raise ArgsError(detail="recvID is empty")
-        if not await core.storage.user_exists(msg.recvID):
+        if not facts.receiver_exists:
             raise NotFoundError(1004, detail=f"recvID {msg.recvID} not found")
         recipients = [msg.recvID]
         if msg.sendID != msg.recvID and _opt(msg, "senderSync"):
             recipients.append(msg.sendID)
         if st == SessionType.SINGLE_CHAT and not is_notification(msg):
-            await msg_rules.apply_receive_options(core, msg)  # 1001 when the receiver does not receive
+            msg_rules.apply_receive_options(msg, facts)  # 1001 when the receiver does not receive
     if msg.contentType == ContentType.TYPING and msg.options:
         for k in ("history", "persistent", "senderSync", "conversationUpdate", "unreadCount", "offlinePush"):
             msg.options[k] = False
@@ -149,7 +160,8 @@ async def send_message(core: ServerCore, msg: sdkws_pb2.MsgData, operation_id: s
         msg.options["offlinePush"] = False
         reqs.append(StoreRequest(chat_cid, clone, _owners(clone, chat_cid, recipients), msg.sendID))
     if reqs:
-        await core.storage.store_messages(reqs, send_status=(operation_id, 2))
+        await core.storage.store_messages(reqs, send_status=(operation_id, 2),
+                                          queued=None if _opening_hooks(core) else queued)
         if not (stored and reqs[0].duplicate):
             pushes += [(r.conversation_id, r.msg) for r in reqs]
             if stored:

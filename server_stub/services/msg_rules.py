@@ -19,7 +19,6 @@ from openim_sdk.protocol.constants import (
     SessionType,
     option_is_set,
 )
-from openim_sdk.protocol.conversation_id import conversation_id_for
 from openim_sdk.protocol.errors import ArgsError
 from openim_sdk.protocol.pb.conversation import conversation_pb2
 from openim_sdk.protocol.pb.sdkws import sdkws_pb2
@@ -29,6 +28,7 @@ from .conversation_state import set_and_notify, template_for
 
 if TYPE_CHECKING:
     from ..app import ServerCore
+    from ..policies import SingleChatFacts
 
 #: Content types a "do not receive" conversation still lets through (upstream verify.go ExcludeContentType).
 _EXCLUDED = (ContentType.HAS_READ_RECEIPT,)
@@ -38,24 +38,20 @@ def _no_offline_push(msg: sdkws_pb2.MsgData) -> None:
     msg.options[MsgOption.OFFLINE_PUSH] = False
 
 
-async def apply_receive_options(core: ServerCore, msg: sdkws_pb2.MsgData) -> None:
+def apply_receive_options(msg: sdkws_pb2.MsgData, facts: SingleChatFacts) -> None:
     """Single chat, not a notification: the receiver's global option, then their record of the
-    conversation. 1 refuses the send (1001 "message is not sent", nothing stored or pushed);
-    2 clears ``offlinePush``. (upstream internal/rpc/msg/verify.go modifyMessageByUserMessageReceiveOpt,
-    called by send.go sendMsgSingleChat.)"""
-    users = await core.storage.get_users([msg.recvID])
-    user = users.get(msg.recvID)
-    global_opt = user.global_recv_msg_opt if user else RecvMsgOpt.RECEIVE
+    conversation (both in ``facts``). 1 refuses the send (1001 "message is not sent", nothing
+    stored or pushed); 2 clears ``offlinePush``. (upstream internal/rpc/msg/verify.go
+    modifyMessageByUserMessageReceiveOpt, called by send.go sendMsgSingleChat.)"""
+    global_opt = facts.receiver_opt if facts.receiver_opt is not None else RecvMsgOpt.RECEIVE
     if global_opt == RecvMsgOpt.NOT_RECEIVE:
         raise ArgsError(detail="message is not sent")
     if global_opt == RecvMsgOpt.NOT_NOTIFY:
         _no_offline_push(msg)
         return
-    cid = conversation_id_for(SessionType.SINGLE_CHAT, msg.sendID, msg.recvID, "")
-    rows = await core.storage.conversations(msg.recvID, [cid])
-    if not rows:
+    if facts.receiver_conversation is None:
         return
-    opt = conversation_pb2.Conversation.FromString(rows[0].data).recvMsgOpt
+    opt = conversation_pb2.Conversation.FromString(facts.receiver_conversation).recvMsgOpt
     if opt == RecvMsgOpt.NOT_RECEIVE and msg.contentType not in _EXCLUDED:
         raise ArgsError(detail="message is not sent")
     if opt == RecvMsgOpt.NOT_NOTIFY:

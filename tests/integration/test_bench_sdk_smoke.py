@@ -37,6 +37,7 @@ def test_send_throughput_smoke() -> None:
     r = _bench("send_throughput.py", "--messages", "5")
     assert r["client_sequential"]["messages"] == r["client_in_flight"]["messages"] == 5  # every send acked
     assert all(raw["messages"] == 5 for raw in r["raw_websockets"])
+    assert r["raw_in_flight"]["messages"] == 5  # acks and sender-sync pushes in send order (checked in the bench)
 
 
 def test_cli_startup_smoke() -> None:

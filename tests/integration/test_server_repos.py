@@ -147,3 +147,46 @@ async def test_typed_request_queries(storage: SqliteStorage):
     assert sorted(to_b) == ["a", "c"]
     assert state == rs.GroupRequestState(0, 2, "b")
     assert (of_a, of_no_group, group_pending, no_groups) == (2, 0, 2, 0)
+
+
+async def test_a_deleted_conversation_record_comes_back_with_the_next_message(storage: SqliteStorage, tmp_path: Any):
+    """store_messages skips the INSERT of records it knows exist (KnownConversations); a record
+    deleted since -- by delete_conversation in this process, or by another connection -- must be
+    created again (and logged as new in the owner's version log)."""
+    import sqlite3
+
+    from server_stub.repos.conversations import delete_conversation
+
+    def msg(n: int) -> StoreRequest:
+        m = sdkws_pb2.MsgData(sendID="a", recvID="b", clientMsgID=f"c{n}", sessionType=SessionType.SINGLE_CHAT,
+                              contentType=ContentType.TEXT, sendTime=n)
+        return StoreRequest("si_a_b", m, [("a", b"A"), ("b", b"B")], "a")
+
+    async def records() -> set[str]:
+        rows = await storage.run(lambda c: c.execute(
+            "SELECT owner_user_id FROM conversations WHERE conversation_id = 'si_a_b'").fetchall())
+        return {r[0] for r in rows}
+
+    async def created(owner: str) -> int:
+        return await storage.run(lambda c: c.execute(
+            "SELECT COUNT(*) FROM version_entries WHERE kind = 'conversation' AND key = ? AND state = 1",
+            (owner,)).fetchone()[0])
+
+    assert await storage.store_messages([msg(1)]) == [1]
+    assert await storage.store_messages([msg(2)]) == [2]  # known now: no INSERT tried
+    assert await records() == {"a", "b"}
+    await storage.run(lambda c: delete_conversation(c, "b", "si_a_b"))
+    assert await records() == {"a"}
+    assert await storage.store_messages([msg(3)]) == [3]
+    assert await records() == {"a", "b"}
+    other = sqlite3.connect(str(tmp_path / "repo.sqlite3"), isolation_level=None)
+    try:
+        other.execute("DELETE FROM conversations WHERE owner_user_id = 'a'")
+    finally:
+        other.close()
+    assert await storage.store_messages([msg(4)]) == [4]
+    assert await records() == {"a", "b"}
+    assert await created("a") == 1  # the version log keeps one entry per record (state 1: created)
+    rows = await storage.run(lambda c: c.execute(
+        "SELECT owner_user_id, has_read_seq FROM conversations WHERE conversation_id = 'si_a_b'").fetchall())
+    assert dict(rows)["a"] == 4  # the reader's hasReadSeq is set on the re-created record too
