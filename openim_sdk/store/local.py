@@ -244,7 +244,7 @@ class LocalStore(ConversationStore, MessageQueries, RelationStore, SearchIndex, 
         """Make (cid, seq) available for ``cmid``: a placeholder there is replaced; a real
         message there means the incoming one is a duplicate (returns False)."""
         other = conn.execute(
-            "SELECT id, client_msg_id FROM messages WHERE conversation_id = ? AND seq = ?", (cid, seq)
+            "SELECT id, client_msg_id FROM messages WHERE conversation_id = ? AND seq > 0 AND seq = ?", (cid, seq)
         ).fetchone()
         if other is None or other["client_msg_id"] == cmid:
             return True
@@ -372,7 +372,7 @@ class LocalStore(ConversationStore, MessageQueries, RelationStore, SearchIndex, 
         taken: set[int] = set()
         if seqs:
             taken = {int(r[0]) for r in conn.execute(
-                "SELECT seq FROM messages WHERE conversation_id = ? AND seq BETWEEN ? AND ?",
+                "SELECT seq FROM messages WHERE conversation_id = ? AND seq > 0 AND seq BETWEEN ? AND ?",
                 (cid, min(seqs), max(seqs)))}
         bulk: list[tuple[Any, ...]] = []
         rest: list[sdkws_pb2.MsgData] = []
@@ -436,11 +436,11 @@ class LocalStore(ConversationStore, MessageQueries, RelationStore, SearchIndex, 
         marks = ", ".join("?" for _ in wanted)
         with self._write() as conn:
             conn.execute(
-                f"UPDATE messages SET status = ?, search_text = '' WHERE conversation_id = ? AND seq IN ({marks})",
+                f"UPDATE messages SET status = ?, search_text = '' WHERE conversation_id = ? AND seq > 0 AND seq IN ({marks})",
                 (int(MsgStatus.DELETED), conversation_id, *wanted),
             )
             rows = conn.execute(
-                f"SELECT * FROM messages WHERE conversation_id = ? AND seq IN ({marks})", (conversation_id, *wanted)
+                f"SELECT * FROM messages WHERE conversation_id = ? AND seq > 0 AND seq IN ({marks})", (conversation_id, *wanted)
             ).fetchall()
         return [self._to_stored(r) for r in rows]
 
@@ -475,7 +475,7 @@ class LocalStore(ConversationStore, MessageQueries, RelationStore, SearchIndex, 
             where.append("status != ?")
             params.append(int(MsgStatus.DELETED))
         if after_seq is not None:
-            where.append("seq > ?")
+            where.append("seq > 0 AND seq > ?" if after_seq >= 0 else "seq > ?")  # (the partial index)
             params.append(after_seq)
             order, flip = "seq ASC", False
         elif before_seq is not None:
@@ -496,7 +496,7 @@ class LocalStore(ConversationStore, MessageQueries, RelationStore, SearchIndex, 
         with self._write() as conn:
             if above_seq > 0:
                 cur = conn.execute(
-                    "DELETE FROM messages WHERE conversation_id = ? AND seq > ?", (conversation_id, above_seq)
+                    "DELETE FROM messages WHERE conversation_id = ? AND seq > 0 AND seq > ?", (conversation_id, above_seq)
                 )
             else:
                 cur = conn.execute("DELETE FROM messages WHERE conversation_id = ?", (conversation_id,))
@@ -515,7 +515,7 @@ class LocalStore(ConversationStore, MessageQueries, RelationStore, SearchIndex, 
         server_max = max(0, server_max)
         with self._write() as conn:
             cur = conn.execute(
-                "DELETE FROM messages WHERE conversation_id = ? AND seq > ?", (conversation_id, server_max)
+                "DELETE FROM messages WHERE conversation_id = ? AND seq > 0 AND seq > ?", (conversation_id, server_max)
             )
             conn.execute(
                 "INSERT INTO seq_state(conversation_id, max_seq) VALUES (?, ?) "
