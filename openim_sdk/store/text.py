@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import json.scanner
+from collections.abc import Callable
 from typing import Any
 
 from ..protocol.constants import ContentType, is_notification_content
@@ -37,7 +37,7 @@ _LABELS: dict[int, str] = {
 
 #: The C scanner under ``json.loads``: one call, without the two Python layers around it (a
 #: third of a pulled message's ``search_text``).
-_scan = json.scanner.make_scanner(json.JSONDecoder())
+_scan: Callable[[str, int], tuple[Any, int]] = getattr(json.JSONDecoder(), "scan_once")  # noqa: B009 (untyped)
 
 
 def _parse(content: str) -> dict[str, Any]:
@@ -65,7 +65,7 @@ def search_text(content_type: int, content: str) -> str:
         value = obj.get(keys[0])
         if type(value) is str:
             return value
-        return str(value) if isinstance(value, int | float) and value != "" else ""
+        return str(value) if isinstance(value, int | float) else ""
     return " ".join(str(obj[k]) for k in keys if isinstance(obj.get(k), str | int | float) and obj[k] != "")
 
 
