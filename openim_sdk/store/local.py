@@ -89,14 +89,14 @@ _INSERT_COLUMNS = (
 _INSERT_SQL = (f"INSERT INTO messages ({', '.join(_INSERT_COLUMNS)}) "
                f"VALUES ({', '.join('?' for _ in _INSERT_COLUMNS)})")
 _STATUS_AT = _INSERT_COLUMNS.index("status")
-_STORED_FROM = tuple((c, _INSERT_COLUMNS.index(c)) for c in _MSG_COLUMNS if c != "local_ex")
 
 
 def _stored_from_values(values: tuple[Any, ...]) -> StoredMessage:
-    """The row just inserted from ``values`` (``_INSERT_COLUMNS`` order), without reading it back."""
-    fields_ = {c: values[i] for c, i in _STORED_FROM}
-    fields_["is_read"] = bool(fields_["is_read"])
-    return StoredMessage(**fields_, local_ex="")
+    """The row just inserted from ``values`` (``_INSERT_COLUMNS`` order), without reading it back:
+    the fields in order (``search_text`` left out, ``local_ex`` empty), no name lookups."""
+    v = values
+    return StoredMessage(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12], v[14],
+                         v[15], v[16], v[17], bool(v[18]), v[19], v[20], "", v[21])
 
 
 def _is_placeholder_id(client_msg_id: str) -> bool:

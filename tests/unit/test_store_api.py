@@ -117,6 +117,17 @@ def test_migration_from_v6_drops_the_second_seq_index_and_keeps_rows_and_lookups
             assert "messages_conv_seq" in plan, plan
 
 
+def test_rows_built_from_the_insert_values_are_the_rows_read_back(store):
+    from openim_sdk.store.local import _INSERT_COLUMNS, _MSG_COLUMNS
+
+    assert _MSG_COLUMNS == (*_INSERT_COLUMNS[:13], *_INSERT_COLUMNS[14:21], "local_ex", "raw")
+    page = [text_msg(f"b{i}", i, f"bulk {i}", sender=ME if i % 2 else PEER, send_time=500 + i) for i in range(1, 6)]
+    page[2].isRead, page[3].attachedInfo, page[4].ex, page[1].senderFaceURL = True, "att", "ex4", "face"
+    built = store.upsert_messages(page, SI)  # the bulk path: rows built from the values, not read back
+    assert [r.client_msg_id for r in built] == [f"b{i}" for i in range(1, 6)]
+    assert built == [store.message(f"b{i}") for i in range(1, 6)]
+
+
 def test_newer_schema_is_refused(tmp_path):
     path = tmp_path / "new.db"
     LocalStore(path).close()
