@@ -11,8 +11,8 @@ runs in a process of its own (so its peak RSS, ``ru_maxrss``, is the client's al
 (a) ``newest``: time from ``start()`` to ``SyncFinished`` (the default on-connect sync: the newest
     ``SyncConfig.page`` = 50 messages of each conversation), messages cached, messages/s;
 (b) ``full``: the same, then the whole history into the cache with
-    ``OpenIMClient.download_history()`` (the missing runs of every conversation in 1005 pulls
-    of up to 1,000 seqs, 4 in flight), all C x M cached;
+    ``OpenIMClient.download_history()`` (the missing runs of every conversation, up to 1,000 seqs
+    each, up to 4 conversations per 1005 pull, 4 pulls in flight), all C x M cached;
 (c) ``paging``: the same, then every conversation paged to the bottom through ``messages()``
     (one conversation after the other, pages of 500), as an app scrolling back would.
 
@@ -24,7 +24,11 @@ logs in on the same server with an empty data dir and its time to ``OnSyncServer
 reported too (the Go core pulls only the newest *one* message per conversation on connect,
 spec ws-protocol §7.2, so compare times, not message counts).
 
-    .venv/bin/python bench/sync_cold.py [--conversations 100] [--messages 1000]
+``--base-root DIR``: also run the ``newest`` and ``full`` clients of another checkout (e.g.
+``git archive main openim_sdk server_stub bench | tar -x -C /tmp/base``), each right before ours,
+against the same server: ``base_python_<mode>``. ``ratios`` sums up the figures of the run.
+
+    .venv/bin/python bench/sync_cold.py [--conversations 100] [--messages 1000] [--base-root DIR]
 """
 
 from __future__ import annotations
@@ -266,12 +270,17 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             admin = await RestClient.admin(api)
             async with admin:
                 tokens = {p: await admin.mint_user_token(USER, p) for p in (7, 3)}
-            for mode in ("newest", "full", "paging"):
+            runs = [("python", ROOT, mode) for mode in ("newest", "full", "paging")]
+            if args.base_root:
+                runs[:2] = [(who, root, mode) for mode in ("newest", "full")
+                            for who, root in (("base_python", Path(args.base_root).resolve()), ("python", ROOT))]
+            for who, root, mode in runs:
                 proc = await asyncio.create_subprocess_exec(
-                    sys.executable, __file__, "--client", mode, "--api", api, "--ws", ws, "--token", tokens[7],
-                    "--data-dir", str(work / f"client-{mode}"), stdout=asyncio.subprocess.PIPE)
+                    sys.executable, str(root / "bench" / "sync_cold.py"), "--client", mode, "--api", api, "--ws", ws,
+                    "--token", tokens[7], "--data-dir", str(work / f"client-{who}-{mode}"), cwd=root,
+                    env=dict(os.environ, PYTHONPATH=str(root)), stdout=asyncio.subprocess.PIPE)
                 stdout, _ = await proc.communicate()
-                result[f"python_{mode}"] = json.loads(stdout.decode().strip().splitlines()[-1])
+                result[f"{who}_{mode}"] = json.loads(stdout.decode().strip().splitlines()[-1])
             result["raw_puller"] = await raw_run(api, ws, tokens[7])
             lib = go_core_lib()
             if lib is None:
@@ -280,15 +289,31 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                 go = await asyncio.to_thread(go_core_run, api, ws, tokens[3], str(work / "go-core"), lib)
                 go["note"] = "Go core pulls only the newest 1 message per conversation on connect (spec 7.2)"
                 result["go_core"] = go
+        result["ratios"] = ratios(result)
         return result
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def ratios(result: dict[str, Any]) -> dict[str, float]:
+    """The figures of one run side by side: history msg/s over the raw puller's, time to
+    SyncFinished over the Go core's (and the base checkout's, when it ran)."""
+    out: dict[str, float] = {}
+    raw = result["raw_puller"]["msgs_per_s"]
+    go = result.get("go_core", {}).get("time_to_sync_finished_s")
+    for who in ("python", "base_python"):
+        if f"{who}_full" in result:
+            out[f"{who}_history_vs_raw"] = round(result[f"{who}_full"]["history_msgs_per_s"] / raw, 3)
+        if go and f"{who}_newest" in result:
+            out[f"{who}_newest_sync_vs_go"] = round(result[f"{who}_newest"]["time_to_sync_finished_s"] / go, 3)
+    return out
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--conversations", type=int, default=100)
     p.add_argument("--messages", type=int, default=1000)
+    p.add_argument("--base-root", help="another checkout whose newest/full clients run too, for before/after")
     p.add_argument("--client", choices=["newest", "full", "paging"], help=argparse.SUPPRESS)
     p.add_argument("--api", help=argparse.SUPPRESS)
     p.add_argument("--ws", help=argparse.SUPPRESS)

@@ -54,6 +54,29 @@ def page_hole_after(
     return None
 
 
+#: Conversations one ``download`` request asks for: a reply of up to 4 x 1,000 messages is written
+#: in one commit, where four commits of 1,000 would each rewrite most of the (randomly keyed)
+#: clientMsgID index's pages.
+DOWNLOAD_CONVERSATIONS_PER_REQUEST = 4
+
+
+def take_pieces(pieces: deque[tuple[str, int, int]], limit: int) -> list[tuple[str, int, int]]:
+    """The first pieces ``(conversationID, lo, hi)`` of up to ``limit`` different conversations
+    (one request asks one run per conversation); the others stay queued, in order."""
+    batch: list[tuple[str, int, int]] = []
+    later: list[tuple[str, int, int]] = []
+    names: set[str] = set()
+    while pieces and len(batch) < limit:
+        piece = pieces.popleft()
+        if piece[0] in names:
+            later.append(piece)
+        else:
+            names.add(piece[0])
+            batch.append(piece)
+    pieces.extendleft(reversed(later))
+    return batch
+
+
 class History:
     """Pages of history in both directions; owns the pulls it waits for and the "no older
     messages" marks the engine reports (``HistoryEnd``)."""
@@ -129,10 +152,14 @@ class History:
     async def pull(self, conversation_id: str, before_seq: int, count: int, floor: int = 1) -> bool:
         """Pull up to ``count`` messages below ``before_seq`` (none below ``floor``) and wait for
         them to be stored; False when there was nothing to ask."""
+        return await self._pull_many([(conversation_id, before_seq, count, floor)])
+
+    async def _pull_many(self, wants: Sequence[tuple[str, int, int, int]]) -> bool:
+        """:meth:`pull` for several conversations ``(id, before_seq, count, floor)`` in one request."""
         waiters: list[asyncio.Future[None]] = []
 
         def step(eng: SyncEngine) -> list[sa.Action]:
-            acts = eng.request_history(conversation_id, before_seq, count, floor)
+            acts = eng.request_histories(wants)
             for a in acts:
                 if isinstance(a, sa.PullSeqs):
                     fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -146,17 +173,18 @@ class History:
         return bool(waiters)
 
     async def download(self, conversation_ids: Sequence[str] | None = None, *, window: int = 4,
+                       per_request: int = DOWNLOAD_CONVERSATIONS_PER_REQUEST,
                        progress: Callable[[int, int], None] | None = None) -> int:
         """Pull every message of these conversations (default: every chat the session knows) that
-        the cache lacks, up to the synced seq, into the cache: the missing runs in requests of up to
-        ``SyncConfig.history_page`` seqs, ``window`` requests in flight across conversations, each
-        page stored with one write. ``progress(done, total)`` counts seqs asked. Returns how many
-        messages were added to the cache."""
+        the cache lacks, up to the synced seq, into the cache: the missing runs in pieces of up to
+        ``SyncConfig.history_page`` seqs, the pieces of up to ``per_request`` conversations in one
+        request (whose reply is stored with one write), ``window`` requests in flight.
+        ``progress(done, total)`` counts seqs asked. Returns how many messages were added."""
         engine = self._engine()
         if engine is None or not self._connected():
             raise NetworkError(message="not connected", detail="history download needs the connection")
-        if window < 1:
-            raise ValueError("window must be >= 1")
+        if window < 1 or per_request < 1:
+            raise ValueError("window and per_request must be >= 1")
         store = self._ctx.store
         ids = list(conversation_ids) if conversation_ids is not None else [
             c for c in engine.synced_seqs() if not is_notification_conversation(c)]
@@ -175,9 +203,9 @@ class History:
         async def worker() -> None:
             nonlocal done
             while pieces and self._connected():
-                cid, lo, hi = pieces.popleft()
-                await self.pull(cid, hi + 1, hi - lo + 1, floor=lo)
-                done += hi - lo + 1
+                batch = take_pieces(pieces, per_request)
+                await self._pull_many([(cid, hi + 1, hi - lo + 1, lo) for cid, lo, hi in batch])
+                done += sum(hi - lo + 1 for _, lo, hi in batch)
                 if progress is not None:
                     progress(done, total)
 

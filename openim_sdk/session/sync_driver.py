@@ -96,8 +96,6 @@ class _Written:
 class Conversations(Protocol):
     """What the driver tells about conversations (the client, or the conversations part)."""
 
-    async def changed(self, row: ConversationRow | None) -> None: ...
-
     def show(self, row: ConversationRow, unread_total: int) -> None: ...
 
     def needs_name(self, row: ConversationRow) -> None: ...
@@ -216,10 +214,7 @@ class SyncDriver:
             elif isinstance(a, sa.Merge):
                 await self._merge(a)
             elif isinstance(a, sa.ReadSeqs):
-                entries = [(e.conversation_id, e.has_read_seq, e.max_seq) for e in a.entries]
-                await run(store.set_read_seqs, entries)
-                for e in a.entries:
-                    await self._convs.changed(await run(store.conversation, e.conversation_id))
+                await self._read_seqs(a)
             elif isinstance(a, sa.Resync):  # confirmed by the engine: the server's history went back
                 log.warning("server history of %s went back (%d -> %d): dropping local copies above it",
                             a.conversation_id, a.local_max, a.server_max)
@@ -245,6 +240,21 @@ class SyncDriver:
                                              "sync"))
                 self._ctx.emit(ev.SyncFailed(a.reason))
                 self._set_state(ev.ConnectionState.CONNECTED)
+
+    async def _read_seqs(self, a: sa.ReadSeqs) -> None:
+        """The server's read state: applied, and every chat conversation it names reported with the
+        new unread total, in one thread hop (not two per conversation: on connect it names them all)."""
+        store = self._ctx.store
+        entries = [(e.conversation_id, e.has_read_seq, e.max_seq) for e in a.entries]
+
+        def apply() -> tuple[list[ConversationRow], int]:
+            store.set_read_seqs(entries)
+            rows = [store.conversation(cid) for cid, _, _ in entries if not is_notification_conversation(cid)]
+            return [r for r in rows if r is not None], store.total_unread()
+
+        rows, total = await self._ctx.run(apply)
+        for row in rows:
+            self._convs.show(row, total)
 
     async def _merge(self, a: sa.Merge) -> None:
         """Our own message's numbered copy: the row gets its seq, the conversation follows (and the

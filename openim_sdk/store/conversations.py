@@ -178,7 +178,7 @@ class ConversationStore:
             if row is None:
                 return 0
             local_max = conn.execute(
-                "SELECT coalesce(max(seq), 0) FROM messages WHERE conversation_id = ?", (conversation_id,)
+                "SELECT coalesce(max(seq), 0) FROM messages WHERE conversation_id = ? AND seq > 0", (conversation_id,)
             ).fetchone()[0]
             max_seq = max(int(row["max_seq"]), int(local_max))
             read = max_seq if has_read_seq is None else has_read_seq

@@ -88,19 +88,27 @@ _INSERT_COLUMNS = (
 )
 _INSERT_SQL = (f"INSERT INTO messages ({', '.join(_INSERT_COLUMNS)}) "
                f"VALUES ({', '.join('?' for _ in _INSERT_COLUMNS)})")
+_INSERT_OR_IGNORE_SQL = _INSERT_SQL.replace("INSERT INTO", "INSERT OR IGNORE INTO", 1)
 _STATUS_AT = _INSERT_COLUMNS.index("status")
-_STORED_FROM = tuple((c, _INSERT_COLUMNS.index(c)) for c in _MSG_COLUMNS if c != "local_ex")
 
 
 def _stored_from_values(values: tuple[Any, ...]) -> StoredMessage:
-    """The row just inserted from ``values`` (``_INSERT_COLUMNS`` order), without reading it back."""
-    fields_ = {c: values[i] for c, i in _STORED_FROM}
-    fields_["is_read"] = bool(fields_["is_read"])
-    return StoredMessage(**fields_, local_ex="")
+    """The row just inserted from ``values`` (``_INSERT_COLUMNS`` order), without reading it back:
+    the fields in order (``search_text`` left out, ``local_ex`` empty), no name lookups."""
+    v = values
+    return StoredMessage(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12], v[14],
+                         v[15], v[16], v[17], bool(v[18]), v[19], v[20], "", v[21])
 
 
 def _is_placeholder_id(client_msg_id: str) -> bool:
     return client_msg_id.startswith("[SEQ_GAP_")
+
+
+def _bulk_candidate(m: sdkws_pb2.MsgData, counts: dict[str, int], seq_counts: dict[int, int]) -> bool:
+    """Whether a message of a page may go in with the page's one insert (numbered, a real ID,
+    neither its ID nor its seq twice in the page)."""
+    cmid = m.clientMsgID
+    return bool(cmid) and not _is_placeholder_id(cmid) and m.seq > 0 and counts[cmid] == 1 and seq_counts[m.seq] == 1
 
 
 class LocalStore(ConversationStore, MessageQueries, RelationStore, SearchIndex, SeqState):
@@ -244,7 +252,7 @@ class LocalStore(ConversationStore, MessageQueries, RelationStore, SearchIndex, 
         """Make (cid, seq) available for ``cmid``: a placeholder there is replaced; a real
         message there means the incoming one is a duplicate (returns False)."""
         other = conn.execute(
-            "SELECT id, client_msg_id FROM messages WHERE conversation_id = ? AND seq = ?", (cid, seq)
+            "SELECT id, client_msg_id FROM messages WHERE conversation_id = ? AND seq > 0 AND seq = ?", (cid, seq)
         ).fetchone()
         if other is None or other["client_msg_id"] == cmid:
             return True
@@ -354,41 +362,38 @@ class LocalStore(ConversationStore, MessageQueries, RelationStore, SearchIndex, 
     ) -> tuple[list[tuple[Any, ...]], list[sdkws_pb2.MsgData]]:
         """The bulk part of :meth:`upsert_messages` (a pulled page): the numbered messages whose
         clientMsgID is not cached anywhere and whose seq is free in ``cid`` are inserted with one
-        ``executemany`` (their values are returned, deleted ones left out); the rest (merges, duplicates, placeholders, seq
-        clashes) are handed back, in order, to the message-by-message rules."""
+        ``executemany`` (their values are returned, deleted ones left out); the rest (merges,
+        duplicates, placeholders, seq clashes) are handed back, in order, to the message-by-message
+        rules.
+
+        The two UNIQUE indexes (clientMsgID; conversation + seq) are the check: the page goes in
+        with ``INSERT OR IGNORE``, so a message already cached or at a taken seq is skipped there
+        (and handed back) -- one index descent per message, not a lookup and then an insert. Only a
+        page where something was skipped is read back to find out what."""
         counts: dict[str, int] = {}
         seq_counts: dict[int, int] = {}
         for m in msgs:
             counts[m.clientMsgID] = counts.get(m.clientMsgID, 0) + 1
             seq_counts[m.seq] = seq_counts.get(m.seq, 0) + 1
-        ids = [i for i in counts if i]
-        known: set[str] = set()
-        for i in range(0, len(ids), 500):
-            chunk = ids[i : i + 500]
-            marks = ", ".join("?" for _ in chunk)
-            known.update(r[0] for r in conn.execute(
-                f"SELECT client_msg_id FROM messages WHERE client_msg_id IN ({marks})", chunk))
-        seqs = [m.seq for m in msgs if m.seq > 0]
-        taken: set[int] = set()
-        if seqs:
-            taken = {int(r[0]) for r in conn.execute(
-                "SELECT seq FROM messages WHERE conversation_id = ? AND seq BETWEEN ? AND ?",
-                (cid, min(seqs), max(seqs)))}
         bulk: list[tuple[Any, ...]] = []
         rest: list[sdkws_pb2.MsgData] = []
         row = self._row_tuple
         for m in msgs:
-            cmid = m.clientMsgID
-            if (not cmid or _is_placeholder_id(cmid) or m.seq <= 0 or cmid in known or m.seq in taken
-                    or counts[cmid] > 1 or seq_counts[m.seq] > 1):
-                rest.append(m)
+            if _bulk_candidate(m, counts, seq_counts):
+                bulk.append(row(cid, m.clientMsgID, m))
             else:
-                bulk.append(row(cid, cmid, m))
-        if bulk:
-            top = conn.execute("SELECT coalesce(max(id), 0) FROM messages").fetchone()[0]
-            conn.executemany(_INSERT_SQL, bulk)
-            if self.fts_enabled:  # the new rows are exactly those above the old top (we hold the lock)
-                conn.execute("INSERT OR IGNORE INTO fts_pending(id) SELECT id FROM messages WHERE id > ?", (top,))
+                rest.append(m)
+        if not bulk:
+            return [], rest
+        top = conn.execute("SELECT coalesce(max(id), 0) FROM messages").fetchone()[0]
+        inserted = conn.executemany(_INSERT_OR_IGNORE_SQL, bulk).rowcount
+        if inserted != len(bulk):  # some were cached already or clash at their seq: the rules decide
+            new = {r[0] for r in conn.execute("SELECT client_msg_id FROM messages WHERE id > ?", (top,))}
+            skipped = {v[0] for v in bulk if v[0] not in new}
+            bulk = [v for v in bulk if v[0] in new]
+            rest = [m for m in msgs if m.clientMsgID in skipped or not _bulk_candidate(m, counts, seq_counts)]
+        if bulk and self.fts_enabled:  # the new rows are exactly those above the old top (we hold the lock)
+            conn.execute("INSERT OR IGNORE INTO fts_pending(id) SELECT id FROM messages WHERE id > ?", (top,))
         return [v for v in bulk if v[_STATUS_AT] != MsgStatus.DELETED], rest
 
     def merge_sent(
@@ -436,11 +441,11 @@ class LocalStore(ConversationStore, MessageQueries, RelationStore, SearchIndex, 
         marks = ", ".join("?" for _ in wanted)
         with self._write() as conn:
             conn.execute(
-                f"UPDATE messages SET status = ?, search_text = '' WHERE conversation_id = ? AND seq IN ({marks})",
+                f"UPDATE messages SET status = ?, search_text = '' WHERE conversation_id = ? AND seq > 0 AND seq IN ({marks})",
                 (int(MsgStatus.DELETED), conversation_id, *wanted),
             )
             rows = conn.execute(
-                f"SELECT * FROM messages WHERE conversation_id = ? AND seq IN ({marks})", (conversation_id, *wanted)
+                f"SELECT * FROM messages WHERE conversation_id = ? AND seq > 0 AND seq IN ({marks})", (conversation_id, *wanted)
             ).fetchall()
         return [self._to_stored(r) for r in rows]
 
@@ -475,7 +480,7 @@ class LocalStore(ConversationStore, MessageQueries, RelationStore, SearchIndex, 
             where.append("status != ?")
             params.append(int(MsgStatus.DELETED))
         if after_seq is not None:
-            where.append("seq > ?")
+            where.append("seq > 0 AND seq > ?" if after_seq >= 0 else "seq > ?")  # (the partial index)
             params.append(after_seq)
             order, flip = "seq ASC", False
         elif before_seq is not None:
@@ -496,7 +501,7 @@ class LocalStore(ConversationStore, MessageQueries, RelationStore, SearchIndex, 
         with self._write() as conn:
             if above_seq > 0:
                 cur = conn.execute(
-                    "DELETE FROM messages WHERE conversation_id = ? AND seq > ?", (conversation_id, above_seq)
+                    "DELETE FROM messages WHERE conversation_id = ? AND seq > 0 AND seq > ?", (conversation_id, above_seq)
                 )
             else:
                 cur = conn.execute("DELETE FROM messages WHERE conversation_id = ?", (conversation_id,))
@@ -515,7 +520,7 @@ class LocalStore(ConversationStore, MessageQueries, RelationStore, SearchIndex, 
         server_max = max(0, server_max)
         with self._write() as conn:
             cur = conn.execute(
-                "DELETE FROM messages WHERE conversation_id = ? AND seq > ?", (conversation_id, server_max)
+                "DELETE FROM messages WHERE conversation_id = ? AND seq > 0 AND seq > ?", (conversation_id, server_max)
             )
             conn.execute(
                 "INSERT INTO seq_state(conversation_id, max_seq) VALUES (?, ?) "

@@ -27,7 +27,7 @@ class SeqState:
         """Per conversation, max(stored message seq, recorded max seq): seeds the sync engine."""
         rows = self._query(
             "SELECT conversation_id, max(s) AS s FROM ("
-            " SELECT conversation_id, max(seq) AS s FROM messages GROUP BY conversation_id"
+            " SELECT conversation_id, max(seq) AS s FROM messages WHERE seq > 0 GROUP BY conversation_id"
             " UNION ALL SELECT conversation_id, max_seq AS s FROM seq_state"
             ") GROUP BY conversation_id"
         )

@@ -90,7 +90,7 @@ Rules
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 from ..protocol.constants import MsgStatus
 from ..protocol.conversation_id import is_notification_conversation
@@ -115,6 +115,7 @@ from .actions import (
     SyncFinished,
     SyncStarted,
 )
+from .paging import older_unseen
 from .rewind import RewindProbe
 from .state import (
     Conv,
@@ -323,28 +324,34 @@ class SyncEngine(RewindProbe):
         """Fetch up to ``count`` (<= ``history_page``) messages older than ``before_seq`` not yet
         seen, none below ``floor`` (to fill one hole of a cached page without re-pulling what is
         under it)."""
-        conv = self._convs.get(conversation_id)
-        if conv is None:
-            return []
-        count = max(1, min(count, self.config.history_page))
-        bottom = max(1, conv.min_seq)
-        lowest = max(bottom, floor)
-        hi = min(before_seq - 1, conv.synced)
-        seqs: list[int] = []
-        s = conv.seen.prev_absent(hi)
-        while s >= lowest and len(seqs) < count:
-            if s not in conv.history_inflight:
-                seqs.append(s)
-            s = conv.seen.prev_absent(s - 1)
-        if not seqs:
-            return [HistoryEnd(conversation_id, bottom)] if s < bottom else []
-        seqs.reverse()
-        conv.history_inflight.update(seqs)
-        rid = self._new_request_id()
-        self._requests[rid] = Request(
-            rid, "history", True, True, {conversation_id: tuple(seqs)}, {conversation_id: conv.epoch}
-        )
-        return [PullSeqs(rid, ((conversation_id, tuple(seqs)),), descending=True)]
+        return self.request_histories([(conversation_id, before_seq, count, floor)])
+
+    def request_histories(self, wants: Sequence[tuple[str, int, int, int]]) -> list[Action]:
+        """:meth:`request_history` for several conversations at once, ``(conversationID,
+        before_seq, count, floor)`` each: one 1005 request for all of them (so one reply and one
+        write), a :class:`HistoryEnd` for each with nothing left to ask. A conversation named
+        twice is asked once (its first entry)."""
+        out: list[Action] = []
+        asked: dict[str, tuple[int, ...]] = {}
+        for conversation_id, before_seq, count, floor in wants:
+            conv = self._convs.get(conversation_id)
+            if conv is None or conversation_id in asked:
+                continue
+            bottom = max(1, conv.min_seq)
+            seqs, exhausted = older_unseen(conv.seen, conv.history_inflight, min(before_seq - 1, conv.synced),
+                                           max(bottom, floor), bottom, max(1, min(count, self.config.history_page)))
+            if not seqs:
+                if exhausted:
+                    out.append(HistoryEnd(conversation_id, bottom))
+                continue
+            conv.history_inflight.update(seqs)
+            asked[conversation_id] = tuple(seqs)
+        if asked:
+            rid = self._new_request_id()
+            self._requests[rid] = Request(
+                rid, "history", True, True, asked, {cid: self._convs[cid].epoch for cid in asked})
+            out.append(PullSeqs(rid, tuple(asked.items()), descending=True))
+        return out
 
     # ------------------------------------------------------------------ internals
 
@@ -573,6 +580,7 @@ class SyncEngine(RewindProbe):
                 self._dirty.add(cid)
 
     def _history_reply(self, req: Request, resp: PullReply, out: Out) -> None:
+        ends: list[HistoryEnd] = []  # after every delivery: a reply's deliveries stay adjacent (one write)
         for cid, seqs in req.seqs.items():
             conv = self._convs.get(cid)
             if conv is None or conv.epoch != req.epochs[cid]:
@@ -599,4 +607,6 @@ class SyncEngine(RewindProbe):
                     conv.min_seq = max(conv.min_seq, int(pm.endSeq))
                     reached_end = True
             if reached_end:
-                out.add(HistoryEnd(cid, max(1, conv.min_seq)))
+                ends.append(HistoryEnd(cid, max(1, conv.min_seq)))
+        for end in ends:
+            out.add(end)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ._intervals import IntervalSet
 
 
 def page_hole(
@@ -52,3 +56,18 @@ def missing_runs(held: Sequence[int], lo: int, hi: int, piece: int) -> list[tupl
             top = bottom - 1
         top = s - 1
     return out
+
+
+def older_unseen(seen: IntervalSet, inflight: Container[int], hi: int, lowest: int, bottom: int,
+                 count: int) -> tuple[list[int], bool]:
+    """Up to ``count`` seqs of ``lowest..hi`` neither ``seen`` nor ``inflight``, the highest
+    ones, ascending: what one history request asks of a conversation; and whether the search ran
+    below ``bottom`` (the oldest seq the server keeps: nothing older left to ask)."""
+    seqs: list[int] = []
+    s = seen.prev_absent(hi)
+    while s >= lowest and len(seqs) < count:
+        if s not in inflight:
+            seqs.append(s)
+        s = seen.prev_absent(s - 1)
+    seqs.reverse()
+    return seqs, s < bottom

@@ -31,6 +31,19 @@ def test_sync_cold_smoke() -> None:
     assert r["python_paging"]["cached_total"] == 3 * 120
     assert r["raw_puller"]["pulled"] == 3 * 120
     assert "time_to_sync_finished_s" in r["go_core"] or "skipped" in r["go_core"], r["go_core"]
+    assert r["ratios"]["python_history_vs_raw"] > 0
+
+
+def test_sync_cold_smoke_against_a_base_checkout(tmp_path) -> None:
+    """``--base-root``: the base checkout's clients run too (here: a copy of this one)."""
+    import shutil
+
+    for part in ("openim_sdk", "server_stub", "bench"):
+        shutil.copytree(ROOT / part, tmp_path / part, ignore=shutil.ignore_patterns("__pycache__"))
+    r = _bench("sync_cold.py", "--conversations", "2", "--messages", "60", "--base-root", str(tmp_path))
+    assert r["base_python_newest"]["cached_at_sync_finished"] == r["python_newest"]["cached_at_sync_finished"] == 100
+    assert r["base_python_full"]["cached_total"] == r["python_full"]["cached_total"] == 120
+    assert {"python_history_vs_raw", "base_python_history_vs_raw"} <= set(r["ratios"])
 
 
 def test_send_throughput_smoke() -> None:

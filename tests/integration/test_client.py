@@ -233,3 +233,35 @@ async def test_cache_from_a_replaced_server_does_not_swallow_new_messages(tmp_pa
             got = await next_event(events, lambda e: isinstance(e, ev.MessageReceived) and not e.is_self)
             assert got.message.client_msg_id == fresh.client_msg_id and got.message.seq == 1
             assert [m.text for m in await p.messages("si_oli_pam")] == ["after the reset"]
+
+
+async def test_download_history_fills_every_conversation_once_in_order(server, tmp_path):
+    from openim_sdk.sync.actions import SyncConfig
+
+    peers = ["hp0", "hp1", "hp2", "hp3", "hp4", "hp5"]
+    tok = await users(server, "hist", *peers)
+    sent: dict[str, list[str]] = {}
+    for i, p in enumerate(peers):
+        async with make_client(server, tmp_path, p, tok[p]) as c:
+            await c.wait_synced(10)
+            for n in range(12 + i):
+                m = await c.send_text("hist", f"{p} old {n}", wait=True)
+                sent.setdefault(m.conversation_id, []).append(m.client_msg_id)
+    # the newest 3 of each on connect; the rest in pieces of up to 5 seqs, so a conversation has
+    # several pieces and one request carries pieces of several conversations (never two of one)
+    cfg = SyncConfig(page=3, history_page=5)
+    async with make_client(server, tmp_path, "hist", tok["hist"], sync_config=cfg) as h:
+        await h.wait_synced(10)
+        before = {c.conversation_id: (c.unread_count, c.latest_text) for c in await h.conversations()}
+        seen: list[tuple[int, int]] = []
+        added = await h.download_history(progress=lambda done, total: seen.append((done, total)))
+        assert added == sum(len(ids) for ids in sent.values()) - 3 * len(sent)
+        assert seen and seen[-1][0] == seen[-1][1] == added
+        for cid, ids in sent.items():
+            rows = await h.messages(cid, limit=100)
+            assert [m.client_msg_id for m in rows] == ids  # all of them, once, in seq order
+            assert [m.seq for m in rows] == list(range(1, len(ids) + 1))
+        after = {c.conversation_id: (c.unread_count, c.latest_text) for c in await h.conversations()}
+        assert after == before  # history changes no conversation state
+        assert [m.text for m in await h.search("hp3 old 1")][-1:] == ["hp3 old 1"]
+        assert await h.download_history() == 0  # nothing left to fetch

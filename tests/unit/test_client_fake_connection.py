@@ -182,3 +182,50 @@ async def test_kicked_and_connection_events(tmp_path):
             seen.append(type(e))
         assert seen.index(ev.Connecting) < seen.index(ev.Connected) < seen.index(ev.SyncStarted)
         assert seen.index(ev.SyncFinished) < seen.index(ev.Kicked) < seen.index(ev.SessionEnded)
+
+
+async def test_the_servers_read_state_on_connect_is_reported_per_conversation(tmp_path):
+    """1006 on connect (no REST sync here): every chat it names is reported with its new unread
+    count, the notification conversation is not, and the unread total follows once."""
+    from openim_sdk.session.conversations import record_messages
+    from openim_sdk.store import LocalStore
+
+    chats = {"si_me_p1": "p1", "si_me_p2": "p2"}
+    with LocalStore(tmp_path / "openim.sqlite3") as store:  # a cache from an earlier run
+        for cid, peer in chats.items():
+            msgs = [sdkws_pb2.MsgData(sendID=peer, recvID="me", clientMsgID=f"{peer}-{n}", sessionType=1,
+                                      contentType=ContentType.TEXT, content=b'{"content":"x"}', seq=n,
+                                      sendTime=1000 + n, status=MsgStatus.SEND_SUCCESS,
+                                      options={"unreadCount": True, "conversationUpdate": True})
+                    for n in (1, 2, 3)]
+            store.upsert_messages(msgs, cid)
+            record_messages(store, cid, msgs, "me")
+        store.set_max_seqs({cid: 3 for cid in chats})
+
+    class ReadState(FakeConnection):
+        async def request(self, ident: int, data: bytes) -> WsResponse:
+            if ident == ReqIdentifier.GET_NEWEST_SEQ:
+                return WsResponse(ident, data=sdkws_pb2.GetMaxSeqResp(maxSeqs={c: 3 for c in chats}).SerializeToString())
+            if ident == ReqIdentifier.GET_CONV_MAX_READ_SEQ:
+                resp = msg_pb2.GetConversationsHasReadAndMaxSeqResp()
+                resp.seqs["si_me_p1"].hasReadSeq, resp.seqs["si_me_p1"].maxSeq = 2, 3
+                resp.seqs["si_me_p2"].hasReadSeq, resp.seqs["si_me_p2"].maxSeq = 3, 3
+                resp.seqs["n_me_sys"].hasReadSeq, resp.seqs["n_me_sys"].maxSeq = 0, 0
+                return WsResponse(ident, data=resp.SerializeToString())
+            return await super().request(ident, data)
+
+    client = client_over(ReadState(), tmp_path)
+    events = client.events()
+    async with client:
+        await client.wait_synced(5)
+        assert {c.conversation_id: c.unread_count for c in await client.conversations()} == {"si_me_p1": 1, "si_me_p2": 0}
+        seen: list[Any] = []
+        while True:
+            try:
+                seen.append(await asyncio.wait_for(events.__anext__(), 0.3))
+            except TimeoutError:
+                break
+        changed = [(e.conversation.conversation_id, e.conversation.unread_count) for e in seen
+                   if isinstance(e, ev.ConversationChanged)]
+        assert sorted(changed) == [("si_me_p1", 1), ("si_me_p2", 0)]
+        assert [e.total for e in seen if isinstance(e, ev.UnreadTotalChanged)] == [1]

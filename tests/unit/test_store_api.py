@@ -7,6 +7,8 @@ import sqlite3
 import threading
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from openim_sdk.protocol.pb.sdkws import sdkws_pb2
 from openim_sdk.session.conversations import record_message
@@ -79,6 +81,51 @@ def test_migration_from_v1_backfills_fts(tmp_path):
     assert s.schema_version == SCHEMA_VERSION
     assert [m.client_msg_id for m in s.search("legacy")] == ["old"]
     s.close()
+
+
+def test_migration_from_v6_drops_the_second_seq_index_and_keeps_rows_and_lookups(tmp_path):
+    path = tmp_path / "v6.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    store_schema.current_version(conn)
+    for migration in store_schema.MIGRATIONS[:6]:
+        migration(conn)
+    conn.execute("INSERT INTO schema_version(version) VALUES (6)")
+    conn.executemany("INSERT INTO messages(client_msg_id, conversation_id, seq, content_type, content, search_text) "
+                     "VALUES (?, ?, ?, 101, ?, ?)",
+                     [(f"v6-{n}", SI, n, json.dumps({"content": f"legacy {n}"}), f"legacy {n}") for n in (1, 2, 3)]
+                     + [("v6-unsent", SI, 0, json.dumps({"content": "unsent"}), "unsent")])
+    conn.execute("INSERT INTO fts_pending(id) SELECT id FROM messages")  # as a v6 LocalStore queued them
+    indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert "messages_conv_seq_all" in indexes
+    conn.close()
+    with LocalStore(path) as s:
+        assert s.schema_version == SCHEMA_VERSION >= 7
+        indexes = {r[0] for r in s._query("SELECT name FROM sqlite_master WHERE type = 'index'")}
+        assert "messages_conv_seq_all" not in indexes and {"messages_conv_seq", "messages_conv_time"} <= indexes
+        assert [m.client_msg_id for m in s.messages(SI)] == ["v6-1", "v6-2", "v6-3", "v6-unsent"]
+        assert [m.seq for m in s.messages(SI, before_seq=3)] == [1, 2]
+        assert [m.seq for m in s.messages(SI, after_seq=1)] == [2, 3]
+        assert s.held_seqs(SI) == [1, 2, 3] and s.max_seqs() == {SI: 3}
+        assert [m.client_msg_id for m in s.search("legacy 2")] == ["v6-2"]
+        s.upsert_messages([text_msg("new", 4, "fresh")])
+        assert [m.seq for m in s.messages(SI)][-2:] == [4, 0]
+        # every by-seq lookup is served by the one (conversation_id, seq) index
+        for sql, args in (("SELECT id FROM messages WHERE conversation_id = ? AND seq > 0 AND seq = ?", (SI, 2)),
+                          ("SELECT seq FROM messages WHERE conversation_id = ? AND seq > 0 AND seq BETWEEN ? AND ?",
+                           (SI, 1, 3))):
+            plan = " ".join(r[3] for r in s._query("EXPLAIN QUERY PLAN " + sql, args))
+            assert "messages_conv_seq" in plan, plan
+
+
+def test_rows_built_from_the_insert_values_are_the_rows_read_back(store):
+    from openim_sdk.store.local import _INSERT_COLUMNS, _MSG_COLUMNS
+
+    assert _MSG_COLUMNS == (*_INSERT_COLUMNS[:13], *_INSERT_COLUMNS[14:21], "local_ex", "raw")
+    page = [text_msg(f"b{i}", i, f"bulk {i}", sender=ME if i % 2 else PEER, send_time=500 + i) for i in range(1, 6)]
+    page[2].isRead, page[3].attachedInfo, page[4].ex, page[1].senderFaceURL = True, "att", "ex4", "face"
+    built = store.upsert_messages(page, SI)  # the bulk path: rows built from the values, not read back
+    assert [r.client_msg_id for r in built] == [f"b{i}" for i in range(1, 6)]
+    assert built == [store.message(f"b{i}") for i in range(1, 6)]
 
 
 def test_newer_schema_is_refused(tmp_path):
@@ -322,6 +369,39 @@ def test_text_helpers():
     assert preview_text(105, '{"fileName":"a.pdf"}') == "[File] a.pdf"
     assert preview_text(1501, '{"detail":"{}"}') == "[Notification]"
     assert preview_text(101, '{"content":"a\\n  b"}') == "a b"
+
+
+def _search_text_by_json_loads(content_type: int, content: str) -> str:
+    """The rule as first written (json.loads, then the keys): the reference for the fast path."""
+    from openim_sdk.store.text import _TEXT_KEYS
+
+    keys = _TEXT_KEYS.get(content_type)
+    if not keys:
+        return ""
+    try:
+        obj = json.loads(content) if content else {}
+    except ValueError:
+        obj = {}
+    if not isinstance(obj, dict):
+        obj = {}
+    return " ".join(str(obj[k]) for k in keys if isinstance(obj.get(k), str | int | float) and obj[k] != "")
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=6)
+_keyed = st.fixed_dictionaries({}, optional={k: _json_values for k in ("content", "text", "description", "data")})
+
+
+@settings(max_examples=500, deadline=None)
+@given(content_type=st.sampled_from([101, 106, 110, 114, 102]),
+       body=st.one_of(_keyed.map(json.dumps), _keyed.map(json.dumps), _json_values.map(json.dumps),
+                      st.text(max_size=20)),
+       pad=st.sampled_from(["", " ", "\n", "x", "}", "\ufeff"]), where=st.sampled_from(["before", "after"]))
+def test_search_text_is_exactly_the_json_loads_rule(content_type, body, pad, where):
+    content = pad + body if where == "before" else body + pad
+    assert search_text(content_type, content) == _search_text_by_json_loads(content_type, content)
 
 
 def test_pages_after_a_seq(tmp_path):

@@ -527,6 +527,41 @@ def test_history_pages_and_end():
     assert e.request_history("si_u1_unknown", 9, 3) == []
 
 
+def test_history_of_several_conversations_in_one_request_and_one_run_of_deliveries():
+    s = ModelServer()
+    for _ in range(6):
+        s.append(SI)
+        s.append(SG)
+    e = SyncEngine(ME, config=SyncConfig(page=2))
+    drain(e, s, connect(e, s))
+    other = "si_u1_u9"
+    (p,) = e.request_histories([(SI, 5, 10, 1), (SG, 5, 2, 1), (SI, 3, 1, 1), (other, 9, 3, 1)])
+    assert isinstance(p, PullSeqs) and p.seqs == ((SI, (1, 2, 3, 4)), (SG, (3, 4)))  # SI once; unknown: none
+    # asked already (in flight): not asked again (nothing else below it: its end); SG's rest is
+    end, q = e.request_histories([(SI, 5, 10, 1), (SG, 5, 10, 1)])
+    assert end == HistoryEnd(SI, 1) and isinstance(q, PullSeqs) and q.seqs == ((SG, (1, 2)),)
+    acts = e.on_pull_reply(p.request_id, s.answer(p))
+    kinds = [type(a).__name__ for a in acts]
+    assert kinds == ["Deliver", "Deliver", "HistoryEnd"]  # the deliveries adjacent: one write
+    assert delivered(acts, SI) == [1, 2, 3, 4] and delivered(acts, SG) == [3, 4]
+    assert acts[-1] == HistoryEnd(SI, 1)
+    acts = e.on_pull_reply(q.request_id, s.answer(q))
+    assert delivered(acts, SG) == [1, 2] and acts[-1] == HistoryEnd(SG, 1)
+    assert e.request_histories([(SI, 5, 10, 1), (SG, 9, 10, 1)]) == [HistoryEnd(SI, 1), HistoryEnd(SG, 1)]
+
+
+def test_download_takes_pieces_of_different_conversations_per_request():
+    from collections import deque
+
+    from openim_sdk.session.history import take_pieces
+
+    pieces = deque([("a", 6, 9), ("a", 1, 5), ("b", 1, 3), ("a", 0, 0), ("c", 1, 2), ("d", 1, 1)])
+    assert take_pieces(pieces, 3) == [("a", 6, 9), ("b", 1, 3), ("c", 1, 2)]
+    assert list(pieces) == [("a", 1, 5), ("a", 0, 0), ("d", 1, 1)]  # the rest, in order
+    assert take_pieces(pieces, 3) == [("a", 1, 5), ("d", 1, 1)]
+    assert take_pieces(pieces, 3) == [("a", 0, 0)] and not pieces
+
+
 def test_history_reply_with_is_end_sets_min():
     e = SyncEngine(ME, {SI: 10})
     e.on_connected()
