@@ -90,7 +90,7 @@ Rules
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 
 from ..protocol.constants import MsgStatus
 from ..protocol.conversation_id import is_notification_conversation
@@ -100,7 +100,6 @@ from .actions import (
     Action,
     DeliverySource,
     GapGiveUp,
-    HistoryEnd,
     Merge,
     Pull,
     PullSeqs,
@@ -115,7 +114,7 @@ from .actions import (
     SyncFinished,
     SyncStarted,
 )
-from .paging import older_unseen
+from .history_pages import HistoryPages
 from .rewind import RewindProbe
 from .state import (
     Conv,
@@ -124,11 +123,10 @@ from .state import (
     Phase,
     PullReply,
     Request,
-    by_seq,
 )
 
 
-class SyncEngine(RewindProbe):
+class SyncEngine(RewindProbe, HistoryPages):
     """The client side of OpenIM's seq sync as a deterministic state machine (no I/O).
 
     ``local_max_seqs``: per conversation, the highest seq already held locally (store).
@@ -320,39 +318,6 @@ class SyncEngine(RewindProbe):
         self._reset(conv, max(0, server_max))
         return out.actions()
 
-    def request_history(self, conversation_id: str, before_seq: int, count: int, floor: int = 1) -> list[Action]:
-        """Fetch up to ``count`` (<= ``history_page``) messages older than ``before_seq`` not yet
-        seen, none below ``floor`` (to fill one hole of a cached page without re-pulling what is
-        under it)."""
-        return self.request_histories([(conversation_id, before_seq, count, floor)])
-
-    def request_histories(self, wants: Sequence[tuple[str, int, int, int]]) -> list[Action]:
-        """:meth:`request_history` for several conversations at once, ``(conversationID,
-        before_seq, count, floor)`` each: one 1005 request for all of them (so one reply and one
-        write), a :class:`HistoryEnd` for each with nothing left to ask. A conversation named
-        twice is asked once (its first entry)."""
-        out: list[Action] = []
-        asked: dict[str, tuple[int, ...]] = {}
-        for conversation_id, before_seq, count, floor in wants:
-            conv = self._convs.get(conversation_id)
-            if conv is None or conversation_id in asked:
-                continue
-            bottom = max(1, conv.min_seq)
-            seqs, exhausted = older_unseen(conv.seen, conv.history_inflight, min(before_seq - 1, conv.synced),
-                                           max(bottom, floor), bottom, max(1, min(count, self.config.history_page)))
-            if not seqs:
-                if exhausted:
-                    out.append(HistoryEnd(conversation_id, bottom))
-                continue
-            conv.history_inflight.update(seqs)
-            asked[conversation_id] = tuple(seqs)
-        if asked:
-            rid = self._new_request_id()
-            self._requests[rid] = Request(
-                rid, "history", True, True, asked, {cid: self._convs[cid].epoch for cid in asked})
-            out.append(PullSeqs(rid, tuple(asked.items()), descending=True))
-        return out
-
     # ------------------------------------------------------------------ internals
 
     def _conv(self, cid: str) -> Conv:
@@ -452,19 +417,6 @@ class SyncEngine(RewindProbe):
                 out.add(Merge(conv.cid, cmid, int(msg.seq), server_msg_id, send_time, msg, source))
                 return
         out.message(conv.cid, source, conv.notification, msg)
-
-    def _emit_history(self, conv: Conv, msg: sdkws_pb2.MsgData, out: Out) -> None:
-        """:meth:`_emit` for an older message a history page brought: never delivered twice (it is
-        below ``synced`` and unseen), so its clientMsgID is only checked, not remembered -- the
-        de-duplication window stays for live messages, where a second copy can really come."""
-        if self._pending_acks and msg.clientMsgID in self._pending_acks:
-            self._emit(conv, msg, "history", out)  # our own send, acked: a Merge
-            return
-        seen = self._delivered_ids.get(msg.clientMsgID) if msg.clientMsgID else None
-        if seen is not None and (seen[0] == conv.cid or not (
-                conv.notification or is_notification_conversation(seen[0]))):
-            return
-        out.message(conv.cid, "history", conv.notification, msg)
 
     def _needs(self, conv: Conv) -> list[int]:
         hi = min(conv.target, conv.synced + self.config.page)
@@ -578,35 +530,3 @@ class SyncEngine(RewindProbe):
             self._advance(conv, out)
             if self._needs(conv):
                 self._dirty.add(cid)
-
-    def _history_reply(self, req: Request, resp: PullReply, out: Out) -> None:
-        ends: list[HistoryEnd] = []  # after every delivery: a reply's deliveries stay adjacent (one write)
-        for cid, seqs in req.seqs.items():
-            conv = self._convs.get(cid)
-            if conv is None or conv.epoch != req.epochs[cid]:
-                continue
-            conv.history_inflight.difference_update(seqs)
-            wanted = set(seqs)
-            pm = self._reply_for(resp, cid)
-            reached_end = min(seqs) <= max(1, conv.min_seq)
-            if pm is not None:
-                seen = conv.seen
-                fresh = sorted((m for m in pm.Msgs if m.seq in wanted and m.seq not in seen), key=by_seq)
-                run_lo = run_hi = -1
-                for msg in fresh:  # mark seen a run at a time (a page is usually one run)
-                    seq = int(msg.seq)
-                    if seq != run_hi + 1:
-                        seen.add_range(run_lo, run_hi)
-                        run_lo = seq
-                    run_hi = seq
-                seen.add_range(run_lo, run_hi)
-                for msg in fresh:
-                    if msg.status != MsgStatus.DELETED:
-                        self._emit_history(conv, msg, out)
-                if pm.isEnd and pm.endSeq > 0 and req.descending:
-                    conv.min_seq = max(conv.min_seq, int(pm.endSeq))
-                    reached_end = True
-            if reached_end:
-                ends.append(HistoryEnd(cid, max(1, conv.min_seq)))
-        for end in ends:
-            out.add(end)
