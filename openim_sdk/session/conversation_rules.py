@@ -70,23 +70,49 @@ def merge_at_type(current: int, incoming: int) -> int:
 def apply_message(conv: Conversation | None, msg: sdkws_pb2.MsgData, me: str, *,
                   conversation_id: str = "") -> Conversation:
     """``conv`` after ``msg`` (``None``: the conversation does not exist yet). Never mutates ``conv``."""
-    nxt, latest = _apply(conv, msg, me, conversation_id)
-    return _with_latest(nxt, msg, me) if latest else nxt
+    return apply_messages(conv, (msg,), me, conversation_id=conversation_id)
 
 
 def apply_messages(conv: Conversation | None, msgs: Sequence[sdkws_pb2.MsgData], me: str, *,
                    conversation_id: str = "") -> Conversation:
     """``conv`` after ``msgs`` in order: the same as :func:`apply_message` one after the other
-    (a pulled page), with the latest message rendered once. ``msgs`` must not be empty."""
+    (a pulled page), folded over the few fields a message changes and rendered once (one new
+    ``Conversation``, not one per message). ``msgs`` must not be empty."""
     if not msgs:
         raise ValueError("apply_messages needs at least one message")
+    if conv is None:
+        conv = new_conversation(conversation_id, msgs[0], me)
+    state = _Counters(conv)
     latest: sdkws_pb2.MsgData | None = None
     for msg in msgs:
-        conv, took = _apply(conv, msg, me, conversation_id)
-        if took:
+        if _apply(state, msg, me):
             latest = msg
-    assert conv is not None
-    return _with_latest(conv, latest, me) if latest is not None else conv
+    nxt = state.applied_to(conv)
+    return _with_latest(nxt, latest, me) if latest is not None else nxt
+
+
+class _Counters:
+    """The fields of a conversation that messages change, while a page is folded over them."""
+
+    __slots__ = ("latest_client_msg_id", "latest_time", "max_seq", "has_read_seq", "unread_count",
+                 "group_at_type", "notification", "read_group")
+
+    def __init__(self, conv: Conversation) -> None:
+        self.latest_client_msg_id = conv.latest_client_msg_id
+        self.latest_time = conv.latest_time
+        self.max_seq = conv.max_seq
+        self.has_read_seq = conv.has_read_seq
+        self.unread_count = conv.unread_count
+        self.group_at_type = conv.group_at_type
+        self.notification = is_notification_conversation(conv.conversation_id)
+        self.read_group = conv.conversation_type == SessionType.READ_GROUP_CHAT
+
+    def applied_to(self, conv: Conversation) -> Conversation:
+        changes = {name: getattr(self, name) for name in _COUNTED if getattr(self, name) != getattr(conv, name)}
+        return dataclasses.replace(conv, **changes) if changes else conv
+
+
+_COUNTED = ("latest_client_msg_id", "latest_time", "max_seq", "has_read_seq", "unread_count", "group_at_type")
 
 
 def _with_latest(conv: Conversation, msg: sdkws_pb2.MsgData, me: str) -> Conversation:
@@ -100,40 +126,32 @@ def _with_latest(conv: Conversation, msg: sdkws_pb2.MsgData, me: str) -> Convers
     )
 
 
-def _apply(conv: Conversation | None, msg: sdkws_pb2.MsgData, me: str,
-           conversation_id: str) -> tuple[Conversation, bool]:
-    """The rules of one message, except rendering the latest message: the next state, and whether
-    ``msg`` became the latest message (its text and JSON are then set by :func:`_with_latest`)."""
-    if conv is None:
-        conv = new_conversation(conversation_id, msg, me)
+def _apply(state: _Counters, msg: sdkws_pb2.MsgData, me: str) -> bool:
+    """The rules of one message, except rendering the latest message: ``state`` moves on, and the
+    answer says whether ``msg`` became the latest message (its text and JSON are then set by
+    :func:`_with_latest`)."""
     own = msg.sendID == me
-    changes: dict[str, object] = {}
     deleted = msg.status == MsgStatus.DELETED
     update = option_is_set(msg.options, MsgOption.CONVERSATION_UPDATE) and (
         not own or option_is_set(msg.options, MsgOption.SENDER_CONVERSATION_UPDATE))
-    same = bool(conv.latest_client_msg_id) and conv.latest_client_msg_id == msg.clientMsgID
-    latest = not deleted and update and (msg.sendTime >= conv.latest_time or same)
+    same = bool(state.latest_client_msg_id) and state.latest_client_msg_id == msg.clientMsgID
+    latest = not deleted and update and (msg.sendTime >= state.latest_time or same)
     if latest:
-        changes.update(
-            latest_client_msg_id=msg.clientMsgID,
-            latest_time=max(msg.sendTime, conv.latest_time) if same else msg.sendTime,
-        )
+        state.latest_time = max(msg.sendTime, state.latest_time) if same else msg.sendTime
+        state.latest_client_msg_id = msg.clientMsgID
     counts = (not own and not deleted and option_is_set(msg.options, MsgOption.UNREAD_COUNT)
-              and not is_notification_conversation(conv.conversation_id))
-    if msg.seq > conv.max_seq:
-        changes["max_seq"] = msg.seq
+              and not state.notification)
+    if msg.seq > state.max_seq:
+        state.max_seq = msg.seq
         if own:
-            changes.update(has_read_seq=msg.seq, unread_count=0)
+            state.has_read_seq, state.unread_count = msg.seq, 0
         elif counts:
-            changes["unread_count"] = conv.unread_count + 1
+            state.unread_count += 1
     # The @ state follows every unread message, also one the server's read state (1006, applied
     # first) already counted in max seq: "newer than max seq" is about counting it, not about it.
-    if counts and msg.seq > conv.has_read_seq and conv.conversation_type == SessionType.READ_GROUP_CHAT:
-        at = merge_at_type(conv.group_at_type, at_type_of(msg, me))
-        if at != conv.group_at_type:
-            changes["group_at_type"] = at
-    nxt = dataclasses.replace(conv, **changes) if changes else conv  # type: ignore[arg-type]
-    return nxt, latest
+    if counts and msg.seq > state.has_read_seq and state.read_group:
+        state.group_at_type = merge_at_type(state.group_at_type, at_type_of(msg, me))
+    return latest
 
 
 def apply_read(conv: Conversation, has_read_seq: int | None = None) -> Conversation:
