@@ -118,6 +118,8 @@ class OpenIMClient:
         )
         self._sync_config = sync_config
         self._rest_sync_enabled = rest_sync
+        if rest_sync and isinstance(self.api, RestClient):
+            RestClient.load()  # its login sync calls REST at once; a session without it loads nothing
         self.store: LocalStore | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._started = False

@@ -135,6 +135,15 @@ class RestClient:
 
     # -- lifecycle ----------------------------------------------------------------------
 
+    @staticmethod
+    def load() -> None:
+        """Import what the calls need (httpx, the route table), which is otherwise done at the first
+        call: a session that calls REST at once loads it when it is made, not while it connects.
+        Blocking (~20-40 ms the first time), then free."""
+        import httpx  # noqa: F401
+
+        _routes.route("/user/get_users_info")
+
     def prepare(self) -> None:
         """Make the pooled HTTP client now (it is otherwise made at the first call). Blocking --
         loading the CA bundle takes ~30 ms --, so call it in a thread (``asyncio.to_thread``) to
