@@ -92,7 +92,9 @@ def main() -> None:
         dirs = {"OPENIM_CONFIG_DIR": f"{tmp}/config", "OPENIM_DATA_DIR": f"{tmp}/data",
                 "XDG_CACHE_HOME": f"{tmp}/cache", "HOME": tmp}
         env = bench_env(**dirs)
-        roots = [("", env)] + ([("before: ", bench_env(args.before.resolve(), **dirs))] if args.before else [])
+        # the other checkout gets its own config and cache (its cache schema may be older than ours)
+        before_dirs = {**dirs, "OPENIM_CONFIG_DIR": f"{tmp}/before-config", "OPENIM_DATA_DIR": f"{tmp}/before-data"}
+        roots = [("", env)] + ([("before: ", bench_env(args.before.resolve(), **before_dirs))] if args.before else [])
         cases: dict[str, tuple[list[str], tuple[int, ...], dict[str, str]]] = {
             "python -c pass": ([sys.executable, "-c", "pass"], (0,), env)}
         for label, e in roots:
@@ -104,8 +106,9 @@ def main() -> None:
                 api, ws = urls
                 alice, bob = f"alice{uuid.uuid4().hex[:6]}", f"bob{uuid.uuid4().hex[:6]}"
                 run_once([*openim, "user", "register", bob, "--api", api, "--secret", SECRET], env)
-                run_once([*openim, "login", "-u", alice, "--api", api, "--ws", ws, "--secret", SECRET,
-                          "--register"], env)
+                for i, (_, e) in enumerate(roots):  # a user each: a second login would kick the first
+                    run_once([*openim, "login", "-u", f"{alice}{i or ''}", "--api", api, "--ws", ws,
+                              "--secret", SECRET, "--register"], e)
                 for label, e in roots:
                     cases[f"{label}openim send BOB hi"] = ([*openim, "send", bob, "hi"], (0,), e)
             for cmd, ok, e in cases.values():  # warm-up: bytecode written, caches filled
