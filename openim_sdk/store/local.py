@@ -28,6 +28,7 @@ from ..protocol.conversation_id import conversation_id_for, is_notification_conv
 from ..protocol.pb.sdkws import sdkws_pb2
 from . import schema
 from .conversations import ConversationStore
+from .outgoing import OutgoingMessages, WriteBehind
 from .queries import MessageQueries
 from .relations import RelationStore
 from .search import SearchIndex
@@ -103,7 +104,7 @@ def _is_placeholder_id(client_msg_id: str) -> bool:
     return client_msg_id.startswith("[SEQ_GAP_")
 
 
-class LocalStore(ConversationStore, MessageQueries, RelationStore, SearchIndex, SeqState):
+class LocalStore(ConversationStore, MessageQueries, RelationStore, SearchIndex, SeqState, OutgoingMessages):
     """The local SQLite cache. Thread-safe; safe to share a file between processes."""
 
     def __init__(self, path: str | os.PathLike[str], *, busy_timeout_ms: int = 15_000) -> None:
@@ -118,6 +119,7 @@ class LocalStore(ConversationStore, MessageQueries, RelationStore, SearchIndex, 
             self.path, timeout=busy_timeout_ms / 1000, isolation_level=None, check_same_thread=False
         )
         self._conn.row_factory = sqlite3.Row
+        self._writes = WriteBehind(self, self._lock, self._write, self._busy_wait)  # see store/outgoing.py
         self._setup()
 
     # ------------------------------------------------------------------ plumbing
@@ -166,6 +168,8 @@ class LocalStore(ConversationStore, MessageQueries, RelationStore, SearchIndex, 
                 finally:
                     self._tx_depth -= 1
                 return
+            if self._writes.pending:
+                self._writes.apply()
             conn.execute("BEGIN IMMEDIATE")
             self._tx_depth = 1
             try:
@@ -187,9 +191,13 @@ class LocalStore(ConversationStore, MessageQueries, RelationStore, SearchIndex, 
 
     def _query(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
         with self._lock:
+            if self._writes.pending and not self._tx_depth:
+                self._writes.apply()
             return self._db.execute(sql, tuple(params)).fetchall()
 
     def close(self) -> None:
+        if self._conn is not None:
+            self._writes.close()  # what is queued is committed first
         with self._lock:
             if self._conn is not None:
                 try:
