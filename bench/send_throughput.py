@@ -9,6 +9,11 @@ sends as bare 1003 requests over ``websockets`` with the envelope codec (json + 
 time waiting for each ack, no cache: the floor for a sequential sender in Python here, run
 before and after the clients (its mean is the baseline of both ratios).
 
+``cpu_us_per_msg``: CPU time of this process (every thread; the server is another process) per
+message over the same span, from ``time.process_time``: the SDK's own cost per send, which is
+what limits the in-flight row once the server takes a connection's sends concurrently;
+``*_cpu_vs_raw`` divides it by the raw sender's.
+
     .venv/bin/python bench/send_throughput.py [--messages 2000]
 """
 
@@ -43,14 +48,14 @@ async def client_run(api: str, ws: str, token: str, sender: str, receiver: str, 
     async with OpenIMClient(api, ws, sender, token, data_dir=data_dir) as client:
         await client.wait_synced(20)
         await client.send_text(receiver, "warm-up", wait=True)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         for i in range(n):
             await client.send_text(receiver, f"bench {i}", wait=sequential)
         t_queued = time.perf_counter() - t0
         await client.flush(600)
-        elapsed = time.perf_counter() - t0
+        elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
     return {"messages": n, "seconds": round(elapsed, 3), "msgs_per_s": round(n / elapsed, 1),
-            "enqueue_seconds": round(t_queued, 3)}
+            "enqueue_seconds": round(t_queued, 3), "cpu_us_per_msg": round(cpu / n * 1e6, 1)}
 
 
 async def raw_run(ws_base: str, token: str, sender: str, receiver: str, n: int) -> dict[str, Any]:
@@ -59,7 +64,7 @@ async def raw_run(ws_base: str, token: str, sender: str, receiver: str, n: int) 
     async with websockets.connect(url, max_size=None) as conn:
         first = await conn.recv()
         assert isinstance(first, str) and json.loads(first)["errCode"] == 0, first
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         for i in range(n):
             now = int(time.time() * 1000)
             msg = sdkws_pb2.MsgData(
@@ -75,8 +80,9 @@ async def raw_run(ws_base: str, token: str, sender: str, receiver: str, n: int) 
                     if resp.err_code:
                         raise RuntimeError(f"send failed: {resp.err_code} {resp.err_msg}")
                     break
-        elapsed = time.perf_counter() - t0
-    return {"messages": n, "seconds": round(elapsed, 3), "msgs_per_s": round(n / elapsed, 1)}
+        elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
+    return {"messages": n, "seconds": round(elapsed, 3), "msgs_per_s": round(n / elapsed, 1),
+            "cpu_us_per_msg": round(cpu / n * 1e6, 1)}
 
 
 async def main_async(n: int) -> dict[str, Any]:
@@ -89,10 +95,13 @@ async def main_async(n: int) -> dict[str, Any]:
             client = await client_run(api, ws, toks["sa"], "sa", "sb", n, str(work / "client"))
             raw2 = await raw_run(ws, toks["ra"], "ra", "rb", n)  # again: the server's file has grown
         base = (raw["msgs_per_s"] + raw2["msgs_per_s"]) / 2
+        cpu_base = (raw["cpu_us_per_msg"] + raw2["cpu_us_per_msg"]) / 2
         return {"bench": "send_throughput", "raw_websockets": [raw, raw2], "client_sequential": seq,
                 "client_in_flight": client,
                 "sequential_vs_raw": round(seq["msgs_per_s"] / base, 3),
-                "in_flight_vs_raw": round(client["msgs_per_s"] / base, 3)}
+                "in_flight_vs_raw": round(client["msgs_per_s"] / base, 3),
+                "sequential_cpu_vs_raw": round(seq["cpu_us_per_msg"] / cpu_base, 2),
+                "in_flight_cpu_vs_raw": round(client["cpu_us_per_msg"] / cpu_base, 2)}
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -64,6 +64,7 @@ log = logging.getLogger(__name__)
 
 ERRORS_KEPT = 1_000
 TARGETS_KEPT = 10_000
+WIRE_WAIT = 0.05  # s: a wait=True send's row is written once its frame is out, or after this at most
 COMPOSED_KEPT = 10_000  # sends composed here and not yet acknowledged (older ones: read from the cache)
 
 #: (conversationID, sessionType, recvID, groupID): where a send goes.
@@ -135,6 +136,7 @@ class MessageSender:
         self._fresh: dict[str, bytes] = {}
         self._settled: dict[str, Message] = {}  # the last messages acknowledged, for wait_sent
         self._composed: dict[str, asyncio.Future[Message]] = {}  # sends of this process, as stored
+        self._wire_waiters: dict[str, asyncio.Future[None]] = {}
 
     def remember(self, md: sdkws_pb2.MsgData) -> None:
         """A message just stored (status sending) and about to be queued: keep what goes on the wire."""
@@ -180,7 +182,16 @@ class MessageSender:
             return None  # deleted meanwhile, or its numbered copy already arrived
         return self._wire(row.to_msg())
 
+    def on_wire(self, client_msg_id: str) -> asyncio.Future[None]:
+        """Resolves when the message's frame is handed to the connection (its transmit starts)."""
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._wire_waiters[client_msg_id] = fut
+        return fut
+
     async def transmit(self, client_msg_id: str, payload: bytes) -> bytes:
+        waiter = self._wire_waiters.pop(client_msg_id, None)
+        if waiter is not None and not waiter.done():  # its waiter runs once this task has written
+            waiter.set_result(None)  # the frame and waits for the reply (request's first suspension)
         self._errors.pop(client_msg_id, None)
         if not self._conn.connected:  # never wait for the next connection: an earlier send may be
             raise NetworkError(message="not connected")  # on its way back to the queue
@@ -374,16 +385,26 @@ class SendApi:
                            at_user_ids: Iterable[str] = (), options: dict[str, bool] | None = None,
                            offline_push: sdkws_pb2.OfflinePushInfo | None = None, ex: str = "",
                            wait: bool = False) -> Message:
-        async with self._order:  # calls made one after the other are queued in that order, even
-            md, cid = await self._compose(  # when the first waits on the network (peer check)
+        async with self._order:  # calls made one after the other are stored and queued in that order,
+            md, cid = await self._compose(  # even when the first waits on the network (peer check)
                 target, content_type, content, group=group, at_user_ids=at_user_ids, options=options,
                 offline_push=offline_push, ex=ex)
-            written = self._store(md, cid)
-            if wait:  # on the wire while the cache writes the row (it is stored before this returns)
-                self._outbox.queue(md.clientMsgID)
+            cmid = md.clientMsgID
+            written: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
+            self._sender.remember(md)
+            self._sender.composed(cmid, written)
+            self._sync.mark_shown(cmid, cid)
+            if wait:  # the frame first, then the row while the server works (stored before this returns)
+                on_wire = self._sender.on_wire(cmid)
+                self._outbox.queue(cmid)
+                if self._outbox.sends_now(cmid):
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(on_wire, WIRE_WAIT)
+                self._store(md, cid, written)
             else:  # stored before it is queued: a crash once this returns loses nothing
+                self._store(md, cid, written)
                 await written
-                self._outbox.queue(md.clientMsgID)
+                self._outbox.queue(cmid)
         msg = await written
         if wait:
             return await self.wait_sent(msg.client_msg_id)
@@ -422,15 +443,12 @@ class SendApi:
                      offline_push=offline_push, ex=ex)
         return md, where[0]
 
-    def _store(self, md: sdkws_pb2.MsgData, cid: str) -> asyncio.Future[Message]:
-        """Queue the row (status sending) and its conversation in the cache's writer: one commit,
-        no wait. The returned future resolves (or fails with the write's error) once committed, after
-        the events (MessageReceived, the conversation) are out."""
+    def _store(self, md: sdkws_pb2.MsgData, cid: str, written: asyncio.Future[Message]) -> None:
+        """The row (status sending) and its conversation, one job: written here and now when the
+        cache is free, else by its writer thread. ``written`` resolves (or fails with the write's
+        error) once committed, after the events (MessageReceived, the conversation) are out."""
         ctx, me = self._ctx, self._ctx.user_id
         loop = asyncio.get_running_loop()
-        written: asyncio.Future[Message] = loop.create_future()
-        self._sender.remember(md)
-        self._sync.mark_shown(md.clientMsgID, cid)
 
         def write(store: LocalStore) -> tuple[StoredMessage, _ConversationRow, int]:
             row = store.insert_outgoing(md, cid)
@@ -441,13 +459,11 @@ class SendApi:
             with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
                 loop.call_soon_threadsafe(self._announce, done, written)
 
-        self._sender.composed(md.clientMsgID, written)
         done = ctx.store.write_now_or_soon(write)
         if done.done():  # written here and now (the store was free)
             self._announce(done, written)
         else:
             done.add_done_callback(committed)
-        return written
 
     def _announce(self, done: Future[tuple[StoredMessage, _ConversationRow, int]],
                   written: asyncio.Future[Message]) -> None:

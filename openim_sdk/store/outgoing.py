@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: How long a lazy job may wait for another access to the store to apply it before the writer does.
+LAZY_DELAY = 0.05
+
 T = TypeVar("T")
 Job = Callable[["LocalStore"], Any]
 
@@ -51,14 +54,16 @@ class WriteBehind:
         self._wake = threading.Condition(threading.Lock())  # guards _jobs, _closed, _thread
         self._thread: threading.Thread | None = None
         self._closed = False
+        self._urgent = False  # a job that wants its commit now (not lazy) is queued
         self._applying = False  # only read and written by the holder of the store's lock
 
     @property
     def pending(self) -> bool:
         return bool(self._jobs)
 
-    def queue(self, job: Callable[[LocalStore], T]) -> Future[T]:
-        """Queue ``job(store)``; the future resolves once its transaction is committed."""
+    def queue(self, job: Callable[[LocalStore], T], lazy: bool = False) -> Future[T]:
+        """Queue ``job(store)``; the future resolves once its transaction is committed. ``lazy``: no
+        hurry -- the next access to the store applies it, else the writer after ``LAZY_DELAY``."""
         fut: Future[T] = Future()
         with self._wake:
             if self._closed:
@@ -67,6 +72,8 @@ class WriteBehind:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="openim-store-writer", daemon=True)
                 self._thread.start()
+            if not lazy:
+                self._urgent = True
             self._wake.notify()
         return fut
 
@@ -148,10 +155,16 @@ class WriteBehind:
     def _run(self) -> None:
         while True:
             with self._wake:
-                while not self._jobs and not self._closed:
-                    self._wake.wait()
+                while not self._urgent and not self._closed:
+                    if not self._jobs:
+                        self._wake.wait()
+                    elif not self._wake.wait(LAZY_DELAY):
+                        break  # only lazy jobs, and nobody applied them meanwhile
+                self._urgent = False
                 if not self._jobs:
-                    return
+                    if self._closed:
+                        return
+                    continue
             with self._lock:
                 self.apply()
 
@@ -168,10 +181,11 @@ class OutgoingMessages:
     def _db(self) -> sqlite3.Connection:
         raise NotImplementedError
 
-    def defer(self, job: Callable[[LocalStore], T]) -> Future[T]:
+    def defer(self, job: Callable[[LocalStore], T], lazy: bool = False) -> Future[T]:
         """Queue ``job(store)`` for the writer thread: returns at once; the future resolves after the
-        COMMIT. Any later read or write, from any thread, applies the queued jobs first."""
-        return self._writes.queue(job)
+        COMMIT. Any later read or write, from any thread, applies the queued jobs first. ``lazy``:
+        the writer leaves it ``LAZY_DELAY`` for another access to the store to apply."""
+        return self._writes.queue(job, lazy)
 
     def write_now_or_soon(self, job: Callable[[LocalStore], T]) -> Future[T]:
         """``job(store)`` now, on the calling thread, if that cannot block (nothing queued, the store

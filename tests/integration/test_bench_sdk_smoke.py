@@ -37,6 +37,9 @@ def test_send_throughput_smoke() -> None:
     r = _bench("send_throughput.py", "--messages", "5")
     assert r["client_sequential"]["messages"] == r["client_in_flight"]["messages"] == 5  # every send acked
     assert all(raw["messages"] == 5 for raw in r["raw_websockets"])
+    assert all(run["cpu_us_per_msg"] > 0 for run in (*r["raw_websockets"], r["client_sequential"],
+                                                      r["client_in_flight"]))
+    assert r["sequential_cpu_vs_raw"] > 0 and r["in_flight_cpu_vs_raw"] > 0
 
 
 def test_cli_startup_smoke() -> None:
