@@ -30,9 +30,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: How long a lazy job may wait for another access to the store to apply it before the writer does.
-LAZY_DELAY = 0.05
-
 T = TypeVar("T")
 Job = Callable[["LocalStore"], Any]
 
@@ -54,58 +51,51 @@ class WriteBehind:
         self._wake = threading.Condition(threading.Lock())  # guards _jobs, _closed, _thread
         self._thread: threading.Thread | None = None
         self._closed = False
-        self._urgent = False  # a job that wants its commit now (not lazy) is queued
         self._applying = False  # only read and written by the holder of the store's lock
 
     @property
     def pending(self) -> bool:
         return bool(self._jobs)
 
-    def queue(self, job: Callable[[LocalStore], T], lazy: bool = False) -> Future[T]:
-        """Queue ``job(store)``; the future resolves once its transaction is committed. ``lazy``: no
-        hurry -- the next access to the store applies it, else the writer after ``LAZY_DELAY``."""
+    def queue(self, job: Callable[[LocalStore], T]) -> Future[T]:
+        """Queue ``job(store)``; the future resolves once its transaction is committed."""
         fut: Future[T] = Future()
-        with self._wake:
-            if self._closed:
-                raise RuntimeError("LocalStore is closed")
-            self._jobs.append((job, fut))
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="openim-store-writer", daemon=True)
-                self._thread.start()
-            if not lazy:
-                self._urgent = True
-            self._wake.notify()
+        self._enqueue([(job, fut)])
         return fut
 
     def now_or_queue(self, job: Callable[[LocalStore], T], in_transaction: Callable[[], bool]) -> Future[T]:
-        """Run ``job`` at once, on the calling thread, in its own transaction, when that cannot block:
-        nothing is queued before it, nobody holds the store (its lock, or another process the
-        file's write lock). Else queue it. A short write this way costs no thread hop (and no
-        other thread holding the GIL while the event loop waits for it)."""
-        if not self._jobs and self._lock.acquire(blocking=False):
+        """Run ``job`` at once, on the calling thread, when that cannot block: nobody holds the store
+        (its lock, or another process the file's write lock). What is queued goes first, in the
+        same transaction. Else queue it (the future is then not done at return). A short write
+        this way costs no thread hop (nor another thread holding the GIL while the event loop
+        waits for it)."""
+        fut: Future[T] = Future()
+        if self._lock.acquire(blocking=False):
             try:
-                if not self._jobs and not self._applying and not in_transaction():
-                    fut: Future[T] = Future()
+                if not self._applying and not in_transaction():
+                    with self._wake:
+                        jobs, self._jobs = self._jobs, []
+                    jobs.append((job, fut))
+                    self._applying = True
                     self._busy_wait(False)
                     try:
-                        with self._transaction():
-                            result = job(self._store)
+                        done = self._commit(jobs)
                     except sqlite3.OperationalError as exc:
-                        if "locked" not in str(exc) and "busy" not in str(exc):
-                            fut.set_exception(exc)
+                        if "locked" in str(exc) or "busy" in str(exc):  # another process is writing:
+                            self._enqueue(jobs, first=True)  # the writer waits for it
                             return fut
-                        # another process is writing: the writer thread waits for it
+                        done = self._failed(jobs, exc)
                     except Exception as exc:
-                        fut.set_exception(exc)
-                        return fut
-                    else:
-                        fut.set_result(result)
-                        return fut
+                        done = self._failed(jobs, exc)
                     finally:
                         self._busy_wait(True)
+                        self._applying = False
+                    self._settle(done)
+                    return fut
             finally:
                 self._lock.release()
-        return self.queue(job)
+        self._enqueue([(job, fut)])
+        return fut
 
     def apply(self) -> None:
         """Commit every queued job, in order, in one transaction (the caller holds the store's lock)."""
@@ -116,25 +106,54 @@ class WriteBehind:
         if not jobs:
             return
         self._applying = True
-        done: list[tuple[Future[Any], Any, BaseException | None]] = []
         try:
-            with self._transaction() as conn:
-                for job, fut in jobs:
-                    conn.execute("SAVEPOINT write_behind")
-                    try:
-                        result = job(self._store)
-                    except Exception as exc:  # this job only: the batch goes on
-                        conn.execute("ROLLBACK TO write_behind")
-                        conn.execute("RELEASE write_behind")
-                        done.append((fut, None, exc))
-                    else:
-                        conn.execute("RELEASE write_behind")
-                        done.append((fut, result, None))
+            done = self._commit(jobs)
         except Exception as exc:  # BEGIN or COMMIT failed: nothing of the batch is stored
-            log.error("cache write of %d queued jobs failed: %s", len(jobs), exc)
-            done = [(fut, None, exc) for _, fut in jobs]
+            done = self._failed(jobs, exc)
         finally:
             self._applying = False
+        self._settle(done)
+
+    def _enqueue(self, jobs: list[tuple[Job, Future[Any]]], *, first: bool = False) -> None:
+        with self._wake:
+            if self._closed:
+                raise RuntimeError("LocalStore is closed")
+            if first:  # taken from the queue by a try that could not write: back in their place
+                self._jobs[:0] = jobs
+            else:
+                self._jobs.extend(jobs)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="openim-store-writer", daemon=True)
+                self._thread.start()
+            self._wake.notify()
+
+    def _commit(self, jobs: list[tuple[Job, Future[Any]]]) -> list[tuple[Future[Any], Any, BaseException | None]]:
+        """Run ``jobs`` in one transaction, each in its own savepoint (one that raises is rolled back
+        alone); raises what BEGIN or COMMIT raise."""
+        done: list[tuple[Future[Any], Any, BaseException | None]] = []
+        with self._transaction() as conn:
+            for job, fut in jobs:
+                conn.execute("SAVEPOINT write_behind")
+                try:
+                    result = job(self._store)
+                except Exception as exc:  # this job only: the batch goes on
+                    conn.execute("ROLLBACK TO write_behind")
+                    conn.execute("RELEASE write_behind")
+                    done.append((fut, None, exc))
+                else:
+                    conn.execute("RELEASE write_behind")
+                    done.append((fut, result, None))
+        return done
+
+    @staticmethod
+    def _failed(jobs: list[tuple[Job, Future[Any]]],
+                exc: BaseException) -> list[tuple[Future[Any], Any, BaseException | None]]:
+        log.error("cache write of %d queued jobs failed: %s", len(jobs), exc)
+        return [(fut, None, exc) for _, fut in jobs]
+
+    @staticmethod
+    def _settle(done: list[tuple[Future[Any], Any, BaseException | None]]) -> None:
+        """Resolve the futures, only now that the transaction is over."""
         for fut, result, error in done:
             if error is not None:
                 fut.set_exception(error)
@@ -155,16 +174,10 @@ class WriteBehind:
     def _run(self) -> None:
         while True:
             with self._wake:
-                while not self._urgent and not self._closed:
-                    if not self._jobs:
-                        self._wake.wait()
-                    elif not self._wake.wait(LAZY_DELAY):
-                        break  # only lazy jobs, and nobody applied them meanwhile
-                self._urgent = False
+                while not self._jobs and not self._closed:
+                    self._wake.wait()
                 if not self._jobs:
-                    if self._closed:
-                        return
-                    continue
+                    return
             with self._lock:
                 self.apply()
 
@@ -181,15 +194,15 @@ class OutgoingMessages:
     def _db(self) -> sqlite3.Connection:
         raise NotImplementedError
 
-    def defer(self, job: Callable[[LocalStore], T], lazy: bool = False) -> Future[T]:
+    def defer(self, job: Callable[[LocalStore], T]) -> Future[T]:
         """Queue ``job(store)`` for the writer thread: returns at once; the future resolves after the
-        COMMIT. Any later read or write, from any thread, applies the queued jobs first. ``lazy``:
-        the writer leaves it ``LAZY_DELAY`` for another access to the store to apply."""
-        return self._writes.queue(job, lazy)
+        COMMIT. Any later read or write, from any thread, applies the queued jobs first."""
+        return self._writes.queue(job)
 
     def write_now_or_soon(self, job: Callable[[LocalStore], T]) -> Future[T]:
-        """``job(store)`` now, on the calling thread, if that cannot block (nothing queued, the store
-        and the file free); else :meth:`defer` it. The future is done at return in the first case."""
+        """``job(store)`` now, on the calling thread, if that cannot block (the store and the file
+        free), after what is queued, in one commit; else :meth:`defer` it. The future is done at
+        return in the first case."""
         return self._writes.now_or_queue(job, lambda: self._tx_depth > 0)
 
     def _busy_wait(self, wait: bool) -> None:

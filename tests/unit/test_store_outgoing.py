@@ -103,6 +103,23 @@ def test_now_or_soon_writes_inline_when_the_store_is_free(store):
     assert fut.done() and fut.result().client_msg_id == "m1"
 
 
+def test_now_or_soon_writes_what_was_queued_first_in_the_same_commit(store):
+    order: list[str] = []
+
+    def job(name: str):  # type: ignore[no-untyped-def]
+        def run(s: LocalStore) -> str:
+            order.append(name)
+            s.insert_outgoing(_msg(name), CID)
+            return name
+        return run
+
+    with store._lock:  # the writer thread cannot take them meanwhile
+        first = store.defer(job("m1"))
+        now = store.write_now_or_soon(job("m2"))
+        assert first.done() and now.done()
+    assert order == ["m1", "m2"] and first.result() == "m1" and now.result() == "m2"
+
+
 def test_now_or_soon_queues_behind_a_thread_holding_the_store(store):
     held, release = threading.Event(), threading.Event()
 
