@@ -119,6 +119,15 @@ class Outbox:
         self._in_flight[cmid] = (attempt, now + self.send_timeout)
         return Attempt(cmid, attempt)
 
+    def sends_now(self, client_msg_id: str, now: float) -> bool:
+        """True when :meth:`next_send` would hand out this message now (first in line, connected,
+        room in the window, nothing to settle first, no retry delay). Reads the state only."""
+        if not self._waiting or self._waiting[0] != client_msg_id or not self._connected:
+            return False
+        if len(self._in_flight) >= self.window or (self._barrier and self._in_flight):
+            return False
+        return now >= self._not_before
+
     def skip(self, attempt: Attempt) -> None:
         """The message needs no sending (deleted meanwhile, or already numbered by the server)."""
         if self._current(attempt):
@@ -253,6 +262,10 @@ class OutboxDriver:
 
     def __contains__(self, client_msg_id: object) -> bool:
         return client_msg_id in self.state
+
+    def sends_now(self, client_msg_id: str) -> bool:
+        """This queued message goes out at the loop's next turn (see :meth:`Outbox.sends_now`)."""
+        return self.port.can_send and self.state.sends_now(client_msg_id, self._monotonic())
 
     async def drained(self) -> None:
         """Wait until every queued message has been answered (sent or refused)."""

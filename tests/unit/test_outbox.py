@@ -108,6 +108,21 @@ def test_timeout_puts_the_attempt_back_and_its_late_answer_is_stale():
     assert "a" not in box
 
 
+def test_sends_now_says_whether_next_send_would_hand_out_the_message():
+    box = Outbox(window=1, retry_delay=0.5)
+    box.queue("a")
+    assert not box.sends_now("a", 0.0)  # not connected
+    box.set_connected(True)
+    box.queue("b")
+    assert box.sends_now("a", 0.0) and not box.sends_now("b", 0.0)  # only the first in line
+    a = box.next_send(0.0)
+    assert a is not None and not box.sends_now("b", 0.0)  # the window is full
+    box.answered(a, 1.0, NetworkError(message="down"))  # back in place, after a delay
+    assert not box.sends_now("a", 1.2) and box.sends_now("a", 1.5)
+    assert box.next_send(1.5) == Attempt("a", 2)  # what sends_now promised
+    assert not box.sends_now("zzz", 9.0)
+
+
 def test_skip_forgets_the_message():
     box = connected_box()
     box.queue("a")
