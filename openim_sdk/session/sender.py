@@ -177,6 +177,7 @@ class MessageSender:
         fresh = self._fresh.pop(client_msg_id, None)
         if fresh is not None:
             return fresh
+        await self._row_written(client_msg_id)  # a wait=True send is queued before its row is
         row = await self._ctx.run(self._ctx.store.message, client_msg_id)
         if row is None or row.status == MsgStatus.SEND_SUCCESS:
             return None  # deleted meanwhile, or its numbered copy already arrived
@@ -186,6 +187,8 @@ class MessageSender:
         """Resolves when the message's frame is handed to the connection (its transmit starts)."""
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._wire_waiters[client_msg_id] = fut
+        fut.add_done_callback(lambda done: self._wire_waiters.pop(client_msg_id, None)
+                              if self._wire_waiters.get(client_msg_id) is done else None)  # (given up)
         return fut
 
     async def transmit(self, client_msg_id: str, payload: bytes) -> bytes:
@@ -198,6 +201,21 @@ class MessageSender:
         resp = await self._conn.request(ReqIdentifier.SEND_MSG, payload)
         return bytes(resp.data)
 
+    async def _row_written(self, client_msg_id: str, forget: bool = False) -> Message | None:
+        """A send composed by this process: wait until its row is committed (a wait=True send is
+        queued, and may be answered, before that) and return it as stored; None when it was not
+        composed here or its write failed (its sender was told: read the cache). ``forget``: its
+        answer is being settled, it is not needed any more."""
+        written = self._composed.pop(client_msg_id, None) if forget else self._composed.get(client_msg_id)
+        if written is None:
+            return None
+        try:
+            return await asyncio.shield(written)  # one waiter cancelled (close) leaves it to the others
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            return None
+
     def composed(self, client_msg_id: str, written: asyncio.Future[Message]) -> None:
         """A send composed by this process: ``written`` resolves to its row as stored (status sending)
         once committed and announced, so its ack is settled without a cache read (:meth:`accepted`)."""
@@ -209,11 +227,7 @@ class MessageSender:
         ack = msg_pb2.SendMsgResp.FromString(reply)
         stored = client_msg_id in self._stored
         self._stored.discard(client_msg_id)
-        local: Message | None = None
-        written = self._composed.pop(client_msg_id, None)
-        if written is not None:
-            with contextlib.suppress(Exception):  # the write failed (its sender was told): read the cache
-                local = await written
+        local = await self._row_written(client_msg_id, forget=True)
         if local is None:
             await self._accepted_from_cache(client_msg_id, ack, stored)
             return
@@ -271,6 +285,7 @@ class MessageSender:
             self._sync.report_sent(sent)
 
     async def refused(self, client_msg_id: str, error: BaseException) -> None:
+        await self._row_written(client_msg_id, forget=True)  # marked failed once it exists
         err = as_openim(error)
         self._errors[client_msg_id] = err
         while len(self._errors) > ERRORS_KEPT:
@@ -394,12 +409,13 @@ class SendApi:
             self._sender.remember(md)
             self._sender.composed(cmid, written)
             self._sync.mark_shown(cmid, cid)
-            if wait:  # the frame first, then the row while the server works (stored before this returns)
-                on_wire = self._sender.on_wire(cmid)
-                self._outbox.queue(cmid)
+            if wait:  # the frame first, then the row while the server works (stored before this
+                self._outbox.queue(cmid)  # returns; the answer is settled only once it is written)
                 if self._outbox.sends_now(cmid):
+                    on_wire = self._sender.on_wire(cmid)
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(on_wire, WIRE_WAIT)
+                        async with asyncio.timeout(WIRE_WAIT):
+                            await on_wire
                 self._store(md, cid, written)
             else:  # stored before it is queued: a crash once this returns loses nothing
                 self._store(md, cid, written)
