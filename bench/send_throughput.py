@@ -12,6 +12,11 @@ before and after the clients (its mean is the baseline of every ratio).
 before their acks come back, no SDK: the server's ceiling for one pipelined connection (issue 16);
 it checks that the acks come back in send order with strictly increasing seqs.
 
+``cpu_us_per_msg``: CPU time of this process (every thread; the server is another process) per
+message over the same span, from ``time.process_time``: the SDK's own cost per send, which is
+what limits the in-flight row once the server takes a connection's sends concurrently;
+``*_cpu_vs_raw`` divides it by the raw sender's.
+
 ``--compare-root DIR`` also runs the two raw rows against the server of another checkout
 (``git archive <commit> server_stub openim_sdk | tar -x -C DIR``) in the same invocation, each
 with its own raw-waiting baseline, so the server's before/after comes out of one run.
@@ -51,14 +56,14 @@ async def client_run(api: str, ws: str, token: str, sender: str, receiver: str, 
     async with OpenIMClient(api, ws, sender, token, data_dir=data_dir) as client:
         await client.wait_synced(20)
         await client.send_text(receiver, "warm-up", wait=True)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         for i in range(n):
             await client.send_text(receiver, f"bench {i}", wait=sequential)
         t_queued = time.perf_counter() - t0
         await client.flush(600)
-        elapsed = time.perf_counter() - t0
+        elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
     return {"messages": n, "seconds": round(elapsed, 3), "msgs_per_s": round(n / elapsed, 1),
-            "enqueue_seconds": round(t_queued, 3)}
+            "enqueue_seconds": round(t_queued, 3), "cpu_us_per_msg": round(cpu / n * 1e6, 1)}
 
 
 async def raw_run(ws_base: str, token: str, sender: str, receiver: str, n: int) -> dict[str, Any]:
@@ -67,7 +72,7 @@ async def raw_run(ws_base: str, token: str, sender: str, receiver: str, n: int) 
     async with websockets.connect(url, max_size=None) as conn:
         first = await conn.recv()
         assert isinstance(first, str) and json.loads(first)["errCode"] == 0, first
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         for i in range(n):
             now = int(time.time() * 1000)
             msg = sdkws_pb2.MsgData(
@@ -83,8 +88,9 @@ async def raw_run(ws_base: str, token: str, sender: str, receiver: str, n: int) 
                     if resp.err_code:
                         raise RuntimeError(f"send failed: {resp.err_code} {resp.err_msg}")
                     break
-        elapsed = time.perf_counter() - t0
-    return {"messages": n, "seconds": round(elapsed, 3), "msgs_per_s": round(n / elapsed, 1)}
+        elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
+    return {"messages": n, "seconds": round(elapsed, 3), "msgs_per_s": round(n / elapsed, 1),
+            "cpu_us_per_msg": round(cpu / n * 1e6, 1)}
 
 
 async def raw_in_flight_run(ws_base: str, token: str, sender: str, receiver: str, n: int,
@@ -172,11 +178,14 @@ async def main_async(n: int, window: int = 8, compare_root: str | None = None,
                 client = await client_run(api, ws, toks["sa"], "sa", "sb", n, str(work / "client"))
                 raw2 = await raw_run(ws, toks["ra"], "ra", "rb", n)  # again: the server's file has grown
             base = (raw["msgs_per_s"] + raw2["msgs_per_s"]) / 2
+            cpu_base = (raw["cpu_us_per_msg"] + raw2["cpu_us_per_msg"]) / 2
             out.update({"raw_websockets": [raw, raw2], "raw_in_flight": piped, "client_sequential": seq,
                         "client_in_flight": client,
                         "raw_in_flight_vs_raw": round(piped["msgs_per_s"] / base, 3),
                         "sequential_vs_raw": round(seq["msgs_per_s"] / base, 3),
-                        "in_flight_vs_raw": round(client["msgs_per_s"] / base, 3)})
+                        "in_flight_vs_raw": round(client["msgs_per_s"] / base, 3),
+                        "sequential_cpu_vs_raw": round(seq["cpu_us_per_msg"] / cpu_base, 2),
+                        "in_flight_cpu_vs_raw": round(client["cpu_us_per_msg"] / cpu_base, 2)})
         else:
             out.update(await raw_rows(None, work, "server", n, window))
         if compare_root:

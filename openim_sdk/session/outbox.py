@@ -119,6 +119,15 @@ class Outbox:
         self._in_flight[cmid] = (attempt, now + self.send_timeout)
         return Attempt(cmid, attempt)
 
+    def sends_now(self, client_msg_id: str, now: float) -> bool:
+        """True when :meth:`next_send` would hand out this message now (first in line, connected,
+        room in the window, nothing to settle first, no retry delay). Reads the state only."""
+        if not self._waiting or self._waiting[0] != client_msg_id or not self._connected:
+            return False
+        if len(self._in_flight) >= self.window or (self._barrier and self._in_flight):
+            return False
+        return now >= self._not_before
+
     def skip(self, attempt: Attempt) -> None:
         """The message needs no sending (deleted meanwhile, or already numbered by the server)."""
         if self._current(attempt):
@@ -254,15 +263,20 @@ class OutboxDriver:
     def __contains__(self, client_msg_id: object) -> bool:
         return client_msg_id in self.state
 
+    def sends_now(self, client_msg_id: str) -> bool:
+        """This queued message goes out at the loop's next turn (see :meth:`Outbox.sends_now`)."""
+        return self.port.can_send and self.state.sends_now(client_msg_id, self._monotonic())
+
     async def drained(self) -> None:
         """Wait until every queued message has been answered (sent or refused)."""
         await self._drained.wait()
 
     def outcome(self, client_msg_id: str) -> asyncio.Future[BaseException | None]:
-        """Resolves when the message is sent (None) or refused for good (the error)."""
+        """Resolves when the message is sent (None) or refused for good (the error), once the port
+        has settled that answer (``accepted``/``refused`` returned)."""
         fut: asyncio.Future[BaseException | None] = asyncio.get_running_loop().create_future()
-        if client_msg_id not in self.state:
-            fut.set_result(None)  # not queued: the caller checks the cached status
+        if client_msg_id not in self.state and client_msg_id not in self._tasks:
+            fut.set_result(None)  # neither queued nor being settled: the caller checks the cached status
         else:
             self._outcomes.setdefault(client_msg_id, []).append(fut)
         return fut
@@ -283,8 +297,9 @@ class OutboxDriver:
                 if self.state.waiting and not self.port.can_send:  # hear of a reconnect even if
                     timeout = self._poll if timeout is None else min(timeout, self._poll)  # nobody wakes us
                 self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout)
+                with contextlib.suppress(TimeoutError):  # not wait_for: on 3.11 it swallows a
+                    async with asyncio.timeout(timeout):  # cancel that comes with a wake-up,
+                        await self._wake.wait()  # and close() would wait for this task forever
                 continue
             try:
                 payload = await self.port.payload(attempt.client_msg_id)  # read in queue order
@@ -314,15 +329,17 @@ class OutboxDriver:
         try:
             if verdict.kind == "done":
                 await self.port.accepted(cmid, reply)
-                self._resolve(cmid, None)
             elif verdict.kind == "failed":
                 assert error is not None
                 await self.port.refused(cmid, error)
-                self._resolve(cmid, error)
             elif verdict.kind == "retry":
                 assert error is not None
                 await self.port.retrying(cmid, error)
         finally:
+            # whoever waits for this answer hears of it once it is settled (or settling it failed:
+            # they read the cache); until then outcome() counts the message as pending
+            if verdict.kind in ("done", "failed"):
+                self._resolve(cmid, error)
             if self._tasks.get(cmid) is asyncio.current_task():
                 del self._tasks[cmid]  # only now: drained means every answer has been told
             self._check_drained()

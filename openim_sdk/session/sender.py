@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import functools
 import hashlib
 import json
 import logging
@@ -25,6 +27,7 @@ import os
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Iterable
+from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .. import events as ev
@@ -55,11 +58,14 @@ from .typing import Typing
 
 if TYPE_CHECKING:
     from ..store.conversations import _ConversationRow
-    from ..store.local import StoredMessage
+    from ..store.local import LocalStore, StoredMessage
 
 log = logging.getLogger(__name__)
 
 ERRORS_KEPT = 1_000
+TARGETS_KEPT = 10_000
+WIRE_WAIT = 0.05  # s: a wait=True send's row is written once its frame is out, or after this at most
+COMPOSED_KEPT = 10_000  # sends composed here and not yet acknowledged (older ones: read from the cache)
 
 #: (conversationID, sessionType, recvID, groupID): where a send goes.
 Target = tuple[str, int, str, str]
@@ -129,6 +135,8 @@ class MessageSender:
         # where a delete meanwhile is seen)
         self._fresh: dict[str, bytes] = {}
         self._settled: dict[str, Message] = {}  # the last messages acknowledged, for wait_sent
+        self._composed: dict[str, asyncio.Future[Message]] = {}  # sends of this process, as stored
+        self._wire_waiters: dict[str, asyncio.Future[None]] = {}
 
     def remember(self, md: sdkws_pb2.MsgData) -> None:
         """A message just stored (status sending) and about to be queued: keep what goes on the wire."""
@@ -169,24 +177,95 @@ class MessageSender:
         fresh = self._fresh.pop(client_msg_id, None)
         if fresh is not None:
             return fresh
+        await self._row_written(client_msg_id)  # a wait=True send is queued before its row is
         row = await self._ctx.run(self._ctx.store.message, client_msg_id)
         if row is None or row.status == MsgStatus.SEND_SUCCESS:
             return None  # deleted meanwhile, or its numbered copy already arrived
         return self._wire(row.to_msg())
 
+    def on_wire(self, client_msg_id: str) -> asyncio.Future[None]:
+        """Resolves when the message's frame is handed to the connection (its transmit starts)."""
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._wire_waiters[client_msg_id] = fut
+        fut.add_done_callback(lambda done: self._wire_waiters.pop(client_msg_id, None)
+                              if self._wire_waiters.get(client_msg_id) is done else None)  # (given up)
+        return fut
+
     async def transmit(self, client_msg_id: str, payload: bytes) -> bytes:
+        waiter = self._wire_waiters.pop(client_msg_id, None)
+        if waiter is not None and not waiter.done():  # its waiter runs once this task has written
+            waiter.set_result(None)  # the frame and waits for the reply (request's first suspension)
         self._errors.pop(client_msg_id, None)
         if not self._conn.connected:  # never wait for the next connection: an earlier send may be
             raise NetworkError(message="not connected")  # on its way back to the queue
         resp = await self._conn.request(ReqIdentifier.SEND_MSG, payload)
         return bytes(resp.data)
 
-    async def accepted(self, client_msg_id: str, reply: bytes) -> None:
-        store = self._ctx.store
-        ack = msg_pb2.SendMsgResp.FromString(reply)
+    async def _row_written(self, client_msg_id: str, forget: bool = False) -> Message | None:
+        """A send composed by this process: wait until its row is committed (a wait=True send is
+        queued, and may be answered, before that) and return it as stored; None when it was not
+        composed here or its write failed (its sender was told: read the cache). ``forget``: its
+        answer is being settled, it is not needed any more."""
+        written = self._composed.pop(client_msg_id, None) if forget else self._composed.get(client_msg_id)
+        if written is None:
+            return None
+        try:
+            return await asyncio.shield(written)  # one waiter cancelled (close) leaves it to the others
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            return None
 
+    def composed(self, client_msg_id: str, written: asyncio.Future[Message]) -> None:
+        """A send composed by this process: ``written`` resolves to its row as stored (status sending)
+        once committed and announced, so its ack is settled without a cache read (:meth:`accepted`)."""
+        self._composed[client_msg_id] = written
+        while len(self._composed) > COMPOSED_KEPT:
+            self._composed.pop(next(iter(self._composed)))
+
+    async def accepted(self, client_msg_id: str, reply: bytes) -> None:
+        ack = msg_pb2.SendMsgResp.FromString(reply)
         stored = client_msg_id in self._stored
         self._stored.discard(client_msg_id)
+        local = await self._row_written(client_msg_id, forget=True)
+        if local is None:
+            await self._accepted_from_cache(client_msg_id, ack, stored)
+            return
+        # the message as the ack makes it; the cache follows behind (the next read or write of the
+        # cache, from any thread, applies it first; a crash before its commit leaves the row
+        # "sending": it is sent again at the next start and the server, de-duplicating by
+        # clientMsgID, answers with the same message)
+        sent = dataclasses.replace(local, status=MsgStatus.SEND_SUCCESS, server_msg_id=ack.serverMsgID,
+                                   send_time=ack.sendTime)
+        server_id, send_time = ack.serverMsgID, ack.sendTime
+        settled = self._ctx.store.write_now_or_soon(
+            lambda s: s.settle_sent(client_msg_id, server_id, send_time, stored))
+        settled.add_done_callback(functools.partial(self._after_settle, asyncio.get_running_loop()))
+        if self._sync.engine is not None:
+            self._sync.engine.on_send_ack(client_msg_id, server_id, send_time)
+        self._keep_settled(sent)
+        self._sync.report_sent(sent)
+
+    def _after_settle(self, loop: asyncio.AbstractEventLoop, done: Future[StoredMessage | None]) -> None:
+        """(The writer thread.) The numbered copy came first and the ack changed nothing: say what
+        the row is (MessageUpdated), as the ack's report carried no seq."""
+        try:
+            numbered = done.result()
+        except Exception:
+            log.exception("storing a send's ack failed (the message is sent again at the next start)")
+            return
+        if numbered is not None:
+            with contextlib.suppress(RuntimeError):  # the loop is closed: the session is over
+                loop.call_soon_threadsafe(self._sync.report_sent, Message.from_row(numbered))
+
+    def _keep_settled(self, sent: Message) -> None:
+        self._settled[sent.client_msg_id] = sent
+        while len(self._settled) > ERRORS_KEPT:
+            self._settled.pop(next(iter(self._settled)))
+
+    async def _accepted_from_cache(self, client_msg_id: str, ack: msg_pb2.SendMsgResp, stored: bool) -> None:
+        """The ack of a message this process did not compose (queued at start, from the cache)."""
+        store = self._ctx.store
 
         def settle() -> Message | None:
             if stored:
@@ -202,12 +281,11 @@ class MessageSender:
             if self._sync.engine is not None:
                 self._sync.engine.on_send_ack(client_msg_id, ack.serverMsgID, ack.sendTime)
         if sent is not None:
-            self._settled[client_msg_id] = sent
-            while len(self._settled) > ERRORS_KEPT:
-                self._settled.pop(next(iter(self._settled)))
+            self._keep_settled(sent)
             self._sync.report_sent(sent)
 
     async def refused(self, client_msg_id: str, error: BaseException) -> None:
+        await self._row_written(client_msg_id, forget=True)  # marked failed once it exists
         err = as_openim(error)
         self._errors[client_msg_id] = err
         while len(self._errors) > ERRORS_KEPT:
@@ -255,7 +333,19 @@ class SendApi:
         self._self_fetched = False
         self._known_peers: set[str] = set()
         self._order = asyncio.Lock()  # FIFO: sends are stored and queued in the order they were called
-        self.nickname = ""
+        self._targets: dict[tuple[str, bool], Target] = {}  # (target, group) -> where it goes
+        self._profile: sdkws_pb2.UserInfo | None = None  # ours, as the cache had it (None: read it again)
+        self._nickname = ""
+
+    @property
+    def nickname(self) -> str:
+        return self._nickname
+
+    @nickname.setter
+    def nickname(self, value: str) -> None:
+        """Ours as just learnt (the login-time sync, a profile change): the profile is read again."""
+        self._profile = None
+        self._nickname = value
 
     def target(self, target: str, group: bool) -> Target:
         """:func:`target_of` over the cache (blocking)."""
@@ -310,17 +400,37 @@ class SendApi:
                            at_user_ids: Iterable[str] = (), options: dict[str, bool] | None = None,
                            offline_push: sdkws_pb2.OfflinePushInfo | None = None, ex: str = "",
                            wait: bool = False) -> Message:
-        async with self._order:  # calls made one after the other are queued in that order, even
-            msg = await self._store_and_queue(  # when the first waits on the network (peer check)
+        async with self._order:  # calls made one after the other are stored and queued in that order,
+            md, cid = await self._compose(  # even when the first waits on the network (peer check)
                 target, content_type, content, group=group, at_user_ids=at_user_ids, options=options,
                 offline_push=offline_push, ex=ex)
+            cmid = md.clientMsgID
+            written: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
+            self._sender.remember(md)
+            self._sender.composed(cmid, written)
+            self._sync.mark_shown(cmid, cid)
+            if wait:  # the frame first, then the row while the server works (stored before this
+                self._outbox.queue(cmid)  # returns; the answer is settled only once it is written)
+                if self._outbox.sends_now(cmid):
+                    on_wire = self._sender.on_wire(cmid)
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(WIRE_WAIT):
+                            await on_wire
+                self._store(md, cid, written)
+            else:  # stored before it is queued: a crash once this returns loses nothing
+                self._store(md, cid, written)
+                await written
+                self._outbox.queue(cmid)
+        msg = await written
         if wait:
             return await self.wait_sent(msg.client_msg_id)
         return msg
 
-    async def _store_and_queue(self, target: str, content_type: int, content: dict[str, Any], *, group: bool,
-                               at_user_ids: Iterable[str], options: dict[str, bool] | None,
-                               offline_push: sdkws_pb2.OfflinePushInfo | None, ex: str) -> Message:
+    async def _compose(self, target: str, content_type: int, content: dict[str, Any], *, group: bool,
+                       at_user_ids: Iterable[str], options: dict[str, bool] | None,
+                       offline_push: sdkws_pb2.OfflinePushInfo | None, ex: str) -> tuple[sdkws_pb2.MsgData, str]:
+        """The wire message of a send, on the loop: where it goes and our profile come from what
+        this object remembers (read from the cache once, in one hop, when it does not know them)."""
         ctx = self._ctx
         store, me = ctx.store, ctx.user_id
         await self._check_peer(target, group)
@@ -329,30 +439,63 @@ class SendApi:
             with contextlib.suppress(OpenIMError, TimeoutError):
                 await asyncio.wait_for(self._fetch_self(), 3)
         body = json.dumps(content, ensure_ascii=False).encode()
+        key = (target, group)
+        cached, profile = self._targets.get(key), self._profile
+        if cached is None or profile is None:
+            def read() -> tuple[Target, sdkws_pb2.UserInfo | None, bool]:
+                known = store.conversation(target)
+                return target_of(me, target, group, known), store.user(me), known is not None
 
-        def write() -> tuple[Message, _ConversationRow, int, sdkws_pb2.MsgData]:
-            """Everything local in one hop: the row (status sending) before any network call."""
-            where = self.target(target, group)
-            md = compose(me, self._platform_id, where, content_type, body, client_msg_id=new_client_msg_id(me),
-                         now_ms=ctx.now_ms(), sender=store.user(me), at_user_ids=at_user_ids, options=options,
-                         offline_push=offline_push, ex=ex)
-            with store.transaction():
-                store.upsert_messages([md], where[0])
-                conv = record_message(store, where[0], md, me)
-            row = store.message(md.clientMsgID)
-            assert row is not None
-            return Message.from_row(row), conv, store.total_unread(), md
+            where, profile, known = await ctx.run(read)
+            if known or not target.startswith(("si_", "sn_", "n_")):  # no later row can change it
+                self._targets[key] = where
+                while len(self._targets) > TARGETS_KEPT:
+                    self._targets.pop(next(iter(self._targets)))
+            self._profile = profile
+        else:
+            where = cached
+        md = compose(me, self._platform_id, where, content_type, body, client_msg_id=new_client_msg_id(me),
+                     now_ms=ctx.now_ms(), sender=profile, at_user_ids=at_user_ids, options=options,
+                     offline_push=offline_push, ex=ex)
+        return md, where[0]
 
-        async with self._sync.lock:
-            msg, conv, total, md = await ctx.run(write)
-            self._sender.remember(md)
-            self._sync.mark_shown(msg.client_msg_id, msg.conversation_id)
+    def _store(self, md: sdkws_pb2.MsgData, cid: str, written: asyncio.Future[Message]) -> None:
+        """The row (status sending) and its conversation, one job: written here and now when the
+        cache is free, else by its writer thread. ``written`` resolves (or fails with the write's
+        error) once committed, after the events (MessageReceived, the conversation) are out."""
+        ctx, me = self._ctx, self._ctx.user_id
+        loop = asyncio.get_running_loop()
+
+        def write(store: LocalStore) -> tuple[StoredMessage, _ConversationRow, int]:
+            row = store.insert_outgoing(md, cid)
+            conv = record_message(store, cid, md, me)
+            return row, conv, store.total_unread()
+
+        def committed(done: Future[tuple[StoredMessage, _ConversationRow, int]]) -> None:
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
+                loop.call_soon_threadsafe(self._announce, done, written)
+
+        done = ctx.store.write_now_or_soon(write)
+        if done.done():  # written here and now (the store was free)
+            self._announce(done, written)
+        else:
+            done.add_done_callback(committed)
+
+    def _announce(self, done: Future[tuple[StoredMessage, _ConversationRow, int]],
+                  written: asyncio.Future[Message]) -> None:
+        """(The loop, once the row is committed.) The events of a new send, then whoever waits on it."""
+        try:
+            row, conv, total = done.result()
+        except Exception as exc:
+            written.set_exception(exc)
+            written.exception()  # retrieved: the sender raises it, the ack's settling reads the cache
+            return
+        msg = Message.from_row(row)
         if msg.sender_nickname:
-            self.nickname = msg.sender_nickname
-        ctx.emit(ev.MessageReceived(msg, is_self=True))
+            self._nickname = msg.sender_nickname  # (what the cached profile said: nothing to read again)
+        self._ctx.emit(ev.MessageReceived(msg, is_self=True))
         self._conversations.publish([Conversation.from_row(conv)], total)
-        self._outbox.queue(msg.client_msg_id)
-        return msg
+        written.set_result(msg)
 
     async def _check_peer(self, target: str, group: bool) -> None:
         """Refuse a first message to a user the server does not know (a DM to nobody), saying so when

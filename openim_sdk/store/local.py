@@ -28,6 +28,7 @@ from ..protocol.conversation_id import conversation_id_for, is_notification_conv
 from ..protocol.pb.sdkws import sdkws_pb2
 from . import schema
 from .conversations import ConversationStore
+from .outgoing import OutgoingMessages, WriteBehind
 from .queries import MessageQueries
 from .relations import RelationStore
 from .search import SearchIndex
@@ -111,7 +112,7 @@ def _bulk_candidate(m: sdkws_pb2.MsgData, counts: dict[str, int], seq_counts: di
     return bool(cmid) and not _is_placeholder_id(cmid) and m.seq > 0 and counts[cmid] == 1 and seq_counts[m.seq] == 1
 
 
-class LocalStore(ConversationStore, MessageQueries, RelationStore, SearchIndex, SeqState):
+class LocalStore(ConversationStore, MessageQueries, RelationStore, SearchIndex, SeqState, OutgoingMessages):
     """The local SQLite cache. Thread-safe; safe to share a file between processes."""
 
     def __init__(self, path: str | os.PathLike[str], *, busy_timeout_ms: int = 15_000) -> None:
@@ -126,6 +127,7 @@ class LocalStore(ConversationStore, MessageQueries, RelationStore, SearchIndex, 
             self.path, timeout=busy_timeout_ms / 1000, isolation_level=None, check_same_thread=False
         )
         self._conn.row_factory = sqlite3.Row
+        self._writes = WriteBehind(self, self._lock, self._write, self._busy_wait)  # see store/outgoing.py
         self._setup()
 
     # ------------------------------------------------------------------ plumbing
@@ -174,6 +176,8 @@ class LocalStore(ConversationStore, MessageQueries, RelationStore, SearchIndex, 
                 finally:
                     self._tx_depth -= 1
                 return
+            if self._writes.pending:
+                self._writes.apply()
             conn.execute("BEGIN IMMEDIATE")
             self._tx_depth = 1
             try:
@@ -195,9 +199,13 @@ class LocalStore(ConversationStore, MessageQueries, RelationStore, SearchIndex, 
 
     def _query(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
         with self._lock:
+            if self._writes.pending and not self._tx_depth:
+                self._writes.apply()
             return self._db.execute(sql, tuple(params)).fetchall()
 
     def close(self) -> None:
+        if self._conn is not None:
+            self._writes.close()  # what is queued is committed first
         with self._lock:
             if self._conn is not None:
                 try:

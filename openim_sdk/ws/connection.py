@@ -389,9 +389,9 @@ class LongConnection(GatewayCalls):
                 raise NetworkError(
                     message="connection lost", detail=f"send failed: {e}", operation_id=opid
                 ) from None
-            remaining = deadline - loop.time()
-            try:
-                resp = await asyncio.wait_for(asyncio.shield(fut), timeout=max(remaining, 0))
+            try:  # the waiter is this request's own (closed below): awaited directly, the reply
+                async with asyncio.timeout_at(deadline):  # wakes this task in one loop step
+                    resp = await fut
             except TimeoutError:
                 log.warning(
                     "ws request %s timed out after %s s [operationID=%s]",

@@ -51,6 +51,9 @@ def test_send_throughput_smoke() -> None:
     assert r["client_sequential"]["messages"] == r["client_in_flight"]["messages"] == 5  # every send acked
     assert all(raw["messages"] == 5 for raw in r["raw_websockets"])
     assert r["raw_in_flight"]["messages"] == 5  # acks and sender-sync pushes in send order (checked in the bench)
+    assert all(run["cpu_us_per_msg"] > 0 for run in (*r["raw_websockets"], r["client_sequential"],
+                                                      r["client_in_flight"]))
+    assert r["sequential_cpu_vs_raw"] > 0 and r["in_flight_cpu_vs_raw"] > 0
 
 
 def test_cli_startup_smoke() -> None:

@@ -158,6 +158,18 @@ async def test_sigkill_mid_stream_loses_and_duplicates_nothing(tmp_path):
             assert [c for _, c in on_server] == [m.client_msg_id for m in sent]  # stored in send order
             await until(lambda: len({m.client_msg_id for m in got}) >= min(n, 50), 20, "kb receives")
             await until(lambda: b.connected, 20, "kb reconnected")
+            # kb has stored the newest message (deliveries are stored in seq order). Not implied by
+            # a.flush(): the sender (same process and loop) can stream faster than kb stores what is
+            # pushed to it, and kb's history shows only what it has stored or can pull (up to the
+            # seq it has synced); the seqs its on-connect sync window skipped are pulled by the
+            # paging below. A newest message kb never gets makes this wait fail.
+            newest_id = sent[-1].client_msg_id
+
+            async def kb_has_newest() -> bool:
+                held = await b.message(newest_id)
+                return held is not None and held.seq == server_max
+
+            await until(kb_has_newest, 20, "kb stores the newest message")
             history = await all_history(b, cid, limit=100)
         # the receiver: every message once, in send order, with the seq it first got
         assert [m.client_msg_id for m in history] == [m.client_msg_id for m in sent]

@@ -14,12 +14,20 @@ import pytest
 
 from openim_sdk import events as ev
 from openim_sdk.client import OpenIMClient
-from openim_sdk.protocol.constants import ONLINE_ONLY_OPTIONS, ContentType, MsgStatus, ReqIdentifier
+from openim_sdk.models import Message
+from openim_sdk.protocol.constants import (
+    ONLINE_ONLY_OPTIONS,
+    ContentType,
+    MsgStatus,
+    ReqIdentifier,
+    SessionType,
+)
 from openim_sdk.protocol.envelope import WsResponse
 from openim_sdk.protocol.errors import NetworkError, OpenIMError, RelationError, error_for_code
 from openim_sdk.protocol.pb.msg import msg_pb2
 from openim_sdk.protocol.pb.sdkws import sdkws_pb2
 from openim_sdk.rest import RestClient
+from openim_sdk.session.sender import compose
 from openim_sdk.ws import events as wse
 
 
@@ -110,6 +118,41 @@ async def test_a_refusal_carries_the_server_code_and_is_not_retried(tmp_path):
         assert failed.message.status == MsgStatus.SEND_FAILED
         await client.flush(5)
         assert len(conn.sends) == 1
+
+
+async def test_a_refusal_answered_before_the_row_is_written_marks_the_row_once_it_is(tmp_path):
+    """A wait=True send goes on the wire before its row is written, so the refusal can come first
+    (this fake answers at once): settling it waits for the row, which ends failed, with its
+    MessageSendFailed (before, the UPDATE found no row and the row was then written "sending")."""
+    conn = FakeConnection()
+    async with client_over(conn, tmp_path) as client:
+        await client.wait_synced(5)
+        store, sender = client._store(), client._sender
+        md = compose("me", 5, ("si_me_peer", SessionType.SINGLE_CHAT, "peer", ""), ContentType.TEXT,
+                     b'{"content": "early"}', client_msg_id="cm-early", now_ms=1)
+        seen: list[bool] = []  # at each status change: was the row there?
+        real = store.set_message_status
+
+        def spy(cmid: str, status: int) -> None:
+            seen.append(store.message(cmid) is not None)
+            real(cmid, status)
+
+        store.set_message_status = spy  # type: ignore[method-assign]
+        events = client.events()
+        written: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
+        sender.composed("cm-early", written)
+        refusing = asyncio.ensure_future(sender.refused("cm-early", error_for_code(1302, "BlockedByPeer")))
+        for _ in range(20):  # give the refusal every chance to reach the cache (thread hops included)
+            await asyncio.sleep(0)
+            await asyncio.to_thread(lambda: None)
+        assert seen == [] and not refusing.done()  # it waits for the row
+        row = await asyncio.to_thread(store.insert_outgoing, md, "si_me_peer")
+        written.set_result(Message.from_row(row))
+        await asyncio.wait_for(refusing, 5)
+        assert seen == [True]
+        assert (await client.message("cm-early")).status == MsgStatus.SEND_FAILED  # type: ignore[union-attr]
+        failed = await until(events, ev.MessageSendFailed)
+        assert failed.message.client_msg_id == "cm-early" and failed.code == 1302
 
 
 async def test_a_network_failure_is_retried_and_order_kept(tmp_path):

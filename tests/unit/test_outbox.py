@@ -108,6 +108,21 @@ def test_timeout_puts_the_attempt_back_and_its_late_answer_is_stale():
     assert "a" not in box
 
 
+def test_sends_now_says_whether_next_send_would_hand_out_the_message():
+    box = Outbox(window=1, retry_delay=0.5)
+    box.queue("a")
+    assert not box.sends_now("a", 0.0)  # not connected
+    box.set_connected(True)
+    box.queue("b")
+    assert box.sends_now("a", 0.0) and not box.sends_now("b", 0.0)  # only the first in line
+    a = box.next_send(0.0)
+    assert a is not None and not box.sends_now("b", 0.0)  # the window is full
+    box.answered(a, 1.0, NetworkError(message="down"))  # back in place, after a delay
+    assert not box.sends_now("a", 1.2) and box.sends_now("a", 1.5)
+    assert box.next_send(1.5) == Attempt("a", 2)  # what sends_now promised
+    assert not box.sends_now("zzz", 9.0)
+
+
 def test_skip_forgets_the_message():
     box = connected_box()
     box.queue("a")
@@ -304,3 +319,70 @@ async def test_drained_only_after_the_answer_has_been_told():
         assert told == ["a"]
     finally:
         task.cancel()
+
+
+async def test_an_outcome_asked_while_the_refusal_is_settled_is_the_refusal():
+    """wait_sent() may ask after the answer came but before the port has settled it (the cache
+    row marked failed): it must hear the refusal, not "not queued, read the cache" (which still
+    says sending)."""
+    port, clock = FakePort(), Clock()
+    release = asyncio.Event()
+
+    async def slow_refused(cmid: str, error: BaseException) -> None:
+        await release.wait()  # e.g. waiting for the row of a wait=True send to be written
+        port.refused_ids.append((cmid, error))
+
+    port.refused = slow_refused  # type: ignore[method-assign]
+    driver = OutboxDriver(port, monotonic=clock)
+    task = asyncio.ensure_future(driver.run())
+    try:
+        driver.queue("a")
+        _, fa = await next_call(port)
+        fa.set_exception(error_for_code(1302, "BlockedByPeer"))
+        for _ in range(5):
+            await asyncio.sleep(0)  # the answer is in; its settling waits for the release
+        assert "a" not in driver and port.refused_ids == []
+        outcome = driver.outcome("a")
+        assert not outcome.done()
+        release.set()
+        err = await asyncio.wait_for(outcome, 5)
+        assert isinstance(err, RelationError) and err.code == 1302 and len(port.refused_ids) == 1
+    finally:
+        task.cancel()
+
+
+async def test_an_outcome_is_told_even_when_settling_the_answer_fails():
+    port, clock = FakePort(), Clock()
+
+    async def broken_accepted(cmid: str, reply: bytes) -> None:
+        raise RuntimeError("cache closed")
+
+    port.accepted = broken_accepted  # type: ignore[method-assign]
+    driver = OutboxDriver(port, monotonic=clock)
+    task = asyncio.ensure_future(driver.run())
+    try:
+        driver.queue("a")
+        outcome = driver.outcome("a")
+        _, fa = await next_call(port)
+        fa.set_result(b"")
+        assert await asyncio.wait_for(outcome, 5) is None  # the caller reads the cache
+    finally:
+        task.cancel()
+
+
+async def test_the_loop_stops_when_cancelled_right_after_a_wake_up():
+    """close() cancels the loop just after something woke it (the connection going down): the
+    cancel must not be lost (asyncio.wait_for on 3.11 returns the inner result instead), else
+    close() waits for the loop forever."""
+    port, clock = FakePort(), Clock()
+    driver = OutboxDriver(port, monotonic=clock)
+    task = asyncio.ensure_future(driver.run())
+    driver.queue("a")
+    _, fa = await next_call(port)  # in flight: the loop waits with a deadline (a timeout)
+    for _ in range(5):
+        await asyncio.sleep(0)
+    driver.wake()
+    task.cancel()
+    done, _ = await asyncio.wait([task], timeout=5)  # (a guard against the hang, not a speed check)
+    assert task in done and task.cancelled()
+    fa.cancel()
