@@ -35,6 +35,8 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -66,21 +68,32 @@ async def client_run(api: str, ws: str, token: str, sender: str, receiver: str, 
             "enqueue_seconds": round(t_queued, 3), "cpu_us_per_msg": round(cpu / n * 1e6, 1)}
 
 
-async def raw_run(ws_base: str, token: str, sender: str, receiver: str, n: int) -> dict[str, Any]:
+@asynccontextmanager
+async def raw_connection(ws_base: str, sender: str, token: str) -> AsyncIterator[Any]:
+    """A bare websockets connection of ``sender`` (JSON envelopes, gzip), its connect answer checked."""
     url = (f"{ws_base}/?sendID={sender}&token={token}&platformID=7&operationID=bench&isBackground=false"
            "&compression=gzip&sdkType=js&isMsgResp=true")
     async with websockets.connect(url, max_size=None) as conn:
         first = await conn.recv()
         assert isinstance(first, str) and json.loads(first)["errCode"] == 0, first
+        yield conn
+
+
+def send_request(sender: str, receiver: str, i: int, tag: str) -> tuple[sdkws_pb2.MsgData, WsRequest]:
+    """The ``i``-th bench text as a 1003 request (``tag`` keeps msgIncr apart between rows)."""
+    msg = sdkws_pb2.MsgData(
+        sendID=sender, recvID=receiver, clientMsgID=uuid.uuid4().hex, senderPlatformID=7, sessionType=1,
+        msgFrom=100, contentType=101, content=json.dumps({"content": f"bench {i}"}).encode(),
+        createTime=int(time.time() * 1000))
+    return msg, WsRequest(1003, send_id=sender, operation_id=f"op{tag}{i}", msg_incr=f"{sender}_{tag}{i}",
+                          data=msg.SerializeToString())
+
+
+async def raw_run(ws_base: str, token: str, sender: str, receiver: str, n: int) -> dict[str, Any]:
+    async with raw_connection(ws_base, sender, token) as conn:
         t0, c0 = time.perf_counter(), time.process_time()
         for i in range(n):
-            now = int(time.time() * 1000)
-            msg = sdkws_pb2.MsgData(
-                sendID=sender, recvID=receiver, clientMsgID=uuid.uuid4().hex, senderPlatformID=7, sessionType=1,
-                msgFrom=100, contentType=101, content=json.dumps({"content": f"bench {i}"}).encode(),
-                createTime=now)
-            req = WsRequest(1003, send_id=sender, operation_id=f"op{i}", msg_incr=f"{sender}_{i}",
-                            data=msg.SerializeToString())
+            msg, req = send_request(sender, receiver, i, "")
             await conn.send(encode_request(req, "json", True))
             while True:  # skip the sender-sync pushes to our own connection
                 resp = decode_response(await conn.recv(), "json", True)  # type: ignore[arg-type]
@@ -97,11 +110,7 @@ async def raw_in_flight_run(ws_base: str, token: str, sender: str, receiver: str
                             window: int) -> dict[str, Any]:
     """As :func:`raw_run`, with up to ``window`` sends waiting for their acks; the acks must come
     back in send order with strictly increasing seqs (else RuntimeError)."""
-    url = (f"{ws_base}/?sendID={sender}&token={token}&platformID=7&operationID=bench&isBackground=false"
-           "&compression=gzip&sdkType=js&isMsgResp=true")
-    async with websockets.connect(url, max_size=None) as conn:
-        first = await conn.recv()
-        assert isinstance(first, str) and json.loads(first)["errCode"] == 0, first
+    async with raw_connection(ws_base, sender, token) as conn:
         room = asyncio.Semaphore(window)
         order: list[str] = []  # (msgIncr) of every send, in send order
         cmids: list[str] = []  # clientMsgID of every send, in send order
@@ -133,13 +142,7 @@ async def raw_in_flight_run(ws_base: str, token: str, sender: str, receiver: str
             await room.acquire()
             if reader.done():
                 break
-            now = int(time.time() * 1000)
-            msg = sdkws_pb2.MsgData(
-                sendID=sender, recvID=receiver, clientMsgID=uuid.uuid4().hex, senderPlatformID=7, sessionType=1,
-                msgFrom=100, contentType=101, content=json.dumps({"content": f"bench {i}"}).encode(),
-                createTime=now)
-            req = WsRequest(1003, send_id=sender, operation_id=f"opw{i}", msg_incr=f"{sender}_w{i}",
-                            data=msg.SerializeToString())
+            msg, req = send_request(sender, receiver, i, "w")
             order.append(req.msg_incr)
             cmids.append(msg.clientMsgID)
             await conn.send(encode_request(req, "json", True))
