@@ -106,25 +106,23 @@ class Outbox:
     def next_send(self, now: float) -> Attempt | None:
         """The next message to send now, or None (nothing waiting, not connected, window full,
         waiting for in-flight sends to settle, or for the retry delay)."""
-        if not self._waiting or not self._connected or len(self._in_flight) >= self.window:
+        if not self._may_send(now):
             return None
-        if self._barrier:
-            if self._in_flight:
-                return None
-            self._barrier = False
-        if now < self._not_before:
-            return None
+        self._barrier = False  # the sends before the disconnect have all settled
         cmid = self._waiting.pop(0)
         attempt = next(self._attempts)
         self._in_flight[cmid] = (attempt, now + self.send_timeout)
         return Attempt(cmid, attempt)
 
     def sends_now(self, client_msg_id: str, now: float) -> bool:
-        """True when :meth:`next_send` would hand out this message now (first in line, connected,
-        room in the window, nothing to settle first, no retry delay). Reads the state only."""
-        if not self._waiting or self._waiting[0] != client_msg_id or not self._connected:
+        """True when :meth:`next_send` would hand out this message now. Reads the state only."""
+        return self._may_send(now) and self._waiting[0] == client_msg_id
+
+    def _may_send(self, now: float) -> bool:
+        """Something waits, connected, room in the window, nothing to settle first, no retry delay."""
+        if not self._waiting or not self._connected or len(self._in_flight) >= self.window:
             return False
-        if len(self._in_flight) >= self.window or (self._barrier and self._in_flight):
+        if self._barrier and self._in_flight:
             return False
         return now >= self._not_before
 
