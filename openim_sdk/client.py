@@ -591,9 +591,6 @@ class _ConversationSink:
     def __init__(self, client: OpenIMClient) -> None:
         self._client = client
 
-    async def changed(self, row: ConversationRow | None) -> None:
-        await self._client._conversation_changed(row)
-
     def show(self, row: ConversationRow, unread_total: int) -> None:
         self._client._emit_conversation(row, unread_total)
 
